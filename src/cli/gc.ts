@@ -1,0 +1,5 @@
+import { LockstepError } from '../errors.js';
+
+export async function run(): Promise<number> {
+  throw new LockstepError('usage', 'gc is being built');
+}

@@ -1,0 +1,110 @@
+import { Command, CommanderError, Option } from 'commander';
+import { LockstepError, exitCodeFor } from '../errors.js';
+
+/**
+ * The one place that turns failures into exit codes and one-line messages.
+ * Verbs live in their own files and are imported lazily, so `status` never loads what `repro`
+ * or the stages need (TensorFlow.js is never loaded by the CLI at all).
+ */
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose') || argv.includes('-v');
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    return reportFailure(e, verbose);
+  }
+}
+
+export function reportFailure(e: unknown, verbose: boolean): number {
+  if (e instanceof CommanderError) {
+    // commander already printed its message
+    return e.exitCode === 0 ? 0 : 2;
+  }
+  if (e instanceof LockstepError) {
+    const hint = e.hint ? ` ${e.hint}` : '';
+    process.stderr.write(`lockstep: ${e.message}${hint}\n`);
+    if (verbose && e.stack) process.stderr.write(`${e.stack}\n`);
+    return exitCodeFor(e.reason);
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`lockstep: internal error: ${message.split('\n')[0]} (run again with --verbose for details)\n`);
+  if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  return 3;
+}
+
+type Action = (...args: any[]) => Promise<number | void>;
+
+/** Wrap a lazily imported verb so its exit code becomes the process's. */
+function lazy(load: () => Promise<{ run: Action }>): (...args: any[]) => Promise<void> {
+  return async (...args: any[]) => {
+    const mod = await load();
+    const code = await mod.run(...args);
+    if (typeof code === 'number') process.exitCode = code;
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('lockstep')
+    .description('Reproducible ML pipelines: rebuild only what changed, restore what was seen before.')
+    .version('0.1.0')
+    .option('-v, --verbose', 'show stack traces and debug output')
+    .option('-q, --quiet', 'print only errors')
+    .exitOverride()
+    .showSuggestionAfterError(true);
+
+  program
+    .command('repro')
+    .description('run the stale stages of the pipeline, in order')
+    .argument('[targets...]', 'stages to reproduce (with their upstream stages)')
+    .option('-f, --force', 'run the targets even when they are up to date')
+    .option('-s, --single-item', 'run only the targets, not their upstream stages')
+    .option('--downstream', 'also run the stages downstream of the targets')
+    .option('--dry', 'print what would run and why, without running')
+    .option('-k, --keep-going', 'keep running independent stages after a failure')
+    .option('-j, --jobs <n>', 'independent stages to run in parallel', '1')
+    .option('--no-run-cache', 'do not restore outputs from the run-cache')
+    .option('--wait [seconds]', 'wait for another lockstep holding the repository lock (default 60 s)')
+    .option('--json', 'print events as JSON lines')
+    .action(lazy(() => import('./repro.js')));
+
+  program
+    .command('status')
+    .description('show the stale stages and why (takes no lock)')
+    .argument('[targets...]', 'stages to check')
+    .option('--json', 'print as JSON')
+    .addOption(new Option('-c, --cloud', 'compare the cache with the remote instead'))
+    .option('-r, --remote <name>', 'remote for --cloud')
+    .option('-j, --jobs <n>', 'parallel remote requests for --cloud')
+    .action(lazy(() => import('./status.js')));
+
+  program
+    .command('dag')
+    .description('show the stage graph')
+    .argument('[target]', 'show only this stage and its upstream')
+    .option('--mermaid', 'Mermaid flowchart')
+    .option('--dot', 'Graphviz dot')
+    .option('--json', 'JSON nodes and edges')
+    .action(lazy(() => import('./dag.js')));
+
+  program
+    .command('checkout')
+    .description('restore workspace outputs from the cache, as pipeline.lock records them')
+    .argument('[targets...]', 'stages to check out')
+    .option('-f, --force', 'overwrite modified outputs without asking')
+    .action(lazy(() => import('./checkout.js')));
+
+  program
+    .command('gc')
+    .description('remove cache objects used neither by pipeline.lock nor by any recorded experiment')
+    .option('--dry', 'list what would be removed')
+    .option('--json', 'print as JSON')
+    .action(lazy(() => import('./gc.js')));
+
+  registerExtraCommands(program);
+  return program;
+}
+
+/** Commands added by later features register themselves here. */
+function registerExtraCommands(_program: Command): void {}
