@@ -1,0 +1,87 @@
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { LockstepError } from './errors.js';
+import type { LinkType } from './cache/types.js';
+
+/**
+ * A lockstep project: its root (the folder holding pipeline.yaml or dvc.yaml), its config
+ * (`.lockstep/config.yaml`, git-tracked, merged with the git-ignored `.lockstep/config.local.yaml`)
+ * and where its cache lives.
+ */
+export interface Project {
+  root: string;
+  /** Absolute cache directory: LOCKSTEP_CACHE_DIR, else config `cache.dir`, else `<root>/.cache`. */
+  cacheDir: string;
+  linkTypes: LinkType[];
+  config: ProjectConfig;
+}
+
+export interface RemoteConfig {
+  url: string;
+  [key: string]: unknown;
+}
+
+export interface ProjectConfig {
+  cache?: { dir?: string; type?: string };
+  core?: { remote?: string };
+  remote?: Record<string, RemoteConfig>;
+}
+
+export const CONFIG_FILE = '.lockstep/config.yaml';
+export const LOCAL_CONFIG_FILE = '.lockstep/config.local.yaml';
+export const PIPELINE_FILES = ['pipeline.yaml', 'dvc.yaml'] as const;
+export const LOCK_FILES: Record<string, string> = { 'pipeline.yaml': 'pipeline.lock', 'dvc.yaml': 'dvc.lock' };
+
+/** Walk up from `cwd` to the first folder with a pipeline file or a `.lockstep/` folder. */
+export function findProjectRoot(cwd: string): string {
+  let dir = path.resolve(cwd);
+  for (;;) {
+    if (PIPELINE_FILES.some((f) => existsSync(path.join(dir, f))) || existsSync(path.join(dir, '.lockstep'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) {
+      throw new LockstepError('not-a-repo', `no pipeline.yaml or dvc.yaml in ${cwd} or any parent folder`, 'Run lockstep from a project folder.');
+    }
+    dir = parent;
+  }
+}
+
+async function readYamlConfig(file: string): Promise<ProjectConfig> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    return {};
+  }
+  try {
+    return (YAML.parse(text) ?? {}) as ProjectConfig;
+  } catch (e) {
+    throw new LockstepError('yaml-syntax', `${file}: ${(e as Error).message.split('\n')[0]}`, 'Fix the YAML syntax.');
+  }
+}
+
+export function mergeConfig(base: ProjectConfig, local: ProjectConfig): ProjectConfig {
+  const remote: Record<string, RemoteConfig> = { ...base.remote };
+  for (const [name, r] of Object.entries(local.remote ?? {})) remote[name] = { ...remote[name], ...r } as RemoteConfig;
+  return { cache: { ...base.cache, ...local.cache }, core: { ...base.core, ...local.core }, remote };
+}
+
+export function parseLinkTypes(spec: string | undefined): LinkType[] {
+  const allowed: LinkType[] = ['reflink', 'hardlink', 'symlink', 'copy'];
+  if (!spec) return ['reflink', 'copy'];
+  const types = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const t of types) {
+    if (!allowed.includes(t as LinkType)) {
+      throw new LockstepError('config', `${CONFIG_FILE}: cache.type '${t}' is not one of ${allowed.join(', ')}`, 'Fix cache.type.');
+    }
+  }
+  return types as LinkType[];
+}
+
+export async function openProject(cwd: string = process.cwd()): Promise<Project> {
+  const root = findProjectRoot(cwd);
+  const config = mergeConfig(await readYamlConfig(path.join(root, CONFIG_FILE)), await readYamlConfig(path.join(root, LOCAL_CONFIG_FILE)));
+  const envCache = process.env.LOCKSTEP_CACHE_DIR;
+  const cacheDir = envCache ? path.resolve(envCache) : path.resolve(root, config.cache?.dir ?? '.cache');
+  return { root, cacheDir, linkTypes: parseLinkTypes(config.cache?.type), config };
+}
