@@ -1,0 +1,179 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { LockstepError } from '../errors.js';
+import type { ExperimentRecord } from '../exp/types.js';
+import type { LockFile, LockedPath } from '../pipeline/lockfile-types.js';
+import { parsePredictionsCsv } from './predictions-csv.js';
+import type { PredictionRun } from './types.js';
+
+/** Where the evaluate stage writes its predictions (an out in pipeline.lock). */
+export const PREDICTIONS_PATH = 'results/predictions.csv';
+
+/** `<cacheDir>/files/md5/ab/cdef…` (DVC 3 layout; `.dir` manifests keep their suffix). */
+export function cacheObjectPath(cacheDir: string, md5: string): string {
+  return path.join(cacheDir, 'files', 'md5', md5.slice(0, 2), md5.slice(2));
+}
+
+const trimSlash = (p: string): string => p.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
+
+/** Every out (then dep) of every stage of a lock file, outs first: they are what the cache keeps. */
+function lockedPaths(lock: LockFile): LockedPath[] {
+  const stages = Object.values(lock.stages ?? {});
+  return [...stages.flatMap((s) => s.outs ?? []), ...stages.flatMap((s) => s.deps ?? [])];
+}
+
+export function findLockedPath(lock: LockFile, rel: string): LockedPath | undefined {
+  return lockedPaths(lock).find((o) => trimSlash(o.path) === rel);
+}
+
+async function readIfExists(file: string): Promise<Buffer | null> {
+  try {
+    return await fs.readFile(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** Names unique within the report: experiments of different baselines may share a name. */
+function displayNames(records: readonly ExperimentRecord[]): string[] {
+  const counts = new Map<string, number>();
+  for (const r of records) counts.set(r.name, (counts.get(r.name) ?? 0) + 1);
+  return records.map((r) => ((counts.get(r.name) ?? 0) > 1 ? `${r.name}@${r.baseline.slice(0, 7)}` : r.name));
+}
+
+export interface LoadedRuns {
+  runs: PredictionRun[];
+  /** The lock of each run, same order as `runs`, to resolve image paths. */
+  locks: LockFile[];
+  /** Failed experiments left out of the report. */
+  skipped: string[];
+}
+
+/**
+ * Read every successful experiment's predictions from the cache object its pipeline.lock names.
+ * Collects every experiment that has no predictions before failing, so one message names them all;
+ * nothing is returned unless all were read and parsed.
+ */
+export async function loadPredictionRuns(records: readonly ExperimentRecord[], cacheDir: string): Promise<LoadedRuns> {
+  if (records.length === 0) {
+    throw new LockstepError('report', 'no experiments recorded', 'Run lockstep exp run first.');
+  }
+  const names = displayNames(records);
+  const chosen: { record: ExperimentRecord; name: string; out: LockedPath }[] = [];
+  const skipped: string[] = [];
+  const notInLock: string[] = [];
+  for (const [i, record] of records.entries()) {
+    const name = names[i] as string;
+    if (record.state !== 'success') {
+      skipped.push(name);
+      continue;
+    }
+    const out = record.lock ? findLockedPath(record.lock, PREDICTIONS_PATH) : undefined;
+    if (!out) notInLock.push(name);
+    else chosen.push({ record, name, out });
+  }
+  if (notInLock.length > 0) {
+    throw new LockstepError(
+      'report',
+      `pipeline.lock of experiment${plural(notInLock)} ${notInLock.join(', ')} records no ${PREDICTIONS_PATH}`,
+      'Select experiments whose pipeline has an evaluate stage (--exp NAME).',
+    );
+  }
+  if (chosen.length === 0) {
+    throw new LockstepError('report', `no successful experiments (failed: ${skipped.join(', ')})`, 'Fix the failure and run lockstep exp run again.');
+  }
+
+  const texts = await Promise.all(chosen.map((c) => readIfExists(cacheObjectPath(cacheDir, c.out.md5))));
+  const missing = chosen.filter((_, i) => texts[i] === null).map((c) => c.name);
+  if (missing.length > 0) {
+    throw new LockstepError(
+      'report',
+      `${PREDICTIONS_PATH} of experiment${plural(missing)} ${missing.join(', ')} missing from the cache ${cacheDir}`,
+      'Run lockstep pull to fetch it from the remote.',
+    );
+  }
+  const runs = chosen.map((c, i) => {
+    const bytes = texts[i] as Buffer;
+    const source = `experiment '${c.name}' ${PREDICTIONS_PATH}`;
+    const actual = createHash('md5').update(bytes).digest('hex');
+    if (actual !== c.out.md5) {
+      throw new LockstepError('corrupt-object', `${source}: cache object ${c.out.md5} hashes to ${actual}`, 'Remove the object and run lockstep pull.');
+    }
+    const parsed = parsePredictionsCsv(bytes.toString('utf8'), source);
+    return { name: c.name, source, classes: parsed.classes, rows: parsed.rows };
+  });
+  return { runs, locks: chosen.map((c) => c.record.lock as LockFile), skipped };
+}
+
+const plural = (xs: readonly unknown[]): string => (xs.length > 1 ? 's' : '');
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+export type ImageLookup = { bytes: Buffer; from: 'cache' | 'workspace' } | { bytes: null; why: string };
+
+/**
+ * Resolves an image's repo-relative path to its PNG bytes through the locks' outs: a directory out
+ * containing the path is looked up in its `.dir` manifest, then read from the cache. The workspace
+ * is used only when no lock records the path, since it may hold a different version.
+ */
+export class ImageResolver {
+  private readonly manifests = new Map<string, Promise<Map<string, string> | null>>();
+
+  constructor(
+    private readonly locks: readonly LockFile[],
+    private readonly cacheDir: string,
+    private readonly root: string,
+  ) {}
+
+  async lookup(imagePath: string): Promise<ImageLookup> {
+    const rel = trimSlash(imagePath);
+    let recorded = false;
+    for (const lock of this.locks) {
+      for (const entry of lockedPaths(lock)) {
+        const md5 = await this.md5Within(entry, rel);
+        if (md5 === undefined) continue;
+        recorded = true;
+        if (md5 === null) continue;
+        const bytes = await readIfExists(cacheObjectPath(this.cacheDir, md5));
+        if (bytes) return checkPng(bytes, 'cache', rel);
+      }
+    }
+    if (recorded) return { bytes: null, why: `${rel} is missing from the cache` };
+    const abs = path.resolve(this.root, rel);
+    if (path.relative(this.root, abs).startsWith('..') || path.isAbsolute(path.relative(this.root, abs))) {
+      return { bytes: null, why: `${rel} is outside the project` };
+    }
+    const bytes = await readIfExists(abs);
+    return bytes ? checkPng(bytes, 'workspace', rel) : { bytes: null, why: `${rel} is in no pipeline.lock and not in the workspace` };
+  }
+
+  /** md5 of `rel` inside `entry` (undefined: not inside; null: inside a directory whose manifest is missing). */
+  private async md5Within(entry: LockedPath, rel: string): Promise<string | null | undefined> {
+    const base = trimSlash(entry.path);
+    if (base === rel) return entry.md5;
+    if (!entry.md5.endsWith('.dir') || !rel.startsWith(`${base}/`)) return undefined;
+    const manifest = await this.manifest(entry.md5);
+    if (!manifest) return null;
+    return manifest.get(rel.slice(base.length + 1));
+  }
+
+  private manifest(md5: string): Promise<Map<string, string> | null> {
+    let m = this.manifests.get(md5);
+    if (!m) {
+      m = readIfExists(cacheObjectPath(this.cacheDir, md5)).then((bytes) => {
+        if (!bytes) return null;
+        const entries = JSON.parse(bytes.toString('utf8')) as { md5: string; relpath: string }[];
+        return new Map(entries.map((e) => [e.relpath, e.md5]));
+      });
+      this.manifests.set(md5, m);
+    }
+    return m;
+  }
+}
+
+function checkPng(bytes: Buffer, from: 'cache' | 'workspace', rel: string): ImageLookup {
+  if (bytes.length < 8 || !bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return { bytes: null, why: `${rel} is not a PNG` };
+  return { bytes, from };
+}
