@@ -34,7 +34,8 @@ function card(s: ImageStats, rank: number, image: HtmlImage | undefined): string
 
 function table(head: string[], rows: string[][]): string {
   const th = head.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
-  const body = rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('\n');
+  const cell = (c: string) => `<td${/^-?[\d.]+%?$/.test(c) ? ' class="n"' : ''}>${escapeHtml(c)}</td>`;
+  const body = rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('\n');
   return `<table><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
@@ -50,8 +51,8 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:20px 0 6px}
 figcaption{font-size:12px;margin-top:4px}
 .id{font-family:ui-monospace,monospace;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .true{color:#1a7f37;font-weight:600}.wrong{color:#b42318;font-weight:600}
-table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
-td:first-child,th:first-child{text-align:left}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
 `;
 
 /**
@@ -85,7 +86,7 @@ export function renderHardExamplesHtml(report: HardExamplesReport, top: number, 
 <body>
 <h1>Hard examples</h1>
 <div class="meta">${report.hard.length} hard of ${report.imagesSeen} images seen by ${report.runs.length} experiment${report.runs.length === 1 ? '' : 's'}
-(missed in at least ${pct(o.minRate)} of at least ${o.minRuns} runs); showing the top ${shown.length}, hardest first.</div>
+(${o.minRate >= 1 ? 'missed by every run that saw them' : `missed in at least ${pct(o.minRate)} of the runs that saw them`}, at least ${o.minRuns} runs); showing the top ${shown.length}, hardest first.</div>
 <div class="grid">
 ${cards || '<p>No hard examples.</p>'}
 </div>
