@@ -25,3 +25,7 @@ export async function commitOutput(_store: ObjectStore, _hasher: Hasher, _absPat
 export async function checkoutOutput(_store: ObjectStore, _info: HashInfo, _absPath: string, _linkTypes: LinkType[]): Promise<{ changed: boolean }> {
   throw new Error('not built yet');
 }
+
+export async function collectGarbage(_store: ObjectStore, _used: Iterable<import('../hash/types.js').Md5>, _opts: { dry: boolean }): Promise<{ removed: import('../hash/types.js').Md5[]; bytes: number }> {
+  throw new Error('not built yet');
+}
