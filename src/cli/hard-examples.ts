@@ -7,6 +7,7 @@ import { openProject } from '../project.js';
 import { buildHardExamples, type HardExamplesOutput } from '../report/index.js';
 import { DEFAULT_OPTIONS } from '../report/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { globals } from './options.js';
 
 export interface HardExamplesCliOptions {
   exp?: string[];
@@ -36,18 +37,22 @@ export const DEFAULT_TOP = 48;
 export const CSV_NAME = 'hard_examples.csv';
 export const HTML_NAME = 'hard_examples.html';
 
-export async function run(opts: HardExamplesCliOptions, command?: Command): Promise<number> {
-  const globals = command?.optsWithGlobals<{ quiet?: boolean }>() ?? {};
-  // TODO(merge): a static specifier once src/exp/records.ts is in main.
-  const recordsModule = '../exp/records.js';
-  const { listExperiments } = (await import(recordsModule)) as { listExperiments: ListExperiments };
+export async function run(opts: HardExamplesCliOptions, command: Command): Promise<number> {
   return runHardExamples(opts, {
     cwd: process.cwd(),
-    listExperiments,
+    listExperiments: await loadListExperiments(),
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
-    quiet: globals.quiet === true,
+    quiet: globals(command).quiet,
   });
+}
+
+async function loadListExperiments(): Promise<ListExperiments> {
+  // TODO(merge): a static specifier once src/exp/records.ts is in main (as in gc.ts).
+  const spec = '../exp/records.js';
+  const mod = (await import(spec).catch(() => null)) as { listExperiments: ListExperiments } | null;
+  if (!mod) throw new LockstepError('exp', 'experiments are not part of this build of lockstep', 'Update lockstep.');
+  return mod.listExperiments;
 }
 
 function parseNumber(flag: string, value: string | undefined, fallback: number, integer: boolean): number {

@@ -111,7 +111,7 @@ function registerExtraCommands(program: Command): void {
   program
     .command('hard-examples')
     .description('images the recorded experiments keep getting wrong: results/hard_examples.csv and .html')
-    .option('--exp <name>', 'experiment to include (repeatable; default: every recorded experiment)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--exp <name>', 'experiment to include (repeatable; default: every recorded experiment)', (v: string, acc: string[] = []) => [...acc, v])
     .option('--rev <rev>', 'only the experiments of this baseline commit')
     .option('--min-rate <rate>', 'hard when missed in at least this share of runs (default 1.0)')
     .option('--min-runs <n>', '... over at least this many runs (default 2)')
