@@ -72,7 +72,8 @@ async function selectRecords(root: string, opts: HardExamplesCliOptions, list: L
   }
   if (names.length > 0) {
     const records = await list(root, { names, allCommits: true });
-    const unknown = names.filter((n) => !records.some((r) => r.name === n));
+    // listExperiments also matches a sha prefix of 7+ characters, as exp show does
+    const unknown = names.filter((n) => !records.some((r) => r.name === n || (n.length >= 7 && r.sha.startsWith(n))));
     if (unknown.length > 0) {
       throw new LockstepError('report', `no experiment named ${unknown.join(', ')}`, 'lockstep exp list shows the recorded names.');
     }
