@@ -89,7 +89,7 @@ export class Problems {
 
   constructor(private readonly sources: Map<string, SourceFile>) {}
 
-  /** `span` is [offset, length] in the source when known, used for the position and underline. */
+  /** `at` (offset and length in a source file) gives the position and the underline. */
   add(reason: FailureReason, text: string, at?: { file: string; offset: number; length: number }): void {
     const src = at ? this.sources.get(at.file) : undefined;
     if (!at || !src) {
@@ -105,7 +105,12 @@ export class Problems {
     return this.list.length;
   }
 
+  /** Throws every problem so far, in file order (positionless ones last), as one error. */
   throwIfAny(): void {
-    if (this.list.length) throw new ConfigProblemsError(this.list);
+    if (!this.list.length) return;
+    const files = [...this.sources.keys()];
+    const rank = (p: ConfigProblem) => (p.pos ? files.indexOf(p.pos.file) : files.length);
+    const sorted = [...this.list].sort((a, b) => rank(a) - rank(b) || (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0));
+    throw new ConfigProblemsError(sorted);
   }
 }

@@ -59,7 +59,8 @@ export function dictToArgs(obj: Record<string, unknown>): { text: string } | { e
       const items: string[] = [];
       for (const item of value) {
         if (Array.isArray(item) || isPlainObject(item)) return { error: `cannot unwrap nested ${typeName(item)} in '${key}' into command arguments` };
-        items.push(typeof item === 'string' ? shellQuote(item) : (scalarToString(item) ?? ''));
+        // Python's f"{i}" of a list item: True/False capitalised, unlike a whole boolean flag.
+        items.push(typeof item === 'string' ? shellQuote(item) : typeof item === 'boolean' ? (item ? 'True' : 'False') : (scalarToString(item) ?? ''));
       }
       if (items.length) parts.push(`--${key} ${items.join(' ')}`);
     } else {

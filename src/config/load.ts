@@ -13,7 +13,7 @@ import { expandForeach, expandMatrix, type Generated } from './generate.js';
 import { resolveNode, resolveString, type ResolveEnv } from './interpolate.js';
 import { getParam, ParamsCache } from './params.js';
 import { checkOutputsReal, checkOverlaps, normalizeWdir, resolveStagePath, type OutRef } from './paths.js';
-import { DEFAULT_PARAMS_FILE, GENERATOR_FIELDS, STAGE_FIELDS, StageBuilder, TOP_LEVEL_FIELDS, didYouMean } from './schema.js';
+import { DEFAULT_PARAMS_FILE, STAGE_FIELDS, StageBuilder, TOP_LEVEL_FIELDS, didYouMean } from './schema.js';
 import { entry, parseYamlSource, toPlain, type Span, type YMap, type YNode } from './source.js';
 import type { Pipeline, StageDef } from './types.js';
 
@@ -128,12 +128,8 @@ class PipelineLoader {
       for (const g of expandMatrix(axes)) await this.loadStage(name, g, nameSpan, rest, global, imported);
       return;
     }
-    const allowed = STAGE_FIELDS as readonly string[];
-    for (const e of body.entries) {
-      if ((GENERATOR_FIELDS as readonly string[]).includes(e.key) && !allowed.includes(e.key)) {
-        this.problems.add('unknown-field', `${where}: '${e.key}' needs 'foreach'`, e.keySpan);
-      }
-    }
+    const doEntry = entry(body, 'do');
+    if (doEntry) this.problems.add('unknown-field', `${where}: 'do' needs 'foreach'`, doEntry.keySpan);
     this.builder.checkFields(where, { ...body, entries: body.entries.filter((e) => e.key !== 'do') }, STAGE_FIELDS);
     await this.loadStage(name, undefined, nameSpan, body, global, imported);
   }

@@ -13,7 +13,6 @@ import type { DepDef, OutDef, OutKind, ParamDep, SourcePos, StageDef } from './t
 export const STAGE_FIELDS = [
   'cmd', 'wdir', 'deps', 'params', 'outs', 'metrics', 'plots', 'frozen', 'always_changed', 'desc', 'meta', 'vars',
 ] as const;
-export const GENERATOR_FIELDS = ['foreach', 'do', 'matrix'] as const;
 export const TOP_LEVEL_FIELDS = ['stages', 'vars', 'plots', 'metrics', 'params', 'artifacts', 'datasets'] as const;
 const OUT_FIELDS = ['cache', 'persist', 'push', 'remote', 'desc', 'type', 'labels', 'meta', 'checkpoint'] as const;
 const PLOT_FIELDS = ['template', 'x', 'y', 'x_label', 'y_label', 'title', 'header'] as const;
