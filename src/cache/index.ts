@@ -58,6 +58,3 @@ export async function unprotectOutput(absPath: string): Promise<number> {
   return n;
 }
 
-export async function collectGarbage(_store: ObjectStore, _used: Iterable<import('../hash/types.js').Md5>, _opts: { dry: boolean }): Promise<{ removed: import('../hash/types.js').Md5[]; bytes: number }> {
-  throw new Error('not built yet');
-}
