@@ -23,10 +23,11 @@ export async function readLockFile(file: string): Promise<LockFile> {
 }
 
 export function parseLockFile(text: string, name: string): LockFile {
-  const doc = YAML.parseDocument(text, { prettyErrors: false });
+  const lineCounter = new YAML.LineCounter();
+  const doc = YAML.parseDocument(text, { prettyErrors: false, lineCounter });
   const first = doc.errors[0];
   if (first) {
-    const pos = first.linePos?.[0];
+    const pos = lineCounter.linePos(first.pos[0]);
     const where = pos ? `${name}:${pos.line}:${pos.col}` : name;
     throw new LockstepError('yaml-syntax', `${where}: ${first.message.split('\n')[0]}`, `Fix it, or delete ${name} to rebuild every stage.`);
   }
