@@ -17,14 +17,16 @@ export function cacheObjectPath(cacheDir: string, md5: string): string {
 
 const trimSlash = (p: string): string => p.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
 
-/** Every out (then dep) of every stage of a lock file, outs first: they are what the cache keeps. */
-function lockedPaths(lock: LockFile): LockedPath[] {
-  const stages = Object.values(lock.stages ?? {});
-  return [...stages.flatMap((s) => s.outs ?? []), ...stages.flatMap((s) => s.deps ?? [])];
+/**
+ * Every out of every stage of a lock file. Deps are left out: the cache keeps outs, and a dep that
+ * is no stage's out (e.g. committed source images) is only in the workspace.
+ */
+function lockedOuts(lock: LockFile): LockedPath[] {
+  return Object.values(lock.stages ?? {}).flatMap((s) => s.outs ?? []);
 }
 
 export function findLockedPath(lock: LockFile, rel: string): LockedPath | undefined {
-  return lockedPaths(lock).find((o) => trimSlash(o.path) === rel);
+  return lockedOuts(lock).find((o) => trimSlash(o.path) === rel);
 }
 
 async function readIfExists(file: string): Promise<Buffer | null> {
@@ -131,7 +133,7 @@ export class ImageResolver {
     const rel = trimSlash(imagePath);
     let recorded = false;
     for (const lock of this.locks) {
-      for (const entry of lockedPaths(lock)) {
+      for (const entry of lockedOuts(lock)) {
         const md5 = await this.md5Within(entry, rel);
         if (md5 === undefined) continue;
         recorded = true;

@@ -37,7 +37,12 @@ async function record(cacheDir: string, name: string, rows: Row[] | string, extr
   const lock: LockFile = {
     schema: '2.0',
     stages: {
-      partition: { cmd: 'true', outs: [{ path: 'data/p', hash: 'md5', md5: await addImagesDir(cacheDir, RUN_A), size: 0, nfiles: 4 }] },
+      partition: {
+        cmd: 'true',
+        // a dep whose manifest is not in the cache must not stop the workspace fallback
+        deps: [{ path: 'elsewhere', hash: 'md5', md5: `${'e'.repeat(32)}.dir`, size: 0, nfiles: 1 }],
+        outs: [{ path: 'data/p', hash: 'md5', md5: await addImagesDir(cacheDir, RUN_A), size: 0, nfiles: 4 }],
+      },
       evaluate: { cmd: 'true', outs: [{ path: 'results/predictions.csv', hash: 'md5', md5: await addObject(cacheDir, text), size: text.length }] },
     },
   };
