@@ -41,10 +41,10 @@ export function computeHardExamples(runs: readonly PredictionRun[], opts: HardEx
   for (const run of runs) {
     // A run's file may order its p_<class> columns differently; map them onto the first run's order.
     const toCanonical = run.classes.map((c) => classIndex.get(c) as number);
+    const sameOrder = toCanonical.every((k, i) => k === i);
     let correct = 0;
     for (const row of run.rows) {
-      const probs = new Array<number>(classes.length).fill(0);
-      row.probs.forEach((p, i) => (probs[toCanonical[i] as number] = p));
+      const probs = sameOrder ? row.probs : reorder(row.probs, toCanonical);
       const trueIdx = classIndex.get(row.trueLabel);
       const predIdx = classIndex.get(row.predLabel);
       if (trueIdx === undefined || predIdx === undefined) {
@@ -108,11 +108,18 @@ function checkSameClasses(a: PredictionRun, b: PredictionRun): void {
   }
 }
 
+function reorder(probs: readonly number[], toCanonical: readonly number[]): number[] {
+  const out = new Array<number>(probs.length).fill(0);
+  probs.forEach((p, i) => (out[toCanonical[i] as number] = p));
+  return out;
+}
+
 function maxOther(probs: readonly number[], skip: number): number {
   let best = -Infinity;
-  probs.forEach((p, i) => {
+  for (let i = 0; i < probs.length; i++) {
+    const p = probs[i] as number;
     if (i !== skip && p > best) best = p;
-  });
+  }
   return best === -Infinity ? 0 : best;
 }
 
