@@ -7,7 +7,7 @@ import { countRun, runCount, tempProject } from '../helpers/project.js';
 // A three-stage pipeline of shell commands; each stage counts its runs in runs/<name>.
 const PIPELINE = `stages:
   prepare:
-    cmd: ${countRun('prepare')} && mkdir -p data && cat raw.txt > data/prepared.txt && echo "lr=\${train.lr}" > /dev/null
+    cmd: ${countRun('prepare')} && mkdir -p data && cat raw.txt > data/prepared.txt
     deps: [raw.txt]
     params: [prepare.scale]
     outs: [data/prepared.txt]
@@ -87,7 +87,7 @@ test('deleting an output restores it without running; checkout restores it too',
   assert.equal((await p.run(['repro'])).exitCode, 0);
   const model = await p.read('model.txt');
   await fs.rm(path.join(p.dir, 'model.txt'));
-  assert.equal((await p.run(['status'])).stdout, 'train:\n\touts missing: model.txt');
+  assert.equal((await p.run(['status'])).stdout, 'train:\n\touts missing: model.txt\nevaluate:\n\tdeps missing: model.txt');
   const r = await p.run(['repro']);
   assert.equal(r.exitCode, 0, r.all);
   assert.deepEqual(await counts(p), [1, 1, 1]);
