@@ -141,7 +141,7 @@ export function parsePredictionsCsv(text: string, source: string): ParsedPredict
     seen.set(id, r.line);
     if (!known.has(trueLabel)) throw malformed(source, r.line, `true_label '${trueLabel}' is not one of ${classes.join(',')}`);
     if (!known.has(predLabel)) throw malformed(source, r.line, `pred_label '${predLabel}' is not one of ${classes.join(',')}`);
-    rows.push({
+    const row: PredictionRow = {
       id,
       path,
       trueLabel,
@@ -149,7 +149,13 @@ export function parsePredictionsCsv(text: string, source: string): ParsedPredict
       pTrue: probability(pTrue, 'p_true', source, r.line),
       pPred: probability(pPred, 'p_pred', source, r.line),
       probs: f.slice(FIXED_COLUMNS.length).map((v, k) => probability(v, classColumns[k] as string, source, r.line)),
-    });
+    };
+    // p_true / p_pred repeat two entries of the vector: a mismatch means shifted or mislabelled columns
+    for (const [column, value, label] of [['p_true', row.pTrue, trueLabel], ['p_pred', row.pPred, predLabel]] as const) {
+      const inVector = row.probs[classes.indexOf(label)] as number;
+      if (Math.abs(value - inVector) > 1e-6) throw malformed(source, r.line, `${column} ${value} differs from p_${label} ${inVector}`);
+    }
+    rows.push(row);
   }
   return { classes, rows };
 }

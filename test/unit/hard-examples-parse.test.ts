@@ -62,6 +62,8 @@ test('malformed rows name the file and the line', () => {
   reportError(`${HEAD}\n${good}\nimg2,x.png,bird,dog,0.2,0.7,0.2,0.7,0.1\n`, hint(3, "true_label 'bird' is not one of cat,dog,frog"));
   reportError(`${HEAD}\n${good}\nimg2,x.png,cat,Dog,0.2,0.7,0.2,0.7,0.1\n`, hint(3, "pred_label 'Dog' is not one of cat,dog,frog"));
   reportError(`${HEAD}\n${good}\n${good}\n`, hint(3, 'id img1 already on line 2'));
+  reportError(`${HEAD}\n${good}\nimg2,x.png,cat,dog,0.2,0.7,0.7,0.2,0.1\n`, hint(3, 'p_true 0.2 differs from p_cat 0.7'));
+  reportError(`${HEAD}\n${good}\nimg2,x.png,cat,frog,0.2,0.7,0.2,0.7,0.1\n`, hint(3, 'p_pred 0.7 differs from p_frog 0.1'));
   reportError(`${HEAD}\n${good}\n,x.png,cat,dog,0.2,0.7,0.2,0.7,0.1\n`, hint(3, 'empty id'));
   reportError(`${HEAD}\n"img2,x.png,cat,dog,0.2,0.7,0.2,0.7,0.1\n`, hint(2, 'a quoted field is not closed'));
   reportError(`${HEAD}\n"img2"x,x.png,cat,dog,0.2,0.7,0.2,0.7,0.1\n`, hint(2, 'text after a closing quote'));
