@@ -67,7 +67,8 @@ test('hard-examples over a real 3-seed sweep recorded by lockstep exp run', { sk
   assert.ok(html.includes(`src="data:image/png;base64,${RED.toString('base64')}"`), 'the image of a, read through the data/img directory out in the cache');
   assert.ok(!(await p.exists('data/img')), 'the workspace never had the image: it came from the cache');
 
-  const json = JSON.parse(text((await p.run(['hard-examples', '--json', '--min-rate', '0.5'])).stdout));
+  // b: 1 miss in 3 runs, c: 1 in 2
+  const json = JSON.parse(text((await p.run(['hard-examples', '--json', '--min-rate', '0.3'])).stdout));
   assert.deepEqual(json.hard.map((s: { id: string }) => s.id), ['a', 'c', 'b']);
   assert.equal(json.runs.length, 3);
 
