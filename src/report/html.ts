@@ -25,7 +25,7 @@ function card(s: ImageStats, rank: number, image: HtmlImage | undefined): string
 <figcaption>
 <div class="id" title="${escapeHtml(s.path)}">${escapeHtml(s.id)}</div>
 <div><span class="true">${escapeHtml(s.trueLabel)}</span> → <span class="wrong">${wrong}</span></div>
-<div>missed ${s.misses}/${s.runs} (${pct(s.missRate)})</div>
+<div title="missed by ${escapeHtml(s.missedBy.join(', '))}">missed ${s.misses}/${s.runs} (${pct(s.missRate)})</div>
 <div>p<sub>true</sub> ${num(s.meanPTrue)} ± ${num(s.stdPTrue)}</div>
 <div>margin ${num(s.meanMargin)}</div>
 </figcaption>

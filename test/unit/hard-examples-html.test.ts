@@ -80,7 +80,7 @@ test('page text: labels, figures, escaping, top limit, placeholder for a missing
   const html = renderHardExamplesHtml(report, 2, new Map([['red', { bytes: solidPng(RED) }], ['green', { bytes: null, why: 'x <missing>' }]]));
   assert.equal((html.match(/<figure /g) ?? []).length, 2, '--top 2 shows two images');
   assert.match(html, /<span class="true">cat<\/span> → <span class="wrong">dog <small>\(2×\)<\/small><\/span>/);
-  assert.match(html, /missed 2\/2 \(100%\)/);
+  assert.match(html, /<div title="missed by a, b">missed 2\/2 \(100%\)<\/div>/);
   assert.match(html, /p<sub>true<\/sub> 0\.100 ± 0\.000/);
   assert.match(html, /title="x &lt;missing&gt;"/);
   assert.ok(!html.includes('<missing>'));
