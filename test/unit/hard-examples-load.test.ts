@@ -141,6 +141,13 @@ test('the command writes the CSV and a self-contained HTML page and prints a sum
   assert.match(r.stdout, /most common confusions: cat -> dog 1, frog -> cat 1\n/);
   assert.match(r.stdout, /│ cat +│ +2 │ +1 │ +50% │/);
   assert.deepEqual(r.calls, [{ allCommits: true }]);
+  const none = await cli(p, records, { minRuns: '3' });
+  assert.equal(
+    none.stdout,
+    '0 hard examples of 4 images seen by 2 experiments (missed in >= 100% of >= 3 runs; 4 images seen by fewer runs)\n' +
+      `wrote ${path.join('results', 'hard_examples.csv')} and ${path.join('results', 'hard_examples.html')} (top 0)\n`,
+  );
+  assert.equal(await p.read('results/hard_examples.csv'), 'id,path,true_label,runs,misses,miss_rate,top_wrong_label,top_wrong_count,mean_p_true,std_p_true,mean_margin\n');
 });
 
 test('--json prints the whole report; --exp and --rev select; -o writes elsewhere', async () => {
