@@ -7,6 +7,7 @@ import type { StageDef } from '../config/types.js';
 import { LockstepError } from '../errors.js';
 import { absPath, type Workspace } from './context.js';
 import type { Emit, ReproSummary, StageOutcome } from './events.js';
+import { ignoreOutputs } from './gitignore.js';
 import { withDownstream } from './graph.js';
 import { LockWriter, lockedPath, type LockedPath, type LockedStage } from './lockfile.js';
 import { observeStage } from './observe.js';
@@ -165,6 +166,7 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
       const outs = await restoreOutputs(ws, stage, entry);
       if (!outs) continue;
       await writer.update(name, { cmd, deps, params: observed.params, outs });
+      await ignoreOutputs(ws.project.root, stage.outs.filter((o) => o.cache).map((o) => o.path));
       emit({ type: 'stage-restored', stage: name, from });
       return { outcome: 'restored' };
     }
@@ -212,6 +214,7 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
   }
   const entry: LockedStage = { cmd, deps, params: observed.params, outs };
   await writer.update(name, entry);
+  await ignoreOutputs(ws.project.root, stage.outs.filter((o) => o.cache).map((o) => o.path));
   if (runCacheAllowed || (opts.force && canUseRunCache(stage) && !stage.alwaysChanged)) {
     await saveRunCacheEntry(ws.project.cacheDir, key, { ...entry, outs: outs.filter((o) => !stage.outs.some((d) => d.path === o.path && isAuxiliary(d))) });
   }

@@ -39,6 +39,10 @@ test('a second repro runs nothing; touching a dep without changing it runs nothi
   assert.equal(first.exitCode, 0, first.all);
   assert.deepEqual(await counts(p), [1, 1, 1]);
   assert.match(await p.read('pipeline.lock'), /^schema: '2.0'\nstages:\n  prepare:\n    cmd: /);
+  // cached outputs are git-ignored beside them, as DVC does; uncached metrics are left to git
+  assert.equal(await p.read('data/.gitignore'), '/prepared.txt\n');
+  assert.match(await p.read('.gitignore'), /^\/model\.txt$/m);
+  assert.deepEqual((await p.git('status', '--porcelain')).split('\n').sort(), [' M .gitignore', '?? data/', '?? pipeline.lock', '?? score.txt']);
 
   const second = await p.run(['repro']);
   assert.equal(second.exitCode, 0, second.all);
