@@ -44,7 +44,7 @@ body{font:14px/1.35 system-ui,sans-serif;margin:16px;background:#fff;color:#222}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:20px 0 6px}
 .meta{color:#555;margin-bottom:12px}
 .grid{display:flex;flex-wrap:wrap;gap:12px}
-.card{margin:0;width:${THUMB_PX}px;position:relative}
+.card{margin:0;width:${THUMB_PX + 28}px;position:relative}
 .card img{display:block;width:${THUMB_PX}px;height:${THUMB_PX}px;image-rendering:pixelated;image-rendering:crisp-edges}
 .missing{width:${THUMB_PX}px;height:${THUMB_PX}px;background:repeating-linear-gradient(45deg,#eee 0 8px,#ddd 8px 16px);font-size:12px;text-align:center;overflow:hidden}
 .rank{position:absolute;top:2px;left:2px;font-size:11px;background:rgba(255,255,255,.8);padding:0 3px}
