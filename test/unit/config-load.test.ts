@@ -1,0 +1,140 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tempProject } from '../helpers/project.js';
+import { loadPipeline } from '../../src/config/index.js';
+import type { StageDef } from '../../src/config/index.js';
+
+const byName = (stages: StageDef[]) => Object.fromEntries(stages.map((s) => [s.name, s]));
+
+test('a plain stage: cmd string or list, wdir, deps, params, outs/metrics/plots with options', async () => {
+  const p = await tempProject({
+    'pipeline.yaml': `
+stages:
+  prepare:
+    cmd: node prep.js
+    deps: [raw/data.csv, prep.js]
+    outs: [data/prepared]
+  train:
+    wdir: src
+    cmd:
+      - node train.js
+      - echo done
+    deps:
+      - ../data/prepared
+      - /abs/dataset
+      - s3://bucket/key
+    params:
+      - train.lr
+      - seed
+      - conf/train.toml: [batch]
+      - ../shared.json:
+      - train.lr
+    outs:
+      - ../models/model.bin:
+          cache: false
+          persist: true
+          push: false
+          remote: store
+          desc: the model
+          type: model
+          labels: [cnn]
+          meta: {x: 1}
+    metrics:
+      - ../metrics.json: {cache: false}
+    plots:
+      - ../plots/loss.csv: {x: step, y: loss, template: linear, title: Loss}
+    frozen: true
+    always_changed: true
+    desc: Train it
+    meta:
+      owner: me
+`,
+  }, { git: false });
+  const pl = await loadPipeline(p.dir);
+  assert.equal(pl.file, 'pipeline.yaml');
+  const s = byName(pl.stages);
+  assert.deepEqual(s.prepare?.cmd, ['node prep.js']);
+  assert.equal(s.prepare?.wdir, '.');
+  assert.deepEqual(s.prepare?.deps.map((d) => d.path), ['raw/data.csv', 'prep.js']);
+  assert.deepEqual(s.prepare?.pos, { file: 'pipeline.yaml', line: 3, col: 3 });
+  assert.deepEqual(s.prepare?.outs, [
+    { path: 'data/prepared', kind: 'outs', cache: true, persist: false, push: true, pos: { file: 'pipeline.yaml', line: 6, col: 12 } },
+  ]);
+  const t = s.train;
+  assert.ok(t);
+  assert.deepEqual(t.cmd, ['node train.js', 'echo done']);
+  assert.equal(t.wdir, 'src');
+  assert.deepEqual(t.deps.map((d) => [d.path, d.external ?? false]), [
+    ['data/prepared', false],
+    ['/abs/dataset', true],
+    ['s3://bucket/key', true],
+  ]);
+  assert.deepEqual(t.params.map((x) => [x.file, x.keys]), [
+    ['src/params.yaml', ['train.lr', 'seed']],
+    ['src/conf/train.toml', ['batch']],
+    ['shared.json', null],
+  ]);
+  assert.deepEqual(t.outs.map(({ pos: _pos, ...o }) => o), [
+    { path: 'models/model.bin', kind: 'outs', cache: false, persist: true, push: false, remote: 'store' },
+    { path: 'metrics.json', kind: 'metrics', cache: false, persist: false, push: true },
+    { path: 'plots/loss.csv', kind: 'plots', cache: true, persist: false, push: true },
+  ]);
+  assert.equal(t.frozen, true);
+  assert.equal(t.alwaysChanged, true);
+  assert.equal(t.desc, 'Train it');
+  assert.deepEqual(t.meta, { owner: 'me' });
+});
+
+test('pipeline.yaml wins over dvc.yaml; dvc.yaml alone works; top-level DVC keys are accepted', async () => {
+  const both = await tempProject({ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo a\n', 'dvc.yaml': 'stages:\n  b:\n    cmd: echo b\n' }, { git: false });
+  assert.deepEqual((await loadPipeline(both.dir)).stages.map((s) => s.name), ['a']);
+  const dvc = await tempProject({
+    'dvc.yaml': `
+artifacts:
+  cnn: {path: models/cnn.bin, type: model}
+metrics: [metrics.json]
+plots:
+  - loss.csv: {x: step}
+params: [extra.yaml]
+datasets:
+  - name: d
+    type: dvc
+stages:
+  b:
+    cmd: echo b
+`,
+  }, { git: false });
+  const pl = await loadPipeline(dvc.dir);
+  assert.equal(pl.file, 'dvc.yaml');
+  assert.deepEqual(pl.stages.map((s) => s.name), ['b']);
+});
+
+test('an empty file or one without stages is an empty pipeline', async () => {
+  const p = await tempProject({ 'pipeline.yaml': '# nothing yet\n' }, { git: false });
+  assert.deepEqual(await loadPipeline(p.dir), { file: 'pipeline.yaml', stages: [] });
+  const q = await tempProject({ 'pipeline.yaml': 'vars: [{a: 1}]\n' }, { git: false });
+  assert.deepEqual((await loadPipeline(q.dir)).stages, []);
+});
+
+test('no pipeline file is a not-a-repo error', async () => {
+  const p = await tempProject({}, { git: false });
+  await assert.rejects(loadPipeline(p.dir), (e: Error & { reason?: string }) => e.reason === 'not-a-repo' && /no pipeline\.yaml or dvc\.yaml in /.test(e.message));
+});
+
+test('YAML anchors and merge keys work', async () => {
+  const p = await tempProject({
+    'pipeline.yaml': `
+common: &common
+stages:
+  a: &base
+    cmd: echo a
+    deps: [x]
+  b:
+    <<: *base
+    cmd: echo b
+`.replace('common: &common\n', ''),
+  }, { git: false });
+  const s = byName((await loadPipeline(p.dir)).stages);
+  assert.deepEqual(s.b?.cmd, ['echo b']);
+  assert.deepEqual(s.b?.deps.map((d) => d.path), ['x']);
+});
