@@ -14,10 +14,19 @@ import { resolveNode, resolveString, type ResolveEnv } from './interpolate.js';
 import { getParam, ParamsCache } from './params.js';
 import { checkOutputsReal, checkOverlaps, normalizeWdir, resolveStagePath, type OutRef } from './paths.js';
 import { DEFAULT_PARAMS_FILE, STAGE_FIELDS, StageBuilder, TOP_LEVEL_FIELDS, didYouMean } from './schema.js';
-import { entry, parseYamlSource, toPlain, type Span, type YMap, type YNode } from './source.js';
+import { parseYamlSourceCached } from './parse-cache.js';
+import { entry, toPlain, type Span, type YMap, type YNode } from './source.js';
 import type { Pipeline, StageDef } from './types.js';
 
-export async function loadPipeline(root: string, cache: ParamsCache = new ParamsCache(root)): Promise<Pipeline> {
+export interface LoadOptions {
+  /** The project's cache folder: when given, the parsed YAML of a large pipeline file is kept there. */
+  cacheDir?: string;
+  /** Share parsed params files with later resolveStageParams calls. */
+  params?: ParamsCache;
+}
+
+export async function loadPipeline(root: string, opts: LoadOptions = {}): Promise<Pipeline> {
+  const cache = opts.params ?? new ParamsCache(root);
   const file = PIPELINE_FILES.find((f) => existsSync(path.join(root, f)));
   if (!file) {
     throw new LockstepError('not-a-repo', `no pipeline.yaml or dvc.yaml in ${root}`, "Create pipeline.yaml (DVC's dvc.yaml works too).");
@@ -25,7 +34,7 @@ export async function loadPipeline(root: string, cache: ParamsCache = new Params
   const text = await fs.readFile(path.join(root, file), 'utf8');
   const sources = new Map([[file, new SourceFile(file, text)]]);
   const problems = new Problems(sources);
-  const doc = parseYamlSource(file, text, problems);
+  const doc = parseYamlSourceCached(file, text, problems, opts.cacheDir);
   problems.throwIfAny();
   if (!doc) return { file, stages: [] };
   if (doc.kind !== 'map') {

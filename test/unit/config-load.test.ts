@@ -138,3 +138,27 @@ stages:
   assert.deepEqual(s.b?.cmd, ['echo b']);
   assert.deepEqual(s.b?.deps.map((d) => d.path), ['x']);
 });
+
+test('with a cacheDir, a large pipeline is parsed once and read back; edits and a corrupt cache file still load right', async () => {
+  const { promises: fs } = await import('node:fs');
+  const path = await import('node:path');
+  let yaml = 'stages:\n';
+  for (let i = 0; i < 120; i++) yaml += `  s${i}:\n    cmd: echo ${i} > out/${i}.txt  # some padding to pass the size threshold\n    outs: [out/${i}.txt]\n`;
+  const p = await tempProject({ 'pipeline.yaml': yaml }, { git: false });
+  const cacheDir = path.join(p.dir, '.cache');
+  const first = await loadPipeline(p.dir, { cacheDir });
+  const files = await fs.readdir(path.join(cacheDir, 'tmp', 'parsed'));
+  assert.equal(files.length, 1);
+  const second = await loadPipeline(p.dir, { cacheDir });
+  assert.deepEqual(second, first);
+  assert.equal(second.stages.length, 120);
+
+  await p.write('pipeline.yaml', yaml.replace('echo 7 >', 'echo seven >'));
+  const edited = await loadPipeline(p.dir, { cacheDir });
+  assert.deepEqual(edited.stages[7]?.cmd, ['echo seven > out/7.txt']);
+  assert.equal((await fs.readdir(path.join(cacheDir, 'tmp', 'parsed'))).length, 2);
+
+  await p.write('pipeline.yaml', yaml);
+  await fs.writeFile(path.join(cacheDir, 'tmp', 'parsed', files[0] as string), '{"format": "lockstep-parsed-yaml-v1", "ro');
+  assert.deepEqual(await loadPipeline(p.dir, { cacheDir }), first);
+});
