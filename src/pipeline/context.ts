@@ -22,7 +22,7 @@ export interface Workspace {
 
 export async function openWorkspace(cwd: string = process.cwd()): Promise<Workspace> {
   const project = await openProject(cwd);
-  const pipeline = await loadPipeline(project.root);
+  const pipeline = await loadPipeline(project.root, { cacheDir: project.cacheDir });
   const graph = buildGraph(pipeline.stages);
   if (!graph.ok) throw graph.error;
   const lockPath = path.join(project.root, LOCK_FILES[pipeline.file] ?? 'pipeline.lock');
