@@ -192,6 +192,7 @@ class PipelineLoader {
     }
     const env = this.env(ctx, where);
     env.tracked = new Map();
+    const before = this.problems.size;
     const entries = body.entries.filter((e) => e.key !== 'vars').map((e) => ({ ...e, value: resolveNode(e.value, env, e.key) }));
     const built = this.builder.build({
       name,
@@ -201,7 +202,8 @@ class PipelineLoader {
       ...(gen ? { group } : {}),
       trackedVars: Object.fromEntries(env.tracked),
     });
-    if (!built) return;
+    // A stage whose ${...} failed would only add confusing overlap reports; its problems stand.
+    if (!built || this.problems.size > before) return;
     this.stages.push(built.stage);
     this.outs.push(...built.outs);
   }

@@ -251,3 +251,35 @@ test('foreach and matrix misuse is reported', async () => {
     "pipeline.yaml:14:5: stage 'd': 'do' needs 'foreach'",
   ]);
 });
+
+test('matrix axes from ${params}, composite axis values, ${item} in wdir and cmd lists, TOML vars', async () => {
+  const p = await tempProject({
+    'params.yaml': 'train: {layers: [32, 64]}\nitem: shadowed-by-foreach\n',
+    'conf.toml': '[opt]\nname = "adam"\n',
+    'pipeline.yaml': `
+vars: [conf.toml]
+stages:
+  grid:
+    matrix:
+      layers: \${train.layers}
+      data: [{path: a.csv}, {path: b.csv}]
+    cmd: fit --layers \${item.layers} --data \${item.data.path} --opt \${opt.name}
+  per-dir:
+    foreach: [x, y]
+    do:
+      wdir: \${item}
+      cmd:
+        - echo \${item} > out.txt
+        - echo done
+      outs: [out.txt]
+`,
+  }, { git: false });
+  const s = byName((await loadPipeline(p.dir)).stages);
+  assert.deepEqual(Object.keys(s), ['grid@32-data0', 'grid@32-data1', 'grid@64-data0', 'grid@64-data1', 'per-dir@x', 'per-dir@y']);
+  assert.deepEqual(s['grid@64-data1']?.cmd, ['fit --layers 64 --data b.csv --opt adam']);
+  assert.deepEqual(s['grid@64-data1']?.trackedVars, { 'conf.toml': { 'opt.name': 'adam' } });
+  assert.equal(s['per-dir@y']?.wdir, 'y');
+  assert.deepEqual(s['per-dir@y']?.cmd, ['echo y > out.txt', 'echo done']);
+  assert.deepEqual(s['per-dir@y']?.outs.map((o) => o.path), ['y/out.txt']);
+  assert.equal(s['per-dir@y']?.trackedVars, undefined, 'foreach items are not params');
+});
