@@ -22,11 +22,6 @@ export interface ResolveEnv {
   tracked?: Map<string, Record<string, unknown>>;
 }
 
-export function hasInterpolation(s: string): boolean {
-  KEY_RE.lastIndex = 0;
-  return KEY_RE.test(s);
-}
-
 /**
  * Resolve every `${...}` in a node tree. `field` is the top-level stage field being resolved
  * (`cmd` enables dict unwrapping). Problems are reported to env; the failing value is kept as is.

@@ -42,7 +42,7 @@ export async function loadPipeline(root: string, opts: LoadOptions = {}): Promis
     problems.throwIfAny();
     return { file, stages: [] };
   }
-  const stages = await new PipelineLoader(root, file, sources, problems, cache).load(doc);
+  const stages = await new PipelineLoader(root, sources, problems, cache).load(doc);
   problems.throwIfAny();
   return { file, stages };
 }
@@ -58,7 +58,6 @@ class PipelineLoader {
 
   constructor(
     private readonly root: string,
-    private readonly file: string,
     private readonly sources: Map<string, SourceFile>,
     private readonly problems: Problems,
     private readonly cache: ParamsCache,
