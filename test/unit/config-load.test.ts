@@ -162,3 +162,81 @@ test('with a cacheDir, a large pipeline is parsed once and read back; edits and 
   await fs.writeFile(path.join(cacheDir, 'tmp', 'parsed', files[0] as string), '{"format": "lockstep-parsed-yaml-v1", "ro');
   assert.deepEqual(await loadPipeline(p.dir, { cacheDir }), first);
 });
+
+test("DVC's example-get-started dvc.yaml loads unchanged, and its params resolve as dvc.lock records them", async () => {
+  const { resolveStageParams } = await import('../../src/config/index.js');
+  const p = await tempProject({
+    'params.yaml': 'prepare:\n  split: 0.20\n  seed: 20170428\n\nfeaturize:\n  max_features: 400\n  ngrams: 2\n\ntrain:\n  seed: 20170428\n  n_est: 50\n  min_split: 0.01\n',
+    'dvc.yaml': `artifacts:
+  stackoverflow-dataset:
+    path: data/data.xml
+    type: dataset
+    desc: Initial XML StackOverflow dataset (raw data)
+  text-classification:
+    path: model.pkl
+    type: model
+    labels:
+    - nlp
+stages:
+  prepare:
+    cmd: python src/prepare.py data/data.xml
+    deps:
+    - data/data.xml
+    - src/prepare.py
+    params:
+    - prepare.seed
+    - prepare.split
+    outs:
+    - data/prepared
+  featurize:
+    cmd: python src/featurization.py data/prepared data/features
+    deps:
+    - data/prepared
+    - src/featurization.py
+    params:
+    - featurize.max_features
+    - featurize.ngrams
+    outs:
+    - data/features
+  train:
+    cmd: python src/train.py data/features model.pkl
+    deps:
+    - data/features
+    - src/train.py
+    params:
+    - train.min_split
+    - train.n_est
+    - train.seed
+    outs:
+    - model.pkl
+  evaluate:
+    cmd: python src/evaluate.py model.pkl data/features
+    deps:
+    - data/features
+    - model.pkl
+    - src/evaluate.py
+    outs:
+    - eval
+metrics:
+- eval/metrics.json
+plots:
+- ROC:
+    template: simple
+    x: fpr
+    y:
+      eval/plots/sklearn/roc/train.json: tpr
+      eval/plots/sklearn/roc/test.json: tpr
+- eval/importance.png
+`,
+  }, { git: false });
+  const pl = await loadPipeline(p.dir);
+  assert.equal(pl.file, 'dvc.yaml');
+  assert.deepEqual(pl.stages.map((s) => [s.name, s.outs.map((o) => o.path)]), [
+    ['prepare', ['data/prepared']],
+    ['featurize', ['data/features']],
+    ['train', ['model.pkl']],
+    ['evaluate', ['eval']],
+  ]);
+  assert.deepEqual(await resolveStageParams(p.dir, pl.stages[0] as StageDef), { 'params.yaml': { 'prepare.seed': 20170428, 'prepare.split': 0.2 } });
+  assert.deepEqual(await resolveStageParams(p.dir, pl.stages[2] as StageDef), { 'params.yaml': { 'train.min_split': 0.01, 'train.n_est': 50, 'train.seed': 20170428 } });
+});
