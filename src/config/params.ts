@@ -23,6 +23,11 @@ export class ParamsCache {
 
   constructor(readonly root: string) {}
 
+  /** Forget what was read: call after a stage ran, since a stage may write a params file. */
+  clear(): void {
+    this.files.clear();
+  }
+
   read(file: string): Promise<ParamsRead> {
     let p = this.files.get(file);
     if (!p) {
