@@ -53,6 +53,8 @@ export const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
 interface FileRecord {
   key: string;
   md5: Md5;
+  /** An older entry for the same path, from merging segments (see parse). */
+  prev?: { key: string; md5: Md5 };
 }
 
 export interface DirRecord {
@@ -83,7 +85,9 @@ export class StatCache {
   /** The md5 recorded for `absPath` when its stat still matches, else undefined. */
   getFile(absPath: string, key: string): Md5 | undefined {
     const r = this.files.get(absPath);
-    return r !== undefined && r.key === key ? r.md5 : undefined;
+    if (r === undefined) return undefined;
+    if (r.key === key) return r.md5;
+    return r.prev !== undefined && r.prev.key === key ? r.prev.md5 : undefined;
   }
 
   /** Record a hash observed at `observedAtNs` (taken before the content was read). */
@@ -208,7 +212,11 @@ const decodePath = (p: string): string => (p.startsWith('"') ? (JSON.parse(p) as
  */
 function serialise(files: Map<string, FileRecord>, dirs: Map<string, DirRecord>): string {
   const lines: string[] = [HEADER];
-  for (const [p, r] of files) lines.push(`F ${r.key} ${r.md5} ${encodePath(p)}`);
+  for (const [p, r] of files) {
+    const ep = encodePath(p);
+    if (r.prev !== undefined) lines.push(`F ${r.prev.key} ${r.prev.md5} ${ep}`);
+    lines.push(`F ${r.key} ${r.md5} ${ep}`);
+  }
   for (const [p, r] of dirs) lines.push(`D ${r.fingerprint} ${r.md5} ${r.size} ${r.nfiles} ${encodePath(p)}`);
   lines.push('');
   return lines.join('\n');
@@ -231,8 +239,13 @@ function parse(text: string, files: Map<string, FileRecord>, dirs: Map<string, D
         const md5 = line.slice(a + 1, b);
         if (!MD5_RE.test(md5)) continue;
         const p = decodePath(line.slice(b + 1));
+        const key = line.slice(2, a);
+        const old = files.get(p);
+        // Segments of concurrent processes can merge out of order, so the latest segment's entry is
+        // not always the current one: keep the previous distinct entry too; lookups try both.
+        const prev = old === undefined || old.key === key ? old?.prev : { key: old.key, md5: old.md5 };
         files.delete(p); // re-insert so the Map's order tracks recency
-        files.set(p, { key: line.slice(2, a), md5: asMd5(md5) });
+        files.set(p, prev === undefined ? { key, md5: asMd5(md5) } : { key, md5: asMd5(md5), prev });
       } else if (line.startsWith('D ')) {
         const f = line.split(' ', 5);
         if (f.length < 5) continue;
