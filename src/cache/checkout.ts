@@ -6,7 +6,7 @@ import { promises as fs, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { CachingHasher } from '../hash/hasher.js';
 import { compareCodePoints } from '../hash/pyjson.js';
-import { nowNs, statCacheFor } from '../hash/stat-cache.js';
+import { nowNs, statCacheFor, statKey } from '../hash/stat-cache.js';
 import { isDirHash, type DirEntry, type HashInfo, type Md5 } from '../hash/types.js';
 import { mapLimit } from '../util/pool.js';
 import type { OutputOptions } from './commit.js';
@@ -92,7 +92,7 @@ async function rememberPlaced(ctx: Ctx, abs: string, md5: Md5): Promise<void> {
   const observedAt = nowNs();
   const st = await fs.stat(abs, { bigint: true }).catch(() => undefined);
   // A fresh copy has a fresh mtime and is skipped as racy; a hardlink keeps the object's old mtime.
-  if (st !== undefined) ctx.hasher.statCache.setFile(abs, st, md5, observedAt);
+  if (st !== undefined) ctx.hasher.statCache.setFile(abs, statKey(st), st.mtimeNs, md5, observedAt);
 }
 
 function checkRelpath(ctx: Ctx, dirMd5: Md5, relpath: string): void {

@@ -130,7 +130,7 @@ export class LocalObjectStore implements ObjectStore {
       this.statCache.forgetFile(obj);
       return false;
     }
-    this.statCache.setFile(obj, st, md5, observedAt);
+    this.statCache.setFile(obj, statKey(st), st.mtimeNs, md5, observedAt);
     return true;
   }
 

@@ -91,12 +91,12 @@ export class StatCache {
   }
 
   /** Record a hash observed at `observedAtNs` (taken before the content was read). */
-  setFile(absPath: string, st: StatLike, md5: Md5, observedAtNs: bigint): void {
-    if (isRacy(st.mtimeNs, observedAtNs)) {
+  setFile(absPath: string, key: string, mtimeNs: bigint, md5: Md5, observedAtNs: bigint): void {
+    if (isRacy(mtimeNs, observedAtNs)) {
       this.files.delete(absPath);
       return;
     }
-    const r: FileRecord = { key: statKey(st), md5 };
+    const r: FileRecord = { key, md5 };
     const old = this.files.get(absPath);
     if (old !== undefined && old.key === r.key && old.md5 === md5) return;
     this.files.set(absPath, r);
@@ -244,7 +244,7 @@ function parse(text: string, files: Map<string, FileRecord>, dirs: Map<string, D
         // Segments of concurrent processes can merge out of order, so the latest segment's entry is
         // not always the current one: keep the previous distinct entry too; lookups try both.
         const prev = old === undefined || old.key === key ? old?.prev : { key: old.key, md5: old.md5 };
-        files.delete(p); // re-insert so the Map's order tracks recency
+        if (old !== undefined) files.delete(p); // re-insert so the Map's order tracks recency
         files.set(p, prev === undefined ? { key, md5: asMd5(md5) } : { key, md5: asMd5(md5), prev });
       } else if (line.startsWith('D ')) {
         const f = line.split(' ', 5);

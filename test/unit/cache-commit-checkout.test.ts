@@ -12,7 +12,6 @@ import { LockstepError } from '../../src/errors.js';
 import { CachingHasher } from '../../src/hash/hasher.js';
 import { hashFile, md5Hex, openHasher } from '../../src/hash/index.js';
 import { statCacheFor } from '../../src/hash/stat-cache.js';
-import type { Md5 } from '../../src/hash/types.js';
 import { ageTree, tempDir, writeTree } from '../helpers/tmp.js';
 
 const TREE = { 'a.txt': 'alpha\n', 'sub/b.txt': 'beta\n', 'sub/deep/c.txt': 'gamma\n', 'empty.txt': '' };
@@ -117,12 +116,7 @@ test('a file already in place is not read again by a second checkout (stat cache
   const data = path.join(p.root, 'data');
   const info = await commitOutput(p.store, p.hasher, data, ['copy']);
   let reads = 0;
-  const hasher = new CachingHasher(statCacheFor(p.cacheDir), {
-    hashFile: (abs: string, size: number): Promise<Md5> => {
-      reads++;
-      return hashFile(abs, size);
-    },
-  });
+  const hasher = new CachingHasher(statCacheFor(p.cacheDir), { onRead: () => reads++ });
   assert.deepEqual(await checkoutOutput(p.store, info, data, ['copy'], { hasher }), { changed: false });
   assert.equal(reads, 0, 'commit already recorded the (old, not racy) workspace files');
 });

@@ -11,19 +11,13 @@ import { execa } from 'execa';
 import { CachingHasher } from '../../src/hash/hasher.js';
 import { hashFile } from '../../src/hash/md5-file.js';
 import { StatCache, statKey } from '../../src/hash/stat-cache.js';
-import type { Md5 } from '../../src/hash/types.js';
 import { age, ageTree, tempDir, writeTree } from '../helpers/tmp.js';
 
 /** A hasher on its own stat cache whose reads are counted per path. */
 function countingHasher(cacheDir: string) {
   const reads: string[] = [];
   const statCache = new StatCache(path.join(cacheDir, 'tmp', 'stat-cache'));
-  const hasher = new CachingHasher(statCache, {
-    hashFile: (abs: string, size: number): Promise<Md5> => {
-      reads.push(abs);
-      return hashFile(abs, size);
-    },
-  });
+  const hasher = new CachingHasher(statCache, { onRead: (abs) => reads.push(abs) });
   return { hasher, reads, statCache };
 }
 
