@@ -2,11 +2,11 @@
  * Checking out an output: make the workspace path hold exactly what the cache recorded, touching
  * only files that differ and verifying every object before it is used.
  */
-import { promises as fs, type BigIntStats } from 'node:fs';
+import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { CachingHasher } from '../hash/hasher.js';
 import { compareCodePoints } from '../hash/pyjson.js';
-import { nowNs, statCacheFor, statKey } from '../hash/stat-cache.js';
+import { statCacheFor } from '../hash/stat-cache.js';
 import { isDirHash, type DirEntry, type HashInfo, type Md5 } from '../hash/types.js';
 import { mapLimit } from '../util/pool.js';
 import type { OutputOptions } from './commit.js';
@@ -48,9 +48,9 @@ interface Ctx {
   display: (abs: string) => string;
 }
 
-async function lstatOrNull(abs: string): Promise<BigIntStats | null> {
+async function lstatOrNull(abs: string): Promise<Stats | null> {
   try {
-    return await fs.lstat(abs, { bigint: true });
+    return await fs.lstat(abs);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
@@ -58,22 +58,22 @@ async function lstatOrNull(abs: string): Promise<BigIntStats | null> {
 }
 
 /** Does the existing workspace file already hold `md5` in an acceptable form? */
-async function isCurrent(ctx: Ctx, md5: Md5, abs: string, lst: BigIntStats): Promise<boolean> {
+async function isCurrent(ctx: Ctx, md5: Md5, abs: string, lst: Stats): Promise<boolean> {
   const obj = ctx.store.objectPath(md5);
   if (lst.isSymbolicLink()) {
     // A link into the cache is right only if symlinks are wanted and it points at this object.
     return ctx.planner.types.includes('symlink') && (await fs.readlink(abs).catch(() => '')) === obj;
   }
   if (!lst.isFile()) return false;
-  if (lst.nlink > 1n && !ctx.planner.types.includes('hardlink')) {
+  if (lst.nlink > 1 && !ctx.planner.types.includes('hardlink')) {
     // A hardlink into the cache where independent copies are wanted must be replaced.
-    const o = await fs.stat(obj, { bigint: true }).catch(() => undefined);
+    const o = await fs.stat(obj).catch(() => undefined);
     if (o !== undefined && o.ino === lst.ino && o.dev === lst.dev) return false;
   }
   return (await ctx.hasher.hashStatted(abs, lst)) === md5;
 }
 
-async function checkoutFile(ctx: Ctx, md5: Md5, abs: string, lst: BigIntStats | null): Promise<boolean> {
+async function checkoutFile(ctx: Ctx, md5: Md5, abs: string, lst: Stats | null): Promise<boolean> {
   if (lst !== null) {
     if (lst.isDirectory()) await fs.rm(abs, { recursive: true, force: true });
     else if (await isCurrent(ctx, md5, abs, lst)) return false;
@@ -89,10 +89,10 @@ async function checkoutFile(ctx: Ctx, md5: Md5, abs: string, lst: BigIntStats | 
 
 /** A file just placed from a verified object has a known hash: record it without reading it. */
 async function rememberPlaced(ctx: Ctx, abs: string, md5: Md5): Promise<void> {
-  const observedAt = nowNs();
-  const st = await fs.stat(abs, { bigint: true }).catch(() => undefined);
+  const observedAt = Date.now();
+  const st = await fs.stat(abs).catch(() => undefined);
   // A fresh copy has a fresh mtime and is skipped as racy; a hardlink keeps the object's old mtime.
-  if (st !== undefined) ctx.hasher.statCache.setFile(abs, statKey(st), st.mtimeNs, md5, observedAt);
+  if (st !== undefined) ctx.hasher.statCache.setFile(abs, st, md5, observedAt);
 }
 
 function checkRelpath(ctx: Ctx, dirMd5: Md5, relpath: string): void {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { LockstepError } from '../errors.js';
 import { hashFile, md5Hex } from '../hash/md5-file.js';
 import { compareCodePoints, manifestJson } from '../hash/pyjson.js';
-import { nowNs, statCacheFor, statKey, type StatCache } from '../hash/stat-cache.js';
+import { statCacheFor, type StatCache } from '../hash/stat-cache.js';
 import { asMd5, isDirHash, type DirEntry, type Md5 } from '../hash/types.js';
 import { tempSibling, writeFileAtomic } from '../util/atomic.js';
 import type { ObjectStore } from './types.js';
@@ -119,18 +119,18 @@ export class LocalObjectStore implements ObjectStore {
     const obj = this.objectPath(md5);
     let st;
     try {
-      st = await fs.stat(obj, { bigint: true });
+      st = await fs.stat(obj);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw e;
     }
-    const observedAt = nowNs();
-    const actual = isDirHash(md5) ? asMd5(`${md5Hex(await fs.readFile(obj))}.dir`) : await hashFile(obj, Number(st.size));
+    const observedAt = Date.now();
+    const actual = isDirHash(md5) ? asMd5(`${md5Hex(await fs.readFile(obj))}.dir`) : await hashFile(obj, st.size);
     if (actual !== md5) {
       this.statCache.forgetFile(obj);
       return false;
     }
-    this.statCache.setFile(obj, statKey(st), st.mtimeNs, md5, observedAt);
+    this.statCache.setFile(obj, st, md5, observedAt);
     return true;
   }
 
@@ -143,12 +143,12 @@ export class LocalObjectStore implements ObjectStore {
     const obj = this.objectPath(md5);
     let st;
     try {
-      st = await fs.stat(obj, { bigint: true });
+      st = await fs.stat(obj);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw this.missing(md5, forPath);
       throw e;
     }
-    if (this.statCache.getFile(obj, statKey(st)) === md5) return;
+    if (this.statCache.getFile(obj, st) === md5) return;
     if (!(await this.verify(md5))) throw this.corrupt(md5, forPath);
   }
 

@@ -3,14 +3,14 @@
  *
  * The per-file work (stat, read of small files) is synchronous, in batches with a yield to the event
  * loop between them: on a loaded 2-core machine the promise-based calls were 3-5x slower (each one a
- * round trip through libuv's thread pool) and held every BigIntStats alive at once.
+ * round trip through libuv's thread pool).
  */
-import { statSync, type BigIntStats } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { hashFile, hashSmallFileSync, md5Hex, WHOLE_READ_LIMIT } from './md5-file.js';
 import { compareCodePoints, manifestJson } from './pyjson.js';
-import { nowNs, statKey, type StatCache } from './stat-cache.js';
+import type { FileStat, StatCache } from './stat-cache.js';
 import { asMd5, type DirEntry, type Md5 } from './types.js';
 import { walkFilesSync } from './walk.js';
 
@@ -34,9 +34,9 @@ const BATCH_BYTES = 16 << 20;
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-export function statOrNull(absPath: string): BigIntStats | null {
+export function statOrNull(absPath: string): Stats | null {
   try {
-    return statSync(absPath, { bigint: true, throwIfNoEntry: false }) ?? null;
+    return statSync(absPath, { throwIfNoEntry: false }) ?? null;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
     throw e;
@@ -58,17 +58,16 @@ export class CachingHasher {
     const st = statOrNull(abs);
     if (st === null) return null;
     if (st.isDirectory()) return this.hashDir(abs);
-    return { info: { md5: await this.hashStatted(abs, st), size: Number(st.size) } };
+    return { info: { md5: await this.hashStatted(abs, st), size: st.size } };
   }
 
   /** md5 of a file whose stat was just taken: from the stat cache, else by reading it. */
-  async hashStatted(absPath: string, st: BigIntStats): Promise<Md5> {
-    const key = statKey(st);
-    const cached = this.statCache.getFile(absPath, key);
+  async hashStatted(absPath: string, st: Stats): Promise<Md5> {
+    const cached = this.statCache.getFile(absPath, st);
     if (cached !== undefined) return cached;
-    const observedAt = nowNs();
-    const md5 = await this.read(absPath, Number(st.size));
-    this.statCache.setFile(absPath, key, st.mtimeNs, md5, observedAt);
+    const observedAt = Date.now();
+    const md5 = await this.read(absPath, st.size);
+    this.statCache.setFile(absPath, st, md5, observedAt);
     return md5;
   }
 
@@ -84,26 +83,32 @@ export class CachingHasher {
 
     const entries: DirEntry[] = [];
     const absPaths: string[] = [];
-    const keys: string[] = [];
-    const misses: { i: number; mtimeNs: bigint }[] = [];
-    const fp = createHash('md5');
+    const stats: FileStat[] = [];
+    const misses: number[] = [];
+    // Fingerprint input: every relpath, and (ino, mtime, size) of every file as raw doubles.
+    const numbers = new Float64Array(walked.length * 3);
     let size = 0;
     for (let w = 0; w < walked.length; w++) {
       if (w > 0 && w % BATCH === 0) await yieldToLoop();
       const f = walked[w]!;
       const st = statOrNull(f.absPath);
       if (st === null || !st.isFile()) continue; // removed while we walked
-      const key = statKey(st);
-      const n = Number(st.size);
-      fp.update(`${f.relpath}\0${key}\n`);
-      const md5 = this.statCache.getFile(f.absPath, key);
-      if (md5 === undefined) misses.push({ i: entries.length, mtimeNs: st.mtimeNs });
-      entries.push({ relpath: f.relpath, md5: md5 ?? asMd5(''), size: n });
+      const n = entries.length;
+      const fst: FileStat = { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size };
+      numbers[3 * n] = fst.ino;
+      numbers[3 * n + 1] = fst.mtimeMs;
+      numbers[3 * n + 2] = fst.size;
+      const md5 = this.statCache.getFile(f.absPath, fst);
+      if (md5 === undefined) misses.push(n);
+      entries.push({ relpath: f.relpath, md5: md5 ?? asMd5(''), size: fst.size });
       absPaths.push(f.absPath);
-      keys.push(key);
-      size += n;
+      stats.push(fst);
+      size += fst.size;
     }
-    const fingerprint = fp.digest('hex');
+    const fingerprint = createHash('md5')
+      .update(entries.map((e) => e.relpath).join('\0'))
+      .update(new Uint8Array(numbers.buffer, 0, entries.length * 24))
+      .digest('hex');
 
     if (misses.length === 0) {
       const known = this.statCache.getDir(absPath, fingerprint);
@@ -111,17 +116,17 @@ export class CachingHasher {
     }
 
     let sinceYield = 0;
-    let observedAt = nowNs();
+    let observedAt = Date.now();
     for (let m = 0; m < misses.length; m++) {
-      const { i, mtimeNs } = misses[m]!;
+      const i = misses[m]!;
       const e = entries[i]!;
       e.md5 = await this.read(absPaths[i]!, e.size);
-      this.statCache.setFile(absPaths[i]!, keys[i]!, mtimeNs, e.md5, observedAt);
+      this.statCache.setFile(absPaths[i]!, stats[i]!, e.md5, observedAt);
       sinceYield += e.size + 4096;
       if (sinceYield > BATCH_BYTES || m % BATCH === BATCH - 1) {
         await yieldToLoop();
         sinceYield = 0;
-        observedAt = nowNs();
+        observedAt = Date.now();
       }
     }
     const md5 = asMd5(`${md5Hex(manifestJson(entries))}.dir`);

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../util/atomic.js';
 import { asMd5, type Md5 } from './types.js';
 
-const HEADER = 'lockstep-stat-cache 1';
+const HEADER = 'lockstep-stat-cache 2';
 const SEGMENT_SUFFIX = '.seg';
 const COMPACT_AFTER_SEGMENTS = 16;
 const STALE_LOCK_MS = 60_000;
@@ -26,39 +26,47 @@ const MAX_FILE_ENTRIES = 2_000_000;
 const MD5_RE = /^[0-9a-f]{32}(\.dir)?$/; // .dir for verified manifest objects
 const DIR_MD5_RE = /^[0-9a-f]{32}\.dir$/;
 
-/** The part of a stat that identifies a file's content version. */
-export interface StatLike {
-  ino: bigint;
-  mtimeNs: bigint;
-  size: bigint;
+/**
+ * The part of a stat that identifies a file's content version, as Node's number stats give it
+ * (no BigInt: allocating BigIntStats for 60,000 files cost more than the stat calls). mtimeMs keeps
+ * sub-microsecond precision; an inode number past 2^53 (rare) loses low bits, which could only
+ * matter if the same path, mtime and size came back on a different inode.
+ */
+export interface FileStat {
+  ino: number;
+  mtimeMs: number;
+  size: number;
 }
-
-export const statKey = (st: StatLike): string => `${st.ino}-${st.mtimeNs}-${st.size}`;
 
 /**
  * A file modified within this window before we read it could be modified again within the same
  * timestamp tick without its stat changing (git's "racy clean" problem), so such entries are not
- * recorded. Timestamps that are whole seconds suggest a coarse file system: use a wider window.
+ * recorded. Whole-second timestamps suggest a coarse file system: use a wider window.
  */
-const RACY_NS = 100_000_000n;
-const RACY_COARSE_NS = 2_000_000_000n;
+const RACY_MS = 100;
+const RACY_COARSE_MS = 2000;
 
-export function isRacy(mtimeNs: bigint, observedAtNs: bigint): boolean {
-  const window = mtimeNs % 1_000_000_000n === 0n ? RACY_COARSE_NS : RACY_NS;
-  return mtimeNs + window >= observedAtNs;
+export function isRacy(mtimeMs: number, observedAtMs: number): boolean {
+  const window = mtimeMs % 1000 === 0 ? RACY_COARSE_MS : RACY_MS;
+  return mtimeMs + window >= observedAtMs;
 }
 
-export const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
-
-interface FileRecord {
-  key: string;
+interface Version {
+  ino: number;
+  mtimeMs: number;
+  size: number;
   md5: Md5;
-  /** An older entry for the same path, from merging segments (see parse). */
-  prev?: { key: string; md5: Md5 };
 }
+
+interface FileRecord extends Version {
+  /** An older entry for the same path, from merging segments (see parse). */
+  prev?: Version;
+}
+
+const sameVersion = (v: Version, st: FileStat): boolean => v.mtimeMs === st.mtimeMs && v.size === st.size && v.ino === st.ino;
 
 export interface DirRecord {
-  /** md5 over the sorted (relpath, stat key) of every file below the directory. */
+  /** Identifies the sorted relpaths and stats of every file below the directory. */
   fingerprint: string;
   md5: Md5;
   size: number;
@@ -83,22 +91,22 @@ export class StatCache {
   }
 
   /** The md5 recorded for `absPath` when its stat still matches, else undefined. */
-  getFile(absPath: string, key: string): Md5 | undefined {
+  getFile(absPath: string, st: FileStat): Md5 | undefined {
     const r = this.files.get(absPath);
     if (r === undefined) return undefined;
-    if (r.key === key) return r.md5;
-    return r.prev !== undefined && r.prev.key === key ? r.prev.md5 : undefined;
+    if (sameVersion(r, st)) return r.md5;
+    return r.prev !== undefined && sameVersion(r.prev, st) ? r.prev.md5 : undefined;
   }
 
-  /** Record a hash observed at `observedAtNs` (taken before the content was read). */
-  setFile(absPath: string, key: string, mtimeNs: bigint, md5: Md5, observedAtNs: bigint): void {
-    if (isRacy(mtimeNs, observedAtNs)) {
+  /** Record a hash observed at `observedAtMs` (a time taken before the content was read). */
+  setFile(absPath: string, st: FileStat, md5: Md5, observedAtMs: number): void {
+    if (isRacy(st.mtimeMs, observedAtMs)) {
       this.files.delete(absPath);
       return;
     }
-    const r: FileRecord = { key, md5 };
     const old = this.files.get(absPath);
-    if (old !== undefined && old.key === r.key && old.md5 === md5) return;
+    if (old !== undefined && sameVersion(old, st) && old.md5 === md5) return;
+    const r: FileRecord = { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size, md5 };
     this.files.set(absPath, r);
     this.pendingFiles.set(absPath, r);
   }
@@ -207,15 +215,16 @@ const decodePath = (p: string): string => (p.startsWith('"') ? (JSON.parse(p) as
 
 /**
  * One record a line, path last so it may hold spaces:
- *   F <ino>-<mtimeNs>-<size> <md5> <path>
+ *   F <ino> <mtimeMs> <size> <md5> <path>
  *   D <fingerprint> <md5>.dir <size> <nfiles> <path>
  */
 function serialise(files: Map<string, FileRecord>, dirs: Map<string, DirRecord>): string {
   const lines: string[] = [HEADER];
+  const line = (v: Version, ep: string): string => `F ${v.ino} ${v.mtimeMs} ${v.size} ${v.md5} ${ep}`;
   for (const [p, r] of files) {
     const ep = encodePath(p);
-    if (r.prev !== undefined) lines.push(`F ${r.prev.key} ${r.prev.md5} ${ep}`);
-    lines.push(`F ${r.key} ${r.md5} ${ep}`);
+    if (r.prev !== undefined) lines.push(line(r.prev, ep));
+    lines.push(line(r, ep));
   }
   for (const [p, r] of dirs) lines.push(`D ${r.fingerprint} ${r.md5} ${r.size} ${r.nfiles} ${encodePath(p)}`);
   lines.push('');
@@ -224,40 +233,54 @@ function serialise(files: Map<string, FileRecord>, dirs: Map<string, DirRecord>)
 
 /** Lines that do not parse are skipped: a damaged segment costs re-hashing, never a wrong hash. */
 function parse(text: string, files: Map<string, FileRecord>, dirs: Map<string, DirRecord>): void {
-  if (!text.startsWith(HEADER)) return;
-  let pos = text.indexOf('\n') + 1;
-  while (pos > 0 && pos < text.length) {
+  if (!text.startsWith(`${HEADER}\n`)) return;
+  let pos = HEADER.length + 1;
+  while (pos < text.length) {
     let end = text.indexOf('\n', pos);
     if (end < 0) end = text.length;
     const line = text.slice(pos, end);
     pos = end + 1;
     try {
-      if (line.startsWith('F ')) {
-        const a = line.indexOf(' ', 2);
-        const b = line.indexOf(' ', a + 1);
-        if (a < 0 || b < 0) continue;
-        const md5 = line.slice(a + 1, b);
-        if (!MD5_RE.test(md5)) continue;
-        const p = decodePath(line.slice(b + 1));
-        const key = line.slice(2, a);
-        const old = files.get(p);
-        // Segments of concurrent processes can merge out of order, so the latest segment's entry is
-        // not always the current one: keep the previous distinct entry too; lookups try both.
-        const prev = old === undefined || old.key === key ? old?.prev : { key: old.key, md5: old.md5 };
-        if (old !== undefined) files.delete(p); // re-insert so the Map's order tracks recency
-        files.set(p, prev === undefined ? { key, md5: asMd5(md5) } : { key, md5: asMd5(md5), prev });
-      } else if (line.startsWith('D ')) {
-        const f = line.split(' ', 5);
-        if (f.length < 5) continue;
-        const [, fingerprint, md5, size, nfiles] = f as [string, string, string, string, string];
-        if (!DIR_MD5_RE.test(md5)) continue;
-        const prefix = 6 + fingerprint.length + md5.length + size.length + nfiles.length;
-        dirs.set(decodePath(line.slice(prefix)), { fingerprint, md5: asMd5(md5), size: Number(size), nfiles: Number(nfiles) });
-      }
+      if (line.startsWith('F ')) parseFileLine(line, files);
+      else if (line.startsWith('D ')) parseDirLine(line, dirs);
     } catch {
       // skip a damaged line
     }
   }
+}
+
+function parseFileLine(line: string, files: Map<string, FileRecord>): void {
+  const a = line.indexOf(' ', 2);
+  const b = line.indexOf(' ', a + 1);
+  const c = line.indexOf(' ', b + 1);
+  const d = line.indexOf(' ', c + 1);
+  if (a < 0 || b < 0 || c < 0 || d < 0) return;
+  const ino = Number(line.slice(2, a));
+  const mtimeMs = Number(line.slice(a + 1, b));
+  const size = Number(line.slice(b + 1, c));
+  const md5 = line.slice(c + 1, d);
+  if (!Number.isFinite(ino) || !Number.isFinite(mtimeMs) || !Number.isFinite(size) || !MD5_RE.test(md5)) return;
+  const p = decodePath(line.slice(d + 1));
+  const v: Version = { ino, mtimeMs, size, md5: asMd5(md5) };
+  const old = files.get(p);
+  // Segments of concurrent processes can merge out of order, so the latest segment's entry is not
+  // always the current one: keep the previous distinct entry too; lookups try both.
+  let r: FileRecord = v;
+  if (old !== undefined) {
+    const prev = sameVersion(old, v) ? old.prev : { ino: old.ino, mtimeMs: old.mtimeMs, size: old.size, md5: old.md5 };
+    if (prev !== undefined) r = { ...v, prev };
+    files.delete(p); // re-insert so the Map's order tracks recency
+  }
+  files.set(p, r);
+}
+
+function parseDirLine(line: string, dirs: Map<string, DirRecord>): void {
+  const f = line.split(' ', 5);
+  if (f.length < 5) return;
+  const [, fingerprint, md5, size, nfiles] = f as [string, string, string, string, string];
+  if (!DIR_MD5_RE.test(md5)) return;
+  const prefix = 6 + fingerprint.length + md5.length + size.length + nfiles.length;
+  dirs.set(decodePath(line.slice(prefix)), { fingerprint, md5: asMd5(md5), size: Number(size), nfiles: Number(nfiles) });
 }
 
 /** One StatCache per cache directory per process, shared by the hasher and the object store. */

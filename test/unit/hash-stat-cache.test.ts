@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { CachingHasher } from '../../src/hash/hasher.js';
 import { hashFile } from '../../src/hash/md5-file.js';
-import { StatCache, statKey } from '../../src/hash/stat-cache.js';
+import { isRacy, StatCache } from '../../src/hash/stat-cache.js';
 import { age, ageTree, tempDir, writeTree } from '../helpers/tmp.js';
 
 /** A hasher on its own stat cache whose reads are counted per path. */
@@ -40,10 +40,22 @@ test('a second hash of an unchanged file does not read it; a changed file is rea
   assert.equal(third?.info.md5, '' + (await hashFile(file)));
 });
 
+test('isRacy: an mtime within 100 ms (2 s for whole-second timestamps) of the read is not trusted', () => {
+  const now = 1_700_000_000_500;
+  assert.equal(isRacy(now - 50, now), true);
+  assert.equal(isRacy(now - 150, now), false);
+  assert.equal(isRacy(1_700_000_000_000, now), true, 'whole seconds: coarse file system');
+  assert.equal(isRacy(1_699_999_998_000, now), false);
+  assert.equal(isRacy(now + 5000, now), true, 'mtime in the future');
+});
+
 test('a file modified just now is racy: it is read every time until its mtime is old enough', async () => {
   const dir = await tempDir();
   const file = path.join(dir, 'fresh.txt');
   await fs.writeFile(file, 'fresh');
+  // An mtime ahead of the clock stays "just modified" however slow this machine is.
+  const soon = new Date(Date.now() + 60_000);
+  await fs.utimes(file, soon, soon);
   const { hasher, reads } = countingHasher(path.join(dir, '.cache'));
   await hasher.hashPath(file);
   await hasher.hashPath(file);
@@ -100,13 +112,13 @@ test('damaged segment lines are skipped, never trusted', async () => {
   const file = path.join(dir, 'f.txt');
   await fs.writeFile(file, 'real');
   await age(file);
-  const st = await fs.stat(file, { bigint: true });
+  const st = await fs.stat(file);
   const segDir = path.join(dir, '.cache', 'tmp', 'stat-cache');
   await fs.mkdir(segDir, { recursive: true });
   await fs.writeFile(path.join(segDir, '000000000000001-1-aaaa.seg'), `garbage\nF 1-2-3 zz ${file}\n`);
   await fs.writeFile(
     path.join(segDir, '000000000000002-1-bbbb.seg'),
-    `lockstep-stat-cache 1\nF ${statKey(st)} not-an-md5 ${file}\nF truncated\nD x\n`,
+    `lockstep-stat-cache 2\nF ${st.ino} ${st.mtimeMs} ${st.size} not-an-md5 ${file}\nF ${st.ino} x ${st.size} ${'0'.repeat(32)} ${file}\nF truncated\nD x\n`,
   );
   const { hasher, reads } = countingHasher(path.join(dir, '.cache'));
   const r = await hasher.hashPath(file);
