@@ -29,6 +29,11 @@ const want = (what: string): boolean => ONLY === '' || ONLY.split(',').includes(
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
+/** CPU time (user + system) of this process since `c0`, in ms: comparable on a busy machine. */
+const cpuMs = (c0: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(c0);
+  return (d.user + d.system) / 1000;
+};
 const fmt = (x: number): string => x.toFixed(x < 10 ? 2 : 0);
 
 async function generate(root: string): Promise<void> {
@@ -71,43 +76,58 @@ async function main(): Promise<void> {
 
   if (want('cold') || want('warm') || want('changed')) {
     const cold: number[] = [];
+    const coldCpu: number[] = [];
     for (let r = 0; r < RUNS; r++) {
       const sc = new StatCache(path.join(caches, `cold${r}`));
+      const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       await new CachingHasher(sc).hashPath(small);
       cold.push(ms(t0));
+      coldCpu.push(cpuMs(c0));
       await sc.save();
     }
     const c = median(cold);
-    report.push(`cold hash ${FILES} x 3 KiB: median ${fmt(c)} ms (${fmt(FILES / (c / 1000))} files/s, ${fmt((FILES * 3072) / 1e6 / (c / 1000))} MB/s) runs ${cold.map(fmt).join(', ')}`);
+    report.push(
+      `cold hash ${FILES} x 3 KiB: median ${fmt(c)} ms wall, ${fmt(median(coldCpu))} ms CPU (${fmt(FILES / (c / 1000))} files/s, ${fmt((FILES * 3072) / 1e6 / (c / 1000))} MB/s); wall runs ${cold.map(fmt).join(', ')}`,
+    );
 
     if (want('warm') || want('changed')) {
       const warm: number[] = [];
+      const warmCpu: number[] = [];
       const loads: number[] = [];
+      const loadsCpu: number[] = [];
       for (let r = 0; r < RUNS; r++) {
         const sc = new StatCache(path.join(caches, 'cold0'));
+        const c0 = process.cpuUsage();
         const t0 = process.hrtime.bigint();
         await sc.load();
         loads.push(ms(t0));
+        loadsCpu.push(cpuMs(c0));
         await new CachingHasher(sc).hashPath(small);
         warm.push(ms(t0));
+        warmCpu.push(cpuMs(c0));
       }
-      report.push(`warm hash (fresh process state, stat-cache load included): median ${fmt(median(warm))} ms, of which load ${fmt(median(loads))} ms; runs ${warm.map(fmt).join(', ')}`);
+      report.push(
+        `warm hash (fresh stat cache loaded from disk, load included): median ${fmt(median(warm))} ms wall, ${fmt(median(warmCpu))} ms CPU; stat-cache load ${fmt(median(loads))} ms wall, ${fmt(median(loadsCpu))} ms CPU; wall runs ${warm.map(fmt).join(', ')}`,
+      );
 
       const changed: number[] = [];
+      const changedCpu: number[] = [];
       const victim = path.join(small, 'd0007', 'f700.bin');
       for (let r = 0; r < RUNS; r++) {
         await fs.writeFile(victim, randomBytes(3072));
         const old = new Date(Date.now() - 3_600_000 + r * 1000);
         await fs.utimes(victim, old, old);
         const sc = new StatCache(path.join(caches, 'cold0'));
+        const c0 = process.cpuUsage();
         const t0 = process.hrtime.bigint();
         await sc.load();
         await new CachingHasher(sc).hashPath(small);
         changed.push(ms(t0));
+        changedCpu.push(cpuMs(c0));
         await sc.save();
       }
-      report.push(`one file changed: median ${fmt(median(changed))} ms; runs ${changed.map(fmt).join(', ')}`);
+      report.push(`one file changed (load included): median ${fmt(median(changed))} ms wall, ${fmt(median(changedCpu))} ms CPU; wall runs ${changed.map(fmt).join(', ')}`);
     }
   }
 
@@ -133,17 +153,20 @@ async function main(): Promise<void> {
     const cacheDir = path.join(caches, 'objects');
     const store = openObjectStore(cacheDir);
     const sc = new StatCache(path.join(cacheDir, 'tmp', 'stat-cache'));
+    let c0 = process.cpuUsage();
     let t0 = process.hrtime.bigint();
     const info = await commitOutput(store, new CachingHasher(sc), small, ['reflink', 'copy']);
-    report.push(`commit ${FILES} files (reflink,copy; cold stat cache): ${fmt(ms(t0))} ms`);
+    report.push(`commit ${FILES} files (reflink,copy; cold stat cache): ${fmt(ms(t0))} ms wall, ${fmt(cpuMs(c0))} ms CPU`);
     const out = path.join(root, 'checkout');
     await fs.rm(out, { recursive: true, force: true });
+    c0 = process.cpuUsage();
     t0 = process.hrtime.bigint();
     await checkoutOutput(store, info, out, ['reflink', 'copy']);
-    report.push(`checkout ${FILES} files into an empty folder (copy, objects verified): ${fmt(ms(t0))} ms`);
+    report.push(`checkout ${FILES} files into an empty folder (copy, objects verified): ${fmt(ms(t0))} ms wall, ${fmt(cpuMs(c0))} ms CPU`);
+    c0 = process.cpuUsage();
     t0 = process.hrtime.bigint();
     await checkoutOutput(store, info, out, ['reflink', 'copy']);
-    report.push(`checkout again, nothing to do: ${fmt(ms(t0))} ms`);
+    report.push(`checkout again, nothing to do: ${fmt(ms(t0))} ms wall, ${fmt(cpuMs(c0))} ms CPU`);
     await fs.rm(out, { recursive: true, force: true });
   }
 

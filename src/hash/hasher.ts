@@ -8,7 +8,7 @@
 import { statSync, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { hashFile, hashSmallFileSync, md5Hex, WHOLE_READ_LIMIT } from './md5-file.js';
+import { hashFile, md5Hex, readSmallFileSync, WHOLE_READ_LIMIT } from './md5-file.js';
 import { compareCodePoints, manifestJson } from './pyjson.js';
 import type { FileStat, StatCache } from './stat-cache.js';
 import { asMd5, type DirEntry, type Md5 } from './types.js';
@@ -25,6 +25,11 @@ export interface HasherOptions {
   hashFile?: (absPath: string, sizeHint: number) => Promise<Md5>;
   /** Called for every file whose content is read (tests count reads with it). */
   onRead?: (absPath: string) => void;
+}
+
+export interface HashHooks {
+  /** Sees the bytes of every small file read (valid only during the call): commit stores them. */
+  onContent?: (absPath: string, md5: Md5, bytes: Uint8Array) => void;
 }
 
 /** Files handled between two yields to the event loop. */
@@ -52,32 +57,40 @@ export class CachingHasher {
     this.onRead = opts.onRead;
   }
 
-  async hashPath(absPath: string): Promise<HashResult | null> {
+  async hashPath(absPath: string, hooks: HashHooks = {}): Promise<HashResult | null> {
     await this.statCache.load();
     const abs = path.resolve(absPath);
     const st = statOrNull(abs);
     if (st === null) return null;
-    if (st.isDirectory()) return this.hashDir(abs);
-    return { info: { md5: await this.hashStatted(abs, st), size: st.size } };
+    if (st.isDirectory()) return this.hashDir(abs, hooks);
+    return { info: { md5: await this.hashStatted(abs, st, hooks), size: st.size } };
   }
 
   /** md5 of a file whose stat was just taken: from the stat cache, else by reading it. */
-  async hashStatted(absPath: string, st: Stats): Promise<Md5> {
+  async hashStatted(absPath: string, st: Stats, hooks: HashHooks = {}): Promise<Md5> {
     const cached = this.statCache.getFile(absPath, st);
     if (cached !== undefined) return cached;
     const observedAt = Date.now();
-    const md5 = await this.read(absPath, st.size);
+    const md5 = await this.read(absPath, st.size, hooks);
     this.statCache.setFile(absPath, st, md5, observedAt);
     return md5;
   }
 
-  private async read(absPath: string, size: number): Promise<Md5> {
+  private async read(absPath: string, size: number, hooks: HashHooks): Promise<Md5> {
     this.onRead?.(absPath);
     if (this.injected) return this.injected(absPath, size);
-    return (size <= WHOLE_READ_LIMIT ? hashSmallFileSync(absPath) : undefined) ?? hashFile(absPath);
+    if (size <= WHOLE_READ_LIMIT) {
+      const bytes = readSmallFileSync(absPath);
+      if (bytes !== undefined) {
+        const md5 = md5Hex(bytes);
+        hooks.onContent?.(absPath, md5, bytes);
+        return md5;
+      }
+    }
+    return hashFile(absPath);
   }
 
-  async hashDir(absPath: string): Promise<HashResult> {
+  async hashDir(absPath: string, hooks: HashHooks = {}): Promise<HashResult> {
     const walked = walkFilesSync(absPath);
     walked.sort((a, b) => compareCodePoints(a.relpath, b.relpath));
 
@@ -120,7 +133,7 @@ export class CachingHasher {
     for (let m = 0; m < misses.length; m++) {
       const i = misses[m]!;
       const e = entries[i]!;
-      e.md5 = await this.read(absPaths[i]!, e.size);
+      e.md5 = await this.read(absPaths[i]!, e.size, hooks);
       this.statCache.setFile(absPaths[i]!, stats[i]!, e.md5, observedAt);
       sinceYield += e.size + 4096;
       if (sinceYield > BATCH_BYTES || m % BATCH === BATCH - 1) {

@@ -15,10 +15,11 @@ export const md5Hex = (data: Uint8Array | string): Md5 => asMd5(createHash('md5'
 const smallBuffer = Buffer.allocUnsafe(WHOLE_READ_LIMIT + 1);
 
 /**
- * Hash a small file synchronously into a reused buffer (open, read, close: no fstat, no allocation).
- * Returns undefined when the file turns out larger than WHOLE_READ_LIMIT (it grew since its stat).
+ * Read a small file synchronously into a reused buffer (open, read, close: no fstat, no allocation).
+ * The returned bytes are only valid until the next call. Returns undefined when the file turns out
+ * larger than WHOLE_READ_LIMIT (it grew since its stat).
  */
-export function hashSmallFileSync(absPath: string): Md5 | undefined {
+export function readSmallFileSync(absPath: string): Buffer | undefined {
   const fd = openSync(absPath, 'r');
   try {
     let n = 0;
@@ -28,10 +29,15 @@ export function hashSmallFileSync(absPath: string): Md5 | undefined {
       n += r;
       if (n === smallBuffer.length) return undefined;
     }
-    return md5Hex(smallBuffer.subarray(0, n));
+    return smallBuffer.subarray(0, n);
   } finally {
     closeSync(fd);
   }
+}
+
+export function hashSmallFileSync(absPath: string): Md5 | undefined {
+  const bytes = readSmallFileSync(absPath);
+  return bytes === undefined ? undefined : md5Hex(bytes);
 }
 
 /**
