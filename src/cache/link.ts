@@ -9,7 +9,7 @@
  *
  * Synchronous file operations, as in object-store.ts: callers run them in batches.
  */
-import { chmodSync, closeSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { LinkType } from './types.js';
 import { tempSibling } from '../util/atomic.js';
@@ -149,10 +149,10 @@ export function placeAt(dst: string, exists: boolean, create: (target: string) =
   }
 }
 
-/** True when `abs` is a symlink, or a hardlink of `obj` (so editing it would edit the cache). */
+/** True when `abs` is a symlink to `obj` or a hardlink of it (so editing it would edit the cache). */
 export function isLinkedTo(abs: string, obj: string): boolean {
   const st = lstatSync(abs);
-  if (st.isSymbolicLink()) return true;
+  if (st.isSymbolicLink()) return readlinkSync(abs) === obj;
   if (st.nlink < 2) return false;
   const o = statSync(obj, { throwIfNoEntry: false });
   return o !== undefined && o.ino === st.ino && o.dev === st.dev;

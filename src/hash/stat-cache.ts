@@ -20,7 +20,9 @@ import { asMd5, type Md5 } from './types.js';
 
 const HEADER = 'lockstep-stat-cache 2';
 const SEGMENT_SUFFIX = '.seg';
-const COMPACT_AFTER_SEGMENTS = 16;
+const COMPACT_AFTER_SEGMENTS = 8;
+/** Also compact when segments hold this many more records than there are distinct paths. */
+const COMPACT_AFTER_EXTRA_RECORDS = 100_000;
 const STALE_LOCK_MS = 60_000;
 const MAX_FILE_ENTRIES = 2_000_000;
 const MD5_RE = /^[0-9a-f]{32}(\.dir)?$/; // .dir for verified manifest objects
@@ -80,12 +82,14 @@ export class StatCache {
   private pendingDirs = new Map<string, DirRecord>();
   private loaded: Promise<void> | undefined;
   private segmentsSeen = 0;
+  private recordsSeen = 0;
 
   constructor(readonly dir: string) {}
 
   load(): Promise<void> {
-    this.loaded ??= this.readAll(this.files, this.dirs).then((n) => {
-      this.segmentsSeen = n;
+    this.loaded ??= this.readAll(this.files, this.dirs).then(({ segments, records }) => {
+      this.segmentsSeen = segments;
+      this.recordsSeen = records;
     });
     return this.loaded;
   }
@@ -140,7 +144,9 @@ export class StatCache {
     this.pendingDirs = new Map();
     await writeFileAtomic(path.join(this.dir, segmentName()), serialise(files, dirs));
     this.segmentsSeen++;
-    if (this.segmentsSeen > COMPACT_AFTER_SEGMENTS) await this.compact();
+    this.recordsSeen += files.size + dirs.size;
+    const extra = this.recordsSeen - this.files.size - this.dirs.size;
+    if (this.segmentsSeen > COMPACT_AFTER_SEGMENTS || extra > COMPACT_AFTER_EXTRA_RECORDS) await this.compact();
   }
 
   /** Merge all segments into one, under an exclusive-create lock; skip when another process holds it. */
@@ -160,7 +166,7 @@ export class StatCache {
       const files = new Map<string, FileRecord>();
       const dirs = new Map<string, DirRecord>();
       const merged: string[] = [];
-      this.segmentsSeen = await this.readAll(files, dirs, merged);
+      this.segmentsSeen = (await this.readAll(files, dirs, merged)).segments;
       if (merged.length <= 1) return true;
       // Keep the most recently written entries when over the cap (Map keeps insertion order).
       while (files.size > MAX_FILE_ENTRIES) {
@@ -174,6 +180,7 @@ export class StatCache {
       await writeFileAtomic(target, serialise(files, dirs));
       for (const name of merged) await fs.rm(path.join(this.dir, name), { force: true });
       this.segmentsSeen = 1;
+      this.recordsSeen = files.size + dirs.size;
       return true;
     } finally {
       await handle.close();
@@ -181,14 +188,15 @@ export class StatCache {
     }
   }
 
-  private async readAll(files: Map<string, FileRecord>, dirs: Map<string, DirRecord>, names: string[] = []): Promise<number> {
+  private async readAll(files: Map<string, FileRecord>, dirs: Map<string, DirRecord>, names: string[] = []): Promise<{ segments: number; records: number }> {
     let listing: string[];
     try {
       listing = await fs.readdir(this.dir);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { segments: 0, records: 0 };
       throw e;
     }
+    let records = 0;
     const segments = listing.filter((n) => n.endsWith(SEGMENT_SUFFIX)).sort();
     for (const name of segments) {
       let text: string;
@@ -198,10 +206,10 @@ export class StatCache {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // merged away meanwhile
         throw e;
       }
-      parse(text, files, dirs);
+      records += parse(text, files, dirs);
       names.push(name);
     }
-    return segments.length;
+    return { segments: segments.length, records };
   }
 }
 
@@ -232,14 +240,16 @@ function serialise(files: Map<string, FileRecord>, dirs: Map<string, DirRecord>)
 }
 
 /** Lines that do not parse are skipped: a damaged segment costs re-hashing, never a wrong hash. */
-function parse(text: string, files: Map<string, FileRecord>, dirs: Map<string, DirRecord>): void {
-  if (!text.startsWith(`${HEADER}\n`)) return;
+function parse(text: string, files: Map<string, FileRecord>, dirs: Map<string, DirRecord>): number {
+  if (!text.startsWith(`${HEADER}\n`)) return 0;
+  let records = 0;
   let pos = HEADER.length + 1;
   while (pos < text.length) {
     let end = text.indexOf('\n', pos);
     if (end < 0) end = text.length;
     const line = text.slice(pos, end);
     pos = end + 1;
+    records++;
     try {
       if (line.startsWith('F ')) parseFileLine(line, files);
       else if (line.startsWith('D ')) parseDirLine(line, dirs);
@@ -247,6 +257,7 @@ function parse(text: string, files: Map<string, FileRecord>, dirs: Map<string, D
       // skip a damaged line
     }
   }
+  return records;
 }
 
 function parseFileLine(line: string, files: Map<string, FileRecord>): void {
