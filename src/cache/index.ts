@@ -57,3 +57,4 @@ export async function unprotectOutput(absPath: string): Promise<number> {
   await visit(absPath);
   return n;
 }
+
