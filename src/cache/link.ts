@@ -11,6 +11,7 @@
  */
 import { chmodSync, closeSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { LockstepError } from '../errors.js';
 import type { LinkType } from './types.js';
 import { tempSibling } from '../util/atomic.js';
 
@@ -44,13 +45,22 @@ export class LinkPlanner {
     return this.types[Math.min(this.index, this.types.length - 1)] as LinkType;
   }
 
+  /** Throws LockstepError('config') when even the last configured type cannot work here. */
   run<T>(attempt: (type: LinkType) => T): T {
     for (;;) {
       const type = this.types[this.index] as LinkType;
       try {
         return attempt(type);
       } catch (e) {
-        if (this.index >= this.types.length - 1 || !isUnsupported(e)) throw e;
+        if (!isUnsupported(e)) throw e;
+        if (this.index >= this.types.length - 1) {
+          const code = (e as NodeJS.ErrnoException).code ?? 'error';
+          throw new LockstepError(
+            'config',
+            `no configured cache link type works here (cache.type ${this.types.join(',')}; ${type} failed with ${code})`,
+            'Add copy to cache.type in .lockstep/config.yaml, or put the cache on the same file system.',
+          );
+        }
         this.index++;
       }
     }

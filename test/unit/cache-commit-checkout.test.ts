@@ -217,3 +217,18 @@ test('every link type round-trips a single file placed over an existing one', as
     assert.equal(await fs.readFile(file, 'utf8'), 'weights', type);
   }
 });
+
+test('reflink alone where the file system cannot clone fails with a config error, not a raw errno', async (t) => {
+  const p = await project();
+  const { reflinkPossible } = await import('../../src/cache/link.js');
+  if (reflinkPossible(p.cacheDir, p.root)) {
+    t.skip('this file system supports reflinks');
+    return;
+  }
+  await assert.rejects(commitOutput(p.store, p.hasher, path.join(p.root, 'model.bin'), ['reflink']), (e: unknown) => {
+    assert.ok(e instanceof LockstepError);
+    assert.equal(e.reason, 'config');
+    assert.match(e.message, /^no configured cache link type works here \(cache\.type reflink; reflink failed with E[A-Z]+\)$/);
+    return true;
+  });
+});
