@@ -232,3 +232,19 @@ test('reflink alone where the file system cannot clone fails with a config error
     return true;
   });
 });
+
+test('checkout never writes through a file or a symlinked folder standing where a manifest folder goes', async () => {
+  const p = await project();
+  const data = path.join(p.root, 'data');
+  const info = await commitOutput(p.store, p.hasher, data, ['copy']);
+  const elsewhere = path.join(p.root, 'elsewhere');
+  await writeTree(elsewhere, { 'b.txt': 'not yours' });
+  await fs.rm(path.join(data, 'sub'), { recursive: true });
+  await fs.symlink(elsewhere, path.join(data, 'sub'));
+  await fs.rm(path.join(data, 'a.txt'));
+  await fs.mkdir(path.join(data, 'a.txt'));
+  await checkoutOutput(p.store, info, data, ['copy']);
+  assert.deepEqual(await readTree(data), TREE);
+  assert.ok((await fs.lstat(path.join(data, 'sub'))).isDirectory());
+  assert.equal(await fs.readFile(path.join(elsewhere, 'b.txt'), 'utf8'), 'not yours');
+});
