@@ -1,7 +1,7 @@
 /**
  * md5 of a file's raw bytes, as DVC 3 computes it (no dos2unix normalisation).
  */
-import { createHash } from 'node:crypto';
+import crypto, { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, promises as fs } from 'node:fs';
 import { asMd5, type Md5 } from './types.js';
 
@@ -9,7 +9,10 @@ import { asMd5, type Md5 } from './types.js';
 export const WHOLE_READ_LIMIT = 1 << 20;
 const CHUNK = 4 << 20;
 
-export const md5Hex = (data: Uint8Array | string): Md5 => asMd5(createHash('md5').update(data).digest('hex'));
+// crypto.hash (Node >= 20.12) is a one-shot digest, cheaper than a Hash object per small file.
+const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+export const md5Hex = (data: Uint8Array | string): Md5 =>
+  asMd5(oneShot !== undefined ? oneShot('md5', data, 'hex') : createHash('md5').update(data).digest('hex'));
 
 /** Reused by the synchronous small-file path, which never interleaves with itself. */
 const smallBuffer = Buffer.allocUnsafe(WHOLE_READ_LIMIT + 1);
