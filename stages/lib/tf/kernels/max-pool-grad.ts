@@ -1,0 +1,114 @@
+/**
+ * MaxPoolGrad on the heap: each dy value goes to the first maximum of its window in row-major
+ * order (what the cpu backend does, which matters after relu, where windows of equal zeros are
+ * common). The 2x2 stride-2 unpadded pool of the models has a dedicated loop; other pools with
+ * dilation 1 use the general loop; anything else keeps the original kernel.
+ */
+import { backend_util } from '@tensorflow/tfjs-core';
+import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import { alloc, asWasm, callOriginal, f32Index, type KernelArgs, type WasmBackend } from './wasm-heap.js';
+
+interface PoolGradAttrs {
+  filterSize: [number, number] | number;
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+export function maxPoolGrad(args: KernelArgs): TensorInfo {
+  const backend = asWasm(args.backend);
+  const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+  const attrs = args.attrs as unknown as PoolGradAttrs;
+  if (dy.dtype !== 'float32' || input.dtype !== 'float32' || input.shape.length !== 4) {
+    return callOriginal('MaxPoolGrad', backend, args.inputs, args.attrs);
+  }
+  const info = backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || info.dataFormat !== 'channelsLast') {
+    return callOriginal('MaxPoolGrad', backend, args.inputs, args.attrs);
+  }
+  const dx = alloc(backend, input.shape.slice());
+  const heap = backend.wasm.HEAPF32;
+  const d0 = f32Index(backend, dx);
+  heap.fill(0, d0, d0 + input.shape.reduce((p, v) => p * v, 1));
+  const plain2x2 = info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
+    info.padInfo.top === 0 && info.padInfo.left === 0 && info.outHeight * 2 <= info.inHeight && info.outWidth * 2 <= info.inWidth;
+  if (plain2x2) grad2x2(backend, input, dy, dx, info);
+  else gradGeneral(backend, input, dy, dx, info);
+  return dx;
+}
+
+function grad2x2(backend: WasmBackend, input: TensorInfo, dy: TensorInfo, dx: TensorInfo, info: backend_util.Conv2DInfo): void {
+  const heap = backend.wasm.HEAPF32;
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = info;
+  const xi = f32Index(backend, input);
+  const gi = f32Index(backend, dy);
+  const di = f32Index(backend, dx);
+  const rowStride = W * C;
+  let g = gi;
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < Ho; oh++) {
+      const top = n * H * rowStride + 2 * oh * rowStride;
+      for (let ow = 0; ow < Wo; ow++) {
+        const p00 = top + 2 * ow * C;
+        const p01 = p00 + C;
+        const p10 = p00 + rowStride;
+        const p11 = p10 + C;
+        for (let c = 0; c < C; c++, g++) {
+          // Strict '>' from -Infinity keeps the first of equal values and skips NaN, as the cpu backend's argmax does.
+          let best = -1;
+          let v = Number.NEGATIVE_INFINITY;
+          let u = heap[xi + p00 + c]!;
+          if (u > v) { v = u; best = p00 + c; }
+          u = heap[xi + p01 + c]!;
+          if (u > v) { v = u; best = p01 + c; }
+          u = heap[xi + p10 + c]!;
+          if (u > v) { v = u; best = p10 + c; }
+          u = heap[xi + p11 + c]!;
+          if (u > v) { best = p11 + c; }
+          if (best >= 0) heap[di + best] = heap[g]!;
+        }
+      }
+    }
+  }
+}
+
+function gradGeneral(backend: WasmBackend, input: TensorInfo, dy: TensorInfo, dx: TensorInfo, info: backend_util.Conv2DInfo): void {
+  const heap = backend.wasm.HEAPF32;
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo,
+    filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  const xi = f32Index(backend, input);
+  const di = f32Index(backend, dx);
+  let g = f32Index(backend, dy);
+  for (let n = 0; n < N; n++) {
+    const img = n * H * W * C;
+    for (let oh = 0; oh < Ho; oh++) {
+      for (let ow = 0; ow < Wo; ow++) {
+        for (let c = 0; c < C; c++, g++) {
+          let best = -1;
+          let v = Number.NEGATIVE_INFINITY;
+          for (let kh = 0; kh < fh; kh++) {
+            const ih = oh * sh - pt + kh;
+            if (ih < 0 || ih >= H) continue;
+            for (let kw = 0; kw < fw; kw++) {
+              const iw = ow * sw - pl + kw;
+              if (iw < 0 || iw >= W) continue;
+              const at = img + (ih * W + iw) * C + c;
+              const u = heap[xi + at]!;
+              if (u > v) { v = u; best = at; }
+            }
+          }
+          if (best >= 0) heap[di + best]! += heap[g]!;
+        }
+      }
+    }
+  }
+}
+
+export const maxPoolGradConfig: KernelConfig = {
+  kernelName: 'MaxPoolGrad',
+  backendName: 'wasm',
+  kernelFunc: maxPoolGrad as unknown as KernelConfig['kernelFunc'],
+};
