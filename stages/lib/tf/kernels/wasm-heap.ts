@@ -16,6 +16,7 @@ export interface WasmModule {
   HEAPU8: Uint8Array;
   _malloc(bytes: number): number;
   _free(ptr: number): void;
+  tfjs: { disposeData(id: number): void };
 }
 
 interface TensorRecord {
@@ -29,7 +30,7 @@ interface TensorRecord {
 /** The parts of tfjs-backend-wasm's BackendWasm the kernels touch (its class is not exported by the node bundle). */
 export interface WasmBackend extends KernelBackend {
   wasm: WasmModule;
-  dataIdMap: { get(dataId: object): TensorRecord | undefined; has(dataId: object): boolean };
+  dataIdMap: { get(dataId: object): TensorRecord | undefined; has(dataId: object): boolean; delete(dataId: object): boolean };
   makeOutput(shape: number[], dtype: DataType, memoryOffset?: number): TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
 }
@@ -73,6 +74,22 @@ export function alloc(backend: WasmBackend, shape: number[], dtype: DataType = '
 
 export function release(backend: WasmBackend, ...ts: TensorInfo[]): void {
   for (const t of ts) backend.disposeData(t.dataId);
+}
+
+/**
+ * A float32 tensor aliasing `count` elements of `t` from element `start` (no copy), for handing a
+ * slice to a wasm kernel. It must be dropped with `releaseView`, never disposed: it owns no memory.
+ */
+export function viewOf(backend: WasmBackend, t: TensorInfo, start: number, shape: number[]): TensorInfo {
+  return backend.makeOutput(shape, 'float32', offsetOf(backend, t) + 4 * start);
+}
+
+/** Forgets a view: unregisters it in wasm (which also drops XNNPACK operators cached for it) without freeing memory. */
+export function releaseView(backend: WasmBackend, view: TensorInfo): void {
+  const rec = backend.dataIdMap.get(view.dataId);
+  if (rec === undefined) return;
+  backend.wasm.tfjs.disposeData(rec.id);
+  backend.dataIdMap.delete(view.dataId);
 }
 
 /**
