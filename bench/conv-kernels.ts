@@ -33,12 +33,14 @@ for (const kernel of kernels) {
       return tf.engine().runKernel(kernel, { dy, filter: f }, { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: [n, hw, hw, ci] }) as tf.Tensor;
     };
     run().dispose();
-    const reps = 3;
-    const c0 = cpuMs();
-    for (let i = 0; i < reps; i++) run().dispose();
-    const ms = (cpuMs() - c0) / reps;
+    const reps = Number(opt('--reps', '5'));
+    let ms = Infinity;
+    for (let i = 0; i < reps; i++) {
+      const c0 = cpuMs();
+      run().dispose();
+      ms = Math.min(ms, cpuMs() - c0);
+    }
     const gflop = (2 * n * hw * hw * 9 * ci * co) / 1e9;
-    const T = (globalThis as any).__T; if (T) { console.log(JSON.stringify(Object.fromEntries(Object.entries(T).map(([k, v]) => [k, ((v as number) / (reps + 1)).toFixed(1)])))); for (const k in T) T[k] = 0; }
     console.log(`${kernel.padEnd(22)} ${n}x${hw}x${hw}x${ci} -> ${co}: ${ms.toFixed(1).padStart(7)} ms CPU  ${((gflop / ms) * 1000).toFixed(1).padStart(5)} GFLOP/s`);
     tf.dispose([x, dy, f]);
   }

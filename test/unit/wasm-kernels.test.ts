@@ -15,6 +15,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import type { NamedAttrMap, Tensor } from '@tensorflow/tfjs';
 import { useWasmBackend } from '../../stages/lib/tf/kernels/node-wasm.js';
 import { WASM_TRAINING_KERNELS } from '../../stages/lib/tf/kernels/index.js';
+import { setKernelTuning } from '../../stages/lib/tf/kernels/tuning.js';
 
 const TIGHT = 1e-5;
 const LONG_REDUCTION = 1e-4;
@@ -93,20 +94,32 @@ test('the registered kernel list names every replaced kernel', () => {
 });
 
 describe('Conv2DBackpropFilter', () => {
-  const cases: Array<{ x: number[]; f: number[]; strides: number; pad: 'same' | 'valid'; dy: number[] }> = [
+  const cases: Array<{ x: number[]; f: number[]; strides: number; pad: 'same' | 'valid'; dy: number[]; small?: boolean }> = [
     { x: [2, 8, 8, 3], f: [3, 3, 3, 8], strides: 1, pad: 'same', dy: [2, 8, 8, 8] },
     { x: [1, 7, 7, 1], f: [3, 3, 1, 4], strides: 1, pad: 'same', dy: [1, 7, 7, 4] },
     { x: [3, 9, 9, 5], f: [3, 3, 5, 6], strides: 2, pad: 'valid', dy: [3, 4, 4, 6] },
     { x: [2, 6, 6, 4], f: [5, 5, 4, 3], strides: 1, pad: 'same', dy: [2, 6, 6, 3] },
     { x: [2, 7, 7, 2], f: [2, 2, 2, 3], strides: 2, pad: 'same', dy: [2, 4, 4, 3] },
-    // Enough images for several im2col chunks (1M floats each: 16·16·288 per image).
-    { x: [20, 16, 16, 32], f: [3, 3, 32, 16], strides: 1, pad: 'same', dy: [20, 16, 16, 16] },
+    // Padded-grid path (stride 1, 'same', >= 8 channels, images >= ~12 pixels a side), odd sizes.
+    { x: [4, 16, 16, 16], f: [3, 3, 16, 8], strides: 1, pad: 'same', dy: [4, 16, 16, 8] },
+    { x: [3, 13, 11, 8], f: [3, 3, 8, 5], strides: 1, pad: 'same', dy: [3, 13, 11, 5] },
+    { x: [2, 12, 12, 9], f: [2, 2, 9, 3], strides: 1, pad: 'same', dy: [2, 12, 12, 3] },
+    { x: [1, 24, 24, 16], f: [5, 5, 16, 8], strides: 1, pad: 'same', dy: [1, 24, 24, 8] },
+    // With the chunk sizes shrunk below (the cpu reference is too slow for full-size chunks):
+    // several padded-grid chunks and several im2col chunks, uneven last chunks.
+    { x: [5, 12, 12, 8], f: [3, 3, 8, 6], strides: 1, pad: 'same', dy: [5, 12, 12, 6], small: true },
+    { x: [5, 6, 6, 8], f: [3, 3, 8, 6], strides: 1, pad: 'same', dy: [5, 6, 6, 6], small: true },
   ];
   for (const c of cases) {
-    test(`x ${c.x} filter ${c.f} stride ${c.strides} ${c.pad}`, async () => {
-      await checkKernel('Conv2DBackpropFilter', { x: { shape: c.x, seed: 1 }, dy: { shape: c.dy, seed: 2 } },
-        { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: c.f } as unknown as NamedAttrMap,
-        LONG_REDUCTION);
+    test(`x ${c.x} filter ${c.f} stride ${c.strides} ${c.pad}${c.small === true ? ' (small chunks)' : ''}`, async () => {
+      const prev = setKernelTuning(c.small === true ? { gridDyChunk: 2000, im2colDyChunk: 500, im2colColChunk: 5000 } : {});
+      try {
+        await checkKernel('Conv2DBackpropFilter', { x: { shape: c.x, seed: 1 }, dy: { shape: c.dy, seed: 2 } },
+          { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: c.f } as unknown as NamedAttrMap,
+          LONG_REDUCTION);
+      } finally {
+        setKernelTuning(prev);
+      }
     });
   }
   test('channels-first input is transposed, not rejected', async () => {

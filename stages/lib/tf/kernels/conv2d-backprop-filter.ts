@@ -17,11 +17,8 @@ import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import {
   alloc, asWasm, f32Index, matMulWasm, release, releaseView, transposeWasm, viewOf, type KernelArgs, type WasmBackend,
 } from './wasm-heap.js';
-
-/** Largest dy slice (floats) per GEMM: 256 KB, a quarter of this machine's 1 MB L2. */
-const DY_CHUNK_ELEMS = 1 << 16;
-/** Largest colᵀ buffer (floats) per GEMM. */
-const COL_CHUNK_ELEMS = 1 << 21;
+import { filterGradByTaps, tapsApply } from './filter-grad-taps.js';
+import { tuning } from './tuning.js';
 
 interface BackpropFilterAttrs {
   strides: [number, number] | number;
@@ -51,7 +48,7 @@ export function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
     const info = backend_util.computeConv2DInfo(
       xs.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad,
       attrs.dimRoundingMode, false, 'channelsLast');
-    return filterGradNHWC(backend, xs, dys, info);
+    return tapsApply(info) ? filterGradByTaps(backend, xs, dys, info) : filterGradNHWC(backend, xs, dys, info);
   } finally {
     release(backend, ...temps);
   }
@@ -68,7 +65,7 @@ function filterGradNHWC(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, inf
     return out;
   }
   const rowsPerChunk = Math.max(1, Math.min(outRows,
-    Math.floor(DY_CHUNK_ELEMS / (Wo * Co)), Math.floor(COL_CHUNK_ELEMS / (Wo * K))));
+    Math.floor(tuning.im2colDyChunk / (Wo * Co)), Math.floor(tuning.im2colColChunk / (Wo * K))));
   const acc = rowsPerChunk < outRows ? new Float64Array(K * Co) : null;
   for (let r0 = 0; r0 < outRows; r0 += rowsPerChunk) {
     const rows = Math.min(rowsPerChunk, outRows - r0);
@@ -95,7 +92,9 @@ function filterGradNHWC(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, inf
 
 /**
  * colᵀ[(kh,kw,ci), p] for the output pixels p of output rows r0 … r0+rows-1 (row = (n, oh)).
- * Writes are sequential; reads step by Ci through x, which for one chunk stays in cache.
+ * Each input pixel's Ci channels are read contiguously and scattered to Ci rows of colᵀ, which
+ * advance together one element per output pixel, so both sides stream through cache lines
+ * (a per-row gather would touch a new x cache line for every element).
  */
 function fillIm2colT(backend: WasmBackend, x: TensorInfo, colT: TensorInfo, info: backend_util.Conv2DInfo, r0: number, rows: number): void {
   const heap = backend.wasm.HEAPF32;
@@ -104,27 +103,31 @@ function fillIm2colT(backend: WasmBackend, x: TensorInfo, colT: TensorInfo, info
   const pt = info.padInfo.top;
   const pl = info.padInfo.left;
   const xBase = f32Index(backend, x);
-  let dst = f32Index(backend, colT);
+  const colBase = f32Index(backend, colT);
+  const P = rows * Wo;
   for (let kh = 0; kh < fh; kh++) {
     for (let kw = 0; kw < fw; kw++) {
       // Output columns whose input column iw = ow·sw + kw - pl lies inside the image.
       const owLo = Math.min(Wo, Math.max(0, Math.ceil((pl - kw) / sw)));
       const owHi = Math.max(owLo, Math.min(Wo, Math.floor((W - 1 + pl - kw) / sw) + 1));
-      for (let ci = 0; ci < Ci; ci++) {
-        for (let r = r0; r < r0 + rows; r++) {
-          const n = Math.floor(r / Ho);
-          const oh = r - n * Ho;
-          const ih = oh * sh + kh - pt;
-          if (ih < 0 || ih >= H) {
-            heap.fill(0, dst, dst + Wo);
-            dst += Wo;
-            continue;
-          }
-          for (let ow = 0; ow < owLo; ow++) heap[dst++] = 0;
-          const step = sw * Ci;
-          let src = xBase + ((n * H + ih) * W + owLo * sw + kw - pl) * Ci + ci;
-          for (let ow = owLo; ow < owHi; ow++, src += step) heap[dst++] = heap[src]!;
-          for (let ow = owHi; ow < Wo; ow++) heap[dst++] = 0;
+      const kBase = colBase + (kh * fw + kw) * Ci * P;
+      for (let r = r0, p0 = 0; r < r0 + rows; r++, p0 += Wo) {
+        const n = Math.floor(r / Ho);
+        const ih = (r - n * Ho) * sh + kh - pt;
+        if (ih < 0 || ih >= H) {
+          for (let ci = 0; ci < Ci; ci++) heap.fill(0, kBase + ci * P + p0, kBase + ci * P + p0 + Wo);
+          continue;
+        }
+        for (let ci = 0; ci < Ci; ci++) {
+          const d = kBase + ci * P + p0;
+          if (owLo > 0) heap.fill(0, d, d + owLo);
+          if (owHi < Wo) heap.fill(0, d + owHi, d + Wo);
+        }
+        let src = xBase + ((n * H + ih) * W + owLo * sw + kw - pl) * Ci;
+        const step = sw * Ci;
+        for (let ow = owLo; ow < owHi; ow++, src += step) {
+          let d = kBase + p0 + ow;
+          for (let ci = 0; ci < Ci; ci++, d += P) heap[d] = heap[src + ci]!;
         }
       }
     }
@@ -136,3 +139,4 @@ export const conv2DBackpropFilterConfig: KernelConfig = {
   backendName: 'wasm',
   kernelFunc: conv2DBackpropFilter as unknown as KernelConfig['kernelFunc'],
 };
+
