@@ -170,6 +170,7 @@ describe('MaxPoolGrad', () => {
     { x: [2, 7, 7, 3], filter: 2, strides: 2, pad: 'same' },
     { x: [2, 6, 6, 2], filter: 3, strides: 1, pad: 'same' },
     { x: [1, 9, 9, 2], filter: 3, strides: 2, pad: 'valid' },
+    { x: [3, 5, 7, 6], filter: 2, strides: 2, pad: 'valid' },
   ];
   for (const c of cases) {
     test(`x ${c.x} pool ${c.filter} stride ${c.strides} ${c.pad}`, async () => {
@@ -217,4 +218,26 @@ describe('Tile', () => {
       await checkKernel('Tile', { x: { shape: c.shape, seed: 14, dtype: c.dtype } }, { reps: c.reps });
     });
   }
+});
+
+describe('Identity and Cast', () => {
+  test('Identity of float32 and int32', async () => {
+    await checkKernel('Identity', { x: { shape: [3, 4, 5], seed: 15 } }, {});
+    await checkKernel('Identity', { x: { shape: [7], seed: 16, dtype: 'int32' } }, {});
+  });
+  test('Cast to the same dtype and to another (original kernel)', async () => {
+    await checkKernel('Cast', { x: { shape: [2, 9], seed: 17 } }, { dtype: 'float32' });
+    await checkKernel('Cast', { x: { shape: [2, 9], seed: 18, dtype: 'int32' } }, { dtype: 'float32' });
+    await checkKernel('Cast', { x: { shape: [2, 9], seed: 19 } }, { dtype: 'int32' });
+  });
+  test('a shared output outlives its disposed input', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor([1.5, -2, 3]);
+    const y = tf.engine().runKernel('Identity', { x }, {}) as Tensor;
+    const z = tf.cast(y, 'float32');
+    x.dispose();
+    y.dispose();
+    assert.deepEqual(Array.from(z.dataSync()), [1.5, -2, 3]);
+    z.dispose();
+  });
 });

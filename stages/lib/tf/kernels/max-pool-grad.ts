@@ -28,16 +28,19 @@ export function maxPoolGrad(args: KernelArgs): TensorInfo {
     return callOriginal('MaxPoolGrad', backend, args.inputs, args.attrs);
   }
   const dx = alloc(backend, input.shape.slice());
-  const heap = backend.wasm.HEAPF32;
-  const d0 = f32Index(backend, dx);
-  heap.fill(0, d0, d0 + input.shape.reduce((p, v) => p * v, 1));
   const plain2x2 = info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
     info.padInfo.top === 0 && info.padInfo.left === 0 && info.outHeight * 2 <= info.inHeight && info.outWidth * 2 <= info.inWidth;
+  // The 2x2 loop writes every element under a window; only pixels outside all windows (odd sizes) need zeros first.
+  if (!plain2x2 || info.outHeight * 2 !== info.inHeight || info.outWidth * 2 !== info.inWidth) {
+    const d0 = f32Index(backend, dx);
+    backend.wasm.HEAPF32.fill(0, d0, d0 + input.shape.reduce((p, v) => p * v, 1));
+  }
   if (plain2x2) grad2x2(backend, input, dy, dx, info);
   else gradGeneral(backend, input, dy, dx, info);
   return dx;
 }
 
+/** Every dx element under a window is written once (dy at the window's first maximum, else 0). */
 function grad2x2(backend: WasmBackend, input: TensorInfo, dy: TensorInfo, dx: TensorInfo, info: backend_util.Conv2DInfo): void {
   const heap = backend.wasm.HEAPF32;
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = info;
@@ -51,22 +54,24 @@ function grad2x2(backend: WasmBackend, input: TensorInfo, dy: TensorInfo, dx: Te
       const top = n * H * rowStride + 2 * oh * rowStride;
       for (let ow = 0; ow < Wo; ow++) {
         const p00 = top + 2 * ow * C;
-        const p01 = p00 + C;
         const p10 = p00 + rowStride;
-        const p11 = p10 + C;
         for (let c = 0; c < C; c++, g++) {
-          // Strict '>' from -Infinity keeps the first of equal values and skips NaN, as the cpu backend's argmax does.
+          const a = heap[xi + p00 + c]!;
+          const b = heap[xi + p00 + C + c]!;
+          const d = heap[xi + p10 + c]!;
+          const e = heap[xi + p10 + C + c]!;
+          // Strict '>' from -Infinity: the first of equal values wins and NaN never does, as in the cpu backend.
           let best = -1;
           let v = Number.NEGATIVE_INFINITY;
-          let u = heap[xi + p00 + c]!;
-          if (u > v) { v = u; best = p00 + c; }
-          u = heap[xi + p01 + c]!;
-          if (u > v) { v = u; best = p01 + c; }
-          u = heap[xi + p10 + c]!;
-          if (u > v) { v = u; best = p10 + c; }
-          u = heap[xi + p11 + c]!;
-          if (u > v) { best = p11 + c; }
-          if (best >= 0) heap[di + best] = heap[g]!;
+          if (a > v) { v = a; best = 0; }
+          if (b > v) { v = b; best = 1; }
+          if (d > v) { v = d; best = 2; }
+          if (e > v) { best = 3; }
+          const grad = heap[g]!;
+          heap[di + p00 + c] = best === 0 ? grad : 0;
+          heap[di + p00 + C + c] = best === 1 ? grad : 0;
+          heap[di + p10 + c] = best === 2 ? grad : 0;
+          heap[di + p10 + C + c] = best === 3 ? grad : 0;
         }
       }
     }
