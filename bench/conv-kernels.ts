@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { useWasmBackend } from '../stages/lib/tf/kernels/node-wasm.js';
 import { cpuMs } from './kernel-profile.js';
+import { setKernelTuning } from '../stages/lib/tf/kernels/tuning.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -20,6 +21,8 @@ const layers: Array<[number, number, number]> = model === 'vgg'
   : [[32, 3, 32], [16, 32, 64], [8, 64, 128]];
 
 await useWasmBackend({ training: true });
+if (args.includes('--grid-chunk')) setKernelTuning({ gridDyChunk: Number(opt('--grid-chunk', '0')) });
+if (args.includes('--im2col-chunk')) setKernelTuning({ im2colDyChunk: Number(opt('--im2col-chunk', '0')) });
 for (const kernel of kernels) {
   for (const [hw, ci, co] of layers) {
     const x = tf.randomUniform([n, hw, hw, ci]);

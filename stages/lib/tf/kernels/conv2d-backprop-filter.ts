@@ -17,7 +17,7 @@ import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import {
   alloc, asWasm, f32Index, matMulWasm, release, releaseView, transposeWasm, viewOf, type KernelArgs, type WasmBackend,
 } from './wasm-heap.js';
-import { filterGradByTaps, tapsApply } from './filter-grad-taps.js';
+import { filterGradByGrid, gridApplies } from './filter-grad-grid.js';
 import { tuning } from './tuning.js';
 
 interface BackpropFilterAttrs {
@@ -48,7 +48,7 @@ export function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
     const info = backend_util.computeConv2DInfo(
       xs.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad,
       attrs.dimRoundingMode, false, 'channelsLast');
-    return tapsApply(info) ? filterGradByTaps(backend, xs, dys, info) : filterGradNHWC(backend, xs, dys, info);
+    return gridApplies(info) ? filterGradByGrid(backend, xs, dys, info) : filterGradNHWC(backend, xs, dys, info);
   } finally {
     release(backend, ...temps);
   }
