@@ -87,7 +87,7 @@ before(async () => {
 });
 
 test('the registered kernel list names every replaced kernel', () => {
-  for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Sum', 'Mean', 'Tile']) {
+  for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Sum', 'Mean', 'Tile', 'Identity', 'Cast', 'Multiply', 'Add']) {
     assert.ok(WASM_TRAINING_KERNELS.includes(k), k);
     assert.ok(tf.getKernel(k, 'wasm') !== undefined, `${k} registered for wasm`);
   }
@@ -191,6 +191,8 @@ describe('Sum and Mean', () => {
     { shape: [3, 5], axis: [1], keepDims: false },
     { shape: [2, 3, 4, 5], axis: [1, 2], keepDims: true },
     { shape: [6, 4], axis: [0, 1], keepDims: false },
+    // Pairwise tree with odd row counts on the way down (999 -> 998 -> 499 -> 498 ...).
+    { shape: [999, 3], axis: [0], keepDims: false },
   ];
   for (const kernel of ['Sum', 'Mean']) {
     for (const c of cases) {
@@ -240,4 +242,25 @@ describe('Identity and Cast', () => {
     assert.deepEqual(Array.from(z.dataSync()), [1.5, -2, 3]);
     z.dispose();
   });
+});
+
+describe('Multiply and Add with a channel vector', () => {
+  const cases: Array<{ a: number[]; b: number[]; dtype?: 'int32' }> = [
+    { a: [1, 1, 1, 8], b: [3, 5, 5, 8] },
+    { a: [8], b: [3, 5, 5, 8] },
+    { a: [3, 5, 5, 8], b: [8] },
+    { a: [3, 5, 5, 8], b: [1, 1, 1, 8] },
+    { a: [1], b: [4, 1] },
+    { a: [3, 5, 5, 8], b: [3, 5, 5, 8] },
+    { a: [], b: [2, 3] },
+    { a: [2, 1, 3], b: [2, 4, 3] },
+    { a: [4], b: [3, 4], dtype: 'int32' },
+  ];
+  for (const kernel of ['Multiply', 'Add']) {
+    for (const c of cases) {
+      test(`${kernel} ${JSON.stringify(c.a)} and ${JSON.stringify(c.b)}${c.dtype ? ' int32' : ''}`, async () => {
+        await checkKernel(kernel, { a: { shape: c.a, seed: 20, dtype: c.dtype }, b: { shape: c.b, seed: 21, dtype: c.dtype } }, {});
+      });
+    }
+  }
 });

@@ -1,7 +1,7 @@
 /**
  * Training kernels for the wasm backend that tfjs-backend-wasm lacks or runs slowly
  * (Conv2DBackpropFilter, Conv2DBackpropInput, transposed BatchMatMul, MaxPoolGrad, Sum, Mean, Tile,
- * copy-free Identity and same-dtype Cast).
+ * copy-free Identity and same-dtype Cast, channel-vector Multiply/Add in wasm's faster operand order).
  * Called once after the wasm backend is ready; each kernel takes its fast path for the shapes the
  * models use and falls back to the original wasm kernel (or a general path) otherwise.
  */
@@ -12,6 +12,7 @@ import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
 import { meanConfig, sumConfig } from './reduce.js';
+import { addConfig, multiplyConfig } from './broadcast-binary.js';
 import { castConfig, identityConfig } from './share-data.js';
 import { tileConfig } from './tile.js';
 import { captureOriginal } from './wasm-heap.js';
@@ -26,6 +27,8 @@ const TRAINING_KERNELS: readonly KernelConfig[] = [
   tileConfig,
   identityConfig,
   castConfig,
+  multiplyConfig,
+  addConfig,
 ];
 
 /** Names of the kernels registerWasmTrainingKernels() installs for 'wasm' (for the backend banner). */
