@@ -1,0 +1,80 @@
+/**
+ * Where the data stages read and write (paths relative to the project root, which is the stage's
+ * working directory), the dataset description shared by raw/ and partitions/, and the
+ * write-to-temp-then-rename helper that keeps half-written outputs invisible.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { DataError } from './errors.js';
+
+export const PULL_DIR = 'data/.pull';
+export const RAW_DIR = 'data/raw';
+export const PARTITIONS_DIR = 'data/partitions';
+export const PREPARED_DIR = 'data/prepared';
+
+/** data/raw/meta.json and data/partitions/meta.json: what the images are. */
+export interface DatasetMeta {
+  dataset: string;
+  height: number;
+  width: number;
+  channels: 1 | 3;
+  /** Class names in label order: label i is classes[i]. */
+  classes: string[];
+}
+
+/** A directory name for a class: Fashion-MNIST's "T-shirt/top" must not become a nested folder. */
+export function classDir(name: string): string {
+  const slug = name.replace(/[^A-Za-z0-9._-]+/g, '_');
+  return slug === '' || slug === '.' || slug === '..' ? `class_${slug.length}` : slug;
+}
+
+/** A fresh empty directory beside `target` (same file system, so the final rename is atomic). */
+export async function makeTempDir(target: string): Promise<string> {
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await fs.mkdir(tmp, { recursive: true });
+  return tmp;
+}
+
+/** Puts a finished temp directory in place of `target`, replacing what was there. */
+export async function replaceDir(tmp: string, target: string): Promise<void> {
+  const old = `${tmp}.old`;
+  const hadOld = await fs.rename(target, old).then(() => true, (e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return false;
+    throw e;
+  });
+  await fs.rename(tmp, target);
+  if (hadOld) await fs.rm(old, { recursive: true, force: true });
+}
+
+/** Runs `fill(tmp)` and moves tmp into place; on any failure the temp dir is removed and target untouched. */
+export async function writeDirAtomically<T>(target: string, fill: (tmp: string) => Promise<T>): Promise<T> {
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  const tmp = await makeTempDir(target);
+  try {
+    const result = await fill(tmp);
+    await replaceDir(tmp, target);
+    return result;
+  } catch (e) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export async function readMeta(file: string): Promise<DatasetMeta> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    throw new DataError(`missing ${file}`, 'Run the stage that writes it first (lockstep repro).');
+  }
+  const m = JSON.parse(text) as Partial<DatasetMeta>;
+  const okDim = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n > 0;
+  if (!okDim(m.height) || !okDim(m.width) || (m.channels !== 1 && m.channels !== 3) || !Array.isArray(m.classes) || m.classes.length === 0) {
+    throw new DataError(`${file}: not a dataset description (needs height, width, channels 1|3, classes)`, 'Re-run the stage that wrote it.');
+  }
+  return { dataset: String(m.dataset ?? 'unknown'), height: m.height!, width: m.width!, channels: m.channels, classes: m.classes.map(String) };
+}
+
+export const metaJson = (m: DatasetMeta): string =>
+  JSON.stringify({ dataset: m.dataset, height: m.height, width: m.width, channels: m.channels, classes: m.classes }, null, 2) + '\n';
