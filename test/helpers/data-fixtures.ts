@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { execa, type Result } from 'execa';
+import { execa } from 'execa';
 import tar from 'tar-stream';
 import { REPO_ROOT } from './project.js';
 
@@ -98,12 +98,19 @@ export function paramsYaml(p: { pull?: string; partition?: string; prepare?: str
 
 const TSX = import.meta.resolve('tsx');
 
+export interface StageRun {
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+}
+
 /** Runs stages/<name>.ts of this repository as a real process with `cwd` as the project root. */
-export function runStageProgram(cwd: string, name: 'pull' | 'partition' | 'prepare', env: Record<string, string> = {}): Promise<Result> {
-  return execa(process.execPath, ['--import', TSX, path.join(REPO_ROOT, 'stages', `${name}.ts`)], {
+export async function runStageProgram(cwd: string, name: 'pull' | 'partition' | 'prepare', env: Record<string, string> = {}): Promise<StageRun> {
+  const r = await execa(process.execPath, ['--import', TSX, path.join(REPO_ROOT, 'stages', `${name}.ts`)], {
     cwd,
     reject: false,
     env: { ...env, FORCE_COLOR: '0' },
     timeout: 60_000,
   });
+  return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
