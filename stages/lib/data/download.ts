@@ -5,7 +5,7 @@
  * raises `Unreachable`, which the caller answers by trying the next mirror.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { pipeline } from 'node:stream/promises';
@@ -42,8 +42,62 @@ export function checksumError(file: string, source: string, expected: string, ac
   return new DataError(`checksum mismatch for ${file} (from ${source}): expected md5 ${expected}, got ${actual}`, 'Fix the md5 in params.yaml if the source changed on purpose, else the download is corrupt.');
 }
 
+/**
+ * The response body as an async iterable that keeps what arrived before a dropped connection: a
+ * destroyed IncomingMessage discards its buffered chunks, so they are taken off it as they come
+ * (with pause/resume as back-pressure) and an early close is raised only after they are consumed.
+ */
+class Body implements AsyncIterable<Buffer> {
+  private readonly chunks: Buffer[] = [];
+  private queued = 0;
+  private done = false;
+  private error: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly res: http.IncomingMessage) {
+    res.on('data', (c: Buffer) => {
+      this.chunks.push(c);
+      this.queued += c.length;
+      if (this.queued > 8 * 1024 * 1024) res.pause();
+      this.notify();
+    });
+    res.on('error', (e) => {
+      this.error ??= e;
+    });
+    res.on('close', () => {
+      if (!res.complete) this.error ??= new Error('connection closed before the body was complete');
+      this.done = true;
+      this.notify();
+    });
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    for (;;) {
+      const c = this.chunks.shift();
+      if (c) {
+        this.queued -= c.length;
+        if (this.queued < 1024 * 1024 && this.res.isPaused()) this.res.resume();
+        yield c;
+        continue;
+      }
+      if (this.done) {
+        if (this.error) throw this.error;
+        return;
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+}
+
 interface Opened {
   res: http.IncomingMessage;
+  body: Body;
   url: string;
 }
 
@@ -57,7 +111,7 @@ function get(url: string, headers: Record<string, string>, timeoutMs: number, re
         if (redirects === 0) return reject(new Unreachable(`${url}: too many redirects`));
         return resolve(get(new URL(res.headers.location, url).toString(), headers, timeoutMs, redirects - 1));
       }
-      resolve({ res, url });
+      resolve({ res, body: new Body(res), url });
     });
     req.on('timeout', () => req.destroy(new Error(`no response within ${timeoutMs} ms`)));
     req.on('error', (e) => reject(new Unreachable(`${url}: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`)));
@@ -88,7 +142,7 @@ export async function download(url: string, dest: string, md5: string, opts: Dow
       if (have > 0 && failures++ < maxResumes) continue;
       throw e;
     }
-    const { res } = opened;
+    const { res, body } = opened;
     const status = res.statusCode ?? 0;
     if (status === 416 && have > 0) {
       res.resume();
@@ -114,12 +168,15 @@ export async function download(url: string, dest: string, md5: string, opts: Dow
     }
     let received = start;
     opts.onProgress?.({ url, received, total, resumedFrom: start });
-    res.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      opts.onProgress?.({ url, received, total, resumedFrom: start });
-    });
+    // Each chunk is written before the next is read, so when the connection drops, everything
+    // received so far is in the part file for the resume (a piped write stream would drop its queue).
+    const fh = await fs.open(part, start > 0 ? 'a' : 'w');
     try {
-      await pipeline(res, createWriteStream(part, { flags: start > 0 ? 'a' : 'w' }));
+      for await (const chunk of body) {
+        await fh.write(chunk);
+        received += chunk.length;
+        opts.onProgress?.({ url, received, total, resumedFrom: start });
+      }
       // A clean end short of the announced length is a drop too.
       if (total !== undefined && received < total) throw new Error(`connection closed at ${received} of ${total} bytes`);
       break;
@@ -127,6 +184,8 @@ export async function download(url: string, dest: string, md5: string, opts: Dow
       if (failures++ >= maxResumes) {
         throw new DataError(`download of ${url} failed after ${maxResumes} resumes: ${errorText(e)}`, `Run the stage again to resume from ${part}.`);
       }
+    } finally {
+      await fh.close();
     }
   }
 
