@@ -7,7 +7,7 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { tempProject } from '../helpers/project.js';
-import { CLASSES, batchBytes, cifarMembers, idxImages, idxLabels, md5, paramsYaml, runStageProgram, tarGz, type ArchiveMember } from '../helpers/data-fixtures.js';
+import { CLASSES, batchBytes, cifarMembers, idxImages, idxLabels, md5, paramsYaml, runStageProgram, startStageProgram, tarGz, type ArchiveMember } from '../helpers/data-fixtures.js';
 import { gzipSync } from 'node:zlib';
 import os from 'node:os';
 import { readCifarArchive } from '../../stages/lib/data/cifar.js';
@@ -322,5 +322,34 @@ describe('pull stage', { concurrency: 4 }, () => {
     await p.write('params.yaml', 'pull:\n  dataset: cifar10\n  url: file://x\n  md5: abc\n');
     const r2 = await runStageProgram(p.dir, 'pull');
     assert.equal(oneLine(r2.stderr), 'pull: params.yaml:4:8: pull.md5 must be 32 hex digits, got "abc"');
+  });
+
+  test('pull killed mid-download leaves no temp output; leftovers of a dead run are swept', async () => {
+    const archive = await tarGz(cifarMembers(R));
+    let requested!: () => void;
+    const gotRequest = new Promise<void>((resolve) => (requested = resolve));
+    // Sends the headers and a few bytes, then stalls: the pull is stuck mid-download.
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': archive.length });
+      res.write(archive.subarray(0, 100));
+      requested();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cifar.tar.gz`;
+      const p = await tempProject({ 'params.yaml': cifarParams(url, md5(archive)), 'data/.raw.tmp-999999999-dead/x.png': 'left by a crash' }, { git: false });
+      const child = startStageProgram(p.dir, 'pull');
+      await gotRequest;
+      const names = await fs.readdir(path.join(p.dir, 'data'));
+      assert.ok(names.some((n) => n.startsWith(`.raw.tmp-${child.pid}-`)), names.join(' '));
+      assert.ok(!names.includes('.raw.tmp-999999999-dead'), 'stale temp dir swept');
+      child.kill('SIGTERM');
+      const r = await child;
+      assert.equal(r.exitCode, 143);
+      assert.deepEqual(await leftovers(p.dir), []);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

@@ -109,13 +109,17 @@ export interface StageRun {
   stderr: string;
 }
 
-/** Runs stages/<name>.ts of this repository as a real process with `cwd` as the project root. */
-export async function runStageProgram(cwd: string, name: 'pull' | 'partition' | 'prepare', env: Record<string, string> = {}): Promise<StageRun> {
-  const r = await execa(process.execPath, ['--import', TSX, path.join(REPO_ROOT, 'stages', `${name}.ts`)], {
+/** Starts stages/<name>.ts of this repository as a real process with `cwd` as the project root. */
+export function startStageProgram(cwd: string, name: 'pull' | 'partition' | 'prepare', env: Record<string, string> = {}) {
+  return execa(process.execPath, ['--import', TSX, path.join(REPO_ROOT, 'stages', `${name}.ts`)], {
     cwd,
     reject: false,
     env: { ...env, FORCE_COLOR: '0' },
     timeout: 60_000,
   });
+}
+
+export async function runStageProgram(cwd: string, name: 'pull' | 'partition' | 'prepare', env: Record<string, string> = {}): Promise<StageRun> {
+  const r = await startStageProgram(cwd, name, env);
   return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
 }

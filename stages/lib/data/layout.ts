@@ -3,7 +3,7 @@
  * working directory), the dataset description shared by raw/ and partitions/, and the
  * write-to-temp-then-rename helper that keeps half-written outputs invisible.
  */
-import { promises as fs } from 'node:fs';
+import { rmSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DataError } from './errors.js';
@@ -29,12 +29,55 @@ export function classDir(name: string): string {
   return slug === '' || slug === '.' || slug === '..' ? `class_${slug.length}` : slug;
 }
 
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+const liveTempDirs = new Set<string>();
+let signalsHooked = false;
+
+/** On Ctrl-C or a kill by the engine, remove our temp dirs before exiting (a crash leaves them to sweepStale). */
+function hookSignals(): void {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      for (const dir of liveTempDirs) rmSync(dir, { recursive: true, force: true });
+      process.exit(code);
+    });
+  }
+}
+
+/** Removes temp dirs beside `target` left by a run that died (its pid is gone). */
+async function sweepStale(target: string): Promise<void> {
+  const prefix = `.${path.basename(target)}.tmp-`;
+  const names = await fs.readdir(path.dirname(target)).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) await fs.rm(path.join(path.dirname(target), name), { recursive: true, force: true });
+  }
+}
+
 /** A fresh empty directory beside `target` (same file system, so the final rename is atomic). */
 export async function makeTempDir(target: string): Promise<string> {
+  await sweepStale(target);
   const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   await fs.mkdir(tmp, { recursive: true });
+  liveTempDirs.add(tmp);
+  hookSignals();
   return tmp;
 }
+
+/** Forget a temp dir that was renamed into place or removed. */
+export const releaseTempDir = (tmp: string): void => {
+  liveTempDirs.delete(tmp);
+};
 
 /** Puts a finished temp directory in place of `target`, replacing what was there. */
 export async function replaceDir(tmp: string, target: string): Promise<void> {
@@ -44,6 +87,7 @@ export async function replaceDir(tmp: string, target: string): Promise<void> {
     throw e;
   });
   await fs.rename(tmp, target);
+  releaseTempDir(tmp);
   if (hadOld) await fs.rm(old, { recursive: true, force: true });
 }
 
@@ -57,6 +101,7 @@ export async function writeDirAtomically<T>(target: string, fill: (tmp: string) 
     return result;
   } catch (e) {
     await fs.rm(tmp, { recursive: true, force: true });
+    releaseTempDir(tmp);
     throw e;
   }
 }

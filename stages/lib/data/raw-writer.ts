@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { toCsv } from './csv.js';
 import { DataError } from './errors.js';
-import { RAW_DIR, classDir, makeTempDir, metaJson, replaceDir, type DatasetMeta } from './layout.js';
+import { RAW_DIR, classDir, makeTempDir, metaJson, releaseTempDir, replaceDir, type DatasetMeta } from './layout.js';
 import { encodePng } from './png.js';
 
 export type OriginalSplit = 'train' | 'test';
@@ -84,5 +84,6 @@ export class RawWriter {
 
   async abort(): Promise<void> {
     await fs.rm(this.tmp, { recursive: true, force: true });
+    releaseTempDir(this.tmp);
   }
 }
