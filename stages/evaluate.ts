@@ -7,10 +7,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { describeBackend, initBackend } from './lib/tf/backend.js';
-import { loadModelDir } from './lib/tf/model-io.js';
-import { normalizationTable, type Normalization } from './lib/tf/augment.js';
-import { argmax, lossAndAccuracy, predictProbabilities } from './lib/tf/predict.js';
+import type { Normalization } from './lib/tf/augment.js';
 import { classification, confusionMatrix, round6 } from './lib/ml/metrics.js';
 import { confusionPng, samplesPng, type SampleTile } from './lib/ml/images.js';
 import { evaluateParams, readParamsDoc } from './lib/ml/params.js';
@@ -63,6 +60,11 @@ async function main(): Promise<void> {
   const test = await readSplit(PREPARED, meta, 'test');
   if (test.count === 0) throw new StageError(`${PREPARED}/meta.json: the test split is empty`, 'Check prepare.split.');
   const norm = await readNormalization(meta);
+  // TensorFlow.js loads only once params, data and model files have passed their checks.
+  const { describeBackend, initBackend } = await import('./lib/tf/backend.js');
+  const { loadModelDir } = await import('./lib/tf/model-io.js');
+  const { normalizationTable } = await import('./lib/tf/augment.js');
+  const { argmax, lossAndAccuracy, predictProbabilities } = await import('./lib/tf/predict.js');
   const backend = await initBackend(p.backend, 'infer', 'evaluate.backend');
   for (const note of backend.notes) console.log(`backend: skipped: ${note}`);
   console.log(`backend: ${describeBackend(backend)}`);

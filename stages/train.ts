@@ -5,14 +5,11 @@
  * every epoch into models/checkpoint/ and resumes from it when the fingerprint matches.
  * Run from the project root: node --import tsx stages/train.ts
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tfTypes from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
-import { describeBackend, initBackend } from './lib/tf/backend.js';
-import { buildModel } from './lib/tf/models.js';
-import { saveModelDir, type NamedTensor } from './lib/tf/model-io.js';
-import { channelStats, normalizationTable } from './lib/tf/augment.js';
-import { loadCheckpoint, modelWeights, type LoopState } from './lib/tf/checkpoint.js';
-import { trainLoop } from './lib/tf/train-loop.js';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { NamedTensor } from './lib/tf/model-io.js';
+import type { LoopState } from './lib/tf/checkpoint.js';
 import { Mulberry32, deriveSeed, permutation } from './lib/ml/prng.js';
 import { readParamsDoc, trainParams, type TrainParams } from './lib/ml/params.js';
 import { readMeta, readSplit, type PreparedMeta, type Split } from './lib/ml/prepared.js';
@@ -24,10 +21,10 @@ const CHECKPOINT_DIR = 'models/checkpoint';
 
 /** Everything that shapes the training trajectory. `epochs` is left out on purpose: a longer run
  * follows the same path, so raising it continues from the checkpoint. */
-function fingerprint(p: TrainParams, meta: PreparedMeta, backend: string, train: Split, val: Split): string {
+function fingerprint(p: TrainParams, meta: PreparedMeta, backend: string, tfVersion: string, train: Split, val: Split): string {
   const { epochs: _epochs, ...shaping } = p;
   const h = createHash('sha256');
-  h.update(JSON.stringify({ v: 1, params: shaping, meta, backend, tf: tf.version_core }));
+  h.update(JSON.stringify({ v: 1, params: shaping, meta, backend, tf: tfVersion }));
   for (const buf of [train.images, train.labels, val.images, val.labels]) h.update(buf);
   return h.digest('hex');
 }
@@ -54,6 +51,14 @@ async function main(): Promise<void> {
   const val = await readSplit(PREPARED, meta, 'val');
   if (train.count === 0) throw new StageError(`${PREPARED}/meta.json: the train split is empty`, 'Check prepare.split.');
   if (val.count === 0) throw new StageError(`${PREPARED}/meta.json: the val split is empty (early stopping and the lr schedule need it)`, 'Check prepare.split.');
+
+  // TensorFlow.js loads only once params and data have passed their checks: bad input fails fast.
+  const tf = await import('@tensorflow/tfjs-core');
+  const { describeBackend, initBackend } = await import('./lib/tf/backend.js');
+  const { buildModel } = await import('./lib/tf/models.js');
+  const { saveModelDir } = await import('./lib/tf/model-io.js');
+  const { channelStats, normalizationTable } = await import('./lib/tf/augment.js');
+  const { trainLoop } = await import('./lib/tf/train-loop.js');
 
   const backend = await initBackend(p.backend, 'train', 'train.backend');
   for (const note of backend.notes) console.log(`backend: skipped: ${note}`);
@@ -134,10 +139,12 @@ async function resumeOrStart(
   backendName: string,
   train: Split,
   val: Split,
-  model: ReturnType<typeof buildModel>,
-  optimizer: tf.Optimizer,
+  model: LayersModel,
+  optimizer: tfTypes.Optimizer,
 ): Promise<{ state: LoopState; best: NamedTensor[]; fingerprint: string }> {
-  const fp = fingerprint(p, meta, backendName, train, val);
+  const tf = await import('@tensorflow/tfjs-core');
+  const { loadCheckpoint, modelWeights } = await import('./lib/tf/checkpoint.js');
+  const fp = fingerprint(p, meta, backendName, tf.version_core, train, val);
   const loaded = await loadCheckpoint(CHECKPOINT_DIR, fp);
   if (loaded.kind === 'ok') {
     const c = loaded.checkpoint;

@@ -72,6 +72,8 @@ async function useCpu(): Promise<void> {
  * choice that cannot run is an error, `auto` falls through to the next backend and records why.
  */
 export async function initBackend(requested: BackendName, purpose: Purpose, param: string): Promise<BackendInfo> {
+  // Production mode skips tfjs' debug checks and its console banner urging tfjs-node on cpu.
+  tf.enableProdMode();
   const notes: string[] = [];
   if (requested === 'node' || requested === 'auto') {
     const error = await tryNode();
