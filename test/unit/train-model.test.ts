@@ -80,3 +80,26 @@ test('named tensors round-trip through encodeTensors/decodeTensors', async () =>
   assert.deepEqual(Array.from(back[1]!.tensor.dataSync()), [1, 2, 3, 4.5]);
   assert.equal(back[0]!.tensor.dtype, 'int32');
 });
+
+test('the fast cpu Conv2DBackpropFilter is bit-identical to tfjs own kernel', async () => {
+  const { registerFastCpuKernels } = await import('../../stages/lib/tf/cpu-kernels.js');
+  type Shape4 = [number, number, number, number];
+  const cases: { x: Shape4; f: Shape4; strides: 1 | 2; pad: 'same' | 'valid' }[] = [
+    { x: [3, 9, 9, 3], f: [3, 3, 3, 8], strides: 1, pad: 'same' },
+    { x: [2, 10, 7, 4], f: [3, 3, 4, 5], strides: 2, pad: 'valid' },
+    { x: [2, 8, 8, 2], f: [5, 5, 2, 3], strides: 2, pad: 'same' },
+  ];
+  const grads = () =>
+    cases.map((c, i) =>
+      tf.tidy(() => {
+        const x = tf.randomNormal(c.x, 0, 1, 'float32', 10 + i) as tf.Tensor4D;
+        const f = tf.randomNormal(c.f, 0, 1, 'float32', 20 + i) as tf.Tensor4D;
+        const g = tf.grad((w: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x, w as tf.Tensor4D, c.strides, c.pad))))(f);
+        return Array.from(g.dataSync());
+      }),
+    );
+  const before = grads();
+  registerFastCpuKernels();
+  const after = grads();
+  for (let i = 0; i < cases.length; i++) assert.deepEqual(after[i], before[i], `case ${i}`);
+});

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { StageError } from '../ml/stage.js';
 import type { BackendName } from '../ml/params.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
+import { registerFastCpuKernels } from './cpu-kernels.js';
 
 export type Purpose = 'train' | 'infer';
 
@@ -65,6 +66,7 @@ async function tryWasm(purpose: Purpose): Promise<{ error?: string; simd?: boole
 
 async function useCpu(): Promise<void> {
   if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
+  registerFastCpuKernels();
 }
 
 /**
