@@ -16,7 +16,7 @@ train:
 ${extra}evaluate:
   batch_size: 32
   samples: 9
-  backend: cpu
+  backend: wasm
 `;
 
 async function project(params = PARAMS()): Promise<TempProject> {
