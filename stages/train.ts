@@ -7,6 +7,9 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { NamedTensor } from './lib/tf/model-io.js';
 import type { LoopState } from './lib/tf/checkpoint.js';
@@ -19,12 +22,26 @@ const PREPARED = 'data/prepared';
 const MODEL_DIR = 'models/model';
 const CHECKPOINT_DIR = 'models/checkpoint';
 
+/** The training code itself (this file and the libraries it runs), so edited code never resumes
+ * a checkpoint written by the old code. */
+async function sourceDigest(): Promise<string> {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const files = [fileURLToPath(import.meta.url)];
+  for (const dir of ['lib/tf', 'lib/ml']) {
+    const entries = await fs.readdir(path.join(here, dir), { recursive: true });
+    for (const e of entries) if (/\.[cm]?[jt]s$/.test(e)) files.push(path.join(here, dir, e));
+  }
+  const h = createHash('sha256');
+  for (const f of files.sort()) h.update(`${path.relative(here, f)}\0`).update(await fs.readFile(f)).update('\0');
+  return h.digest('hex');
+}
+
 /** Everything that shapes the training trajectory. `epochs` is left out on purpose: a longer run
  * follows the same path, so raising it continues from the checkpoint. */
-function fingerprint(p: TrainParams, meta: PreparedMeta, backend: string, tfVersion: string, train: Split, val: Split): string {
+function fingerprint(p: TrainParams, meta: PreparedMeta, backend: string, tfVersion: string, code: string, train: Split, val: Split): string {
   const { epochs: _epochs, ...shaping } = p;
   const h = createHash('sha256');
-  h.update(JSON.stringify({ v: 1, params: shaping, meta, backend, tf: tfVersion }));
+  h.update(JSON.stringify({ v: 1, params: shaping, meta, backend, tf: tfVersion, code }));
   for (const buf of [train.images, train.labels, val.images, val.labels]) h.update(buf);
   return h.digest('hex');
 }
@@ -144,7 +161,7 @@ async function resumeOrStart(
 ): Promise<{ state: LoopState; best: NamedTensor[]; fingerprint: string }> {
   const tf = await import('@tensorflow/tfjs-core');
   const { loadCheckpoint, modelWeights } = await import('./lib/tf/checkpoint.js');
-  const fp = fingerprint(p, meta, backendName, tf.version_core, train, val);
+  const fp = fingerprint(p, meta, backendName, tf.version_core, await sourceDigest(), train, val);
   const loaded = await loadCheckpoint(CHECKPOINT_DIR, fp);
   if (loaded.kind === 'ok') {
     const c = loaded.checkpoint;
@@ -156,7 +173,7 @@ async function resumeOrStart(
     console.log(`checkpoint: resuming after epoch ${c.state.epoch} (best val_acc ${c.state.bestValAcc.toFixed(4)} at epoch ${c.state.bestEpoch})`);
     return { state: c.state, best, fingerprint: fp };
   }
-  if (loaded.kind === 'mismatch') console.log('checkpoint: params, data or backend changed since it was written; starting fresh');
+  if (loaded.kind === 'mismatch') console.log('checkpoint: params, data, code or backend changed since it was written; starting fresh');
   if (loaded.kind === 'unreadable') console.log(`checkpoint: unreadable (${loaded.reason}); starting fresh`);
   const best = modelWeights(model).map((w) => ({ name: w.name, tensor: tf.keep(w.tensor.clone()) }));
   return { state: freshState(p), best, fingerprint: fp };

@@ -119,7 +119,7 @@ test('a checkpoint from other params is not resumed', async () => {
   await p.write('params.yaml', PARAMS().replace('seed: 42', 'seed: 43'));
   const again = await runStageProgram('train', p.dir);
   assert.equal(again.exitCode, 0, again.all);
-  assert.match(again.stdout, /checkpoint: params, data or backend changed since it was written; starting fresh/);
+  assert.match(again.stdout, /checkpoint: params, data, code or backend changed since it was written; starting fresh/);
 });
 
 test('bad params and bad prepared data fail with one line naming the param or file, leaving no outputs', async () => {
