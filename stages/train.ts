@@ -163,7 +163,12 @@ async function resumeOrStart(
   const { loadCheckpoint, modelWeights } = await import('./lib/tf/checkpoint.js');
   const fp = fingerprint(p, meta, backendName, tf.version_core, await sourceDigest(), train, val);
   const loaded = await loadCheckpoint(CHECKPOINT_DIR, fp);
-  if (loaded.kind === 'ok') {
+  // A checkpoint past the requested epochs belongs to a longer run: this one starts over.
+  if (loaded.kind === 'ok' && loaded.checkpoint.state.epoch > p.epochs) {
+    const c = loaded.checkpoint;
+    tf.dispose([...c.weights, ...c.best, ...c.optimizer].map((w) => w.tensor));
+    console.log(`checkpoint: written after epoch ${c.state.epoch}, beyond train.epochs ${p.epochs}; starting fresh`);
+  } else if (loaded.kind === 'ok') {
     const c = loaded.checkpoint;
     model.setWeights(c.weights.map((w) => w.tensor));
     await optimizer.setWeights(c.optimizer);
