@@ -43,6 +43,8 @@ export interface TrainLoopResult {
 /** Keras' ReduceLROnPlateau compares against best - min_delta with min_delta = 1e-4. */
 const PLATEAU_MIN_DELTA = 1e-4;
 const CROP_PADDING = 4;
+/** Long epochs report progress in between so a run never looks stuck. */
+const PROGRESS_EVERY_MS = 20_000;
 
 export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult> {
   const { params: p, model, optimizer, shape, classes, lut, log } = input;
@@ -70,6 +72,7 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
     let lossSum = 0;
     let correct = 0;
     const t0 = performance.now();
+    let lastLog = t0;
     for (let step = 0; step < stepsPerEpoch; step++) {
       const start = step * p.batch_size;
       const n = Math.min(p.batch_size, nTrain - start);
@@ -79,6 +82,12 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
       const [loss, hits] = trainStep(model, optimizer, variables, xBuf.subarray(0, n * size), yBuf.subarray(0, n * classes), n, shape, classes);
       lossSum += loss * n;
       correct += hits;
+      const now = performance.now();
+      if (now - lastLog > PROGRESS_EVERY_MS) {
+        lastLog = now;
+        const done = start + n;
+        log(`  epoch ${epoch + 1}: ${done}/${nTrain} images, loss ${fmt(lossSum / done)}, ${(done / ((now - t0) / 1000)).toFixed(1)} images/s`);
+      }
     }
     const epochMs = performance.now() - t0;
     trainMs += epochMs;
