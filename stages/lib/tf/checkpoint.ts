@@ -91,6 +91,8 @@ export async function loadCheckpoint(dir: string, fingerprint: string): Promise<
     return { kind: 'unreadable', reason: 'state.json is not valid JSON' };
   }
   if (file.version !== 1 || file.fingerprint !== fingerprint) return { kind: 'mismatch' };
+  // JSON has no Infinity: a val loss that never became finite is stored as null.
+  if (file.state.bestValLoss === null) file.state.bestValLoss = Infinity;
   try {
     const [w, b, o] = await Promise.all(['weights.bin', 'best.bin', 'optimizer.bin'].map((f) => fs.readFile(path.join(dir, f))));
     return {
