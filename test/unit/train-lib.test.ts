@@ -9,6 +9,7 @@ import { classification, confusionMatrix } from '../../stages/lib/ml/metrics.js'
 import { evaluateParams, trainParams } from '../../stages/lib/ml/params.js';
 import { readMeta, readSplit } from '../../stages/lib/ml/prepared.js';
 import { StageError } from '../../stages/lib/ml/stage.js';
+import { afterEpoch } from '../../stages/lib/ml/schedule.js';
 import { writeFixture } from '../helpers/prepared-fixture.js';
 
 test('mulberry32 is reproducible from its seed and from a saved state', () => {
@@ -138,4 +139,34 @@ test('prepared reader checks sizes against meta.json', async () => {
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
+});
+
+test('afterEpoch: lr decays after lr_patience epochs without val-loss improvement, down to min_lr', () => {
+  const p = { lr_factor: 0.5, lr_patience: 2, min_lr: 0.0002, early_stopping_patience: 0 };
+  let s = { lr: 0.001, bestValAcc: -1, bestEpoch: 0, bestValLoss: Infinity, plateauWait: 0, stopWait: 0, stopped: false };
+  const losses = [1.0, 0.9, 0.89995, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95];
+  const lrs: number[] = [];
+  losses.forEach((loss, i) => {
+    s = afterEpoch(s, i + 1, loss, 0.5, p).state;
+    lrs.push(s.lr);
+  });
+  // 0.89995 is within min_delta of 0.9: not an improvement.
+  assert.deepEqual(lrs, [0.001, 0.001, 0.001, 0.0005, 0.0005, 0.00025, 0.00025, 0.0002, 0.0002]);
+  assert.equal(s.bestValLoss, 0.9);
+  assert.equal(s.stopped, false, 'patience 0 never stops');
+});
+
+test('afterEpoch: early stopping on val accuracy keeps the best epoch', () => {
+  const p = { lr_factor: 0.5, lr_patience: 100, min_lr: 0, early_stopping_patience: 2 };
+  let s = { lr: 0.001, bestValAcc: -1, bestEpoch: 0, bestValLoss: Infinity, plateauWait: 0, stopWait: 0, stopped: false };
+  const best: boolean[] = [];
+  for (const [i, acc] of [0.5, 0.6, 0.6, 0.55].entries()) {
+    const r = afterEpoch(s, i + 1, 1, acc, p);
+    s = r.state;
+    best.push(r.isBest);
+  }
+  assert.deepEqual(best, [true, true, false, false]);
+  assert.equal(s.bestEpoch, 2);
+  assert.equal(s.bestValAcc, 0.6);
+  assert.equal(s.stopped, true);
 });

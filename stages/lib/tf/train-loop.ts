@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { Mulberry32, permutation } from '../ml/prng.js';
 import type { TrainParams } from '../ml/params.js';
+import { afterEpoch } from '../ml/schedule.js';
 import { fillImages, fillOneHot, type ImageShape } from './augment.js';
 import { modelWeights, saveCheckpoint, type LoopState } from './checkpoint.js';
 import { setDropoutStep } from './models.js';
@@ -40,8 +41,6 @@ export interface TrainLoopResult {
   epochsThisRun: number;
 }
 
-/** Keras' ReduceLROnPlateau compares against best - min_delta with min_delta = 1e-4. */
-const PLATEAU_MIN_DELTA = 1e-4;
 const CROP_PADDING = 4;
 /** Long epochs report progress in between so a run never looks stuck. */
 const PROGRESS_EVERY_MS = 20_000;
@@ -99,23 +98,11 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
     const record = { epoch: epoch + 1, loss: lossSum / nTrain, accuracy: correct / nTrain, val_loss: v.loss, val_acc: v.accuracy, lr: state.lr };
     state.history.push(record);
     state.epoch = epoch + 1;
-
-    if (v.accuracy > state.bestValAcc) {
-      state.bestValAcc = v.accuracy;
-      state.bestEpoch = epoch + 1;
-      state.stopWait = 0;
+    const decision = afterEpoch(state, epoch + 1, v.loss, v.accuracy, p);
+    Object.assign(state, decision.state);
+    if (decision.isBest) {
       tf.dispose(best.map((w) => w.tensor));
       best = modelWeights(model).map((w) => ({ name: w.name, tensor: tf.keep(w.tensor.clone()) }));
-    } else {
-      state.stopWait++;
-      if (p.early_stopping_patience > 0 && state.stopWait >= p.early_stopping_patience) state.stopped = true;
-    }
-    if (v.loss < state.bestValLoss - PLATEAU_MIN_DELTA) {
-      state.bestValLoss = v.loss;
-      state.plateauWait = 0;
-    } else if (++state.plateauWait >= p.lr_patience && state.lr > p.min_lr) {
-      state.lr = Math.max(state.lr * p.lr_factor, p.min_lr);
-      state.plateauWait = 0;
     }
     state.rngState = rng.state;
 
