@@ -36,8 +36,14 @@ async function tryNode(): Promise<string | undefined> {
   } catch (e) {
     return `@tensorflow/tfjs-node is not usable (${(e as Error).message.split('\n')[0]})`;
   }
-  if (!(await tf.setBackend('tensorflow'))) return 'tfjs-node loaded but its tensorflow backend did not initialise';
-  return undefined;
+  // tfjs-node registers its backend with the tfjs-core it was installed with; a second copy of
+  // tfjs-core (a version mismatch) would not know it.
+  try {
+    if (await tf.setBackend('tensorflow')) return undefined;
+  } catch {
+    // falls through
+  }
+  return 'tfjs-node loaded but its tensorflow backend is not registered with this tfjs-core (versions differ?)';
 }
 
 async function tryWasm(purpose: Purpose): Promise<{ error?: string; simd?: boolean; threads?: number }> {
