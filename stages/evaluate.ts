@@ -126,12 +126,12 @@ async function main(): Promise<void> {
   await writeFileAtomic('metrics/eval.json', toJson(metrics));
   await writeFileAtomic('results/predictions.csv', csv);
   await writeFileAtomic('results/confusion.json', confusionJson(meta.classes, matrix));
-  await writeFileAtomic('results/confusion.png', confusionPng(matrix));
+  await writeFileAtomic('results/confusion.png', confusionPng(matrix, meta.classes));
   await writeFileAtomic(
     'results/samples.json',
-    toJson({ classes: meta.classes, caption: '<true class index> > <predicted class index>, grid in reading order', samples: sampleInfo }),
+    toJson({ classes: meta.classes, caption: 'grid in reading order; under each image its true class, then the predicted one', samples: sampleInfo }),
   );
-  await writeFileAtomic('results/samples.png', samplesPng(test.images, shape, tiles));
+  await writeFileAtomic('results/samples.png', samplesPng(test.images, shape, tiles, meta.classes));
   console.log(`test accuracy ${metrics.accuracy.toFixed(4)}, loss ${metrics.loss.toFixed(4)}, macro F1 ${metrics.macro_f1.toFixed(4)} on ${describeBackend(backend)}`);
 }
 
