@@ -12,9 +12,9 @@ import type { OutputOptions } from './commit.js';
 import { LinkPlanner, placeAt, placeObject, usableLinkTypes, writeCopy } from './link.js';
 import type { LocalObjectStore } from './object-store.js';
 import type { LinkType } from './types.js';
+import { yieldToLoop } from '../util/yield.js';
 
 const BATCH = 500;
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export interface CheckoutOptions extends OutputOptions {
   /** Hasher to judge existing workspace files with (default: one on the store's stat cache). */

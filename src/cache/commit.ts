@@ -11,9 +11,9 @@ import type { DirEntry, HashInfo, Md5 } from '../hash/types.js';
 import { isLinkedTo, LinkPlanner, placeAt, placeObject, usableLinkTypes, WRITABLE_MODE } from './link.js';
 import type { LinkType, ObjectStore } from './types.js';
 import type { LocalObjectStore } from './object-store.js';
+import { yieldToLoop } from '../util/yield.js';
 
 const BATCH = 500;
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export interface OutputOptions {
   /** Folder that paths in messages are shown relative to (default: the current directory). */
