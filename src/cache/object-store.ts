@@ -6,7 +6,7 @@
  * The per-object operations used 60,000 times by commit and checkout are synchronous (see
  * src/hash/hasher.ts for why); their callers yield to the event loop between batches.
  */
-import { chmodSync, closeSync, constants, copyFileSync, existsSync, linkSync, mkdirSync, openSync, promises as fs, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, promises as fs, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
 import { hashFile, md5Hex, readSmallFileSync, WHOLE_READ_LIMIT } from '../hash/md5-file.js';
@@ -67,8 +67,13 @@ export class LocalObjectStore implements ObjectStore {
     if (existsSync(obj)) return;
     this.ensureDir(obj);
     const tmp = tempSibling(obj);
+    // A symlink is stored by its target's content: moving or hardlinking it would store the link.
+    const viaLink = (opts.hardlink || opts.move) && lstatSync(src).isSymbolicLink();
     try {
-      if (opts.hardlink) {
+      if (viaLink) {
+        copyFileSync(src, tmp, constants.COPYFILE_FICLONE);
+        if (opts.move) rmSync(src, { force: true });
+      } else if (opts.hardlink) {
         linkSync(src, tmp);
       } else if (opts.move) {
         try {
