@@ -25,6 +25,7 @@ const COMPACT_AFTER_SEGMENTS = 8;
 const COMPACT_AFTER_EXTRA_RECORDS = 100_000;
 const STALE_LOCK_MS = 60_000;
 const MAX_FILE_ENTRIES = 2_000_000;
+const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EEXIST']);
 const MD5_RE = /^[0-9a-f]{32}(\.dir)?$/; // .dir for verified manifest objects
 const DIR_MD5_RE = /^[0-9a-f]{32}\.dir$/;
 
@@ -142,11 +143,21 @@ export class StatCache {
     const dirs = this.pendingDirs;
     this.pendingFiles = new Map();
     this.pendingDirs = new Map();
-    await writeFileAtomic(path.join(this.dir, segmentName()), serialise(files, dirs));
+    try {
+      await writeFileAtomic(path.join(this.dir, segmentName()), serialise(files, dirs));
+    } catch (e) {
+      // The stat cache only saves time: a read-only or full cache folder must not fail the work.
+      if (UNWRITABLE.has((e as NodeJS.ErrnoException).code ?? '')) return;
+      throw e;
+    }
     this.segmentsSeen++;
     this.recordsSeen += files.size + dirs.size;
     const extra = this.recordsSeen - this.files.size - this.dirs.size;
-    if (this.segmentsSeen > COMPACT_AFTER_SEGMENTS || extra > COMPACT_AFTER_EXTRA_RECORDS) await this.compact();
+    if (this.segmentsSeen > COMPACT_AFTER_SEGMENTS || extra > COMPACT_AFTER_EXTRA_RECORDS) {
+      await this.compact().catch((e: NodeJS.ErrnoException) => {
+        if (!UNWRITABLE.has(e.code ?? '')) throw e;
+      });
+    }
   }
 
   /** Merge all segments into one, under an exclusive-create lock; skip when another process holds it. */
@@ -193,7 +204,8 @@ export class StatCache {
     try {
       listing = await fs.readdir(this.dir);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { segments: 0, records: 0 };
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR') return { segments: 0, records: 0 };
       throw e;
     }
     let records = 0;

@@ -148,3 +148,18 @@ test('two processes writing the stat cache at once never corrupt it or lose it',
   assert.equal(reads.length, 0, 'the last round of each writer is in the cache');
   for (const e of result?.entries ?? []) assert.equal(e.md5, await hashFile(path.join(data, e.relpath)), e.relpath);
 });
+
+test('an unusable stat-cache folder costs re-reads, never a failure', async () => {
+  const dir = await tempDir();
+  const file = path.join(dir, 'f.txt');
+  await fs.writeFile(file, 'x');
+  await age(file);
+  const cacheDir = path.join(dir, '.cache');
+  await fs.mkdir(cacheDir);
+  await fs.writeFile(path.join(cacheDir, 'tmp'), 'a file where the stat-cache folder would go');
+  const { hasher, reads, statCache } = countingHasher(cacheDir);
+  await statCache.load();
+  assert.equal((await hasher.hashPath(file))?.info.md5, await hashFile(file));
+  await hasher.save();
+  assert.equal(reads.length, 1);
+});
