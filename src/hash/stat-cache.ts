@@ -12,7 +12,7 @@
  * An entry is only ever used when the path's current stat matches it exactly, so a stale or lost
  * entry can cost time but cannot produce a wrong hash.
  */
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -24,7 +24,7 @@ const COMPACT_AFTER_SEGMENTS = 8;
 /** Also compact when segments hold this many more records than there are distinct paths. */
 const COMPACT_AFTER_EXTRA_RECORDS = 100_000;
 const STALE_LOCK_MS = 60_000;
-const MAX_FILE_ENTRIES = 2_000_000;
+const MAX_FILE_ENTRIES = 1_000_000;
 const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EEXIST']);
 const MD5_RE = /^[0-9a-f]{32}(\.dir)?$/; // .dir for verified manifest objects
 const DIR_MD5_RE = /^[0-9a-f]{32}\.dir$/;
@@ -179,6 +179,7 @@ export class StatCache {
       const merged: string[] = [];
       this.segmentsSeen = (await this.readAll(files, dirs, merged)).segments;
       if (merged.length <= 1) return true;
+      pruneVanished(files, dirs);
       // Keep the most recently written entries when over the cap (Map keeps insertion order).
       while (files.size > MAX_FILE_ENTRIES) {
         const first = files.keys().next();
@@ -223,6 +224,25 @@ export class StatCache {
     }
     return { segments: segments.length, records };
   }
+}
+
+/**
+ * Drop entries under folders that no longer exist (deleted workspaces, temp folders): one stat per
+ * distinct folder, not per file, so compaction stays cheap. Entries of single deleted files in
+ * folders that remain are dropped by the size cap instead.
+ */
+function pruneVanished(files: Map<string, FileRecord>, dirs: Map<string, DirRecord>): void {
+  const exists = new Map<string, boolean>();
+  const folderExists = (folder: string): boolean => {
+    let known = exists.get(folder);
+    if (known === undefined) {
+      known = existsSync(folder);
+      exists.set(folder, known);
+    }
+    return known;
+  };
+  for (const p of files.keys()) if (!folderExists(p.slice(0, p.lastIndexOf('/')) || '/')) files.delete(p);
+  for (const p of dirs.keys()) if (!folderExists(p)) dirs.delete(p);
 }
 
 /** `<ms timestamp, 15 digits>-<pid>-<random>.seg`: sorts by time of writing. */

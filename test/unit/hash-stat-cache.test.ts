@@ -163,3 +163,31 @@ test('an unusable stat-cache folder costs re-reads, never a failure', async () =
   await hasher.save();
   assert.equal(reads.length, 1);
 });
+
+test('compaction merges segments into one and drops entries under deleted folders', async () => {
+  const dir = await tempDir();
+  const cacheDir = path.join(dir, '.cache');
+  const keep = path.join(dir, 'keep');
+  const gone = path.join(dir, 'gone');
+  await writeTree(keep, { 'a.txt': 'a' });
+  await writeTree(gone, { 'b.txt': 'b', 'sub/c.txt': 'c' });
+  await ageTree(dir);
+  for (const target of [keep, gone]) {
+    const { hasher } = countingHasher(cacheDir);
+    await hasher.hashPath(target);
+    await hasher.save();
+  }
+  await fs.rm(gone, { recursive: true });
+  const { statCache } = countingHasher(cacheDir);
+  await statCache.load();
+  assert.equal(await statCache.compact(), true);
+  const segDir = path.join(cacheDir, 'tmp', 'stat-cache');
+  const segments = (await fs.readdir(segDir)).filter((n) => n.endsWith('.seg'));
+  assert.equal(segments.length, 1);
+  const text = await fs.readFile(path.join(segDir, segments[0] as string), 'utf8');
+  assert.ok(text.includes(path.join(keep, 'a.txt')));
+  assert.ok(!text.includes(gone), 'entries under the deleted folder are gone');
+  const again = countingHasher(cacheDir);
+  await again.hasher.hashPath(keep);
+  assert.equal(again.reads.length, 0, 'the kept entries still work after compaction');
+});
