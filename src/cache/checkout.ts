@@ -98,14 +98,14 @@ async function place(ctx: Ctx, md5: Md5, abs: string, exists: boolean): Promise<
   const obj = store.objectPath(md5);
   if (planner.current === 'copy') {
     // Small objects: one read serves both the verification and the copy.
-    const bytes = store.readVerifiedSmallSync(md5, ctx.display(abs));
+    const bytes = store.readVerifiedSmallSync(md5, () => ctx.display(abs));
     if (bytes !== undefined) {
       placeAt(abs, exists, (t) => writeCopy(bytes, t));
       ctx.placed.push({ abs, md5 });
       return;
     }
   }
-  await store.ensureVerified(md5, ctx.display(abs));
+  await store.ensureVerified(md5, () => ctx.display(abs));
   planner.run((type) => placeAt(abs, exists, (t) => placeObject(type, obj, t)));
   ctx.placed.push({ abs, md5 });
 }

@@ -20,6 +20,9 @@ const OBJECT_NAME_RE = /^[0-9a-f]{30}(\.dir)?$/;
 const HASH_RE = /^[0-9a-f]{32}(\.dir)?$/;
 const READ_ONLY = 0o444;
 
+/** The workspace path an object is wanted for, in messages; a function so it is only built on failure. */
+export type ForPath = string | (() => string);
+
 export interface AddFileOptions {
   /** Rename `src` into the store (it is gone afterwards) instead of copying it. */
   move?: boolean;
@@ -176,7 +179,7 @@ export class LocalObjectStore implements ObjectStore {
    * Verify once: an object whose stat matches a previous successful verification is trusted without
    * reading it again. Throws 'missing-object' / 'corrupt-object' naming `forPath` (the workspace path).
    */
-  async ensureVerified(md5: Md5, forPath: string): Promise<void> {
+  async ensureVerified(md5: Md5, forPath: ForPath): Promise<void> {
     await this.statCache.load();
     const obj = this.objectPath(md5);
     const st = statSync(obj, { throwIfNoEntry: false });
@@ -190,7 +193,7 @@ export class LocalObjectStore implements ObjectStore {
    * marking it on the way when needed, so checkout reads each object once to check and copy it.
    * Undefined for large objects (use ensureVerified and a file copy). Throws like ensureVerified.
    */
-  readVerifiedSmallSync(md5: Md5, forPath: string): Buffer | undefined {
+  readVerifiedSmallSync(md5: Md5, forPath: ForPath): Buffer | undefined {
     const obj = this.objectPath(md5);
     const st = statSync(obj, { throwIfNoEntry: false });
     if (st === undefined) throw this.missing(md5, forPath);
@@ -233,13 +236,13 @@ export class LocalObjectStore implements ObjectStore {
     return this.statCache.save();
   }
 
-  missing(md5: Md5, forPath?: string): LockstepError {
-    const what = forPath === undefined ? '' : ` for '${forPath}'`;
+  missing(md5: Md5, forPath?: ForPath): LockstepError {
+    const what = forPath === undefined ? '' : ` for '${typeof forPath === 'function' ? forPath() : forPath}'`;
     return new LockstepError('missing-object', `cache object ${this.displayPath(md5)}${what} is missing`, 'Run lockstep pull or lockstep repro.');
   }
 
-  corrupt(md5: Md5, forPath?: string): LockstepError {
-    const what = forPath === undefined ? '' : ` for '${forPath}'`;
+  corrupt(md5: Md5, forPath?: ForPath): LockstepError {
+    const what = forPath === undefined ? '' : ` for '${typeof forPath === 'function' ? forPath() : forPath}'`;
     return new LockstepError('corrupt-object', `cache object ${this.displayPath(md5)}${what} does not match its hash`, 'Remove it and run lockstep pull or repro.');
   }
 }
