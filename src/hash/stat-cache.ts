@@ -125,6 +125,10 @@ export class StatCache {
     return r !== undefined && r.fingerprint === fingerprint ? r : undefined;
   }
 
+  forgetDir(absPath: string): void {
+    this.dirs.delete(absPath);
+  }
+
   setDir(absPath: string, r: DirRecord): void {
     const old = this.dirs.get(absPath);
     if (old !== undefined && old.fingerprint === r.fingerprint && old.md5 === r.md5) return;

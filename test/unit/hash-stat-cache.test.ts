@@ -191,3 +191,30 @@ test('compaction merges segments into one and drops entries under deleted folder
   await again.hasher.hashPath(keep);
   assert.equal(again.reads.length, 0, 'the kept entries still work after compaction');
 });
+
+test('the directory record is what a warm hash returns (no re-serialising); commit trusts the manifest', async () => {
+  const dir = await tempDir();
+  const data = path.join(dir, 'data');
+  await writeTree(data, { 'a.txt': 'a', 'b/c.txt': 'c' });
+  await ageTree(data);
+  const cacheDir = path.join(dir, '.cache');
+  const one = countingHasher(cacheDir);
+  const real = await one.hasher.hashPath(data);
+  await one.hasher.save();
+
+  // Tamper with the stored directory record: a warm hash that used it returns the tampered value.
+  const segDir = path.join(cacheDir, 'tmp', 'stat-cache');
+  const [seg] = (await fs.readdir(segDir)).filter((n) => n.endsWith('.seg'));
+  const text = await fs.readFile(path.join(segDir, seg as string), 'utf8');
+  const fake = `${'f'.repeat(32)}.dir`;
+  await fs.writeFile(path.join(segDir, seg as string), text.replace(real?.info.md5 as string, fake));
+  const two = countingHasher(cacheDir);
+  await two.statCache.load();
+  assert.equal((await two.hasher.hashPath(data))?.info.md5, fake, 'the record was reused as is');
+  assert.equal(two.reads.length, 0);
+
+  const { commitOutput, openObjectStore } = await import('../../src/cache/index.js');
+  const info = await commitOutput(openObjectStore(cacheDir), two.hasher, data, ['copy']);
+  assert.equal(info.md5, real?.info.md5, 'commit stores and reports the manifest it built');
+  assert.equal((await two.hasher.hashPath(data))?.info.md5, real?.info.md5, 'and forgets the bad record');
+});
