@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { CachingHasher } from '../../src/hash/hasher.js';
 import { hashFile } from '../../src/hash/md5-file.js';
 import { isRacy, StatCache } from '../../src/hash/stat-cache.js';
+import { LockstepError } from '../../src/errors.js';
 import { age, ageTree, tempDir, writeTree } from '../helpers/tmp.js';
 
 /** A hasher on its own stat cache whose reads are counted per path. */
@@ -217,4 +218,18 @@ test('the directory record is what a warm hash returns (no re-serialising); comm
   const info = await commitOutput(openObjectStore(cacheDir), two.hasher, data, ['copy']);
   assert.equal(info.md5, real?.info.md5, 'commit stores and reports the manifest it built');
   assert.equal((await two.hasher.hashPath(data))?.info.md5, real?.info.md5, 'and forgets the bad record');
+});
+
+test('a broken symlink inside a directory output is reported, not silently skipped', async () => {
+  const dir = await tempDir();
+  const data = path.join(dir, 'data');
+  await writeTree(data, { 'a.txt': 'a' });
+  await fs.symlink(path.join(dir, 'nowhere'), path.join(data, 'dangling'));
+  const { hasher } = countingHasher(path.join(dir, '.cache'));
+  await assert.rejects(hasher.hashPath(data), (e: unknown) => {
+    assert.ok(e instanceof LockstepError);
+    assert.equal(e.reason, 'data');
+    assert.equal(e.message, `broken symlink '${path.join(data, 'dangling')}' inside a directory output`);
+    return true;
+  });
 });
