@@ -152,7 +152,7 @@ async function checkoutDir(ctx: Ctx, md5: Md5, absPath: string): Promise<boolean
     }
   }
   const parents = [...new Set(entries.map((e) => path.posix.dirname(e.relpath)))];
-  removeEmptyDirs(absPath, new Set(parents));
+  if (changed) removeEmptyDirs(absPath, new Set(parents)); // only removals can leave folders empty
   // Create parent folders once, shallowest first, rather than once per file.
   for (const d of parents.filter((p) => p !== '.').sort(compareCodePoints)) mkdirSync(path.join(absPath, d), { recursive: true });
 
