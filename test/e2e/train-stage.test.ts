@@ -95,7 +95,7 @@ test('train then evaluate write every output with the right shapes, byte-identic
 });
 
 test('training killed with SIGKILL after a checkpoint resumes from it and finishes', async () => {
-  const params = PARAMS('  early_stopping_patience: 0\n').replace('epochs: 2', 'epochs: 8');
+  const params = PARAMS('  early_stopping_patience: 0\n').replace('epochs: 2', 'epochs: 8').replace('backend: cpu', 'backend: wasm');
   const [p, ref] = await Promise.all([project(params), project(params)]);
   const reference = runStageProgram('train', ref.dir);
   const child = runStageProgram('train', p.dir);
