@@ -147,11 +147,11 @@ async function measure(backend: string, o: Options, profiler: KernelProfiler | n
   return result;
 }
 
-async function runChildren(o: Options): Promise<number[]> {
+async function runChildren(o: Options): Promise<Array<{ wall: number; cpu: number }>> {
   const self = fileURLToPath(import.meta.url);
   const args = [self, '--child', '--json', '--no-profile', '--model', o.model, '--batch', String(o.batch), '--steps', String(o.steps),
     '--repeat', String(o.repeat), '--backends', 'wasm'];
-  const runs = Array.from({ length: o.procs }, () => new Promise<number>((resolve, reject) => {
+  const runs = Array.from({ length: o.procs }, () => new Promise<{ wall: number; cpu: number }>((resolve, reject) => {
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -159,7 +159,7 @@ async function runChildren(o: Options): Promise<number[]> {
     p.on('close', (code) => {
       if (code !== 0) return reject(new Error(`bench child exited ${code}`));
       const res = JSON.parse(out) as BackendResult[];
-      resolve(res[0]!.trainImgPerSec);
+      resolve({ wall: res[0]!.trainImgPerSec, cpu: res[0]!.trainImgPerCpuSec });
     });
   }));
   return Promise.all(runs);
@@ -184,10 +184,14 @@ function render(o: Options, results: BackendResult[]): string {
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (o.procs > 1) {
+    const load = os.loadavg();
     const each = await runChildren(o);
-    const total = each.reduce((a, b) => a + b, 0);
-    const summary = { model: o.model, batch: o.batch, procs: o.procs, perProcess: each, totalImgPerSec: total, load: os.loadavg() };
-    console.log(o.json ? JSON.stringify(summary) : `${o.procs} wasm processes, model ${o.model}: ${each.map((x) => x.toFixed(1)).join(' + ')} = ${total.toFixed(1)} img/s training`);
+    const total = each.reduce((a, b) => a + b.wall, 0);
+    const totalCpu = each.reduce((a, b) => a + b.cpu, 0);
+    const summary = { model: o.model, batch: o.batch, procs: o.procs, perProcess: each, totalImgPerSec: total, totalImgPerCpuSec: totalCpu, load };
+    console.log(o.json ? JSON.stringify(summary) : `${o.procs} wasm processes at once, model ${o.model}, load before ${load.map((l) => l.toFixed(2)).join(' ')}: ` +
+      `${each.map((x) => x.wall.toFixed(1)).join(' + ')} = ${total.toFixed(1)} img/s training (wall); ` +
+      `per CPU-second ${each.map((x) => x.cpu.toFixed(1)).join(' + ')} = ${totalCpu.toFixed(1)}`);
     return;
   }
   const profiler = o.profile ? new KernelProfiler() : null;
