@@ -1,0 +1,108 @@
+/**
+ * Committing an output: hash it, store every file (and the manifest), and leave the workspace
+ * holding the content in the configured link type.
+ */
+import { chmodSync, copyFileSync, lstatSync, readlinkSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { LockstepError } from '../errors.js';
+import { CachingHasher } from '../hash/hasher.js';
+import type { Hasher } from '../hash/index.js';
+import type { DirEntry, HashInfo, Md5 } from '../hash/types.js';
+import { isLinkedTo, LinkPlanner, placeAt, placeObject, usableLinkTypes, WRITABLE_MODE } from './link.js';
+import type { LinkType, ObjectStore } from './types.js';
+import type { LocalObjectStore } from './object-store.js';
+
+const BATCH = 500;
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export interface OutputOptions {
+  /** Folder that paths in messages are shown relative to (default: the current directory). */
+  displayRoot?: string;
+}
+
+export async function commitOutputImpl(
+  store: LocalObjectStore,
+  hasher: Hasher,
+  absPath: string,
+  linkTypes: readonly LinkType[],
+  opts: OutputOptions = {},
+): Promise<HashInfo> {
+  const planner = new LinkPlanner(usableLinkTypes(linkTypes, store.root, absPath));
+  // With copy, files read for hashing go straight into the store from the same bytes: one read
+  // per new file, and the object is exactly what was hashed.
+  const result =
+    planner.current === 'copy' && hasher instanceof CachingHasher
+      ? await hasher.hashPath(absPath, { onContent: (_abs, md5, bytes) => store.addBytesSync(md5, bytes) })
+      : await hasher.hashPath(absPath);
+  if (result === null) {
+    const shown = path.relative(opts.displayRoot ?? process.cwd(), absPath) || absPath;
+    throw new LockstepError('missing-output', `output '${shown}' does not exist`, 'Check that the stage command writes it.');
+  }
+  if (result.entries === undefined) {
+    commitFile(store, planner, path.resolve(absPath), result.info.md5);
+  } else {
+    const entries: DirEntry[] = result.entries;
+    const root = path.resolve(absPath);
+    for (let i = 0; i < entries.length; i++) {
+      if (i > 0 && i % BATCH === 0) await yieldToLoop();
+      const e = entries[i] as DirEntry;
+      commitFile(store, planner, `${root}/${e.relpath}`, e.md5);
+    }
+    const md5 = await store.addManifest(entries);
+    if (md5 !== result.info.md5) throw new Error(`manifest hash ${md5} differs from directory hash ${result.info.md5}`);
+  }
+  await hasher.save();
+  return result.info;
+}
+
+/** Store one workspace file whose hash is known; the workspace keeps it in the planner's link type. */
+function commitFile(store: LocalObjectStore, planner: LinkPlanner, abs: string, md5: Md5): void {
+  const obj = store.objectPath(md5);
+  planner.run((type) => {
+    const present = store.hasSync(md5);
+    switch (type) {
+      case 'reflink':
+      case 'copy':
+        // The workspace file stays as it is (independent), unless it is a link into the cache.
+        if (!present) store.addFileSync(abs, md5, { reflinkOnly: type === 'reflink' });
+        else if (isLinkedTo(abs, obj)) placeAt(abs, true, (t) => placeObject(type, obj, t));
+        return;
+      case 'hardlink':
+        // Linking the workspace file in as the object copies no data at all.
+        if (!present) store.addFileSync(abs, md5, { hardlink: true });
+        else if (!isLinkedTo(abs, obj) || lstatSync(abs).isSymbolicLink()) placeAt(abs, true, (t) => placeObject('hardlink', obj, t));
+        return;
+      case 'symlink':
+        if (present) {
+          if (readlinkOrNull(abs) !== obj) placeAt(abs, true, (t) => placeObject('symlink', obj, t));
+          return;
+        }
+        store.addFileSync(abs, md5, { move: true });
+        try {
+          symlinkSync(obj, abs);
+        } catch (e) {
+          // Put the content back before falling back to the next link type.
+          copyFileSync(obj, abs);
+          chmodSync(abs, WRITABLE_MODE);
+          throw e;
+        }
+        return;
+    }
+  });
+}
+
+function readlinkOrNull(abs: string): string | null {
+  try {
+    return readlinkSync(abs);
+  } catch {
+    return null;
+  }
+}
+
+/** Only for callers holding any ObjectStore: the local store's extra operations are needed here. */
+export function asLocalStore(store: ObjectStore): LocalObjectStore {
+  if (typeof (store as LocalObjectStore).readVerifiedSmallSync !== 'function') {
+    throw new Error('commitOutput/checkoutOutput need the local object store (openObjectStore)');
+  }
+  return store as LocalObjectStore;
+}
