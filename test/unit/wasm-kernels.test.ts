@@ -83,6 +83,8 @@ async function checkKernel(kernel: string, inputs: Record<string, Spec>, attrs: 
 }
 
 before(async () => {
+  // Production mode only silences tfjs' console banner about tfjs-node; kernels run the same.
+  tf.enableProdMode();
   await useWasmBackend({ training: true });
 });
 
