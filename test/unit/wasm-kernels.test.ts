@@ -31,21 +31,23 @@ function rng(seed: number): () => number {
   };
 }
 
-function randomArray(size: number, seed: number, opts: { reluLike?: boolean } = {}): Float32Array {
+function randomArray(size: number, seed: number, opts: { reluLike?: boolean; nanEvery?: number } = {}): Float32Array {
   const r = rng(seed);
   const out = new Float32Array(size);
   for (let i = 0; i < size; i++) {
     const v = r() * 2 - 1;
     // relu-like data has many exact zeros, which exercises max-pool tie-breaking.
     out[i] = opts.reluLike === true ? Math.max(0, v) : v;
+    if (opts.nanEvery !== undefined && i % opts.nanEvery === 0) out[i] = Number.NaN;
   }
   return out;
 }
 
-interface Spec { shape: number[]; seed: number; reluLike?: boolean; dtype?: 'float32' | 'int32' }
+interface Spec { shape: number[]; seed: number; reluLike?: boolean; dtype?: 'float32' | 'int32'; values?: ArrayLike<number>; nanEvery?: number }
 
 function materialise(spec: Spec): Tensor {
   const size = spec.shape.reduce((p, q) => p * q, 1);
+  if (spec.values !== undefined) return tf.tensor(Float32Array.from(spec.values), spec.shape);
   if (spec.dtype === 'int32') {
     const r = rng(spec.seed);
     return tf.tensor(Int32Array.from({ length: size }, () => Math.floor(r() * 1000) - 500), spec.shape, 'int32');
@@ -166,8 +168,10 @@ describe('BatchMatMul', () => {
 });
 
 describe('MaxPoolGrad', () => {
-  const cases: Array<{ x: number[]; filter: number; strides: number; pad: 'same' | 'valid' }> = [
+  const cases: Array<{ x: number[]; filter: number; strides: number; pad: 'same' | 'valid'; nanEvery?: number }> = [
     { x: [2, 8, 8, 4], filter: 2, strides: 2, pad: 'valid' },
+    // NaN inputs: the cpu backend's argmax skips them (and drops the gradient of all-NaN windows).
+    { x: [2, 8, 8, 1], filter: 2, strides: 2, pad: 'valid', nanEvery: 2 },
     { x: [1, 7, 7, 1], filter: 2, strides: 2, pad: 'valid' },
     { x: [2, 7, 7, 3], filter: 2, strides: 2, pad: 'same' },
     { x: [2, 6, 6, 2], filter: 3, strides: 1, pad: 'same' },
@@ -175,11 +179,12 @@ describe('MaxPoolGrad', () => {
     { x: [3, 5, 7, 6], filter: 2, strides: 2, pad: 'valid' },
   ];
   for (const c of cases) {
-    test(`x ${c.x} pool ${c.filter} stride ${c.strides} ${c.pad}`, async () => {
-      const y = await runKernelOn('cpu', 'MaxPool', { x: { shape: c.x, seed: 9, reluLike: true } },
-        { filterSize: c.filter, strides: c.strides, pad: c.pad });
+    test(`x ${c.x} pool ${c.filter} stride ${c.strides} ${c.pad}${c.nanEvery ? ' with NaN' : ''}`, async () => {
+      const input: Spec = { shape: c.x, seed: 9, reluLike: true, nanEvery: c.nanEvery };
+      // The forward output MaxPoolGrad receives is the cpu backend's max-pool of the same input.
+      const y = await runKernelOn('cpu', 'MaxPool', { x: input }, { filterSize: c.filter, strides: c.strides, pad: c.pad });
       await checkKernel('MaxPoolGrad', {
-        dy: { shape: y.shape, seed: 10 }, input: { shape: c.x, seed: 9, reluLike: true }, output: { shape: y.shape, seed: 11 },
+        dy: { shape: y.shape, seed: 10 }, input, output: { shape: y.shape, seed: 0, values: y.values },
       }, { filterSize: c.filter, strides: c.strides, pad: c.pad });
     });
   }
