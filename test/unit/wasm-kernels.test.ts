@@ -91,7 +91,7 @@ before(async () => {
 });
 
 test('the registered kernel list names every replaced kernel', () => {
-  for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Sum', 'Mean', 'Tile', 'Identity', 'Cast', 'Multiply', 'Add']) {
+  for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Sum', 'Mean', 'Tile', 'Identity', 'Cast', 'Multiply', 'Add', 'FusedBatchNorm']) {
     assert.ok(WASM_TRAINING_KERNELS.includes(k), k);
     assert.ok(tf.getKernel(k, 'wasm') !== undefined, `${k} registered for wasm`);
   }
@@ -270,4 +270,28 @@ describe('Multiply and Add with a channel vector', () => {
       });
     }
   }
+});
+
+describe('FusedBatchNorm', () => {
+  const positive = (shape: number[], seed: number): Spec => {
+    const r = rng(seed);
+    return { shape, seed, values: Array.from({ length: shape.reduce((p, q) => p * q, 1) }, () => 0.1 + r()) };
+  };
+  test('per-channel parameters, with and without offset and scale', async () => {
+    for (const withParams of [true, false]) {
+      const inputs: Record<string, Spec> = { x: { shape: [3, 5, 5, 8], seed: 22 }, mean: { shape: [8], seed: 23 }, variance: positive([8], 24) };
+      if (withParams) Object.assign(inputs, { offset: { shape: [8], seed: 25 }, scale: { shape: [8], seed: 26 } });
+      await checkKernel('FusedBatchNorm', inputs, { varianceEpsilon: 0.001 });
+    }
+  });
+  test('a large mean against a small spread stays accurate', async () => {
+    const x = positive([2, 4, 4, 3], 27);
+    const shifted: Spec = { ...x, values: Array.from(x.values!, (v) => v + 1000) };
+    await checkKernel('FusedBatchNorm', { x: shifted, mean: { shape: [3], seed: 0, values: [1000.5, 1000.5, 1000.5] }, variance: positive([3], 28) },
+      { varianceEpsilon: 0.001 });
+  });
+  test('broadcast parameters of full rank keep the original kernel', async () => {
+    await checkKernel('FusedBatchNorm', { x: { shape: [2, 3, 3, 4], seed: 29 }, mean: { shape: [1, 1, 1, 4], seed: 30 }, variance: positive([1, 1, 1, 4], 31) },
+      { varianceEpsilon: 0.001 });
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * Training kernels for the wasm backend that tfjs-backend-wasm lacks or runs slowly
  * (Conv2DBackpropFilter, Conv2DBackpropInput, transposed BatchMatMul, MaxPoolGrad, Sum, Mean, Tile,
- * copy-free Identity and same-dtype Cast, channel-vector Multiply/Add in wasm's faster operand order).
+ * copy-free Identity and same-dtype Cast, channel-vector Multiply/Add in wasm's faster operand order,
+ * FusedBatchNorm as vectorised binary ops).
  * Called once after the wasm backend is ready; each kernel takes its fast path for the shapes the
  * models use and falls back to the original wasm kernel (or a general path) otherwise.
  */
@@ -12,6 +13,7 @@ import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
 import { meanConfig, sumConfig } from './reduce.js';
+import { fusedBatchNormConfig } from './batch-norm.js';
 import { addConfig, multiplyConfig } from './broadcast-binary.js';
 import { castConfig, identityConfig } from './share-data.js';
 import { tileConfig } from './tile.js';
@@ -29,6 +31,7 @@ const TRAINING_KERNELS: readonly KernelConfig[] = [
   castConfig,
   multiplyConfig,
   addConfig,
+  fusedBatchNormConfig,
 ];
 
 /** Names of the kernels registerWasmTrainingKernels() installs for 'wasm' (for the backend banner). */
