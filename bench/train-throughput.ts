@@ -183,6 +183,7 @@ function render(o: Options, results: BackendResult[]): string {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  tf.enableProdMode(); // no debug checks, no console banner on the cpu backend
   if (o.procs > 1) {
     const load = os.loadavg();
     const each = await runChildren(o);

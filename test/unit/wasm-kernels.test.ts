@@ -109,6 +109,9 @@ describe('Conv2DBackpropFilter', () => {
     { x: [3, 13, 11, 8], f: [3, 3, 8, 5], strides: 1, pad: 'same', dy: [3, 13, 11, 5] },
     { x: [2, 12, 12, 9], f: [2, 2, 9, 3], strides: 1, pad: 'same', dy: [2, 12, 12, 3] },
     { x: [1, 24, 24, 16], f: [5, 5, 16, 8], strides: 1, pad: 'same', dy: [1, 24, 24, 8] },
+    // Wide layers (512 channels) on tiny images, both paths.
+    { x: [1, 4, 4, 512], f: [3, 3, 512, 2], strides: 1, pad: 'same', dy: [1, 4, 4, 2] },
+    { x: [1, 12, 12, 2], f: [3, 3, 2, 512], strides: 1, pad: 'same', dy: [1, 12, 12, 512] },
     // With the chunk sizes shrunk below (the cpu reference is too slow for full-size chunks):
     // several padded-grid chunks and several im2col chunks, uneven last chunks.
     { x: [5, 12, 12, 8], f: [3, 3, 8, 6], strides: 1, pad: 'same', dy: [5, 12, 12, 6], small: true },
@@ -138,6 +141,7 @@ describe('Conv2DBackpropInput', () => {
     { dy: [1, 7, 7, 4], f: [3, 3, 1, 4], inputShape: [1, 7, 7, 1], strides: 1, pad: 'same' },
     { dy: [3, 5, 5, 6], f: [3, 3, 5, 6], inputShape: [3, 7, 7, 5], strides: 1, pad: 'valid' },
     { dy: [2, 4, 4, 64], f: [3, 3, 128, 64], inputShape: [2, 4, 4, 128], strides: 1, pad: 'same' },
+    { dy: [2, 3, 3, 512], f: [3, 3, 2, 512], inputShape: [2, 3, 3, 2], strides: 1, pad: 'same' },
     // Fallback: strided gradients keep wasm's own kernel.
     { dy: [2, 4, 4, 3], f: [3, 3, 2, 3], inputShape: [2, 8, 8, 2], strides: 2, pad: 'same' },
   ];
