@@ -1,0 +1,109 @@
+/** Text renderings of the exp table data: terminal table fitted to the width, CSV, Markdown. */
+import Table from 'cli-table3';
+import { stringify } from 'csv-stringify/sync';
+import type { Column, ExpTable, Row } from '../exp/table.js';
+import type { DiffRow } from '../exp/diff.js';
+
+const MAX_CELL = 28;
+/** No rule between rows: a compact table like DVC's. */
+const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
+
+export function formatCell(value: unknown, column?: Column): string {
+  if (value === undefined || value === null) return column?.kind === 'meta' || column?.kind === 'group' ? '' : '-';
+  if (column?.id === 'meta:created' && typeof value === 'string') return formatCreated(value);
+  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(5)));
+  if (typeof value === 'string') return value;
+  return JSON.stringify(value);
+}
+
+/** `Nov 23 17:22` like DVC: short and local. */
+export function formatCreated(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const month = d.toLocaleString('en-US', { month: 'short' });
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${month} ${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+const truncate = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
+
+export interface FitResult {
+  shown: Column[];
+  hidden: Column[];
+}
+
+/**
+ * Keep columns from the left while the table fits in `width` (each column costs its text plus 3 for
+ * padding and border); the first column (the experiment) always stays.
+ */
+export function fitColumns(table: ExpTable, width: number): FitResult {
+  const shown: Column[] = [];
+  const hidden: Column[] = [];
+  let used = 1;
+  for (const [i, c] of table.columns.entries()) {
+    const w = Math.max(truncate(c.label, MAX_CELL).length, ...table.rows.map((r) => truncate(formatCell(r.cells[c.id], c), MAX_CELL).length));
+    if (i === 0 || used + w + 3 <= width) {
+      shown.push(c);
+      used += w + 3;
+    } else {
+      hidden.push(c);
+    }
+  }
+  return { shown, hidden };
+}
+
+function baselineTitle(baseline: string, head: string | undefined): string {
+  return `baseline ${baseline.slice(0, 7)}${baseline === head ? ' (HEAD)' : ''}`;
+}
+
+function groupRows(rows: Row[]): Array<[string, Row[]]> {
+  const by = new Map<string, Row[]>();
+  for (const r of rows) {
+    const list = by.get(r.baseline) ?? [];
+    list.push(r);
+    by.set(r.baseline, list);
+  }
+  return [...by.entries()];
+}
+
+/** The terminal table; returns the text and a note about hidden columns (or ''). */
+export function renderText(table: ExpTable, opts: { width: number; head?: string }): { text: string; note: string } {
+  const { shown, hidden } = fitColumns(table, opts.width);
+  const t = new Table({ head: shown.map((c) => truncate(c.label, MAX_CELL)), style: { head: [], border: [] }, chars: COMPACT, wordWrap: false });
+  for (const [baseline, rows] of groupRows(table.rows)) {
+    t.push([{ colSpan: shown.length, content: baselineTitle(baseline, opts.head) }]);
+    for (const r of rows) t.push(shown.map((c) => truncate(formatCell(r.cells[c.id], c), MAX_CELL)));
+  }
+  const note = hidden.length
+    ? `${hidden.length} column${hidden.length > 1 ? 's' : ''} did not fit the ${opts.width}-column terminal and ${hidden.length > 1 ? 'are' : 'is'} not shown: ${hidden.map((c) => c.label).join(', ')} (use --keep/--drop, --csv or --json)`
+    : '';
+  return { text: t.toString(), note };
+}
+
+export function renderCsv(table: ExpTable): string {
+  const header = ['baseline', ...table.columns.map((c) => c.label)];
+  const rows = table.rows.map((r) => [r.baseline, ...table.columns.map((c) => {
+    const v = r.cells[c.id];
+    return v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  })]);
+  return stringify([header, ...rows]);
+}
+
+const mdEscape = (s: string): string => s.replace(/\|/g, '\\|');
+
+export function renderMarkdown(table: ExpTable): string {
+  const lines = [`| ${table.columns.map((c) => mdEscape(c.label)).join(' | ')} |`, `|${table.columns.map((c) => (c.kind === 'meta' || c.kind === 'group' ? ' --- ' : ' ---: ')).join('|')}|`];
+  for (const r of table.rows) lines.push(`| ${table.columns.map((c) => mdEscape(formatCell(r.cells[c.id], c))).join(' | ')} |`);
+  return lines.join('\n') + '\n';
+}
+
+export function renderDiff(rows: DiffRow[], a: string, b: string, format: 'text' | 'md'): string {
+  const head = ['', 'File', 'Key', a, b, 'Change'];
+  const body = rows.map((r) => [r.kind, r.file, r.key, formatCell(r.a), formatCell(r.b), r.change === undefined ? '' : formatCell(r.change)]);
+  if (format === 'md') {
+    return [`| ${head.join(' | ')} |`, '| --- | --- | --- | ---: | ---: | ---: |', ...body.map((r) => `| ${r.map(mdEscape).join(' | ')} |`)].join('\n') + '\n';
+  }
+  const t = new Table({ head, style: { head: [], border: [] }, chars: COMPACT });
+  for (const r of body) t.push(r);
+  return t.toString() + '\n';
+}
