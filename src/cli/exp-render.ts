@@ -5,8 +5,6 @@ import type { Column, ExpTable, Row } from '../exp/table.js';
 import type { DiffRow } from '../exp/diff.js';
 
 const MAX_CELL = 28;
-/** No rule between rows: a compact table like DVC's. */
-const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
 
 export function formatCell(value: unknown, column?: Column): string {
   if (value === undefined || value === null) return column?.kind === 'meta' || column?.kind === 'group' ? '' : '-';
@@ -66,18 +64,23 @@ function groupRows(rows: Row[]): Array<[string, Row[]]> {
   return [...by.entries()];
 }
 
-/** The terminal table; returns the text and a note about hidden columns (or ''). */
+/**
+ * The terminal table; returns the text and a note about hidden columns (or ''). One baseline gets a
+ * title line; several get a Baseline column marking where each group starts.
+ */
 export function renderText(table: ExpTable, opts: { width: number; head?: string }): { text: string; note: string } {
-  const { shown, hidden } = fitColumns(table, opts.width);
-  const t = new Table({ head: shown.map((c) => truncate(c.label, MAX_CELL)), style: { head: [], border: [] }, chars: COMPACT, wordWrap: false });
-  for (const [baseline, rows] of groupRows(table.rows)) {
-    t.push([{ colSpan: shown.length, content: baselineTitle(baseline, opts.head) }]);
-    for (const r of rows) t.push(shown.map((c) => truncate(formatCell(r.cells[c.id], c), MAX_CELL)));
-  }
+  const groups = groupRows(table.rows);
+  const multi = groups.length > 1;
+  const baselineCol: Column = { id: 'meta:baseline', label: 'Baseline', kind: 'meta' };
+  const rows: Row[] = multi ? table.rows.map((r, i) => ({ ...r, cells: { ...r.cells, 'meta:baseline': i === 0 || table.rows[i - 1]?.baseline !== r.baseline ? baselineTitle(r.baseline, opts.head).replace('baseline ', '') : '' } })) : table.rows;
+  const { shown, hidden } = fitColumns({ columns: multi ? [baselineCol, ...table.columns] : table.columns, rows }, opts.width);
+  const t = new Table({ head: shown.map((c) => truncate(c.label, MAX_CELL)), style: { head: [], border: [] }, wordWrap: false });
+  for (const r of rows) t.push(shown.map((c) => truncate(formatCell(r.cells[c.id], c), MAX_CELL)));
+  const title = !multi && groups[0] ? `${baselineTitle(groups[0][0], opts.head)}\n` : '';
   const note = hidden.length
     ? `${hidden.length} column${hidden.length > 1 ? 's' : ''} did not fit the ${opts.width}-column terminal and ${hidden.length > 1 ? 'are' : 'is'} not shown: ${hidden.map((c) => c.label).join(', ')} (use --keep/--drop, --csv or --json)`
     : '';
-  return { text: t.toString(), note };
+  return { text: title + t.toString(), note };
 }
 
 export function renderCsv(table: ExpTable): string {
@@ -103,7 +106,7 @@ export function renderDiff(rows: DiffRow[], a: string, b: string, format: 'text'
   if (format === 'md') {
     return [`| ${head.join(' | ')} |`, '| --- | --- | --- | ---: | ---: | ---: |', ...body.map((r) => `| ${r.map(mdEscape).join(' | ')} |`)].join('\n') + '\n';
   }
-  const t = new Table({ head, style: { head: [], border: [] }, chars: COMPACT });
+  const t = new Table({ head, style: { head: [], border: [] } });
   for (const r of body) t.push(r);
   return t.toString() + '\n';
 }
