@@ -110,7 +110,7 @@ export function compareValues(a: unknown, b: unknown): number {
 }
 
 export function findColumn(columns: Column[], label: string, flag: string): Column {
-  const col = columns.find((c) => c.label === label) ?? columns.find((c) => c.kind === 'meta' && c.label.toLowerCase() === label.toLowerCase()) ?? columns.find((c) => c.file !== undefined && `${c.file}:${c.key}` === label) ?? columns.find((c) => c.id === label);
+  const col = columns.find((c) => c.label === label) ?? columns.find((c) => c.kind === 'meta' && c.label.toLowerCase() === label.toLowerCase()) ?? columns.find((c) => c.file !== undefined && `${c.file}:${c.key}` === label) ?? columns.find((c) => c.id === label || c.id === `meta:${label.toLowerCase()}`);
   if (!col) {
     const valid = columns.map((c) => c.label).join(', ');
     throw new LockstepError('usage', `${flag} '${label}' is not a column; columns: ${valid}`, 'Pick one of the listed columns.');
