@@ -3,7 +3,7 @@
  * params (typically everything but the seed), each metric aggregated over the successful ones. Pure.
  */
 import { LockstepError } from '../errors.js';
-import { findColumn, type Column, type ExpTable, type Row } from './table.js';
+import { compareValues, findColumn, type Column, type ExpTable, type Row } from './table.js';
 
 export const AGGREGATES = ['mean', 'std', 'min', 'max', 'median', 'count'] as const;
 export type Aggregate = (typeof AGGREGATES)[number];
@@ -67,7 +67,17 @@ export function groupTable(table: ExpTable, groupBy: string[], aggs: Aggregate[]
   for (const m of metricCols) {
     for (const fn of aggs) columns.push({ id: `agg:${m.id}:${fn}`, label: `${m.label}:${fn}`, kind: 'agg', ...(m.file ? { file: m.file, key: `${m.key}:${fn}` } : {}) });
   }
-  const rows: Row[] = [...groups.values()].map((g) => {
+  const baselines = [...new Set(table.rows.map((r) => r.baseline))];
+  const ordered = [...groups.values()].sort((x, y) => {
+    const b = baselines.indexOf(x.baseline) - baselines.indexOf(y.baseline);
+    if (b !== 0) return b;
+    for (let i = 0; i < x.key.length; i++) {
+      const c = compareValues(x.key[i], y.key[i]);
+      if (c !== 0) return c;
+    }
+    return 0;
+  });
+  const rows: Row[] = ordered.map((g) => {
     const ok = g.rows.filter((r) => r.state !== 'failed');
     const cells: Record<string, unknown> = { 'meta:n': ok.length, 'meta:failed': g.rows.length - ok.length };
     groupCols.forEach((c, i) => (cells[c.id] = g.key[i]));
