@@ -90,10 +90,11 @@ export function filterColumns(columns: Column[], keep: string[] | undefined, dro
   const keepRe = compileRegexes(keep, '--keep');
   const dropRe = compileRegexes(drop, '--drop');
   const matches = (c: Column, res: RegExp[]) => res.some((re) => re.test(c.label) || (c.file !== undefined && re.test(`${c.file}:${c.key}`)));
-  return columns.filter((c) => {
-    if (c.kind === 'meta' || c.kind === 'group') return true;
+  return columns.filter((c, i) => {
+    if (i === 0 || c.kind === 'group') return true; // the row's name always stays
     if (keepRe.length && matches(c, keepRe)) return true;
-    if (keepRe.length && !dropRe.length) return false; // DVC: --keep alone keeps only what it names
+    // --keep alone shows only what it names (plus Created/State); with --drop it rescues columns
+    if (keepRe.length && !dropRe.length) return c.kind === 'meta';
     return !matches(c, dropRe);
   });
 }
