@@ -63,16 +63,21 @@ function labelColumns(kind: 'param' | 'metric', entries: Array<{ file: string; k
 }
 
 function collectKeys(records: ListedExperiment[], pick: (r: ListedExperiment) => Record<string, Record<string, unknown>>): Array<{ file: string; key: string }> {
-  const seen = new Map<string, { file: string; key: string }>();
+  // nested sets: no string building per record and key (this runs over every record of `exp show`)
+  const seen = new Map<string, Set<string>>();
+  const out: Array<{ file: string; key: string }> = [];
   for (const r of records) {
     for (const [file, values] of Object.entries(pick(r))) {
-      for (const key of Object.keys(values)) {
-        const id = `${file}\0${key}`;
-        if (!seen.has(id)) seen.set(id, { file, key });
+      let keys = seen.get(file);
+      if (!keys) seen.set(file, (keys = new Set()));
+      for (const key in values) {
+        if (keys.has(key)) continue;
+        keys.add(key);
+        out.push({ file, key });
       }
     }
   }
-  return [...seen.values()];
+  return out;
 }
 
 function compileRegexes(list: string[] | undefined, flag: string): RegExp[] {
