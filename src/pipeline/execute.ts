@@ -2,10 +2,12 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { checkoutOutput, commitOutput } from '../cache/index.js';
+import { resolveStageParams } from '../config/index.js';
 import type { StageDef } from '../config/types.js';
 import { LockstepError } from '../errors.js';
 import { absPath, type Workspace } from './context.js';
 import type { Emit, ReproSummary, StageOutcome } from './events.js';
+import { ignoreOutputs } from './gitignore.js';
 import { withDownstream } from './graph.js';
 import { LockWriter, lockedPath, type LockedPath, type LockedStage } from './lockfile.js';
 import { observeStage } from './observe.js';
@@ -30,8 +32,15 @@ function canUseRunCache(stage: StageDef): boolean {
   return stage.outs.every((o) => isAuxiliary(o) || (o.cache && !o.persist));
 }
 
-/** Check every selected stage's deps exist or are produced by some stage, before anything runs. */
-function checkDepsExist(ws: Workspace, selected: string[]): void {
+/**
+ * Configuration problems surface before anything runs: every selected stage's params resolve, and its
+ * deps exist or are produced by some stage.
+ */
+async function checkBeforeRunning(ws: Workspace, selected: string[]): Promise<void> {
+  for (const name of selected) {
+    const stage = ws.graph.byName.get(name)!;
+    if (!stage.frozen) await resolveStageParams(ws.project.root, stage);
+  }
   const produced = new Map<string, Set<string>>();
   for (const e of ws.graph.edges) {
     const set = produced.get(e.to) ?? new Set();
@@ -69,7 +78,7 @@ export async function reproduce(ws: Workspace, opts: ReproOptions, emit: Emit, s
     return summary;
   }
 
-  checkDepsExist(ws, selected);
+  await checkBeforeRunning(ws, selected);
   const writer = new LockWriter(ws.lockPath, ws.lock, ws.graph.order);
   const inSelection = new Set(selected);
   const pending = new Set(selected);
@@ -157,6 +166,7 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
       const outs = await restoreOutputs(ws, stage, entry);
       if (!outs) continue;
       await writer.update(name, { cmd, deps, params: observed.params, outs });
+      await ignoreOutputs(ws.project.root, stage.outs.filter((o) => o.cache).map((o) => o.path));
       emit({ type: 'stage-restored', stage: name, from });
       return { outcome: 'restored' };
     }
@@ -204,6 +214,7 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
   }
   const entry: LockedStage = { cmd, deps, params: observed.params, outs };
   await writer.update(name, entry);
+  await ignoreOutputs(ws.project.root, stage.outs.filter((o) => o.cache).map((o) => o.path));
   if (runCacheAllowed || (opts.force && canUseRunCache(stage) && !stage.alwaysChanged)) {
     await saveRunCacheEntry(ws.project.cacheDir, key, { ...entry, outs: outs.filter((o) => !stage.outs.some((d) => d.path === o.path && isAuxiliary(d))) });
   }

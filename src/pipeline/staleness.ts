@@ -12,6 +12,7 @@ export type StaleReason =
   | { kind: 'param-added'; file: string; key: string; after: unknown }
   | { kind: 'param-removed'; file: string; key: string; before: unknown }
   | { kind: 'dep-changed'; path: string }
+  | { kind: 'dep-missing'; path: string }
   | { kind: 'dep-added'; path: string }
   | { kind: 'dep-removed'; path: string }
   | { kind: 'out-changed'; path: string }
@@ -100,7 +101,7 @@ function pathReasons(side: 'dep' | 'out', locked: LockedPath[], now: Map<string,
   for (const [path, info] of now) {
     const l = lockedByPath.get(path);
     if (!l) reasons.push(side === 'dep' ? { kind: 'dep-added', path } : { kind: 'out-added', path });
-    else if (!info) reasons.push(side === 'dep' ? { kind: 'dep-changed', path } : { kind: 'out-missing', path });
+    else if (!info) reasons.push(side === 'dep' ? { kind: 'dep-missing', path } : { kind: 'out-missing', path });
     else if (info.md5 !== l.md5) reasons.push(side === 'dep' ? { kind: 'dep-changed', path } : { kind: 'out-changed', path });
   }
   for (const path of lockedByPath.keys()) {
@@ -124,6 +125,7 @@ export function describeReason(r: StaleReason): string {
     case 'param-added': return `params added: ${r.key} = ${show(r.after)}`;
     case 'param-removed': return `params removed: ${r.key}`;
     case 'dep-changed': return `deps changed: ${r.path}`;
+    case 'dep-missing': return `deps missing: ${r.path}`;
     case 'dep-added': return `deps added: ${r.path}`;
     case 'dep-removed': return `deps removed: ${r.path}`;
     case 'out-changed': return `outs changed: ${r.path}`;

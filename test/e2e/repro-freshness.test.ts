@@ -7,7 +7,7 @@ import { countRun, runCount, tempProject } from '../helpers/project.js';
 // A three-stage pipeline of shell commands; each stage counts its runs in runs/<name>.
 const PIPELINE = `stages:
   prepare:
-    cmd: ${countRun('prepare')} && mkdir -p data && cat raw.txt > data/prepared.txt && echo "lr=\${train.lr}" > /dev/null
+    cmd: ${countRun('prepare')} && mkdir -p data && cat raw.txt > data/prepared.txt
     deps: [raw.txt]
     params: [prepare.scale]
     outs: [data/prepared.txt]
@@ -39,6 +39,10 @@ test('a second repro runs nothing; touching a dep without changing it runs nothi
   assert.equal(first.exitCode, 0, first.all);
   assert.deepEqual(await counts(p), [1, 1, 1]);
   assert.match(await p.read('pipeline.lock'), /^schema: '2.0'\nstages:\n  prepare:\n    cmd: /);
+  // cached outputs are git-ignored beside them, as DVC does; uncached metrics are left to git
+  assert.equal(await p.read('data/.gitignore'), '/prepared.txt\n');
+  assert.match(await p.read('.gitignore'), /^\/model\.txt$/m);
+  assert.deepEqual((await p.git('status', '--porcelain')).split('\n').sort(), [' M .gitignore', '?? data/', '?? pipeline.lock', '?? score.txt']);
 
   const second = await p.run(['repro']);
   assert.equal(second.exitCode, 0, second.all);
@@ -87,7 +91,7 @@ test('deleting an output restores it without running; checkout restores it too',
   assert.equal((await p.run(['repro'])).exitCode, 0);
   const model = await p.read('model.txt');
   await fs.rm(path.join(p.dir, 'model.txt'));
-  assert.equal((await p.run(['status'])).stdout, 'train:\n\touts missing: model.txt');
+  assert.equal((await p.run(['status'])).stdout, 'train:\n\touts missing: model.txt\nevaluate:\n\tdeps missing: model.txt');
   const r = await p.run(['repro']);
   assert.equal(r.exitCode, 0, r.all);
   assert.deepEqual(await counts(p), [1, 1, 1]);
