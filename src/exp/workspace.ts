@@ -48,15 +48,29 @@ async function eachLimited<T>(items: T[], width: number, fn: (item: T) => Promis
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }
 
+/** Past this many siblings, linking them all costs more than the rare `../` path it would serve. */
+const MAX_SIBLINGS = 200;
+
 /**
  * Make a workspace under `parent` (default the OS temp folder). `files` is the tracked file list,
- * passed in so a sweep lists it once.
+ * passed in so a sweep lists it once. The workspace is `<temp>/<project folder name>` and the project's
+ * sibling folders are symlinked beside it, so paths that climb out of the project one level (a dataset
+ * in `../shared/…`, as params often name it) resolve as they do in the project.
  */
 export async function createWorkspace(root: string, files: string[], parent = process.env.LOCKSTEP_EXP_TMPDIR ?? os.tmpdir()): Promise<Workspace> {
   await fs.mkdir(parent, { recursive: true });
-  const dir = await fs.mkdtemp(path.join(parent, 'lockstep-exp-'));
-  const ws: Workspace = { dir, remove: () => fs.rm(dir, { recursive: true, force: true, maxRetries: 3 }) };
+  const outer = await fs.mkdtemp(path.join(parent, 'lockstep-exp-'));
+  const name = path.basename(root) || 'project';
+  const dir = path.join(outer, name);
+  const ws: Workspace = { dir, remove: () => fs.rm(outer, { recursive: true, force: true, maxRetries: 3 }) };
   try {
+    await fs.mkdir(dir);
+    const up = path.dirname(root);
+    // a project right in / or in the temp folder has no meaningful siblings
+    const siblings = up === path.parse(up).root || up === os.tmpdir() ? [] : await fs.readdir(up).catch(() => [] as string[]);
+    if (siblings.length <= MAX_SIBLINGS) {
+      await Promise.all(siblings.filter((s) => s !== name).map((s) => fs.symlink(path.join(path.dirname(root), s), path.join(outer, s)).catch(() => {})));
+    }
     const dirs = new Set<string>();
     for (const f of files) dirs.add(path.dirname(f));
     for (const d of [...dirs].sort()) if (d !== '.') await fs.mkdir(path.join(dir, d), { recursive: true });
