@@ -7,7 +7,7 @@ type Lazy = (load: () => Promise<{ run: Action }>) => (...args: any[]) => Promis
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export function registerExpCommands(program: Command, lazy: Lazy): void {
-  const verb = (name: 'run' | 'show' | 'diff' | 'apply' | 'remove' | 'list') =>
+  const verb = (name: 'run' | 'show' | 'diff' | 'apply' | 'remove' | 'list' | 'push' | 'pull') =>
     lazy(async () => {
       const mod = await import('./exp.js');
       return { run: mod[name] as Action };
@@ -83,4 +83,15 @@ export function registerExpCommands(program: Command, lazy: Lazy): void {
     .option('--names-only', 'only the names')
     .option('--json', 'print JSON')
     .action((opts) => verb('list')(opts));
+
+  for (const [name, what] of [['push', 'send experiment refs to a git remote'], ['pull', 'fetch experiment refs from a git remote']] as const) {
+    exp
+      .command(name)
+      .description(what)
+      .argument('<git-remote>', 'git remote name or URL')
+      .argument('[names...]', 'experiment names')
+      .option('--all', 'every experiment of HEAD')
+      .option('-A, --all-commits', 'every experiment of every baseline')
+      .action((remote, names, opts) => verb(name)(remote, names, opts));
+  }
 }

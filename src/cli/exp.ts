@@ -10,6 +10,7 @@ import { gitMaybe } from '../exp/git.js';
 import { applyExperiment, removeExperiments } from '../exp/manage.js';
 import { listExperiments, resolveExperiment } from '../exp/records.js';
 import { DEFAULT_BIN, runExperiments, type ExpEvent } from '../exp/run.js';
+import { pullExperiments, pushExperiments } from '../exp/share.js';
 import { showTable } from '../exp/show.js';
 import { describeAssignments, parseSetArg, shorthandOverrides } from '../exp/sweep.js';
 import { renderCsv, renderDiff, renderMarkdown, renderText } from './exp-render.js';
@@ -187,5 +188,19 @@ export async function list(opts: { allCommits?: boolean; rev?: string[]; namesOn
     last = r.baseline;
     out(`\t${r.name}\t${r.state}`);
   }
+  return 0;
+}
+
+export async function push(remote: string, names: string[], opts: { all?: boolean; allCommits?: boolean }): Promise<number> {
+  const root = findProjectRoot(process.cwd());
+  const refs = await pushExperiments(root, remote, { names, all: opts.all ?? false, allCommits: opts.allCommits ?? false });
+  err(refs.length ? `Pushed ${refs.length} experiment${refs.length > 1 ? 's' : ''} to ${remote}. Push their outputs with \`lockstep push\`.` : 'No experiments to push.');
+  return 0;
+}
+
+export async function pull(remote: string, names: string[], opts: { all?: boolean; allCommits?: boolean }): Promise<number> {
+  const root = findProjectRoot(process.cwd());
+  const refs = await pullExperiments(root, remote, { names, all: opts.all ?? false, allCommits: opts.allCommits ?? false });
+  err(refs.length ? `Fetched ${refs.length} experiment${refs.length > 1 ? 's' : ''} from ${remote}.` : 'No experiments to fetch.');
   return 0;
 }
