@@ -2,21 +2,19 @@ import type { Command } from 'commander';
 import { checkoutOutput } from '../cache/index.js';
 import { LockstepError } from '../errors.js';
 import type { Md5 } from '../hash/types.js';
-import { absPath, openWorkspace } from '../pipeline/context.js';
+import { absPath, openLockedWorkspace } from '../pipeline/context.js';
 import { selectStages } from '../pipeline/plan.js';
-import { acquireRepoLock } from '../pipeline/repo-lock.js';
 import { globals, out, parseWait } from './options.js';
 
 /** Restore workspace outputs from the cache, as the lock file records them. */
 export async function run(targets: string[], flags: { force?: boolean; wait?: string | boolean }, cmd: Command): Promise<number> {
   const g = globals(cmd);
-  const ws = await openWorkspace();
-  const sel = selectStages(ws.graph, { targets, singleItem: targets.length > 0, downstream: false });
-  if (!sel.ok) throw sel.error;
-  const release = await acquireRepoLock(ws.project.root, { command: 'lockstep checkout', waitMs: parseWait(flags.wait) });
+  const { ws, release } = await openLockedWorkspace({ command: 'lockstep checkout', waitMs: parseWait(flags.wait) });
   let restored = 0;
   let unchanged = 0;
   try {
+    const sel = selectStages(ws.graph, { targets, singleItem: targets.length > 0, downstream: false });
+    if (!sel.ok) throw sel.error;
     for (const name of sel.value) {
       const locked = ws.lock.stages[name];
       const stage = ws.graph.byName.get(name)!;

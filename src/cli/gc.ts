@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { collectGarbage } from '../cache/index.js';
 import type { Md5 } from '../hash/types.js';
-import { openWorkspace } from '../pipeline/context.js';
+import { openLockedWorkspace } from '../pipeline/context.js';
 import type { LockFile } from '../pipeline/lockfile-types.js';
-import { acquireRepoLock } from '../pipeline/repo-lock.js';
 import { globals, out, parseWait } from './options.js';
 
 /** Every object hash a lock file references (outs and deps: deps may be another stage's outs). */
@@ -26,8 +25,7 @@ async function experimentLocks(root: string): Promise<LockFile[]> {
 
 export async function run(flags: { dry?: boolean; json?: boolean; wait?: string | boolean }, cmd: Command): Promise<number> {
   const g = globals(cmd);
-  const ws = await openWorkspace();
-  const release = flags.dry ? async () => {} : await acquireRepoLock(ws.project.root, { command: 'lockstep gc', waitMs: parseWait(flags.wait) });
+  const { ws, release } = await openLockedWorkspace(flags.dry ? null : { command: 'lockstep gc', waitMs: parseWait(flags.wait) });
   try {
     const used = new Set<Md5>(hashesOf(ws.lock));
     for (const lock of await experimentLocks(ws.project.root)) for (const h of hashesOf(lock)) used.add(h);

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { LockstepError } from '../errors.js';
-import { openWorkspace } from '../pipeline/context.js';
+import { openLockedWorkspace } from '../pipeline/context.js';
 import type { ReproEvent } from '../pipeline/events.js';
 import { reproduce } from '../pipeline/execute.js';
-import { acquireRepoLock } from '../pipeline/repo-lock.js';
 import { describeReason } from '../pipeline/staleness.js';
 import { errLine, globals, out, parsePositiveInt, parseWait } from './options.js';
 
@@ -23,12 +22,10 @@ export async function run(targets: string[], flags: ReproFlags, cmd: Command): P
   const g = globals(cmd);
   const jobs = parsePositiveInt(flags.jobs, '--jobs', 1);
   const waitMs = parseWait(flags.wait);
-  const ws = await openWorkspace();
   const render = flags.json ? (e: ReproEvent) => out(JSON.stringify(e)) : textRenderer(g.quiet);
-
-  const release = flags.dry
-    ? async () => {}
-    : await acquireRepoLock(ws.project.root, { command: 'lockstep repro', waitMs, onWait: (holder) => render({ type: 'waiting-for-lock', holder }) });
+  const { ws, release } = await openLockedWorkspace(
+    flags.dry ? null : { command: 'lockstep repro', waitMs, onWait: (holder) => render({ type: 'waiting-for-lock', holder }) },
+  );
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.on('SIGINT', onSignal);

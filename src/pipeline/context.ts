@@ -5,7 +5,8 @@ import type { Pipeline } from '../config/types.js';
 import { openHasher, type Hasher } from '../hash/index.js';
 import { openObjectStore } from '../cache/index.js';
 import type { ObjectStore } from '../cache/types.js';
-import { LOCK_FILES, openProject, type Project } from '../project.js';
+import { LOCK_FILES, findProjectRoot, openProject, type Project } from '../project.js';
+import { acquireRepoLock, type LockHolder } from './repo-lock.js';
 import { buildGraph, type Graph } from './graph.js';
 import { readLockFile, type LockFile } from './lockfile.js';
 
@@ -36,4 +37,22 @@ export function absPath(ws: Workspace, rel: string): string {
 
 export function exists(ws: Workspace, rel: string): boolean {
   return existsSync(absPath(ws, rel));
+}
+
+/**
+ * Take the repository lock first, then read the workspace, so what we read (the lock file above all)
+ * cannot change under us. `lock: null` for read-only commands.
+ */
+export async function openLockedWorkspace(
+  lock: { command: string; waitMs: number; onWait?: (holder: LockHolder) => void } | null,
+  cwd: string = process.cwd(),
+): Promise<{ ws: Workspace; release: () => Promise<void> }> {
+  if (!lock) return { ws: await openWorkspace(cwd), release: async () => {} };
+  const release = await acquireRepoLock(findProjectRoot(cwd), lock);
+  try {
+    return { ws: await openWorkspace(cwd), release };
+  } catch (e) {
+    await release();
+    throw e;
+  }
 }

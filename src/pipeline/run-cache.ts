@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
+import { dump, load } from 'js-yaml';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { LockedPath, LockedStage } from './lockfile-types.js';
 import { canonicalJson } from './staleness.js';
@@ -22,7 +22,7 @@ function keyDir(cacheDir: string, key: string): string {
 }
 
 export async function saveRunCacheEntry(cacheDir: string, key: string, entry: LockedStage): Promise<void> {
-  const text = YAML.stringify(entry, { singleQuote: true, lineWidth: 0 });
+  const text = dump(entry, { lineWidth: -1, noRefs: true });
   const name = createHash('sha256').update(text).digest('hex');
   const file = path.join(keyDir(cacheDir, key), name);
   try {
@@ -48,7 +48,7 @@ export async function findRunCacheEntries(cacheDir: string, key: string): Promis
   const entries: LockedStage[] = [];
   for (const { n } of withTime) {
     try {
-      const e = YAML.parse(await fs.readFile(path.join(dir, n), 'utf8')) as LockedStage;
+      const e = load(await fs.readFile(path.join(dir, n), 'utf8')) as LockedStage;
       if (e && typeof e === 'object' && Array.isArray(e.outs)) entries.push(e);
     } catch {
       // a damaged entry is ignored, not trusted

@@ -64,17 +64,22 @@ test('an output through a symlink that leaves the repository is refused', async 
 });
 
 test('a second repro in the same workspace fails naming the holder pid; --wait queues behind it', async () => {
-  const p = await tempProject({ 'pipeline.yaml': 'stages:\n  slow:\n    cmd: sleep 2 && echo done > s.txt\n    outs: [s.txt]\n' });
+  // The stage holds until the test creates `release`, so the first repro surely holds the lock meanwhile.
+  const p = await tempProject({ 'pipeline.yaml': 'stages:\n  slow:\n    cmd: touch started && while [ ! -f release ]; do sleep 0.05; done && echo done > s.txt\n    outs: [s.txt]\n' });
   const first = execa(process.execPath, [CLI, 'repro'], { cwd: p.dir, reject: false });
-  for (let i = 0; i < 100 && !(await p.exists('.lockstep/tmp/repo.lock')); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 600 && !(await p.exists('started')); i++) await new Promise((r) => setTimeout(r, 50));
   const second = await p.run(['repro']);
-  assert.equal(second.exitCode, 1);
+  assert.equal(second.exitCode, 1, second.all);
   assert.match(second.stderr, new RegExp(`^lockstep: the repository is locked by pid ${first.pid} \\(lockstep repro, started `));
-  const third = await p.run(['repro', '--wait', '30']);
-  assert.equal(third.exitCode, 0, third.all);
-  assert.equal((await first).exitCode, 0);
   // read-only commands take no lock
   assert.equal((await p.run(['status'])).exitCode, 0);
+  const third = p.run(['repro', '--wait', '60']);
+  await new Promise((r) => setTimeout(r, 500));
+  await p.write('release', '');
+  assert.equal((await first).exitCode, 0);
+  const queued = await third;
+  assert.equal(queued.exitCode, 0, queued.all);
+  assert.match(queued.stdout, /Stage 'slow' didn't change, skipping/);
 });
 
 async function interruptedProject() {

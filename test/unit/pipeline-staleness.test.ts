@@ -57,7 +57,7 @@ test('param values compare by content, not key order', () => {
 
 test('lock file round-trips in dvc.lock layout with stable order', () => {
   const text = serializeLockFile({ schema: '2.0', stages: { z: { cmd: 'b', outs: [{ path: 'y', hash: 'md5', md5: '2', size: 2 }, { path: 'x', hash: 'md5', md5: '1', size: 1, nfiles: 3 }] }, a: { cmd: ['p', 'q'] } } }, ['z', 'a']);
-  assert.equal(text, "schema: '2.0'\nstages:\n  z:\n    cmd: b\n    outs:\n      - path: x\n        hash: md5\n        md5: '1'\n        size: 1\n        nfiles: 3\n      - path: y\n        hash: md5\n        md5: '2'\n        size: 2\n  a:\n    cmd:\n      - p\n      - q\n");
+  assert.equal(text, "schema: '2.0'\nstages:\n  z:\n    cmd: b\n    outs:\n      - path: x\n        hash: md5\n        md5: '1'\n        size: 1\n        nfiles: 3\n      - path: 'y'\n        hash: md5\n        md5: '2'\n        size: 2\n  a:\n    cmd:\n      - p\n      - q\n");
   assert.deepEqual(parseLockFile(text, 'pipeline.lock').stages.z!.outs![0]!.nfiles, 3);
   assert.throws(() => parseLockFile('schema: [', 'pipeline.lock'), /^LockstepError: pipeline\.lock:1:\d+: /);
 });
