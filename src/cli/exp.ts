@@ -55,7 +55,9 @@ export async function run(opts: RunOpts): Promise<number> {
       case 'done': {
         const r = e.result;
         const secs = (r.durationMs / 1000).toFixed(1);
-        const why = r.error ? `: ${r.error.split('\n').filter(Boolean).pop() ?? ''}` : '';
+        // the stage's own last words say more than lockstep's summary line after them
+        const errLines = (r.error ?? '').split('\n').filter(Boolean);
+        const why = r.error ? `: ${[...errLines].reverse().find((l) => l.startsWith('[')) ?? errLines.pop() ?? ''}` : '';
         return err(`  ${r.state === 'success' ? 'done   ' : 'FAILED '}  ${r.name}  ${secs}s${why}`);
       }
     }
@@ -74,7 +76,9 @@ export async function run(opts: RunOpts): Promise<number> {
     const failed = results.filter((r) => r.state === 'failed');
     if (!opts.json && !opts.quiet) {
       const secs = ((Date.now() - started) / 1000).toFixed(1);
-      err(`${results.length} experiment${results.length > 1 ? 's' : ''} recorded in ${secs}s: ${results.length - failed.length} succeeded, ${failed.length} failed${failed.length ? ` (${failed.map((f) => f.name).join(', ')})` : ''}. See them with \`lockstep exp show\`.`);
+      const ran = results.reduce((n, r) => n + r.stages.ran.length, 0);
+      const restored = results.reduce((n, r) => n + r.stages.restored.length, 0);
+      err(`${results.length} experiment${results.length > 1 ? 's' : ''} recorded in ${secs}s: ${results.length - failed.length} succeeded, ${failed.length} failed${failed.length ? ` (${failed.map((f) => f.name).join(', ')})` : ''}; stages: ${ran} ran, ${restored} restored from the run-cache. See them with \`lockstep exp show\`.`);
     }
     return failed.length ? 1 : 0;
   } finally {

@@ -33,12 +33,15 @@ export interface RecordMeta {
   lock: LockFile | null;
   /** Wall time of the run in ms. */
   durationMs?: number;
+  /** Stages that ran, and that were restored from the run-cache. */
+  stages?: { ran: string[]; restored: string[] };
 }
 
 export interface ListedExperiment extends ExperimentRecord {
   ref: string;
   overrides: Assignment[];
   durationMs?: number;
+  stages?: { ran: string[]; restored: string[] };
 }
 
 export const expRef = (baseline: string, name: string): string => `${REF_PREFIX}${baseline}/${name}`;
@@ -160,6 +163,7 @@ export function recordFromMeta(entry: RefEntry, text: string): ListedExperiment 
   };
   if (meta.error !== undefined) rec.error = meta.error;
   if (meta.durationMs !== undefined) rec.durationMs = meta.durationMs;
+  if (meta.stages !== undefined) rec.stages = meta.stages;
   return rec;
 }
 

@@ -4,6 +4,7 @@
  * refs/exps, and remove the workspace. Emits typed events; never prints.
  */
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
@@ -15,6 +16,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { collectRecordFiles, paramsFilesOf } from './collect.js';
 import { gitMaybe } from './git.js';
 import { planNames } from './names.js';
+import { readReproOutput, type StageCounts } from './repro-log.js';
 import { applyAssignments, parseParamsText } from './params-edit.js';
 import { META_PATH, takenNames, writeRecord, type RecordMeta } from './records.js';
 import { planSweep, stageSignatures } from './schedule.js';
@@ -52,6 +54,8 @@ export interface ExperimentResult {
   sha: string;
   durationMs: number;
   assignments: Assignment[];
+  /** Stages that ran and stages restored from the run-cache in this experiment. */
+  stages: StageCounts;
   error?: string;
 }
 
@@ -130,20 +134,28 @@ export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentRes
   };
   opts.signal?.addEventListener('abort', onAbort);
 
-  const repro = async (ws: Workspace, name: string, targets: string[]): Promise<{ ok: boolean; log: string }> => {
-    if (aborted) return { ok: false, log: 'interrupted' };
-    const child = execa(process.execPath, [bin, 'repro', ...(opts.reproArgs ?? []), ...targets], {
+  const repro = async (ws: Workspace, name: string, targets: string[]): Promise<{ ok: boolean; log: string; stages: StageCounts }> => {
+    if (aborted) return { ok: false, log: 'interrupted', stages: { ran: [], restored: [] } };
+    const child = execa(process.execPath, [bin, 'repro', '--json', ...(opts.reproArgs ?? []), ...targets], {
       cwd: ws.dir,
-      env: { LOCKSTEP_CACHE_DIR: ctx.project.cacheDir, LOCKSTEP_PROJECT_ROOT: ctx.root, LOCKSTEP_EXP_NAME: name, FORCE_COLOR: '0' },
+      env: {
+        LOCKSTEP_CACHE_DIR: ctx.project.cacheDir,
+        LOCKSTEP_PROJECT_ROOT: ctx.root,
+        LOCKSTEP_EXP_NAME: name,
+        FORCE_COLOR: '0',
+        // Node 22+ caches compiled modules across the many short repro processes of a sweep
+        NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? path.join(os.tmpdir(), 'lockstep-node-compile-cache'),
+      },
       detached: true, // own process group, so Ctrl-C can stop the whole stage tree
-      all: true,
       reject: false,
       stdin: 'ignore',
+      maxBuffer: 64 * 1024 * 1024,
     });
     running.add(child);
     try {
       const r = await child;
-      return { ok: r.exitCode === 0 && !aborted, log: String(r.all ?? '') };
+      const { log, stages } = readReproOutput(String(r.stdout ?? ''), String(r.stderr ?? ''));
+      return { ok: r.exitCode === 0 && !aborted, log, stages };
     } finally {
       running.delete(child);
     }
@@ -168,17 +180,23 @@ export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentRes
       }
       let log = '';
       let ok = true;
+      const stages: StageCounts = { ran: [], restored: [] };
+      const add = (r: { log: string; stages: StageCounts }) => {
+        log += (log ? '\n' : '') + r.log;
+        stages.ran.push(...r.stages.ran);
+        stages.restored.push(...r.stages.restored);
+      };
       const warm = ctx.plan.warmup[i] ?? [];
       if (warm.length) {
         emit({ type: 'warmup', name: exp.name, stages: warm });
         const w = await repro(ws, exp.name, warm);
-        log += w.log;
+        add(w);
         ok = w.ok;
       }
       resolvers[i]?.();
       if (ok) {
         const r = await repro(ws, exp.name, []);
-        log += (log ? '\n' : '') + r.log;
+        add(r);
         ok = r.ok;
       }
       if (aborted) return null;
@@ -195,6 +213,7 @@ export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentRes
         metrics: collected.metrics,
         lock: collected.lock,
         durationMs,
+        stages,
       };
       if (!ok) meta.error = logTail(log) || 'repro failed without output';
       const logFile = path.join(ws.dir, '.lockstep', 'exp.log');
@@ -202,7 +221,7 @@ export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentRes
       await fs.writeFile(logFile, log.length > LOG_KEEP_BYTES ? log.slice(-LOG_KEEP_BYTES) : log);
       const files = [...collected.files.filter((f) => f.path !== META_PATH), { path: '.lockstep/exp.log', abs: logFile }];
       const sha = await writeRecord(ctx.root, { meta, files });
-      const result: ExperimentResult = { name: exp.name, state: meta.state, sha, durationMs, assignments: exp.assignments };
+      const result: ExperimentResult = { name: exp.name, state: meta.state, sha, durationMs, assignments: exp.assignments, stages };
       if (meta.error) result.error = meta.error;
       emit({ type: 'done', result });
       return result;

@@ -15,7 +15,8 @@ test('a 2x3 sweep with -j 2: records all, upstream runs once, a failure is recor
 
   const r = await p.run(['exp', 'run', '--seed', '1,2', '--data', 'v1,v1+v2,v9', '-j', '2']);
   assert.equal(r.exitCode, 1, r.all); // one or more experiments failed
-  assert.match(r.stderr, /6 experiments recorded in [\d.]+s: 4 succeeded, 2 failed/);
+  assert.match(r.stderr, /6 experiments recorded in [\d.]+s: 4 succeeded, 2 failed \([a-z-]+, [a-z-]+\); stages: 5 ran, 5 restored from the run-cache/);
+  assert.match(r.stderr, /FAILED +[a-z-]+ +[\d.]+s: \[train\] unknown partition v9/);
 
   assert.equal(await count('upstream'), 1);
   assert.equal(await count('train'), 6);
@@ -67,6 +68,7 @@ test('a 2x3 sweep with -j 2: records all, upstream runs once, a failure is recor
   // a second identical sweep restores everything from the run-cache: no stage runs again
   const again = await p.run(['exp', 'run', '--seed', '1,2', '--data', 'v1', '-j', '2']);
   assert.equal(again.exitCode, 0, again.all);
+  assert.match(again.stderr, /2 experiments recorded in [\d.]+s: 2 succeeded, 0 failed; stages: 0 ran, 4 restored from the run-cache/);
   assert.equal(await count('upstream'), 1);
   assert.equal(await count('train'), 6);
   assert.equal((await showJson(p)).length, 8);
