@@ -145,8 +145,20 @@ async function benchOverhead(): Promise<void> {
   console.log(`exp run, ${M} experiments -j 1, all restored from the run-cache (= overhead): wall ${(again.wall / M).toFixed(0)} ms/exp, cpu ${(again.cpu / M).toFixed(0)} ms/exp`);
   const par = await measure(['exp', 'run', '-q', '-j', '2', '--seed', seeds.replace(/10/g, '20')]);
   console.log(`exp run, ${M} experiments -j 2, stage runs: wall ${(par.wall / M).toFixed(0)} ms/exp`);
-  // the parts of the overhead this module owns, in-process
+  // the engine's floor: one repro in a fresh copy of the project that restores from the run-cache
   const tracked = await trackedFiles(dir);
+  const floor: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const ws = await createWorkspace(dir, tracked);
+    const r = hasTime
+      ? await execa('/usr/bin/time', ['-f', '%U %S', process.execPath, CLI, 'repro', '-q'], { cwd: ws.dir, env: { LOCKSTEP_CACHE_DIR: path.join(dir, '.cache') } })
+      : null;
+    const [u, sy] = (r?.stderr.trim().split('\n').pop() ?? '0 0').split(' ').map(Number);
+    floor.push(((u ?? 0) + (sy ?? 0)) * 1000);
+    await ws.remove();
+  }
+  console.log(`engine floor: 'lockstep repro' in a fresh workspace restoring from the run-cache: cpu median ${median(floor).toFixed(0)} ms`);
+  // the parts of the overhead this module owns, in-process
   const wsTimes: number[] = [];
   const recTimes: number[] = [];
   const baseline = (await execa('git', ['rev-parse', 'HEAD'], { cwd: dir })).stdout.trim();

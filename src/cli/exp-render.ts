@@ -1,5 +1,4 @@
 /** Text renderings of the exp table data: terminal table fitted to the width, CSV, Markdown. */
-import Table from 'cli-table3';
 import { stringify } from 'csv-stringify/sync';
 import type { Column, ExpTable, Row } from '../exp/table.js';
 import type { DiffRow } from '../exp/diff.js';
@@ -126,7 +125,5 @@ export function renderDiff(rows: DiffRow[], a: string, b: string, format: 'text'
   if (format === 'md') {
     return [`| ${head.join(' | ')} |`, '| --- | --- | --- | ---: | ---: | ---: |', ...body.map((r) => `| ${r.map(mdEscape).join(' | ')} |`)].join('\n') + '\n';
   }
-  const t = new Table({ head, style: { head: [], border: [] } });
-  for (const r of body) t.push(r);
-  return t.toString() + '\n';
+  return drawTable(head, body, [false, false, false, true, true, true]) + '\n';
 }

@@ -7,13 +7,13 @@ import { findProjectRoot } from '../project.js';
 import { parseAggregates } from '../exp/aggregate.js';
 import { diffExperiments } from '../exp/diff.js';
 import { gitMaybe } from '../exp/git.js';
-import { applyExperiment, removeExperiments } from '../exp/manage.js';
 import { listExperiments, resolveExperiment } from '../exp/records.js';
-import { DEFAULT_BIN, runExperiments, type ExpEvent } from '../exp/run.js';
-import { pullExperiments, pushExperiments } from '../exp/share.js';
+import type { ExpEvent } from '../exp/run.js';
 import { showTable } from '../exp/show.js';
-import { describeAssignments, parseSetArg, shorthandOverrides } from '../exp/sweep.js';
 import { renderCsv, renderDiff, renderMarkdown, renderText } from './exp-render.js';
+
+// run, apply, remove and push/pull load their modules (yaml, execa, p-limit) only when used, so
+// `exp show` over a thousand records spends its time on the records, not on loading code.
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 const err = (s: string) => process.stderr.write(`${s}\n`);
@@ -36,6 +36,8 @@ export interface RunOpts {
 }
 
 export async function run(opts: RunOpts): Promise<number> {
+  const { describeAssignments, parseSetArg, shorthandOverrides } = await import('../exp/sweep.js');
+  const { DEFAULT_BIN, runExperiments } = await import('../exp/run.js');
   const overrides = [...shorthandOverrides({ seed: opts.seed, data: opts.data }), ...(opts.setParam ?? []).map(parseSetArg)];
   const controller = new AbortController();
   const stop = () => controller.abort();
@@ -158,6 +160,8 @@ export async function diff(a: string, b: string, opts: { all?: boolean; json?: b
 
 export async function apply(name: string, opts: { force?: boolean }): Promise<number> {
   const root = findProjectRoot(process.cwd());
+  const { applyExperiment } = await import('../exp/manage.js');
+  const { DEFAULT_BIN } = await import('../exp/run.js');
   const r = await applyExperiment(root, name, { force: opts.force ?? false, bin: DEFAULT_BIN });
   err(`Applied ${r.experiment.name}: wrote ${r.files.join(', ')}`);
   if (r.checkout.exitCode !== 0) {
@@ -169,6 +173,7 @@ export async function apply(name: string, opts: { force?: boolean }): Promise<nu
 export async function remove(names: string[], opts: { all?: boolean; allCommits?: boolean; rev?: string[]; json?: boolean }): Promise<number> {
   const root = findProjectRoot(process.cwd());
   if (names.length && opts.all) throw new LockstepError('usage', 'exp remove takes names or --all, not both', 'Drop the names or --all.');
+  const { removeExperiments } = await import('../exp/manage.js');
   const removed = await removeExperiments(root, { names, all: opts.all ?? false, allCommits: opts.allCommits ?? false, ...(opts.rev ? { revs: opts.rev } : {}) });
   if (opts.json) return out(JSON.stringify(removed)), 0;
   err(removed.length ? `Removed ${removed.length} experiment${removed.length > 1 ? 's' : ''}: ${removed.map((r) => r.name).join(', ')}` : 'No experiments to remove.');
@@ -197,6 +202,7 @@ export async function list(opts: { allCommits?: boolean; rev?: string[]; namesOn
 
 export async function push(remote: string, names: string[], opts: { all?: boolean; allCommits?: boolean }): Promise<number> {
   const root = findProjectRoot(process.cwd());
+  const { pushExperiments } = await import('../exp/share.js');
   const refs = await pushExperiments(root, remote, { names, all: opts.all ?? false, allCommits: opts.allCommits ?? false });
   err(refs.length ? `Pushed ${refs.length} experiment${refs.length > 1 ? 's' : ''} to ${remote}. Push their outputs with \`lockstep push\`.` : 'No experiments to push.');
   return 0;
@@ -204,6 +210,7 @@ export async function push(remote: string, names: string[], opts: { all?: boolea
 
 export async function pull(remote: string, names: string[], opts: { all?: boolean; allCommits?: boolean }): Promise<number> {
   const root = findProjectRoot(process.cwd());
+  const { pullExperiments } = await import('../exp/share.js');
   const refs = await pullExperiments(root, remote, { names, all: opts.all ?? false, allCommits: opts.allCommits ?? false });
   err(refs.length ? `Fetched ${refs.length} experiment${refs.length > 1 ? 's' : ''} from ${remote}.` : 'No experiments to fetch.');
   return 0;
