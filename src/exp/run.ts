@@ -18,7 +18,7 @@ import { gitMaybe } from './git.js';
 import { planNames } from './names.js';
 import { readReproOutput, type StageCounts } from './repro-log.js';
 import { applyAssignments, parseParamsText } from './params-edit.js';
-import { META_PATH, takenNames, writeRecord, type RecordMeta } from './records.js';
+import { expRef, META_PATH, takenNames, writeRecord, type RecordMeta } from './records.js';
 import { planSweep, stageSignatures } from './schedule.js';
 import { DEFAULT_PARAMS_FILE, expandSweep, type Assignment, type ParamOverride } from './sweep.js';
 import { createWorkspace, trackedFiles, untrackedError, untrackedInputs, type Workspace } from './workspace.js';
@@ -74,6 +74,9 @@ export function logTail(log: string, lines = LOG_TAIL_LINES): string {
 async function prepare(opts: ExpRunOptions) {
   const project = await openProject(opts.cwd);
   const root = project.root;
+  if ((await gitMaybe(root, ['rev-parse', '--git-dir'])) === null) {
+    throw new LockstepError('exp', `${root} is not in a git repository; experiments are recorded as git commits`, 'Run `git init` and commit the project first.');
+  }
   const baseline = (await gitMaybe(root, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']))?.trim();
   if (!baseline) {
     throw new LockstepError('exp', `${root} has no commit to run experiments from`, 'Commit the project (git add . && git commit) first.');
@@ -96,6 +99,14 @@ async function prepare(opts: ExpRunOptions) {
   const problems = await untrackedInputs(root, pipeline, tracked);
   if (problems.length) throw untrackedError(problems);
   const names = planNames(combos.length, opts.name, await takenNames(root, baseline));
+  if (opts.name !== undefined) {
+    // the pure check mirrors git's rules; git itself has the last word on a user-given name
+    for (const n of names) {
+      if ((await gitMaybe(root, ['check-ref-format', expRef(baseline, n)])) === null) {
+        throw new LockstepError('usage', `invalid experiment name '${n}': git check-ref-format rejects ${expRef(baseline, n)}`, "Use letters, digits, '-', '_' and '.', e.g. -n lr-sweep.");
+      }
+    }
+  }
   const experiments: PlannedExperiment[] = combos.map((assignments, i) => ({ name: names[i] as string, assignments }));
   // signatures need every params file the pipeline reads, as each experiment will see it
   const baseParams: Record<string, string> = {};
