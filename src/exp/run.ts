@@ -13,6 +13,7 @@ import { LockstepError } from '../errors.js';
 import { openProject } from '../project.js';
 import type { Pipeline } from '../config/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkChoices, loadChoices } from './choices.js';
 import { collectRecordFiles, paramsFilesOf } from './collect.js';
 import { gitMaybe } from './git.js';
 import { planNames } from './names.js';
@@ -84,6 +85,8 @@ async function prepare(opts: ExpRunOptions) {
   const load = opts.loadPipeline ?? (await import('../config/index.js')).loadPipeline;
   const pipeline = await load(root);
   const combos = expandSweep(opts.overrides);
+  const choices = await loadChoices(root);
+  for (const combo of combos) checkChoices(combo, choices);
   const paramsFiles = new Set(paramsFilesOf(pipeline));
   const texts = new Map<string, string>();
   for (const a of combos.flat()) {

@@ -98,6 +98,11 @@ test('bad input fails before anything runs, with one-line errors and nothing und
   await expectError(['-n', 'bad name'], `lockstep: invalid experiment name 'bad name': it contains " " Use letters, digits, '-', '_' and '.', e.g. -n lr-sweep.`);
   await expectError(['-S', 'other.yaml:x=1'], 'lockstep: params file other.yaml does not exist in ' + (await fs.realpath(p.dir)) + ' Create it, or name an existing file with -S file.yaml:key=value.');
   await expectError(['-j', '0'], "lockstep: -j/--jobs must be a positive integer, got '0' E.g. -j 2.");
+  // declared choices catch an unknown partition before the upstream stage runs
+  await p.write('.lockstep/config.yaml', "exp:\n  choices:\n    data: {values: [v1, v2, v3], join: '+'}\n");
+  await p.git('add', '.lockstep/config.yaml');
+  await p.git('commit', '-qm', 'declare partitions');
+  await expectError(['--seed', '1,2', '--data', 'v1,v2+v4'], "lockstep: invalid value 'v2+v4' for data: 'v4' is not one of v1, v2, v3 (joined by '+') Pick from the values declared in .lockstep/config.yaml exp.choices.data.");
   assert.equal(await count('upstream'), 0);
   assert.equal(await p.git('for-each-ref', 'refs/exps/'), '');
 

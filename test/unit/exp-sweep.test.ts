@@ -117,3 +117,16 @@ test('unknown keys list the valid ones, closest first', () => {
 test('flattenParams: dotted leaves, lists are leaves', () => {
   assert.deepEqual(flattenParams({ a: { b: 1, c: [1, 2] }, d: 'x' }), { 'a.b': 1, 'a.c': [1, 2], d: 'x' });
 });
+
+test('declared choices reject unknown values and repeated parts before anything runs', async () => {
+  const { checkChoices } = await import('../../src/exp/choices.js');
+  const choices = { 'params.yaml:data': { values: ['v1', 'v2', 'v3'], join: '+' }, 'params.yaml:train.model': { values: ['seed', 'bn'] } };
+  const combos = expandSweep(shorthandOverrides({ seed: '1', data: 'v1,v1+v2+v3' }));
+  for (const c of combos) checkChoices(c, choices);
+  usage(
+    () => checkChoices(expandSweep(shorthandOverrides({ data: 'v1+v4' }))[0]!, choices),
+    "invalid value 'v1+v4' for data: 'v4' is not one of v1, v2, v3 (joined by '+')",
+  );
+  usage(() => checkChoices([{ file: 'params.yaml', key: 'train.model', value: 'big' }], choices), "invalid value 'big' for train.model: 'big' is not one of seed, bn");
+  checkChoices([{ file: 'other.yaml', key: 'data', value: 'v9' }], choices); // another file's key is not declared
+});
