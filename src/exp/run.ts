@@ -13,7 +13,7 @@ import { LockstepError } from '../errors.js';
 import { openProject } from '../project.js';
 import type { Pipeline } from '../config/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { checkChoices, loadChoices } from './choices.js';
+import { checkChoices, loadExpConfig } from './exp-config.js';
 import { collectRecordFiles, paramsFilesOf } from './collect.js';
 import { gitMaybe } from './git.js';
 import { planNames } from './names.js';
@@ -21,8 +21,8 @@ import { readReproOutput, type StageCounts } from './repro-log.js';
 import { applyAssignments, parseParamsText } from './params-edit.js';
 import { expRef, META_PATH, takenNames, writeRecord, type RecordMeta } from './records.js';
 import { planSweep, stageSignatures } from './schedule.js';
-import { DEFAULT_PARAMS_FILE, expandSweep, type Assignment, type ParamOverride } from './sweep.js';
-import { createWorkspace, trackedFiles, untrackedError, untrackedInputs, type Workspace } from './workspace.js';
+import { expandSweep, type Assignment, type ParamOverride } from './sweep.js';
+import { createWorkspace, linkedFolders, trackedFiles, untrackedError, untrackedInputs, type Workspace } from './workspace.js';
 
 /** dist/src/exp/run.js -> bin/lockstep.js */
 export const DEFAULT_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/lockstep.js');
@@ -85,8 +85,8 @@ async function prepare(opts: ExpRunOptions) {
   const load = opts.loadPipeline ?? (await import('../config/index.js')).loadPipeline;
   const pipeline = await load(root);
   const combos = expandSweep(opts.overrides);
-  const choices = await loadChoices(root);
-  for (const combo of combos) checkChoices(combo, choices);
+  const expConfig = await loadExpConfig(root);
+  for (const combo of combos) checkChoices(combo, expConfig.choices);
   const paramsFiles = new Set(paramsFilesOf(pipeline));
   const texts = new Map<string, string>();
   for (const a of combos.flat()) {
@@ -101,6 +101,7 @@ async function prepare(opts: ExpRunOptions) {
   const tracked = await trackedFiles(root);
   const problems = await untrackedInputs(root, pipeline, tracked);
   if (problems.length) throw untrackedError(problems);
+  const links = await linkedFolders(root, pipeline, tracked, project.cacheDir, expConfig.link);
   const names = planNames(combos.length, opts.name, await takenNames(root, baseline));
   if (opts.name !== undefined) {
     // the pure check mirrors git's rules; git itself has the last word on a user-given name
@@ -129,7 +130,7 @@ async function prepare(opts: ExpRunOptions) {
     }
     return stageSignatures(pipeline, parsed, String(i));
   });
-  return { project, root, baseline, pipeline, experiments, tracked, texts, paramsFiles: [...paramsFiles].sort(), plan: planSweep(signatures) };
+  return { project, root, baseline, pipeline, experiments, tracked, links, texts, paramsFiles: [...paramsFiles].sort(), plan: planSweep(signatures) };
 }
 
 /** Run the sweep; resolves with one result per experiment (failed ones included). */
@@ -185,7 +186,7 @@ export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentRes
     if (aborted) return null;
     const started = Date.now();
     emit({ type: 'start', name: exp.name, assignments: exp.assignments });
-    const ws = await createWorkspace(ctx.root, ctx.tracked);
+    const ws = await createWorkspace(ctx.root, ctx.tracked, { links: ctx.links });
     workspaces.add(ws);
     try {
       for (const [file, text] of ctx.texts) {
@@ -280,4 +281,3 @@ function killTree(child: ResultPromise): void {
   setTimeout(() => signal('SIGKILL'), 3000).unref();
 }
 
-export { DEFAULT_PARAMS_FILE };

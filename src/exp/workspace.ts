@@ -57,7 +57,8 @@ const MAX_SIBLINGS = 200;
  * sibling folders are symlinked beside it, so paths that climb out of the project one level (a dataset
  * in `../shared/…`, as params often name it) resolve as they do in the project.
  */
-export async function createWorkspace(root: string, files: string[], parent = process.env.LOCKSTEP_EXP_TMPDIR ?? os.tmpdir()): Promise<Workspace> {
+export async function createWorkspace(root: string, files: string[], opts: { links?: string[]; parent?: string } = {}): Promise<Workspace> {
+  const parent = opts.parent ?? process.env.LOCKSTEP_EXP_TMPDIR ?? os.tmpdir();
   await fs.mkdir(parent, { recursive: true });
   const outer = await fs.mkdtemp(path.join(parent, 'lockstep-exp-'));
   const name = path.basename(root) || 'project';
@@ -86,11 +87,37 @@ export async function createWorkspace(root: string, files: string[], parent = pr
       }
     }
     await eachLimited(all, 32, (f) => copyEntry(path.join(root, f), path.join(dir, f)));
+    for (const rel of opts.links ?? []) {
+      await fs.mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
+      await fs.symlink(path.join(root, rel), path.join(dir, rel));
+    }
     return ws;
   } catch (e) {
     await ws.remove();
     throw e;
   }
+}
+
+/** Untracked folders a workspace needs to run anything, e.g. the packages the stage programs import. */
+export const DEFAULT_LINKS = ['node_modules', '.venv', 'venv'];
+
+/**
+ * The folders to symlink into workspaces: DEFAULT_LINKS plus the configured ones that exist, are not
+ * tracked, and are neither the cache nor a stage output (a stage writing through a link would change
+ * the user's files).
+ */
+export async function linkedFolders(root: string, pipeline: Pipeline, tracked: string[], cacheDir: string, extra: string[]): Promise<string[]> {
+  const outs = pipeline.stages.flatMap((s) => s.outs.map((o) => o.path));
+  const links: string[] = [];
+  for (const rel of [...new Set([...DEFAULT_LINKS, ...extra])]) {
+    const clean = path.posix.normalize(rel).replace(/\/+$/, '');
+    if (outside(clean) || clean === '.' || tracked.some((t) => isUnder(t, clean))) continue;
+    if (outs.some((o) => isUnder(o, clean) || isUnder(clean, o))) continue;
+    if (path.resolve(root, clean) === cacheDir) continue;
+    const st = await fs.stat(path.join(root, clean)).catch(() => null);
+    if (st?.isDirectory()) links.push(clean);
+  }
+  return links;
 }
 
 const isUnder = (p: string, dir: string): boolean => p === dir || p.startsWith(`${dir}/`);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { CLI } from '../helpers/project.js';
+import { CLI, tempProject } from '../helpers/project.js';
 import { setup, showJson } from './exp-fixture.js';
 
 test('exp show renders table, csv, markdown, group-by; list, diff, remove, apply', async () => {
@@ -110,4 +110,25 @@ test('exp push / pull move experiment refs through a git remote', async () => {
   assert.equal(pulled.exitCode, 0, pulled.stderr);
   assert.equal((await inClone(['exp', 'list', '--names-only'])).stdout, 'shared-2');
   assert.equal((await inClone(['exp', 'pull', 'origin', 'nope'])).stderr.trim(), "lockstep: no experiment named 'nope' on 'origin' List them with `git ls-remote REMOTE refs/exps/*`.");
+});
+
+test('workspaces see node_modules and the project folder siblings (../shared) as the project does', async () => {
+  const p = await tempProject({
+    'proj/pipeline.yaml': `stages:
+  use:
+    cmd: |
+      node -e "require('fake-pkg')" && echo "{\\"v\\": $(cat ../shared/value.txt)}" > m.json
+    params: [seed]
+    metrics: [m.json]
+`,
+    'proj/params.yaml': 'seed: 1\n',
+    'proj/.gitignore': 'node_modules/\n.cache/\n',
+    'shared/value.txt': '7\n',
+  });
+  await p.write('proj/node_modules/fake-pkg/index.js', 'module.exports = 1;\n');
+  const cwd = path.join(p.dir, 'proj');
+  const r = await execa(process.execPath, [CLI, 'exp', 'run', '--seed', '2'], { cwd, reject: false, all: true });
+  assert.equal(r.exitCode, 0, r.all);
+  const shown = JSON.parse((await execa(process.execPath, [CLI, 'exp', 'show', '--json'], { cwd })).stdout) as Array<{ metrics: Record<string, Record<string, unknown>> }>;
+  assert.deepEqual(shown[0]!.metrics, { 'm.json': { v: 7 } });
 });

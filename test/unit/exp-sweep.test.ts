@@ -119,7 +119,7 @@ test('flattenParams: dotted leaves, lists are leaves', () => {
 });
 
 test('declared choices reject unknown values and repeated parts before anything runs', async () => {
-  const { checkChoices } = await import('../../src/exp/choices.js');
+  const { checkChoices } = await import('../../src/exp/exp-config.js');
   const choices = { 'params.yaml:data': { values: ['v1', 'v2', 'v3'], join: '+' }, 'params.yaml:train.model': { values: ['seed', 'bn'] } };
   const combos = expandSweep(shorthandOverrides({ seed: '1', data: 'v1,v1+v2+v3' }));
   for (const c of combos) checkChoices(c, choices);

@@ -1,11 +1,12 @@
 /**
- * Optional early validation of param values, declared in `.lockstep/config.yaml` so a sweep with a
- * typo fails before any stage runs instead of after the long upstream stages:
+ * The `exp` section of `.lockstep/config.yaml`:
  *
  *   exp:
- *     choices:
- *       data: {values: [v1, v2, v3], join: '+'}   # a '+'-joined set of distinct values
- *       train.model: [seed, bn]                   # exactly one of these
+ *     choices:                                    # values checked before any stage runs, so a
+ *       data: {values: [v1, v2, v3], join: '+'}   # sweep with a typo fails at once: a '+'-joined set
+ *       train.model: [seed, bn]                   # of distinct values, or exactly one of a list
+ *     link: [tools]                               # untracked folders workspaces link to (read-only
+ *                                                 # use!), besides node_modules, .venv and venv
  *
  * Keys are params keys of params.yaml, or `file.yaml:key`. Without a declaration only the shape of
  * `--data` is checked and the stage that reads the value reports a bad one (the experiment is then
@@ -35,9 +36,14 @@ function parseChoice(key: string, raw: unknown): Choice {
   throw new LockstepError('config', `${CONFIG_FILE}: exp.choices.${key} must be a list of values or {values: [...], join: '+'}`, 'Fix exp.choices in the config.');
 }
 
-/** Read exp.choices from the project config (the local config's entries win). */
-export async function loadChoices(root: string): Promise<Choices> {
-  const out: Choices = {};
+export interface ExpConfig {
+  choices: Choices;
+  link: string[];
+}
+
+/** Read the exp section from the project config (the local config's entries win). */
+export async function loadExpConfig(root: string): Promise<ExpConfig> {
+  const out: ExpConfig = { choices: {}, link: [] };
   for (const file of [CONFIG_FILE, LOCAL_CONFIG_FILE]) {
     const text = await fs.readFile(path.join(root, file), 'utf8').catch(() => null);
     if (text === null) continue;
@@ -47,9 +53,15 @@ export async function loadChoices(root: string): Promise<Choices> {
     } catch {
       continue; // openProject reports config syntax errors with positions
     }
-    const choices = (doc as { exp?: { choices?: Record<string, unknown> } } | null)?.exp?.choices;
-    if (!choices || typeof choices !== 'object') continue;
-    for (const [key, raw] of Object.entries(choices)) out[key.includes(':') ? key : `${DEFAULT_PARAMS_FILE}:${key}`] = parseChoice(key, raw);
+    const exp = (doc as { exp?: { choices?: Record<string, unknown>; link?: unknown } } | null)?.exp;
+    if (!exp || typeof exp !== 'object') continue;
+    if (exp.choices && typeof exp.choices === 'object') {
+      for (const [key, raw] of Object.entries(exp.choices)) out.choices[key.includes(':') ? key : `${DEFAULT_PARAMS_FILE}:${key}`] = parseChoice(key, raw);
+    }
+    if (exp.link !== undefined) {
+      if (!Array.isArray(exp.link)) throw new LockstepError('config', `${file}: exp.link must be a list of folder paths`, 'E.g. exp: {link: [tools]}.');
+      out.link.push(...exp.link.map(String));
+    }
   }
   return out;
 }
