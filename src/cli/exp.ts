@@ -76,10 +76,12 @@ export async function run(opts: RunOpts): Promise<number> {
       reproArgs: opts.runCache === false ? ['--no-run-cache'] : [],
     });
     const failed = results.filter((r) => r.state === 'failed');
-    if (!opts.json && !opts.quiet) {
+    const ran = results.reduce((n, r) => n + r.stages.ran.length, 0);
+    const restored = results.reduce((n, r) => n + r.stages.restored.length, 0);
+    if (opts.json) {
+      out(JSON.stringify({ type: 'summary', experiments: results.length, succeeded: results.length - failed.length, failed: failed.length, stagesRan: ran, stagesRestored: restored, durationMs: Date.now() - started }));
+    } else if (!opts.quiet) {
       const secs = ((Date.now() - started) / 1000).toFixed(1);
-      const ran = results.reduce((n, r) => n + r.stages.ran.length, 0);
-      const restored = results.reduce((n, r) => n + r.stages.restored.length, 0);
       err(`${results.length} experiment${results.length > 1 ? 's' : ''} recorded in ${secs}s: ${results.length - failed.length} succeeded, ${failed.length} failed${failed.length ? ` (${failed.map((f) => f.name).join(', ')})` : ''}; stages: ${ran} ran, ${restored} restored from the run-cache. See them with \`lockstep exp show\`.`);
     }
     return failed.length ? 1 : 0;

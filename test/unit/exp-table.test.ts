@@ -124,3 +124,21 @@ test('CSV and Markdown renderings', () => {
   assert.equal(renderCsv(t), `baseline,Experiment,Created,State,accuracy\n${'b'.repeat(40)},a,2026-01-01T00:00:01Z,success,0.5\n${'b'.repeat(40)},b,2026-01-01T00:00:01Z,success,0.7\n`);
   assert.match(renderMarkdown(t), /^\| Experiment \| Created \| State \| accuracy \|\n\| --- \| --- \| --- \| ---: \|\n\| a \| /);
 });
+
+test('repro --json output becomes a readable log and stage counts', async () => {
+  const { readReproOutput } = await import('../../src/exp/repro-log.js');
+  const stdout = [
+    { type: 'plan', items: [] },
+    { type: 'stage-restored', stage: 'pull', from: 'run-cache' },
+    { type: 'stage-start', stage: 'train', reasons: [], commands: ['x'] },
+    { type: 'stage-output', stage: 'train', stream: 'stderr', line: 'epoch 1' },
+    { type: 'stage-ran', stage: 'train', durationMs: 5 },
+    { type: 'stage-failed', stage: 'evaluate', message: 'exit code 1' },
+  ]
+    .map((e) => JSON.stringify(e))
+    .concat(['not json'])
+    .join('\n');
+  const r = readReproOutput(stdout, "lockstep: stage 'evaluate' failed\n");
+  assert.deepEqual(r.stages, { ran: ['train'], restored: ['pull'] });
+  assert.equal(r.log, "Stage 'pull' restored from the run-cache\nRunning stage 'train'\n[train] epoch 1\nStage 'evaluate' failed: exit code 1\nnot json\nlockstep: stage 'evaluate' failed");
+});
