@@ -31,24 +31,35 @@ export interface FitResult {
   hidden: Column[];
 }
 
+/** Which columns give way first when the terminal is narrow: Created, then State, then from the right. */
+function fitPriority(c: Column, i: number): number {
+  if (i === 0) return 0;
+  if (c.id === 'meta:created') return 3;
+  if (c.id === 'meta:state') return 2;
+  return 1;
+}
+
 /**
- * Keep columns from the left while the table fits in `width` (each column costs its text plus 3 for
- * padding and border); the first column (the experiment) always stays.
+ * Keep the columns that fit in `width` (each costs its text plus 3 for padding and border), dropping
+ * Created and State before params and metrics, and then from the right; the first column (the
+ * experiment) always stays. Kept columns keep their order.
  */
 export function fitColumns(table: ExpTable, width: number): FitResult {
-  const shown: Column[] = [];
-  const hidden: Column[] = [];
+  const widths = table.columns.map((c) => Math.max(truncate(c.label, MAX_CELL).length, ...table.rows.map((r) => truncate(formatCell(r.cells[c.id], c), MAX_CELL).length)));
+  const order = table.columns.map((c, i) => ({ c, i, prio: fitPriority(c, i) })).sort((a, b) => a.prio - b.prio || a.i - b.i);
+  const keep = new Set<number>();
   let used = 1;
-  for (const [i, c] of table.columns.entries()) {
-    const w = Math.max(truncate(c.label, MAX_CELL).length, ...table.rows.map((r) => truncate(formatCell(r.cells[c.id], c), MAX_CELL).length));
-    if (i === 0 || used + w + 3 <= width) {
-      shown.push(c);
-      used += w + 3;
+  let full = false;
+  for (const { i } of order) {
+    const w = (widths[i] as number) + 3;
+    if (i === 0 || (!full && used + w <= width)) {
+      keep.add(i);
+      used += w;
     } else {
-      hidden.push(c);
+      full = true; // stop at the first misfit so the columns shown stay a prefix of each priority
     }
   }
-  return { shown, hidden };
+  return { shown: table.columns.filter((_, i) => keep.has(i)), hidden: table.columns.filter((_, i) => !keep.has(i)) };
 }
 
 function baselineTitle(baseline: string, head: string | undefined): string {

@@ -108,15 +108,16 @@ test('diff lists changed params and metrics with numeric change', () => {
   assert.equal(diffExperiments(RECORDS[0]!, RECORDS[3]!, { all: true }).length, 5);
 });
 
-test('fitting drops columns from the right and keeps the first', () => {
+test('fitting gives up Created, then State, then columns from the right; the first always stays', () => {
   const t = buildTable(RECORDS);
   const all = fitColumns(t, 1000);
   assert.equal(all.hidden.length, 0);
-  const narrow = fitColumns(t, 40);
-  assert.equal(narrow.shown[0]!.label, 'Experiment');
-  assert.ok(narrow.hidden.length > 0);
-  assert.deepEqual([...narrow.shown, ...narrow.hidden].map((c) => c.label), labels(t));
-  assert.equal(fitColumns(t, 5).shown.length, 1);
+  // Experiment(10+3) seed(4+3) data(4+3) accuracy(8+3) loss(4+3) State(7+3) Created(20+3), plus 1
+  assert.deepEqual(fitColumns(t, 1 + 13 + 7 + 7 + 11 + 7 + 10).shown.map((c) => c.label), ['Experiment', 'State', 'seed', 'data', 'accuracy', 'loss']);
+  const narrow = fitColumns(t, 1 + 13 + 7 + 7 + 11);
+  assert.deepEqual(narrow.shown.map((c) => c.label), ['Experiment', 'seed', 'data', 'accuracy']);
+  assert.deepEqual(narrow.hidden.map((c) => c.label), ['Created', 'State', 'loss']);
+  assert.deepEqual(fitColumns(t, 5).shown.map((c) => c.label), ['Experiment']);
 });
 
 test('CSV and Markdown renderings', () => {
