@@ -22,7 +22,7 @@ import { applyAssignments, parseParamsText } from './params-edit.js';
 import { expRef, META_PATH, takenNames, writeRecord, type RecordMeta } from './records.js';
 import { planSweep, stageSignatures } from './schedule.js';
 import { expandSweep, type Assignment, type ParamOverride } from './sweep.js';
-import { createWorkspace, linkedFolders, trackedFiles, untrackedError, untrackedInputs, type Workspace } from './workspace.js';
+import { createWorkspace, linkedFolders, removeStaleWorkspaces, trackedFiles, untrackedError, untrackedInputs, type Workspace } from './workspace.js';
 
 /** dist/src/exp/run.js -> bin/lockstep.js */
 export const DEFAULT_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/lockstep.js');
@@ -137,6 +137,7 @@ async function prepare(opts: ExpRunOptions) {
 export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentResult[]> {
   const emit = opts.onEvent ?? (() => {});
   const ctx = await prepare(opts);
+  await removeStaleWorkspaces();
   const jobs = Math.max(1, opts.jobs ?? 1);
   emit({ type: 'planned', baseline: ctx.baseline, experiments: ctx.experiments, jobs });
   const bin = opts.bin ?? DEFAULT_BIN;

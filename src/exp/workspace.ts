@@ -48,6 +48,36 @@ async function eachLimited<T>(items: T[], width: number, fn: (item: T) => Promis
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }
 
+/** Holds the pid of the `exp run` that owns a workspace, so a later run can sweep up after a crash. */
+const OWNER_FILE = '.lockstep-exp-owner';
+
+const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Remove workspaces left by an `exp run` that was killed outright (SIGKILL, power loss): those whose
+ * owner process is gone. Returns how many were removed.
+ */
+export async function removeStaleWorkspaces(parent = process.env.LOCKSTEP_EXP_TMPDIR ?? os.tmpdir()): Promise<number> {
+  const entries = await fs.readdir(parent).catch(() => [] as string[]);
+  let removed = 0;
+  for (const e of entries) {
+    if (!e.startsWith('lockstep-exp-')) continue;
+    const owner = await fs.readFile(path.join(parent, e, OWNER_FILE), 'utf8').catch(() => null);
+    if (owner === null || !/^\d+$/.test(owner.trim())) continue; // not ours, or still being created
+    if (pidAlive(Number(owner))) continue;
+    await fs.rm(path.join(parent, e), { recursive: true, force: true }).catch(() => {});
+    removed++;
+  }
+  return removed;
+}
+
 /** Past this many siblings, linking them all costs more than the rare `../` path it would serve. */
 const MAX_SIBLINGS = 200;
 
@@ -66,6 +96,7 @@ export async function createWorkspace(root: string, files: string[], opts: { lin
   const ws: Workspace = { dir, remove: () => fs.rm(outer, { recursive: true, force: true, maxRetries: 3 }) };
   try {
     await fs.mkdir(dir);
+    await fs.writeFile(path.join(outer, OWNER_FILE), String(process.pid));
     const up = path.dirname(root);
     // a project right in / or in the temp folder has no meaningful siblings
     const siblings = up === path.parse(up).root || up === os.tmpdir() ? [] : await fs.readdir(up).catch(() => [] as string[]);

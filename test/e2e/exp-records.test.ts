@@ -87,3 +87,22 @@ test('listing: HEAD by default, other baselines with revs or allCommits, foreign
   await removeRefs(p.dir, [{ ref: old.ref, sha: old.sha }]);
   assert.deepEqual((await listExperiments(p.dir, { allCommits: true })).map((r) => r.name), ['new']);
 });
+
+test('workspaces of a killed exp run are swept up; live ones and foreign folders stay', async () => {
+  const { createWorkspace, removeStaleWorkspaces } = await import('../../src/exp/workspace.js');
+  const { execa } = await import('execa');
+  const p = await tempProject({ 'pipeline.yaml': 'stages: {}\n', 'params.yaml': 'seed: 1\n' });
+  const parent = path.join(p.dir, '..', `${path.basename(p.dir)}-tmp`);
+  const live = await createWorkspace(p.dir, ['pipeline.yaml', 'params.yaml'], { parent });
+  assert.equal(await fs.readFile(path.join(live.dir, 'params.yaml'), 'utf8'), 'seed: 1\n');
+  const dead = await createWorkspace(p.dir, ['pipeline.yaml'], { parent });
+  const child = execa('true');
+  const pid = child.pid!;
+  await child;
+  await fs.writeFile(path.join(path.dirname(dead.dir), '.lockstep-exp-owner'), String(pid));
+  await fs.mkdir(path.join(parent, 'lockstep-exp-foreign'));
+  assert.equal(await removeStaleWorkspaces(parent), 1);
+  assert.deepEqual((await fs.readdir(parent)).sort(), [path.basename(path.dirname(live.dir)), 'lockstep-exp-foreign'].sort());
+  await live.remove();
+  await fs.rm(parent, { recursive: true, force: true });
+});
