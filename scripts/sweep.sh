@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 LOCKSTEP=(node bin/lockstep.js)
 status=0
 "${LOCKSTEP[@]}" exp run --seed 42,100,2025 --data v1,v2,v3,v1+v2,v1+v2+v3 -j "${JOBS:-2}" "$@" || status=$?
-"${LOCKSTEP[@]}" exp show --only-changed
-"${LOCKSTEP[@]}" exp show --group-by data --agg mean,std,min,max
+# one row per experiment: what differs, and the headline test metrics (per-class ones are in --json/--csv)
+"${LOCKSTEP[@]}" exp show --only-changed --drop '^per_class\.' --sort-by accuracy --sort-order desc
+# how the data choice moves accuracy, over the seeds
+"${LOCKSTEP[@]}" exp show --group-by data --agg mean,std,min,max --keep '^(accuracy|macro_f1|loss|best_val_acc):'
 exit "$status"

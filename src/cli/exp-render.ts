@@ -31,12 +31,18 @@ export interface FitResult {
   hidden: Column[];
 }
 
-/** Which columns give way first when the terminal is narrow: Created, then State, then from the right. */
-function fitPriority(c: Column, i: number): number {
-  if (i === 0) return 0;
-  if (c.id === 'meta:created') return 3;
-  if (c.id === 'meta:state') return 2;
-  return 1;
+/**
+ * Which columns give way first when the terminal is narrow: what is the same in every row (Created,
+ * State, constant params and metrics) before what tells the experiments apart.
+ */
+function fitPriority(table: ExpTable, c: Column, i: number): number {
+  if (i === 0 || c.kind === 'group') return 0;
+  if (c.id === 'meta:created') return 6;
+  if (c.id === 'meta:state') return table.rows.some((r) => r.cells[c.id] !== 'success') ? 1 : 5;
+  const first = JSON.stringify(table.rows[0]?.cells[c.id]);
+  const varies = table.rows.some((r) => JSON.stringify(r.cells[c.id]) !== first);
+  if (c.kind === 'param') return varies ? 1 : 3;
+  return varies ? 2 : 4;
 }
 
 /**
@@ -46,7 +52,7 @@ function fitPriority(c: Column, i: number): number {
  */
 export function fitColumns(table: ExpTable, width: number): FitResult {
   const widths = table.columns.map((c) => Math.max(truncate(c.label, MAX_CELL).length, ...table.rows.map((r) => truncate(formatCell(r.cells[c.id], c), MAX_CELL).length)));
-  const order = table.columns.map((c, i) => ({ c, i, prio: fitPriority(c, i) })).sort((a, b) => a.prio - b.prio || a.i - b.i);
+  const order = table.columns.map((c, i) => ({ c, i, prio: fitPriority(table, c, i) })).sort((a, b) => a.prio - b.prio || a.i - b.i);
   const keep = new Set<number>();
   let used = 1;
   let full = false;

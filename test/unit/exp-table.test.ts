@@ -108,15 +108,20 @@ test('diff lists changed params and metrics with numeric change', () => {
   assert.equal(diffExperiments(RECORDS[0]!, RECORDS[3]!, { all: true }).length, 5);
 });
 
-test('fitting gives up Created, then State, then columns from the right; the first always stays', () => {
+test('fitting gives up what is the same in every row first; the first column always stays', () => {
   const t = buildTable(RECORDS);
-  const all = fitColumns(t, 1000);
-  assert.equal(all.hidden.length, 0);
-  // Experiment(10+3) seed(4+3) data(4+3) accuracy(8+3) loss(4+3) State(7+3) Created(20+3), plus 1
-  assert.deepEqual(fitColumns(t, 1 + 13 + 7 + 7 + 11 + 7 + 10).shown.map((c) => c.label), ['Experiment', 'State', 'seed', 'data', 'accuracy', 'loss']);
-  const narrow = fitColumns(t, 1 + 13 + 7 + 7 + 11);
-  assert.deepEqual(narrow.shown.map((c) => c.label), ['Experiment', 'seed', 'data', 'accuracy']);
-  assert.deepEqual(narrow.hidden.map((c) => c.label), ['Created', 'State', 'loss']);
+  assert.equal(fitColumns(t, 1000).hidden.length, 0);
+  // widths + 3 each: Experiment 13, State 10, seed 7, data 7, accuracy 11, loss 7, Created 23; plus 1
+  assert.deepEqual(fitColumns(t, 1 + 13 + 10 + 7 + 7 + 11 + 7).shown.map((c) => c.label), ['Experiment', 'State', 'seed', 'data', 'accuracy', 'loss']);
+  // a failed row makes State worth showing: it stays before the metrics
+  const narrow = fitColumns(t, 1 + 13 + 10 + 7 + 7);
+  assert.deepEqual(narrow.shown.map((c) => c.label), ['Experiment', 'State', 'seed', 'data']);
+  assert.deepEqual(narrow.hidden.map((c) => c.label), ['Created', 'accuracy', 'loss']);
+  // all succeeded, loss constant: State and loss give way to the metric that differs
+  const ok = buildTable(RECORDS.slice(0, 4));
+  const fit = fitColumns(ok, 1 + 13 + 7 + 7 + 11);
+  assert.deepEqual(fit.shown.map((c) => c.label), ['Experiment', 'seed', 'data', 'accuracy']);
+  assert.deepEqual(fit.hidden.map((c) => c.label), ['Created', 'State', 'loss']);
   assert.deepEqual(fitColumns(t, 5).shown.map((c) => c.label), ['Experiment']);
 });
 
