@@ -9,8 +9,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import pLimit from 'p-limit';
+import YAML from 'yaml';
 import { LockstepError } from '../errors.js';
-import { openProject } from '../project.js';
+import { LOCAL_CONFIG_FILE, openProject } from '../project.js';
 import type { Pipeline } from '../config/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkChoices, loadExpConfig } from './exp-config.js';
@@ -190,6 +191,7 @@ export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentRes
     const ws = await createWorkspace(ctx.root, ctx.tracked, { links: ctx.links });
     workspaces.add(ws);
     try {
+      if (!ctx.project.config.cache?.type) await preferLinks(ws.dir);
       for (const [file, text] of ctx.texts) {
         const own = exp.assignments.filter((a) => a.file === file);
         if (own.length) await writeFileAtomic(path.join(ws.dir, file), applyAssignments(file, text, own));
@@ -265,6 +267,20 @@ export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentRes
     opts.signal?.removeEventListener('abort', onAbort);
     await Promise.all([...workspaces].map((w) => w.remove()));
   }
+}
+
+/**
+ * Workspace outputs are throwaway, so unless the project chose a link type, a workspace links cache
+ * objects (read-only, so a stage writing into an input fails instead of corrupting the cache) rather
+ * than copying them: restoring tens of thousands of upstream files per experiment then costs links.
+ */
+async function preferLinks(dir: string): Promise<void> {
+  const file = path.join(dir, LOCAL_CONFIG_FILE);
+  const text = await fs.readFile(file, 'utf8').catch(() => '');
+  const doc = YAML.parseDocument(text || '{}');
+  doc.setIn(['cache', 'type'], 'reflink,hardlink,copy');
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, doc.toString());
 }
 
 /** SIGTERM the repro's process group, SIGKILL it if it lingers. */
