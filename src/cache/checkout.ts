@@ -61,8 +61,10 @@ async function lstatOrNull(abs: string): Promise<BigIntStats | null> {
 async function isCurrent(ctx: Ctx, md5: Md5, abs: string, lst: BigIntStats): Promise<boolean> {
   const obj = ctx.store.objectPath(md5);
   if (lst.isSymbolicLink()) {
-    // A link into the cache is right only if symlinks are wanted and it points at this object.
-    return ctx.planner.types.includes('symlink') && (await fs.readlink(abs).catch(() => '')) === obj;
+    // A link into the cache is right only if symlinks are wanted, it points at this object, and the
+    // object still holds its content (root can write through the link despite the 0444 mode).
+    if (!ctx.planner.types.includes('symlink') || (await fs.readlink(abs).catch(() => '')) !== obj) return false;
+    return ctx.store.ensureVerified(md5, ctx.display(abs)).then(() => true, () => false);
   }
   if (!lst.isFile()) return false;
   if (lst.nlink > 1n && !ctx.planner.types.includes('hardlink')) {

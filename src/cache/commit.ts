@@ -47,6 +47,9 @@ export async function commitOutputImpl(
 /** Store one workspace file whose hash is known; the workspace keeps it in the planner's link type. */
 async function commitFile(store: LocalObjectStore, planner: LinkPlanner, abs: string, md5: Md5): Promise<void> {
   const obj = store.objectPath(md5);
+  // An object already present may have been changed through a hardlink or symlink by root (who
+  // ignores its 0444 mode); linking the fresh output to it would put wrong content in the workspace.
+  if ((await store.has(md5)) && !(await isIntact(store, md5, abs))) await store.remove(md5);
   await planner.run(async (type) => {
     const present = await store.has(md5);
     switch (type) {
@@ -78,6 +81,16 @@ async function commitFile(store: LocalObjectStore, planner: LinkPlanner, abs: st
         return;
     }
   });
+}
+
+async function isIntact(store: LocalObjectStore, md5: Md5, abs: string): Promise<boolean> {
+  try {
+    await store.ensureVerified(md5, abs);
+    return true;
+  } catch (e) {
+    if (e instanceof LockstepError && e.reason === 'corrupt-object') return false;
+    throw e;
+  }
 }
 
 /** Only for callers holding any ObjectStore: the local store's extra operations are needed here. */
