@@ -4,7 +4,19 @@ import { LockstepError } from '../errors.js';
 import type { Md5 } from '../hash/types.js';
 import { absPath, openLockedWorkspace } from '../pipeline/context.js';
 import { selectStages } from '../pipeline/plan.js';
+import type { ObjectStore } from '../cache/types.js';
+import type { HashResult } from '../hash/index.js';
 import { globals, out, parseWait } from './options.js';
+
+/**
+ * Would replacing this workspace output lose content the cache does not hold? For a directory, per
+ * file: deleting or restoring some files of a directory loses nothing and needs no --force.
+ */
+async function losesData(store: ObjectStore, current: HashResult): Promise<boolean> {
+  if (!current.entries) return !(await store.has(current.info.md5));
+  for (const e of current.entries) if (!(await store.has(e.md5))) return true;
+  return false;
+}
 
 /** Restore workspace outputs from the cache, as the lock file records them. */
 export async function run(targets: string[], flags: { force?: boolean; wait?: string | boolean }, cmd: Command): Promise<number> {
@@ -28,7 +40,7 @@ export async function run(targets: string[], flags: { force?: boolean; wait?: st
           continue;
         }
         // Bad input never loses data: a modified output whose content is not in the cache is kept.
-        if (current && !flags.force && !(await ws.store.has(current.info.md5))) {
+        if (current && !flags.force && (await losesData(ws.store, current))) {
           throw new LockstepError('usage', `output '${o.path}' of stage '${name}' has changes that are not in the cache`, 'Move it away, or run lockstep checkout --force to discard the changes.');
         }
         const { changed } = await checkoutOutput(ws.store, { md5: o.md5 as Md5, size: o.size, nfiles: o.nfiles }, abs, ws.project.linkTypes);

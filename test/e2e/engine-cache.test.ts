@@ -122,12 +122,22 @@ test('a directory output: DVC .dir manifest bytes, nfiles/size as DVC records th
   assert.equal(await p.read('d/sub/x.txt'), 'two\n');
   assert.equal(await p.read('d/sub/deeper/empty'), '');
 
-  // an extra file in the output directory makes it stale; checkout removes it
+  // a file deleted from the directory: nothing would be lost, checkout restores it without --force
+  await fs.rm(path.join(p.dir, 'd/y.txt'));
+  assert.equal((await p.run(['status'])).stdout, 'a:\n\touts changed: d');
+  const restore = await p.run(['checkout']);
+  assert.equal(restore.exitCode, 0, restore.all);
+  assert.equal(await p.read('d/y.txt'), 'three\n');
+  // an extra file whose content is not in the cache would be lost: only --force removes it
   await p.write('d/sub/extra.txt', 'x');
   assert.equal((await p.run(['status'])).stdout, 'a:\n\touts changed: d');
+  const refused = await p.run(['checkout']);
+  assert.equal(refused.exitCode, 2, refused.all);
+  assert.match(refused.stderr, /^lockstep: output 'd' of stage 'a' has changes that are not in the cache/);
   const c = await p.run(['checkout', '--force']);
   assert.equal(c.exitCode, 0, c.all);
   assert.equal(await p.exists('d/sub/extra.txt'), false);
+  assert.equal(await p.exists('d/y.txt'), true);
 });
 
 test('a deleted cache object: repro reruns the stage instead of restoring it; checkout says what is missing', async () => {
