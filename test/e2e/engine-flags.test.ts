@@ -178,3 +178,13 @@ test('--downstream runs the target and what depends on it, not its upstream', as
   assert.equal((await p.run(['repro', '--force', '--downstream', 'b'])).exitCode, 0);
   assert.deepEqual([await runCount(p, 'a'), await runCount(p, 'b'), await runCount(p, 'c'), await runCount(p, 'other')], [1, 2, 2, 1]);
 });
+
+test('-j 4: stages finishing together each get their line in the shared .gitignore', async () => {
+  const names = ['s1', 's2', 's3', 's4', 's5', 's6'];
+  const p = await tempProject({
+    'pipeline.yaml': `stages:\n${names.map((n) => `  ${n}:\n    cmd: echo ${n} > ${n}.txt\n    outs: [${n}.txt]\n`).join('')}`,
+  });
+  const r = await p.run(['repro', '-j', '4']);
+  assert.equal(r.exitCode, 0, r.all);
+  assert.deepEqual((await p.read('.gitignore')).split('\n').filter(Boolean).sort(), names.map((n) => `/${n}.txt`));
+});
