@@ -5,7 +5,7 @@ import { checkoutOutput, commitOutput } from '../cache/index.js';
 import { resolveStageParams } from '../config/index.js';
 import type { StageDef } from '../config/types.js';
 import { LockstepError } from '../errors.js';
-import { absPath, type Workspace } from './context.js';
+import { absPath, stageWdirs, type Workspace } from './context.js';
 import type { Emit, ReproSummary, StageOutcome } from './events.js';
 import { ignoreOutputs } from './gitignore.js';
 import { withDownstream } from './graph.js';
@@ -79,7 +79,7 @@ export async function reproduce(ws: Workspace, opts: ReproOptions, emit: Emit, s
   }
 
   await checkBeforeRunning(ws, selected);
-  const writer = new LockWriter(ws.lockPath, ws.lock, ws.graph.order);
+  const writer = new LockWriter(ws.lockPath, ws.lock, ws.graph.order, stageWdirs(ws.graph));
   const inSelection = new Set(selected);
   const pending = new Set(selected);
   const running = new Map<string, Promise<void>>();

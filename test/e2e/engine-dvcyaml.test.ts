@@ -72,16 +72,27 @@ test('a DVC dvc.yaml works unchanged: foreach, matrix, vars, wdir, cmd list, eve
   assert.equal(await p.read('sub/lr.txt'), 'lr=0.5\nin\n');
   assert.deepEqual(lock.stages.sub.cmd, [`${countRun('sub')} && echo lr=0.5 > lr.txt`, 'cat ../in.txt >> lr.txt']);
   // Params: per key for lists, the whole file for `{file: null}`; values come from the files under wdir.
+  // As dvc.lock writes them: the stage's paths relative to its wdir, the default params.yaml first.
   assert.deepEqual(lock.stages.sub.params, {
-    'sub/conf.toml': { 'opt.depth': 3 },
-    'sub/params.yaml': { 'train.lr': 0.25 },
-    'sub/whole.json': { x: 1, y: { z: 2 } },
+    'params.yaml': { 'train.lr': 0.25 },
+    'conf.toml': { 'opt.depth': 3 },
+    'whole.json': { x: 1, y: { z: 2 } },
   });
+  assert.deepEqual(Object.keys(lock.stages.sub.params), ['params.yaml', 'conf.toml', 'whole.json']);
+  assert.deepEqual(lock.stages.sub.deps.map((d: { path: string }) => d.path), ['../in.txt']);
+  assert.deepEqual(lock.stages.sub.outs.map((d: { path: string }) => d.path), ['lr.txt']);
   assert.deepEqual(lock.stages['gen@small'].outs, [{ path: 'out-small.txt', hash: 'md5', md5: createHash('md5').update('hello 1\n').digest('hex'), size: 8 }]);
 
   const again = await p.run(['repro']);
   assert.equal(again.exitCode, 0, again.all);
   assert.match(again.stdout, /Done: 0 ran, 0 restored from cache, 7 up to date\./);
+  assert.equal(await subRuns(p), 1);
+
+  // deleting the wdir stage's output restores it from the cache (its lock paths are read back right)
+  await p.write('sub/lr.txt', 'edited\n');
+  assert.equal((await p.run(['status'])).stdout, 'sub:\n\touts changed: sub/lr.txt');
+  assert.equal((await p.run(['checkout', '--force', 'sub'])).exitCode, 0);
+  assert.equal(await p.read('sub/lr.txt'), 'lr=0.5\nin\n');
   assert.equal(await subRuns(p), 1);
 });
 
@@ -130,4 +141,59 @@ test('targets: a foreach group name selects every generated stage; an unknown ta
   assert.equal(typo.stderr.trim().split('\n').length, 1);
   const typo2 = await p.run(['repro', 'sb']);
   assert.match(typo2.stderr, /Did you mean 'sub'\?/);
+});
+
+test('a dvc.lock written by DVC is read as is: wdir-relative paths, a .dir hash; nothing reruns', async () => {
+  const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+  const manifest = `[{"md5": "${md5('1\n')}", "relpath": "a.txt"}, {"md5": "${md5('2\n')}", "relpath": "b/c.txt"}]`;
+  const p = await tempProject({
+    'dvc.yaml': `stages:
+  build:
+    wdir: work
+    cmd: ${countRun('build')} && mkdir -p out/b && echo 1 > out/a.txt && echo 2 > out/b/c.txt
+    deps:
+      - ../src.txt
+    params:
+      - lr
+    outs:
+      - out
+`,
+    'work/params.yaml': 'lr: 0.1\nunused: 2\n',
+    'src.txt': 'src\n',
+    'work/out/a.txt': '1\n',
+    'work/out/b/c.txt': '2\n',
+    // written as DVC 3 writes it
+    'dvc.lock': `schema: '2.0'
+stages:
+  build:
+    cmd: ${countRun('build')} && mkdir -p out/b && echo 1 > out/a.txt && echo 2 > out/b/c.txt
+    deps:
+    - path: ../src.txt
+      hash: md5
+      md5: ${md5('src\n')}
+      size: 4
+    params:
+      params.yaml:
+        lr: 0.1
+    outs:
+    - path: out
+      hash: md5
+      md5: ${md5(manifest)}.dir
+      size: 4
+      nfiles: 2
+`,
+    'work/.gitignore': 'runs/\n',
+  });
+  const st = await p.run(['status']);
+  assert.equal(st.stdout, 'Data and pipelines are up to date.', st.all);
+  const r = await p.run(['repro']);
+  assert.equal(r.exitCode, 0, r.all);
+  assert.equal(await p.exists('work/runs/build'), false, 'nothing ran');
+  // a change reruns it, and the lock keeps DVC's shape
+  await p.write('src.txt', 'src2\n');
+  assert.equal((await p.run(['status'])).stdout, 'build:\n\tdeps changed: src.txt');
+  assert.equal((await p.run(['repro'])).exitCode, 0);
+  const lock = YAML.parse(await p.read('dvc.lock'));
+  assert.deepEqual(lock.stages.build.deps, [{ path: '../src.txt', hash: 'md5', md5: md5('src2\n'), size: 5 }]);
+  assert.deepEqual(lock.stages.build.outs, [{ path: 'out', hash: 'md5', md5: `${md5(manifest)}.dir`, size: 4, nfiles: 2 }]);
 });
