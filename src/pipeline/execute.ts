@@ -1,7 +1,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { checkoutOutput, commitOutput } from '../cache/index.js';
+import { checkoutOutput, commitOutput, unprotectOutput } from '../cache/index.js';
 import { resolveStageParams } from '../config/index.js';
 import type { StageDef } from '../config/types.js';
 import { LockstepError } from '../errors.js';
@@ -177,6 +177,8 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
   for (const o of stage.outs) {
     const abs = absPath(ws, o.path);
     if (!o.persist) await fs.rm(abs, { recursive: true, force: true });
+    // A persisted output the command will update must not be a hardlink/symlink into the cache (as DVC's unprotect).
+    else if (existsSync(abs)) await unprotectOutput(abs);
     await fs.mkdir(path.dirname(abs), { recursive: true });
   }
   emit({ type: 'stage-start', stage: name, reasons, commands: stage.cmd });

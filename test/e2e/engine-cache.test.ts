@@ -104,6 +104,23 @@ for (const type of ['hardlink', 'symlink', 'copy'] as const) {
   });
 }
 
+for (const type of ['hardlink', 'symlink'] as const) {
+  test(`cache.type ${type}: a persisted output updated by its command is unprotected first, never written through into the cache`, async () => {
+    const p = await tempProject({
+      '.lockstep/config.yaml': `cache:\n  type: ${type}\n`,
+      'pipeline.yaml': 'stages:\n  a:\n    cmd: mkdir -p d && echo run >> p.txt && echo run >> d/f.txt\n    outs:\n      - p.txt:\n          persist: true\n      - d:\n          persist: true\n',
+    });
+    for (let i = 0; i < 2; i++) {
+      const r = await p.run(['repro', '--force']);
+      assert.equal(r.exitCode, 0, r.all);
+    }
+    assert.equal(await p.read('p.txt'), 'run\nrun\n');
+    assert.equal(await p.read('d/f.txt'), 'run\nrun\n');
+    assert.deepEqual((await cacheObjects(path.join(p.dir, '.cache'))).filter((o) => !o.intact), []);
+    assert.ok((await cacheObjects(path.join(p.dir, '.cache'))).some((o) => o.name === md5('run\n')), 'the first run is still in the cache');
+  });
+}
+
 test('a directory output: DVC .dir manifest bytes, nfiles/size as DVC records them, restored by the run-cache after deletion', async () => {
   const p = await linkProject('copy');
   assert.equal((await p.run(['repro'])).exitCode, 0);
