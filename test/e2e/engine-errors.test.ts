@@ -57,3 +57,11 @@ test('Ctrl-C during -j 2 stops both stages\' process trees; neither is recorded;
   const dry = await p.run(['repro', '--dry']);
   assert.equal(dry.stdout, "would run 'a': never run (no lock entry)\nwould run 'b': never run (no lock entry)");
 });
+
+test('a YAML syntax error is reported once, at its position, not as a cascade of follow-on errors', async () => {
+  // `{` inside a flow sequence starts a flow mapping: a classic dvc.yaml mistake.
+  const p = await tempProject({ 'dvc.yaml': 'stages:\n  a:\n    cmd: echo ${item.x} > x-${item.y}.txt\n    outs: [x-${item.y}.txt]\n    deps: [a, b]\n  b:\n    cmd: echo\n' });
+  const r = await p.run(['status']);
+  assert.equal(r.exitCode, 2, r.all);
+  assert.match(r.stderr, /^lockstep: dvc\.yaml:4:\d+: [^\n]+$/);
+});
