@@ -65,3 +65,24 @@ test('a YAML syntax error is reported once, at its position, not as a cascade of
   assert.equal(r.exitCode, 2, r.all);
   assert.match(r.stderr, /^lockstep: dvc\.yaml:4:\d+: [^\n]+$/);
 });
+
+test('kill -9 of lockstep mid-stage: the stage\'s process tree is stopped too; the next repro reruns it', async () => {
+  const p = await tempProject({
+    'pipeline.yaml': `stages:\n  long:\n    cmd: ${countRun('long')} && (sleep 35; echo late > late.txt) & sleep 36\n    outs: [out.txt]\n`,
+    '.gitignore': 'runs/\n',
+  });
+  const child = execa(process.execPath, [CLI, 'repro'], { cwd: p.dir, reject: false });
+  for (let i = 0; i < 200 && (await runCount(p, 'long')) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill('SIGKILL');
+  await child;
+  let left = '';
+  for (let i = 0; i < 60; i++) {
+    left = (await execa('pgrep', ['-f', 'sleep 3[56]'], { reject: false })).stdout.trim();
+    if (left === '') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(left, '', 'no process of the stage survives lockstep');
+  const again = await p.run(['repro', '--dry']);
+  assert.match(again.stdout, /would run 'long': never run/);
+});
