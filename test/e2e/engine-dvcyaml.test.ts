@@ -197,3 +197,35 @@ stages:
   assert.deepEqual(lock.stages.build.deps, [{ path: '../src.txt', hash: 'md5', md5: md5('src2\n'), size: 5 }]);
   assert.deepEqual(lock.stages.build.outs, [{ path: 'out', hash: 'md5', md5: `${md5(manifest)}.dir`, size: 4, nfiles: 2 }]);
 });
+
+test('dvc.yaml: stage vars (inline and file:key), and every output field DVC accepts', async () => {
+  const p = await tempProject({
+    'dvc.yaml': `stages:
+  s:
+    desc: stage with its own vars
+    vars:
+      - n: 3
+      - local.yaml:sect
+    cmd: echo \${n} \${sect.v} > s.txt && echo 1 > m.json && echo a,b > p.csv
+    outs:
+      - s.txt:
+          desc: the s file
+          push: false
+          remote: elsewhere
+          persist: false
+          cache: true
+    metrics:
+      - m.json:
+          cache: false
+    plots:
+      - p.csv:
+          x: a
+          y: b
+`,
+    'local.yaml': 'sect:\n  v: 7\nother: 1\n',
+  });
+  const r = await p.run(['repro']);
+  assert.equal(r.exitCode, 0, r.all);
+  assert.equal(await p.read('s.txt'), '3 7\n');
+  assert.deepEqual(YAML.parse(await p.read('dvc.lock')).stages.s.outs.map((o: { path: string }) => o.path), ['m.json', 'p.csv', 's.txt']);
+});
