@@ -24,6 +24,8 @@ export async function run(targets: string[], flags: { force?: boolean; wait?: st
   const { ws, release } = await openLockedWorkspace({ command: 'lockstep checkout', waitMs: parseWait(flags.wait) });
   let restored = 0;
   let unchanged = 0;
+  // Like dvc checkout: one output that cannot be restored does not stop the others; all are reported.
+  const problems: LockstepError[] = [];
   try {
     const sel = selectStages(ws.graph, { targets, singleItem: targets.length > 0, downstream: false });
     if (!sel.ok) throw sel.error;
@@ -41,9 +43,17 @@ export async function run(targets: string[], flags: { force?: boolean; wait?: st
         }
         // Bad input never loses data: a modified output whose content is not in the cache is kept.
         if (current && !flags.force && (await losesData(ws.store, current))) {
-          throw new LockstepError('usage', `output '${o.path}' of stage '${name}' has changes that are not in the cache`, 'Move it away, or run lockstep checkout --force to discard the changes.');
+          problems.push(new LockstepError('usage', `output '${o.path}' of stage '${name}' has changes that are not in the cache`, 'Move it away, or run lockstep checkout --force to discard the changes.'));
+          continue;
         }
-        const { changed } = await checkoutOutput(ws.store, { md5: o.md5 as Md5, size: o.size, nfiles: o.nfiles }, abs, ws.project.linkTypes);
+        let changed: boolean;
+        try {
+          ({ changed } = await checkoutOutput(ws.store, { md5: o.md5 as Md5, size: o.size, nfiles: o.nfiles }, abs, ws.project.linkTypes));
+        } catch (e) {
+          if (!(e instanceof LockstepError) || (e.reason !== 'missing-object' && e.reason !== 'corrupt-object')) throw e;
+          problems.push(e);
+          continue;
+        }
         if (!changed) {
           unchanged++;
           continue;
@@ -56,6 +66,11 @@ export async function run(targets: string[], flags: { force?: boolean; wait?: st
     await ws.hasher.save();
     await release();
   }
-  if (!g.quiet) out(`${restored} outputs restored, ${unchanged} unchanged.`);
+  if (!g.quiet) out(`${restored} outputs restored, ${unchanged} unchanged${problems.length ? `, ${problems.length} not restored` : ''}.`);
+  const [first, ...more] = problems;
+  if (first) {
+    const others = more.length ? ` (and ${more.length} more output${more.length > 1 ? 's' : ''} not restored)` : '';
+    throw new LockstepError(first.reason, `${first.message}${others}`, first.hint);
+  }
   return 0;
 }

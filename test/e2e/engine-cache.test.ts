@@ -160,11 +160,17 @@ test('a directory output: DVC .dir manifest bytes, nfiles/size as DVC records th
 test('a deleted cache object: repro reruns the stage instead of restoring it; checkout says what is missing', async () => {
   const p = await linkProject('copy');
   assert.equal((await p.run(['repro'])).exitCode, 0);
-  await fs.rm(path.join(p.dir, '.cache/files/md5', md5('three\n').slice(0, 2)), { recursive: true, force: true });
+  await fs.rm(path.join(p.dir, '.cache/files/md5', md5('one\n').slice(0, 2)), { recursive: true, force: true });
   await fs.rm(path.join(p.dir, 'd'), { recursive: true });
+  await fs.rm(path.join(p.dir, 'a.txt'));
   const c = await p.run(['checkout']);
   assert.equal(c.exitCode, 1, c.all);
-  assert.match(c.stderr, /^lockstep: cache object files\/md5\/\S+ for '\S*y\.txt' is missing /);
+  assert.match(c.stderr, /^lockstep: cache object files\/md5\/\S+ for 'a\.txt' is missing /);
+  // the other output was still restored
+  assert.equal(await p.read('d/y.txt'), 'three\n');
+  assert.match(c.stdout, /1 outputs restored, 0 unchanged, 1 not restored\.$/);
+  await fs.rm(path.join(p.dir, '.cache/files/md5', md5('three\n').slice(0, 2)), { recursive: true, force: true });
+  await fs.rm(path.join(p.dir, 'd'), { recursive: true });
   const r = await p.run(['repro']);
   assert.equal(r.exitCode, 0, r.all);
   assert.equal(await runCount(p, 'a'), 2);
