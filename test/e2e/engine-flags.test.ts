@@ -77,7 +77,7 @@ test('persist outputs are not deleted before the run; other outputs are', async 
   assert.equal(await p.read('kept.txt'), 'run\nrun\n');
 });
 
-test('cache: false outputs, metrics and plots are recorded in the lock but only cached outputs enter the cache', async () => {
+test('cache: false outputs, metrics and plots are recorded in the lock, stay plain files, and the run-cache keeps them (as DVC)', async () => {
   const p = await tempProject({
     'pipeline.yaml': `stages:
   a:
@@ -99,15 +99,24 @@ test('cache: false outputs, metrics and plots are recorded in the lock but only 
   const lock = YAML.parse(await p.read('pipeline.lock'));
   assert.deepEqual(lock.stages.a.outs.map((o: { path: string }) => o.path), ['metrics.json', 'model.bin', 'nc.txt', 'plot.csv']);
   const objects = (await fs.readdir(path.join(p.dir, '.cache/files/md5'), { recursive: true })).filter((f) => f.length > 3);
-  assert.equal(objects.length, 2, `model.bin and plot.csv only: ${objects.join(', ')}`);
-  // only cached outputs are git-ignored
+  assert.equal(objects.length, 4, `every output, for the run-cache: ${objects.join(', ')}`);
+  // only cached outputs are git-ignored; uncached ones are plain writable files for git
   assert.deepEqual((await p.read('.gitignore')).split('\n').filter(Boolean).sort(), ['/model.bin', '/plot.csv', 'runs/']);
-  // an uncached output changed by hand makes the stage stale; it cannot be restored, so the stage runs
+  const st = await fs.lstat(path.join(p.dir, 'nc.txt'));
+  assert.ok(st.isFile() && st.nlink === 1 && (st.mode & 0o200) !== 0);
+  // an uncached output changed by hand makes the stage stale; the run-cache restores it without running
   await p.write('nc.txt', 'edited\n');
   assert.equal((await p.run(['status'])).stdout, 'a:\n\touts changed: nc.txt');
-  assert.equal((await p.run(['repro'])).exitCode, 0);
-  assert.equal(await runCount(p, 'a'), 2);
+  const again = await p.run(['repro']);
+  assert.equal(again.exitCode, 0, again.all);
+  assert.match(again.stdout, /Stage 'a' restored from the cache, not run/);
+  assert.equal(await runCount(p, 'a'), 1);
   assert.equal(await p.read('nc.txt'), 'nc\n');
+  assert.equal((await fs.lstat(path.join(p.dir, 'nc.txt'))).nlink, 1);
+  // checkout leaves uncached outputs to git
+  await p.write('metrics.json', 'mine\n');
+  assert.equal((await p.run(['checkout'])).exitCode, 0);
+  assert.equal(await p.read('metrics.json'), 'mine\n');
 });
 
 const KEEP_GOING = `stages:
