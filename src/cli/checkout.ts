@@ -48,7 +48,7 @@ export async function run(targets: string[], flags: { force?: boolean; wait?: st
         }
         let changed: boolean;
         try {
-          ({ changed } = await checkoutOutput(ws.store, { md5: o.md5 as Md5, size: o.size, nfiles: o.nfiles }, abs, ws.project.linkTypes));
+          ({ changed } = await checkoutOutput(ws.store, { md5: o.md5 as Md5, size: o.size, nfiles: o.nfiles }, abs, ws.project.linkTypes, { displayRoot: ws.project.root }));
         } catch (e) {
           if (!(e instanceof LockstepError) || (e.reason !== 'missing-object' && e.reason !== 'corrupt-object')) throw e;
           problems.push(e);

@@ -180,7 +180,8 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
   for (const o of stage.outs) {
     const abs = absPath(ws, o.path);
     if (!o.persist) await fs.rm(abs, { recursive: true, force: true });
-    // A persisted output the command will update must not be a hardlink/symlink into the cache (as DVC's unprotect).
+    // A persistent output placed by hardlink/symlink is the read-only cache object: give the stage a
+    // writable copy (DVC's unprotect) so editing it in place can never touch the cache.
     else if (existsSync(abs)) await unprotectOutput(abs);
     await fs.mkdir(path.dirname(abs), { recursive: true });
   }
@@ -209,7 +210,7 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
   const outs: LockedPath[] = [];
   for (const o of stage.outs) {
     const abs = absPath(ws, o.path);
-    const info = !existsSync(abs) ? null : o.cache ? await commitOutput(ws.store, ws.hasher, abs, ws.project.linkTypes) : (await ws.hasher.hashPath(abs))?.info ?? null;
+    const info = !existsSync(abs) ? null : o.cache ? await commitOutput(ws.store, ws.hasher, abs, ws.project.linkTypes, { displayRoot: ws.project.root }) : (await ws.hasher.hashPath(abs))?.info ?? null;
     if (!info) {
       if (isAuxiliary(o)) continue;
       const message = `stage '${name}' ran but did not create its output '${o.path}'`;
@@ -243,7 +244,7 @@ async function restoreOutputs(ws: Workspace, stage: StageDef, entry: LockedStage
     for (const e of found) {
       // An uncached output (git tracks it) is restored as an independent copy, never a link.
       const cached = stage.outs.find((o) => o.path === e.path)?.cache !== false;
-      await checkoutOutput(ws.store, { md5: e.md5 as never, size: e.size, nfiles: e.nfiles }, absPath(ws, e.path), cached ? ws.project.linkTypes : ['copy']);
+      await checkoutOutput(ws.store, { md5: e.md5 as never, size: e.size, nfiles: e.nfiles }, absPath(ws, e.path), cached ? ws.project.linkTypes : ['copy'], { displayRoot: ws.project.root });
     }
   } catch (err) {
     if (err instanceof LockstepError && (err.reason === 'missing-object' || err.reason === 'corrupt-object')) return null;
