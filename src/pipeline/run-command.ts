@@ -79,18 +79,27 @@ export async function runStageCommands(
 
 /**
  * A `kill -9` of lockstep cannot be handled, and the stage runs in its own process group, so it
- * would live on. A small detached shell stops the group once lockstep is gone. It is stopped as soon
- * as the command ends, so it never signals a process group id that may have been reused.
+ * would live on. A small detached shell stops the group once lockstep is gone. It is started only
+ * when the command outlives WATCHDOG_DELAY_MS (short commands end by themselves and would pay a
+ * process spawn each), and stopped as soon as the command ends, so it never signals a process
+ * group id that may have been reused.
  */
+const WATCHDOG_DELAY_MS = 500;
+
 function startWatchdog(groupPid: number | undefined): () => void {
   if (!groupPid || process.platform === 'win32') return () => {};
-  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; kill -TERM -${groupPid} 2>/dev/null; sleep 2; kill -KILL -${groupPid} 2>/dev/null`;
-  const dog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' });
-  dog.on('error', () => undefined);
-  dog.unref();
+  let dog: ReturnType<typeof spawn> | undefined;
+  const timer = setTimeout(() => {
+    const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; kill -TERM -${groupPid} 2>/dev/null; sleep 2; kill -KILL -${groupPid} 2>/dev/null`;
+    dog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' });
+    dog.on('error', () => undefined);
+    dog.unref();
+  }, WATCHDOG_DELAY_MS);
+  timer.unref();
   return () => {
+    clearTimeout(timer);
     try {
-      if (dog.pid) process.kill(-dog.pid, 'SIGKILL');
+      if (dog?.pid) process.kill(-dog.pid, 'SIGKILL');
     } catch {
       // already gone
     }

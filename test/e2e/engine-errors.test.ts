@@ -73,7 +73,7 @@ test('kill -9 of lockstep mid-stage: the stage\'s process tree is stopped too; t
   });
   const child = execa(process.execPath, [CLI, 'repro'], { cwd: p.dir, reject: false });
   for (let i = 0; i < 200 && (await runCount(p, 'long')) === 0; i++) await new Promise((r) => setTimeout(r, 50));
-  await new Promise((r) => setTimeout(r, 300));
+  await new Promise((r) => setTimeout(r, 1000)); // past the watchdog's start delay
   child.kill('SIGKILL');
   await child;
   let left = '';
