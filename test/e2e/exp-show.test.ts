@@ -132,3 +132,17 @@ test('workspaces see node_modules and the project folder siblings (../shared) as
   const shown = JSON.parse((await execa(process.execPath, [CLI, 'exp', 'show', '--json'], { cwd })).stdout) as Array<{ metrics: Record<string, Record<string, unknown>> }>;
   assert.deepEqual(shown[0]!.metrics, { 'm.json': { v: 7 } });
 });
+
+test('gc keeps the cache objects that experiments reference, so apply still restores them', async () => {
+  const { p } = await setup();
+  assert.equal((await p.run(['exp', 'run', '--seed', '3', '-n', 'kept'])).exitCode, 0);
+  const objects = async () => (await fs.readdir(path.join(p.dir, '.cache', 'files', 'md5'), { recursive: true })).filter((f) => /[0-9a-f]{30}/.test(f)).length;
+  const before = await objects();
+  assert.ok(before > 0);
+  // the user's workspace has no pipeline.lock at all: only the experiment holds the objects
+  const gc = await p.run(['gc']);
+  assert.equal(gc.exitCode, 0, gc.all);
+  assert.equal(await objects(), before);
+  assert.equal((await p.run(['exp', 'apply', 'kept'])).exitCode, 0);
+  assert.equal(await p.read('data/base.txt'), 'hello\n');
+});
