@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { LockstepError, exitCodeFor } from '../errors.js';
+import { registerRemoteCommands } from './remote-commands.js';
 
 /**
  * The one place that turns failures into exit codes and one-line messages.
@@ -107,4 +108,6 @@ export function buildProgram(): Command {
 }
 
 /** Commands added by later features register themselves here. */
-function registerExtraCommands(_program: Command): void {}
+function registerExtraCommands(program: Command): void {
+  registerRemoteCommands(program, lazy);
+}
