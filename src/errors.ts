@@ -20,6 +20,7 @@ export type FailureReason =
   | 'locked'
   | 'corrupt-object'
   | 'missing-object'
+  | 'missing-output'
   | 'remote'
   | 'exp'
   | 'report'
@@ -59,6 +60,7 @@ export function exitCodeFor(reason: FailureReason): number {
     case 'locked':
     case 'corrupt-object':
     case 'missing-object':
+    case 'missing-output':
     case 'remote':
     case 'exp':
     case 'report':

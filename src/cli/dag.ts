@@ -1,5 +1,22 @@
-import { LockstepError } from '../errors.js';
+import { openProject } from '../project.js';
+import { loadPipeline } from '../config/index.js';
+import { buildGraph } from '../pipeline/graph.js';
+import { dagAscii, dagDot, dagJson, dagMermaid } from '../pipeline/dag-render.js';
+import { selectStages } from '../pipeline/plan.js';
+import { out } from './options.js';
 
-export async function run(): Promise<number> {
-  throw new LockstepError('usage', 'dag is being built');
+/** Read-only: takes no lock and hashes nothing. */
+export async function run(target: string | undefined, flags: { mermaid?: boolean; dot?: boolean; json?: boolean }): Promise<number> {
+  const project = await openProject();
+  const pipeline = await loadPipeline(project.root);
+  const graph = buildGraph(pipeline.stages);
+  if (!graph.ok) throw graph.error;
+  const sel = selectStages(graph.value, { targets: target ? [target] : [], singleItem: false, downstream: false });
+  if (!sel.ok) throw sel.error;
+  const names = new Set(sel.value);
+  if (flags.json) out(JSON.stringify(dagJson(graph.value, names), null, 2));
+  else if (flags.mermaid) out(dagMermaid(graph.value, names));
+  else if (flags.dot) out(dagDot(graph.value, names));
+  else out(dagAscii(graph.value, names));
+  return 0;
 }

@@ -25,7 +25,19 @@ export function reportFailure(e: unknown, verbose: boolean): number {
   }
   if (e instanceof LockstepError) {
     const hint = e.hint ? ` ${e.hint}` : '';
-    process.stderr.write(`lockstep: ${e.message}${hint}\n`);
+    const problems = (e as { problems?: { message: string; snippet?: string }[] }).problems;
+    if (problems && problems.length > 1) {
+      // Every problem of a config file at once, one line each, so they can be fixed in one pass.
+      for (const p of problems) {
+        process.stderr.write(`lockstep: ${p.message}\n`);
+        if (p.snippet && process.stderr.isTTY) process.stderr.write(`${indent(p.snippet)}\n`);
+      }
+      process.stderr.write(`lockstep: ${problems.length} problems.${hint}\n`);
+    } else {
+      process.stderr.write(`lockstep: ${e.message}${hint}\n`);
+      const snippet = problems?.[0]?.snippet;
+      if (snippet && process.stderr.isTTY) process.stderr.write(`${indent(snippet)}\n`);
+    }
     if (verbose && e.stack) process.stderr.write(`${e.stack}\n`);
     return exitCodeFor(e.reason);
   }
@@ -34,6 +46,8 @@ export function reportFailure(e: unknown, verbose: boolean): number {
   if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
   return 3;
 }
+
+const indent = (s: string) => s.split('\n').map((l) => `    ${l}`).join('\n');
 
 type Action = (...args: any[]) => Promise<number | void>;
 

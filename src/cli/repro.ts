@@ -1,5 +1,102 @@
+import type { Command } from 'commander';
 import { LockstepError } from '../errors.js';
+import { openLockedWorkspace } from '../pipeline/context.js';
+import type { ReproEvent } from '../pipeline/events.js';
+import { reproduce } from '../pipeline/execute.js';
+import { describeReason } from '../pipeline/staleness.js';
+import { errLine, globals, out, parsePositiveInt, parseWait } from './options.js';
 
-export async function run(): Promise<number> {
-  throw new LockstepError('usage', 'repro is being built');
+interface ReproFlags {
+  force?: boolean;
+  singleItem?: boolean;
+  downstream?: boolean;
+  dry?: boolean;
+  keepGoing?: boolean;
+  jobs?: string;
+  runCache?: boolean;
+  wait?: string | boolean;
+  json?: boolean;
+}
+
+export async function run(targets: string[], flags: ReproFlags, cmd: Command): Promise<number> {
+  const g = globals(cmd);
+  const jobs = parsePositiveInt(flags.jobs, '--jobs', 1);
+  const waitMs = parseWait(flags.wait);
+  const render = flags.json ? (e: ReproEvent) => out(JSON.stringify(e)) : textRenderer(g.quiet);
+  const { ws, release } = await openLockedWorkspace(
+    flags.dry ? null : { command: 'lockstep repro', waitMs, onWait: (holder) => render({ type: 'waiting-for-lock', holder }) },
+  );
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const summary = await reproduce(
+      ws,
+      { targets, force: !!flags.force, singleItem: !!flags.singleItem, downstream: !!flags.downstream, keepGoing: !!flags.keepGoing, jobs, runCache: flags.runCache !== false, dry: !!flags.dry },
+      render,
+      controller.signal,
+    );
+    if (summary.interrupted) throw new LockstepError('interrupted', 'interrupted; the stages that did not finish were not recorded', 'Run lockstep repro again to redo them.');
+    if (summary.failures.length > 0) {
+      const first = summary.failures[0]!;
+      const others = summary.failures.slice(1).map((f) => f.stage);
+      const more = others.length ? ` (also failed: ${others.join(', ')})` : '';
+      throw new LockstepError('stage-failed', `${first.message}${more}`, 'Its outputs were not cached and downstream stages did not run; fix it and run lockstep repro again.');
+    }
+    if (!flags.json && !g.quiet && !flags.dry) {
+      const counts = { ran: 0, restored: 0, fresh: 0, frozen: 0 };
+      for (const o of summary.outcomes.values()) if (o in counts) counts[o as keyof typeof counts]++;
+      out(`Done: ${counts.ran} ran, ${counts.restored} restored from cache, ${counts.fresh} up to date${counts.frozen ? `, ${counts.frozen} frozen` : ''}.`);
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await release();
+  }
+}
+
+function textRenderer(quiet: boolean): (e: ReproEvent) => void {
+  return (e) => {
+    switch (e.type) {
+      case 'waiting-for-lock':
+        errLine(`Waiting for pid ${e.holder.pid} (${e.holder.command}) to release the repository lock…`);
+        return;
+      case 'plan':
+        for (const item of e.items) {
+          if (item.action === 'run') out(`would run '${item.stage}': ${item.reasons.map(describeReason).join('; ')}`);
+          else if (item.action === 'frozen') out(`frozen '${item.stage}': not run`);
+          else out(`up to date '${item.stage}'`);
+        }
+        return;
+      case 'stage-fresh':
+        if (!quiet) out(`Stage '${e.stage}' didn't change, skipping`);
+        return;
+      case 'stage-frozen':
+        if (!quiet) out(`Stage '${e.stage}' is frozen, skipping`);
+        return;
+      case 'stage-start':
+        if (!quiet) {
+          out(`Running stage '${e.stage}' (${e.reasons.map(describeReason).join('; ')}):`);
+          for (const c of e.commands) out(`> ${c}`);
+        }
+        return;
+      case 'stage-output':
+        if (!quiet || e.stream === 'stderr') (e.stream === 'stdout' ? out : errLine)(`[${e.stage}] ${e.line}`);
+        return;
+      case 'stage-restored':
+        if (!quiet) out(`Stage '${e.stage}' restored from the ${e.from === 'lock' ? 'cache' : 'run-cache'}, not run`);
+        return;
+      case 'stage-ran':
+        if (!quiet) out(`Stage '${e.stage}' finished in ${(e.durationMs / 1000).toFixed(1)} s`);
+        return;
+      case 'stage-failed':
+        return; // the final one-line error names the failed stages
+
+      case 'stage-skipped':
+        errLine(`Stage '${e.stage}' not run: ${e.because}`);
+        return;
+    }
+  };
 }

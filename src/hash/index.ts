@@ -1,14 +1,12 @@
 /**
  * Public API of hashing: DVC-compatible md5 of files and directories, with a persistent stat cache.
  */
-import type { DirEntry, HashInfo } from './types.js';
+import { CachingHasher, type HashResult, type HasherOptions } from './hasher.js';
+import { statCacheFor } from './stat-cache.js';
 export * from './types.js';
-
-export interface HashResult {
-  info: HashInfo;
-  /** Present for directories: the manifest, sorted by relpath. */
-  entries?: DirEntry[];
-}
+export type { HashResult, HasherOptions } from './hasher.js';
+export { hashFile, md5Hex } from './md5-file.js';
+export { manifestJson, pyJsonString, compareCodePoints } from './pyjson.js';
 
 export interface Hasher {
   /** Hash a file or directory; null when the path does not exist. Uses and fills the stat cache. */
@@ -18,6 +16,8 @@ export interface Hasher {
 }
 
 /** Open a hasher whose stat cache lives under `cacheDir` (the project's .cache). */
-export async function openHasher(_cacheDir: string): Promise<Hasher> {
-  throw new Error('not built yet');
+export async function openHasher(cacheDir: string, opts: HasherOptions = {}): Promise<Hasher> {
+  const statCache = statCacheFor(cacheDir);
+  await statCache.load();
+  return new CachingHasher(statCache, opts);
 }

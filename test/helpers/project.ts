@@ -3,17 +3,38 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa, type Result } from 'execa';
+import { execa } from 'execa';
 import { simpleGit } from 'simple-git';
 
 /** Repository root of lockstep itself (dist/test/helpers -> ../../..). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CLI = path.join(REPO_ROOT, 'bin', 'lockstep.js');
 
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr interleaved, for assertion messages. */
+  all: string;
+}
+
+/** Spawn the real CLI; never throws on a non-zero exit. */
+export async function runCli(cwd: string, args: string[], o: { env?: Record<string, string>; timeout?: number; input?: string } = {}): Promise<CliResult> {
+  const r = await execa(process.execPath, [CLI, ...args], {
+    cwd,
+    reject: false,
+    env: { ...o.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+    timeout: o.timeout ?? 120_000,
+    input: o.input,
+    all: true,
+  });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), all: String(r.all ?? '') };
+}
+
 export interface TempProject {
   dir: string;
   /** Run the real CLI in the project; never throws on a non-zero exit. */
-  run(args: string[], opts?: { env?: Record<string, string>; timeout?: number; input?: string }): Promise<Result>;
+  run(args: string[], opts?: { env?: Record<string, string>; timeout?: number; input?: string }): Promise<CliResult>;
   write(rel: string, content: string | Uint8Array): Promise<void>;
   read(rel: string): Promise<string>;
   exists(rel: string): Promise<boolean>;
@@ -44,15 +65,7 @@ export async function tempProject(files: Record<string, string | Uint8Array> = {
   }
   return {
     dir,
-    run: (args, o = {}) =>
-      execa(process.execPath, [CLI, ...args], {
-        cwd: dir,
-        reject: false,
-        env: { ...o.env, FORCE_COLOR: '0', NO_COLOR: '1' },
-        timeout: o.timeout ?? 120_000,
-        input: o.input,
-        all: true,
-      }),
+    run: (args, o = {}) => runCli(dir, args, o),
     write,
     read: (rel) => fs.readFile(path.join(dir, rel), 'utf8'),
     exists: (rel) => fs.access(path.join(dir, rel)).then(() => true, () => false),

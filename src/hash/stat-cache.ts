@@ -1,0 +1,261 @@
+/**
+ * The stat cache: (inode, mtime ns, size) of a path -> md5 of its content, so unchanged files are
+ * not read again. Also remembers directory results, keyed by a fingerprint of their files' stats.
+ *
+ * Concurrency design (several lockstep processes may share one cache directory):
+ * - each process appends nothing in place; `save()` writes its new entries as a new segment file
+ *   (temp + fsync + rename), so no reader ever sees a half-written segment;
+ * - readers merge every segment, later segments winning (names start with a timestamp);
+ * - when segments pile up, one process (holding an exclusive-create lock file) merges them into one
+ *   and deletes only the segments it merged. A reader racing with that may miss a deleted segment,
+ *   which costs a re-hash, never a wrong answer.
+ * An entry is only ever used when the path's current stat matches it exactly, so a stale or lost
+ * entry can cost time but cannot produce a wrong hash.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { writeFileAtomic } from '../util/atomic.js';
+import { asMd5, type Md5 } from './types.js';
+
+const HEADER = 'lockstep-stat-cache 1';
+const SEGMENT_SUFFIX = '.seg';
+const COMPACT_AFTER_SEGMENTS = 16;
+const STALE_LOCK_MS = 60_000;
+const MAX_FILE_ENTRIES = 2_000_000;
+const MD5_RE = /^[0-9a-f]{32}(\.dir)?$/; // .dir for verified manifest objects
+const DIR_MD5_RE = /^[0-9a-f]{32}\.dir$/;
+
+/** The part of a stat that identifies a file's content version. */
+export interface StatLike {
+  ino: bigint;
+  mtimeNs: bigint;
+  size: bigint;
+}
+
+export const statKey = (st: StatLike): string => `${st.ino}-${st.mtimeNs}-${st.size}`;
+
+/**
+ * A file modified within this window before we read it could be modified again within the same
+ * timestamp tick without its stat changing (git's "racy clean" problem), so such entries are not
+ * recorded. Timestamps that are whole seconds suggest a coarse file system: use a wider window.
+ */
+const RACY_NS = 100_000_000n;
+const RACY_COARSE_NS = 2_000_000_000n;
+
+export function isRacy(mtimeNs: bigint, observedAtNs: bigint): boolean {
+  const window = mtimeNs % 1_000_000_000n === 0n ? RACY_COARSE_NS : RACY_NS;
+  return mtimeNs + window >= observedAtNs;
+}
+
+export const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
+
+interface FileRecord {
+  key: string;
+  md5: Md5;
+}
+
+export interface DirRecord {
+  /** md5 over the sorted (relpath, stat key) of every file below the directory. */
+  fingerprint: string;
+  md5: Md5;
+  size: number;
+  nfiles: number;
+}
+
+export class StatCache {
+  private readonly files = new Map<string, FileRecord>();
+  private readonly dirs = new Map<string, DirRecord>();
+  private pendingFiles = new Map<string, FileRecord>();
+  private pendingDirs = new Map<string, DirRecord>();
+  private loaded: Promise<void> | undefined;
+  private segmentsSeen = 0;
+
+  constructor(readonly dir: string) {}
+
+  load(): Promise<void> {
+    this.loaded ??= this.readAll(this.files, this.dirs).then((n) => {
+      this.segmentsSeen = n;
+    });
+    return this.loaded;
+  }
+
+  /** The md5 recorded for `absPath` when its stat still matches, else undefined. */
+  getFile(absPath: string, key: string): Md5 | undefined {
+    const r = this.files.get(absPath);
+    return r !== undefined && r.key === key ? r.md5 : undefined;
+  }
+
+  /** Record a hash observed at `observedAtNs` (taken before the content was read). */
+  setFile(absPath: string, st: StatLike, md5: Md5, observedAtNs: bigint): void {
+    if (isRacy(st.mtimeNs, observedAtNs)) {
+      this.files.delete(absPath);
+      return;
+    }
+    const r: FileRecord = { key: statKey(st), md5 };
+    const old = this.files.get(absPath);
+    if (old !== undefined && old.key === r.key && old.md5 === md5) return;
+    this.files.set(absPath, r);
+    this.pendingFiles.set(absPath, r);
+  }
+
+  forgetFile(absPath: string): void {
+    this.files.delete(absPath);
+  }
+
+  getDir(absPath: string, fingerprint: string): DirRecord | undefined {
+    const r = this.dirs.get(absPath);
+    return r !== undefined && r.fingerprint === fingerprint ? r : undefined;
+  }
+
+  setDir(absPath: string, r: DirRecord): void {
+    const old = this.dirs.get(absPath);
+    if (old !== undefined && old.fingerprint === r.fingerprint && old.md5 === r.md5) return;
+    this.dirs.set(absPath, r);
+    this.pendingDirs.set(absPath, r);
+  }
+
+  get size(): number {
+    return this.files.size;
+  }
+
+  /** Write this process's new entries as one segment; compact when segments pile up. */
+  async save(): Promise<void> {
+    if (this.pendingFiles.size === 0 && this.pendingDirs.size === 0) return;
+    const files = this.pendingFiles;
+    const dirs = this.pendingDirs;
+    this.pendingFiles = new Map();
+    this.pendingDirs = new Map();
+    await writeFileAtomic(path.join(this.dir, segmentName()), serialise(files, dirs));
+    this.segmentsSeen++;
+    if (this.segmentsSeen > COMPACT_AFTER_SEGMENTS) await this.compact();
+  }
+
+  /** Merge all segments into one, under an exclusive-create lock; skip when another process holds it. */
+  async compact(): Promise<boolean> {
+    await fs.mkdir(this.dir, { recursive: true });
+    const lock = path.join(this.dir, 'compact.lock');
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(lock, 'wx');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const st = await fs.stat(lock).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > STALE_LOCK_MS) await fs.rm(lock, { force: true });
+      return false;
+    }
+    try {
+      const files = new Map<string, FileRecord>();
+      const dirs = new Map<string, DirRecord>();
+      const merged: string[] = [];
+      this.segmentsSeen = await this.readAll(files, dirs, merged);
+      if (merged.length <= 1) return true;
+      // Keep the most recently written entries when over the cap (Map keeps insertion order).
+      while (files.size > MAX_FILE_ENTRIES) {
+        const first = files.keys().next();
+        if (first.done) break;
+        files.delete(first.value);
+      }
+      // Named after the newest merged segment so segments written meanwhile still sort after it.
+      const newest = merged[merged.length - 1] as string;
+      const target = path.join(this.dir, `${newest.slice(0, 16)}-c-${randomBytes(4).toString('hex')}${SEGMENT_SUFFIX}`);
+      await writeFileAtomic(target, serialise(files, dirs));
+      for (const name of merged) await fs.rm(path.join(this.dir, name), { force: true });
+      this.segmentsSeen = 1;
+      return true;
+    } finally {
+      await handle.close();
+      await fs.rm(lock, { force: true });
+    }
+  }
+
+  private async readAll(files: Map<string, FileRecord>, dirs: Map<string, DirRecord>, names: string[] = []): Promise<number> {
+    let listing: string[];
+    try {
+      listing = await fs.readdir(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw e;
+    }
+    const segments = listing.filter((n) => n.endsWith(SEGMENT_SUFFIX)).sort();
+    for (const name of segments) {
+      let text: string;
+      try {
+        text = await fs.readFile(path.join(this.dir, name), 'utf8');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // merged away meanwhile
+        throw e;
+      }
+      parse(text, files, dirs);
+      names.push(name);
+    }
+    return segments.length;
+  }
+}
+
+/** `<ms timestamp, 15 digits>-<pid>-<random>.seg`: sorts by time of writing. */
+function segmentName(): string {
+  return `${String(Date.now()).padStart(15, '0')}-${process.pid}-${randomBytes(4).toString('hex')}${SEGMENT_SUFFIX}`;
+}
+
+const encodePath = (p: string): string => (/[\n\r]/.test(p) || p.startsWith('"') ? JSON.stringify(p) : p);
+const decodePath = (p: string): string => (p.startsWith('"') ? (JSON.parse(p) as string) : p);
+
+/**
+ * One record a line, path last so it may hold spaces:
+ *   F <ino>-<mtimeNs>-<size> <md5> <path>
+ *   D <fingerprint> <md5>.dir <size> <nfiles> <path>
+ */
+function serialise(files: Map<string, FileRecord>, dirs: Map<string, DirRecord>): string {
+  const lines: string[] = [HEADER];
+  for (const [p, r] of files) lines.push(`F ${r.key} ${r.md5} ${encodePath(p)}`);
+  for (const [p, r] of dirs) lines.push(`D ${r.fingerprint} ${r.md5} ${r.size} ${r.nfiles} ${encodePath(p)}`);
+  lines.push('');
+  return lines.join('\n');
+}
+
+/** Lines that do not parse are skipped: a damaged segment costs re-hashing, never a wrong hash. */
+function parse(text: string, files: Map<string, FileRecord>, dirs: Map<string, DirRecord>): void {
+  if (!text.startsWith(HEADER)) return;
+  let pos = text.indexOf('\n') + 1;
+  while (pos > 0 && pos < text.length) {
+    let end = text.indexOf('\n', pos);
+    if (end < 0) end = text.length;
+    const line = text.slice(pos, end);
+    pos = end + 1;
+    try {
+      if (line.startsWith('F ')) {
+        const a = line.indexOf(' ', 2);
+        const b = line.indexOf(' ', a + 1);
+        if (a < 0 || b < 0) continue;
+        const md5 = line.slice(a + 1, b);
+        if (!MD5_RE.test(md5)) continue;
+        const p = decodePath(line.slice(b + 1));
+        files.delete(p); // re-insert so the Map's order tracks recency
+        files.set(p, { key: line.slice(2, a), md5: asMd5(md5) });
+      } else if (line.startsWith('D ')) {
+        const f = line.split(' ', 5);
+        if (f.length < 5) continue;
+        const [, fingerprint, md5, size, nfiles] = f as [string, string, string, string, string];
+        if (!DIR_MD5_RE.test(md5)) continue;
+        const prefix = 6 + fingerprint.length + md5.length + size.length + nfiles.length;
+        dirs.set(decodePath(line.slice(prefix)), { fingerprint, md5: asMd5(md5), size: Number(size), nfiles: Number(nfiles) });
+      }
+    } catch {
+      // skip a damaged line
+    }
+  }
+}
+
+/** One StatCache per cache directory per process, shared by the hasher and the object store. */
+const registry = new Map<string, StatCache>();
+
+export function statCacheFor(cacheDir: string): StatCache {
+  const dir = path.join(path.resolve(cacheDir), 'tmp', 'stat-cache');
+  let cache = registry.get(dir);
+  if (!cache) {
+    cache = new StatCache(dir);
+    registry.set(dir, cache);
+  }
+  return cache;
+}

@@ -1,0 +1,58 @@
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { loadPipeline } from '../config/index.js';
+import type { Pipeline } from '../config/types.js';
+import { openHasher, type Hasher } from '../hash/index.js';
+import { openObjectStore } from '../cache/index.js';
+import type { ObjectStore } from '../cache/types.js';
+import { LOCK_FILES, findProjectRoot, openProject, type Project } from '../project.js';
+import { acquireRepoLock, type LockHolder } from './repo-lock.js';
+import { buildGraph, type Graph } from './graph.js';
+import { readLockFile, type LockFile } from './lockfile.js';
+
+/** Everything a verb needs about one workspace, loaded once. */
+export interface Workspace {
+  project: Project;
+  pipeline: Pipeline;
+  graph: Graph;
+  lockPath: string;
+  lock: LockFile;
+  hasher: Hasher;
+  store: ObjectStore;
+}
+
+export async function openWorkspace(cwd: string = process.cwd()): Promise<Workspace> {
+  const project = await openProject(cwd);
+  const pipeline = await loadPipeline(project.root);
+  const graph = buildGraph(pipeline.stages);
+  if (!graph.ok) throw graph.error;
+  const lockPath = path.join(project.root, LOCK_FILES[pipeline.file] ?? 'pipeline.lock');
+  const [lock, hasher] = await Promise.all([readLockFile(lockPath), openHasher(project.cacheDir)]);
+  return { project, pipeline, graph: graph.value, lockPath, lock, hasher, store: openObjectStore(project.cacheDir) };
+}
+
+export function absPath(ws: Workspace, rel: string): string {
+  return path.resolve(ws.project.root, rel);
+}
+
+export function exists(ws: Workspace, rel: string): boolean {
+  return existsSync(absPath(ws, rel));
+}
+
+/**
+ * Take the repository lock first, then read the workspace, so what we read (the lock file above all)
+ * cannot change under us. `lock: null` for read-only commands.
+ */
+export async function openLockedWorkspace(
+  lock: { command: string; waitMs: number; onWait?: (holder: LockHolder) => void } | null,
+  cwd: string = process.cwd(),
+): Promise<{ ws: Workspace; release: () => Promise<void> }> {
+  if (!lock) return { ws: await openWorkspace(cwd), release: async () => {} };
+  const release = await acquireRepoLock(findProjectRoot(cwd), lock);
+  try {
+    return { ws: await openWorkspace(cwd), release };
+  } catch (e) {
+    await release();
+    throw e;
+  }
+}

@@ -1,0 +1,26 @@
+import type { LockHolder } from './repo-lock.js';
+import type { PlanItem } from './plan.js';
+import type { StaleReason } from './staleness.js';
+
+/** What the engine reports while it works; the CLI renders these (text, JSON lines). */
+export type ReproEvent =
+  | { type: 'waiting-for-lock'; holder: LockHolder }
+  | { type: 'plan'; items: PlanItem[] }
+  | { type: 'stage-fresh'; stage: string }
+  | { type: 'stage-frozen'; stage: string }
+  | { type: 'stage-start'; stage: string; reasons: StaleReason[]; commands: string[] }
+  | { type: 'stage-output'; stage: string; stream: 'stdout' | 'stderr'; line: string }
+  | { type: 'stage-restored'; stage: string; from: 'run-cache' | 'lock' }
+  | { type: 'stage-ran'; stage: string; durationMs: number }
+  | { type: 'stage-failed'; stage: string; message: string }
+  | { type: 'stage-skipped'; stage: string; because: string };
+
+export type Emit = (event: ReproEvent) => void;
+
+export type StageOutcome = 'fresh' | 'frozen' | 'ran' | 'restored' | 'failed' | 'skipped' | 'interrupted';
+
+export interface ReproSummary {
+  outcomes: Map<string, StageOutcome>;
+  failures: { stage: string; message: string }[];
+  interrupted: boolean;
+}

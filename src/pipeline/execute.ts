@@ -1,0 +1,243 @@
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import { checkoutOutput, commitOutput } from '../cache/index.js';
+import { resolveStageParams } from '../config/index.js';
+import type { StageDef } from '../config/types.js';
+import { LockstepError } from '../errors.js';
+import { absPath, type Workspace } from './context.js';
+import type { Emit, ReproSummary, StageOutcome } from './events.js';
+import { ignoreOutputs } from './gitignore.js';
+import { withDownstream } from './graph.js';
+import { LockWriter, lockedPath, type LockedPath, type LockedStage } from './lockfile.js';
+import { observeStage } from './observe.js';
+import { planRepro, selectStages } from './plan.js';
+import { runStageCommands, stageEnv } from './run-command.js';
+import { findRunCacheEntries, runCacheKey, saveRunCacheEntry } from './run-cache.js';
+import { isAuxiliary, lockedCmd, staleReasons, type StaleReason } from './staleness.js';
+
+export interface ReproOptions {
+  targets: string[];
+  force: boolean;
+  singleItem: boolean;
+  downstream: boolean;
+  keepGoing: boolean;
+  jobs: number;
+  runCache: boolean;
+  dry: boolean;
+}
+
+/** Stages whose outputs can all be restored from the cache can use the run-cache. */
+function canUseRunCache(stage: StageDef): boolean {
+  return stage.outs.every((o) => isAuxiliary(o) || (o.cache && !o.persist));
+}
+
+/**
+ * Configuration problems surface before anything runs: every selected stage's params resolve, and its
+ * deps exist or are produced by some stage.
+ */
+async function checkBeforeRunning(ws: Workspace, selected: string[]): Promise<void> {
+  for (const name of selected) {
+    const stage = ws.graph.byName.get(name)!;
+    if (!stage.frozen) await resolveStageParams(ws.project.root, stage);
+  }
+  const produced = new Map<string, Set<string>>();
+  for (const e of ws.graph.edges) {
+    const set = produced.get(e.to) ?? new Set();
+    e.paths.forEach((p) => set.add(p));
+    produced.set(e.to, set);
+  }
+  for (const name of selected) {
+    const stage = ws.graph.byName.get(name)!;
+    if (stage.frozen) continue;
+    for (const d of stage.deps) {
+      if (produced.get(name)?.has(d.path)) continue;
+      if (!existsSync(absPath(ws, d.path))) {
+        throw new LockstepError('missing-dep', `stage '${name}': dependency '${d.path}' does not exist and no stage produces it`, 'Create it, or fix the path in deps.');
+      }
+    }
+  }
+}
+
+export async function reproduce(ws: Workspace, opts: ReproOptions, emit: Emit, signal: AbortSignal): Promise<ReproSummary> {
+  const selection = selectStages(ws.graph, opts);
+  if (!selection.ok) throw selection.error;
+  const selected = selection.value;
+  const summary: ReproSummary = { outcomes: new Map(), failures: [], interrupted: false };
+
+  if (opts.dry) {
+    const limit = pLimit(8);
+    const own = new Map<string, StaleReason[]>();
+    await Promise.all(selected.map((n) => limit(async () => {
+      const stage = ws.graph.byName.get(n)!;
+      if (!stage.frozen) own.set(n, staleReasons(stage, ws.lock.stages[n], await observeStage(ws, stage)));
+    })));
+    const plan = planRepro(ws.graph, selected, own, { force: opts.force });
+    emit({ type: 'plan', items: plan });
+    for (const p of plan) summary.outcomes.set(p.stage, p.action === 'run' ? 'skipped' : p.action === 'frozen' ? 'frozen' : 'fresh');
+    return summary;
+  }
+
+  await checkBeforeRunning(ws, selected);
+  const writer = new LockWriter(ws.lockPath, ws.lock, ws.graph.order);
+  const inSelection = new Set(selected);
+  const pending = new Set(selected);
+  const running = new Map<string, Promise<void>>();
+  let stopLaunching = false;
+
+  const finish = (name: string, outcome: StageOutcome, message?: string) => {
+    summary.outcomes.set(name, outcome);
+    if (outcome === 'interrupted') summary.interrupted = true;
+    if (outcome === 'failed' || outcome === 'interrupted') {
+      if (message) summary.failures.push({ stage: name, message });
+      if (!opts.keepGoing || outcome === 'interrupted') stopLaunching = true;
+      for (const d of withDownstream(ws.graph, [name])) {
+        if (d !== name && pending.delete(d)) {
+          summary.outcomes.set(d, 'skipped');
+          emit({ type: 'stage-skipped', stage: d, because: `upstream stage '${name}' failed` });
+        }
+      }
+    }
+  };
+
+  const ready = (name: string) => [...ws.graph.upstream.get(name)!].every((u) => !inSelection.has(u) || (summary.outcomes.has(u) && !running.has(u)));
+
+  try {
+    while (pending.size > 0 || running.size > 0) {
+      if (!stopLaunching && !signal.aborted) {
+        for (const name of [...pending]) {
+          if (running.size >= Math.max(1, opts.jobs)) break;
+          if (!ready(name)) continue;
+          pending.delete(name);
+          const task = runOne(ws, writer, name, opts, emit, signal)
+            .then(({ outcome, message }) => finish(name, outcome, message))
+            .catch((e: unknown) => {
+              const message = e instanceof LockstepError ? `${e.message}${e.hint ? ` ${e.hint}` : ''}` : `stage '${name}': ${(e as Error).message}`;
+              emit({ type: 'stage-failed', stage: name, message });
+              finish(name, 'failed', message);
+            })
+            .finally(() => running.delete(name));
+          running.set(name, task);
+        }
+      }
+      if (running.size === 0) break; // nothing launchable: stopped, interrupted or blocked by failures
+      await Promise.race(running.values());
+    }
+  } finally {
+    await Promise.allSettled(running.values());
+    await ws.hasher.save();
+  }
+  if (signal.aborted) summary.interrupted = true;
+  return summary;
+}
+
+async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: ReproOptions, emit: Emit, signal: AbortSignal): Promise<{ outcome: StageOutcome; message?: string }> {
+  const stage = ws.graph.byName.get(name)!;
+  if (stage.frozen) {
+    emit({ type: 'stage-frozen', stage: name });
+    return { outcome: 'frozen' };
+  }
+  const observed = await observeStage(ws, stage);
+  const reasons = staleReasons(stage, ws.lock.stages[name], observed);
+  if (opts.force) reasons.unshift({ kind: 'forced' });
+  if (reasons.length === 0) {
+    emit({ type: 'stage-fresh', stage: name });
+    return { outcome: 'fresh' };
+  }
+  const cmd = lockedCmd(stage);
+  const deps: LockedPath[] = [];
+  for (const [p, info] of observed.deps) {
+    if (!info) {
+      const message = `stage '${name}': dependency '${p}' does not exist (its producer did not create it)`;
+      emit({ type: 'stage-failed', stage: name, message });
+      return { outcome: 'failed', message };
+    }
+    deps.push(lockedPath(p, info));
+  }
+  const key = runCacheKey(cmd, deps, observed.params);
+  const runCacheAllowed = opts.runCache && !opts.force && !stage.alwaysChanged && canUseRunCache(stage);
+
+  if (runCacheAllowed) {
+    const current = ws.lock.stages[name];
+    const candidates: { entry: LockedStage; from: 'run-cache' | 'lock' }[] = [];
+    if (current && runCacheKey(current.cmd, current.deps ?? [], current.params ?? {}) === key) candidates.push({ entry: current, from: 'lock' });
+    for (const entry of await findRunCacheEntries(ws.project.cacheDir, key)) candidates.push({ entry, from: 'run-cache' });
+    for (const { entry, from } of candidates) {
+      const outs = await restoreOutputs(ws, stage, entry);
+      if (!outs) continue;
+      await writer.update(name, { cmd, deps, params: observed.params, outs });
+      await ignoreOutputs(ws.project.root, stage.outs.filter((o) => o.cache).map((o) => o.path));
+      emit({ type: 'stage-restored', stage: name, from });
+      return { outcome: 'restored' };
+    }
+  }
+
+  // Never wrongly fresh: forget the stage before its outputs change, record it only when all is cached.
+  await writer.update(name, undefined);
+  for (const o of stage.outs) {
+    const abs = absPath(ws, o.path);
+    if (!o.persist) await fs.rm(abs, { recursive: true, force: true });
+    await fs.mkdir(path.dirname(abs), { recursive: true });
+  }
+  emit({ type: 'stage-start', stage: name, reasons, commands: stage.cmd });
+  const started = Date.now();
+  const result = await runStageCommands(stage.cmd, {
+    cwd: absPath(ws, stage.wdir),
+    env: stageEnv(ws.project.root, name),
+    signal,
+    onLine: (stream, line) => emit({ type: 'stage-output', stage: name, stream, line }),
+  });
+  if (result.interrupted) {
+    const message = `stage '${name}' was interrupted; it will run again next time`;
+    emit({ type: 'stage-failed', stage: name, message });
+    return { outcome: 'interrupted', message };
+  }
+  if (result.exitCode !== 0) {
+    const which = stage.cmd.length > 1 ? ` (command ${(result.failedIndex ?? 0) + 1} of ${stage.cmd.length})` : '';
+    const how = result.exitCode === null ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+    const message = `stage '${name}' failed: its command${which} ${how}`;
+    emit({ type: 'stage-failed', stage: name, message });
+    return { outcome: 'failed', message };
+  }
+
+  const outs: LockedPath[] = [];
+  for (const o of stage.outs) {
+    const abs = absPath(ws, o.path);
+    const info = !existsSync(abs) ? null : o.cache ? await commitOutput(ws.store, ws.hasher, abs, ws.project.linkTypes) : (await ws.hasher.hashPath(abs))?.info ?? null;
+    if (!info) {
+      if (isAuxiliary(o)) continue;
+      const message = `stage '${name}' ran but did not create its output '${o.path}'`;
+      emit({ type: 'stage-failed', stage: name, message });
+      return { outcome: 'failed', message };
+    }
+    outs.push(lockedPath(o.path, info));
+  }
+  const entry: LockedStage = { cmd, deps, params: observed.params, outs };
+  await writer.update(name, entry);
+  await ignoreOutputs(ws.project.root, stage.outs.filter((o) => o.cache).map((o) => o.path));
+  if (runCacheAllowed || (opts.force && canUseRunCache(stage) && !stage.alwaysChanged)) {
+    await saveRunCacheEntry(ws.project.cacheDir, key, { ...entry, outs: outs.filter((o) => !stage.outs.some((d) => d.path === o.path && isAuxiliary(d))) });
+  }
+  emit({ type: 'stage-ran', stage: name, durationMs: Date.now() - started });
+  return { outcome: 'ran' };
+}
+
+/** Restore a stage's cached outputs from a run-cache or lock entry; null when any object is unusable. */
+async function restoreOutputs(ws: Workspace, stage: StageDef, entry: LockedStage): Promise<LockedPath[] | null> {
+  const wanted = stage.outs.filter((o) => !isAuxiliary(o));
+  const found: LockedPath[] = [];
+  for (const o of wanted) {
+    const e = entry.outs?.find((x) => x.path === o.path);
+    if (!e || !(await ws.store.has(e.md5 as never))) return null;
+    found.push(e);
+  }
+  try {
+    for (const e of found) {
+      await checkoutOutput(ws.store, { md5: e.md5 as never, size: e.size, nfiles: e.nfiles }, absPath(ws, e.path), ws.project.linkTypes);
+    }
+  } catch (err) {
+    if (err instanceof LockstepError && (err.reason === 'missing-object' || err.reason === 'corrupt-object')) return null;
+    throw err;
+  }
+  return found;
+}

@@ -1,0 +1,94 @@
+import { execa } from 'execa';
+import path from 'node:path';
+
+export interface CommandOutcome {
+  exitCode: number | null;
+  signal: string | null;
+  interrupted: boolean;
+  /** Which of the stage's commands failed (index), when one did. */
+  failedIndex?: number;
+}
+
+/**
+ * Run a stage's commands in sequence through the shell, in their own process group so that an
+ * interruption stops the whole tree. Output is delivered line by line.
+ */
+export async function runStageCommands(
+  cmds: string[],
+  opts: {
+    cwd: string;
+    env: Record<string, string>;
+    signal: AbortSignal;
+    onLine: (stream: 'stdout' | 'stderr', line: string) => void;
+  },
+): Promise<CommandOutcome> {
+  for (let i = 0; i < cmds.length; i++) {
+    if (opts.signal.aborted) return { exitCode: null, signal: 'SIGINT', interrupted: true, failedIndex: i };
+    const child = execa(cmds[i]!, {
+      shell: true,
+      cwd: opts.cwd,
+      env: opts.env,
+      detached: true,
+      reject: false,
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      stripFinalNewline: false,
+      buffer: false,
+    });
+    const pump = (stream: 'stdout' | 'stderr', readable: NodeJS.ReadableStream | null) => {
+      if (!readable) return Promise.resolve();
+      let rest = '';
+      readable.setEncoding('utf8');
+      readable.on('data', (chunk: string) => {
+        const parts = (rest + chunk).split(/\r?\n|\r/);
+        rest = parts.pop() ?? '';
+        for (const p of parts) opts.onLine(stream, p);
+      });
+      return new Promise<void>((resolve) => readable.on('end', () => {
+        if (rest) opts.onLine(stream, rest);
+        resolve();
+      }));
+    };
+    const pumps = Promise.all([pump('stdout', child.stdout), pump('stderr', child.stderr)]);
+    let interrupted = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      interrupted = true;
+      killGroup(child.pid, 'SIGTERM');
+      killTimer = setTimeout(() => killGroup(child.pid, 'SIGKILL'), 5000);
+    };
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+    const result = await child;
+    await pumps;
+    opts.signal.removeEventListener('abort', onAbort);
+    if (killTimer) clearTimeout(killTimer);
+    if (interrupted) {
+      killGroup(child.pid, 'SIGKILL'); // leftovers of the tree
+      return { exitCode: null, signal: 'SIGTERM', interrupted: true, failedIndex: i };
+    }
+    if (result.exitCode !== 0) {
+      return { exitCode: result.exitCode ?? null, signal: result.signal ?? null, interrupted: false, failedIndex: i };
+    }
+  }
+  return { exitCode: 0, signal: null, interrupted: false };
+}
+
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** The environment a stage runs with: ours, plus the project's node_modules/.bin on PATH. */
+export function stageEnv(root: string, stage: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  env.PATH = [path.join(root, 'node_modules', '.bin'), env.PATH ?? ''].join(path.delimiter);
+  env.LOCKSTEP_STAGE = stage;
+  env.LOCKSTEP_ROOT = root;
+  return env;
+}
