@@ -1,10 +1,9 @@
 /**
- * Public API of the remote store: push / fetch / pull of the lock file's outputs, raw object
+ * Public API of the remote store: push / fetch of the lock file's outputs (pull = fetch + the
+ * cache's checkout, in src/cli/pull.ts), raw object
  * transfer for experiments (pushObjects / fetchObjects), and the data of `status --cloud`.
  * Everything returns data or emits typed events; src/cli/* renders.
  */
-import path from 'node:path';
-import { LockstepError } from '../errors.js';
 import type { Md5 } from '../hash/types.js';
 import type { Project } from '../project.js';
 import { readLockFile, readOutputFlags, selectOutputs, type TrackedOutput } from './objects.js';
@@ -41,8 +40,6 @@ export interface RemoteSyncResult extends TransferResult {
 
 export interface SyncSummary {
   remotes: RemoteSyncResult[];
-  /** Outputs restored in the workspace (pull only). */
-  checkedOut?: { changed: number; unchanged: number; failed: string[] };
 }
 
 export async function openStore(project: Project): Promise<LocalObjects> {
@@ -137,32 +134,6 @@ async function fetchOutputs(project: Project, outs: readonly TrackedOutput[], op
     );
   }
   return remotes;
-}
-
-/** Fetch, then place every fetched output in the workspace (the cache's checkout). */
-export async function pull(project: Project, opts: SyncOptions & { force?: boolean } = {}): Promise<SyncSummary> {
-  const outs = await lockOutputs(project, opts.targets ?? []);
-  const remotes = await fetchOutputs(project, outs, opts);
-  const { openObjectStore, checkoutOutput } = await import('../cache/index.js');
-  const store = openObjectStore(project.cacheDir);
-  const skip = new Set(remotes.flatMap((r) => r.incompleteOutputs));
-  const checkedOut = { changed: 0, unchanged: 0, failed: [] as string[] };
-  for (const o of outs) {
-    const id = `${o.stage}:${o.path}`;
-    if (skip.has(id)) {
-      checkedOut.failed.push(id);
-      continue;
-    }
-    try {
-      const { changed } = await checkoutOutput(store, { md5: o.md5, size: o.size, nfiles: o.nfiles }, path.join(project.root, o.path), project.linkTypes);
-      if (changed) checkedOut.changed++;
-      else checkedOut.unchanged++;
-    } catch (e) {
-      if (e instanceof LockstepError && (e.reason === 'missing-object' || e.reason === 'corrupt-object')) checkedOut.failed.push(id);
-      else throw e;
-    }
-  }
-  return { remotes, checkedOut };
 }
 
 /**
