@@ -110,9 +110,12 @@ export async function push(project: Project, opts: SyncOptions = {}): Promise<Sy
   return { remotes };
 }
 
-/** Download the objects of the lock file's outputs that the cache lacks, verified. */
+/**
+ * Download the objects of the lock file's outputs that the cache lacks, verified. Outputs marked
+ * `push: false` are never on a remote, so they are not asked for (repro rebuilds them).
+ */
 export async function fetch(project: Project, opts: SyncOptions = {}): Promise<SyncSummary> {
-  const outs = await lockOutputs(project, opts.targets ?? []);
+  const outs = (await lockOutputs(project, opts.targets ?? [])).filter((o) => o.push);
   return { remotes: await fetchOutputs(project, outs, opts) };
 }
 

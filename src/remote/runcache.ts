@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import pLimit from 'p-limit';
 import { RUNS_PREFIX } from './keys.js';
-import { retryingOp, type TransferOptions, type TransferResult } from './transfer.js';
+import { failFastPool, retryingOp, type TransferOptions, type TransferResult } from './transfer.js';
 import type { Remote } from './types.js';
 
 /**
@@ -47,7 +46,7 @@ export async function pushRunCache(cacheDir: string, remote: Remote, opts: Trans
   const local = await localRunFiles(cacheDir);
   const there = await remoteRunFiles(remote, opts);
   const todo = local.filter((r) => !there.has(r));
-  const limit = pLimit(Math.max(1, opts.jobs));
+  const limit = failFastPool(opts.jobs);
   let bytes = 0;
   await Promise.all(
     todo.map((rel) =>
@@ -63,7 +62,7 @@ export async function fetchRunCache(cacheDir: string, remote: Remote, opts: Tran
   const there = await remoteRunFiles(remote, opts);
   const local = new Set(await localRunFiles(cacheDir));
   const todo = [...there].filter((r) => !local.has(r));
-  const limit = pLimit(Math.max(1, opts.jobs));
+  const limit = failFastPool(opts.jobs);
   let bytes = 0;
   await Promise.all(
     todo.map((rel) =>

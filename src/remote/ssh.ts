@@ -71,9 +71,20 @@ export class SshRemote implements Remote {
       for (const st of session.streams) st.destroy(e);
     };
     await new Promise<void>((resolve, reject) => {
-      client.once('ready', () => resolve());
-      client.once('error', reject);
-      client.on('close', drop);
+      let ready = false;
+      client.once('ready', () => {
+        ready = true;
+        resolve();
+      });
+      // one permanent handler: ssh2 may emit several errors, and an unhandled one would crash the process
+      client.on('error', (e) => {
+        if (!ready) reject(e);
+        drop();
+      });
+      client.on('close', () => {
+        if (!ready) reject(Object.assign(new Error(`connection to ${this.spec.host}:${this.spec.port} closed during the handshake`), { code: 'ECONNRESET' }));
+        drop();
+      });
       const config: ConnectConfig = {
         host: this.spec.host,
         port: this.spec.port,
@@ -84,7 +95,6 @@ export class SshRemote implements Remote {
       };
       client.connect(config);
     });
-    client.on('error', drop);
     const channels = await Promise.all(
       Array.from({ length: Math.max(1, this.spec.channels) }, () =>
         new Promise<SFTPWrapper>((resolve, reject) => client.sftp((e, sftp) => (e ? reject(e) : resolve(sftp)))).catch(() => null),

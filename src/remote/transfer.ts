@@ -38,6 +38,26 @@ export interface TransferResult {
 /** The parts of the cache's ObjectStore a transfer needs. */
 export type LocalObjects = Pick<ObjectStore, 'root' | 'objectPath' | 'has' | 'addFile' | 'readManifest'>;
 
+/**
+ * A p-limit pool that stops starting new work after the first failure: when the network is gone
+ * for good, the queued thousands of objects must not each wait through their own retries.
+ */
+export function failFastPool(jobs: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  const limit = pLimit(Math.max(1, jobs));
+  let failure: unknown = null;
+  return <T>(fn: () => Promise<T>) =>
+    limit(async () => {
+      if (failure) throw failure;
+      try {
+        return await fn();
+      } catch (e) {
+        failure ??= e;
+        limit.clearQueue();
+        throw e;
+      }
+    });
+}
+
 const where = (remote: Remote, key?: string) => ({ remote: remote.name, display: remote.display, key });
 
 export function retryingOp<T>(remote: Remote, key: string, opts: TransferOptions, op: () => Promise<T>): Promise<T> {
@@ -77,7 +97,7 @@ export async function remoteHas(remote: Remote, md5s: readonly Md5[], opts: Tran
     });
     return found;
   }
-  const limit = pLimit(Math.max(1, opts.jobs));
+  const limit = failFastPool(opts.jobs);
   await Promise.all(
     md5s.map((h) =>
       limit(async () => {
@@ -145,7 +165,7 @@ export async function pushObjectsTo(store: LocalObjects, remote: Remote, roots: 
 
   let files = 0;
   let bytes = 0;
-  const limit = pLimit(Math.max(1, opts.jobs));
+  const limit = failFastPool(opts.jobs);
   const upload = (h: Md5) =>
     limit(async () => {
       const key = objectKey(h);
@@ -212,7 +232,7 @@ export async function fetchObjectsFrom(store: LocalObjects, remote: Remote, root
   let files = 0;
   let bytes = 0;
   let upToDate = 0;
-  const limit = pLimit(Math.max(1, opts.jobs));
+  const limit = failFastPool(opts.jobs);
   const fetchOne = (h: Md5) =>
     limit(async () => {
       const key = objectKey(h);
