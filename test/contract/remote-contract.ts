@@ -164,7 +164,7 @@ export function remoteContract(label: string, start: () => Promise<RemoteFixture
       const r = await open();
       const data = randomBytes(8 * 1024 * 1024);
       const key = keyOf(data);
-      fixture!.afterUpstreamBytes(2 * 1024 * 1024, () => fixture!.dropConnections!());
+      fixture!.afterUpstreamBytes!(2 * 1024 * 1024, () => fixture!.dropConnections!());
       const failed = await r.upload(await local(data), key).then(() => false, (e: unknown) => {
         assert.equal(classifyFault(e), 'transient', `a dropped connection is transient: ${String(e)}`);
         return true;
