@@ -9,7 +9,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
+  ListObjectsCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -35,6 +35,8 @@ export interface S3Spec {
   multipartThreshold: number;
   partSize: number;
   maxSockets: number;
+  /** Keys per list request (S3's maximum, 1,000, unless a test wants many pages). */
+  listPageSize?: number;
 }
 
 export const DEFAULT_MULTIPART_THRESHOLD = 64 * 1024 * 1024;
@@ -95,15 +97,20 @@ export class S3Remote implements Remote {
 
   async *list(prefix: string): AsyncIterable<string> {
     const strip = this.spec.prefix ? this.spec.prefix.length + 1 : 0;
-    let token: string | undefined;
-    do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.spec.bucket, Prefix: this.full(prefix), ContinuationToken: token, MaxKeys: 1000 }));
-      for (const obj of page.Contents ?? []) {
+    // ListObjects (v1) paged by Marker: the same cost as v2 on S3, and understood by every
+    // S3-compatible server (s3rver on OpenSSL 3 fails to make v2 continuation tokens)
+    let marker: string | undefined;
+    for (;;) {
+      const page = await this.client.send(new ListObjectsCommand({ Bucket: this.spec.bucket, Prefix: this.full(prefix), Marker: marker, MaxKeys: this.spec.listPageSize ?? 1000 }));
+      const contents = page.Contents ?? [];
+      for (const obj of contents) {
         const key = obj.Key?.slice(strip);
         if (key && !isTempName(key)) yield key;
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+      const last = contents[contents.length - 1]?.Key;
+      if (!page.IsTruncated || !last) return;
+      marker = last;
+    }
   }
 
   async upload(localPath: string, key: string, onBytes?: (n: number) => void): Promise<void> {

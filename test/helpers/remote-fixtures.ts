@@ -42,6 +42,8 @@ export async function s3Fixture(): Promise<RemoteFixture | string> {
     multipartThreshold: 6 * 1024 * 1024,
     partSize: 5 * 1024 * 1024,
     maxSockets: 16,
+    // several pages even for the suite's small listings
+    listPageSize: 7,
   });
   return {
     open: async (ns) => new S3Remote('test', spec(ns, proxy.port)),
