@@ -1,6 +1,6 @@
-import { promises as fs } from 'node:fs';
+import { copyFileSync, promises as fs, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { tempSibling } from '../util/atomic.js';
 import { isTempName } from './keys.js';
 import { RemoteNotFound, type Remote } from './types.js';
@@ -9,6 +9,9 @@ import { RemoteNotFound, type Remote } from './types.js';
  * A remote in a local or mounted folder. Objects are copied to a temp sibling and renamed, so a
  * crash or a full disk never leaves a partial object under its final name.
  */
+/** Objects up to this size are copied and read with synchronous calls. */
+const SMALL = 256 * 1024;
+
 export class FolderRemote implements Remote {
   readonly kind = 'folder' as const;
   readonly display: string;
@@ -69,13 +72,20 @@ export class FolderRemote implements Remote {
     }
     const tmp = tempSibling(target);
     try {
-      await fs.copyFile(localPath, tmp);
-      await fs.rename(tmp, target);
+      const size = (await fs.stat(localPath)).size;
+      if (size <= SMALL) {
+        // small objects synchronously: a thread-pool round trip per call costs more than the copy
+        copyFileSync(localPath, tmp);
+        renameSync(tmp, target);
+      } else {
+        await fs.copyFile(localPath, tmp);
+        await fs.rename(tmp, target);
+      }
+      onBytes?.(size);
     } catch (e) {
       await fs.rm(tmp, { force: true }).catch(() => {});
       throw e;
     }
-    if (onBytes) onBytes((await fs.stat(target)).size);
   }
 
   async read(key: string): Promise<Readable> {
@@ -84,6 +94,14 @@ export class FolderRemote implements Remote {
     const handle = await fs.open(file, 'r').catch((e: NodeJS.ErrnoException) => {
       throw e.code === 'ENOENT' || e.code === 'EISDIR' ? new RemoteNotFound(key) : e;
     });
+    const { size } = await handle.stat();
+    if (size <= SMALL) {
+      try {
+        return Readable.from([readFileSync(handle.fd)]);
+      } finally {
+        await handle.close();
+      }
+    }
     return handle.createReadStream({ highWaterMark: 1 << 20 });
   }
 

@@ -1,9 +1,8 @@
-import pLimit from 'p-limit';
 import { isDirHash, type Md5 } from '../hash/types.js';
 import type { Project } from '../project.js';
 import { readLockFile, readOutputFlags, selectOutputs } from './objects.js';
 import { defaultJobs, openRemote, remoteKindOf, resolveRemote } from './open.js';
-import { fetchObjectsFrom, remoteHas, type LocalObjects, type TransferEvent } from './transfer.js';
+import { fetchObjectsFrom, localHas, remoteHas, type LocalObjects, type TransferEvent } from './transfer.js';
 
 /** DVC's words: new = only in the cache, deleted = only on the remote, missing = in neither. */
 export interface OutputCloudStatus {
@@ -78,10 +77,7 @@ export async function cloudStatus(project: Project, opts: CloudStatusOptions = {
       }
       const onRemote = await remoteHas(remote, [...queried], topt);
       for (const d of remoteDirs) onRemote.add(d);
-      const local = new Set<Md5>();
-      const limit = pLimit(64);
-      const all = new Set<Md5>([...objects.values()].flatMap((l) => l.map((x) => x.md5)));
-      await Promise.all([...all].map((h) => limit(async () => (await store.has(h)) && local.add(h))));
+      const local = await localHas(store, new Set<Md5>([...objects.values()].flatMap((l) => l.map((x) => x.md5))));
       for (const o of group) {
         const st: OutputCloudStatus = { stage: o.stage, path: o.path, md5: o.md5, remote: remote.name, push: o.push, ok: 0, new: [], deleted: [], missing: [] };
         const dirOnRemote = remoteDirs.has(o.md5);

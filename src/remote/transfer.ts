@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, promises as fs } from 'node:fs';
+import { createWriteStream, existsSync, promises as fs, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import pLimit from 'p-limit';
 import { LockstepError } from '../errors.js';
 import type { ObjectStore } from '../cache/types.js';
@@ -57,6 +56,8 @@ export function failFastPool(jobs: number): <T>(fn: () => Promise<T>) => Promise
       }
     });
 }
+
+const SMALL_OBJECT = 1024 * 1024;
 
 const where = (remote: Remote, key?: string) => ({ remote: remote.name, display: remote.display, key });
 
@@ -123,23 +124,31 @@ async function localManifests(store: LocalObjects, roots: readonly Md5[], missin
   return manifests;
 }
 
-/** Stat objects in parallel; returns the sizes of those present and adds the absent to `missing`. */
+/**
+ * Sizes of local objects; the absent are added to `missing`. Synchronous stats in batches: the
+ * cache is a local disk, and 60,000 thread-pool round trips cost more than the stats themselves.
+ */
 async function localSizes(store: LocalObjects, md5s: readonly Md5[], missing: Set<Md5>): Promise<Map<Md5, number>> {
   const sizes = new Map<Md5, number>();
-  const limit = pLimit(64);
-  await Promise.all(
-    md5s.map((h) =>
-      limit(async () => {
-        try {
-          sizes.set(h, (await fs.stat(store.objectPath(h))).size);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-          missing.add(h);
-        }
-      }),
-    ),
-  );
+  for (let i = 0; i < md5s.length; i++) {
+    const h = md5s[i]!;
+    const st = statSync(store.objectPath(h), { throwIfNoEntry: false });
+    if (st) sizes.set(h, st.size);
+    else missing.add(h);
+    if (i % 2000 === 1999) await new Promise((r) => setImmediate(r));
+  }
   return sizes;
+}
+
+/** Which of `md5s` the local cache holds (synchronous checks in batches, as in localSizes). */
+export async function localHas(store: LocalObjects, md5s: Iterable<Md5>): Promise<Set<Md5>> {
+  const found = new Set<Md5>();
+  let i = 0;
+  for (const h of md5s) {
+    if (existsSync(store.objectPath(h))) found.add(h);
+    if (++i % 2000 === 0) await new Promise((r) => setImmediate(r));
+  }
+  return found;
 }
 
 /**
@@ -156,11 +165,11 @@ export async function pushObjectsTo(store: LocalObjects, remote: Remote, roots: 
   const have = await remoteHas(remote, query, opts);
   for (const d of haveDirs) have.add(d);
   // ask the local cache only about what must move
-  await localSizes(store, query.filter((h) => !have.has(h)), missing);
+  const sizes = await localSizes(store, query.filter((h) => !have.has(h)), missing);
   const plan = planPush(roots, manifests, have, missing);
-  const sizes = await localSizes(store, [...plan.files, ...plan.dirs], missing);
+  for (const [h, n] of await localSizes(store, plan.dirs, missing)) sizes.set(h, n);
   let bytesTotal = 0;
-  for (const s of sizes.values()) bytesTotal += s;
+  for (const h of [...plan.files, ...plan.dirs]) bytesTotal += sizes.get(h) ?? 0;
   opts.onEvent?.({ type: 'start', direction: 'push', files: plan.files.length + plan.dirs.length, bytes: bytesTotal });
 
   let files = 0;
@@ -197,25 +206,39 @@ async function downloadVerified(store: LocalObjects, remote: Remote, h: Md5, tmp
   const tmp = path.join(tmpDir, `${h.slice(0, 8)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const hash = createHash('md5');
   let size = 0;
+  let moved = false;
+  // small objects are gathered and written in one call; past SMALL_OBJECT they stream to disk
+  let held: Buffer[] | null = [];
+  let out: import('node:fs').WriteStream | null = null;
   try {
-    const source = await remote.read(key);
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        onBytes(chunk.length);
-        cb(null, chunk);
-      },
-    });
-    await pipeline(source, tap, createWriteStream(tmp));
+    for await (const chunk of await remote.read(key)) {
+      const buf = chunk as Buffer;
+      hash.update(buf);
+      size += buf.length;
+      onBytes(buf.length);
+      if (held) {
+        held.push(buf);
+        if (size > SMALL_OBJECT) {
+          out = createWriteStream(tmp);
+          for (const b of held) if (!out.write(b)) await once(out, 'drain');
+          held = null;
+        }
+      } else if (!out!.write(buf)) {
+        await once(out!, 'drain');
+      }
+    }
     const actual = asMd5(hash.digest('hex') + (isDirHash(h) ? '.dir' : ''));
     if (actual !== h) {
       throw new LockstepError('corrupt-object', `remote object ${key} on '${remote.name || remote.display}' does not match its hash (its content hashes to ${actual})`, 'Nothing was stored in the cache; push the object again from a machine with the right content, or remove it from the remote.');
     }
+    if (held) writeFileSync(tmp, Buffer.concat(held));
+    else await new Promise<void>((resolve, reject) => out!.end((e?: Error | null) => (e ? reject(e) : resolve())));
     await store.addFile(tmp, h, { move: true });
+    moved = true;
     return size;
   } finally {
-    await fs.rm(tmp, { force: true });
+    out?.destroy();
+    if (!moved) await fs.rm(tmp, { force: true });
   }
 }
 
@@ -267,9 +290,9 @@ export async function fetchObjectsFrom(store: LocalObjects, remote: Remote, root
     if (missing.has(d) || corrupt.some((c) => c.message.includes(objectKey(d)))) continue;
     for (const e of await store.readManifest(d)) wanted.add(e.md5);
   }
-  const need: Md5[] = [];
-  const statLimit = pLimit(64);
-  await Promise.all([...wanted].map((h) => statLimit(async () => ((await store.has(h)) ? upToDate++ : need.push(h)))));
+  const present = await localHas(store, wanted);
+  const need = [...wanted].filter((h) => !present.has(h));
+  upToDate += present.size;
   upToDate += dirs.length - needDirs.length;
   opts.onEvent?.({ type: 'start', direction: 'fetch', files: needDirs.length + need.length, bytes: expectedBytes });
   await Promise.all(need.map(fetchOne));
