@@ -1,4 +1,4 @@
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -26,6 +26,8 @@ export interface SshSpec {
 }
 
 const SFTP_NO_SUCH_FILE = 2;
+/** Objects up to this size go up in a single SFTP write. */
+const SMALL = 256 * 1024;
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 
 interface Session {
@@ -217,7 +219,13 @@ export class SshRemote implements Remote {
     const size = (await fs.stat(localPath)).size;
     await this.op(async (sftp) => {
       try {
-        await new Promise<void>((resolve, reject) => sftp.fastPut(localPath, tmp, { concurrency: 32, chunkSize: 32 * 1024 }, (e) => (e ? reject(e) : resolve())));
+        if (size <= SMALL) {
+          // one open/write/close exchange; fastPut's local bookkeeping costs more than the data here
+          const data = readFileSync(localPath);
+          await new Promise<void>((resolve, reject) => sftp.writeFile(tmp, data, (e) => (e ? reject(e) : resolve())));
+        } else {
+          await new Promise<void>((resolve, reject) => sftp.fastPut(localPath, tmp, { concurrency: 32, chunkSize: 32 * 1024 }, (e) => (e ? reject(e) : resolve())));
+        }
         await new Promise<void>((resolve, reject) => {
           const done = (e: Error | null | undefined) => (e ? reject(e) : resolve());
           // posix-rename replaces an existing target (plain SFTP rename refuses); an identical object may be there already
