@@ -147,6 +147,7 @@ test('push and pull through an S3 API server with credentials in the local confi
   for (const [k, v] of Object.entries(s3.options())) assert.equal((await p.run(['remote', 'modify', '--local', 'cloud', k, v])).exitCode, 0);
   // credentials stay out of the git-tracked config
   assert.doesNotMatch(await p.read('.lockstep/config.yaml'), /S3RVER/);
+  assert.equal(await p.read('.lockstep/.gitignore'), '/config.local.yaml\n');
   const push = await p.run(['push']);
   assert.equal(push.exitCode, 0, push.all);
   assert.match(push.stdout, /^pushed 6 objects/);
