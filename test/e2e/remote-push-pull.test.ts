@@ -186,3 +186,22 @@ test('a connection dropped mid-push fails with one line; a rerun completes and n
   assert.equal(second.exitCode, 0, second.all);
   assert.deepEqual(await auditFolderRemote(path.join(sshd.root, 'store')), { objects: 402, corrupt: [] });
 });
+
+test('--run-cache mirrors the run-cache entries, and fetch --run-cache brings them into a fresh cache', async () => {
+  const p = await reproduced(2);
+  const remoteDir = await tmpDir('lockstep-remote-');
+  await p.run(['remote', 'add', '-d', 'store', remoteDir]);
+  const push = await p.run(['push', '--run-cache']);
+  assert.equal(push.exitCode, 0, push.all);
+  const entries = (await fs.readdir(path.join(p.dir, '.cache', 'runs'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  assert.ok(entries.length >= 2, 'repro wrote run-cache entries');
+  assert.match(push.stdout, new RegExp(`run-cache: ${entries.length} entries pushed`));
+  const remoteEntries = (await fs.readdir(path.join(remoteDir, 'runs'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  assert.equal(remoteEntries.length, entries.length);
+  await commitAll(p);
+  const clone = await freshClone(p);
+  const fetch = await clone.run(['fetch', '--run-cache']);
+  assert.equal(fetch.exitCode, 0, fetch.all);
+  const fetched = (await fs.readdir(path.join(clone.dir, '.cache', 'runs'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  assert.equal(fetched.length, entries.length);
+});
