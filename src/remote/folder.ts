@@ -1,4 +1,4 @@
-import { copyFileSync, promises as fs, readFileSync, renameSync } from 'node:fs';
+import { promises as fs, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { tempSibling } from '../util/atomic.js';
@@ -72,10 +72,11 @@ export class FolderRemote implements Remote {
     }
     const tmp = tempSibling(target);
     try {
-      const size = (await fs.stat(localPath)).size;
+      const size = statSync(localPath).size;
       if (size <= SMALL) {
-        // small objects synchronously: a thread-pool round trip per call costs more than the copy
-        copyFileSync(localPath, tmp);
+        // small objects synchronously (a thread-pool round trip costs more than the copy), and read +
+        // write rather than copyFile, which measured slower here for 3 KiB files (mode copy, clone probe)
+        writeFileSync(tmp, readFileSync(localPath));
         renameSync(tmp, target);
       } else {
         await fs.copyFile(localPath, tmp);
