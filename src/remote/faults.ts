@@ -20,7 +20,7 @@ interface ErrorLike {
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN', 'ESOCKETTIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'TimeoutError', 'RequestTimeout', 'RequestTimeTooSkewed', 'SlowDown', 'InternalError', 'ServiceUnavailable', 'Throttling', 'ThrottlingException', 'NetworkingError']);
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
 const AUTH_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'CredentialsProviderError', 'AuthorizationHeaderMalformed']);
-const PERMISSION_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'AccessDenied', 'AllAccessDisabled', 'NoSuchBucket']);
+const PERMISSION_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'AccessDenied', 'AllAccessDisabled']);
 const FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'EntityTooLarge', 'QuotaExceeded', 'InsufficientStorage', 'XMinioStorageFull']);
 
 export function classifyFault(e: unknown): FaultKind {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { tempProject, type TempProject } from '../helpers/project.js';
 import { startS3 } from '../helpers/s3server.js';
-import { startProxy } from '../helpers/net.js';
+import { freePort, startProxy } from '../helpers/net.js';
 import { sshdUnavailable, startSshd } from '../helpers/sshd.js';
 
 const PIPELINE = (files: number, size: number) => `stages:
@@ -135,8 +135,13 @@ test('unknown remote names and a missing default are one-line errors listing the
   const bad = await p.run(['remote', 'modify', 'a', 'endpointurl', 'x']);
   assert.equal(bad.exitCode, 2);
   assert.match(bad.stderr, /'endpointurl' is not an option of folder remote 'a'/);
+  const port = await freePort();
+  await p.run(['remote', 'add', 'dead', `ssh://nobody@127.0.0.1:${port}/srv/store`]);
+  const dead = await p.run(['push', '-r', 'dead']);
+  assert.equal(dead.exitCode, 1);
+  assert.match(dead.stderr, new RegExp(`^lockstep: cannot reach remote 'dead' \\(ssh://nobody@127.0.0.1:${port}/srv/store\\): connect ECONNREFUSED [^\\n]* Check the host name and port, and that the server is running.$`));
   assert.equal((await p.run(['remote', 'remove', 'a'])).exitCode, 0);
-  assert.equal((await p.run(['remote', 'list'])).stdout, 'b\ts3://bucket/x');
+  assert.equal((await p.run(['remote', 'list'])).stdout, `b\ts3://bucket/x\ndead\tssh://nobody@127.0.0.1:${port}/srv/store`);
 });
 
 test('push and pull through an S3 API server with credentials in the local config', async () => {
