@@ -3,7 +3,7 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { RUNS_PREFIX } from './keys.js';
-import { failFastPool, retryingOp, type TransferOptions, type TransferResult } from './transfer.js';
+import { forEachConcurrent, retryingOp, type TransferOptions, type TransferResult } from './transfer.js';
 import type { Remote } from './types.js';
 
 /**
@@ -46,14 +46,9 @@ export async function pushRunCache(cacheDir: string, remote: Remote, opts: Trans
   const local = await localRunFiles(cacheDir);
   const there = await remoteRunFiles(remote, opts);
   const todo = local.filter((r) => !there.has(r));
-  const limit = failFastPool(opts.jobs);
   let bytes = 0;
-  await Promise.all(
-    todo.map((rel) =>
-      limit(() =>
-        retryingOp(remote, RUNS_PREFIX + rel, opts, () => remote.upload(path.join(cacheDir, 'runs', ...rel.split('/')), RUNS_PREFIX + rel, (n) => (bytes += n))),
-      ),
-    ),
+  await forEachConcurrent(todo, opts.jobs, (rel) =>
+    retryingOp(remote, RUNS_PREFIX + rel, opts, () => remote.upload(path.join(cacheDir, 'runs', ...rel.split('/')), RUNS_PREFIX + rel, (n) => (bytes += n))),
   );
   return { transferred: todo.length, bytes, upToDate: local.length - todo.length, missing: [] };
 }
@@ -62,25 +57,20 @@ export async function fetchRunCache(cacheDir: string, remote: Remote, opts: Tran
   const there = await remoteRunFiles(remote, opts);
   const local = new Set(await localRunFiles(cacheDir));
   const todo = [...there].filter((r) => !local.has(r));
-  const limit = failFastPool(opts.jobs);
   let bytes = 0;
-  await Promise.all(
-    todo.map((rel) =>
-      limit(() =>
-        retryingOp(remote, RUNS_PREFIX + rel, opts, async () => {
-          const target = path.join(cacheDir, 'runs', ...rel.split('/'));
-          await fs.mkdir(path.dirname(target), { recursive: true });
-          const tmp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
-          try {
-            await pipeline(await remote.read(RUNS_PREFIX + rel), createWriteStream(tmp));
-            bytes += (await fs.stat(tmp)).size;
-            await fs.rename(tmp, target);
-          } finally {
-            await fs.rm(tmp, { force: true });
-          }
-        }),
-      ),
-    ),
+  await forEachConcurrent(todo, opts.jobs, (rel) =>
+    retryingOp(remote, RUNS_PREFIX + rel, opts, async () => {
+      const target = path.join(cacheDir, 'runs', ...rel.split('/'));
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      const tmp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
+      try {
+        await pipeline(await remote.read(RUNS_PREFIX + rel), createWriteStream(tmp));
+        bytes += (await fs.stat(tmp)).size;
+        await fs.rename(tmp, target);
+      } finally {
+        await fs.rm(tmp, { force: true });
+      }
+    }),
   );
   return { transferred: todo.length, bytes, upToDate: there.size - todo.length, missing: [] };
 }

@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, promises as fs, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
-import pLimit from 'p-limit';
 import { LockstepError } from '../errors.js';
 import type { ObjectStore } from '../cache/types.js';
 import { asMd5, isDirHash, type Md5 } from '../hash/types.js';
@@ -38,23 +37,25 @@ export interface TransferResult {
 export type LocalObjects = Pick<ObjectStore, 'root' | 'objectPath' | 'has' | 'addFile' | 'readManifest'>;
 
 /**
- * A p-limit pool that stops starting new work after the first failure: when the network is gone
- * for good, the queued thousands of objects must not each wait through their own retries.
+ * Run `fn` over `items` with `jobs` workers. Memory stays flat (no promise per item is created up
+ * front: 60,000 of them weigh ~100 MB), and after the first failure no new item starts: when the
+ * network is gone for good, queued objects must not each wait through their own retries.
  */
-export function failFastPool(jobs: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  const limit = pLimit(Math.max(1, jobs));
-  let failure: unknown = null;
-  return <T>(fn: () => Promise<T>) =>
-    limit(async () => {
-      if (failure) throw failure;
+export async function forEachConcurrent<T>(items: readonly T[], jobs: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const state: { failure: { e: unknown } | null } = { failure: null };
+  const worker = async () => {
+    while (!state.failure && next < items.length) {
+      const item = items[next++]!;
       try {
-        return await fn();
+        await fn(item);
       } catch (e) {
-        failure ??= e;
-        limit.clearQueue();
-        throw e;
+        state.failure ??= { e };
       }
-    });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
+  if (state.failure) throw state.failure.e;
 }
 
 const SMALL_OBJECT = 1024 * 1024;
@@ -98,15 +99,10 @@ export async function remoteHas(remote: Remote, md5s: readonly Md5[], opts: Tran
     });
     return found;
   }
-  const limit = failFastPool(opts.jobs);
-  await Promise.all(
-    md5s.map((h) =>
-      limit(async () => {
-        if (found.has(h)) return;
-        if (await retryingOp(remote, objectKey(h), opts, () => remote.exists(objectKey(h)))) found.add(h);
-      }),
-    ),
-  );
+  await forEachConcurrent(md5s, opts.jobs, async (h) => {
+    if (found.has(h)) return;
+    if (await retryingOp(remote, objectKey(h), opts, () => remote.exists(objectKey(h)))) found.add(h);
+  });
   return found;
 }
 
@@ -174,26 +170,24 @@ export async function pushObjectsTo(store: LocalObjects, remote: Remote, roots: 
 
   let files = 0;
   let bytes = 0;
-  const limit = failFastPool(opts.jobs);
-  const upload = (h: Md5) =>
-    limit(async () => {
-      const key = objectKey(h);
-      let sent = 0;
-      await retryingOp(remote, key, opts, async () => {
-        bytes -= sent; // a retried upload starts over
-        sent = 0;
-        await remote.upload(store.objectPath(h), key, (n) => {
-          sent += n;
-          bytes += n;
-          opts.onEvent?.({ type: 'progress', files, bytes });
-        });
+  const upload = async (h: Md5) => {
+    const key = objectKey(h);
+    let sent = 0;
+    await retryingOp(remote, key, opts, async () => {
+      bytes -= sent; // a retried upload starts over
+      sent = 0;
+      await remote.upload(store.objectPath(h), key, (n) => {
+        sent += n;
+        bytes += n;
+        opts.onEvent?.({ type: 'progress', files, bytes });
       });
-      files++;
-      opts.onEvent?.({ type: 'progress', files, bytes });
     });
-  await Promise.all(plan.files.map(upload));
+    files++;
+    opts.onEvent?.({ type: 'progress', files, bytes });
+  };
+  await forEachConcurrent(plan.files, opts.jobs, upload);
   // manifests last: only now are all their files on the remote
-  await Promise.all(plan.dirs.map(upload));
+  await forEachConcurrent(plan.dirs, opts.jobs, upload);
   return { transferred: files, bytes, upToDate: plan.upToDate, missing: [...missing] };
 }
 
@@ -255,35 +249,33 @@ export async function fetchObjectsFrom(store: LocalObjects, remote: Remote, root
   let files = 0;
   let bytes = 0;
   let upToDate = 0;
-  const limit = failFastPool(opts.jobs);
-  const fetchOne = (h: Md5) =>
-    limit(async () => {
-      const key = objectKey(h);
-      let got = 0;
-      try {
-        await retryingOp(remote, key, opts, async () => {
-          bytes -= got;
-          got = 0;
-          await downloadVerified(store, remote, h, tmpDir, (n) => {
-            got += n;
-            bytes += n;
-          });
+  const fetchOne = async (h: Md5) => {
+    const key = objectKey(h);
+    let got = 0;
+    try {
+      await retryingOp(remote, key, opts, async () => {
+        bytes -= got;
+        got = 0;
+        await downloadVerified(store, remote, h, tmpDir, (n) => {
+          got += n;
+          bytes += n;
         });
-        files++;
-        opts.onEvent?.({ type: 'progress', files, bytes });
-      } catch (e) {
-        if (e instanceof RemoteNotFound) missing.add(h);
-        else if (e instanceof LockstepError && e.reason === 'corrupt-object') corrupt.push(e);
-        else throw e;
-      }
-    });
+      });
+      files++;
+      opts.onEvent?.({ type: 'progress', files, bytes });
+    } catch (e) {
+      if (e instanceof RemoteNotFound) missing.add(h);
+      else if (e instanceof LockstepError && e.reason === 'corrupt-object') corrupt.push(e);
+      else throw e;
+    }
+  };
 
   const unique = [...new Set(roots)];
   const dirs = unique.filter(isDirHash);
   const needDirs: Md5[] = [];
   for (const d of dirs) if (!(await store.has(d))) needDirs.push(d);
   opts.onEvent?.({ type: 'start', direction: 'fetch', files: needDirs.length, bytes: expectedBytes });
-  await Promise.all(needDirs.map(fetchOne));
+  await forEachConcurrent(needDirs, opts.jobs, fetchOne);
 
   const wanted = new Set<Md5>(unique.filter((h) => !isDirHash(h)));
   for (const d of dirs) {
@@ -295,7 +287,7 @@ export async function fetchObjectsFrom(store: LocalObjects, remote: Remote, root
   upToDate += present.size;
   upToDate += dirs.length - needDirs.length;
   opts.onEvent?.({ type: 'start', direction: 'fetch', files: needDirs.length + need.length, bytes: expectedBytes });
-  await Promise.all(need.map(fetchOne));
+  await forEachConcurrent(need, opts.jobs, fetchOne);
   if (corrupt.length > 0) {
     const first = corrupt[0]!;
     const more = corrupt.length > 1 ? ` (and ${corrupt.length - 1} more corrupt objects)` : '';
