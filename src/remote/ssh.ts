@@ -92,7 +92,9 @@ export class SshRemote implements Remote {
         port: this.spec.port,
         username: this.spec.user,
         readyTimeout: this.spec.timeoutMs,
-        keepaliveInterval: 15_000,
+        // generous: a busy event loop (thousands of transfers) must not be taken for a dead server
+        keepaliveInterval: 30_000,
+        keepaliveCountMax: 10,
         authHandler: auth,
       };
       client.connect(config);
@@ -256,6 +258,9 @@ export class SshRemote implements Remote {
       session.lost,
     ]);
     const stream = sftp.createReadStream(file, { handle, autoClose: true, highWaterMark: 64 * 1024 } as Parameters<SFTPWrapper['createReadStream']>[1]);
+    // ssh2 may report a failed handle close after the reader is done (a dropped connection): keep
+    // that late error from crashing the process; errors while reading still reach the reader
+    stream.on('error', () => {});
     session.streams.add(stream);
     stream.once('close', () => session.streams.delete(stream));
     return stream;
