@@ -34,6 +34,17 @@ export function sshdUnavailable(): string | null {
  * only the throwaway key, through AuthorizedKeysFile pointing into the temp folder.
  */
 export async function startSshd(): Promise<TestSshd> {
+  // the free port can be taken by a concurrent test between our probe and sshd's bind: try again
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSshdOnce();
+    } catch (e) {
+      if (attempt >= 3) throw e;
+    }
+  }
+}
+
+async function startSshdOnce(): Promise<TestSshd> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-sshd-'));
   const user = os.userInfo().username;
   const write = (name: string, text: string, mode = 0o600) => fs.writeFile(path.join(dir, name), text, { mode });
