@@ -2,23 +2,32 @@
  * Checking out an output: make the workspace path hold exactly what the cache recorded, touching
  * only files that differ and verifying every object before it is used.
  */
-import { promises as fs, type BigIntStats } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { CachingHasher } from '../hash/hasher.js';
 import { compareCodePoints } from '../hash/pyjson.js';
-import { nowNs, statCacheFor } from '../hash/stat-cache.js';
+import { statCacheFor } from '../hash/stat-cache.js';
 import { isDirHash, type DirEntry, type HashInfo, type Md5 } from '../hash/types.js';
-import { mapLimit } from '../util/pool.js';
 import type { OutputOptions } from './commit.js';
-import { LinkPlanner, placeObject, replaceWithObject } from './link.js';
+import { LinkPlanner, placeAt, placeObject, usableLinkTypes, writeCopy } from './link.js';
 import type { LocalObjectStore } from './object-store.js';
 import type { LinkType } from './types.js';
 
-const CHECKOUT_CONCURRENCY = 16;
+const BATCH = 500;
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export interface CheckoutOptions extends OutputOptions {
   /** Hasher to judge existing workspace files with (default: one on the store's stat cache). */
   hasher?: CachingHasher;
+}
+
+interface Ctx {
+  store: LocalObjectStore;
+  planner: LinkPlanner;
+  hasher: CachingHasher;
+  display: (abs: string) => string;
+  /** Files written by this checkout, recorded in the stat cache at the end (see recordPlaced). */
+  placed: { abs: string; md5: Md5 }[];
 }
 
 export async function checkoutOutputImpl(
@@ -30,69 +39,89 @@ export async function checkoutOutputImpl(
 ): Promise<{ changed: boolean }> {
   const statCache = statCacheFor(store.root);
   await statCache.load();
+  const abs = path.resolve(absPath);
   const ctx: Ctx = {
     store,
-    planner: new LinkPlanner(linkTypes),
+    planner: new LinkPlanner(usableLinkTypes(linkTypes, store.root, path.dirname(abs))),
     hasher: opts.hasher ?? new CachingHasher(statCache),
-    display: (abs) => path.relative(opts.displayRoot ?? process.cwd(), abs) || abs,
+    display: (p) => path.relative(opts.displayRoot ?? process.cwd(), p) || p,
+    placed: [],
   };
-  const changed = isDirHash(info.md5) ? await checkoutDir(ctx, info.md5, absPath) : await checkoutFile(ctx, info.md5, absPath, await lstatOrNull(absPath));
-  await statCache.save();
-  return { changed };
-}
-
-interface Ctx {
-  store: LocalObjectStore;
-  planner: LinkPlanner;
-  hasher: CachingHasher;
-  display: (abs: string) => string;
-}
-
-async function lstatOrNull(abs: string): Promise<BigIntStats | null> {
   try {
-    return await fs.lstat(abs, { bigint: true });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
+    const changed = isDirHash(info.md5) ? await checkoutDir(ctx, info.md5, abs) : await checkoutFile(ctx, info.md5, abs, lstatOrNull(abs));
+    return { changed };
+  } finally {
+    recordPlaced(ctx);
+    await statCache.save();
   }
+}
+
+function lstatOrNull(abs: string): Stats | null {
+  return lstatSync(abs, { throwIfNoEntry: false }) ?? null;
 }
 
 /** Does the existing workspace file already hold `md5` in an acceptable form? */
-async function isCurrent(ctx: Ctx, md5: Md5, abs: string, lst: BigIntStats): Promise<boolean> {
+async function isCurrent(ctx: Ctx, md5: Md5, abs: string, lst: Stats): Promise<boolean> {
   const obj = ctx.store.objectPath(md5);
   if (lst.isSymbolicLink()) {
     // A link into the cache is right only if symlinks are wanted and it points at this object.
-    return ctx.planner.types.includes('symlink') && (await fs.readlink(abs).catch(() => '')) === obj;
+    if (!ctx.planner.types.includes('symlink')) return false;
+    try {
+      return readlinkSync(abs) === obj;
+    } catch {
+      return false;
+    }
   }
   if (!lst.isFile()) return false;
-  if (lst.nlink > 1n && !ctx.planner.types.includes('hardlink')) {
+  if (lst.nlink > 1 && !ctx.planner.types.includes('hardlink')) {
     // A hardlink into the cache where independent copies are wanted must be replaced.
-    const o = await fs.stat(obj, { bigint: true }).catch(() => undefined);
+    const o = statSync(obj, { throwIfNoEntry: false });
     if (o !== undefined && o.ino === lst.ino && o.dev === lst.dev) return false;
   }
   return (await ctx.hasher.hashStatted(abs, lst)) === md5;
 }
 
-async function checkoutFile(ctx: Ctx, md5: Md5, abs: string, lst: BigIntStats | null): Promise<boolean> {
+async function checkoutFile(ctx: Ctx, md5: Md5, abs: string, lst: Stats | null): Promise<boolean> {
   if (lst !== null) {
-    if (lst.isDirectory()) await fs.rm(abs, { recursive: true, force: true });
+    if (lst.isDirectory()) rmSync(abs, { recursive: true, force: true });
     else if (await isCurrent(ctx, md5, abs, lst)) return false;
   }
-  await ctx.store.ensureVerified(md5, ctx.display(abs));
-  const obj = ctx.store.objectPath(md5);
   const exists = lst !== null && !lst.isDirectory();
-  if (!exists) await fs.mkdir(path.dirname(abs), { recursive: true });
-  await ctx.planner.run((type) => (exists ? replaceWithObject(type, obj, abs) : placeObject(type, obj, abs)));
-  await rememberPlaced(ctx, abs, md5);
+  if (!exists) mkdirSync(path.dirname(abs), { recursive: true });
+  await place(ctx, md5, abs, exists);
   return true;
 }
 
-/** A file just placed from a verified object has a known hash: record it without reading it. */
-async function rememberPlaced(ctx: Ctx, abs: string, md5: Md5): Promise<void> {
-  const observedAt = nowNs();
-  const st = await fs.stat(abs, { bigint: true }).catch(() => undefined);
-  // A fresh copy has a fresh mtime and is skipped as racy; a hardlink keeps the object's old mtime.
-  if (st !== undefined) ctx.hasher.statCache.setFile(abs, st, md5, observedAt);
+/** Verify the object (once) and put it at `abs`. */
+async function place(ctx: Ctx, md5: Md5, abs: string, exists: boolean): Promise<void> {
+  const { store, planner } = ctx;
+  const obj = store.objectPath(md5);
+  if (planner.current === 'copy') {
+    // Small objects: one read serves both the verification and the copy.
+    const bytes = store.readVerifiedSmallSync(md5, ctx.display(abs));
+    if (bytes !== undefined) {
+      placeAt(abs, exists, (t) => writeCopy(bytes, t));
+      ctx.placed.push({ abs, md5 });
+      return;
+    }
+  }
+  await store.ensureVerified(md5, ctx.display(abs));
+  planner.run((type) => placeAt(abs, exists, (t) => placeObject(type, obj, t)));
+  ctx.placed.push({ abs, md5 });
+}
+
+/**
+ * Files this checkout wrote hold verified content, so they go into the stat cache without being
+ * read. As with git's index after a checkout, the content observation is our own write: a file
+ * whose mtime is still within the racy window when we get here is left out, and the remaining risk
+ * is another process rewriting a file within the same timestamp tick as our write, during checkout.
+ */
+function recordPlaced(ctx: Ctx): void {
+  const now = Date.now();
+  for (const { abs, md5 } of ctx.placed) {
+    const st = statSync(abs, { throwIfNoEntry: false });
+    if (st !== undefined) ctx.hasher.statCache.setFile(abs, st, md5, now);
+  }
 }
 
 function checkRelpath(ctx: Ctx, dirMd5: Md5, relpath: string): void {
@@ -107,67 +136,65 @@ async function checkoutDir(ctx: Ctx, md5: Md5, absPath: string): Promise<boolean
   for (const e of entries) checkRelpath(ctx, md5, e.relpath);
   let changed = false;
 
-  const top = await lstatOrNull(absPath);
+  const top = lstatOrNull(absPath);
   if (top !== null && !top.isDirectory()) {
-    await fs.rm(absPath, { force: true });
+    rmSync(absPath, { force: true });
     changed = true;
   }
-  await fs.mkdir(absPath, { recursive: true });
+  mkdirSync(absPath, { recursive: true });
 
   // Remove what the manifest does not list, then directories left empty.
   const wanted = new Set(entries.map((e) => e.relpath));
-  const existing = await walkFilesAndLinks(absPath);
-  for (const rel of existing) {
+  for (const rel of walkFilesAndLinks(absPath)) {
     if (!wanted.has(rel)) {
-      await fs.rm(path.join(absPath, rel), { force: true, recursive: true });
+      rmSync(path.join(absPath, rel), { force: true, recursive: true });
       changed = true;
     }
   }
-  await removeEmptyDirs(absPath, new Set(entries.map((e) => path.posix.dirname(e.relpath))));
-
+  const parents = [...new Set(entries.map((e) => path.posix.dirname(e.relpath)))];
+  removeEmptyDirs(absPath, new Set(parents));
   // Create parent folders once, shallowest first, rather than once per file.
-  const parents = [...new Set(entries.map((e) => path.posix.dirname(e.relpath)))].filter((d) => d !== '.').sort(compareCodePoints);
-  for (const d of parents) await fs.mkdir(path.join(absPath, d), { recursive: true });
+  for (const d of parents.filter((p) => p !== '.').sort(compareCodePoints)) mkdirSync(path.join(absPath, d), { recursive: true });
 
-  const results = await mapLimit(entries, CHECKOUT_CONCURRENCY, async (e) => {
-    const abs = path.join(absPath, e.relpath);
-    return checkoutFile(ctx, e.md5, abs, await lstatOrNull(abs));
-  });
-  return changed || results.some(Boolean);
+  for (let i = 0; i < entries.length; i++) {
+    if (i > 0 && i % BATCH === 0) await yieldToLoop();
+    const e = entries[i] as DirEntry;
+    const abs = `${absPath}/${e.relpath}`;
+    if (await checkoutFile(ctx, e.md5, abs, lstatOrNull(abs))) changed = true;
+  }
+  return changed;
 }
 
 /** Every non-directory below `root` (files, symlinks of any kind), as POSIX relpaths. */
-async function walkFilesAndLinks(root: string): Promise<string[]> {
+function walkFilesAndLinks(root: string): string[] {
   const out: string[] = [];
-  const visit = async (rel: string): Promise<void> => {
-    const dirents = await fs.readdir(rel === '' ? root : path.join(root, rel), { withFileTypes: true });
-    for (const d of dirents) {
+  const pending = [''];
+  while (pending.length > 0) {
+    const rel = pending.pop() as string;
+    for (const d of readdirSync(rel === '' ? root : path.join(root, rel), { withFileTypes: true })) {
       const childRel = rel === '' ? d.name : `${rel}/${d.name}`;
-      if (d.isDirectory()) await visit(childRel);
+      if (d.isDirectory()) pending.push(childRel);
       else out.push(childRel);
     }
-  };
-  await visit('');
+  }
   return out;
 }
 
 /** Remove directories below `root` that hold no files and are not needed by the manifest. */
-async function removeEmptyDirs(root: string, keep: Set<string>): Promise<void> {
-  const visit = async (rel: string): Promise<boolean> => {
+function removeEmptyDirs(root: string, keep: Set<string>): void {
+  const visit = (rel: string): boolean => {
     const abs = rel === '' ? root : path.join(root, rel);
-    const dirents = await fs.readdir(abs, { withFileTypes: true });
     let empty = true;
-    for (const d of dirents) {
+    for (const d of readdirSync(abs, { withFileTypes: true })) {
       if (d.isDirectory()) {
-        const childRel = rel === '' ? d.name : `${rel}/${d.name}`;
-        if (!(await visit(childRel))) empty = false;
+        if (!visit(rel === '' ? d.name : `${rel}/${d.name}`)) empty = false;
       } else empty = false;
     }
     if (empty && rel !== '' && !keep.has(rel)) {
-      await fs.rmdir(abs).catch(() => undefined);
+      rmdirSync(abs);
       return true;
     }
     return false;
   };
-  await visit('');
+  visit('');
 }

@@ -45,13 +45,13 @@ export async function checkoutOutput(store: ObjectStore, info: HashInfo, absPath
  */
 export async function unprotectOutput(absPath: string): Promise<number> {
   const st = await fs.lstat(absPath);
-  if (!st.isDirectory()) return (await unprotectFile(absPath)) ? 1 : 0;
+  if (!st.isDirectory()) return unprotectFile(absPath) ? 1 : 0;
   let n = 0;
   const visit = async (dir: string): Promise<void> => {
     for (const d of await fs.readdir(dir, { withFileTypes: true })) {
       const abs = path.join(dir, d.name);
       if (d.isDirectory()) await visit(abs);
-      else if (await unprotectFile(abs)) n++;
+      else if (unprotectFile(abs)) n++;
     }
   };
   await visit(absPath);

@@ -6,8 +6,12 @@
  * normal user, and for root (who ignores permissions) the edit would change the object, which the
  * next checkout detects as a corrupt object (its stat no longer matches the verified mark). Like
  * DVC's `unprotect`, `unprotectOutput` turns linked files back into independent copies before editing.
+ *
+ * Synchronous file operations, as in object-store.ts: callers run them in batches.
  */
-import { constants, promises as fs } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { LockstepError } from '../errors.js';
 import type { LinkType } from './types.js';
 import { tempSibling } from '../util/atomic.js';
 
@@ -26,7 +30,7 @@ export const WRITABLE_MODE = 0o666 & ~umask;
 
 /**
  * Tries link types in the configured order and remembers the first that worked, so 60,000 files do
- * not each retry a reflink that the file system cannot do. Safe with concurrent attempts.
+ * not each retry a reflink that the file system cannot do.
  */
 export class LinkPlanner {
   private index = 0;
@@ -41,73 +45,136 @@ export class LinkPlanner {
     return this.types[Math.min(this.index, this.types.length - 1)] as LinkType;
   }
 
-  async run<T>(attempt: (type: LinkType) => Promise<T>): Promise<T> {
-    for (let i = this.index; ; ) {
-      const type = this.types[i] as LinkType;
+  /** Throws LockstepError('config') when even the last configured type cannot work here. */
+  run<T>(attempt: (type: LinkType) => T): T {
+    for (;;) {
+      const type = this.types[this.index] as LinkType;
       try {
-        return await attempt(type);
+        return attempt(type);
       } catch (e) {
-        if (i >= this.types.length - 1 || !isUnsupported(e)) throw e;
-        if (this.index === i) this.index = i + 1;
-        i = Math.max(i + 1, this.index);
+        if (!isUnsupported(e)) throw e;
+        if (this.index >= this.types.length - 1) {
+          const code = (e as NodeJS.ErrnoException).code ?? 'error';
+          throw new LockstepError(
+            'config',
+            `no configured cache link type works here (cache.type ${this.types.join(',')}; ${type} failed with ${code})`,
+            'Add copy to cache.type in .lockstep/config.yaml, or put the cache on the same file system.',
+          );
+        }
+        this.index++;
       }
     }
   }
 }
 
+const reflinkProbes = new Map<string, boolean>();
+
+/**
+ * Can files at `workspacePath` be reflinked to and from the cache? Only on one file system that
+ * supports it; probed once per cache (a tiny clone inside `<cacheDir>/tmp`), so that commit and
+ * checkout can plan for copies up front instead of failing 60,000 reflinks.
+ */
+export function reflinkPossible(cacheDir: string, workspacePath: string): boolean {
+  mkdirSync(cacheDir, { recursive: true });
+  const cacheDev = statSync(cacheDir, { throwIfNoEntry: false })?.dev;
+  let probe = workspacePath;
+  let wsDev: number | undefined;
+  while (wsDev === undefined) {
+    wsDev = statSync(probe, { throwIfNoEntry: false })?.dev;
+    const parent = path.dirname(probe);
+    if (parent === probe) break;
+    probe = parent;
+  }
+  if (cacheDev === undefined || cacheDev !== wsDev) return false;
+  let known = reflinkProbes.get(cacheDir);
+  if (known === undefined) {
+    const dir = path.join(cacheDir, 'tmp');
+    const a = path.join(dir, `.reflink-probe-${process.pid}-a`);
+    const b = path.join(dir, `.reflink-probe-${process.pid}-b`);
+    try {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(a, 'probe');
+      copyFileSync(a, b, constants.COPYFILE_FICLONE_FORCE);
+      known = true;
+    } catch {
+      known = false;
+    } finally {
+      rmSync(a, { force: true });
+      rmSync(b, { force: true });
+    }
+    reflinkProbes.set(cacheDir, known);
+  }
+  return known;
+}
+
+/** The configured link types minus reflink where it cannot work (see reflinkPossible). */
+export function usableLinkTypes(types: readonly LinkType[], cacheDir: string, workspacePath: string): LinkType[] {
+  if (!types.includes('reflink') || types.length === 1) return [...types];
+  return reflinkPossible(cacheDir, workspacePath) ? [...types] : types.filter((t) => t !== 'reflink');
+}
+
 /** Create `dst` (which must not exist) from the object `obj` with one link type. */
-export async function placeObject(type: LinkType, obj: string, dst: string): Promise<void> {
+export function placeObject(type: LinkType, obj: string, dst: string): void {
   switch (type) {
     case 'reflink':
-      await fs.copyFile(obj, dst, constants.COPYFILE_FICLONE_FORCE | constants.COPYFILE_EXCL);
-      await fs.chmod(dst, WRITABLE_MODE);
+      copyFileSync(obj, dst, constants.COPYFILE_FICLONE_FORCE | constants.COPYFILE_EXCL);
+      chmodSync(dst, WRITABLE_MODE);
       return;
     case 'copy':
-      await fs.copyFile(obj, dst, constants.COPYFILE_EXCL);
-      await fs.chmod(dst, WRITABLE_MODE);
+      copyFileSync(obj, dst, constants.COPYFILE_EXCL);
+      chmodSync(dst, WRITABLE_MODE);
       return;
     case 'hardlink':
-      await fs.link(obj, dst);
+      linkSync(obj, dst);
       return;
     case 'symlink':
-      await fs.symlink(obj, dst);
+      symlinkSync(obj, dst);
       return;
   }
 }
 
-/** Replace whatever file is at `dst` with the object, atomically (temp sibling + rename). */
-export async function replaceWithObject(type: LinkType, obj: string, dst: string): Promise<void> {
+/** Create `dst` (which must not exist) holding `bytes`, writable: a copy without re-reading the object. */
+export function writeCopy(bytes: Uint8Array, dst: string): void {
+  const fd = openSync(dst, 'wx', WRITABLE_MODE);
+  try {
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Put a file at `dst` with `create`, atomically replacing what is there when `exists`. */
+export function placeAt(dst: string, exists: boolean, create: (target: string) => void): void {
+  if (!exists) {
+    create(dst);
+    return;
+  }
   const tmp = tempSibling(dst);
   try {
-    await placeObject(type, obj, tmp);
-    await fs.rename(tmp, dst);
+    create(tmp);
+    renameSync(tmp, dst);
   } catch (e) {
-    await fs.rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
     throw e;
   }
 }
 
-/** True when `abs` is a symlink, or a hardlink of `obj` (so editing it would edit the cache). */
-export async function isLinkedTo(abs: string, obj: string): Promise<boolean> {
-  const st = await fs.lstat(abs);
-  if (st.isSymbolicLink()) return true;
+/** True when `abs` is a symlink to `obj` or a hardlink of it (so editing it would edit the cache). */
+export function isLinkedTo(abs: string, obj: string): boolean {
+  const st = lstatSync(abs);
+  if (st.isSymbolicLink()) return readlinkSync(abs) === obj;
   if (st.nlink < 2) return false;
-  const o = await fs.stat(obj).catch(() => undefined);
+  const o = statSync(obj, { throwIfNoEntry: false });
   return o !== undefined && o.ino === st.ino && o.dev === st.dev;
 }
 
 /** Turn a hardlinked or symlinked file into an independent writable copy of its content. */
-export async function unprotectFile(abs: string): Promise<boolean> {
-  const st = await fs.lstat(abs);
+export function unprotectFile(abs: string): boolean {
+  const st = lstatSync(abs);
   if (!st.isSymbolicLink() && st.nlink < 2) return false;
-  const tmp = tempSibling(abs);
-  try {
-    await fs.copyFile(abs, tmp); // follows a symlink to its target
-    await fs.chmod(tmp, WRITABLE_MODE);
-    await fs.rename(tmp, abs);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
+  placeAt(abs, true, (tmp) => {
+    copyFileSync(abs, tmp); // follows a symlink to its target
+    chmodSync(tmp, WRITABLE_MODE);
+  });
   return true;
 }

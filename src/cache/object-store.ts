@@ -2,13 +2,16 @@
  * The local content-addressed store in DVC 3's layout: `<root>/files/md5/ab/cdef…` (file objects)
  * and `…/ab/cdef….dir` (directory manifests). Objects are written to a temp sibling and renamed into
  * place, and made read-only (0444) because hardlinked or symlinked workspace files are the objects.
+ *
+ * The per-object operations used 60,000 times by commit and checkout are synchronous (see
+ * src/hash/hasher.ts for why); their callers yield to the event loop between batches.
  */
-import { constants, promises as fs } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, linkSync, mkdirSync, openSync, promises as fs, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
-import { hashFile, md5Hex } from '../hash/md5-file.js';
+import { hashFile, md5Hex, readSmallFileSync, WHOLE_READ_LIMIT } from '../hash/md5-file.js';
 import { compareCodePoints, manifestJson } from '../hash/pyjson.js';
-import { nowNs, statCacheFor, statKey, type StatCache } from '../hash/stat-cache.js';
+import { statCacheFor, type StatCache } from '../hash/stat-cache.js';
 import { asMd5, isDirHash, type DirEntry, type Md5 } from '../hash/types.js';
 import { tempSibling, writeFileAtomic } from '../util/atomic.js';
 import type { ObjectStore } from './types.js';
@@ -28,7 +31,8 @@ export interface AddFileOptions {
 
 export class LocalObjectStore implements ObjectStore {
   readonly root: string;
-  private readonly statCache: StatCache;
+  readonly statCache: StatCache;
+  private readonly madeDirs = new Set<string>();
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -37,7 +41,7 @@ export class LocalObjectStore implements ObjectStore {
 
   objectPath(md5: Md5): string {
     if (!HASH_RE.test(md5)) throw new Error(`not an md5 object name: '${md5}'`);
-    return path.join(this.root, 'files', 'md5', md5.slice(0, 2), md5.slice(2));
+    return `${this.root}/files/md5/${md5.slice(0, 2)}/${md5.slice(2)}`;
   }
 
   /** `files/md5/ab/cdef…`, for messages. */
@@ -46,46 +50,80 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async has(md5: Md5): Promise<boolean> {
-    try {
-      await fs.access(this.objectPath(md5));
-      return true;
-    } catch {
-      return false;
-    }
+    return this.hasSync(md5);
+  }
+
+  hasSync(md5: Md5): boolean {
+    return existsSync(this.objectPath(md5));
   }
 
   async addFile(src: string, md5: Md5, opts: AddFileOptions = {}): Promise<void> {
+    this.addFileSync(src, md5, opts);
+  }
+
+  /** addFile, synchronously; a no-op when the object is present (`src` is then left alone). */
+  addFileSync(src: string, md5: Md5, opts: AddFileOptions = {}): void {
     const obj = this.objectPath(md5);
-    if (await this.has(md5)) return;
-    await fs.mkdir(path.dirname(obj), { recursive: true });
+    if (existsSync(obj)) return;
+    this.ensureDir(obj);
     const tmp = tempSibling(obj);
     try {
       if (opts.hardlink) {
-        await fs.link(src, tmp);
+        linkSync(src, tmp);
       } else if (opts.move) {
         try {
-          await fs.rename(src, tmp);
+          renameSync(src, tmp);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
-          await fs.copyFile(src, tmp, constants.COPYFILE_FICLONE);
-          await fs.rm(src, { force: true });
+          copyFileSync(src, tmp, constants.COPYFILE_FICLONE);
+          rmSync(src, { force: true });
         }
       } else {
-        await fs.copyFile(src, tmp, opts.reflinkOnly ? constants.COPYFILE_FICLONE_FORCE : constants.COPYFILE_FICLONE);
+        copyFileSync(src, tmp, opts.reflinkOnly ? constants.COPYFILE_FICLONE_FORCE : constants.COPYFILE_FICLONE);
       }
-      await fs.chmod(tmp, READ_ONLY);
-      await fs.rename(tmp, obj);
+      chmodSync(tmp, READ_ONLY);
+      renameSync(tmp, obj);
     } catch (e) {
-      await fs.rm(tmp, { force: true });
+      rmSync(tmp, { force: true });
       throw e;
     }
+  }
+
+  /**
+   * Store bytes the caller just hashed to `md5` (commit reads each new file once: to hash it and to
+   * store it, so the object always matches its name). No-op when present.
+   */
+  addBytesSync(md5: Md5, bytes: Uint8Array): void {
+    const obj = this.objectPath(md5);
+    if (existsSync(obj)) return;
+    this.ensureDir(obj);
+    const tmp = tempSibling(obj);
+    try {
+      const fd = openSync(tmp, 'wx', READ_ONLY);
+      try {
+        for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, obj);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  private ensureDir(obj: string): void {
+    const dir = path.dirname(obj);
+    if (this.madeDirs.has(dir)) return;
+    mkdirSync(dir, { recursive: true });
+    this.madeDirs.add(dir);
   }
 
   async addManifest(entries: readonly DirEntry[]): Promise<Md5> {
     const sorted = [...entries].sort((a, b) => compareCodePoints(a.relpath, b.relpath));
     const bytes = manifestJson(sorted);
     const md5 = asMd5(`${md5Hex(bytes)}.dir`);
-    if (!(await this.has(md5))) await writeFileAtomic(this.objectPath(md5), bytes, READ_ONLY);
+    if (!this.hasSync(md5)) await writeFileAtomic(this.objectPath(md5), bytes, READ_ONLY);
     return md5;
   }
 
@@ -117,15 +155,10 @@ export class LocalObjectStore implements ObjectStore {
   /** Re-reads the object and compares its content with its name; remembers a match in the stat cache. */
   async verify(md5: Md5): Promise<boolean> {
     const obj = this.objectPath(md5);
-    let st;
-    try {
-      st = await fs.stat(obj, { bigint: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw e;
-    }
-    const observedAt = nowNs();
-    const actual = isDirHash(md5) ? asMd5(`${md5Hex(await fs.readFile(obj))}.dir`) : await hashFile(obj, Number(st.size));
+    const st = statSync(obj, { throwIfNoEntry: false });
+    if (st === undefined) return false;
+    const observedAt = Date.now();
+    const actual = isDirHash(md5) ? asMd5(`${md5Hex(await fs.readFile(obj))}.dir`) : await hashFile(obj, st.size);
     if (actual !== md5) {
       this.statCache.forgetFile(obj);
       return false;
@@ -141,15 +174,32 @@ export class LocalObjectStore implements ObjectStore {
   async ensureVerified(md5: Md5, forPath: string): Promise<void> {
     await this.statCache.load();
     const obj = this.objectPath(md5);
-    let st;
-    try {
-      st = await fs.stat(obj, { bigint: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw this.missing(md5, forPath);
-      throw e;
-    }
-    if (this.statCache.getFile(obj, statKey(st)) === md5) return;
+    const st = statSync(obj, { throwIfNoEntry: false });
+    if (st === undefined) throw this.missing(md5, forPath);
+    if (this.statCache.getFile(obj, st) === md5) return;
     if (!(await this.verify(md5))) throw this.corrupt(md5, forPath);
+  }
+
+  /**
+   * For a small file object: its verified bytes (a view valid until the next read), verifying and
+   * marking it on the way when needed, so checkout reads each object once to check and copy it.
+   * Undefined for large objects (use ensureVerified and a file copy). Throws like ensureVerified.
+   */
+  readVerifiedSmallSync(md5: Md5, forPath: string): Buffer | undefined {
+    const obj = this.objectPath(md5);
+    const st = statSync(obj, { throwIfNoEntry: false });
+    if (st === undefined) throw this.missing(md5, forPath);
+    if (st.size > WHOLE_READ_LIMIT) return undefined;
+    const observedAt = Date.now();
+    const bytes = readSmallFileSync(obj);
+    if (bytes === undefined) return undefined;
+    if (this.statCache.getFile(obj, st) === md5) return bytes;
+    if (md5Hex(bytes) !== md5) {
+      this.statCache.forgetFile(obj);
+      throw this.corrupt(md5, forPath);
+    }
+    this.statCache.setFile(obj, st, md5, observedAt);
+    return bytes;
   }
 
   async *list(): AsyncIterable<Md5> {

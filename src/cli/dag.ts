@@ -8,7 +8,7 @@ import { out } from './options.js';
 /** Read-only: takes no lock and hashes nothing. */
 export async function run(target: string | undefined, flags: { mermaid?: boolean; dot?: boolean; json?: boolean }): Promise<number> {
   const project = await openProject();
-  const pipeline = await loadPipeline(project.root);
+  const pipeline = await loadPipeline(project.root, { cacheDir: project.cacheDir });
   const graph = buildGraph(pipeline.stages);
   if (!graph.ok) throw graph.error;
   const sel = selectStages(graph.value, { targets: target ? [target] : [], singleItem: false, downstream: false });

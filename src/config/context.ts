@@ -14,16 +14,45 @@ export class Context {
     readonly origin: Map<string, string> = new Map(),
     /** Sources that are params files (their leaves are tracked when used). */
     readonly fileSources: Set<string> = new Set(),
+    /** Top-level names set by foreach/matrix (`item`, `key`): never params, never tracked. */
+    readonly overridden: ReadonlySet<string> = new Set(),
+    /** Expression -> its params-file source (null: not from a file), shared while origins are. */
+    readonly sourceMemo: Map<string, string | null> = new Map(),
   ) {}
 
   /** A copy that can take new vars without touching this one (deep copy only when merging). */
   cloneForMerge(): Context {
-    return new Context(structuredClone(this.data), new Map(this.origin), new Set(this.fileSources));
+    return new Context(structuredClone(this.data), new Map(this.origin), new Set(this.fileSources), this.overridden);
   }
 
   /** A cheap copy with top-level names overridden (foreach `item` / `key`). */
   withOverrides(values: Record<string, unknown>): Context {
-    return new Context({ ...this.data, ...values }, this.origin, this.fileSources);
+    const overridden = new Set([...this.overridden, ...Object.keys(values)]);
+    return new Context({ ...this.data, ...values }, this.origin, this.fileSources, overridden, this.sourceMemo);
+  }
+
+  /** The params file a scalar at `segments` came from, if any (for tracked vars). */
+  fileSourceOf(segments: Segment[], expr: string): string | undefined {
+    if (typeof segments[0] === 'string' && this.overridden.has(segments[0])) return undefined;
+    const memo = this.sourceMemo.get(expr);
+    if (memo !== undefined) return memo ?? undefined;
+    // Origins are recorded per dict leaf; a list element belongs to its list's key.
+    let source: string | null = null;
+    let dotted = '';
+    const prefixes: string[] = [];
+    for (const s of segments) {
+      if (typeof s === 'number') break;
+      dotted = dotted ? `${dotted}.${s}` : s;
+      prefixes.push(dotted);
+    }
+    for (let n = prefixes.length - 1; n >= 0; n--) {
+      const origin = this.origin.get(prefixes[n] as string);
+      if (origin === undefined) continue;
+      source = this.fileSources.has(origin) ? origin : null;
+      break;
+    }
+    this.sourceMemo.set(expr, source);
+    return source ?? undefined;
   }
 
   /**

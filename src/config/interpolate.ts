@@ -22,11 +22,6 @@ export interface ResolveEnv {
   tracked?: Map<string, Record<string, unknown>>;
 }
 
-export function hasInterpolation(s: string): boolean {
-  KEY_RE.lastIndex = 0;
-  return KEY_RE.test(s);
-}
-
 /**
  * Resolve every `${...}` in a node tree. `field` is the top-level stage field being resolved
  * (`cmd` enables dict unwrapping). Problems are reported to env; the failing value is kept as is.
@@ -139,21 +134,12 @@ function suggest(data: Record<string, unknown>, segments: Segment[], missingAt: 
 
 function track(env: ResolveEnv, segments: Segment[], value: unknown): void {
   if (!env.tracked || isPlainObject(value) || Array.isArray(value)) return;
-  // Origins are recorded per dict leaf; a list element belongs to its list's key.
-  const names: string[] = [];
-  for (const s of segments) {
-    if (typeof s === 'number') break;
-    names.push(s);
-  }
-  for (let n = names.length; n > 0; n--) {
-    const source = env.ctx.origin.get(names.slice(0, n).join('.'));
-    if (source === undefined) continue;
-    if (!env.ctx.fileSources.has(source)) return;
-    let rec = env.tracked.get(source);
-    if (!rec) env.tracked.set(source, (rec = {}));
-    rec[formatSegments(segments)] = value;
-    return;
-  }
+  const expr = formatSegments(segments);
+  const source = env.ctx.fileSourceOf(segments, expr);
+  if (source === undefined) return;
+  let rec = env.tracked.get(source);
+  if (!rec) env.tracked.set(source, (rec = {}));
+  rec[expr] = value;
 }
 
 function report(env: ResolveEnv, reason: 'interpolation', message: string, m: RegExpMatchArray, text: string, span: Span): void {

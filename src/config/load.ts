@@ -14,10 +14,19 @@ import { resolveNode, resolveString, type ResolveEnv } from './interpolate.js';
 import { getParam, ParamsCache } from './params.js';
 import { checkOutputsReal, checkOverlaps, normalizeWdir, resolveStagePath, type OutRef } from './paths.js';
 import { DEFAULT_PARAMS_FILE, STAGE_FIELDS, StageBuilder, TOP_LEVEL_FIELDS, didYouMean } from './schema.js';
-import { entry, parseYamlSource, toPlain, type Span, type YMap, type YNode } from './source.js';
+import { parseYamlSourceCached } from './parse-cache.js';
+import { entry, toPlain, type Span, type YMap, type YNode } from './source.js';
 import type { Pipeline, StageDef } from './types.js';
 
-export async function loadPipeline(root: string, cache: ParamsCache = new ParamsCache(root)): Promise<Pipeline> {
+export interface LoadOptions {
+  /** The project's cache folder: when given, the parsed YAML of a large pipeline file is kept there. */
+  cacheDir?: string;
+  /** Share parsed params files with later resolveStageParams calls. */
+  params?: ParamsCache;
+}
+
+export async function loadPipeline(root: string, opts: LoadOptions = {}): Promise<Pipeline> {
+  const cache = opts.params ?? new ParamsCache(root);
   const file = PIPELINE_FILES.find((f) => existsSync(path.join(root, f)));
   if (!file) {
     throw new LockstepError('not-a-repo', `no pipeline.yaml or dvc.yaml in ${root}`, "Create pipeline.yaml (DVC's dvc.yaml works too).");
@@ -25,7 +34,7 @@ export async function loadPipeline(root: string, cache: ParamsCache = new Params
   const text = await fs.readFile(path.join(root, file), 'utf8');
   const sources = new Map([[file, new SourceFile(file, text)]]);
   const problems = new Problems(sources);
-  const doc = parseYamlSource(file, text, problems);
+  const doc = parseYamlSourceCached(file, text, problems, opts.cacheDir);
   problems.throwIfAny();
   if (!doc) return { file, stages: [] };
   if (doc.kind !== 'map') {
@@ -33,7 +42,7 @@ export async function loadPipeline(root: string, cache: ParamsCache = new Params
     problems.throwIfAny();
     return { file, stages: [] };
   }
-  const stages = await new PipelineLoader(root, file, sources, problems, cache).load(doc);
+  const stages = await new PipelineLoader(root, sources, problems, cache).load(doc);
   problems.throwIfAny();
   return { file, stages };
 }
@@ -49,7 +58,6 @@ class PipelineLoader {
 
   constructor(
     private readonly root: string,
-    private readonly file: string,
     private readonly sources: Map<string, SourceFile>,
     private readonly problems: Problems,
     private readonly cache: ParamsCache,
@@ -183,6 +191,7 @@ class PipelineLoader {
     }
     const env = this.env(ctx, where);
     env.tracked = new Map();
+    const before = this.problems.size;
     const entries = body.entries.filter((e) => e.key !== 'vars').map((e) => ({ ...e, value: resolveNode(e.value, env, e.key) }));
     const built = this.builder.build({
       name,
@@ -192,7 +201,8 @@ class PipelineLoader {
       ...(gen ? { group } : {}),
       trackedVars: Object.fromEntries(env.tracked),
     });
-    if (!built) return;
+    // A stage whose ${...} failed would only add confusing overlap reports; its problems stand.
+    if (!built || this.problems.size > before) return;
     this.stages.push(built.stage);
     this.outs.push(...built.outs);
   }

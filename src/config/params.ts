@@ -8,6 +8,7 @@ import { parseDocument } from 'yaml';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { LockstepError } from '../errors.js';
 import { formatPos, SourceFile } from './diagnostics.js';
+import { jsonErrorOffset } from './json-position.js';
 import { isPlainObject } from './source.js';
 import type { SourcePos, StageDef } from './types.js';
 
@@ -21,6 +22,11 @@ export class ParamsCache {
   private readonly files = new Map<string, Promise<ParamsRead>>();
 
   constructor(readonly root: string) {}
+
+  /** Forget what was read: call after a stage ran, since a stage may write a params file. */
+  clear(): void {
+    this.files.clear();
+  }
 
   read(file: string): Promise<ParamsRead> {
     let p = this.files.get(file);
@@ -59,14 +65,14 @@ export function parseParamsText(file: string, text: string): ParamsRead {
   if (ext === '.json') {
     try {
       data = JSON.parse(text);
-    } catch (e) {
-      const msg = (e as Error).message;
-      const at = /position (\d+)/.exec(msg);
-      return syntax(msg.replace(/ in JSON at position \d+.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, ''), at ? Number(at[1]) : undefined);
+    } catch {
+      const offset = jsonErrorOffset(text);
+      const found = offset >= 0 && offset < text.length ? `unexpected '${text[offset]}'` : 'unexpected end of input';
+      return syntax(`invalid JSON: ${found}`, Math.max(0, offset));
     }
   } else if (ext === '.toml') {
     try {
-      data = parseToml(text);
+      data = plainToml(parseToml(text));
     } catch (e) {
       if (e instanceof TomlError) return syntax((e.message.split('\n')[0] ?? '').replace(/^Invalid TOML document: /, ''), undefined, { file, line: e.line, col: e.column });
       return syntax((e as Error).message);
@@ -175,4 +181,16 @@ export async function resolveStageParams(
     }
   }
   return result;
+}
+
+/** smol-toml builds null-prototype objects and TomlDate values; params are plain data. */
+function plainToml(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.map(plainToml);
+  if (typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = plainToml(v);
+    return out;
+  }
+  return value;
 }

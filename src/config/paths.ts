@@ -2,13 +2,15 @@
  * Stage paths -> repo-relative POSIX paths, and the checks that keep outputs inside the repository
  * and owned by exactly one stage.
  */
-import { realpathSync } from 'node:fs';
+import { lstatSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { formatPos, type Problems } from './diagnostics.js';
 import type { Span } from './source.js';
 import type { SourcePos, StageDef } from './types.js';
 
 const URL_RE = /^[a-z][a-z0-9+.-]*:\/\//i;
+/** A relative POSIX path with no `.`/`..` segments, empty segments, trailing slash, backslash or colon. */
+const SIMPLE_RE = /^(?!\.\.?(?:\/|$))(?:[^/\\:]+(?:\/(?!\.\.?(?:\/|$))[^/\\:]+)*)$/;
 
 export type ResolvedPath =
   | { kind: 'inside'; path: string }
@@ -16,6 +18,8 @@ export type ResolvedPath =
 
 /** Join a stage path onto its wdir (both relative to the root) and normalize to POSIX. */
 export function resolveStagePath(root: string, wdir: string, p: string): ResolvedPath {
+  // Most paths are already clean and relative (`data/x.csv`): skip the general normalization.
+  if (SIMPLE_RE.test(p)) return { kind: 'inside', path: wdir === '.' ? p : `${wdir}/${p}` };
   if (URL_RE.test(p)) return { kind: 'outside', path: p, why: 'url' };
   if (path.isAbsolute(p) || path.posix.isAbsolute(p)) {
     const rel = path.relative(root, p);
@@ -46,6 +50,8 @@ export interface OutRef {
 /**
  * Outputs reached through a symlinked folder that points out of the repository are outside too.
  * Only the folders above an output are checked: the output itself may be a symlink into the cache.
+ * Folders are walked top-down with lstat (no exceptions on the common missing-folder path), and a
+ * missing folder ends the walk: nothing below it can be a symlink yet.
  */
 export function checkOutputsReal(root: string, outs: OutRef[], problems: Problems): void {
   let realRoot: string;
@@ -54,34 +60,56 @@ export function checkOutputsReal(root: string, outs: OutRef[], problems: Problem
   } catch {
     return;
   }
-  const cache = new Map<string, string>();
+  /** Folder (repo-relative) -> undefined when fine, else the real path it escapes to. */
+  const verdict = new Map<string, string | undefined>();
+  const missing = new Set<string>();
   for (const out of outs) {
-    const dir = path.posix.dirname(out.path);
-    if (dir === '.') continue;
-    const real = realOfLongestPrefix(path.join(root, dir), cache);
-    const rel = path.relative(realRoot, real);
-    if (rel.startsWith('..') || path.isAbsolute(rel)) {
+    const parts = out.path.split('/').slice(0, -1);
+    let rel = '';
+    let escaped: string | undefined;
+    let dir = '';
+    for (const part of parts) {
+      rel = rel ? `${rel}/${part}` : part;
+      if (missing.has(rel)) break;
+      if (verdict.has(rel)) {
+        escaped = verdict.get(rel);
+        if (escaped) {
+          dir = rel;
+          break;
+        }
+        continue;
+      }
+      const abs = path.join(root, rel);
+      const st = lstatSync(abs, { throwIfNoEntry: false });
+      if (!st) {
+        missing.add(rel);
+        break;
+      }
+      let real: string | undefined;
+      if (st.isSymbolicLink()) {
+        try {
+          real = realpathSync.native(abs);
+        } catch {
+          real = undefined; // a dangling link: the command will fail to write through it
+        }
+        const r = real === undefined ? '' : path.relative(realRoot, real);
+        if (real === undefined || !(r.startsWith('..') || path.isAbsolute(r))) real = undefined;
+      }
+      verdict.set(rel, real);
+      if (real) {
+        escaped = real;
+        dir = rel;
+        break;
+      }
+    }
+    if (escaped) {
       problems.add(
         'path-outside',
-        `stage '${out.stage.name}': output '${out.path}' is outside the repository (its folder '${dir}' resolves to ${real} through a symlink)`,
+        `stage '${out.stage.name}': output '${out.path}' is outside the repository (its folder '${dir}' resolves to ${escaped} through a symlink)`,
         out.span,
       );
     }
   }
-}
-
-function realOfLongestPrefix(abs: string, cache: Map<string, string>): string {
-  const hit = cache.get(abs);
-  if (hit !== undefined) return hit;
-  let real: string;
-  try {
-    real = realpathSync.native(abs);
-  } catch {
-    const parent = path.dirname(abs);
-    real = parent === abs ? abs : path.join(realOfLongestPrefix(parent, cache), path.basename(abs));
-  }
-  cache.set(abs, real);
-  return real;
 }
 
 /** Two stages owning one output, or one output inside another: DVC's overlapping outputs. */

@@ -4,7 +4,7 @@
 import { CachingHasher, type HashResult, type HasherOptions } from './hasher.js';
 import { statCacheFor } from './stat-cache.js';
 export * from './types.js';
-export type { HashResult, HasherOptions } from './hasher.js';
+export type { HashHooks, HashResult, HasherOptions } from './hasher.js';
 export { hashFile, md5Hex } from './md5-file.js';
 export { manifestJson, pyJsonString, compareCodePoints } from './pyjson.js';
 

@@ -1,22 +1,57 @@
 /**
  * md5 of a file's raw bytes, as DVC 3 computes it (no dos2unix normalisation).
  */
-import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import crypto, { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync, promises as fs } from 'node:fs';
 import { asMd5, type Md5 } from './types.js';
 
-/** Files up to this size are read in one call; larger ones stream through two alternating buffers. */
+/** Files up to this size are read in one go; larger ones stream through two alternating buffers. */
 export const WHOLE_READ_LIMIT = 1 << 20;
 const CHUNK = 4 << 20;
 
-export const md5Hex = (data: Uint8Array | string): Md5 => asMd5(createHash('md5').update(data).digest('hex'));
+// crypto.hash (Node >= 20.12) is a one-shot digest, cheaper than a Hash object per small file.
+const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+export const md5Hex = (data: Uint8Array | string): Md5 =>
+  asMd5(oneShot !== undefined ? oneShot('md5', data, 'hex') : createHash('md5').update(data).digest('hex'));
+
+/** Reused by the synchronous small-file path, which never interleaves with itself. */
+const smallBuffer = Buffer.allocUnsafe(WHOLE_READ_LIMIT + 1);
+
+/**
+ * Read a small file synchronously into a reused buffer (open, read, close: no fstat, no allocation).
+ * The returned bytes are only valid until the next call. Returns undefined when the file turns out
+ * larger than WHOLE_READ_LIMIT (it grew since its stat).
+ */
+export function readSmallFileSync(absPath: string): Buffer | undefined {
+  const fd = openSync(absPath, 'r');
+  try {
+    let n = 0;
+    for (;;) {
+      const r = readSync(fd, smallBuffer, n, smallBuffer.length - n, null);
+      if (r === 0) break;
+      n += r;
+      if (n === smallBuffer.length) return undefined;
+    }
+    return smallBuffer.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function hashSmallFileSync(absPath: string): Md5 | undefined {
+  const bytes = readSmallFileSync(absPath);
+  return bytes === undefined ? undefined : md5Hex(bytes);
+}
 
 /**
  * Hash a file. `sizeHint` (from a stat taken just before) picks the strategy; the result is correct
  * whatever the real size is.
  */
 export async function hashFile(absPath: string, sizeHint = Infinity): Promise<Md5> {
-  if (sizeHint <= WHOLE_READ_LIMIT) return md5Hex(await fs.readFile(absPath));
+  if (sizeHint <= WHOLE_READ_LIMIT) {
+    const md5 = hashSmallFileSync(absPath);
+    if (md5 !== undefined) return md5;
+  }
   return hashLargeFile(absPath);
 }
 

@@ -18,45 +18,57 @@ import { randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../util/atomic.js';
 import { asMd5, type Md5 } from './types.js';
 
-const HEADER = 'lockstep-stat-cache 1';
+const HEADER = 'lockstep-stat-cache 2';
 const SEGMENT_SUFFIX = '.seg';
-const COMPACT_AFTER_SEGMENTS = 16;
+const COMPACT_AFTER_SEGMENTS = 8;
+/** Also compact when segments hold this many more records than there are distinct paths. */
+const COMPACT_AFTER_EXTRA_RECORDS = 100_000;
 const STALE_LOCK_MS = 60_000;
 const MAX_FILE_ENTRIES = 2_000_000;
 const MD5_RE = /^[0-9a-f]{32}(\.dir)?$/; // .dir for verified manifest objects
 const DIR_MD5_RE = /^[0-9a-f]{32}\.dir$/;
 
-/** The part of a stat that identifies a file's content version. */
-export interface StatLike {
-  ino: bigint;
-  mtimeNs: bigint;
-  size: bigint;
+/**
+ * The part of a stat that identifies a file's content version, as Node's number stats give it
+ * (no BigInt: allocating BigIntStats for 60,000 files cost more than the stat calls). mtimeMs keeps
+ * sub-microsecond precision; an inode number past 2^53 (rare) loses low bits, which could only
+ * matter if the same path, mtime and size came back on a different inode.
+ */
+export interface FileStat {
+  ino: number;
+  mtimeMs: number;
+  size: number;
 }
-
-export const statKey = (st: StatLike): string => `${st.ino}-${st.mtimeNs}-${st.size}`;
 
 /**
  * A file modified within this window before we read it could be modified again within the same
  * timestamp tick without its stat changing (git's "racy clean" problem), so such entries are not
- * recorded. Timestamps that are whole seconds suggest a coarse file system: use a wider window.
+ * recorded. Whole-second timestamps suggest a coarse file system: use a wider window.
  */
-const RACY_NS = 100_000_000n;
-const RACY_COARSE_NS = 2_000_000_000n;
+const RACY_MS = 100;
+const RACY_COARSE_MS = 2000;
 
-export function isRacy(mtimeNs: bigint, observedAtNs: bigint): boolean {
-  const window = mtimeNs % 1_000_000_000n === 0n ? RACY_COARSE_NS : RACY_NS;
-  return mtimeNs + window >= observedAtNs;
+export function isRacy(mtimeMs: number, observedAtMs: number): boolean {
+  const window = mtimeMs % 1000 === 0 ? RACY_COARSE_MS : RACY_MS;
+  return mtimeMs + window >= observedAtMs;
 }
 
-export const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
-
-interface FileRecord {
-  key: string;
+interface Version {
+  ino: number;
+  mtimeMs: number;
+  size: number;
   md5: Md5;
 }
 
+interface FileRecord extends Version {
+  /** An older entry for the same path, from merging segments (see parse). */
+  prev?: Version;
+}
+
+const sameVersion = (v: Version, st: FileStat): boolean => v.mtimeMs === st.mtimeMs && v.size === st.size && v.ino === st.ino;
+
 export interface DirRecord {
-  /** md5 over the sorted (relpath, stat key) of every file below the directory. */
+  /** Identifies the sorted relpaths and stats of every file below the directory. */
   fingerprint: string;
   md5: Md5;
   size: number;
@@ -70,31 +82,35 @@ export class StatCache {
   private pendingDirs = new Map<string, DirRecord>();
   private loaded: Promise<void> | undefined;
   private segmentsSeen = 0;
+  private recordsSeen = 0;
 
   constructor(readonly dir: string) {}
 
   load(): Promise<void> {
-    this.loaded ??= this.readAll(this.files, this.dirs).then((n) => {
-      this.segmentsSeen = n;
+    this.loaded ??= this.readAll(this.files, this.dirs).then(({ segments, records }) => {
+      this.segmentsSeen = segments;
+      this.recordsSeen = records;
     });
     return this.loaded;
   }
 
   /** The md5 recorded for `absPath` when its stat still matches, else undefined. */
-  getFile(absPath: string, key: string): Md5 | undefined {
+  getFile(absPath: string, st: FileStat): Md5 | undefined {
     const r = this.files.get(absPath);
-    return r !== undefined && r.key === key ? r.md5 : undefined;
+    if (r === undefined) return undefined;
+    if (sameVersion(r, st)) return r.md5;
+    return r.prev !== undefined && sameVersion(r.prev, st) ? r.prev.md5 : undefined;
   }
 
-  /** Record a hash observed at `observedAtNs` (taken before the content was read). */
-  setFile(absPath: string, st: StatLike, md5: Md5, observedAtNs: bigint): void {
-    if (isRacy(st.mtimeNs, observedAtNs)) {
+  /** Record a hash observed at `observedAtMs` (a time taken before the content was read). */
+  setFile(absPath: string, st: FileStat, md5: Md5, observedAtMs: number): void {
+    if (isRacy(st.mtimeMs, observedAtMs)) {
       this.files.delete(absPath);
       return;
     }
-    const r: FileRecord = { key: statKey(st), md5 };
     const old = this.files.get(absPath);
-    if (old !== undefined && old.key === r.key && old.md5 === md5) return;
+    if (old !== undefined && sameVersion(old, st) && old.md5 === md5) return;
+    const r: FileRecord = { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size, md5 };
     this.files.set(absPath, r);
     this.pendingFiles.set(absPath, r);
   }
@@ -128,7 +144,9 @@ export class StatCache {
     this.pendingDirs = new Map();
     await writeFileAtomic(path.join(this.dir, segmentName()), serialise(files, dirs));
     this.segmentsSeen++;
-    if (this.segmentsSeen > COMPACT_AFTER_SEGMENTS) await this.compact();
+    this.recordsSeen += files.size + dirs.size;
+    const extra = this.recordsSeen - this.files.size - this.dirs.size;
+    if (this.segmentsSeen > COMPACT_AFTER_SEGMENTS || extra > COMPACT_AFTER_EXTRA_RECORDS) await this.compact();
   }
 
   /** Merge all segments into one, under an exclusive-create lock; skip when another process holds it. */
@@ -148,7 +166,7 @@ export class StatCache {
       const files = new Map<string, FileRecord>();
       const dirs = new Map<string, DirRecord>();
       const merged: string[] = [];
-      this.segmentsSeen = await this.readAll(files, dirs, merged);
+      this.segmentsSeen = (await this.readAll(files, dirs, merged)).segments;
       if (merged.length <= 1) return true;
       // Keep the most recently written entries when over the cap (Map keeps insertion order).
       while (files.size > MAX_FILE_ENTRIES) {
@@ -162,6 +180,7 @@ export class StatCache {
       await writeFileAtomic(target, serialise(files, dirs));
       for (const name of merged) await fs.rm(path.join(this.dir, name), { force: true });
       this.segmentsSeen = 1;
+      this.recordsSeen = files.size + dirs.size;
       return true;
     } finally {
       await handle.close();
@@ -169,14 +188,15 @@ export class StatCache {
     }
   }
 
-  private async readAll(files: Map<string, FileRecord>, dirs: Map<string, DirRecord>, names: string[] = []): Promise<number> {
+  private async readAll(files: Map<string, FileRecord>, dirs: Map<string, DirRecord>, names: string[] = []): Promise<{ segments: number; records: number }> {
     let listing: string[];
     try {
       listing = await fs.readdir(this.dir);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { segments: 0, records: 0 };
       throw e;
     }
+    let records = 0;
     const segments = listing.filter((n) => n.endsWith(SEGMENT_SUFFIX)).sort();
     for (const name of segments) {
       let text: string;
@@ -186,10 +206,10 @@ export class StatCache {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // merged away meanwhile
         throw e;
       }
-      parse(text, files, dirs);
+      records += parse(text, files, dirs);
       names.push(name);
     }
-    return segments.length;
+    return { segments: segments.length, records };
   }
 }
 
@@ -203,48 +223,75 @@ const decodePath = (p: string): string => (p.startsWith('"') ? (JSON.parse(p) as
 
 /**
  * One record a line, path last so it may hold spaces:
- *   F <ino>-<mtimeNs>-<size> <md5> <path>
+ *   F <ino> <mtimeMs> <size> <md5> <path>
  *   D <fingerprint> <md5>.dir <size> <nfiles> <path>
  */
 function serialise(files: Map<string, FileRecord>, dirs: Map<string, DirRecord>): string {
   const lines: string[] = [HEADER];
-  for (const [p, r] of files) lines.push(`F ${r.key} ${r.md5} ${encodePath(p)}`);
+  const line = (v: Version, ep: string): string => `F ${v.ino} ${v.mtimeMs} ${v.size} ${v.md5} ${ep}`;
+  for (const [p, r] of files) {
+    const ep = encodePath(p);
+    if (r.prev !== undefined) lines.push(line(r.prev, ep));
+    lines.push(line(r, ep));
+  }
   for (const [p, r] of dirs) lines.push(`D ${r.fingerprint} ${r.md5} ${r.size} ${r.nfiles} ${encodePath(p)}`);
   lines.push('');
   return lines.join('\n');
 }
 
 /** Lines that do not parse are skipped: a damaged segment costs re-hashing, never a wrong hash. */
-function parse(text: string, files: Map<string, FileRecord>, dirs: Map<string, DirRecord>): void {
-  if (!text.startsWith(HEADER)) return;
-  let pos = text.indexOf('\n') + 1;
-  while (pos > 0 && pos < text.length) {
+function parse(text: string, files: Map<string, FileRecord>, dirs: Map<string, DirRecord>): number {
+  if (!text.startsWith(`${HEADER}\n`)) return 0;
+  let records = 0;
+  let pos = HEADER.length + 1;
+  while (pos < text.length) {
     let end = text.indexOf('\n', pos);
     if (end < 0) end = text.length;
     const line = text.slice(pos, end);
     pos = end + 1;
+    records++;
     try {
-      if (line.startsWith('F ')) {
-        const a = line.indexOf(' ', 2);
-        const b = line.indexOf(' ', a + 1);
-        if (a < 0 || b < 0) continue;
-        const md5 = line.slice(a + 1, b);
-        if (!MD5_RE.test(md5)) continue;
-        const p = decodePath(line.slice(b + 1));
-        files.delete(p); // re-insert so the Map's order tracks recency
-        files.set(p, { key: line.slice(2, a), md5: asMd5(md5) });
-      } else if (line.startsWith('D ')) {
-        const f = line.split(' ', 5);
-        if (f.length < 5) continue;
-        const [, fingerprint, md5, size, nfiles] = f as [string, string, string, string, string];
-        if (!DIR_MD5_RE.test(md5)) continue;
-        const prefix = 6 + fingerprint.length + md5.length + size.length + nfiles.length;
-        dirs.set(decodePath(line.slice(prefix)), { fingerprint, md5: asMd5(md5), size: Number(size), nfiles: Number(nfiles) });
-      }
+      if (line.startsWith('F ')) parseFileLine(line, files);
+      else if (line.startsWith('D ')) parseDirLine(line, dirs);
     } catch {
       // skip a damaged line
     }
   }
+  return records;
+}
+
+function parseFileLine(line: string, files: Map<string, FileRecord>): void {
+  const a = line.indexOf(' ', 2);
+  const b = line.indexOf(' ', a + 1);
+  const c = line.indexOf(' ', b + 1);
+  const d = line.indexOf(' ', c + 1);
+  if (a < 0 || b < 0 || c < 0 || d < 0) return;
+  const ino = Number(line.slice(2, a));
+  const mtimeMs = Number(line.slice(a + 1, b));
+  const size = Number(line.slice(b + 1, c));
+  const md5 = line.slice(c + 1, d);
+  if (!Number.isFinite(ino) || !Number.isFinite(mtimeMs) || !Number.isFinite(size) || !MD5_RE.test(md5)) return;
+  const p = decodePath(line.slice(d + 1));
+  const v: Version = { ino, mtimeMs, size, md5: asMd5(md5) };
+  const old = files.get(p);
+  // Segments of concurrent processes can merge out of order, so the latest segment's entry is not
+  // always the current one: keep the previous distinct entry too; lookups try both.
+  let r: FileRecord = v;
+  if (old !== undefined) {
+    const prev = sameVersion(old, v) ? old.prev : { ino: old.ino, mtimeMs: old.mtimeMs, size: old.size, md5: old.md5 };
+    if (prev !== undefined) r = { ...v, prev };
+    files.delete(p); // re-insert so the Map's order tracks recency
+  }
+  files.set(p, r);
+}
+
+function parseDirLine(line: string, dirs: Map<string, DirRecord>): void {
+  const f = line.split(' ', 5);
+  if (f.length < 5) return;
+  const [, fingerprint, md5, size, nfiles] = f as [string, string, string, string, string];
+  if (!DIR_MD5_RE.test(md5)) return;
+  const prefix = 6 + fingerprint.length + md5.length + size.length + nfiles.length;
+  dirs.set(decodePath(line.slice(prefix)), { fingerprint, md5: asMd5(md5), size: Number(size), nfiles: Number(nfiles) });
 }
 
 /** One StatCache per cache directory per process, shared by the hasher and the object store. */

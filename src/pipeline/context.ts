@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { loadPipeline } from '../config/index.js';
+import { ParamsCache, loadPipeline } from '../config/index.js';
 import type { Pipeline } from '../config/types.js';
 import { openHasher, type Hasher } from '../hash/index.js';
 import { openObjectStore } from '../cache/index.js';
@@ -19,16 +19,18 @@ export interface Workspace {
   lock: LockFile;
   hasher: Hasher;
   store: ObjectStore;
+  /** Params files read once per command; cleared after a stage runs (it may write one). */
+  params: ParamsCache;
 }
 
 export async function openWorkspace(cwd: string = process.cwd()): Promise<Workspace> {
   const project = await openProject(cwd);
-  const pipeline = await loadPipeline(project.root);
+  const pipeline = await loadPipeline(project.root, { cacheDir: project.cacheDir });
   const graph = buildGraph(pipeline.stages);
   if (!graph.ok) throw graph.error;
   const lockPath = path.join(project.root, LOCK_FILES[pipeline.file] ?? 'pipeline.lock');
   const [lock, hasher] = await Promise.all([readLockFile(lockPath), openHasher(project.cacheDir)]);
-  return { project, pipeline, graph: graph.value, lockPath, lock, hasher, store: openObjectStore(project.cacheDir) };
+  return { project, pipeline, graph: graph.value, lockPath, lock, hasher, store: openObjectStore(project.cacheDir), params: new ParamsCache(project.root) };
 }
 
 export function absPath(ws: Workspace, rel: string): string {

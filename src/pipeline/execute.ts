@@ -39,7 +39,7 @@ function canUseRunCache(stage: StageDef): boolean {
 async function checkBeforeRunning(ws: Workspace, selected: string[]): Promise<void> {
   for (const name of selected) {
     const stage = ws.graph.byName.get(name)!;
-    if (!stage.frozen) await resolveStageParams(ws.project.root, stage);
+    if (!stage.frozen) await resolveStageParams(ws.project.root, stage, ws.params);
   }
   const produced = new Map<string, Set<string>>();
   for (const e of ws.graph.edges) {
@@ -187,6 +187,7 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
     signal,
     onLine: (stream, line) => emit({ type: 'stage-output', stage: name, stream, line }),
   });
+  ws.params.clear();
   if (result.interrupted) {
     const message = `stage '${name}' was interrupted; it will run again next time`;
     emit({ type: 'stage-failed', stage: name, message });

@@ -11,7 +11,7 @@ import type { ObservedStage } from './staleness.js';
 export async function observeStage(ws: Workspace, stage: StageDef): Promise<ObservedStage> {
   const hashOne = async (p: string): Promise<[string, HashInfo | null]> => [p, (await ws.hasher.hashPath(absPath(ws, p)))?.info ?? null];
   const [params, deps, outs] = await Promise.all([
-    resolveStageParams(ws.project.root, stage),
+    resolveStageParams(ws.project.root, stage, ws.params),
     Promise.all(stage.deps.map((d) => hashOne(d.path))),
     Promise.all(stage.outs.map((o) => hashOne(o.path))),
   ]);

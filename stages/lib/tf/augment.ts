@@ -1,0 +1,116 @@
+/**
+ * Batches built straight from the uint8 pixel buffers: per-channel normalisation through a lookup
+ * table, plus the training augmentation (random crop with zero padding, horizontal flip) drawn from
+ * a seeded PRNG. Plain loops over typed arrays: no tensors are created here, so nothing can leak,
+ * and the result is bit-identical on every backend.
+ */
+import type { Mulberry32 } from '../ml/prng.js';
+
+export interface ImageShape {
+  height: number;
+  width: number;
+  channels: number;
+}
+
+/** Per-channel mean and standard deviation of pixel/255 over a split, saved with the model. */
+export interface Normalization {
+  mean: number[];
+  std: number[];
+}
+
+export function channelStats(images: Uint8Array, channels: number): Normalization {
+  // Integer histograms per channel: exact and order-independent, so the stats are reproducible.
+  const hist = Array.from({ length: channels }, () => new Float64Array(256));
+  for (let i = 0, c = 0; i < images.length; i++) {
+    hist[c]![images[i]!]!++;
+    if (++c === channels) c = 0;
+  }
+  const mean: number[] = [];
+  const std: number[] = [];
+  for (const h of hist) {
+    let n = 0;
+    let sum = 0;
+    for (let v = 0; v < 256; v++) {
+      n += h[v]!;
+      sum += h[v]! * v;
+    }
+    const m = n ? sum / n : 0;
+    let varSum = 0;
+    for (let v = 0; v < 256; v++) varSum += h[v]! * (v - m) ** 2;
+    const sd = n ? Math.sqrt(varSum / n) : 0;
+    mean.push(m / 255);
+    // A constant channel would divide by zero; 1 leaves it centred instead.
+    std.push(sd > 0 ? sd / 255 : 1);
+  }
+  return { mean, std };
+}
+
+/** lut[c*256 + v] = (v/255 - mean[c]) / std[c]. */
+export function normalizationTable(norm: Normalization): Float32Array {
+  const channels = norm.mean.length;
+  const lut = new Float32Array(channels * 256);
+  for (let c = 0; c < channels; c++) {
+    for (let v = 0; v < 256; v++) lut[c * 256 + v] = (v / 255 - norm.mean[c]!) / norm.std[c]!;
+  }
+  return lut;
+}
+
+export interface Augmentation {
+  rng: Mulberry32;
+  /** Pixels of zero padding for the random crop (4 for CIFAR-10). */
+  pad: number;
+  flip: boolean;
+}
+
+/**
+ * Writes images `order[start .. start+count)` of `images` (order null: images start..start+count)
+ * into `out` (count*H*W*C floats, NHWC),
+ * normalised, and augmented when `aug` is given. Padding pixels get the value 0, i.e. the channel
+ * mean after normalisation.
+ */
+export function fillImages(
+  out: Float32Array,
+  images: Uint8Array,
+  shape: ImageShape,
+  lut: Float32Array,
+  order: ArrayLike<number> | null,
+  start: number,
+  count: number,
+  aug?: Augmentation,
+): void {
+  const { height: H, width: W, channels: C } = shape;
+  const size = H * W * C;
+  for (let b = 0; b < count; b++) {
+    const src = (order ? order[start + b]! : start + b) * size;
+    const dst = b * size;
+    if (!aug) {
+      for (let i = 0, c = 0; i < size; i++) {
+        out[dst + i] = lut[c * 256 + images[src + i]!]!;
+        if (++c === C) c = 0;
+      }
+      continue;
+    }
+    const dy = aug.pad ? aug.rng.int(2 * aug.pad + 1) - aug.pad : 0;
+    const dx = aug.pad ? aug.rng.int(2 * aug.pad + 1) - aug.pad : 0;
+    const flip = aug.flip && aug.rng.next() < 0.5;
+    for (let y = 0; y < H; y++) {
+      const sy = y + dy;
+      for (let x = 0; x < W; x++) {
+        const sx = (flip ? W - 1 - x : x) + dx;
+        const o = dst + (y * W + x) * C;
+        if (sy < 0 || sy >= H || sx < 0 || sx >= W) {
+          for (let c = 0; c < C; c++) out[o + c] = 0;
+        } else {
+          const s = src + (sy * W + sx) * C;
+          for (let c = 0; c < C; c++) out[o + c] = lut[c * 256 + images[s + c]!]!;
+        }
+      }
+    }
+  }
+}
+
+/** One-hot labels for the same slice of `order`. */
+export function fillOneHot(out: Float32Array, labels: Uint8Array, classes: number, order: ArrayLike<number> | null, start: number, count: number): void {
+  out.fill(0, 0, count * classes);
+  for (let b = 0; b < count; b++) out[b * classes + labels[order ? order[start + b]! : start + b]!] = 1;
+}

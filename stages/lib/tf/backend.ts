@@ -1,0 +1,107 @@
+/**
+ * Picks the TensorFlow.js backend a stage runs on: tfjs-node (native libtensorflow) when it is
+ * installed, else wasm (SIMD; threads where the runtime offers them) with our training kernels, else
+ * the pure-JS cpu backend. `train.backend` / `evaluate.backend` override `auto`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { StageError } from '../ml/stage.js';
+import type { BackendName } from '../ml/params.js';
+import { registerWasmTrainingKernels } from './kernels/index.js';
+import { registerFastCpuKernels } from './cpu-kernels.js';
+
+export type Purpose = 'train' | 'infer';
+
+export interface BackendInfo {
+  /** The param value that ran: node, wasm or cpu. */
+  name: Exclude<BackendName, 'auto'>;
+  /** tf.getBackend(): tensorflow, wasm or cpu. */
+  tfBackend: string;
+  simd?: boolean;
+  threads?: number;
+  /** Why auto did not take a faster backend (one line each). */
+  notes: string[];
+}
+
+/** Kernels the training step needs on top of inference; wasm lacks them until ours are registered. */
+const TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad'];
+
+async function tryNode(): Promise<string | undefined> {
+  try {
+    // A variable specifier keeps TypeScript from requiring the optional package's types.
+    const specifier = '@tensorflow/tfjs-node';
+    await import(specifier);
+  } catch (e) {
+    return `@tensorflow/tfjs-node is not usable (${(e as Error).message.split('\n')[0]})`;
+  }
+  // tfjs-node registers its backend with the tfjs-core it was installed with; a second copy of
+  // tfjs-core (a version mismatch) would not know it.
+  try {
+    if (await tf.setBackend('tensorflow')) return undefined;
+  } catch {
+    // falls through
+  }
+  return 'tfjs-node loaded but its tensorflow backend is not registered with this tfjs-core (versions differ?)';
+}
+
+async function tryWasm(purpose: Purpose): Promise<{ error?: string; simd?: boolean; threads?: number }> {
+  let wasm: typeof import('@tensorflow/tfjs-backend-wasm');
+  try {
+    wasm = await import('@tensorflow/tfjs-backend-wasm');
+  } catch (e) {
+    return { error: `@tensorflow/tfjs-backend-wasm is not usable (${(e as Error).message.split('\n')[0]})` };
+  }
+  const require = createRequire(import.meta.url);
+  const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
+  wasm.setWasmPaths(`${dist}${path.sep}`);
+  try {
+    if (!(await tf.setBackend('wasm'))) return { error: 'the wasm backend did not initialise' };
+  } catch (e) {
+    return { error: `the wasm backend did not initialise (${(e as Error).message.split('\n')[0]})` };
+  }
+  await registerWasmTrainingKernels();
+  if (purpose === 'train') {
+    const missing = TRAINING_KERNELS.filter((k) => tf.getKernel(k, 'wasm') === undefined);
+    if (missing.length) return { error: `wasm cannot train conv nets: kernel ${missing.join(', ')} not registered` };
+  }
+  const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+  return { simd, threads: wasm.getThreadsCount() };
+}
+
+async function useCpu(): Promise<void> {
+  if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
+  registerFastCpuKernels();
+}
+
+/**
+ * Initialises the backend. `param` names the param for errors (e.g. `train.backend`); an explicit
+ * choice that cannot run is an error, `auto` falls through to the next backend and records why.
+ */
+export async function initBackend(requested: BackendName, purpose: Purpose, param: string): Promise<BackendInfo> {
+  // Production mode skips tfjs' debug checks and its console banner urging tfjs-node on cpu.
+  tf.enableProdMode();
+  const notes: string[] = [];
+  if (requested === 'node' || requested === 'auto') {
+    const error = await tryNode();
+    if (!error) return { name: 'node', tfBackend: tf.getBackend(), notes };
+    if (requested === 'node') throw new StageError(`${param}: node: ${error}`, 'Install @tensorflow/tfjs-node or set it to auto, wasm or cpu.');
+    notes.push(error);
+  }
+  if (requested === 'wasm' || requested === 'auto') {
+    const w = await tryWasm(purpose);
+    if (!w.error) return { name: 'wasm', tfBackend: tf.getBackend(), simd: w.simd, threads: w.threads, notes };
+    if (requested === 'wasm') throw new StageError(`${param}: wasm: ${w.error}`, 'Set it to auto or cpu.');
+    notes.push(w.error);
+  }
+  await useCpu();
+  return { name: 'cpu', tfBackend: tf.getBackend(), notes };
+}
+
+export function describeBackend(info: BackendInfo): string {
+  const extras: string[] = [];
+  if (info.simd !== undefined) extras.push(info.simd ? 'simd' : 'no simd');
+  if (info.threads !== undefined) extras.push(`${info.threads} thread${info.threads === 1 ? '' : 's'}`);
+  return `${info.name}${extras.length ? ` (${extras.join(', ')})` : ''}`;
+}

@@ -1,0 +1,119 @@
+/**
+ * MaxPoolGrad on the heap: each dy value goes to the first maximum of its window in row-major
+ * order (what the cpu backend does, which matters after relu, where windows of equal zeros are
+ * common). The 2x2 stride-2 unpadded pool of the models has a dedicated loop; other pools with
+ * dilation 1 use the general loop; anything else keeps the original kernel.
+ */
+import { backend_util } from '@tensorflow/tfjs-core';
+import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import { alloc, asWasm, callOriginal, f32Index, type KernelArgs, type WasmBackend } from './wasm-heap.js';
+
+interface PoolGradAttrs {
+  filterSize: [number, number] | number;
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+export function maxPoolGrad(args: KernelArgs): TensorInfo {
+  const backend = asWasm(args.backend);
+  const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+  const attrs = args.attrs as unknown as PoolGradAttrs;
+  if (dy.dtype !== 'float32' || input.dtype !== 'float32' || input.shape.length !== 4) {
+    return callOriginal('MaxPoolGrad', backend, args.inputs, args.attrs);
+  }
+  const info = backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || info.dataFormat !== 'channelsLast') {
+    return callOriginal('MaxPoolGrad', backend, args.inputs, args.attrs);
+  }
+  const dx = alloc(backend, input.shape.slice());
+  const plain2x2 = info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
+    info.padInfo.top === 0 && info.padInfo.left === 0 && info.outHeight * 2 <= info.inHeight && info.outWidth * 2 <= info.inWidth;
+  // The 2x2 loop writes every element under a window; only pixels outside all windows (odd sizes) need zeros first.
+  if (!plain2x2 || info.outHeight * 2 !== info.inHeight || info.outWidth * 2 !== info.inWidth) {
+    const d0 = f32Index(backend, dx);
+    backend.wasm.HEAPF32.fill(0, d0, d0 + input.shape.reduce((p, v) => p * v, 1));
+  }
+  if (plain2x2) grad2x2(backend, input, dy, dx, info);
+  else gradGeneral(backend, input, dy, dx, info);
+  return dx;
+}
+
+/** Every dx element under a window is written once (dy at the window's first maximum, else 0). */
+function grad2x2(backend: WasmBackend, input: TensorInfo, dy: TensorInfo, dx: TensorInfo, info: backend_util.Conv2DInfo): void {
+  const heap = backend.wasm.HEAPF32;
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = info;
+  const xi = f32Index(backend, input);
+  const gi = f32Index(backend, dy);
+  const di = f32Index(backend, dx);
+  const rowStride = W * C;
+  let g = gi;
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < Ho; oh++) {
+      const top = n * H * rowStride + 2 * oh * rowStride;
+      for (let ow = 0; ow < Wo; ow++) {
+        const p00 = top + 2 * ow * C;
+        const p10 = p00 + rowStride;
+        for (let c = 0; c < C; c++, g++) {
+          const a = heap[xi + p00 + c]!;
+          const b = heap[xi + p00 + C + c]!;
+          const d = heap[xi + p10 + c]!;
+          const e = heap[xi + p10 + C + c]!;
+          // Strict '>' from -Infinity: the first of equal values wins and NaN never does, as in the cpu backend.
+          let best = -1;
+          let v = Number.NEGATIVE_INFINITY;
+          if (a > v) { v = a; best = 0; }
+          if (b > v) { v = b; best = 1; }
+          if (d > v) { v = d; best = 2; }
+          if (e > v) { best = 3; }
+          const grad = heap[g]!;
+          heap[di + p00 + c] = best === 0 ? grad : 0;
+          heap[di + p00 + C + c] = best === 1 ? grad : 0;
+          heap[di + p10 + c] = best === 2 ? grad : 0;
+          heap[di + p10 + C + c] = best === 3 ? grad : 0;
+        }
+      }
+    }
+  }
+}
+
+function gradGeneral(backend: WasmBackend, input: TensorInfo, dy: TensorInfo, dx: TensorInfo, info: backend_util.Conv2DInfo): void {
+  const heap = backend.wasm.HEAPF32;
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo,
+    filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  const xi = f32Index(backend, input);
+  const di = f32Index(backend, dx);
+  let g = f32Index(backend, dy);
+  for (let n = 0; n < N; n++) {
+    const img = n * H * W * C;
+    for (let oh = 0; oh < Ho; oh++) {
+      for (let ow = 0; ow < Wo; ow++) {
+        for (let c = 0; c < C; c++, g++) {
+          let best = -1;
+          let v = Number.NEGATIVE_INFINITY;
+          for (let kh = 0; kh < fh; kh++) {
+            const ih = oh * sh - pt + kh;
+            if (ih < 0 || ih >= H) continue;
+            for (let kw = 0; kw < fw; kw++) {
+              const iw = ow * sw - pl + kw;
+              if (iw < 0 || iw >= W) continue;
+              const at = img + (ih * W + iw) * C + c;
+              const u = heap[xi + at]!;
+              if (u > v) { v = u; best = at; }
+            }
+          }
+          if (best >= 0) heap[di + best]! += heap[g]!;
+        }
+      }
+    }
+  }
+}
+
+export const maxPoolGradConfig: KernelConfig = {
+  kernelName: 'MaxPoolGrad',
+  backendName: 'wasm',
+  kernelFunc: maxPoolGrad as unknown as KernelConfig['kernelFunc'],
+};

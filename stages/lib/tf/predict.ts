@@ -1,0 +1,49 @@
+/** Batched inference over a whole split, returning plain probabilities (no tensors escape). */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { fillImages, type ImageShape } from './augment.js';
+
+export function predictProbabilities(
+  model: tfl.LayersModel,
+  images: Uint8Array,
+  count: number,
+  shape: ImageShape,
+  lut: Float32Array,
+  classes: number,
+  batchSize: number,
+): Float32Array {
+  const size = shape.height * shape.width * shape.channels;
+  const probs = new Float32Array(count * classes);
+  for (let start = 0; start < count; start += batchSize) {
+    const n = Math.min(batchSize, count - start);
+    const buf = new Float32Array(n * size);
+    fillImages(buf, images, shape, lut, null, start, n);
+    const out = tf.tidy(() => {
+      const x = tf.tensor4d(buf, [n, shape.height, shape.width, shape.channels]);
+      return (model.apply(x, { training: false }) as tf.Tensor).dataSync();
+    });
+    probs.set(out, start * classes);
+  }
+  return probs;
+}
+
+/** Mean cross-entropy (probabilities clipped like Keras, epsilon 1e-7) and accuracy, in float64. */
+export function lossAndAccuracy(probs: Float32Array, labels: Uint8Array, classes: number): { loss: number; accuracy: number } {
+  const n = labels.length;
+  let loss = 0;
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    const row = i * classes;
+    const y = labels[i]!;
+    loss -= Math.log(Math.min(Math.max(probs[row + y]!, 1e-7), 1 - 1e-7));
+    if (argmax(probs, row, classes) === y) correct++;
+  }
+  return { loss: n ? loss / n : 0, accuracy: n ? correct / n : 0 };
+}
+
+/** Index of the largest value in probs[row .. row+classes); ties go to the lowest index. */
+export function argmax(probs: Float32Array, row: number, classes: number): number {
+  let best = 0;
+  for (let c = 1; c < classes; c++) if (probs[row + c]! > probs[row + best]!) best = c;
+  return best;
+}

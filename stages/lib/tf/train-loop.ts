@@ -1,0 +1,157 @@
+/**
+ * The custom training loop: Adam through optimizer.minimize, ReduceLROnPlateau on val loss, early
+ * stopping on val accuracy (keeping the best weights), a checkpoint after every epoch. A custom loop
+ * rather than model.fit so shuffling, augmentation and dropout draw from our seeded streams and
+ * every tensor's lifetime is explicit.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { Mulberry32, permutation } from '../ml/prng.js';
+import type { TrainParams } from '../ml/params.js';
+import { afterEpoch } from '../ml/schedule.js';
+import { fillImages, fillOneHot, type ImageShape } from './augment.js';
+import { modelWeights, saveCheckpoint, type LoopState } from './checkpoint.js';
+import { setDropoutStep } from './models.js';
+import type { NamedTensor } from './model-io.js';
+import { lossAndAccuracy, predictProbabilities } from './predict.js';
+
+export interface TrainLoopInput {
+  params: TrainParams;
+  model: tfl.LayersModel;
+  optimizer: tf.Optimizer;
+  state: LoopState;
+  /** Weights of the best epoch so far (kept tensors; replaced as it improves). */
+  best: NamedTensor[];
+  /** `indices` restricts training to a subset of the split's images. */
+  train: { images: Uint8Array; labels: Uint8Array; indices?: Uint32Array };
+  val: { images: Uint8Array; labels: Uint8Array; count: number };
+  shape: ImageShape;
+  classes: number;
+  lut: Float32Array;
+  checkpointDir: string;
+  fingerprint: string;
+  log: (line: string) => void;
+}
+
+export interface TrainLoopResult {
+  state: LoopState;
+  best: NamedTensor[];
+  imagesPerSec: number;
+  trainSeconds: number;
+  epochsThisRun: number;
+}
+
+const CROP_PADDING = 4;
+/** Long epochs report progress in between so a run never looks stuck. */
+const PROGRESS_EVERY_MS = 20_000;
+
+export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult> {
+  const { params: p, model, optimizer, shape, classes, lut, log } = input;
+  const state: LoopState = structuredClone(input.state);
+  let best = input.best;
+  const rng = new Mulberry32(state.rngState);
+  const nTrain = input.train.indices?.length ?? input.train.labels.length;
+  const size = shape.height * shape.width * shape.channels;
+  const stepsPerEpoch = Math.ceil(nTrain / p.batch_size);
+  const variables = model.trainableWeights.map((w) => w.read() as unknown as tf.Variable);
+  // Reused for every batch: the tensors made from them are disposed before the next refill.
+  const xBuf = new Float32Array(p.batch_size * size);
+  const yBuf = new Float32Array(p.batch_size * classes);
+  let trainMs = 0;
+  let imagesSeen = 0;
+  let epochsThisRun = 0;
+  if (state.stopped || state.epoch >= p.epochs) log(`checkpoint: training already finished after epoch ${state.epoch}`);
+
+  while (!state.stopped && state.epoch < p.epochs) {
+    const epoch = state.epoch;
+    setLearningRate(optimizer, state.lr);
+    const perm = permutation(nTrain, rng);
+    const order = input.train.indices ? perm.map((i) => input.train.indices![i]!) : perm;
+    const aug = p.augment ? { rng, pad: CROP_PADDING, flip: true } : undefined;
+    let lossSum = 0;
+    let correct = 0;
+    const t0 = performance.now();
+    let lastLog = t0;
+    for (let step = 0; step < stepsPerEpoch; step++) {
+      const start = step * p.batch_size;
+      const n = Math.min(p.batch_size, nTrain - start);
+      fillImages(xBuf, input.train.images, shape, lut, order, start, n, aug);
+      fillOneHot(yBuf, input.train.labels, classes, order, start, n);
+      setDropoutStep(model, epoch * stepsPerEpoch + step);
+      const [loss, hits] = trainStep(model, optimizer, variables, xBuf.subarray(0, n * size), yBuf.subarray(0, n * classes), n, shape, classes);
+      lossSum += loss * n;
+      correct += hits;
+      const now = performance.now();
+      if (now - lastLog > PROGRESS_EVERY_MS) {
+        lastLog = now;
+        const done = start + n;
+        log(`  epoch ${epoch + 1}: ${done}/${nTrain} images, loss ${fmt(lossSum / done)}, ${(done / ((now - t0) / 1000)).toFixed(1)} images/s`);
+      }
+    }
+    const epochMs = performance.now() - t0;
+    trainMs += epochMs;
+    imagesSeen += nTrain;
+    epochsThisRun++;
+
+    const probs = predictProbabilities(model, input.val.images, input.val.count, shape, lut, classes, p.batch_size);
+    const v = lossAndAccuracy(probs, input.val.labels, classes);
+    const record = { epoch: epoch + 1, loss: lossSum / nTrain, accuracy: correct / nTrain, val_loss: v.loss, val_acc: v.accuracy, lr: state.lr };
+    state.history.push(record);
+    state.epoch = epoch + 1;
+    const decision = afterEpoch(state, epoch + 1, v.loss, v.accuracy, p);
+    Object.assign(state, decision.state);
+    if (decision.isBest) {
+      tf.dispose(best.map((w) => w.tensor));
+      best = modelWeights(model).map((w) => ({ name: w.name, tensor: tf.keep(w.tensor.clone()) }));
+    }
+    state.rngState = rng.state;
+
+    await saveCheckpoint(input.checkpointDir, input.fingerprint, state, model, best, optimizer);
+    log(
+      `epoch ${record.epoch}/${p.epochs}: loss ${fmt(record.loss)} acc ${fmt(record.accuracy)} ` +
+        `val_loss ${fmt(record.val_loss)} val_acc ${fmt(record.val_acc)} lr ${record.lr} | ` +
+        `${(nTrain / (epochMs / 1000)).toFixed(1)} images/s | tensors ${tf.memory().numTensors}` +
+        (state.stopped ? ` | early stop (best epoch ${state.bestEpoch})` : ''),
+    );
+  }
+  return { state, best, imagesPerSec: trainMs > 0 ? imagesSeen / (trainMs / 1000) : 0, trainSeconds: trainMs / 1000, epochsThisRun };
+}
+
+function trainStep(
+  model: tfl.LayersModel,
+  optimizer: tf.Optimizer,
+  variables: tf.Variable[],
+  xData: Float32Array,
+  yData: Float32Array,
+  n: number,
+  shape: ImageShape,
+  classes: number,
+): [loss: number, correct: number] {
+  let hits: tf.Tensor | undefined;
+  const cost = tf.tidy(() => {
+    const x = tf.tensor4d(xData, [n, shape.height, shape.width, shape.channels]);
+    const y = tf.tensor2d(yData, [n, classes]);
+    return optimizer.minimize(
+      () => {
+        const probs = model.apply(x, { training: true }) as tf.Tensor2D;
+        hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probs, 1), tf.argMax(y, 1)), 'int32')));
+        const clipped = tf.clipByValue(probs, 1e-7, 1 - 1e-7);
+        return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(clipped)), -1))) as tf.Scalar;
+      },
+      true,
+      variables,
+    ) as tf.Scalar;
+  });
+  const loss = cost.dataSync()[0]!;
+  const correct = hits!.dataSync()[0]!;
+  cost.dispose();
+  hits!.dispose();
+  return [loss, correct];
+}
+
+function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  // Adam reads `learningRate` on every applyGradients; tfjs exposes no setter.
+  (optimizer as unknown as { learningRate: number }).learningRate = lr;
+}
+
+const fmt = (x: number) => x.toFixed(4);

@@ -1,0 +1,167 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { PNG } from 'pngjs';
+import { tempProject, type TempProject } from '../helpers/project.js';
+import { runStageProgram } from '../helpers/stage.js';
+import { FIXTURE_CLASSES, writeFixture } from '../helpers/prepared-fixture.js';
+
+const PARAMS = (extra = '') => `seed: 42
+train:
+  model: tiny
+  backend: cpu
+  epochs: 2
+  batch_size: 16
+${extra}evaluate:
+  batch_size: 32
+  samples: 9
+  backend: wasm
+`;
+
+async function project(params = PARAMS()): Promise<TempProject> {
+  const p = await tempProject({ 'params.yaml': params }, { git: false });
+  await writeFixture(path.join(p.dir, 'data/prepared'), { size: 8, counts: { train: 96, val: 32, test: 24 } });
+  return p;
+}
+
+async function trainAndEvaluate(p: TempProject): Promise<void> {
+  const train = await runStageProgram('train', p.dir);
+  assert.equal(train.exitCode, 0, train.all);
+  const evaluate = await runStageProgram('evaluate', p.dir);
+  assert.equal(evaluate.exitCode, 0, evaluate.all);
+}
+
+function tfjsNodeInstalled(): boolean {
+  try {
+    import.meta.resolve('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const OUTPUTS = ['metrics/train.json', 'plots/train.json', 'models/model/model.json', 'models/model/weights.bin', 'models/model/normalization.json',
+  'metrics/eval.json', 'results/predictions.csv', 'results/confusion.json', 'results/samples.json'];
+const BINARY_OUTPUTS = ['results/confusion.png', 'results/samples.png'];
+
+test('train then evaluate write every output with the right shapes, byte-identical across two runs, different for another seed', async () => {
+  const [a, b, c] = await Promise.all([project(), project(), project(PARAMS().replace('seed: 42', 'seed: 7'))]);
+  await Promise.all([trainAndEvaluate(a), trainAndEvaluate(b), trainAndEvaluate(c)]);
+
+  const history = JSON.parse(await a.read('plots/train.json')) as Record<string, number>[];
+  assert.equal(history.length, 2);
+  assert.deepEqual(Object.keys(history[0]!), ['epoch', 'loss', 'accuracy', 'val_loss', 'val_acc', 'lr']);
+  const trainMetrics = JSON.parse(await a.read('metrics/train.json'));
+  assert.equal(trainMetrics.backend, 'cpu');
+  assert.equal(trainMetrics.epochs_run, 2);
+  const speed = JSON.parse(await a.read('metrics/train_speed.json'));
+  assert.ok(speed.images_per_sec > 0);
+
+  const csv = (await a.read('results/predictions.csv')).trimEnd().split('\n');
+  assert.equal(csv[0], ['id', 'path', 'true_label', 'pred_label', 'p_true', 'p_pred', ...FIXTURE_CLASSES.map((c) => `p_${c}`)].join(','));
+  assert.equal(csv.length, 1 + 24);
+  const first = csv[1]!.split(',');
+  assert.match(first[0]!, /^fx-\d{5}$/);
+  assert.match(first[1]!, /^data\/raw\/\w+\/fx-\d{5}\.png$/);
+  const probs = first.slice(6).map(Number);
+  assert.ok(Math.abs(probs.reduce((s, x) => s + x, 0) - 1) < 1e-4);
+  assert.equal(Number(first[4]), probs[FIXTURE_CLASSES.indexOf(first[2]!)]);
+
+  const evalMetrics = JSON.parse(await a.read('metrics/eval.json'));
+  for (const key of ['loss', 'accuracy', 'macro_precision', 'macro_recall', 'macro_f1']) assert.equal(typeof evalMetrics[key], 'number', key);
+  assert.deepEqual(Object.keys(evalMetrics.per_class), FIXTURE_CLASSES);
+  assert.equal(Object.values(evalMetrics.per_class).reduce((s: number, m) => s + (m as { support: number }).support, 0), 24);
+  const confusion = JSON.parse(await a.read('results/confusion.json'));
+  assert.deepEqual(confusion.classes, FIXTURE_CLASSES);
+  assert.equal(confusion.matrix.flat().reduce((s: number, x: number) => s + x, 0), 24);
+  const samples = JSON.parse(await a.read('results/samples.json'));
+  assert.equal(samples.samples.length, 9);
+  const png = PNG.sync.read(await fs.readFile(path.join(a.dir, 'results/samples.png')));
+  assert.ok(png.width >= 3 * 8 * 3 && png.height >= 3 * 8 * 3);
+
+  for (const f of [...OUTPUTS, ...BINARY_OUTPUTS]) {
+    const [x, y] = await Promise.all([fs.readFile(path.join(a.dir, f)), fs.readFile(path.join(b.dir, f))]);
+    assert.ok(x.equals(y), `${f} differs between two runs with the same params`);
+  }
+  const [wa, wc] = await Promise.all([a, c].map((p) => fs.readFile(path.join(p.dir, 'models/model/weights.bin'))));
+  assert.ok(!wa!.equals(wc!), 'another seed gave the same weights');
+  assert.notEqual(await a.read('results/predictions.csv'), await c.read('results/predictions.csv'));
+});
+
+test('training killed with SIGKILL after a checkpoint resumes from it and finishes', async () => {
+  const params = PARAMS('  early_stopping_patience: 0\n').replace('epochs: 2', 'epochs: 8');
+  const [p, ref] = await Promise.all([project(params), project(params)]);
+  const reference = runStageProgram('train', ref.dir);
+  const child = runStageProgram('train', p.dir);
+  let seen = '';
+  await new Promise<void>((resolve) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes('epoch 2/8')) {
+        child.kill('SIGKILL');
+        resolve();
+      }
+    });
+    void child.then(() => resolve());
+  });
+  const killed = await child;
+  assert.equal(killed.signal, 'SIGKILL', killed.all);
+  assert.equal(await p.exists('models/model/model.json'), false);
+  const state = JSON.parse(await p.read('models/checkpoint/state.json'));
+  assert.ok(state.state.epoch >= 2 && state.state.epoch < 8, `checkpoint at epoch ${state.state.epoch}`);
+
+  const resumed = await runStageProgram('train', p.dir);
+  assert.equal(resumed.exitCode, 0, resumed.all);
+  assert.match(resumed.stdout, new RegExp(`checkpoint: resuming after epoch ${state.state.epoch}`));
+  const history = JSON.parse(await p.read('plots/train.json'));
+  assert.deepEqual(history.map((r: { epoch: number }) => r.epoch), [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.ok(await p.exists('models/model/weights.bin'));
+  // The resumed run follows the uninterrupted one: same data order, masks, weights and Adam state.
+  assert.equal((await reference).exitCode, 0);
+  assert.equal(await p.read('plots/train.json'), await ref.read('plots/train.json'));
+});
+
+test('a checkpoint from other params is not resumed', async () => {
+  const p = await project();
+  assert.equal((await runStageProgram('train', p.dir)).exitCode, 0);
+  await p.write('params.yaml', PARAMS().replace('seed: 42', 'seed: 43'));
+  const again = await runStageProgram('train', p.dir);
+  assert.equal(again.exitCode, 0, again.all);
+  assert.match(again.stdout, /checkpoint: params, data, code or backend changed since it was written; starting fresh/);
+});
+
+test('bad params and bad prepared data fail with one line naming the param or file, leaving no outputs', async () => {
+  const cases: { name: string; params?: string; mutate?: (p: TempProject) => Promise<void>; stage?: string; expect: RegExp }[] = [
+    { name: 'unknown model', params: PARAMS().replace('model: tiny', 'model: resnet'), expect: /^train: params\.yaml: train\.model: unknown value "resnet" Use one of: tiny, seed, bn, vgg\.$/ },
+    { name: 'unknown backend', params: PARAMS().replace('backend: cpu', 'backend: gpu'), expect: /^train: params\.yaml: train\.backend: unknown value "gpu" Use one of: auto, node, wasm, cpu\.$/ },
+    { name: 'bad epochs', params: PARAMS().replace('epochs: 2', 'epochs: -1'), expect: /^train: params\.yaml: train\.epochs: expected a positive integer, got -1$/ },
+    { name: 'typo', params: PARAMS().replace('epochs: 2', 'epoch: 2'), expect: /^train: params\.yaml: train\.epoch: unknown param Known: / },
+    ...(tfjsNodeInstalled()
+      ? []
+      : [{ name: 'node backend absent', params: PARAMS().replace('backend: cpu', 'backend: node'), expect: /^train: train\.backend: node: @tensorflow\/tfjs-node is not usable \(.*\) Install @tensorflow\/tfjs-node or set it to auto, wasm or cpu\.$/ }]),
+    {
+      name: 'truncated images',
+      mutate: async (p) => {
+        const f = path.join(p.dir, 'data/prepared/train.images.u8');
+        await fs.truncate(f, 100);
+      },
+      expect: /^train: data\/prepared\/train\.images\.u8: 100 bytes, expected 18432 \(96 images of 8x8x3 in meta\.json\) Re-run the prepare stage/,
+    },
+    { name: 'missing labels', mutate: (p) => fs.rm(path.join(p.dir, 'data/prepared/val.labels.u8')), expect: /^train: data\/prepared\/val\.labels\.u8: missing Re-run/ },
+    { name: 'evaluate without a model', stage: 'evaluate', expect: /^evaluate: models\/model\/normalization\.json: missing or not valid JSON Re-run the train stage\.$/ },
+    { name: 'bad samples', stage: 'evaluate', params: PARAMS().replace('samples: 9', 'samples: many'), expect: /^evaluate: params\.yaml: evaluate\.samples: expected a non-negative integer, got "many"$/ },
+  ];
+  await Promise.all(
+    cases.map(async (c) => {
+      const p = await project(c.params);
+      await c.mutate?.(p);
+      const r = await runStageProgram(c.stage ?? 'train', p.dir);
+      assert.equal(r.exitCode, 1, `${c.name}: ${r.all}`);
+      const lines = r.stderr.split('\n').filter((l) => l !== '');
+      assert.equal(lines.length, 1, `${c.name}: ${r.stderr}`);
+      assert.match(lines[0]!, c.expect, c.name);
+      for (const out of ['models/model', 'metrics', 'plots', 'results']) assert.equal(await p.exists(out), false, `${c.name}: ${out} left behind`);
+    }),
+  );
+});

@@ -1,0 +1,150 @@
+/**
+ * The stat cache: unchanged files are not read again, changed or racy ones are, entries survive a
+ * new process, and concurrent writers never corrupt it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { CachingHasher } from '../../src/hash/hasher.js';
+import { hashFile } from '../../src/hash/md5-file.js';
+import { isRacy, StatCache } from '../../src/hash/stat-cache.js';
+import { age, ageTree, tempDir, writeTree } from '../helpers/tmp.js';
+
+/** A hasher on its own stat cache whose reads are counted per path. */
+function countingHasher(cacheDir: string) {
+  const reads: string[] = [];
+  const statCache = new StatCache(path.join(cacheDir, 'tmp', 'stat-cache'));
+  const hasher = new CachingHasher(statCache, { onRead: (abs) => reads.push(abs) });
+  return { hasher, reads, statCache };
+}
+
+test('a second hash of an unchanged file does not read it; a changed file is read again', async () => {
+  const dir = await tempDir();
+  const file = path.join(dir, 'f.txt');
+  await fs.writeFile(file, 'one');
+  await age(file);
+  const { hasher, reads } = countingHasher(path.join(dir, '.cache'));
+  const first = await hasher.hashPath(file);
+  const second = await hasher.hashPath(file);
+  assert.equal(second?.info.md5, first?.info.md5);
+  assert.equal(reads.length, 1);
+
+  await fs.writeFile(file, 'two');
+  await age(file, 5);
+  const third = await hasher.hashPath(file);
+  assert.equal(reads.length, 2);
+  assert.notEqual(third?.info.md5, first?.info.md5);
+  assert.equal(third?.info.md5, '' + (await hashFile(file)));
+});
+
+test('isRacy: an mtime within 100 ms (2 s for whole-second timestamps) of the read is not trusted', () => {
+  const now = 1_700_000_000_500;
+  assert.equal(isRacy(now - 50, now), true);
+  assert.equal(isRacy(now - 150, now), false);
+  assert.equal(isRacy(1_700_000_000_000, now), true, 'whole seconds: coarse file system');
+  assert.equal(isRacy(1_699_999_998_000, now), false);
+  assert.equal(isRacy(now + 5000, now), true, 'mtime in the future');
+});
+
+test('a file modified just now is racy: it is read every time until its mtime is old enough', async () => {
+  const dir = await tempDir();
+  const file = path.join(dir, 'fresh.txt');
+  await fs.writeFile(file, 'fresh');
+  // An mtime ahead of the clock stays "just modified" however slow this machine is.
+  const soon = new Date(Date.now() + 60_000);
+  await fs.utimes(file, soon, soon);
+  const { hasher, reads } = countingHasher(path.join(dir, '.cache'));
+  await hasher.hashPath(file);
+  await hasher.hashPath(file);
+  assert.equal(reads.length, 2, 'not trusted while the mtime is within the racy window');
+  await age(file);
+  await hasher.hashPath(file);
+  await hasher.hashPath(file);
+  assert.equal(reads.length, 3);
+});
+
+test('entries persist: a new process (new stat cache) reads nothing for unchanged files', async () => {
+  const dir = await tempDir();
+  const data = path.join(dir, 'data');
+  await writeTree(data, { 'a.txt': 'a', 'sub/b.txt': 'b', 'sub/deeper/c.txt': 'c' });
+  await ageTree(data);
+  const cacheDir = path.join(dir, '.cache');
+  const one = countingHasher(cacheDir);
+  const first = await one.hasher.hashPath(data);
+  await one.hasher.save();
+  assert.equal(one.reads.length, 3);
+
+  const two = countingHasher(cacheDir);
+  await two.statCache.load();
+  const second = await two.hasher.hashPath(data);
+  assert.equal(two.reads.length, 0);
+  assert.deepEqual(second, first);
+});
+
+test('directory: unchanged files reuse the stored manifest hash; one changed file is the only read', async () => {
+  const dir = await tempDir();
+  const data = path.join(dir, 'data');
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 50; i++) files[`d${i % 5}/f${i}.txt`] = `content ${i}`;
+  await writeTree(data, files);
+  await ageTree(data);
+  const { hasher, reads, statCache } = countingHasher(path.join(dir, '.cache'));
+  const cold = await hasher.hashPath(data);
+  assert.equal(reads.length, 50);
+
+  const warm = await hasher.hashPath(data);
+  assert.equal(reads.length, 50);
+  assert.deepEqual(warm, cold);
+
+  await fs.writeFile(path.join(data, 'd3/f13.txt'), 'changed');
+  await age(path.join(data, 'd3/f13.txt'), 3);
+  const changed = await hasher.hashPath(data);
+  assert.deepEqual(reads.slice(50), [path.join(data, 'd3/f13.txt')]);
+  assert.notEqual(changed?.info.md5, cold?.info.md5);
+  assert.ok(statCache.getDir(data, 'no-such-fingerprint') === undefined);
+});
+
+test('damaged segment lines are skipped, never trusted', async () => {
+  const dir = await tempDir();
+  const file = path.join(dir, 'f.txt');
+  await fs.writeFile(file, 'real');
+  await age(file);
+  const st = await fs.stat(file);
+  const segDir = path.join(dir, '.cache', 'tmp', 'stat-cache');
+  await fs.mkdir(segDir, { recursive: true });
+  await fs.writeFile(path.join(segDir, '000000000000001-1-aaaa.seg'), `garbage\nF 1-2-3 zz ${file}\n`);
+  await fs.writeFile(
+    path.join(segDir, '000000000000002-1-bbbb.seg'),
+    `lockstep-stat-cache 2\nF ${st.ino} ${st.mtimeMs} ${st.size} not-an-md5 ${file}\nF ${st.ino} x ${st.size} ${'0'.repeat(32)} ${file}\nF truncated\nD x\n`,
+  );
+  const { hasher, reads } = countingHasher(path.join(dir, '.cache'));
+  const r = await hasher.hashPath(file);
+  assert.equal(reads.length, 1);
+  assert.equal(r?.info.md5, await hashFile(file));
+});
+
+test('two processes writing the stat cache at once never corrupt it or lose it', async () => {
+  const dir = await tempDir();
+  const data = path.join(dir, 'data');
+  const cacheDir = path.join(dir, '.cache');
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 20; i++) files[`c${i % 2}-${i}.txt`] = 'initial';
+  await writeTree(data, files);
+  const writer = path.join(path.dirname(fileURLToPath(import.meta.url)), '../helpers/stat-cache-writer.js');
+  await Promise.all([0, 1].map((i) => execa(process.execPath, [writer, cacheDir, data, String(i), '20'])));
+
+  const segDir = path.join(cacheDir, 'tmp', 'stat-cache');
+  const names = await fs.readdir(segDir);
+  assert.ok(!names.includes('compact.lock'), 'no lock left behind');
+  assert.ok(names.filter((n) => n.endsWith('.seg')).length < 40, `compaction ran (${names.length} segments)`);
+  assert.ok(!names.some((n) => n.endsWith('.tmp')), 'no temp files left behind');
+
+  // Every file's current stat must be known, and known with its true md5.
+  const { hasher, reads } = countingHasher(cacheDir);
+  const result = await hasher.hashPath(data);
+  assert.equal(reads.length, 0, 'the last round of each writer is in the cache');
+  for (const e of result?.entries ?? []) assert.equal(e.md5, await hashFile(path.join(data, e.relpath)), e.relpath);
+});

@@ -1,0 +1,172 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Mulberry32, deriveSeed, permutation } from '../../stages/lib/ml/prng.js';
+import { channelStats, fillImages, fillOneHot, normalizationTable } from '../../stages/lib/tf/augment.js';
+import { classification, confusionMatrix } from '../../stages/lib/ml/metrics.js';
+import { evaluateParams, trainParams } from '../../stages/lib/ml/params.js';
+import { readMeta, readSplit } from '../../stages/lib/ml/prepared.js';
+import { StageError } from '../../stages/lib/ml/stage.js';
+import { afterEpoch } from '../../stages/lib/ml/schedule.js';
+import { writeFixture } from '../helpers/prepared-fixture.js';
+
+test('mulberry32 is reproducible from its seed and from a saved state', () => {
+  const a = new Mulberry32(42);
+  const first = Array.from({ length: 5 }, () => a.nextU32());
+  const b = new Mulberry32(42);
+  assert.deepEqual(Array.from({ length: 5 }, () => b.nextU32()), first);
+  const saved = a.state;
+  const next = a.next();
+  const c = new Mulberry32(0);
+  c.state = saved;
+  assert.equal(c.next(), next);
+  assert.notDeepEqual(Array.from({ length: 5 }, () => new Mulberry32(43).nextU32()), first);
+});
+
+test('deriveSeed separates streams by label', () => {
+  assert.equal(deriveSeed(42, 'init', 0), deriveSeed(42, 'init', 0));
+  const seeds = new Set([deriveSeed(42, 'init', 0), deriveSeed(42, 'init', 1), deriveSeed(42, 'dropout', 0), deriveSeed(43, 'init', 0)]);
+  assert.equal(seeds.size, 4);
+});
+
+test('permutation is a seeded shuffle of 0..n-1', () => {
+  const p = permutation(1000, new Mulberry32(1));
+  assert.deepEqual([...p].sort((x, y) => x - y), Array.from({ length: 1000 }, (_, i) => i));
+  assert.deepEqual(p, permutation(1000, new Mulberry32(1)));
+  assert.notDeepEqual(p, permutation(1000, new Mulberry32(2)));
+});
+
+test('channelStats computes per-channel mean and std of pixel/255', () => {
+  // Two pixels, two channels: channel 0 = 0 and 255, channel 1 = 51 and 51.
+  const s = channelStats(new Uint8Array([0, 51, 255, 51]), 2);
+  assert.deepEqual(s.mean, [0.5, 0.2]);
+  assert.equal(s.std[0], 0.5);
+  assert.equal(s.std[1], 1, 'a constant channel gets std 1 instead of 0');
+});
+
+test('fillImages normalises, flips and crops with zero padding', () => {
+  const shape = { height: 2, width: 3, channels: 1 };
+  const images = new Uint8Array([10, 20, 30, 40, 50, 60]);
+  const lut = normalizationTable({ mean: [0], std: [1 / 255] }); // value -> value
+  const plain = new Float32Array(6);
+  fillImages(plain, images, shape, lut, null, 0, 1);
+  assert.deepEqual([...plain], [10, 20, 30, 40, 50, 60]);
+
+  // Find draws that give a pure flip and a pure shift, and check the pixels they produce.
+  const seen = new Set<string>();
+  for (let seed = 0; seed < 400 && seen.size < 2; seed++) {
+    const probe = new Mulberry32(seed);
+    const dy = probe.int(3) - 1;
+    const dx = probe.int(3) - 1;
+    const flip = probe.next() < 0.5;
+    const out = new Float32Array(6);
+    fillImages(out, images, shape, lut, null, 0, 1, { rng: new Mulberry32(seed), pad: 1, flip: true });
+    if (dy === 0 && dx === 0 && flip) {
+      assert.deepEqual([...out], [30, 20, 10, 60, 50, 40]);
+      seen.add('flip');
+    }
+    if (dy === 1 && dx === 0 && !flip) {
+      assert.deepEqual([...out], [40, 50, 60, 0, 0, 0]);
+      seen.add('shift');
+    }
+  }
+  assert.equal(seen.size, 2);
+});
+
+test('fillImages and fillOneHot follow the given order', () => {
+  const shape = { height: 1, width: 1, channels: 1 };
+  const lut = normalizationTable({ mean: [0], std: [1 / 255] });
+  const out = new Float32Array(2);
+  fillImages(out, new Uint8Array([1, 2, 3]), shape, lut, [2, 0, 1], 1, 2);
+  assert.deepEqual([...out], [1, 2]);
+  const y = new Float32Array(6);
+  fillOneHot(y, new Uint8Array([0, 2, 1]), 3, [1, 0], 0, 2);
+  assert.deepEqual([...y], [0, 0, 1, 1, 0, 0]);
+});
+
+test('classification metrics match hand-computed values', () => {
+  const m = confusionMatrix([0, 0, 0, 1, 1, 2], [0, 0, 1, 1, 2, 2], 3);
+  assert.deepEqual(m, [
+    [2, 1, 0],
+    [0, 1, 1],
+    [0, 0, 1],
+  ]);
+  const c = classification(m);
+  assert.equal(c.accuracy, 4 / 6);
+  assert.deepEqual(c.per_class.map((x) => x.support), [3, 2, 1]);
+  assert.equal(c.per_class[0]!.precision, 1);
+  assert.equal(c.per_class[0]!.recall, 2 / 3);
+  assert.equal(c.per_class[1]!.precision, 0.5);
+  assert.equal(c.per_class[2]!.f1, (2 * 0.5 * 1) / 1.5);
+  assert.equal(c.macro_recall, (2 / 3 + 0.5 + 1) / 3);
+  const empty = classification(confusionMatrix([0, 0], [0, 0], 2));
+  assert.deepEqual(empty.per_class[1], { precision: 0, recall: 0, f1: 0, support: 0 });
+});
+
+test('params: defaults, and one-line errors naming the param', () => {
+  const p = trainParams({ seed: 1 });
+  assert.equal(p.model, 'seed');
+  assert.equal(p.batch_size, 128);
+  assert.equal(evaluateParams({}).samples, 64);
+  const bad: [Record<string, unknown>, string][] = [
+    [{ train: { model: 'big' } }, 'params.yaml: train.model: unknown value "big"'],
+    [{ train: { lr: 0 } }, 'params.yaml: train.lr: expected a positive number, got 0'],
+    [{ train: { lr_factor: 2 } }, 'params.yaml: train.lr_factor: expected a number in (0, 1], got 2'],
+    [{ train: { augment: 'yes' } }, 'params.yaml: train.augment: expected true or false, got "yes"'],
+    [{ seed: 1.5 }, 'params.yaml: seed: expected an integer, got 1.5'],
+    [{ train: { batchsize: 3 } }, 'params.yaml: train.batchsize: unknown param'],
+  ];
+  for (const [doc, message] of bad) assert.throws(() => trainParams(doc), (e: unknown) => e instanceof StageError && e.message === message, message);
+});
+
+test('prepared reader checks sizes against meta.json', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-prepared-'));
+  try {
+    await writeFixture(dir, { size: 4, counts: { train: 8, val: 4, test: 4 } });
+    const meta = await readMeta(dir);
+    const train = await readSplit(dir, meta, 'train');
+    assert.equal(train.count, 8);
+    assert.equal(train.images.length, 8 * 4 * 4 * 3);
+    assert.equal(train.ids[0]!.path, 'data/raw/red/fx-00000.png');
+    await fs.writeFile(path.join(dir, 'test.labels.u8'), new Uint8Array([0, 1, 9, 0]));
+    await assert.rejects(readSplit(dir, meta, 'test'), /test\.labels\.u8: label 9 at index 2 is not a class index \(4 classes\)/);
+    await fs.appendFile(path.join(dir, 'val.ids.tsv'), 'extra\tline\n');
+    await assert.rejects(readSplit(dir, meta, 'val'), /val\.ids\.tsv: 5 lines, expected 4/);
+    await fs.writeFile(path.join(dir, 'meta.json'), '{"height": 4}');
+    await assert.rejects(readMeta(dir), /meta\.json: expected positive integers height, width and channels/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('afterEpoch: lr decays after lr_patience epochs without val-loss improvement, down to min_lr', () => {
+  const p = { lr_factor: 0.5, lr_patience: 2, min_lr: 0.0002, early_stopping_patience: 0 };
+  let s = { lr: 0.001, bestValAcc: -1, bestEpoch: 0, bestValLoss: Infinity, plateauWait: 0, stopWait: 0, stopped: false };
+  const losses = [1.0, 0.9, 0.89995, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95];
+  const lrs: number[] = [];
+  losses.forEach((loss, i) => {
+    s = afterEpoch(s, i + 1, loss, 0.5, p).state;
+    lrs.push(s.lr);
+  });
+  // 0.89995 is within min_delta of 0.9: not an improvement.
+  assert.deepEqual(lrs, [0.001, 0.001, 0.001, 0.0005, 0.0005, 0.00025, 0.00025, 0.0002, 0.0002]);
+  assert.equal(s.bestValLoss, 0.9);
+  assert.equal(s.stopped, false, 'patience 0 never stops');
+});
+
+test('afterEpoch: early stopping on val accuracy keeps the best epoch', () => {
+  const p = { lr_factor: 0.5, lr_patience: 100, min_lr: 0, early_stopping_patience: 2 };
+  let s = { lr: 0.001, bestValAcc: -1, bestEpoch: 0, bestValLoss: Infinity, plateauWait: 0, stopWait: 0, stopped: false };
+  const best: boolean[] = [];
+  for (const [i, acc] of [0.5, 0.6, 0.6, 0.55].entries()) {
+    const r = afterEpoch(s, i + 1, 1, acc, p);
+    s = r.state;
+    best.push(r.isBest);
+  }
+  assert.deepEqual(best, [true, true, false, false]);
+  assert.equal(s.bestEpoch, 2);
+  assert.equal(s.bestValAcc, 0.6);
+  assert.equal(s.stopped, true);
+});

@@ -1,0 +1,105 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { SeededDropout, buildModel, setDropoutStep } from '../../stages/lib/tf/models.js';
+import { decodeTensors, encodeTensors, loadModelDir, saveModelDir } from '../../stages/lib/tf/model-io.js';
+
+await tf.setBackend('cpu');
+tf.enableProdMode();
+const shape = { height: 8, width: 8, channels: 3, classes: 4 };
+
+test('models build with the documented layer stacks and the same seed gives the same weights', () => {
+  const seed = buildModel('seed', { ...shape, height: 32, width: 32 }, 1);
+  assert.deepEqual(
+    seed.layers.map((l) => l.getClassName()),
+    ['Conv2D', 'MaxPooling2D', 'Conv2D', 'MaxPooling2D', 'Conv2D', 'MaxPooling2D', 'Flatten', 'Dense', 'SeededDropout', 'Dense'],
+  );
+  assert.deepEqual(seed.outputs[0]!.shape, [null, 4]);
+  const bn = buildModel('bn', { ...shape, height: 32, width: 32 }, 1);
+  assert.equal(bn.layers.filter((l) => l.getClassName() === 'BatchNormalization').length, 4);
+  const vgg = buildModel('vgg', { ...shape, height: 32, width: 32 }, 1);
+  assert.equal(vgg.layers.filter((l) => l.getClassName() === 'Conv2D').length, 6);
+  const a = buildModel('tiny', shape, 5).getWeights().map((w) => w.dataSync());
+  const b = buildModel('tiny', shape, 5).getWeights().map((w) => w.dataSync());
+  const c = buildModel('tiny', shape, 6).getWeights().map((w) => w.dataSync());
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a, c);
+  tf.disposeVariables();
+});
+
+test('SeededDropout: a mask per step, identical for the same step, identity at inference', () => {
+  const layer = new SeededDropout({ rate: 0.5, seed: 9 });
+  const x = tf.ones([1, 64]);
+  const run = (step: number) => {
+    layer.step = step;
+    return Array.from((layer.apply(x, { training: true }) as tf.Tensor).dataSync());
+  };
+  assert.deepEqual(run(3), run(3));
+  assert.notDeepEqual(run(3), run(4));
+  assert.ok(run(3).every((v) => v === 0 || v === 2));
+  assert.deepEqual(Array.from((layer.apply(x) as tf.Tensor).dataSync()), new Array(64).fill(1));
+  const model = buildModel('seed', { ...shape, height: 8, width: 8 }, 1);
+  setDropoutStep(model, 17);
+  assert.equal((model.layers.find((l) => l instanceof SeededDropout) as SeededDropout).step, 17);
+  tf.disposeVariables();
+});
+
+test('a model saved to a directory loads back with the same predictions', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-model-'));
+  try {
+    const model = buildModel('bn', shape, 3);
+    await saveModelDir(model, path.join(dir, 'model'), { 'extra.json': '{}\n' });
+    assert.deepEqual((await fs.readdir(path.join(dir, 'model'))).sort(), ['extra.json', 'model.json', 'weights.bin']);
+    const loaded = await loadModelDir(path.join(dir, 'model'));
+    const x = tf.randomUniform([2, 8, 8, 3], 0, 1, 'float32', 1);
+    assert.deepEqual((loaded.predict(x) as tf.Tensor).dataSync(), (model.predict(x) as tf.Tensor).dataSync());
+    // Saving twice gives the same bytes (atomic directory swap, no stale files).
+    const first = await fs.readFile(path.join(dir, 'model', 'weights.bin'));
+    await saveModelDir(model, path.join(dir, 'model'));
+    assert.ok(first.equals(await fs.readFile(path.join(dir, 'model', 'weights.bin'))));
+    assert.deepEqual((await fs.readdir(dir)).sort(), ['model']);
+    await assert.rejects(loadModelDir(path.join(dir, 'nope')), /nope\/model\.json: missing/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+    tf.disposeVariables();
+  }
+});
+
+test('named tensors round-trip through encodeTensors/decodeTensors', async () => {
+  const named = [
+    { name: 'iter', tensor: tf.scalar(7, 'int32') },
+    { name: 'w/m', tensor: tf.tensor2d([[1, 2], [3, 4.5]]) },
+  ];
+  const { specs, data } = await encodeTensors(named);
+  const back = decodeTensors(specs, data);
+  assert.deepEqual(back.map((t) => t.name), ['iter', 'w/m']);
+  assert.deepEqual(Array.from(back[1]!.tensor.dataSync()), [1, 2, 3, 4.5]);
+  assert.equal(back[0]!.tensor.dtype, 'int32');
+});
+
+test('the fast cpu Conv2DBackpropFilter is bit-identical to tfjs own kernel', async () => {
+  const { registerFastCpuKernels } = await import('../../stages/lib/tf/cpu-kernels.js');
+  type Shape4 = [number, number, number, number];
+  const cases: { x: Shape4; f: Shape4; strides: 1 | 2; pad: 'same' | 'valid' }[] = [
+    { x: [3, 9, 9, 3], f: [3, 3, 3, 8], strides: 1, pad: 'same' },
+    { x: [2, 10, 7, 4], f: [3, 3, 4, 5], strides: 2, pad: 'valid' },
+    { x: [2, 8, 8, 2], f: [5, 5, 2, 3], strides: 2, pad: 'same' },
+  ];
+  const grads = () =>
+    cases.map((c, i) =>
+      tf.tidy(() => {
+        const x = tf.randomNormal(c.x, 0, 1, 'float32', 10 + i) as tf.Tensor4D;
+        const f = tf.randomNormal(c.f, 0, 1, 'float32', 20 + i) as tf.Tensor4D;
+        const g = tf.grad((w: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x, w as tf.Tensor4D, c.strides, c.pad))))(f);
+        return Array.from(g.dataSync());
+      }),
+    );
+  const before = grads();
+  registerFastCpuKernels();
+  const after = grads();
+  for (let i = 0; i < cases.length; i++) assert.deepEqual(after[i], before[i], `case ${i}`);
+});
