@@ -42,6 +42,9 @@ export interface S3Spec {
 export const DEFAULT_MULTIPART_THRESHOLD = 64 * 1024 * 1024;
 export const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
 
+const quiet = () => {};
+const SILENT = { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet };
+
 const isNotFound = (e: unknown): boolean => {
   const x = e as { name?: string; $metadata?: { httpStatusCode?: number } };
   return x?.name === 'NoSuchKey' || x?.name === 'NotFound' || x?.$metadata?.httpStatusCode === 404;
@@ -59,13 +62,17 @@ export class S3Remote implements Remote {
 
   constructor(readonly name: string, private readonly spec: S3Spec) {
     this.display = `s3://${spec.bucket}${spec.prefix ? `/${spec.prefix}` : ''}${spec.endpoint ? ` at ${spec.endpoint}` : ''}`;
-    const agentOpts = { keepAlive: true, maxSockets: spec.maxSockets };
+    // concurrency is bounded by the transfer layer; requests queued inside the agent would count
+    // against the connection timeout, so the agent itself does not limit
+    const agentOpts = { keepAlive: true, maxSockets: Math.max(256, spec.maxSockets) };
     this.client = new S3Client({
       region: spec.region,
       endpoint: spec.endpoint,
       forcePathStyle: spec.forcePathStyle,
       // one retry policy for every remote lives in the transfer layer
       maxAttempts: 1,
+      // the core never prints: the SDK would warn on the console about failed streaming uploads
+      logger: SILENT,
       // S3-compatible servers often lack the newer streaming checksums; ask for them only when S3 requires them
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
