@@ -61,6 +61,8 @@ export class S3Remote implements Remote {
   private readonly client: S3Client;
 
   constructor(readonly name: string, private readonly spec: S3Spec) {
+    // the SDK would print a multi-line Node-version notice on Node 20 (supported by lockstep)
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.display = `s3://${spec.bucket}${spec.prefix ? `/${spec.prefix}` : ''}${spec.endpoint ? ` at ${spec.endpoint}` : ''}`;
     // concurrency is bounded by the transfer layer; requests queued inside the agent would count
     // against the connection timeout, so the agent itself does not limit

@@ -157,6 +157,7 @@ test('push and pull through an S3 API server with credentials in the local confi
   assert.equal(push.exitCode, 0, push.all);
   assert.match(push.stdout, /^pushed 6 objects/);
   assert.doesNotMatch(push.all ?? '', /S3RVER/);
+  assert.equal(push.stderr, '', 'nothing but the summary is printed');
   await commitAll(p);
   const clone = await freshClone(p);
   await fs.copyFile(path.join(p.dir, '.lockstep/config.local.yaml'), path.join(clone.dir, '.lockstep/config.local.yaml'));
