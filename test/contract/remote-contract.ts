@@ -4,9 +4,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { classifyFault } from '../../src/remote/faults.js';
+import { classifyFault, withRetry } from '../../src/remote/faults.js';
 import { RemoteNotFound, type Remote } from '../../src/remote/types.js';
 import { objectKey } from '../../src/remote/keys.js';
+import { forEachConcurrent } from '../../src/remote/transfer.js';
 import { asMd5 } from '../../src/hash/types.js';
 
 /** What a backend's test file hands the suite. */
@@ -150,11 +151,11 @@ export function remoteContract(label: string, start: () => Promise<RemoteFixture
       assert.equal(h.digest('hex'), md5(data));
     });
 
-    t('200 concurrent uploads all land', async () => {
+    t('200 uploads, 32 at a time (the most -j asks for), all land', async () => {
       const r = await open();
       const blobs = Array.from({ length: 200 }, () => randomBytes(3 * 1024));
       const files = await Promise.all(blobs.map(local));
-      await Promise.all(blobs.map((b, i) => r.upload(files[i]!, keyOf(b))));
+      await forEachConcurrent(blobs.map((b, i) => [b, files[i]!] as const), 32, ([b, f]) => r.upload(f, keyOf(b)));
       const exists = await Promise.all(blobs.map((b) => r.exists(keyOf(b))));
       assert.ok(exists.every(Boolean));
       assert.equal((await listAll(r, 'files/')).length, 200);
@@ -172,8 +173,30 @@ export function remoteContract(label: string, start: () => Promise<RemoteFixture
       assert.ok(failed, 'the upload saw the dropped connection');
       assert.equal(await r.exists(key), false);
       assert.deepEqual(await listAll(r, ''), []);
-      await r.upload(await local(data), key);
+      const again = await local(data);
+      await withRetry(() => r.upload(again, key));
       assert.equal(md5(await readAll(r, key)), md5(data));
+    }, 'dropConnections');
+
+    t('a connection dropped mid-download fails the read as transient instead of hanging', async () => {
+      const r = await open();
+      const data = randomBytes(16 * 1024 * 1024);
+      await r.upload(await local(data), keyOf(data));
+      let got = 0;
+      let dropped = false;
+      const outcome = await (async () => {
+        for await (const c of await r.read(keyOf(data))) {
+          got += (c as Buffer).length;
+          if (!dropped && got >= 256 * 1024) {
+            dropped = true;
+            fixture!.dropConnections!();
+          }
+        }
+      })().then(() => 'complete', (e: unknown) => classifyFault(e));
+      // what was already buffered may finish; otherwise the reader must hear of the drop
+      assert.ok(outcome === 'transient' || (outcome === 'complete' && got === data.length), `${outcome} after ${got} bytes`);
+      // a pooled connection may still fail once (a transient fault, which transfers retry)
+      assert.equal(await withRetry(() => r.exists(keyOf(data))), true, 'the remote works again after the drop');
     }, 'dropConnections');
 
     t('an unreachable server is reported as unreachable', async () => {
