@@ -1,6 +1,7 @@
 /**
  * Remote benchmark (issue 6), run by hand:
- *   npm run build && node dist/bench/remote.js [--files 60000] [--big-mb 1024] [--kinds folder,ssh,s3] [--jobs 16] [--dir /tmp/lockstep-bench-remote]
+ *   npm run build && node dist/bench/remote.js [--files 60000] [--big-mb 1024] [--kinds folder,ssh,s3] [--jobs 16]
+ *     [--stages small,big] [--no-status] [--reuse] [--dir /tmp/lockstep-bench-remote]
  * A generated project with one stage writing a directory of N files of 3 KiB (CIFAR-10 PNG-sized) and
  * one writing a single big file. For each remote kind on 127.0.0.1 (a folder, a real OpenSSH sshd,
  * the S3 API of s3rver): push, then pull into an empty cache and workspace, for each output; then
@@ -17,6 +18,8 @@ const FILES = Number(arg('files', '60000'));
 const BIG_MB = Number(arg('big-mb', '1024'));
 const KINDS = arg('kinds', 'folder,ssh,s3').split(',');
 const JOBS = arg('jobs', '16');
+const STAGES = arg('stages', 'small,big').split(',');
+const STATUS = !process.argv.includes('--no-status');
 const root = arg('dir', '/tmp/lockstep-bench-remote');
 const project = path.join(root, 'project');
 
@@ -105,6 +108,7 @@ async function main(): Promise<void> {
       for (const [k, v] of Object.entries(local)) await must(['remote', 'modify', '--local', kind, k, v]);
 
       for (const [stage, files, bytes] of [['small', FILES + 1, FILES * 3072], ['big', 1, BIG_MB * 2 ** 20]] as const) {
+        if (!STAGES.includes(stage)) continue;
         const push = await measure(process.execPath, [CLI, 'push', stage, '-r', kind, '-j', JOBS], project);
         if (push.exitCode !== 0) throw new Error(push.output.slice(-2000));
         row(`${kind} push ${stage}`, push.wallMs, files, bytes, push.peakRssMb);
@@ -118,6 +122,7 @@ async function main(): Promise<void> {
       }
     }
     // one small file changed: a new .dir whose 60,000 files the remote mostly has
+    if (!STATUS) return;
     await fs.writeFile(path.join(project, 'pipeline.yaml'), pipeline(1));
     await must(['repro', 'small']);
     for (const kind of KINDS) {
