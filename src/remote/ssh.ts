@@ -34,8 +34,12 @@ interface Session {
   client: SshClient;
   channels: SFTPWrapper[];
   closed: boolean;
-  /** Rejects when the connection goes away: ssh2 leaves some in-flight SFTP requests unanswered then. */
-  lost: Promise<never>;
+  /**
+   * Fails an operation when the connection goes away (ssh2 leaves some in-flight SFTP requests
+   * unanswered then). Not Promise.race with one long-lived promise: every race would stay attached
+   * to it and keep its result alive (a 1 GiB download kept 1 GiB).
+   */
+  guard: <T>(p: Promise<T>) => Promise<T>;
   streams: Set<Readable>;
 }
 
@@ -62,14 +66,34 @@ export class SshRemote implements Remote {
   private async connect(): Promise<Session> {
     const auth = await authMethods(this.spec);
     const client = new Client();
-    let markLost: (e: Error) => void = () => {};
-    const lost = new Promise<never>((_, reject) => (markLost = reject));
-    lost.catch(() => {});
-    const session: Session = { client, channels: [], closed: false, lost, streams: new Set() };
+    const waiters = new Set<(e: Error) => void>();
+    let lostError: Error | null = null;
+    const guard = <T>(p: Promise<T>): Promise<T> => {
+      if (lostError) {
+        p.catch(() => {});
+        return Promise.reject(lostError);
+      }
+      return new Promise<T>((resolve, reject) => {
+        waiters.add(reject);
+        p.then(
+          (v) => {
+            waiters.delete(reject);
+            resolve(v);
+          },
+          (e: unknown) => {
+            waiters.delete(reject);
+            reject(e);
+          },
+        );
+      });
+    };
+    const session: Session = { client, channels: [], closed: false, guard, streams: new Set() };
     const drop = () => {
       session.closed = true;
       const e = Object.assign(new Error(`connection to ${this.spec.host}:${this.spec.port} lost`), { code: 'ECONNRESET' });
-      markLost(e);
+      lostError ??= e;
+      for (const w of waiters) w(e);
+      waiters.clear();
       for (const st of session.streams) st.destroy(e);
     };
     await new Promise<void>((resolve, reject) => {
@@ -119,7 +143,7 @@ export class SshRemote implements Remote {
   /** Run one SFTP operation; it fails (as a transient fault) if the connection drops meanwhile. */
   private async op<T>(fn: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
     const { sftp, session } = await this.channel();
-    return Promise.race([fn(sftp), session.lost]);
+    return session.guard(fn(sftp));
   }
 
   private async channel(): Promise<{ sftp: SFTPWrapper; session: Session }> {
@@ -248,23 +272,21 @@ export class SshRemote implements Remote {
   async read(key: string): Promise<Readable> {
     const { sftp, session } = await this.channel();
     const file = this.abs(key);
-    const handle = await Promise.race([
+    const handle = await session.guard(
       new Promise<Buffer>((resolve, reject) =>
         sftp.open(file, 'r', (e, h) => {
           if (!e) resolve(h);
           else reject(sftpCode(e) === SFTP_NO_SUCH_FILE ? new RemoteNotFound(key) : e);
         }),
       ),
-      session.lost,
-    ]);
-    const size = await Promise.race([
+    );
+    const size = await session.guard(
       new Promise<number>((resolve, reject) => sftp.fstat(handle, (e, st) => (e ? reject(e) : resolve(st.size)))),
-      session.lost,
-    ]).catch((e: unknown) => {
+    ).catch((e: unknown) => {
       sftp.close(handle, () => {});
       throw e;
     });
-    const stream = Readable.from(readAhead(sftp, handle, size, session.lost));
+    const stream = Readable.from(readAhead(sftp, handle, size, session.guard));
     // ssh2 may report a failed handle close after the reader is done (a dropped connection): keep
     // that late error from crashing the process; errors while reading still reach the reader
     stream.on('error', () => {});
@@ -300,7 +322,7 @@ const READ_WINDOW = 32;
  * ReadStream) is bound by the round trip, ~7 MB/s for a 1 GiB file here. A short read could only
  * garble the bytes, and the caller's md5 check refuses that.
  */
-async function* readAhead(sftp: SFTPWrapper, handle: Buffer, size: number, lost: Promise<never>): AsyncGenerator<Buffer> {
+async function* readAhead(sftp: SFTPWrapper, handle: Buffer, size: number, guard: Session['guard']): AsyncGenerator<Buffer> {
   const readAt = (pos: number, len: number) =>
     new Promise<Buffer>((resolve, reject) => {
       const buf = Buffer.allocUnsafe(len);
@@ -316,7 +338,7 @@ async function* readAhead(sftp: SFTPWrapper, handle: Buffer, size: number, lost:
         pending.push(p);
         offset += READ_CHUNK;
       }
-      yield await Promise.race([pending.shift()!, lost]);
+      yield await guard(pending.shift()!);
     }
   } finally {
     sftp.close(handle, () => {});
