@@ -31,7 +31,7 @@ export async function run(targets: string[], flags: { force?: boolean; wait?: st
         if (current && !flags.force && !(await ws.store.has(current.info.md5))) {
           throw new LockstepError('usage', `output '${o.path}' of stage '${name}' has changes that are not in the cache`, 'Move it away, or run lockstep checkout --force to discard the changes.');
         }
-        await checkoutOutput(ws.store, { md5: o.md5 as Md5, size: o.size, nfiles: o.nfiles }, abs, ws.project.linkTypes);
+        await checkoutOutput(ws.store, { md5: o.md5 as Md5, size: o.size, nfiles: o.nfiles }, abs, ws.project.linkTypes, { displayRoot: ws.project.root });
         restored++;
         if (!g.quiet) out(`M\t${o.path}`);
       }

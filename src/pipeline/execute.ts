@@ -1,7 +1,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { checkoutOutput, commitOutput } from '../cache/index.js';
+import { checkoutOutput, commitOutput, unprotectOutput } from '../cache/index.js';
 import { resolveStageParams } from '../config/index.js';
 import type { StageDef } from '../config/types.js';
 import { LockstepError } from '../errors.js';
@@ -177,6 +177,9 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
   for (const o of stage.outs) {
     const abs = absPath(ws, o.path);
     if (!o.persist) await fs.rm(abs, { recursive: true, force: true });
+    // A persistent output placed by hardlink/symlink is the read-only cache object: give the stage a
+    // writable copy (DVC's unprotect) so editing it in place can never touch the cache.
+    else if (existsSync(abs)) await unprotectOutput(abs);
     await fs.mkdir(path.dirname(abs), { recursive: true });
   }
   emit({ type: 'stage-start', stage: name, reasons, commands: stage.cmd });
@@ -204,7 +207,7 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
   const outs: LockedPath[] = [];
   for (const o of stage.outs) {
     const abs = absPath(ws, o.path);
-    const info = !existsSync(abs) ? null : o.cache ? await commitOutput(ws.store, ws.hasher, abs, ws.project.linkTypes) : (await ws.hasher.hashPath(abs))?.info ?? null;
+    const info = !existsSync(abs) ? null : o.cache ? await commitOutput(ws.store, ws.hasher, abs, ws.project.linkTypes, { displayRoot: ws.project.root }) : (await ws.hasher.hashPath(abs))?.info ?? null;
     if (!info) {
       if (isAuxiliary(o)) continue;
       const message = `stage '${name}' ran but did not create its output '${o.path}'`;
@@ -234,7 +237,7 @@ async function restoreOutputs(ws: Workspace, stage: StageDef, entry: LockedStage
   }
   try {
     for (const e of found) {
-      await checkoutOutput(ws.store, { md5: e.md5 as never, size: e.size, nfiles: e.nfiles }, absPath(ws, e.path), ws.project.linkTypes);
+      await checkoutOutput(ws.store, { md5: e.md5 as never, size: e.size, nfiles: e.nfiles }, absPath(ws, e.path), ws.project.linkTypes, { displayRoot: ws.project.root });
     }
   } catch (err) {
     if (err instanceof LockstepError && (err.reason === 'missing-object' || err.reason === 'corrupt-object')) return null;

@@ -1,5 +1,5 @@
 /**
- * Real data: a few thousand Fashion-MNIST images from Debian's dataset-fashion-mnist, converted
+ * Real data: 1,500 Fashion-MNIST training images from Debian's dataset-fashion-mnist, converted
  * into the prepared format here, trained for one short epoch on the best available backend.
  * Skipped when the package is not installed.
  */
@@ -58,8 +58,8 @@ evaluate:
     { git: false },
   );
   await writePrepared(path.join(p.dir, 'data/prepared'), { height: 28, width: 28, channels: 1, classes: CLASSES }, {
-    train: slice(trainImages!.data, trainLabels!.data, 0, 2000, 'fmnist-train'),
-    val: slice(trainImages!.data, trainLabels!.data, 2000, 300, 'fmnist-train'),
+    train: slice(trainImages!.data, trainLabels!.data, 0, 1500, 'fmnist-train'),
+    val: slice(trainImages!.data, trainLabels!.data, 1500, 300, 'fmnist-train'),
     test: slice(testImages!.data, testLabels!.data, 0, 1000, 'fmnist-test'),
   });
   const train = await runStageProgram('train', p.dir, { timeout: 300_000 });

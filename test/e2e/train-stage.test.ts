@@ -46,14 +46,17 @@ const OUTPUTS = ['metrics/train.json', 'plots/train.json', 'models/model/model.j
 const BINARY_OUTPUTS = ['results/confusion.png', 'results/samples.png'];
 
 test('train then evaluate write every output with the right shapes, byte-identical across two runs, different for another seed', async () => {
-  const [a, b, c] = await Promise.all([project(), project(), project(PARAMS().replace('seed: 42', 'seed: 7'))]);
-  await Promise.all([trainAndEvaluate(a), trainAndEvaluate(b), trainAndEvaluate(c)]);
+  // a, b, c train on wasm (what auto picks without tfjs-node), d and e on cpu.
+  const wasm = PARAMS().replace('backend: cpu', 'backend: wasm');
+  const [a, b, c, d, e] = await Promise.all([project(wasm), project(wasm), project(wasm.replace('seed: 42', 'seed: 7')), project(), project()]);
+  await Promise.all([a, b, c, d, e].map(trainAndEvaluate));
 
   const history = JSON.parse(await a.read('plots/train.json')) as Record<string, number>[];
   assert.equal(history.length, 2);
   assert.deepEqual(Object.keys(history[0]!), ['epoch', 'loss', 'accuracy', 'val_loss', 'val_acc', 'lr']);
   const trainMetrics = JSON.parse(await a.read('metrics/train.json'));
-  assert.equal(trainMetrics.backend, 'cpu');
+  assert.equal(trainMetrics.backend, 'wasm');
+  assert.equal(JSON.parse(await d.read('metrics/train.json')).backend, 'cpu');
   assert.equal(trainMetrics.epochs_run, 2);
   const speed = JSON.parse(await a.read('metrics/train_speed.json'));
   assert.ok(speed.images_per_sec > 0);
@@ -80,9 +83,11 @@ test('train then evaluate write every output with the right shapes, byte-identic
   const png = PNG.sync.read(await fs.readFile(path.join(a.dir, 'results/samples.png')));
   assert.ok(png.width >= 3 * 8 * 3 && png.height >= 3 * 8 * 3);
 
-  for (const f of [...OUTPUTS, ...BINARY_OUTPUTS]) {
-    const [x, y] = await Promise.all([fs.readFile(path.join(a.dir, f)), fs.readFile(path.join(b.dir, f))]);
-    assert.ok(x.equals(y), `${f} differs between two runs with the same params`);
+  for (const [x, y, backend] of [[a, b, 'wasm'], [d, e, 'cpu']] as const) {
+    for (const f of [...OUTPUTS, ...BINARY_OUTPUTS]) {
+      const [bx, by] = await Promise.all([fs.readFile(path.join(x.dir, f)), fs.readFile(path.join(y.dir, f))]);
+      assert.ok(bx.equals(by), `${f} differs between two runs with the same params on ${backend}`);
+    }
   }
   const [wa, wc] = await Promise.all([a, c].map((p) => fs.readFile(path.join(p.dir, 'models/model/weights.bin'))));
   assert.ok(!wa!.equals(wc!), 'another seed gave the same weights');
@@ -90,7 +95,7 @@ test('train then evaluate write every output with the right shapes, byte-identic
 });
 
 test('training killed with SIGKILL after a checkpoint resumes from it and finishes', async () => {
-  const params = PARAMS('  early_stopping_patience: 0\n').replace('epochs: 2', 'epochs: 8');
+  const params = PARAMS('  early_stopping_patience: 0\n').replace('epochs: 2', 'epochs: 8').replace('backend: cpu', 'backend: wasm');
   const [p, ref] = await Promise.all([project(params), project(params)]);
   const reference = runStageProgram('train', ref.dir);
   const child = runStageProgram('train', p.dir);
