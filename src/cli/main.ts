@@ -67,6 +67,8 @@ export function buildProgram(): Command {
     .option('-v, --verbose', 'show stack traces and debug output')
     .option('-q, --quiet', 'print only errors')
     .exitOverride()
+    // Usage errors read like every other failure: one line starting with 'lockstep:'.
+    .configureOutput({ outputError: (text, write) => write(`lockstep: ${text.replace(/^error: /, '').replace(/\n(?=\(Did you mean)/, ' ')}`) })
     .showSuggestionAfterError(true);
 
   program
