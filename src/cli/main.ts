@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { LockstepError, exitCodeFor } from '../errors.js';
 import { registerExpCommands } from './exp-register.js';
+import { registerRemoteCommands } from './remote-commands.js';
 
 /**
  * The one place that turns failures into exit codes and one-line messages.
@@ -126,4 +127,5 @@ export function buildProgram(): Command {
 /** Commands added by later features register themselves here. */
 function registerExtraCommands(program: Command): void {
   registerExpCommands(program, lazy);
+  registerRemoteCommands(program, lazy);
 }
