@@ -64,13 +64,16 @@ function lstatOrNull(abs: string): Stats | null {
 async function isCurrent(ctx: Ctx, md5: Md5, abs: string, lst: Stats): Promise<boolean> {
   const obj = ctx.store.objectPath(md5);
   if (lst.isSymbolicLink()) {
-    // A link into the cache is right only if symlinks are wanted and it points at this object.
+    // A link into the cache is right only if symlinks are wanted, it points at this object, and the
+    // object still holds its content (root can write through the link despite the 0444 mode).
     if (!ctx.planner.types.includes('symlink')) return false;
+    let target: string;
     try {
-      return readlinkSync(abs) === obj;
+      target = readlinkSync(abs);
     } catch {
       return false;
     }
+    return target === obj && ctx.store.ensureVerified(md5, ctx.display(abs)).then(() => true, () => false);
   }
   if (!lst.isFile()) return false;
   if (lst.nlink > 1 && !ctx.planner.types.includes('hardlink')) {

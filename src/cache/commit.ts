@@ -38,6 +38,13 @@ export async function commitOutputImpl(
     const shown = path.relative(opts.displayRoot ?? process.cwd(), absPath) || absPath;
     throw new LockstepError('missing-output', `output '${shown}' does not exist`, 'Check that the stage command writes it.');
   }
+  // With hardlink/symlink the objects are exposed to writes through workspace links (root ignores
+  // their 0444 mode): never link a fresh output to an object whose content has changed.
+  if (planner.current === 'hardlink' || planner.current === 'symlink') {
+    for (const md5 of result.entries?.map((e) => e.md5) ?? [result.info.md5]) {
+      if (store.hasSync(md5) && !(await isIntact(store, md5))) await store.remove(md5);
+    }
+  }
   if (result.entries === undefined) {
     commitFile(store, planner, path.resolve(absPath), result.info.md5);
   } else {
@@ -103,6 +110,16 @@ function commitFile(store: LocalObjectStore, planner: LinkPlanner, abs: string, 
         return;
     }
   });
+}
+
+async function isIntact(store: LocalObjectStore, md5: Md5): Promise<boolean> {
+  try {
+    await store.ensureVerified(md5, store.displayPath(md5));
+    return true;
+  } catch (e) {
+    if (e instanceof LockstepError && e.reason === 'corrupt-object') return false;
+    throw e;
+  }
 }
 
 function isHardlinkOf(abs: string, obj: string): boolean {

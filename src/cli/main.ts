@@ -1,5 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { LockstepError, exitCodeFor } from '../errors.js';
+import { registerExpCommands } from './exp-register.js';
+import { registerRemoteCommands } from './remote-commands.js';
 
 /**
  * The one place that turns failures into exit codes and one-line messages.
@@ -66,6 +68,8 @@ export function buildProgram(): Command {
     .option('-v, --verbose', 'show stack traces and debug output')
     .option('-q, --quiet', 'print only errors')
     .exitOverride()
+    // Usage errors read like every other failure: one line starting with 'lockstep:'.
+    .configureOutput({ outputError: (text, write) => write(`lockstep: ${text.replace(/^error: /, '').replace(/\n(?=\(Did you mean)/, ' ')}`) })
     .showSuggestionAfterError(true);
 
   program
@@ -134,4 +138,6 @@ function registerExtraCommands(program: Command): void {
     .option('--by-class', 'also print a per-class summary table')
     .option('--json', 'print the whole report as JSON')
     .action(lazy(() => import('./hard-examples.js')));
+  registerExpCommands(program, lazy);
+  registerRemoteCommands(program, lazy);
 }

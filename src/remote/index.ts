@@ -1,0 +1,163 @@
+/**
+ * Public API of the remote store: push / fetch of the lock file's outputs (pull = fetch + the
+ * cache's checkout, in src/cli/pull.ts), raw object
+ * transfer for experiments (pushObjects / fetchObjects), and the data of `status --cloud`.
+ * Everything returns data or emits typed events; src/cli/* renders.
+ */
+import type { Md5 } from '../hash/types.js';
+import type { Project } from '../project.js';
+import { readLockFile, readOutputFlags, selectOutputs, type TrackedOutput } from './objects.js';
+import { defaultJobs, openRemote, remoteKindOf, resolveRemote } from './open.js';
+import { fetchRunCache, pushRunCache } from './runcache.js';
+import { fetchObjectsFrom, pushObjectsTo, type LocalObjects, type TransferEvent, type TransferResult } from './transfer.js';
+import type { Remote } from './types.js';
+
+export type { Remote } from './types.js';
+export type { TransferEvent, TransferResult } from './transfer.js';
+export type { TrackedOutput } from './objects.js';
+export { cloudStatus, type CloudStatus, type OutputCloudStatus } from './status.js';
+
+export type RemoteEvent = TransferEvent | { type: 'remote'; name: string; display: string; direction: 'push' | 'fetch' };
+
+export interface SyncOptions {
+  /** Stage names; all stages of the lock file when empty. */
+  targets?: string[];
+  /** Remote for outputs without their own `remote:`; default `core.remote`. */
+  remote?: string;
+  jobs?: number;
+  /** Also mirror the run-cache (`<cache>/runs/`). */
+  runCache?: boolean;
+  onEvent?: (e: RemoteEvent) => void;
+}
+
+export interface RemoteSyncResult extends TransferResult {
+  name: string;
+  display: string;
+  /** Outputs that had at least one missing object (`stage:path`). */
+  incompleteOutputs: string[];
+  runCache?: TransferResult;
+}
+
+export interface SyncSummary {
+  remotes: RemoteSyncResult[];
+}
+
+export async function openStore(project: Project): Promise<LocalObjects> {
+  const { openObjectStore } = await import('../cache/index.js');
+  return openObjectStore(project.cacheDir);
+}
+
+/** Open the named (or default) remote for a caller that transfers on its own (exp push/pull). */
+export async function openNamedRemote(project: Project, name: string | undefined, jobs?: number): Promise<{ remote: Remote; jobs: number }> {
+  const resolved = resolveRemote(project, name);
+  const j = jobs ?? defaultJobs(remoteKindOf(resolved.config.url), resolved.config.jobs);
+  return { remote: await openRemote(project, resolved, j), jobs: j };
+}
+
+/** Group outputs by the remote they travel to: their own `remote:`, else the chosen default. */
+function byRemote(outs: readonly TrackedOutput[], fallback: string | undefined): Map<string | undefined, TrackedOutput[]> {
+  const groups = new Map<string | undefined, TrackedOutput[]>();
+  for (const o of outs) {
+    const key = o.remote ?? fallback;
+    const list = groups.get(key) ?? [];
+    list.push(o);
+    groups.set(key, list);
+  }
+  return groups;
+}
+
+async function withRemote<T>(project: Project, name: string | undefined, opts: SyncOptions, direction: 'push' | 'fetch', fn: (remote: Remote, jobs: number) => Promise<T>): Promise<T> {
+  const { remote, jobs } = await openNamedRemote(project, name, opts.jobs);
+  opts.onEvent?.({ type: 'remote', name: remote.name, display: remote.display, direction });
+  try {
+    return await fn(remote, jobs);
+  } finally {
+    await remote.close();
+  }
+}
+
+const incomplete = (outs: readonly TrackedOutput[], missing: readonly Md5[]): string[] => {
+  const m = new Set<string>(missing);
+  return outs.filter((o) => m.has(o.md5)).map((o) => `${o.stage}:${o.path}`);
+};
+
+async function lockOutputs(project: Project, targets: readonly string[]): Promise<TrackedOutput[]> {
+  const lock = await readLockFile(project.root);
+  return selectOutputs(lock, targets, await readOutputFlags(project.root));
+}
+
+/** Upload the objects of the lock file's outputs (those not marked `push: false`) to their remotes. */
+export async function push(project: Project, opts: SyncOptions = {}): Promise<SyncSummary> {
+  const outs = (await lockOutputs(project, opts.targets ?? [])).filter((o) => o.push);
+  const store = await openStore(project);
+  const remotes: RemoteSyncResult[] = [];
+  const groups = byRemote(outs, opts.remote);
+  if (groups.size === 0) groups.set(opts.remote, []);
+  let runCacheDone = false;
+  for (const [name, group] of groups) {
+    remotes.push(
+      await withRemote(project, name, opts, 'push', async (remote, jobs) => {
+        const res = await pushObjectsTo(store, remote, group.map((o) => o.md5), { jobs, onEvent: opts.onEvent });
+        const runCache = opts.runCache && name === opts.remote && !runCacheDone ? await pushRunCache(project.cacheDir, remote, { jobs }) : undefined;
+        if (runCache) runCacheDone = true;
+        return { ...res, name: remote.name, display: remote.display, incompleteOutputs: incomplete(group, res.missing), runCache };
+      }),
+    );
+  }
+  if (opts.runCache && !runCacheDone) {
+    remotes.push(await withRemote(project, opts.remote, opts, 'push', async (remote, jobs) => ({ transferred: 0, bytes: 0, upToDate: 0, missing: [], name: remote.name, display: remote.display, incompleteOutputs: [], runCache: await pushRunCache(project.cacheDir, remote, { jobs }) })));
+  }
+  return { remotes };
+}
+
+/**
+ * Download the objects of the lock file's outputs that the cache lacks, verified. Outputs marked
+ * `push: false` are never on a remote, so they are not asked for (repro rebuilds them).
+ */
+export async function fetch(project: Project, opts: SyncOptions = {}): Promise<SyncSummary> {
+  const outs = (await lockOutputs(project, opts.targets ?? [])).filter((o) => o.push);
+  return { remotes: await fetchOutputs(project, outs, opts) };
+}
+
+async function fetchOutputs(project: Project, outs: readonly TrackedOutput[], opts: SyncOptions): Promise<RemoteSyncResult[]> {
+  const store = await openStore(project);
+  const remotes: RemoteSyncResult[] = [];
+  const groups = byRemote(outs, opts.remote);
+  if (groups.size === 0 && opts.runCache) groups.set(opts.remote, []);
+  let runCacheDone = false;
+  for (const [name, group] of groups) {
+    remotes.push(
+      await withRemote(project, name, opts, 'fetch', async (remote, jobs) => {
+        const expected = group.reduce((s, o) => s + o.size, 0);
+        const res = await fetchObjectsFrom(store, remote, group.map((o) => o.md5), { jobs, onEvent: opts.onEvent }, expected);
+        const runCache = opts.runCache && !runCacheDone && name === opts.remote ? await fetchRunCache(project.cacheDir, remote, { jobs }) : undefined;
+        if (runCache) runCacheDone = true;
+        return { ...res, name: remote.name, display: remote.display, incompleteOutputs: incomplete(group, res.missing), runCache };
+      }),
+    );
+  }
+  return remotes;
+}
+
+/**
+ * Push raw objects (file hashes or `.dir` hashes, expanded) to a remote: for `exp push` and other
+ * callers that track outputs outside pipeline.lock.
+ */
+export async function pushObjects(project: Project, hashes: readonly Md5[], opts: Omit<SyncOptions, 'targets'> = {}): Promise<TransferResult> {
+  const store = await openStore(project);
+  return withRemote(project, opts.remote, opts, 'push', async (remote, jobs) => {
+    const res = await pushObjectsTo(store, remote, hashes, { jobs, onEvent: opts.onEvent });
+    if (opts.runCache) await pushRunCache(project.cacheDir, remote, { jobs });
+    return res;
+  });
+}
+
+/** Fetch raw objects (expanded through their manifests) into the cache: for `exp pull`. */
+export async function fetchObjects(project: Project, hashes: readonly Md5[], opts: Omit<SyncOptions, 'targets'> = {}): Promise<TransferResult> {
+  const store = await openStore(project);
+  return withRemote(project, opts.remote, opts, 'fetch', async (remote, jobs) => {
+    const res = await fetchObjectsFrom(store, remote, hashes, { jobs, onEvent: opts.onEvent });
+    if (opts.runCache) await fetchRunCache(project.cacheDir, remote, { jobs });
+    return res;
+  });
+}

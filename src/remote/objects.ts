@@ -1,0 +1,84 @@
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { LockstepError } from '../errors.js';
+import { asMd5, type Md5 } from '../hash/types.js';
+import type { LockFile } from '../pipeline/lockfile-types.js';
+import { LOCK_FILES, PIPELINE_FILES } from '../project.js';
+import { isMd5 } from './keys.js';
+
+/** One cached output recorded in the lock file, with where it should travel. */
+export interface TrackedOutput {
+  stage: string;
+  path: string;
+  md5: Md5;
+  size: number;
+  nfiles?: number;
+  /** `remote:` of the output in the pipeline file, if any. */
+  remote?: string;
+  /** `push: false` in the pipeline file. */
+  push: boolean;
+}
+
+/** Per-output flags from the pipeline file, keyed `stage\0path`. */
+export type OutputFlags = ReadonlyMap<string, { push: boolean; remote?: string }>;
+export const flagKey = (stage: string, p: string): string => `${stage}\0${p}`;
+
+/**
+ * The outputs of the lock file's stages (all, or those named in `targets`), with their flags.
+ * Outputs without an md5 (uncached) are left out. Unknown targets are an error naming the stages.
+ */
+export function selectOutputs(lock: LockFile, targets: readonly string[], flags: OutputFlags): TrackedOutput[] {
+  const stages = Object.keys(lock.stages ?? {});
+  for (const t of targets) {
+    if (!stages.includes(t)) {
+      throw new LockstepError('unknown-stage', `no stage '${t}' in the lock file (stages: ${stages.join(', ') || 'none'})`, 'Name a stage that has run, or run lockstep repro first.');
+    }
+  }
+  const chosen = targets.length ? stages.filter((s) => targets.includes(s)) : stages;
+  const out: TrackedOutput[] = [];
+  for (const stage of chosen) {
+    for (const o of lock.stages[stage]?.outs ?? []) {
+      if (typeof o.md5 !== 'string' || !isMd5(o.md5)) continue;
+      const f = flags.get(flagKey(stage, o.path));
+      out.push({ stage, path: o.path, md5: asMd5(o.md5), size: o.size ?? 0, nfiles: o.nfiles, push: f?.push ?? true, remote: f?.remote });
+    }
+  }
+  return out;
+}
+
+/** Which lock file the project uses: pipeline.lock beside pipeline.yaml, else dvc.lock. */
+export function lockFilePath(root: string): string {
+  for (const f of PIPELINE_FILES) if (existsSync(path.join(root, f))) return path.join(root, LOCK_FILES[f]!);
+  return path.join(root, 'pipeline.lock');
+}
+
+export async function readLockFile(root: string): Promise<LockFile> {
+  const file = lockFilePath(root);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new LockstepError('missing-object', `${path.basename(file)} does not exist: nothing is recorded to transfer`, 'Run lockstep repro first (or check out a commit that has the lock file).');
+    }
+    throw e;
+  }
+  try {
+    const lock = (YAML.parse(text) ?? { schema: '2.0', stages: {} }) as LockFile;
+    return { schema: '2.0', stages: lock.stages ?? {} };
+  } catch (e) {
+    throw new LockstepError('yaml-syntax', `${path.basename(file)}: ${(e as Error).message.split('\n')[0]}`, 'Fix or regenerate the lock file (lockstep repro).');
+  }
+}
+
+/** `push` and `remote` of every output in the pipeline file (empty when it cannot be read). */
+export async function readOutputFlags(root: string): Promise<Map<string, { push: boolean; remote?: string }>> {
+  const flags = new Map<string, { push: boolean; remote?: string }>();
+  const { loadPipeline } = await import('../config/index.js');
+  const pipeline = await loadPipeline(root);
+  for (const stage of pipeline.stages) {
+    for (const o of stage.outs) flags.set(flagKey(stage.name, o.path), { push: o.push, remote: o.remote });
+  }
+  return flags;
+}

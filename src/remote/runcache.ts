@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { RUNS_PREFIX } from './keys.js';
+import { forEachConcurrent, retryingOp, type TransferOptions, type TransferResult } from './transfer.js';
+import type { Remote } from './types.js';
+
+/**
+ * The run-cache (`<cacheDir>/runs/…`, written by the pipeline engine) travels as a plain mirror of
+ * files under the remote's `runs/` (where DVC keeps it too). Entries are immutable once written,
+ * so presence by name is enough; their outputs travel as ordinary objects.
+ */
+async function localRunFiles(cacheDir: string): Promise<string[]> {
+  const base = path.join(cacheDir, 'runs');
+  const out: string[] = [];
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    for (const ent of entries) {
+      if (ent.name.startsWith('.') || ent.name.endsWith('.tmp')) continue;
+      const r = rel ? `${rel}/${ent.name}` : ent.name;
+      if (ent.isDirectory()) await walk(path.join(dir, ent.name), r);
+      else if (ent.isFile()) out.push(r);
+    }
+  };
+  await walk(base, '');
+  return out;
+}
+
+async function remoteRunFiles(remote: Remote, opts: TransferOptions): Promise<Set<string>> {
+  const keys = new Set<string>();
+  await retryingOp(remote, RUNS_PREFIX, opts, async () => {
+    keys.clear();
+    for await (const k of remote.list(RUNS_PREFIX)) keys.add(k.slice(RUNS_PREFIX.length));
+  });
+  return keys;
+}
+
+export async function pushRunCache(cacheDir: string, remote: Remote, opts: TransferOptions): Promise<TransferResult> {
+  const local = await localRunFiles(cacheDir);
+  const there = await remoteRunFiles(remote, opts);
+  const todo = local.filter((r) => !there.has(r));
+  let bytes = 0;
+  await forEachConcurrent(todo, opts.jobs, (rel) =>
+    retryingOp(remote, RUNS_PREFIX + rel, opts, () => remote.upload(path.join(cacheDir, 'runs', ...rel.split('/')), RUNS_PREFIX + rel, (n) => (bytes += n))),
+  );
+  return { transferred: todo.length, bytes, upToDate: local.length - todo.length, missing: [] };
+}
+
+export async function fetchRunCache(cacheDir: string, remote: Remote, opts: TransferOptions): Promise<TransferResult> {
+  const there = await remoteRunFiles(remote, opts);
+  const local = new Set(await localRunFiles(cacheDir));
+  const todo = [...there].filter((r) => !local.has(r));
+  let bytes = 0;
+  await forEachConcurrent(todo, opts.jobs, (rel) =>
+    retryingOp(remote, RUNS_PREFIX + rel, opts, async () => {
+      const target = path.join(cacheDir, 'runs', ...rel.split('/'));
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      const tmp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
+      try {
+        await pipeline(await remote.read(RUNS_PREFIX + rel), createWriteStream(tmp));
+        bytes += (await fs.stat(tmp)).size;
+        await fs.rename(tmp, target);
+      } finally {
+        await fs.rm(tmp, { force: true });
+      }
+    }),
+  );
+  return { transferred: todo.length, bytes, upToDate: there.size - todo.length, missing: [] };
+}

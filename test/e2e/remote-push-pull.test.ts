@@ -1,0 +1,213 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { tempProject, type TempProject } from '../helpers/project.js';
+import { startS3 } from '../helpers/s3server.js';
+import { freePort, startProxy } from '../helpers/net.js';
+import { sshdUnavailable, startSshd } from '../helpers/sshd.js';
+
+const PIPELINE = (files: number, size: number) => `stages:
+  gen:
+    cmd: mkdir -p data && for i in $(seq 1 ${files}); do head -c ${size} /dev/urandom > data/f$i.bin; done && echo model > model.txt
+    outs: [data, model.txt]
+  side:
+    cmd: echo local-only > side.txt
+    outs:
+      - side.txt:
+          push: false
+`;
+
+async function tmpDir(prefix: string): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  after(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A project that has run its pipeline and committed the lock file. */
+async function reproduced(files = 5, size = 3000): Promise<TempProject> {
+  const p = await tempProject({ 'pipeline.yaml': PIPELINE(files, size), '.gitignore': '.cache/\n' });
+  const r = await p.run(['repro']);
+  assert.equal(r.exitCode, 0, r.all);
+  return p;
+}
+
+async function commitAll(p: TempProject): Promise<void> {
+  await p.git('add', '-A');
+  await p.git('commit', '-q', '-m', 'lock');
+}
+
+async function freshClone(p: TempProject): Promise<TempProject & { dir: string }> {
+  const dir = await tmpDir('lockstep-clone-');
+  await execa('git', ['clone', '-q', p.dir, dir]);
+  return { ...p, dir, run: (args, o = {}) => execa(process.execPath, [path.join(path.dirname(new URL(import.meta.url).pathname), '../../../bin/lockstep.js'), ...args], { cwd: dir, reject: false, env: { ...o.env, FORCE_COLOR: '0' }, all: true, timeout: o.timeout ?? 120_000 }) as unknown as ReturnType<TempProject['run']>, read: (rel) => fs.readFile(path.join(dir, rel), 'utf8') };
+}
+
+/** Every object file under a folder remote, checked against its name; temp names are listed apart. */
+async function auditFolderRemote(root: string): Promise<{ objects: number; corrupt: string[] }> {
+  let objects = 0;
+  const corrupt: string[] = [];
+  const base = path.join(root, 'files', 'md5');
+  for (const pre of await fs.readdir(base).catch(() => [])) {
+    for (const name of await fs.readdir(path.join(base, pre))) {
+      if (name.startsWith('.')) continue;
+      objects++;
+      const h = createHash('md5').update(await fs.readFile(path.join(base, pre, name))).digest('hex');
+      if (`${pre}${name}` !== h + (name.endsWith('.dir') ? '.dir' : '')) corrupt.push(`${pre}/${name}`);
+    }
+  }
+  return { objects, corrupt };
+}
+
+test('push to a folder remote, then a fresh clone pulls the outputs back; push: false stays local', async () => {
+  const p = await reproduced();
+  const remoteDir = await tmpDir('lockstep-remote-');
+  assert.equal((await p.run(['remote', 'add', '-d', 'store', remoteDir])).exitCode, 0);
+  assert.equal((await p.run(['remote', 'list'])).stdout, `store\t${remoteDir}\t(default)`);
+  const push = await p.run(['push', '-j', '4']);
+  assert.equal(push.exitCode, 0, push.all);
+  // 5 data files + the .dir manifest + model.txt; side.txt is push: false
+  assert.match(push.stdout, /^pushed 7 objects \(.*\) to 'store' .*; 0 already there$/);
+  assert.deepEqual(await auditFolderRemote(remoteDir), { objects: 7, corrupt: [] });
+  const again = await p.run(['push']);
+  assert.match(again.stdout, /^pushed 0 objects .*; 2 already there$/, again.all);
+
+  const status = await p.run(['status', '--cloud']);
+  assert.equal(status.exitCode, 0, status.all);
+  assert.match(status.stdout, /gen: data \(remote 'store'\): 0 new, 0 deleted, 0 missing, 6 in sync/);
+
+  await commitAll(p);
+  const clone = await freshClone(p);
+  const pull = await clone.run(['pull', 'gen']);
+  assert.equal(pull.exitCode, 0, pull.all);
+  assert.match(pull.stdout, /^fetched 7 objects/);
+  for (let i = 1; i <= 5; i++) assert.equal(await clone.read(`data/f${i}.bin`), await p.read(`data/f${i}.bin`));
+  assert.equal(await clone.read('model.txt'), 'model\n');
+});
+
+test('status --cloud counts new objects after an output changed', async () => {
+  const p = await reproduced(4);
+  const remoteDir = await tmpDir('lockstep-remote-');
+  await p.run(['remote', 'add', '-d', 'store', remoteDir]);
+  assert.equal((await p.run(['push'])).exitCode, 0);
+  await p.write('pipeline.yaml', PIPELINE(5, 3000));
+  assert.equal((await p.run(['repro', 'gen'])).exitCode, 0);
+  const status = await p.run(['status', '--cloud', 'gen', '--json']);
+  assert.equal(status.exitCode, 0, status.all);
+  const data = JSON.parse(status.stdout) as { outputs: { path: string; new: string[] }[]; inSync: boolean };
+  const dataOut = data.outputs.find((o) => o.path === 'data')!;
+  // every file was regenerated (random content): 5 new files and a new manifest
+  assert.equal(dataOut.new.length, 6);
+  assert.equal(data.inSync, false);
+});
+
+test('a corrupted object on the remote is refused on pull and never enters the cache', async () => {
+  const p = await reproduced(3);
+  const remoteDir = await tmpDir('lockstep-remote-');
+  await p.run(['remote', 'add', '-d', 'store', remoteDir]);
+  assert.equal((await p.run(['push'])).exitCode, 0);
+  await commitAll(p);
+  const h = createHash('md5').update(await fs.readFile(path.join(p.dir, 'data/f2.bin'))).digest('hex');
+  const obj = path.join(remoteDir, 'files', 'md5', h.slice(0, 2), h.slice(2));
+  await fs.chmod(obj, 0o644);
+  await fs.writeFile(obj, 'not the right bytes');
+  const clone = await freshClone(p);
+  const pull = await clone.run(['pull', 'gen']);
+  assert.equal(pull.exitCode, 1, pull.all);
+  assert.equal(pull.stderr.split('\n').filter(Boolean).length, 1, pull.stderr);
+  assert.match(pull.stderr, new RegExp(`^lockstep: remote object files/md5/${h.slice(0, 2)}/${h.slice(2)} on 'store' does not match its hash`));
+  await assert.rejects(fs.access(path.join(clone.dir, '.cache', 'files', 'md5', h.slice(0, 2), h.slice(2))));
+});
+
+test('unknown remote names and a missing default are one-line errors listing the known remotes', async () => {
+  const p = await reproduced(1);
+  const none = await p.run(['push']);
+  assert.equal(none.exitCode, 1);
+  assert.equal(none.stderr, 'lockstep: no remote is configured Add one with lockstep remote add -d NAME URL.');
+  await p.run(['remote', 'add', 'a', '/tmp/x']);
+  await p.run(['remote', 'add', 'b', 's3://bucket/x']);
+  const unknown = await p.run(['push', '-r', 'nope']);
+  assert.equal(unknown.exitCode, 1);
+  assert.match(unknown.stderr, /^lockstep: unknown remote 'nope' \(known remotes: a, b\)/);
+  const bad = await p.run(['remote', 'modify', 'a', 'endpointurl', 'x']);
+  assert.equal(bad.exitCode, 2);
+  assert.match(bad.stderr, /'endpointurl' is not an option of folder remote 'a'/);
+  const port = await freePort();
+  await p.run(['remote', 'add', 'dead', `ssh://nobody@127.0.0.1:${port}/srv/store`]);
+  const dead = await p.run(['push', '-r', 'dead']);
+  assert.equal(dead.exitCode, 1);
+  assert.match(dead.stderr, new RegExp(`^lockstep: cannot reach remote 'dead' \\(ssh://nobody@127.0.0.1:${port}/srv/store\\): connect ECONNREFUSED [^\\n]* Check the host name and port, and that the server is running.$`));
+  assert.equal((await p.run(['remote', 'remove', 'a'])).exitCode, 0);
+  assert.equal((await p.run(['remote', 'list'])).stdout, `b\ts3://bucket/x\ndead\tssh://nobody@127.0.0.1:${port}/srv/store`);
+});
+
+test('push and pull through an S3 API server with credentials in the local config', async () => {
+  const s3 = await startS3();
+  after(() => s3.stop());
+  const p = await reproduced(4);
+  await p.run(['remote', 'add', '-d', 'cloud', `s3://${s3.bucket}/team/project`]);
+  for (const [k, v] of Object.entries(s3.options())) assert.equal((await p.run(['remote', 'modify', '--local', 'cloud', k, v])).exitCode, 0);
+  // credentials stay out of the git-tracked config
+  assert.doesNotMatch(await p.read('.lockstep/config.yaml'), /S3RVER/);
+  assert.equal(await p.read('.lockstep/.gitignore'), '/config.local.yaml\n');
+  const push = await p.run(['push']);
+  assert.equal(push.exitCode, 0, push.all);
+  assert.match(push.stdout, /^pushed 6 objects/);
+  assert.doesNotMatch(push.all ?? '', /S3RVER/);
+  assert.equal(push.stderr, '', 'nothing but the summary is printed');
+  await commitAll(p);
+  const clone = await freshClone(p);
+  await fs.copyFile(path.join(p.dir, '.lockstep/config.local.yaml'), path.join(clone.dir, '.lockstep/config.local.yaml'));
+  const pull = await clone.run(['pull']);
+  assert.equal(pull.exitCode, 1, pull.all); // side.txt (push: false) has nothing to check out from
+  const pullGen = await clone.run(['pull', 'gen']);
+  assert.equal(pullGen.exitCode, 0, pullGen.all);
+  assert.equal(await clone.read('data/f3.bin'), await p.read('data/f3.bin'));
+});
+
+test('a connection dropped mid-push fails with one line; a rerun completes and nothing on the remote is corrupt', async (t) => {
+  const why = sshdUnavailable();
+  if (why) return t.skip(why);
+  const sshd = await startSshd();
+  after(() => sshd.stop());
+  const proxy = await startProxy(sshd.port);
+  after(() => proxy.close());
+  const p = await reproduced(400, 3000);
+  await p.run(['remote', 'add', '-d', 'ssh', `ssh://${sshd.user}@127.0.0.1:${proxy.port}${sshd.root}/store`]);
+  await p.run(['remote', 'modify', '--local', 'ssh', 'keyfile', sshd.keyfile]);
+  // cut the network for good once ~300 kB went up: retries cannot reconnect, so the push fails
+  proxy.onUpstreamBytes(300_000, () => proxy.cut({ refuse: true }));
+  const first = await p.run(['push', '-j', '8']);
+  assert.equal(first.exitCode, 1, first.all);
+  assert.equal(first.stderr.split('\n').filter(Boolean).length, 1, first.stderr);
+  assert.match(first.stderr, /^lockstep: (connection to|cannot reach) remote 'ssh'/);
+  const partial = await auditFolderRemote(path.join(sshd.root, 'store'));
+  assert.deepEqual(partial.corrupt, []);
+  assert.ok(partial.objects < 402, `the first push was interrupted (${partial.objects} objects up)`);
+  proxy.restore();
+  const second = await p.run(['push', '-j', '8']);
+  assert.equal(second.exitCode, 0, second.all);
+  assert.deepEqual(await auditFolderRemote(path.join(sshd.root, 'store')), { objects: 402, corrupt: [] });
+});
+
+test('--run-cache mirrors the run-cache entries, and fetch --run-cache brings them into a fresh cache', async () => {
+  const p = await reproduced(2);
+  const remoteDir = await tmpDir('lockstep-remote-');
+  await p.run(['remote', 'add', '-d', 'store', remoteDir]);
+  const push = await p.run(['push', '--run-cache']);
+  assert.equal(push.exitCode, 0, push.all);
+  const entries = (await fs.readdir(path.join(p.dir, '.cache', 'runs'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  assert.ok(entries.length >= 2, 'repro wrote run-cache entries');
+  assert.match(push.stdout, new RegExp(`run-cache: ${entries.length} entries pushed`));
+  const remoteEntries = (await fs.readdir(path.join(remoteDir, 'runs'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  assert.equal(remoteEntries.length, entries.length);
+  await commitAll(p);
+  const clone = await freshClone(p);
+  const fetch = await clone.run(['fetch', '--run-cache']);
+  assert.equal(fetch.exitCode, 0, fetch.all);
+  const fetched = (await fs.readdir(path.join(clone.dir, '.cache', 'runs'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  assert.equal(fetched.length, entries.length);
+});
