@@ -48,11 +48,7 @@ export async function run(opts: HardExamplesCliOptions, command: Command): Promi
 }
 
 async function loadListExperiments(): Promise<ListExperiments> {
-  // TODO(merge): a static specifier once src/exp/records.ts is in main (as in gc.ts).
-  const spec = '../exp/records.js';
-  const mod = (await import(spec).catch(() => null)) as { listExperiments: ListExperiments } | null;
-  if (!mod) throw new LockstepError('exp', 'experiments are not part of this build of lockstep', 'Update lockstep.');
-  return mod.listExperiments;
+  return (await import('../exp/records.js')).listExperiments;
 }
 
 function parseNumber(flag: string, value: string | undefined, fallback: number, integer: boolean): number {
