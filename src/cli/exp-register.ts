@@ -92,6 +92,8 @@ export function registerExpCommands(program: Command, lazy: Lazy): void {
       .argument('[names...]', 'experiment names')
       .option('--all', 'every experiment of HEAD')
       .option('-A, --all-commits', 'every experiment of every baseline')
+      .option('-r, --remote <name>', 'lockstep remote store for the outputs (default: core.remote)')
+      .option('--no-outputs', 'move only the refs, not the outputs')
       .action((remote, names, opts) => verb(name)(remote, names, opts));
   }
 }

@@ -3,6 +3,7 @@
  * src/exp/. Loaded lazily, and never loads TensorFlow.js (the exp module imports nothing from stages/).
  */
 import { LockstepError } from '../errors.js';
+import type { Md5 } from '../hash/types.js';
 import { findProjectRoot } from '../project.js';
 import { parseAggregates } from '../exp/aggregate.js';
 import { diffExperiments } from '../exp/diff.js';
@@ -202,18 +203,44 @@ export async function list(opts: { allCommits?: boolean; rev?: string[]; namesOn
   return 0;
 }
 
-export async function push(remote: string, names: string[], opts: { all?: boolean; allCommits?: boolean }): Promise<number> {
+type ShareFlags = { all?: boolean; allCommits?: boolean; remote?: string; outputs?: boolean };
+
+/**
+ * The cache objects the given experiment refs name (their outputs), moved to or from the lockstep
+ * remote (`-r`, else `core.remote`). Without a remote store configured only the refs travel.
+ */
+async function moveOutputs(root: string, refs: string[], direction: 'push' | 'fetch', flags: ShareFlags): Promise<string> {
+  if (flags.outputs === false || refs.length === 0) return '';
+  const { openProject } = await import('../project.js');
+  const project = await openProject(root);
+  if (!flags.remote && !project.config.core?.remote) return ` Outputs stay local: no default remote store (lockstep remote add -d NAME URL), or use -r NAME.`;
+  const wanted = new Set(refs);
+  const hashes = new Set<string>();
+  for (const record of await listExperiments(root, { allCommits: true })) {
+    if (!wanted.has(record.ref)) continue;
+    for (const stage of Object.values(record.lock?.stages ?? {})) for (const o of stage.outs ?? []) hashes.add(o.md5);
+  }
+  const remote = await import('../remote/index.js');
+  const move = direction === 'push' ? remote.pushObjects : remote.fetchObjects;
+  const r = await move(project, [...hashes] as Md5[], { remote: flags.remote });
+  const missing = r.missing.length ? `, ${r.missing.length} missing on the ${direction === 'push' ? 'local cache' : 'remote'}` : '';
+  return ` Outputs: ${r.transferred} object${r.transferred === 1 ? '' : 's'} moved, ${r.upToDate} already there${missing}.`;
+}
+
+export async function push(remote: string, names: string[], opts: ShareFlags): Promise<number> {
   const root = findProjectRoot(process.cwd());
   const { pushExperiments } = await import('../exp/share.js');
   const refs = await pushExperiments(root, remote, { names, all: opts.all ?? false, allCommits: opts.allCommits ?? false });
-  err(refs.length ? `Pushed ${refs.length} experiment${refs.length > 1 ? 's' : ''} to ${remote}. Push their outputs with \`lockstep push\`.` : 'No experiments to push.');
+  const outputs = await moveOutputs(root, refs, 'push', opts);
+  err(refs.length ? `Pushed ${refs.length} experiment${refs.length > 1 ? 's' : ''} to ${remote}.${outputs}` : 'No experiments to push.');
   return 0;
 }
 
-export async function pull(remote: string, names: string[], opts: { all?: boolean; allCommits?: boolean }): Promise<number> {
+export async function pull(remote: string, names: string[], opts: ShareFlags): Promise<number> {
   const root = findProjectRoot(process.cwd());
   const { pullExperiments } = await import('../exp/share.js');
   const refs = await pullExperiments(root, remote, { names, all: opts.all ?? false, allCommits: opts.allCommits ?? false });
-  err(refs.length ? `Fetched ${refs.length} experiment${refs.length > 1 ? 's' : ''} from ${remote}.` : 'No experiments to fetch.');
+  const outputs = await moveOutputs(root, refs, 'fetch', opts);
+  err(refs.length ? `Fetched ${refs.length} experiment${refs.length > 1 ? 's' : ''} from ${remote}.${outputs}` : 'No experiments to fetch.');
   return 0;
 }

@@ -94,9 +94,15 @@ test('exp push / pull move experiment refs through a git remote', async () => {
   after(() => fs.rm(bare, { recursive: true, force: true }));
   await p.git('remote', 'add', 'origin', bare);
   assert.equal((await p.run(['exp', 'push', 'nowhere', '--all'])).stderr.trim(), "lockstep: 'nowhere' is not a git remote of " + (await fs.realpath(p.dir)) + '; remotes: origin Add it with `git remote add NAME URL`, or give a URL.');
+  const noStore = await p.run(['exp', 'push', 'origin', '--all']);
+  assert.match(noStore.stderr, /Pushed 2 experiments to origin\. Outputs stay local: no default remote store/);
+  // with a lockstep remote store the outputs travel too
+  const store = `${bare}-store`;
+  after(() => fs.rm(store, { recursive: true, force: true }));
+  assert.equal((await p.run(['remote', 'add', '-d', 'store', store])).exitCode, 0);
   const pushed = await p.run(['exp', 'push', 'origin', '--all']);
   assert.equal(pushed.exitCode, 0, pushed.all);
-  assert.match(pushed.stderr, /Pushed 2 experiments to origin/);
+  assert.match(pushed.stderr, /Pushed 2 experiments to origin\. Outputs: [1-9]\d* objects? moved, \d+ already there\./);
   assert.equal((await execa('git', ['for-each-ref', 'refs/exps/'], { cwd: bare })).stdout.split('\n').length, 2);
 
   // a clone sees no experiments until it pulls them
@@ -106,8 +112,12 @@ test('exp push / pull move experiment refs through a git remote', async () => {
   await execa('git', ['checkout', '-q', (await p.git('rev-parse', 'HEAD')).trim()], { cwd: clone });
   const inClone = (args: string[]) => execa(process.execPath, [CLI, ...args], { cwd: clone, reject: false });
   assert.equal((await inClone(['exp', 'list', '--names-only'])).stdout, '');
+  assert.equal((await inClone(['remote', 'add', '-d', 'store', store])).exitCode, 0);
   const pulled = await inClone(['exp', 'pull', 'origin', 'shared-2']);
   assert.equal(pulled.exitCode, 0, pulled.stderr);
+  assert.match(pulled.stderr, /Fetched 1 experiment from origin\. Outputs: [1-9]\d* objects? moved/);
+  const lock = JSON.parse((await inClone(['exp', 'show', '--json'])).stdout);
+  assert.ok(JSON.stringify(lock).includes('shared-2'));
   assert.equal((await inClone(['exp', 'list', '--names-only'])).stdout, 'shared-2');
   assert.equal((await inClone(['exp', 'pull', 'origin', 'nope'])).stderr.trim(), "lockstep: no experiment named 'nope' on 'origin' List them with `git ls-remote REMOTE refs/exps/*`.");
 });
