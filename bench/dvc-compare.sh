@@ -4,7 +4,8 @@
 # Sizes and knobs come from the environment (defaults in brackets):
 #   FILES [60000] files of 3 KiB in data/, BIG_MB [1024] size of big.bin, STAGES [500] small stages,
 #   RUNS [3] runs per measurement (median wall time, max peak RSS), WORK [/tmp/lockstep-dvc-compare],
-#   DVC_VENV [/tmp/dvcvenv] (created with `pip install dvc` when missing), KEEP=1 keeps WORK afterwards.
+#   DVC_VENV [/tmp/dvcvenv] (created with `pip install dvc` when missing), KEEP=1 keeps the projects,
+#   PROJECTS ["big many"] which projects to run.
 # Each project exists twice (one copy per tool, each its own `git init`; `dvc init` for DVC) with the
 # same dvc.yaml: lockstep reads dvc.yaml when there is no pipeline.yaml and writes dvc.lock.
 # Prints one table of medians, then whether both tools wrote the same hashes, and whether each tool
@@ -19,6 +20,7 @@ STAGES=${STAGES:-500}
 RUNS=${RUNS:-3}
 WORK=${WORK:-/tmp/lockstep-dvc-compare}
 DVC_VENV=${DVC_VENV:-/tmp/dvcvenv}
+PROJECTS=${PROJECTS:-big many}
 LANES=10 # the STAGES stages form 10 independent chains, as in bench/engine.ts
 
 unset LOCKSTEP_CACHE_DIR
@@ -32,6 +34,7 @@ if [[ ! -x $DVC_VENV/bin/dvc ]]; then
 fi
 LOCKSTEP=(node "$REPO/bin/lockstep.js")
 DVC=("$DVC_VENV/bin/dvc")
+DVC_VERSION=$("${DVC[@]}" --version) || { echo "DVC in $DVC_VENV does not run; delete the venv to reinstall" >&2; exit 2; }
 
 RESULTS=$WORK/results.tsv # project, step, tool, median ms, peak RSS MB, runs (ms)
 LOG=$WORK/last.log
@@ -191,32 +194,44 @@ up_to_date_with_others_lock() { # $1 = tool, $2 = its project, $3 = the other to
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
-echo "lockstep $(git -C "$REPO" rev-parse --short HEAD), DVC $("${DVC[@]}" --version), node $(node --version)"
-echo "FILES=$FILES BIG_MB=$BIG_MB STAGES=$STAGES RUNS=$RUNS WORK=$WORK"
+echo "lockstep $(git -C "$REPO" rev-parse --short HEAD), DVC $DVC_VERSION, node $(node --version)"
+echo "FILES=$FILES BIG_MB=$BIG_MB STAGES=$STAGES RUNS=$RUNS WORK=$WORK PROJECTS='$PROJECTS'"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 
-PROJECT=big
-echo "generating $FILES files of 3 KiB and a $BIG_MB MiB file …"
-gen_big_project "$WORK/big.src"
-setup_copy "$WORK/big.src" lockstep "$WORK/big.lockstep"
-setup_copy "$WORK/big.src" dvc "$WORK/big.dvc"
-rm -rf "$WORK/big.src"
-echo "project big ($FILES files + $BIG_MB MiB):"
-bench_tool lockstep "$WORK/big.lockstep" 'count.txt big.txt'
-bench_tool dvc "$WORK/big.dvc" 'count.txt big.txt'
+run_big() {
+  PROJECT=big
+  echo "generating $FILES files of 3 KiB and a $BIG_MB MiB file …"
+  gen_big_project "$WORK/big.src"
+  setup_copy "$WORK/big.src" lockstep "$WORK/big.lockstep"
+  setup_copy "$WORK/big.src" dvc "$WORK/big.dvc"
+  rm -rf "$WORK/big.src"
+  echo "project big ($FILES files + $BIG_MB MiB):"
+  bench_tool lockstep "$WORK/big.lockstep" 'count.txt big.txt'
+  bench_tool dvc "$WORK/big.dvc" 'count.txt big.txt'
+}
 
-PROJECT=many
-gen_many_project "$WORK/many.src"
-setup_copy "$WORK/many.src" lockstep "$WORK/many.lockstep"
-setup_copy "$WORK/many.src" dvc "$WORK/many.dvc"
-rm -rf "$WORK/many.src"
-echo "project many ($STAGES stages):"
-bench_tool lockstep "$WORK/many.lockstep" 'o*.txt'
-bench_tool dvc "$WORK/many.dvc" 'o*.txt'
+run_many() {
+  PROJECT=many
+  gen_many_project "$WORK/many.src"
+  setup_copy "$WORK/many.src" lockstep "$WORK/many.lockstep"
+  setup_copy "$WORK/many.src" dvc "$WORK/many.dvc"
+  rm -rf "$WORK/many.src"
+  echo "project many ($STAGES stages):"
+  bench_tool lockstep "$WORK/many.lockstep" 'o*.txt'
+  bench_tool dvc "$WORK/many.dvc" 'o*.txt'
+}
+
+for p in $PROJECTS; do
+  case $p in
+    big) run_big ;;
+    many) run_many ;;
+    *) echo "unknown project '$p' in PROJECTS (big, many)" >&2; exit 2 ;;
+  esac
+done
 
 echo
 echo "checks:"
-for p in big many; do
+for p in $PROJECTS; do
   focus=()
   [[ $p == big ]] && focus=(data big.bin)
   check "$p: same md5/size/nfiles in both dvc.lock files" \
