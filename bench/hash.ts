@@ -1,6 +1,6 @@
 /**
  * Hashing benchmark (run by hand): `node dist/bench/hash.js [--files 60000] [--big-mib 1024] [--runs 3]
- * [--keep DIR] [--only cold|warm|changed|big|commit]`. Peak RSS: bench/hash-rss.sh.
+ * [--keep DIR] [--only cold,warm,changed,big,commit,ab]`. Peak RSS: bench/hash-rss.sh.
  *
  * Generates N x 3 KiB files (100 per folder) and one large file in a temp dir, then reports medians:
  * cold hash (empty stat cache), warm hash (stat cache loaded from disk by a fresh instance, load time
@@ -12,7 +12,8 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { CachingHasher } from '../src/hash/hasher.js';
-import { hashFile } from '../src/hash/md5-file.js';
+import { hashFile, hashSmallFileSync, md5Hex } from '../src/hash/md5-file.js';
+import { walkFilesSync } from '../src/hash/walk.js';
 import { StatCache } from '../src/hash/stat-cache.js';
 import { checkoutOutput, commitOutput, openObjectStore } from '../src/cache/index.js';
 
@@ -134,6 +135,23 @@ async function main(): Promise<void> {
       }
       report.push(`one file changed (load included): median ${fmt(median(changed))} ms wall, ${fmt(median(changedCpu))} ms CPU; wall runs ${changed.map(fmt).join(', ')}`);
     }
+  }
+
+  if (want('ab')) {
+    // Why the hasher reads small files synchronously: the same files through the promise API.
+    const files = walkFilesSync(small).slice(0, 30000);
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < files.length) md5Hex(await fs.readFile(files[next++]!.absPath));
+    };
+    let c0 = process.cpuUsage();
+    let t0 = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: 32 }, lane));
+    report.push(`A/B ${files.length} small files, fs.promises.readFile with 32 in flight: ${fmt(ms(t0))} ms wall, ${fmt(cpuMs(c0))} ms CPU`);
+    c0 = process.cpuUsage();
+    t0 = process.hrtime.bigint();
+    for (const f of files) hashSmallFileSync(f.absPath);
+    report.push(`A/B same files, sync open/read/close into one buffer (ours): ${fmt(ms(t0))} ms wall, ${fmt(cpuMs(c0))} ms CPU`);
   }
 
   if (want('big') && BIG_MIB > 0) {

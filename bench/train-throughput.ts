@@ -3,8 +3,9 @@
  * time profile on wasm.
  *
  *   node dist/bench/train-throughput.js [--model seed|bn|vgg] [--batch 128] [--steps 10]
- *        [--backends wasm,cpu,tensorflow] [--procs 2] [--repeat 3] [--json]
+ *        [--backends wasm,cpu,tensorflow] [--procs 2] [--repeat 3] [--json] [--shipped]
  *
+ * --shipped is the baseline: wasm's own kernels plus only the Conv2DBackpropFilter it lacks.
  * --procs N runs N wasm processes at once (as a sweep would) and reports their summed images/s.
  * --repeat R repeats the timed block R times and reports the median. Input is random data of the
  * real shape (32x32x3, 10 classes); throughput does not depend on the values.
@@ -30,6 +31,7 @@ interface Options {
   json: boolean;
   child: boolean;
   profile: boolean;
+  shipped: boolean;
 }
 
 interface BackendResult {
@@ -46,7 +48,7 @@ interface BackendResult {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { model: 'seed', batch: 128, steps: 10, backends: ['wasm', 'cpu'], procs: 1, repeat: 3, json: false, child: false, profile: true };
+  const o: Options = { model: 'seed', batch: 128, steps: 10, backends: ['wasm', 'cpu'], procs: 1, repeat: 3, json: false, child: false, profile: true, shipped: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = () => {
@@ -66,6 +68,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--json') o.json = true;
     else if (a === '--no-profile') o.profile = false;
     else if (a === '--child') o.child = true;
+    else if (a === '--shipped') o.shipped = true;
     else throw new Error(`unknown argument ${a}`);
   }
   return o;
@@ -85,9 +88,11 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-async function setBackend(name: string): Promise<boolean> {
+const SHIPPED_PLUS = ['Conv2DBackpropFilter'];
+
+async function setBackend(name: string, o: Options): Promise<boolean> {
   if (name === 'wasm') {
-    await useWasmBackend({ training: true });
+    await useWasmBackend(o.shipped ? { training: true, only: SHIPPED_PLUS } : { training: true });
     return true;
   }
   if (name === 'tensorflow') {
@@ -101,7 +106,7 @@ async function setBackend(name: string): Promise<boolean> {
 }
 
 async function measure(backend: string, o: Options, profiler: KernelProfiler | null): Promise<BackendResult | null> {
-  if (!(await setBackend(backend))) return null;
+  if (!(await setBackend(backend, o))) return null;
   const slow = backend === 'cpu';
   const batch = slow ? Math.min(o.batch, 8) : o.batch;
   const steps = slow ? 1 : o.steps;
@@ -147,11 +152,11 @@ async function measure(backend: string, o: Options, profiler: KernelProfiler | n
   return result;
 }
 
-async function runChildren(o: Options): Promise<number[]> {
+async function runChildren(o: Options): Promise<Array<{ wall: number; cpu: number }>> {
   const self = fileURLToPath(import.meta.url);
   const args = [self, '--child', '--json', '--no-profile', '--model', o.model, '--batch', String(o.batch), '--steps', String(o.steps),
-    '--repeat', String(o.repeat), '--backends', 'wasm'];
-  const runs = Array.from({ length: o.procs }, () => new Promise<number>((resolve, reject) => {
+    '--repeat', String(o.repeat), '--backends', 'wasm', ...(o.shipped ? ['--shipped'] : [])];
+  const runs = Array.from({ length: o.procs }, () => new Promise<{ wall: number; cpu: number }>((resolve, reject) => {
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -159,14 +164,14 @@ async function runChildren(o: Options): Promise<number[]> {
     p.on('close', (code) => {
       if (code !== 0) return reject(new Error(`bench child exited ${code}`));
       const res = JSON.parse(out) as BackendResult[];
-      resolve(res[0]!.trainImgPerSec);
+      resolve({ wall: res[0]!.trainImgPerSec, cpu: res[0]!.trainImgPerCpuSec });
     });
   }));
   return Promise.all(runs);
 }
 
 function render(o: Options, results: BackendResult[]): string {
-  const lines = [`model ${o.model}, batch ${o.batch}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`];
+  const lines = [`model ${o.model}, batch ${o.batch}${o.shipped ? ', wasm kernels as shipped + Conv2DBackpropFilter' : ''}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`];
   for (const r of results) {
     lines.push(`${r.backend.padEnd(10)} train ${r.trainImgPerSec.toFixed(1).padStart(7)} img/s wall (${r.trainGflops.toFixed(1)} GFLOP/s; runs ${r.trainRuns.map((x) => x.toFixed(0)).join(', ')}; batch ${r.batch})` +
       `, ${r.trainImgPerCpuSec.toFixed(1)} img/s of CPU time; inference ${r.inferImgPerSec.toFixed(0)} img/s wall`);
@@ -183,18 +188,23 @@ function render(o: Options, results: BackendResult[]): string {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  tf.enableProdMode(); // no debug checks, no console banner on the cpu backend
   if (o.procs > 1) {
+    const load = os.loadavg();
     const each = await runChildren(o);
-    const total = each.reduce((a, b) => a + b, 0);
-    const summary = { model: o.model, batch: o.batch, procs: o.procs, perProcess: each, totalImgPerSec: total, load: os.loadavg() };
-    console.log(o.json ? JSON.stringify(summary) : `${o.procs} wasm processes, model ${o.model}: ${each.map((x) => x.toFixed(1)).join(' + ')} = ${total.toFixed(1)} img/s training`);
+    const total = each.reduce((a, b) => a + b.wall, 0);
+    const totalCpu = each.reduce((a, b) => a + b.cpu, 0);
+    const summary = { model: o.model, batch: o.batch, procs: o.procs, perProcess: each, totalImgPerSec: total, totalImgPerCpuSec: totalCpu, load };
+    console.log(o.json ? JSON.stringify(summary) : `${o.procs} wasm processes at once, model ${o.model}, load before ${load.map((l) => l.toFixed(2)).join(' ')}: ` +
+      `${each.map((x) => x.wall.toFixed(1)).join(' + ')} = ${total.toFixed(1)} img/s training (wall); ` +
+      `per CPU-second ${each.map((x) => x.cpu.toFixed(1)).join(' + ')} = ${totalCpu.toFixed(1)}`);
     return;
   }
   const profiler = o.profile ? new KernelProfiler() : null;
   const results: BackendResult[] = [];
   for (const b of o.backends) {
     if (b === 'wasm' && profiler !== null) {
-      await useWasmBackend({ training: true });
+      await setBackend('wasm', o);
       profiler.install('wasm');
     }
     const r = await measure(b, o, profiler);

@@ -12,9 +12,9 @@ import type { OutputOptions } from './commit.js';
 import { LinkPlanner, placeAt, placeObject, usableLinkTypes, writeCopy } from './link.js';
 import type { LocalObjectStore } from './object-store.js';
 import type { LinkType } from './types.js';
+import { yieldToLoop } from '../util/yield.js';
 
 const BATCH = 500;
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export interface CheckoutOptions extends OutputOptions {
   /** Hasher to judge existing workspace files with (default: one on the store's stat cache). */
@@ -64,13 +64,16 @@ function lstatOrNull(abs: string): Stats | null {
 async function isCurrent(ctx: Ctx, md5: Md5, abs: string, lst: Stats): Promise<boolean> {
   const obj = ctx.store.objectPath(md5);
   if (lst.isSymbolicLink()) {
-    // A link into the cache is right only if symlinks are wanted and it points at this object.
+    // A link into the cache is right only if symlinks are wanted, it points at this object, and the
+    // object still holds its content (root can write through the link despite the 0444 mode).
     if (!ctx.planner.types.includes('symlink')) return false;
+    let target: string;
     try {
-      return readlinkSync(abs) === obj;
+      target = readlinkSync(abs);
     } catch {
       return false;
     }
+    return target === obj && ctx.store.ensureVerified(md5, ctx.display(abs)).then(() => true, () => false);
   }
   if (!lst.isFile()) return false;
   if (lst.nlink > 1 && !ctx.planner.types.includes('hardlink')) {
@@ -98,14 +101,14 @@ async function place(ctx: Ctx, md5: Md5, abs: string, exists: boolean): Promise<
   const obj = store.objectPath(md5);
   if (planner.current === 'copy') {
     // Small objects: one read serves both the verification and the copy.
-    const bytes = store.readVerifiedSmallSync(md5, ctx.display(abs));
+    const bytes = store.readVerifiedSmallSync(md5, () => ctx.display(abs));
     if (bytes !== undefined) {
       placeAt(abs, exists, (t) => writeCopy(bytes, t));
       ctx.placed.push({ abs, md5 });
       return;
     }
   }
-  await store.ensureVerified(md5, ctx.display(abs));
+  await store.ensureVerified(md5, () => ctx.display(abs));
   planner.run((type) => placeAt(abs, exists, (t) => placeObject(type, obj, t)));
   ctx.placed.push({ abs, md5 });
 }
@@ -152,7 +155,7 @@ async function checkoutDir(ctx: Ctx, md5: Md5, absPath: string): Promise<boolean
     }
   }
   const parents = [...new Set(entries.map((e) => path.posix.dirname(e.relpath)))];
-  removeEmptyDirs(absPath, new Set(parents));
+  if (changed) removeEmptyDirs(absPath, new Set(parents)); // only removals can leave folders empty
   // Create parent folders once, shallowest first, rather than once per file.
   for (const d of parents.filter((p) => p !== '.').sort(compareCodePoints)) mkdirSync(path.join(absPath, d), { recursive: true });
 

@@ -2,7 +2,7 @@
  * Committing an output: hash it, store every file (and the manifest), and leave the workspace
  * holding the content in the configured link type.
  */
-import { chmodSync, copyFileSync, lstatSync, readlinkSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, lstatSync, readlinkSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
 import { CachingHasher } from '../hash/hasher.js';
@@ -11,9 +11,9 @@ import type { DirEntry, HashInfo, Md5 } from '../hash/types.js';
 import { isLinkedTo, LinkPlanner, placeAt, placeObject, usableLinkTypes, WRITABLE_MODE } from './link.js';
 import type { LinkType, ObjectStore } from './types.js';
 import type { LocalObjectStore } from './object-store.js';
+import { yieldToLoop } from '../util/yield.js';
 
 const BATCH = 500;
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export interface OutputOptions {
   /** Folder that paths in messages are shown relative to (default: the current directory). */
@@ -38,6 +38,13 @@ export async function commitOutputImpl(
     const shown = path.relative(opts.displayRoot ?? process.cwd(), absPath) || absPath;
     throw new LockstepError('missing-output', `output '${shown}' does not exist`, 'Check that the stage command writes it.');
   }
+  // With hardlink/symlink the objects are exposed to writes through workspace links (root ignores
+  // their 0444 mode): never link a fresh output to an object whose content has changed.
+  if (planner.current === 'hardlink' || planner.current === 'symlink') {
+    for (const md5 of result.entries?.map((e) => e.md5) ?? [result.info.md5]) {
+      if (store.hasSync(md5) && !(await isIntact(store, md5))) await store.remove(md5);
+    }
+  }
   if (result.entries === undefined) {
     commitFile(store, planner, path.resolve(absPath), result.info.md5);
   } else {
@@ -49,7 +56,13 @@ export async function commitOutputImpl(
       commitFile(store, planner, `${root}/${e.relpath}`, e.md5);
     }
     const md5 = await store.addManifest(entries);
-    if (md5 !== result.info.md5) throw new Error(`manifest hash ${md5} differs from directory hash ${result.info.md5}`);
+    if (md5 !== result.info.md5) {
+      // Only a stale directory record could disagree with the manifest built from the files'
+      // hashes; what was stored is the manifest, so it is the truth.
+      if (hasher instanceof CachingHasher) hasher.statCache.forgetDir(root);
+      await hasher.save();
+      return { ...result.info, md5 };
+    }
   }
   await hasher.save();
   return result.info;
@@ -58,6 +71,9 @@ export async function commitOutputImpl(
 /** Store one workspace file whose hash is known; the workspace keeps it in the planner's link type. */
 function commitFile(store: LocalObjectStore, planner: LinkPlanner, abs: string, md5: Md5): void {
   const obj = store.objectPath(md5);
+  // A symlink of the user's (to a file outside the cache) is hashed through, like DVC does; its
+  // target must be copied in, never moved or hardlinked (which would store the link itself).
+  const foreignLink = lstatSync(abs).isSymbolicLink() && readlinkOrNull(abs) !== obj;
   planner.run((type) => {
     const present = store.hasSync(md5);
     switch (type) {
@@ -68,27 +84,49 @@ function commitFile(store: LocalObjectStore, planner: LinkPlanner, abs: string, 
         else if (isLinkedTo(abs, obj)) placeAt(abs, true, (t) => placeObject(type, obj, t));
         return;
       case 'hardlink':
-        // Linking the workspace file in as the object copies no data at all.
-        if (!present) store.addFileSync(abs, md5, { hardlink: true });
-        else if (!isLinkedTo(abs, obj) || lstatSync(abs).isSymbolicLink()) placeAt(abs, true, (t) => placeObject('hardlink', obj, t));
-        return;
-      case 'symlink':
-        if (present) {
-          if (readlinkOrNull(abs) !== obj) placeAt(abs, true, (t) => placeObject('symlink', obj, t));
+        if (!present && !foreignLink) {
+          // Linking the workspace file in as the object copies no data at all.
+          store.addFileSync(abs, md5, { hardlink: true });
           return;
         }
-        store.addFileSync(abs, md5, { move: true });
-        try {
-          symlinkSync(obj, abs);
-        } catch (e) {
-          // Put the content back before falling back to the next link type.
-          copyFileSync(obj, abs);
-          chmodSync(abs, WRITABLE_MODE);
-          throw e;
+        if (!present) store.addFileSync(abs, md5);
+        if (!isHardlinkOf(abs, obj)) placeAt(abs, true, (t) => placeObject('hardlink', obj, t));
+        return;
+      case 'symlink':
+        if (!present && !foreignLink) {
+          store.addFileSync(abs, md5, { move: true });
+          try {
+            symlinkSync(obj, abs);
+          } catch (e) {
+            // Put the content back before falling back to the next link type.
+            copyFileSync(obj, abs);
+            chmodSync(abs, WRITABLE_MODE);
+            throw e;
+          }
+          return;
         }
+        if (!present) store.addFileSync(abs, md5);
+        if (readlinkOrNull(abs) !== obj) placeAt(abs, true, (t) => placeObject('symlink', obj, t));
         return;
     }
   });
+}
+
+async function isIntact(store: LocalObjectStore, md5: Md5): Promise<boolean> {
+  try {
+    await store.ensureVerified(md5, store.displayPath(md5));
+    return true;
+  } catch (e) {
+    if (e instanceof LockstepError && e.reason === 'corrupt-object') return false;
+    throw e;
+  }
+}
+
+function isHardlinkOf(abs: string, obj: string): boolean {
+  const st = lstatSync(abs);
+  if (st.isSymbolicLink() || st.nlink < 2) return false;
+  const o = statSync(obj, { throwIfNoEntry: false });
+  return o !== undefined && o.ino === st.ino && o.dev === st.dev;
 }
 
 function readlinkOrNull(abs: string): string | null {

@@ -6,7 +6,7 @@
  * The per-object operations used 60,000 times by commit and checkout are synchronous (see
  * src/hash/hasher.ts for why); their callers yield to the event loop between batches.
  */
-import { chmodSync, closeSync, constants, copyFileSync, existsSync, linkSync, mkdirSync, openSync, promises as fs, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, promises as fs, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
 import { hashFile, md5Hex, readSmallFileSync, WHOLE_READ_LIMIT } from '../hash/md5-file.js';
@@ -19,6 +19,9 @@ import type { ObjectStore } from './types.js';
 const OBJECT_NAME_RE = /^[0-9a-f]{30}(\.dir)?$/;
 const HASH_RE = /^[0-9a-f]{32}(\.dir)?$/;
 const READ_ONLY = 0o444;
+
+/** The workspace path an object is wanted for, in messages; a function so it is only built on failure. */
+export type ForPath = string | (() => string);
 
 export interface AddFileOptions {
   /** Rename `src` into the store (it is gone afterwards) instead of copying it. */
@@ -67,8 +70,13 @@ export class LocalObjectStore implements ObjectStore {
     if (existsSync(obj)) return;
     this.ensureDir(obj);
     const tmp = tempSibling(obj);
+    // A symlink is stored by its target's content: moving or hardlinking it would store the link.
+    const viaLink = (opts.hardlink || opts.move) && lstatSync(src).isSymbolicLink();
     try {
-      if (opts.hardlink) {
+      if (viaLink) {
+        copyFileSync(src, tmp, constants.COPYFILE_FICLONE);
+        if (opts.move) rmSync(src, { force: true });
+      } else if (opts.hardlink) {
         linkSync(src, tmp);
       } else if (opts.move) {
         try {
@@ -171,7 +179,7 @@ export class LocalObjectStore implements ObjectStore {
    * Verify once: an object whose stat matches a previous successful verification is trusted without
    * reading it again. Throws 'missing-object' / 'corrupt-object' naming `forPath` (the workspace path).
    */
-  async ensureVerified(md5: Md5, forPath: string): Promise<void> {
+  async ensureVerified(md5: Md5, forPath: ForPath): Promise<void> {
     await this.statCache.load();
     const obj = this.objectPath(md5);
     const st = statSync(obj, { throwIfNoEntry: false });
@@ -185,7 +193,7 @@ export class LocalObjectStore implements ObjectStore {
    * marking it on the way when needed, so checkout reads each object once to check and copy it.
    * Undefined for large objects (use ensureVerified and a file copy). Throws like ensureVerified.
    */
-  readVerifiedSmallSync(md5: Md5, forPath: string): Buffer | undefined {
+  readVerifiedSmallSync(md5: Md5, forPath: ForPath): Buffer | undefined {
     const obj = this.objectPath(md5);
     const st = statSync(obj, { throwIfNoEntry: false });
     if (st === undefined) throw this.missing(md5, forPath);
@@ -228,13 +236,13 @@ export class LocalObjectStore implements ObjectStore {
     return this.statCache.save();
   }
 
-  missing(md5: Md5, forPath?: string): LockstepError {
-    const what = forPath === undefined ? '' : ` for '${forPath}'`;
+  missing(md5: Md5, forPath?: ForPath): LockstepError {
+    const what = forPath === undefined ? '' : ` for '${typeof forPath === 'function' ? forPath() : forPath}'`;
     return new LockstepError('missing-object', `cache object ${this.displayPath(md5)}${what} is missing`, 'Run lockstep pull or lockstep repro.');
   }
 
-  corrupt(md5: Md5, forPath?: string): LockstepError {
-    const what = forPath === undefined ? '' : ` for '${forPath}'`;
+  corrupt(md5: Md5, forPath?: ForPath): LockstepError {
+    const what = forPath === undefined ? '' : ` for '${typeof forPath === 'function' ? forPath() : forPath}'`;
     return new LockstepError('corrupt-object', `cache object ${this.displayPath(md5)}${what} does not match its hash`, 'Remove it and run lockstep pull or repro.');
   }
 }

@@ -4,7 +4,19 @@ import { LockstepError } from '../errors.js';
 import type { Md5 } from '../hash/types.js';
 import { absPath, openLockedWorkspace } from '../pipeline/context.js';
 import { selectStages } from '../pipeline/plan.js';
+import type { ObjectStore } from '../cache/types.js';
+import type { HashResult } from '../hash/index.js';
 import { globals, out, parseWait } from './options.js';
+
+/**
+ * Would replacing this workspace output lose content the cache does not hold? For a directory, per
+ * file: deleting or restoring some files of a directory loses nothing and needs no --force.
+ */
+async function losesData(store: ObjectStore, current: HashResult): Promise<boolean> {
+  if (!current.entries) return !(await store.has(current.info.md5));
+  for (const e of current.entries) if (!(await store.has(e.md5))) return true;
+  return false;
+}
 
 /** Restore workspace outputs from the cache, as the lock file records them. */
 export async function run(targets: string[], flags: { force?: boolean; wait?: string | boolean }, cmd: Command): Promise<number> {
@@ -12,6 +24,8 @@ export async function run(targets: string[], flags: { force?: boolean; wait?: st
   const { ws, release } = await openLockedWorkspace({ command: 'lockstep checkout', waitMs: parseWait(flags.wait) });
   let restored = 0;
   let unchanged = 0;
+  // Like dvc checkout: one output that cannot be restored does not stop the others; all are reported.
+  const problems: LockstepError[] = [];
   try {
     const sel = selectStages(ws.graph, { targets, singleItem: targets.length > 0, downstream: false });
     if (!sel.ok) throw sel.error;
@@ -28,10 +42,22 @@ export async function run(targets: string[], flags: { force?: boolean; wait?: st
           continue;
         }
         // Bad input never loses data: a modified output whose content is not in the cache is kept.
-        if (current && !flags.force && !(await ws.store.has(current.info.md5))) {
-          throw new LockstepError('usage', `output '${o.path}' of stage '${name}' has changes that are not in the cache`, 'Move it away, or run lockstep checkout --force to discard the changes.');
+        if (current && !flags.force && (await losesData(ws.store, current))) {
+          problems.push(new LockstepError('usage', `output '${o.path}' of stage '${name}' has changes that are not in the cache`, 'Move it away, or run lockstep checkout --force to discard the changes.'));
+          continue;
         }
-        await checkoutOutput(ws.store, { md5: o.md5 as Md5, size: o.size, nfiles: o.nfiles }, abs, ws.project.linkTypes);
+        let changed: boolean;
+        try {
+          ({ changed } = await checkoutOutput(ws.store, { md5: o.md5 as Md5, size: o.size, nfiles: o.nfiles }, abs, ws.project.linkTypes, { displayRoot: ws.project.root }));
+        } catch (e) {
+          if (!(e instanceof LockstepError) || (e.reason !== 'missing-object' && e.reason !== 'corrupt-object')) throw e;
+          problems.push(e);
+          continue;
+        }
+        if (!changed) {
+          unchanged++;
+          continue;
+        }
         restored++;
         if (!g.quiet) out(`M\t${o.path}`);
       }
@@ -40,6 +66,11 @@ export async function run(targets: string[], flags: { force?: boolean; wait?: st
     await ws.hasher.save();
     await release();
   }
-  if (!g.quiet) out(`${restored} outputs restored, ${unchanged} unchanged.`);
+  if (!g.quiet) out(`${restored} outputs restored, ${unchanged} unchanged${problems.length ? `, ${problems.length} not restored` : ''}.`);
+  const [first, ...more] = problems;
+  if (first) {
+    const others = more.length ? ` (and ${more.length} more output${more.length > 1 ? 's' : ''} not restored)` : '';
+    throw new LockstepError(first.reason, `${first.message}${others}`, first.hint);
+  }
   return 0;
 }

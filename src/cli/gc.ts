@@ -1,3 +1,4 @@
+import { execa } from 'execa';
 import type { Command } from 'commander';
 import { collectGarbage } from '../cache/index.js';
 import type { Md5 } from '../hash/types.js';
@@ -14,12 +15,13 @@ export function hashesOf(lock: LockFile): Md5[] {
   return used;
 }
 
-/** Lock files of every recorded experiment (the exp module provides them once it exists). */
+/** Lock files of every recorded experiment. */
 async function experimentLocks(root: string): Promise<LockFile[]> {
-  const spec = '../exp/records.js';
-  const records = (await import(spec).catch(() => null)) as { listExperiments: (root: string, o: object) => Promise<{ lock: LockFile | null }[]> } | null;
-  if (!records) return [];
-  const exps = await records.listExperiments(root, { allCommits: true });
+  // Outside a git repository there are no experiment records to keep.
+  const inGit = await execa('git', ['rev-parse', '--git-dir'], { cwd: root, reject: false });
+  if (inGit.exitCode !== 0) return [];
+  const { listExperiments } = await import('../exp/records.js');
+  const exps = await listExperiments(root, { allCommits: true });
   return exps.map((e) => e.lock).filter((l): l is LockFile => l !== null);
 }
 

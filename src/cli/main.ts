@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { LockstepError, exitCodeFor } from '../errors.js';
+import { registerExpCommands } from './exp-register.js';
 
 /**
  * The one place that turns failures into exit codes and one-line messages.
@@ -66,6 +67,8 @@ export function buildProgram(): Command {
     .option('-v, --verbose', 'show stack traces and debug output')
     .option('-q, --quiet', 'print only errors')
     .exitOverride()
+    // Usage errors read like every other failure: one line starting with 'lockstep:'.
+    .configureOutput({ outputError: (text, write) => write(`lockstep: ${text.replace(/^error: /, '').replace(/\n(?=\(Did you mean)/, ' ')}`) })
     .showSuggestionAfterError(true);
 
   program
@@ -121,4 +124,6 @@ export function buildProgram(): Command {
 }
 
 /** Commands added by later features register themselves here. */
-function registerExtraCommands(_program: Command): void {}
+function registerExtraCommands(program: Command): void {
+  registerExpCommands(program, lazy);
+}

@@ -38,7 +38,10 @@ export interface YEntry {
 export function parseYamlSource(file: string, text: string, problems: Problems): YNode | undefined {
   const doc = parseDocument(text, { merge: true, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length) {
-    for (const e of doc.errors) {
+    // After the first syntax error the parser's recovery reports mostly consequences of it (one missing
+    // quote gave 51 "problems"); duplicate keys are independent mistakes and are all kept.
+    const errors = doc.errors.filter((e, i) => i === 0 || e.code === 'DUPLICATE_KEY');
+    for (const e of errors) {
       const [start, end] = e.pos;
       problems.add('yaml-syntax', firstLine(e.message), { file, offset: start, length: Math.max(1, end - start) });
     }

@@ -13,6 +13,7 @@ import { compareCodePoints, manifestJson } from './pyjson.js';
 import type { FileStat, StatCache } from './stat-cache.js';
 import { asMd5, type DirEntry, type Md5 } from './types.js';
 import { walkFilesSync } from './walk.js';
+import { yieldToLoop } from '../util/yield.js';
 
 export interface HashResult {
   info: { md5: Md5; size: number; nfiles?: number };
@@ -37,7 +38,6 @@ const BATCH = 1000;
 /** Bytes read between two yields to the event loop. */
 const BATCH_BYTES = 16 << 20;
 
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export function statOrNull(absPath: string): Stats | null {
   try {

@@ -12,7 +12,7 @@
  * An entry is only ever used when the path's current stat matches it exactly, so a stale or lost
  * entry can cost time but cannot produce a wrong hash.
  */
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -24,7 +24,8 @@ const COMPACT_AFTER_SEGMENTS = 8;
 /** Also compact when segments hold this many more records than there are distinct paths. */
 const COMPACT_AFTER_EXTRA_RECORDS = 100_000;
 const STALE_LOCK_MS = 60_000;
-const MAX_FILE_ENTRIES = 2_000_000;
+const MAX_FILE_ENTRIES = 1_000_000;
+const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EEXIST']);
 const MD5_RE = /^[0-9a-f]{32}(\.dir)?$/; // .dir for verified manifest objects
 const DIR_MD5_RE = /^[0-9a-f]{32}\.dir$/;
 
@@ -124,6 +125,10 @@ export class StatCache {
     return r !== undefined && r.fingerprint === fingerprint ? r : undefined;
   }
 
+  forgetDir(absPath: string): void {
+    this.dirs.delete(absPath);
+  }
+
   setDir(absPath: string, r: DirRecord): void {
     const old = this.dirs.get(absPath);
     if (old !== undefined && old.fingerprint === r.fingerprint && old.md5 === r.md5) return;
@@ -142,11 +147,21 @@ export class StatCache {
     const dirs = this.pendingDirs;
     this.pendingFiles = new Map();
     this.pendingDirs = new Map();
-    await writeFileAtomic(path.join(this.dir, segmentName()), serialise(files, dirs));
+    try {
+      await writeFileAtomic(path.join(this.dir, segmentName()), serialise(files, dirs));
+    } catch (e) {
+      // The stat cache only saves time: a read-only or full cache folder must not fail the work.
+      if (UNWRITABLE.has((e as NodeJS.ErrnoException).code ?? '')) return;
+      throw e;
+    }
     this.segmentsSeen++;
     this.recordsSeen += files.size + dirs.size;
     const extra = this.recordsSeen - this.files.size - this.dirs.size;
-    if (this.segmentsSeen > COMPACT_AFTER_SEGMENTS || extra > COMPACT_AFTER_EXTRA_RECORDS) await this.compact();
+    if (this.segmentsSeen > COMPACT_AFTER_SEGMENTS || extra > COMPACT_AFTER_EXTRA_RECORDS) {
+      await this.compact().catch((e: NodeJS.ErrnoException) => {
+        if (!UNWRITABLE.has(e.code ?? '')) throw e;
+      });
+    }
   }
 
   /** Merge all segments into one, under an exclusive-create lock; skip when another process holds it. */
@@ -168,6 +183,7 @@ export class StatCache {
       const merged: string[] = [];
       this.segmentsSeen = (await this.readAll(files, dirs, merged)).segments;
       if (merged.length <= 1) return true;
+      pruneVanished(files, dirs);
       // Keep the most recently written entries when over the cap (Map keeps insertion order).
       while (files.size > MAX_FILE_ENTRIES) {
         const first = files.keys().next();
@@ -193,7 +209,8 @@ export class StatCache {
     try {
       listing = await fs.readdir(this.dir);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { segments: 0, records: 0 };
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR') return { segments: 0, records: 0 };
       throw e;
     }
     let records = 0;
@@ -211,6 +228,25 @@ export class StatCache {
     }
     return { segments: segments.length, records };
   }
+}
+
+/**
+ * Drop entries under folders that no longer exist (deleted workspaces, temp folders): one stat per
+ * distinct folder, not per file, so compaction stays cheap. Entries of single deleted files in
+ * folders that remain are dropped by the size cap instead.
+ */
+function pruneVanished(files: Map<string, FileRecord>, dirs: Map<string, DirRecord>): void {
+  const exists = new Map<string, boolean>();
+  const folderExists = (folder: string): boolean => {
+    let known = exists.get(folder);
+    if (known === undefined) {
+      known = existsSync(folder);
+      exists.set(folder, known);
+    }
+    return known;
+  };
+  for (const p of files.keys()) if (!folderExists(p.slice(0, p.lastIndexOf('/')) || '/')) files.delete(p);
+  for (const p of dirs.keys()) if (!folderExists(p)) dirs.delete(p);
 }
 
 /** `<ms timestamp, 15 digits>-<pid>-<random>.seg`: sorts by time of writing. */

@@ -40,7 +40,3 @@ export function walkFilesSync(root: string): WalkedFile[] {
   }
   return out;
 }
-
-export async function walkFiles(root: string): Promise<WalkedFile[]> {
-  return walkFilesSync(root);
-}

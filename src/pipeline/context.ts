@@ -8,7 +8,7 @@ import type { ObjectStore } from '../cache/types.js';
 import { LOCK_FILES, findProjectRoot, openProject, type Project } from '../project.js';
 import { acquireRepoLock, type LockHolder } from './repo-lock.js';
 import { buildGraph, type Graph } from './graph.js';
-import { readLockFile, type LockFile } from './lockfile.js';
+import { lockToRepoPaths, readLockFile, type LockFile } from './lockfile.js';
 
 /** Everything a verb needs about one workspace, loaded once. */
 export interface Workspace {
@@ -29,8 +29,14 @@ export async function openWorkspace(cwd: string = process.cwd()): Promise<Worksp
   const graph = buildGraph(pipeline.stages);
   if (!graph.ok) throw graph.error;
   const lockPath = path.join(project.root, LOCK_FILES[pipeline.file] ?? 'pipeline.lock');
-  const [lock, hasher] = await Promise.all([readLockFile(lockPath), openHasher(project.cacheDir)]);
+  const [onDisk, hasher] = await Promise.all([readLockFile(lockPath), openHasher(project.cacheDir)]);
+  const lock = lockToRepoPaths(onDisk, stageWdirs(graph.value));
   return { project, pipeline, graph: graph.value, lockPath, lock, hasher, store: openObjectStore(project.cacheDir), params: new ParamsCache(project.root) };
+}
+
+/** The stages that run in a wdir other than the root: their lock entries are written relative to it. */
+export function stageWdirs(graph: Graph): Map<string, string> {
+  return new Map(graph.stages.filter((s) => s.wdir !== '.').map((s) => [s.name, s.wdir]));
 }
 
 export function absPath(ws: Workspace, rel: string): string {

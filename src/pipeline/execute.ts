@@ -1,11 +1,11 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { checkoutOutput, commitOutput } from '../cache/index.js';
+import { checkoutOutput, commitOutput, unprotectOutput } from '../cache/index.js';
 import { resolveStageParams } from '../config/index.js';
 import type { StageDef } from '../config/types.js';
 import { LockstepError } from '../errors.js';
-import { absPath, type Workspace } from './context.js';
+import { absPath, stageWdirs, type Workspace } from './context.js';
 import type { Emit, ReproSummary, StageOutcome } from './events.js';
 import { ignoreOutputs } from './gitignore.js';
 import { withDownstream } from './graph.js';
@@ -27,9 +27,12 @@ export interface ReproOptions {
   dry: boolean;
 }
 
-/** Stages whose outputs can all be restored from the cache can use the run-cache. */
+/**
+ * Stages whose outputs can all be restored can use the run-cache. As in DVC, that includes
+ * `cache: false` outputs (metrics, plots): the run-cache keeps a copy of them in the object store.
+ */
 function canUseRunCache(stage: StageDef): boolean {
-  return stage.outs.every((o) => isAuxiliary(o) || (o.cache && !o.persist));
+  return stage.outs.every((o) => isAuxiliary(o) || !o.persist);
 }
 
 /**
@@ -79,7 +82,7 @@ export async function reproduce(ws: Workspace, opts: ReproOptions, emit: Emit, s
   }
 
   await checkBeforeRunning(ws, selected);
-  const writer = new LockWriter(ws.lockPath, ws.lock, ws.graph.order);
+  const writer = new LockWriter(ws.lockPath, ws.lock, ws.graph.order, stageWdirs(ws.graph));
   const inSelection = new Set(selected);
   const pending = new Set(selected);
   const running = new Map<string, Promise<void>>();
@@ -177,6 +180,9 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
   for (const o of stage.outs) {
     const abs = absPath(ws, o.path);
     if (!o.persist) await fs.rm(abs, { recursive: true, force: true });
+    // A persistent output placed by hardlink/symlink is the read-only cache object: give the stage a
+    // writable copy (DVC's unprotect) so editing it in place can never touch the cache.
+    else if (existsSync(abs)) await unprotectOutput(abs);
     await fs.mkdir(path.dirname(abs), { recursive: true });
   }
   emit({ type: 'stage-start', stage: name, reasons, commands: stage.cmd });
@@ -204,7 +210,7 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
   const outs: LockedPath[] = [];
   for (const o of stage.outs) {
     const abs = absPath(ws, o.path);
-    const info = !existsSync(abs) ? null : o.cache ? await commitOutput(ws.store, ws.hasher, abs, ws.project.linkTypes) : (await ws.hasher.hashPath(abs))?.info ?? null;
+    const info = !existsSync(abs) ? null : o.cache ? await commitOutput(ws.store, ws.hasher, abs, ws.project.linkTypes, { displayRoot: ws.project.root }) : (await ws.hasher.hashPath(abs))?.info ?? null;
     if (!info) {
       if (isAuxiliary(o)) continue;
       const message = `stage '${name}' ran but did not create its output '${o.path}'`;
@@ -217,6 +223,8 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
   await writer.update(name, entry);
   await ignoreOutputs(ws.project.root, stage.outs.filter((o) => o.cache).map((o) => o.path));
   if (runCacheAllowed || (opts.force && canUseRunCache(stage) && !stage.alwaysChanged)) {
+    // Uncached outputs stay plain workspace files; the run-cache needs their content in the store.
+    for (const o of stage.outs) if (!o.cache && !isAuxiliary(o)) await commitOutput(ws.store, ws.hasher, absPath(ws, o.path), ['copy']);
     await saveRunCacheEntry(ws.project.cacheDir, key, { ...entry, outs: outs.filter((o) => !stage.outs.some((d) => d.path === o.path && isAuxiliary(d))) });
   }
   emit({ type: 'stage-ran', stage: name, durationMs: Date.now() - started });
@@ -234,7 +242,9 @@ async function restoreOutputs(ws: Workspace, stage: StageDef, entry: LockedStage
   }
   try {
     for (const e of found) {
-      await checkoutOutput(ws.store, { md5: e.md5 as never, size: e.size, nfiles: e.nfiles }, absPath(ws, e.path), ws.project.linkTypes);
+      // An uncached output (git tracks it) is restored as an independent copy, never a link.
+      const cached = stage.outs.find((o) => o.path === e.path)?.cache !== false;
+      await checkoutOutput(ws.store, { md5: e.md5 as never, size: e.size, nfiles: e.nfiles }, absPath(ws, e.path), cached ? ws.project.linkTypes : ['copy'], { displayRoot: ws.project.root });
     }
   } catch (err) {
     if (err instanceof LockstepError && (err.reason === 'missing-object' || err.reason === 'corrupt-object')) return null;

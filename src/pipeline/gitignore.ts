@@ -6,7 +6,16 @@ import { writeFileAtomic } from '../util/atomic.js';
  * As DVC does, cached outputs are listed in the .gitignore beside them (`/name`), so git tracks the
  * pipeline and the lock file while the cache holds the data. Only inside a git repository.
  */
-export async function ignoreOutputs(root: string, outPaths: string[]): Promise<void> {
+export function ignoreOutputs(root: string, outPaths: string[]): Promise<void> {
+  // Stages finishing together under -j would read-modify-write one .gitignore at once and lose lines.
+  const next = queue.then(() => addIgnores(root, outPaths));
+  queue = next.catch(() => undefined);
+  return next;
+}
+
+let queue: Promise<void> = Promise.resolve();
+
+async function addIgnores(root: string, outPaths: string[]): Promise<void> {
   if (!existsSync(path.join(root, '.git')) || outPaths.length === 0) return;
   const byDir = new Map<string, string[]>();
   for (const p of outPaths) {

@@ -46,12 +46,33 @@ export function lockedPath(p: string, info: HashInfo): LockedPath {
   return out;
 }
 
+/**
+ * dvc.lock writes a stage's paths (deps, outs, params files) relative to its `wdir`, as the stage
+ * definition does; in memory they are repo-relative like StageDef paths. Absolute paths stay as they are.
+ */
+export function rebaseStage(s: LockedStage, wdir: string, to: 'repo' | 'wdir'): LockedStage {
+  if (wdir === '.' || wdir === '') return s;
+  const move = (p: string) => (path.posix.isAbsolute(p) || /^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : to === 'wdir' ? path.posix.relative(wdir, p) || '.' : path.posix.normalize(path.posix.join(wdir, p)));
+  const out: LockedStage = { cmd: s.cmd };
+  if (s.deps) out.deps = s.deps.map((d) => ({ ...d, path: move(d.path) }));
+  if (s.params) out.params = Object.fromEntries(Object.entries(s.params).map(([f, v]) => [move(f), v]));
+  if (s.outs) out.outs = s.outs.map((o) => ({ ...o, path: move(o.path) }));
+  return out;
+}
+
+/** A lock as read from disk, with the paths of stages that have a wdir made repo-relative. */
+export function lockToRepoPaths(lock: LockFile, wdirs: ReadonlyMap<string, string>): LockFile {
+  const stages: Record<string, LockedStage> = {};
+  for (const [n, s] of Object.entries(lock.stages)) stages[n] = rebaseStage(s, wdirs.get(n) ?? '.', 'repo');
+  return { schema: lock.schema, stages };
+}
+
 /** Stable order: stages in pipeline order (others after, by name); keys cmd, deps, params, outs; paths sorted. */
-export function serializeLockFile(lock: LockFile, stageOrder: string[] = []): string {
+export function serializeLockFile(lock: LockFile, stageOrder: string[] = [], wdirs: ReadonlyMap<string, string> = new Map()): string {
   const rank = new Map(stageOrder.map((n, i) => [n, i]));
   const names = Object.keys(lock.stages).sort((a, b) => (rank.get(a) ?? Infinity) - (rank.get(b) ?? Infinity) || (a < b ? -1 : a > b ? 1 : 0));
   const stages: Record<string, LockedStage> = {};
-  for (const n of names) stages[n] = normaliseStage(lock.stages[n]!);
+  for (const n of names) stages[n] = normaliseStage(rebaseStage(lock.stages[n]!, wdirs.get(n) ?? '.', 'wdir'));
   return dump({ schema: '2.0', stages }, { lineWidth: -1, noRefs: true });
 }
 
@@ -66,7 +87,9 @@ export function normaliseStage(s: LockedStage): LockedStage {
   if (s.deps?.length) out.deps = [...s.deps].sort(byPath).map(clean);
   if (s.params && Object.keys(s.params).length) {
     out.params = {};
-    for (const f of Object.keys(s.params).sort()) {
+    // As dvc.lock: the default params.yaml first, then the other files in order.
+    const files = Object.keys(s.params).sort((a, b) => Number(b === 'params.yaml') - Number(a === 'params.yaml') || (a < b ? -1 : a > b ? 1 : 0));
+    for (const f of files) {
       const keys: Record<string, unknown> = {};
       for (const k of Object.keys(s.params[f]!).sort()) keys[k] = s.params[f]![k];
       out.params[f] = keys;
@@ -86,13 +109,15 @@ export class LockWriter {
     readonly file: string,
     readonly lock: LockFile,
     private readonly stageOrder: string[],
+    /** Stage name -> wdir, for the stages that have one (their paths are written relative to it). */
+    private readonly wdirs: ReadonlyMap<string, string> = new Map(),
   ) {}
 
   /** Record a stage (or forget it with `undefined`) and write the file. */
   update(stage: string, entry: LockedStage | undefined): Promise<void> {
     if (entry) this.lock.stages[stage] = normaliseStage(entry);
     else delete this.lock.stages[stage];
-    const text = serializeLockFile(this.lock, this.stageOrder);
+    const text = serializeLockFile(this.lock, this.stageOrder, this.wdirs);
     const next = this.chain.then(() => writeFileAtomic(this.file, text));
     this.chain = next.catch(() => undefined);
     return next;

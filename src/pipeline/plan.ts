@@ -27,7 +27,9 @@ export function resolveTargets(graph: Graph, targets: string[]): Result<string[]
       continue;
     }
     const all = graph.stages.map((s) => s.name);
-    const hint = all.length ? `Did you mean '${closest(t, all)}'? Stages: ${all.slice(0, 10).join(', ')}${all.length > 10 ? ', …' : ''}.` : 'The pipeline has no stages.';
+    // A foreach/matrix group ('build' for every 'build@…') is a valid target too, so it can be suggested.
+    const groups = [...new Set(all.filter((n) => n.includes('@')).map((n) => n.slice(0, n.indexOf('@'))))];
+    const hint = all.length ? `Did you mean '${closest(t, [...all, ...groups])}'? Stages: ${all.slice(0, 10).join(', ')}${all.length > 10 ? ', …' : ''}.` : 'The pipeline has no stages.';
     return err(new LockstepError('unknown-stage', `no stage named '${t}'`, hint));
   }
   return ok(names);
@@ -41,8 +43,9 @@ export function selectStages(graph: Graph, opts: SelectOptions): Result<string[]
   } else {
     const resolved = resolveTargets(graph, opts.targets);
     if (!resolved.ok) return resolved;
-    chosen = opts.singleItem ? new Set(resolved.value) : withUpstream(graph, resolved.value);
-    if (opts.downstream) for (const d of withDownstream(graph, resolved.value)) chosen.add(d);
+    // As in DVC, --downstream means the targets and what depends on them, without their upstream.
+    if (opts.downstream) chosen = withDownstream(graph, resolved.value);
+    else chosen = opts.singleItem ? new Set(resolved.value) : withUpstream(graph, resolved.value);
   }
   return ok(graph.order.filter((n) => chosen.has(n)));
 }

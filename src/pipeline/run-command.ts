@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { execa } from 'execa';
 import path from 'node:path';
 
@@ -51,6 +52,7 @@ export async function runStageCommands(
       }));
     };
     const pumps = Promise.all([pump('stdout', child.stdout), pump('stderr', child.stderr)]);
+    const stopWatchdog = startWatchdog(child.pid);
     let interrupted = false;
     let killTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {
@@ -60,6 +62,7 @@ export async function runStageCommands(
     };
     opts.signal.addEventListener('abort', onAbort, { once: true });
     const result = await child;
+    stopWatchdog();
     await pumps;
     opts.signal.removeEventListener('abort', onAbort);
     if (killTimer) clearTimeout(killTimer);
@@ -72,6 +75,35 @@ export async function runStageCommands(
     }
   }
   return { exitCode: 0, signal: null, interrupted: false };
+}
+
+/**
+ * A `kill -9` of lockstep cannot be handled, and the stage runs in its own process group, so it
+ * would live on. A small detached shell stops the group once lockstep is gone. It is started only
+ * when the command outlives WATCHDOG_DELAY_MS (short commands end by themselves and would pay a
+ * process spawn each), and stopped as soon as the command ends, so it never signals a process
+ * group id that may have been reused.
+ */
+const WATCHDOG_DELAY_MS = 500;
+
+function startWatchdog(groupPid: number | undefined): () => void {
+  if (!groupPid || process.platform === 'win32') return () => {};
+  let dog: ReturnType<typeof spawn> | undefined;
+  const timer = setTimeout(() => {
+    const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; kill -TERM -${groupPid} 2>/dev/null; sleep 2; kill -KILL -${groupPid} 2>/dev/null`;
+    dog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' });
+    dog.on('error', () => undefined);
+    dog.unref();
+  }, WATCHDOG_DELAY_MS);
+  timer.unref();
+  return () => {
+    clearTimeout(timer);
+    try {
+      if (dog?.pid) process.kill(-dog.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
 }
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {

@@ -25,3 +25,20 @@ test('local cache: DVC 3 layout files/md5/ab/cdef…, read-only objects, temp fi
   for await (const m of store.list()) listed.push(m);
   assert.deepEqual(listed, [md5]);
 });
+
+test('local cache: addFile of a symlink with move or hardlink stores the target content, not the link', async () => {
+  const dir = await tempDir();
+  const store = openObjectStore(path.join(dir, '.cache'));
+  const target = path.join(dir, 'target.txt');
+  await fs.writeFile(target, 'target bytes');
+  const md5 = md5Hex('target bytes');
+  for (const opts of [{ move: true }, { hardlink: true }]) {
+    const link = path.join(dir, 'link');
+    await fs.symlink(target, link);
+    await store.addFile(link, md5, opts);
+    assert.ok((await fs.lstat(store.objectPath(md5))).isFile());
+    assert.ok((await fs.stat(target)).mode & 0o200, 'the target keeps its mode');
+    await store.remove(md5);
+    await fs.rm(link, { force: true });
+  }
+});

@@ -248,3 +248,19 @@ test('checkout never writes through a file or a symlinked folder standing where 
   assert.ok((await fs.lstat(path.join(data, 'sub'))).isDirectory());
   assert.equal(await fs.readFile(path.join(elsewhere, 'b.txt'), 'utf8'), 'not yours');
 });
+
+test("a user's symlink inside an output is hashed through; its target is copied in, never moved or made read-only", async () => {
+  for (const type of ['copy', 'hardlink', 'symlink'] satisfies LinkType[]) {
+    const p = await project();
+    const target = path.join(p.root, 'outside.txt');
+    await fs.writeFile(target, 'outside content');
+    await fs.symlink(target, path.join(p.root, 'data', 'link.txt'));
+    const info = await commitOutput(p.store, p.hasher, path.join(p.root, 'data'), [type]);
+    const obj = p.store.objectPath(md5Hex('outside content'));
+    assert.ok((await fs.lstat(obj)).isFile(), `${type}: the object is a regular file`);
+    assert.equal(await fs.readFile(obj, 'utf8'), 'outside content');
+    assert.equal(await fs.readFile(target, 'utf8'), 'outside content', `${type}: the target is untouched`);
+    assert.ok((await fs.stat(target)).mode & 0o200, `${type}: the target stays writable`);
+    assert.equal(info.nfiles, 5);
+  }
+});

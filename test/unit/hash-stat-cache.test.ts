@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { CachingHasher } from '../../src/hash/hasher.js';
 import { hashFile } from '../../src/hash/md5-file.js';
 import { isRacy, StatCache } from '../../src/hash/stat-cache.js';
+import { LockstepError } from '../../src/errors.js';
 import { age, ageTree, tempDir, writeTree } from '../helpers/tmp.js';
 
 /** A hasher on its own stat cache whose reads are counted per path. */
@@ -147,4 +148,88 @@ test('two processes writing the stat cache at once never corrupt it or lose it',
   const result = await hasher.hashPath(data);
   assert.equal(reads.length, 0, 'the last round of each writer is in the cache');
   for (const e of result?.entries ?? []) assert.equal(e.md5, await hashFile(path.join(data, e.relpath)), e.relpath);
+});
+
+test('an unusable stat-cache folder costs re-reads, never a failure', async () => {
+  const dir = await tempDir();
+  const file = path.join(dir, 'f.txt');
+  await fs.writeFile(file, 'x');
+  await age(file);
+  const cacheDir = path.join(dir, '.cache');
+  await fs.mkdir(cacheDir);
+  await fs.writeFile(path.join(cacheDir, 'tmp'), 'a file where the stat-cache folder would go');
+  const { hasher, reads, statCache } = countingHasher(cacheDir);
+  await statCache.load();
+  assert.equal((await hasher.hashPath(file))?.info.md5, await hashFile(file));
+  await hasher.save();
+  assert.equal(reads.length, 1);
+});
+
+test('compaction merges segments into one and drops entries under deleted folders', async () => {
+  const dir = await tempDir();
+  const cacheDir = path.join(dir, '.cache');
+  const keep = path.join(dir, 'keep');
+  const gone = path.join(dir, 'gone');
+  await writeTree(keep, { 'a.txt': 'a' });
+  await writeTree(gone, { 'b.txt': 'b', 'sub/c.txt': 'c' });
+  await ageTree(dir);
+  for (const target of [keep, gone]) {
+    const { hasher } = countingHasher(cacheDir);
+    await hasher.hashPath(target);
+    await hasher.save();
+  }
+  await fs.rm(gone, { recursive: true });
+  const { statCache } = countingHasher(cacheDir);
+  await statCache.load();
+  assert.equal(await statCache.compact(), true);
+  const segDir = path.join(cacheDir, 'tmp', 'stat-cache');
+  const segments = (await fs.readdir(segDir)).filter((n) => n.endsWith('.seg'));
+  assert.equal(segments.length, 1);
+  const text = await fs.readFile(path.join(segDir, segments[0] as string), 'utf8');
+  assert.ok(text.includes(path.join(keep, 'a.txt')));
+  assert.ok(!text.includes(gone), 'entries under the deleted folder are gone');
+  const again = countingHasher(cacheDir);
+  await again.hasher.hashPath(keep);
+  assert.equal(again.reads.length, 0, 'the kept entries still work after compaction');
+});
+
+test('the directory record is what a warm hash returns (no re-serialising); commit trusts the manifest', async () => {
+  const dir = await tempDir();
+  const data = path.join(dir, 'data');
+  await writeTree(data, { 'a.txt': 'a', 'b/c.txt': 'c' });
+  await ageTree(data);
+  const cacheDir = path.join(dir, '.cache');
+  const one = countingHasher(cacheDir);
+  const real = await one.hasher.hashPath(data);
+  await one.hasher.save();
+
+  // Tamper with the stored directory record: a warm hash that used it returns the tampered value.
+  const segDir = path.join(cacheDir, 'tmp', 'stat-cache');
+  const [seg] = (await fs.readdir(segDir)).filter((n) => n.endsWith('.seg'));
+  const text = await fs.readFile(path.join(segDir, seg as string), 'utf8');
+  const fake = `${'f'.repeat(32)}.dir`;
+  await fs.writeFile(path.join(segDir, seg as string), text.replace(real?.info.md5 as string, fake));
+  const two = countingHasher(cacheDir);
+  await two.statCache.load();
+  assert.equal((await two.hasher.hashPath(data))?.info.md5, fake, 'the record was reused as is');
+  assert.equal(two.reads.length, 0);
+
+  const { commitOutput, openObjectStore } = await import('../../src/cache/index.js');
+  const info = await commitOutput(openObjectStore(cacheDir), two.hasher, data, ['copy']);
+  assert.equal(info.md5, real?.info.md5, 'commit stores and reports the manifest it built');
+  assert.equal((await two.hasher.hashPath(data))?.info.md5, real?.info.md5, 'and forgets the bad record');
+});
+
+test('a broken symlink inside a directory output is reported, not silently skipped', async () => {
+  const dir = await tempDir();
+  const data = path.join(dir, 'data');
+  await writeTree(data, { 'a.txt': 'a' });
+  await fs.symlink(path.join(dir, 'nowhere'), path.join(data, 'dangling'));
+  const { hasher } = countingHasher(path.join(dir, '.cache'));
+  await assert.rejects(hasher.hashPath(data), (e: unknown) => {
+    assert.ok(e instanceof LockstepError);
+    assert.equal(e.reason, 'data');
+    assert.equal(e.message, `broken symlink '${path.join(data, 'dangling')}' inside a directory output`);
+    return true;
+  });
 });

@@ -56,6 +56,10 @@ test('selection: upstream by default, --single-item, --downstream, groups and un
   assert.deepEqual(sel(['c']), { ok: true, value: ['a', 'b@1', 'c'] });
   assert.deepEqual(sel(['c'], true), { ok: true, value: ['c'] });
   assert.deepEqual(sel(['a'], true, true), { ok: true, value: ['a', 'b@1', 'b@2', 'c'] });
+  // --downstream (as in DVC) leaves out the targets' upstream stages
+  assert.deepEqual(sel(['b@1'], false, true), { ok: true, value: ['b@1', 'c'] });
+  const group = sel(['bb']);
+  if (!group.ok) assert.match(group.error.hint ?? '', /^Did you mean 'b'\?/);
   assert.deepEqual(sel(['b']), { ok: true, value: ['a', 'b@1', 'b@2'] });
   assert.deepEqual(sel(['pipeline.yaml:c'], true), { ok: true, value: ['c'] });
   const bad = sel(['cc']);

@@ -31,21 +31,23 @@ function rng(seed: number): () => number {
   };
 }
 
-function randomArray(size: number, seed: number, opts: { reluLike?: boolean } = {}): Float32Array {
+function randomArray(size: number, seed: number, opts: { reluLike?: boolean; nanEvery?: number } = {}): Float32Array {
   const r = rng(seed);
   const out = new Float32Array(size);
   for (let i = 0; i < size; i++) {
     const v = r() * 2 - 1;
     // relu-like data has many exact zeros, which exercises max-pool tie-breaking.
     out[i] = opts.reluLike === true ? Math.max(0, v) : v;
+    if (opts.nanEvery !== undefined && i % opts.nanEvery === 0) out[i] = Number.NaN;
   }
   return out;
 }
 
-interface Spec { shape: number[]; seed: number; reluLike?: boolean; dtype?: 'float32' | 'int32' }
+interface Spec { shape: number[]; seed: number; reluLike?: boolean; dtype?: 'float32' | 'int32'; values?: ArrayLike<number>; nanEvery?: number }
 
 function materialise(spec: Spec): Tensor {
   const size = spec.shape.reduce((p, q) => p * q, 1);
+  if (spec.values !== undefined) return tf.tensor(Float32Array.from(spec.values), spec.shape);
   if (spec.dtype === 'int32') {
     const r = rng(spec.seed);
     return tf.tensor(Int32Array.from({ length: size }, () => Math.floor(r() * 1000) - 500), spec.shape, 'int32');
@@ -83,11 +85,13 @@ async function checkKernel(kernel: string, inputs: Record<string, Spec>, attrs: 
 }
 
 before(async () => {
+  // Production mode only silences tfjs' console banner about tfjs-node; kernels run the same.
+  tf.enableProdMode();
   await useWasmBackend({ training: true });
 });
 
 test('the registered kernel list names every replaced kernel', () => {
-  for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Sum', 'Mean', 'Tile', 'Identity', 'Cast', 'Multiply', 'Add']) {
+  for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Sum', 'Mean', 'Tile', 'Identity', 'Cast', 'Multiply', 'Add', 'FusedBatchNorm']) {
     assert.ok(WASM_TRAINING_KERNELS.includes(k), k);
     assert.ok(tf.getKernel(k, 'wasm') !== undefined, `${k} registered for wasm`);
   }
@@ -105,6 +109,9 @@ describe('Conv2DBackpropFilter', () => {
     { x: [3, 13, 11, 8], f: [3, 3, 8, 5], strides: 1, pad: 'same', dy: [3, 13, 11, 5] },
     { x: [2, 12, 12, 9], f: [2, 2, 9, 3], strides: 1, pad: 'same', dy: [2, 12, 12, 3] },
     { x: [1, 24, 24, 16], f: [5, 5, 16, 8], strides: 1, pad: 'same', dy: [1, 24, 24, 8] },
+    // Wide layers (512 channels) on tiny images, both paths.
+    { x: [1, 4, 4, 512], f: [3, 3, 512, 2], strides: 1, pad: 'same', dy: [1, 4, 4, 2] },
+    { x: [1, 12, 12, 2], f: [3, 3, 2, 512], strides: 1, pad: 'same', dy: [1, 12, 12, 512] },
     // With the chunk sizes shrunk below (the cpu reference is too slow for full-size chunks):
     // several padded-grid chunks and several im2col chunks, uneven last chunks.
     { x: [5, 12, 12, 8], f: [3, 3, 8, 6], strides: 1, pad: 'same', dy: [5, 12, 12, 6], small: true },
@@ -134,6 +141,7 @@ describe('Conv2DBackpropInput', () => {
     { dy: [1, 7, 7, 4], f: [3, 3, 1, 4], inputShape: [1, 7, 7, 1], strides: 1, pad: 'same' },
     { dy: [3, 5, 5, 6], f: [3, 3, 5, 6], inputShape: [3, 7, 7, 5], strides: 1, pad: 'valid' },
     { dy: [2, 4, 4, 64], f: [3, 3, 128, 64], inputShape: [2, 4, 4, 128], strides: 1, pad: 'same' },
+    { dy: [2, 3, 3, 512], f: [3, 3, 2, 512], inputShape: [2, 3, 3, 2], strides: 1, pad: 'same' },
     // Fallback: strided gradients keep wasm's own kernel.
     { dy: [2, 4, 4, 3], f: [3, 3, 2, 3], inputShape: [2, 8, 8, 2], strides: 2, pad: 'same' },
   ];
@@ -164,8 +172,10 @@ describe('BatchMatMul', () => {
 });
 
 describe('MaxPoolGrad', () => {
-  const cases: Array<{ x: number[]; filter: number; strides: number; pad: 'same' | 'valid' }> = [
+  const cases: Array<{ x: number[]; filter: number; strides: number; pad: 'same' | 'valid'; nanEvery?: number }> = [
     { x: [2, 8, 8, 4], filter: 2, strides: 2, pad: 'valid' },
+    // NaN inputs: the cpu backend's argmax skips them (and drops the gradient of all-NaN windows).
+    { x: [2, 8, 8, 1], filter: 2, strides: 2, pad: 'valid', nanEvery: 2 },
     { x: [1, 7, 7, 1], filter: 2, strides: 2, pad: 'valid' },
     { x: [2, 7, 7, 3], filter: 2, strides: 2, pad: 'same' },
     { x: [2, 6, 6, 2], filter: 3, strides: 1, pad: 'same' },
@@ -173,11 +183,12 @@ describe('MaxPoolGrad', () => {
     { x: [3, 5, 7, 6], filter: 2, strides: 2, pad: 'valid' },
   ];
   for (const c of cases) {
-    test(`x ${c.x} pool ${c.filter} stride ${c.strides} ${c.pad}`, async () => {
-      const y = await runKernelOn('cpu', 'MaxPool', { x: { shape: c.x, seed: 9, reluLike: true } },
-        { filterSize: c.filter, strides: c.strides, pad: c.pad });
+    test(`x ${c.x} pool ${c.filter} stride ${c.strides} ${c.pad}${c.nanEvery ? ' with NaN' : ''}`, async () => {
+      const input: Spec = { shape: c.x, seed: 9, reluLike: true, nanEvery: c.nanEvery };
+      // The forward output MaxPoolGrad receives is the cpu backend's max-pool of the same input.
+      const y = await runKernelOn('cpu', 'MaxPool', { x: input }, { filterSize: c.filter, strides: c.strides, pad: c.pad });
       await checkKernel('MaxPoolGrad', {
-        dy: { shape: y.shape, seed: 10 }, input: { shape: c.x, seed: 9, reluLike: true }, output: { shape: y.shape, seed: 11 },
+        dy: { shape: y.shape, seed: 10 }, input, output: { shape: y.shape, seed: 0, values: y.values },
       }, { filterSize: c.filter, strides: c.strides, pad: c.pad });
     });
   }
@@ -263,4 +274,28 @@ describe('Multiply and Add with a channel vector', () => {
       });
     }
   }
+});
+
+describe('FusedBatchNorm', () => {
+  const positive = (shape: number[], seed: number): Spec => {
+    const r = rng(seed);
+    return { shape, seed, values: Array.from({ length: shape.reduce((p, q) => p * q, 1) }, () => 0.1 + r()) };
+  };
+  test('per-channel parameters, with and without offset and scale', async () => {
+    for (const withParams of [true, false]) {
+      const inputs: Record<string, Spec> = { x: { shape: [3, 5, 5, 8], seed: 22 }, mean: { shape: [8], seed: 23 }, variance: positive([8], 24) };
+      if (withParams) Object.assign(inputs, { offset: { shape: [8], seed: 25 }, scale: { shape: [8], seed: 26 } });
+      await checkKernel('FusedBatchNorm', inputs, { varianceEpsilon: 0.001 });
+    }
+  });
+  test('a large mean against a small spread stays accurate', async () => {
+    const x = positive([2, 4, 4, 3], 27);
+    const shifted: Spec = { ...x, values: Array.from(x.values!, (v) => v + 1000) };
+    await checkKernel('FusedBatchNorm', { x: shifted, mean: { shape: [3], seed: 0, values: [1000.5, 1000.5, 1000.5] }, variance: positive([3], 28) },
+      { varianceEpsilon: 0.001 });
+  });
+  test('broadcast parameters of full rank keep the original kernel', async () => {
+    await checkKernel('FusedBatchNorm', { x: { shape: [2, 3, 3, 4], seed: 29 }, mean: { shape: [1, 1, 1, 4], seed: 30 }, variance: positive([1, 1, 1, 4], 31) },
+      { varianceEpsilon: 0.001 });
+  });
 });

@@ -57,6 +57,8 @@ function relErr(a: Float32Array, b: Float32Array): number {
 }
 
 before(async () => {
+  // Production mode only silences tfjs' console banner about tfjs-node; kernels run the same.
+  tf.enableProdMode();
   await useWasmBackend({ training: true });
 });
 

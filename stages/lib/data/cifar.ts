@@ -20,7 +20,7 @@ export const CIFAR_RECORDS_PER_BATCH = 10_000;
 export interface CifarBatchFile {
   member: string;
   split: OriginalSplit;
-  /** Index of the batch's first image within its split: ids stay put whatever order members come in. */
+  /** Position of the batch within its split (0-based): ids come from it, so they stay put whatever order the members come in. */
   batchNo: number;
 }
 

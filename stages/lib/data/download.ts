@@ -140,6 +140,7 @@ export async function download(url: string, dest: string, md5: string, opts: Dow
     } catch (e) {
       // Lost the server after part of the file arrived: worth another try; never reached: next source.
       if (have > 0 && failures++ < maxResumes) continue;
+      if (have === 0) await fs.rm(note, { force: true });
       throw e;
     }
     const { res, body } = opened;

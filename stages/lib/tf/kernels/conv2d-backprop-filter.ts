@@ -3,14 +3,14 @@
  *
  * dW[kh,kw,ci,co] = Σ_{n,oh,ow} x[n, oh·sh+kh-pt, ow·sw+kw-pl, ci] · dy[n,oh,ow,co]
  *
- * is one GEMM over a transposed im2col matrix: colᵀ[(kh,kw,ci), (n,oh,ow)] built in the wasm heap,
- * times dy viewed as [(n,oh,ow), co], which is already in the right layout (no copy). It runs on
- * wasm's XNNPACK fully-connected path (no transposes, batch 1), which packs its second operand (dy)
- * and streams the first, so the big matrix goes first and the packing stays cheap.
+ * is one GEMM over a transposed im2col matrix, run on wasm's XNNPACK fully-connected path (no
+ * transposes, batch 1). That path packs its second operand on every call (a few ns per element),
+ * so dy, the narrower operand, goes second and the im2col matrix is streamed as the first.
  *
- * The reduction is long (batch × output pixels). XNNPACK's GEMM does not block over K: each row
- * block of colᵀ walks the whole packed dy. Cutting the pixels into chunks whose dy slice fits in L2
- * keeps that walk in cache and bounds the im2col buffer; chunk results are added in float64.
+ * Stride-1 'same' convolutions (all the models') take filter-grad-grid.ts, which builds the im2col
+ * rows with memory copies. Everything else takes the general path here: colᵀ[(kh,kw,ci), (n,oh,ow)]
+ * gathered in JS, times dy viewed in place as [(n,oh,ow), co]. Both cut the batch into chunks
+ * (bounded buffers; the partial sums are added in float64).
  */
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';

@@ -17,7 +17,7 @@ interface PoolGradAttrs {
 
 export function maxPoolGrad(args: KernelArgs): TensorInfo {
   const backend = asWasm(args.backend);
-  const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+  const { dy, input, output } = args.inputs as { dy: TensorInfo; input: TensorInfo; output: TensorInfo };
   const attrs = args.attrs as unknown as PoolGradAttrs;
   if (dy.dtype !== 'float32' || input.dtype !== 'float32' || input.shape.length !== 4) {
     return callOriginal('MaxPoolGrad', backend, args.inputs, args.attrs);
@@ -30,52 +30,62 @@ export function maxPoolGrad(args: KernelArgs): TensorInfo {
   const dx = alloc(backend, input.shape.slice());
   const plain2x2 = info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
     info.padInfo.top === 0 && info.padInfo.left === 0 && info.outHeight * 2 <= info.inHeight && info.outWidth * 2 <= info.inWidth;
-  // The 2x2 loop writes every element under a window; only pixels outside all windows (odd sizes) need zeros first.
-  if (!plain2x2 || info.outHeight * 2 !== info.inHeight || info.outWidth * 2 !== info.inWidth) {
+  if (plain2x2 && output !== undefined && output.dtype === 'float32') {
+    grad2x2(backend, input, dy, output, dx, info);
+  } else {
     const d0 = f32Index(backend, dx);
     backend.wasm.HEAPF32.fill(0, d0, d0 + input.shape.reduce((p, v) => p * v, 1));
+    gradGeneral(backend, input, dy, dx, info);
   }
-  if (plain2x2) grad2x2(backend, input, dy, dx, info);
-  else gradGeneral(backend, input, dy, dx, info);
   return dx;
 }
 
-/** Every dx element under a window is written once (dy at the window's first maximum, else 0). */
-function grad2x2(backend: WasmBackend, input: TensorInfo, dy: TensorInfo, dx: TensorInfo, info: backend_util.Conv2DInfo): void {
+/**
+ * The 2x2 stride-2 pool: dx is zeroed with one memset, then each dy value is stored at the first
+ * window position equal to the pooled maximum (MaxPoolGrad receives the forward output, so the
+ * maximum need not be recomputed). A NaN maximum, or one not found in its window, takes the
+ * cpu backend's rule (first strictly greater than -Infinity, none if all are NaN).
+ */
+function grad2x2(backend: WasmBackend, input: TensorInfo, dy: TensorInfo, output: TensorInfo, dx: TensorInfo, info: backend_util.Conv2DInfo): void {
   const heap = backend.wasm.HEAPF32;
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = info;
   const xi = f32Index(backend, input);
   const gi = f32Index(backend, dy);
+  const yi = f32Index(backend, output);
   const di = f32Index(backend, dx);
+  heap.fill(0, di, di + N * H * W * C);
   const rowStride = W * C;
-  let g = gi;
+  let g = 0;
   for (let n = 0; n < N; n++) {
     for (let oh = 0; oh < Ho; oh++) {
-      const top = n * H * rowStride + 2 * oh * rowStride;
+      const top = xi + n * H * rowStride + 2 * oh * rowStride;
       for (let ow = 0; ow < Wo; ow++) {
         const p00 = top + 2 * ow * C;
         const p10 = p00 + rowStride;
         for (let c = 0; c < C; c++, g++) {
-          const a = heap[xi + p00 + c]!;
-          const b = heap[xi + p00 + C + c]!;
-          const d = heap[xi + p10 + c]!;
-          const e = heap[xi + p10 + C + c]!;
-          // Strict '>' from -Infinity: the first of equal values wins and NaN never does, as in the cpu backend.
-          let best = -1;
-          let v = Number.NEGATIVE_INFINITY;
-          if (a > v) { v = a; best = 0; }
-          if (b > v) { v = b; best = 1; }
-          if (d > v) { v = d; best = 2; }
-          if (e > v) { best = 3; }
-          const grad = heap[g]!;
-          heap[di + p00 + c] = best === 0 ? grad : 0;
-          heap[di + p00 + C + c] = best === 1 ? grad : 0;
-          heap[di + p10 + c] = best === 2 ? grad : 0;
-          heap[di + p10 + C + c] = best === 3 ? grad : 0;
+          const m = heap[yi + g]!;
+          let at: number;
+          if (heap[p00 + c] === m) at = p00 + c;
+          else if (heap[p00 + C + c] === m) at = p00 + C + c;
+          else if (heap[p10 + c] === m) at = p10 + c;
+          else if (heap[p10 + C + c] === m) at = p10 + C + c;
+          else at = firstMax(heap, p00 + c, p00 + C + c, p10 + c, p10 + C + c);
+          if (at >= 0) heap[di + (at - xi)] = heap[gi + g]!;
         }
       }
     }
   }
+}
+
+/** Heap index of the first value strictly above -Infinity and all before it, or -1. */
+function firstMax(heap: Float32Array, ...at: number[]): number {
+  let best = -1;
+  let v = Number.NEGATIVE_INFINITY;
+  for (const i of at) {
+    const u = heap[i]!;
+    if (u > v) { v = u; best = i; }
+  }
+  return best;
 }
 
 function gradGeneral(backend: WasmBackend, input: TensorInfo, dy: TensorInfo, dx: TensorInfo, info: backend_util.Conv2DInfo): void {

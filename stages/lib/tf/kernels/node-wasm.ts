@@ -18,12 +18,12 @@ export function wasmBinaryDir(): string {
 }
 
 /** Makes 'wasm' the active backend; with `training` the lockstep training kernels are installed too. */
-export async function useWasmBackend(opts: { training: boolean } = { training: true }): Promise<void> {
+export async function useWasmBackend(opts: { training: boolean; only?: readonly string[] } = { training: true }): Promise<void> {
   if (!pathsSet) {
     setWasmPaths(wasmBinaryDir());
     pathsSet = true;
   }
-  if (opts.training) registerWasmTrainingKernels();
+  if (opts.training) registerWasmTrainingKernels(opts.only === undefined ? {} : { only: opts.only });
   const ok = await tf.setBackend('wasm');
   if (!ok) throw new Error('tfjs wasm backend failed to initialise');
   await tf.ready();

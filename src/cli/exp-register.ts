@@ -1,0 +1,97 @@
+/** Registers `lockstep exp <verb>`; each verb's code loads only when it runs. */
+import type { Command } from 'commander';
+
+type Action = (...args: any[]) => Promise<number | void>;
+type Lazy = (load: () => Promise<{ run: Action }>) => (...args: any[]) => Promise<void>;
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function registerExpCommands(program: Command, lazy: Lazy): void {
+  const verb = (name: 'run' | 'show' | 'diff' | 'apply' | 'remove' | 'list' | 'push' | 'pull') =>
+    lazy(async () => {
+      const mod = await import('./exp.js');
+      return { run: mod[name] as Action };
+    });
+  // commander passes (args…, options, command); the verbs take (args…, options)
+  const exp = program.command('exp').description('run, compare and apply experiments (params sweeps recorded under refs/exps)');
+
+  exp
+    .command('run')
+    .description('run the pipeline with changed params in isolated workspaces and record each run')
+    .option('--seed <values>', 'shorthand for -S seed=<values> (comma list sweeps)')
+    .option('--data <values>', 'shorthand for -S data=<values>, e.g. v1,v1+v2')
+    .option('-S, --set-param <key=value>', 'override a param: [file.yaml:]key=value[,value…] (repeatable)', collect)
+    .option('-n, --name <name>', 'experiment name (a sweep gets <name>-1, <name>-2, …)')
+    .option('-j, --jobs <n>', 'experiments to run at once', '1')
+    .option('--no-run-cache', 'do not restore stage outputs from the run-cache')
+    .option('--json', 'print events as JSON lines')
+    .action((opts) => verb('run')({ ...opts, quiet: program.opts().quiet }));
+
+  exp
+    .command('show')
+    .description('table of experiments: params that differ and every metric (takes no lock)')
+    .option('--sort-by <column>', 'sort by a param or metric')
+    .option('--sort-order <order>', 'asc or desc', 'asc')
+    .option('--only-changed', 'hide params and metrics equal in every row')
+    .option('--all-params', 'show every param, not only those that differ or were set')
+    .option('--keep <regex>', 'show only columns matching (repeatable; wins over --drop)', collect)
+    .option('--drop <regex>', 'hide columns matching (repeatable)', collect)
+    .option('-A, --all-commits', 'experiments of every baseline, not only HEAD')
+    .option('--rev <rev>', 'experiments of this baseline (repeatable)', collect)
+    .option('--group-by <params>', 'one row per value of these params (comma list), metrics aggregated')
+    .option('--agg <fns>', 'aggregates for --group-by: mean,std,min,max,median,count', 'mean,std,min,max')
+    .option('--csv', 'print CSV')
+    .option('--json', 'print JSON')
+    .option('--md', 'print a Markdown table')
+    .option('--width <n>', 'fit the table to this many columns (default: the terminal width)')
+    .action((opts) => verb('show')(opts));
+
+  exp
+    .command('diff')
+    .description('params and metrics of two experiments side by side')
+    .argument('<a>', 'experiment name or sha')
+    .argument('<b>', 'experiment name or sha')
+    .option('--all', 'include equal values')
+    .option('--json', 'print JSON')
+    .option('--md', 'print a Markdown table')
+    .action((a, b, opts) => verb('diff')(a, b, opts));
+
+  exp
+    .command('apply')
+    .description("put an experiment's params, lock file and outputs into the workspace")
+    .argument('<name>', 'experiment name or sha')
+    .option('-f, --force', 'let checkout overwrite modified outputs')
+    .action((name, opts) => verb('apply')(name, opts));
+
+  exp
+    .command('remove')
+    .alias('rm')
+    .description('delete experiment records')
+    .argument('[names...]', 'experiment names or shas')
+    .option('--all', 'every experiment of the baseline (HEAD, or --rev)')
+    .option('-A, --all-commits', 'with --all: of every baseline')
+    .option('--rev <rev>', 'baseline for --all (repeatable)', collect)
+    .option('--json', 'print the removed experiments as JSON')
+    .action((names, opts) => verb('remove')(names, opts));
+
+  exp
+    .command('list')
+    .alias('ls')
+    .description('experiment names by baseline')
+    .option('-A, --all-commits', 'every baseline, not only HEAD')
+    .option('--rev <rev>', 'this baseline (repeatable)', collect)
+    .option('--names-only', 'only the names')
+    .option('--json', 'print JSON')
+    .action((opts) => verb('list')(opts));
+
+  for (const [name, what] of [['push', 'send experiment refs to a git remote'], ['pull', 'fetch experiment refs from a git remote']] as const) {
+    exp
+      .command(name)
+      .description(what)
+      .argument('<git-remote>', 'git remote name or URL')
+      .argument('[names...]', 'experiment names')
+      .option('--all', 'every experiment of HEAD')
+      .option('-A, --all-commits', 'every experiment of every baseline')
+      .action((remote, names, opts) => verb(name)(remote, names, opts));
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * `lockstep exp run|show|diff|apply|remove|list`: argument handling and rendering only; the work is in
+ * src/exp/. Loaded lazily, and never loads TensorFlow.js (the exp module imports nothing from stages/).
+ */
+import { LockstepError } from '../errors.js';
+import { findProjectRoot } from '../project.js';
+import { parseAggregates } from '../exp/aggregate.js';
+import { diffExperiments } from '../exp/diff.js';
+import { gitMaybe } from '../exp/git.js';
+import { listExperiments, resolveExperiment } from '../exp/records.js';
+import type { ExpEvent } from '../exp/run.js';
+import { showTable } from '../exp/show.js';
+import { renderCsv, renderDiff, renderMarkdown, renderText } from './exp-render.js';
+
+// run, apply, remove and push/pull load their modules (yaml, execa, p-limit) only when used, so
+// `exp show` over a thousand records spends its time on the records, not on loading code.
+
+const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+const err = (s: string) => process.stderr.write(`${s}\n`);
+
+function parseJobs(value: string | undefined): number {
+  const n = Number(value ?? '1');
+  if (!Number.isInteger(n) || n < 1) throw new LockstepError('usage', `-j/--jobs must be a positive integer, got '${value}'`, 'E.g. -j 2.');
+  return n;
+}
+
+export interface RunOpts {
+  seed?: string;
+  data?: string;
+  setParam?: string[];
+  name?: string;
+  jobs?: string;
+  json?: boolean;
+  runCache?: boolean;
+  quiet?: boolean;
+}
+
+export async function run(opts: RunOpts): Promise<number> {
+  const { describeAssignments, parseSetArg, shorthandOverrides } = await import('../exp/sweep.js');
+  const { DEFAULT_BIN, runExperiments } = await import('../exp/run.js');
+  const overrides = [...shorthandOverrides({ seed: opts.seed, data: opts.data }), ...(opts.setParam ?? []).map(parseSetArg)];
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const started = Date.now();
+  const onEvent = (e: ExpEvent) => {
+    if (opts.json) return out(JSON.stringify(e));
+    if (opts.quiet) return;
+    switch (e.type) {
+      case 'planned':
+        return err(`Running ${e.experiments.length} experiment${e.experiments.length > 1 ? 's' : ''} from ${e.baseline.slice(0, 7)} (${e.jobs} at a time)`);
+      case 'start':
+        return err(`  started  ${e.name}  ${describeAssignments(e.assignments)}`);
+      case 'warmup':
+        return err(`  ${e.name}: running shared stages first: ${e.stages.join(', ')}`);
+      case 'done': {
+        const r = e.result;
+        const secs = (r.durationMs / 1000).toFixed(1);
+        // the stage's own last words say more than lockstep's summary line after them
+        const errLines = (r.error ?? '').split('\n').filter(Boolean);
+        const why = r.error ? `: ${[...errLines].reverse().find((l) => l.startsWith('[')) ?? errLines.pop() ?? ''}` : '';
+        return err(`  ${r.state === 'success' ? 'done   ' : 'FAILED '}  ${r.name}  ${secs}s${why}`);
+      }
+    }
+  };
+  try {
+    const results = await runExperiments({
+      cwd: process.cwd(),
+      overrides,
+      ...(opts.name !== undefined ? { name: opts.name } : {}),
+      jobs: parseJobs(opts.jobs),
+      signal: controller.signal,
+      onEvent,
+      bin: DEFAULT_BIN,
+      reproArgs: opts.runCache === false ? ['--no-run-cache'] : [],
+    });
+    const failed = results.filter((r) => r.state === 'failed');
+    const ran = results.reduce((n, r) => n + r.stages.ran.length, 0);
+    const restored = results.reduce((n, r) => n + r.stages.restored.length, 0);
+    if (opts.json) {
+      out(JSON.stringify({ type: 'summary', experiments: results.length, succeeded: results.length - failed.length, failed: failed.length, stagesRan: ran, stagesRestored: restored, durationMs: Date.now() - started }));
+    } else if (!opts.quiet) {
+      const secs = ((Date.now() - started) / 1000).toFixed(1);
+      err(`${results.length} experiment${results.length > 1 ? 's' : ''} recorded in ${secs}s: ${results.length - failed.length} succeeded, ${failed.length} failed${failed.length ? ` (${failed.map((f) => f.name).join(', ')})` : ''}; stages: ${ran} ran, ${restored} restored from the run-cache. See them with \`lockstep exp show\`.`);
+    }
+    return failed.length ? 1 : 0;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+export interface ShowOpts {
+  sortBy?: string;
+  sortOrder?: string;
+  onlyChanged?: boolean;
+  allParams?: boolean;
+  keep?: string[];
+  drop?: string[];
+  allCommits?: boolean;
+  rev?: string[];
+  csv?: boolean;
+  json?: boolean;
+  md?: boolean;
+  groupBy?: string;
+  agg?: string;
+  width?: string;
+}
+
+export async function show(opts: ShowOpts): Promise<number> {
+  const root = findProjectRoot(process.cwd());
+  if (opts.sortOrder && opts.sortOrder !== 'asc' && opts.sortOrder !== 'desc') {
+    throw new LockstepError('usage', `--sort-order must be asc or desc, got '${opts.sortOrder}'`, 'E.g. --sort-order desc.');
+  }
+  const records = await listExperiments(root, { ...(opts.rev ? { revs: opts.rev } : {}), allCommits: opts.allCommits ?? false });
+  const table = showTable(records, {
+    onlyChanged: opts.onlyChanged ?? false,
+    allParams: opts.allParams ?? false,
+    ...(opts.sortBy ? { sortBy: opts.sortBy } : {}),
+    sortOrder: (opts.sortOrder as 'asc' | 'desc' | undefined) ?? 'asc',
+    keep: opts.keep ?? [],
+    drop: opts.drop ?? [],
+    ...(opts.groupBy ? { groupBy: opts.groupBy.split(',').map((s) => s.trim()).filter(Boolean), agg: parseAggregates(opts.agg) } : {}),
+  });
+  if (opts.json) {
+    if (opts.groupBy) {
+      out(JSON.stringify({ columns: table.columns, groups: table.rows.map((r) => ({ baseline: r.baseline, ...Object.fromEntries(table.columns.map((c) => [c.label, r.cells[c.id] ?? null])) })) }, null, 2));
+    } else {
+      const bySha = new Map(records.map((r) => [r.sha, r]));
+      const rows = table.rows.map((row) => {
+        const { lock: _lock, ref: _ref, ...rest } = bySha.get(row.sha as string)!;
+        return rest;
+      });
+      out(JSON.stringify(rows, null, 2));
+    }
+    return 0;
+  }
+  if (opts.csv) return process.stdout.write(renderCsv(table)), 0;
+  if (opts.md) return process.stdout.write(renderMarkdown(table)), 0;
+  if (table.rows.length === 0) {
+    err(opts.allCommits ? 'No experiments recorded.' : 'No experiments on this commit (HEAD). Run one with `lockstep exp run`, or see older ones with --all-commits.');
+    return 0;
+  }
+  const width = opts.width ? Number(opts.width) : (process.stdout.columns ?? Number(process.env.COLUMNS ?? 0)) || 160;
+  const head = (await gitMaybe(root, ['rev-parse', 'HEAD']))?.trim();
+  const { text, note } = renderText(table, { width, ...(head ? { head } : {}) });
+  out(text);
+  if (note) err(note);
+  return 0;
+}
+
+export async function diff(a: string, b: string, opts: { all?: boolean; json?: boolean; md?: boolean }): Promise<number> {
+  const root = findProjectRoot(process.cwd());
+  const [ra, rb] = [await resolveExperiment(root, a), await resolveExperiment(root, b)];
+  const rows = diffExperiments(ra, rb, { all: opts.all ?? false });
+  if (opts.json) return out(JSON.stringify(rows, null, 2)), 0;
+  if (rows.length === 0) return err(`${ra.name} and ${rb.name} have the same params and metrics.`), 0;
+  process.stdout.write(renderDiff(rows, ra.name, rb.name, opts.md ? 'md' : 'text'));
+  return 0;
+}
+
+export async function apply(name: string, opts: { force?: boolean }): Promise<number> {
+  const root = findProjectRoot(process.cwd());
+  const { applyExperiment } = await import('../exp/manage.js');
+  const { DEFAULT_BIN } = await import('../exp/run.js');
+  const r = await applyExperiment(root, name, { force: opts.force ?? false, bin: DEFAULT_BIN });
+  err(`Applied ${r.experiment.name}: wrote ${r.files.join(', ')}`);
+  if (r.checkout.exitCode !== 0) {
+    throw new LockstepError('exp', `applied ${r.experiment.name}'s params and lock, but \`lockstep checkout\` failed: ${r.checkout.log.trim().split('\n').pop() ?? ''}`, 'Fix the checkout problem and run `lockstep checkout` (or `lockstep repro`).');
+  }
+  return 0;
+}
+
+export async function remove(names: string[], opts: { all?: boolean; allCommits?: boolean; rev?: string[]; json?: boolean }): Promise<number> {
+  const root = findProjectRoot(process.cwd());
+  if (names.length && opts.all) throw new LockstepError('usage', 'exp remove takes names or --all, not both', 'Drop the names or --all.');
+  const { removeExperiments } = await import('../exp/manage.js');
+  const removed = await removeExperiments(root, { names, all: opts.all ?? false, allCommits: opts.allCommits ?? false, ...(opts.rev ? { revs: opts.rev } : {}) });
+  if (opts.json) return out(JSON.stringify(removed)), 0;
+  err(removed.length ? `Removed ${removed.length} experiment${removed.length > 1 ? 's' : ''}: ${removed.map((r) => r.name).join(', ')}` : 'No experiments to remove.');
+  return 0;
+}
+
+export async function list(opts: { allCommits?: boolean; rev?: string[]; namesOnly?: boolean; json?: boolean }): Promise<number> {
+  const root = findProjectRoot(process.cwd());
+  const records = await listExperiments(root, { allCommits: opts.allCommits ?? false, ...(opts.rev ? { revs: opts.rev } : {}) });
+  if (opts.json) {
+    out(JSON.stringify(records.map((r) => ({ name: r.name, baseline: r.baseline, sha: r.sha, created: r.created, state: r.state })), null, 2));
+    return 0;
+  }
+  let last = '';
+  for (const r of records) {
+    if (opts.namesOnly) {
+      out(r.name);
+      continue;
+    }
+    if (r.baseline !== last) out(`${r.baseline.slice(0, 7)}:`);
+    last = r.baseline;
+    out(`\t${r.name}\t${r.state}`);
+  }
+  return 0;
+}
+
+export async function push(remote: string, names: string[], opts: { all?: boolean; allCommits?: boolean }): Promise<number> {
+  const root = findProjectRoot(process.cwd());
+  const { pushExperiments } = await import('../exp/share.js');
+  const refs = await pushExperiments(root, remote, { names, all: opts.all ?? false, allCommits: opts.allCommits ?? false });
+  err(refs.length ? `Pushed ${refs.length} experiment${refs.length > 1 ? 's' : ''} to ${remote}. Push their outputs with \`lockstep push\`.` : 'No experiments to push.');
+  return 0;
+}
+
+export async function pull(remote: string, names: string[], opts: { all?: boolean; allCommits?: boolean }): Promise<number> {
+  const root = findProjectRoot(process.cwd());
+  const { pullExperiments } = await import('../exp/share.js');
+  const refs = await pullExperiments(root, remote, { names, all: opts.all ?? false, allCommits: opts.allCommits ?? false });
+  err(refs.length ? `Fetched ${refs.length} experiment${refs.length > 1 ? 's' : ''} from ${remote}.` : 'No experiments to fetch.');
+  return 0;
+}

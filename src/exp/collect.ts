@@ -1,0 +1,97 @@
+/** What a finished workspace contributes to its record: params, pipeline.lock, metrics and small plots. */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { LOCK_FILES } from '../project.js';
+import type { Pipeline } from '../config/types.js';
+import type { LockFile } from '../pipeline/lockfile-types.js';
+import { flattenParams, parseParamsText } from './params-edit.js';
+
+/** Plot files above this size stay in the cache only (the record keeps small files). */
+export const MAX_RECORD_FILE = 1024 * 1024;
+const MAX_PLOT_FILES = 200;
+
+export interface Collected {
+  files: Array<{ path: string; abs: string }>;
+  params: Record<string, Record<string, unknown>>;
+  metrics: Record<string, Record<string, unknown>>;
+  lock: LockFile | null;
+}
+
+/** Params files of the pipeline (every stage's), plus params.yaml when present. */
+export function paramsFilesOf(pipeline: Pipeline): string[] {
+  const files = new Set<string>(pipeline.stages.flatMap((s) => s.params.map((p) => p.file)));
+  return [...files].sort();
+}
+
+async function fileSize(abs: string): Promise<number | null> {
+  const st = await fs.stat(abs).catch(() => null);
+  return st?.isFile() ? st.size : null;
+}
+
+async function listDir(abs: string, rel: string, out: string[]): Promise<void> {
+  const entries = await fs.readdir(abs, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    if (out.length >= MAX_PLOT_FILES) return;
+    if (e.isDirectory()) await listDir(path.join(abs, e.name), `${rel}/${e.name}`, out);
+    else if (e.isFile()) out.push(`${rel}/${e.name}`);
+  }
+}
+
+export async function collectRecordFiles(dir: string, pipeline: Pipeline, paramsFiles: string[]): Promise<Collected> {
+  const files: Collected['files'] = [];
+  const add = (rel: string) => files.push({ path: rel, abs: path.join(dir, rel) });
+  const params: Collected['params'] = {};
+  for (const f of paramsFiles) {
+    const text = await fs.readFile(path.join(dir, f), 'utf8').catch(() => null);
+    if (text === null) continue;
+    add(f);
+    try {
+      params[f] = flattenParams(parseParamsText(f, text));
+    } catch {
+      params[f] = {};
+    }
+  }
+  const lockName = LOCK_FILES[pipeline.file] ?? 'pipeline.lock';
+  let lock: LockFile | null = null;
+  const lockText = await fs.readFile(path.join(dir, lockName), 'utf8').catch(() => null);
+  if (lockText !== null) {
+    add(lockName);
+    try {
+      lock = (YAML.parse(lockText) as LockFile | null) ?? null;
+    } catch {
+      lock = null;
+    }
+  }
+  const metrics: Collected['metrics'] = {};
+  const seen = new Set(files.map((f) => f.path));
+  for (const out of pipeline.stages.flatMap((s) => s.outs)) {
+    if (out.kind === 'outs' || seen.has(out.path)) continue;
+    const abs = path.join(dir, out.path);
+    const size = await fileSize(abs);
+    if (size !== null) {
+      if (size <= MAX_RECORD_FILE) {
+        add(out.path);
+        seen.add(out.path);
+      }
+      if (out.kind === 'metrics' && /\.(json|ya?ml|toml)$/i.test(out.path)) {
+        try {
+          metrics[out.path] = flattenParams(parseParamsText(out.path, await fs.readFile(abs, 'utf8')));
+        } catch {
+          metrics[out.path] = {};
+        }
+      }
+    } else if (out.kind === 'plots') {
+      const inner: string[] = [];
+      await listDir(abs, out.path, inner);
+      for (const rel of inner) {
+        const s = await fileSize(path.join(dir, rel));
+        if (s !== null && s <= MAX_RECORD_FILE && !seen.has(rel)) {
+          add(rel);
+          seen.add(rel);
+        }
+      }
+    }
+  }
+  return { files, params, metrics, lock };
+}

@@ -1,0 +1,300 @@
+/**
+ * `exp run`: validate everything first (params keys, names, untracked inputs), then run each experiment
+ * of the sweep as `lockstep repro` in its own workspace sharing the project's cache, record it under
+ * refs/exps, and remove the workspace. Emits typed events; never prints.
+ */
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+import pLimit from 'p-limit';
+import YAML from 'yaml';
+import { LockstepError } from '../errors.js';
+import { LOCAL_CONFIG_FILE, openProject } from '../project.js';
+import type { Pipeline } from '../config/types.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { checkChoices, loadExpConfig } from './exp-config.js';
+import { collectRecordFiles, paramsFilesOf } from './collect.js';
+import { gitMaybe } from './git.js';
+import { planNames } from './names.js';
+import { readReproOutput, type StageCounts } from './repro-log.js';
+import { applyAssignments, parseParamsText } from './params-edit.js';
+import { expRef, META_PATH, takenNames, writeRecord, type RecordMeta } from './records.js';
+import { planSweep, stageSignatures } from './schedule.js';
+import { expandSweep, type Assignment, type ParamOverride } from './sweep.js';
+import { createWorkspace, linkedFolders, removeStaleWorkspaces, trackedFiles, untrackedError, untrackedInputs, type Workspace } from './workspace.js';
+
+/** dist/src/exp/run.js -> bin/lockstep.js */
+export const DEFAULT_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/lockstep.js');
+const LOG_TAIL_LINES = 40;
+const LOG_KEEP_BYTES = 256 * 1024;
+
+export interface ExpRunOptions {
+  cwd: string;
+  overrides: ParamOverride[];
+  name?: string;
+  jobs?: number;
+  signal?: AbortSignal;
+  onEvent?: (e: ExpEvent) => void;
+  /** The lockstep CLI to run repro with (default: this package's bin). */
+  bin?: string;
+  /** Extra args for repro, e.g. ['--no-run-cache']. */
+  reproArgs?: string[];
+  /** Injected for tests; default the config layer's loadPipeline. */
+  loadPipeline?: (root: string) => Promise<Pipeline>;
+}
+
+export interface PlannedExperiment {
+  name: string;
+  assignments: Assignment[];
+}
+
+export interface ExperimentResult {
+  name: string;
+  state: 'success' | 'failed';
+  sha: string;
+  durationMs: number;
+  assignments: Assignment[];
+  /** Stages that ran and stages restored from the run-cache in this experiment. */
+  stages: StageCounts;
+  error?: string;
+}
+
+export type ExpEvent =
+  | { type: 'planned'; baseline: string; experiments: PlannedExperiment[]; jobs: number }
+  | { type: 'start'; name: string; assignments: Assignment[] }
+  | { type: 'warmup'; name: string; stages: string[] }
+  | { type: 'done'; result: ExperimentResult };
+
+export function logTail(log: string, lines = LOG_TAIL_LINES): string {
+  const all = log.replace(/\r/g, '\n').split('\n').filter((l) => l.trim() !== '');
+  return all.slice(-lines).join('\n');
+}
+
+/** Everything checked before anything runs; a bad input never leaves a workspace or a ref behind. */
+async function prepare(opts: ExpRunOptions) {
+  const project = await openProject(opts.cwd);
+  const root = project.root;
+  if ((await gitMaybe(root, ['rev-parse', '--git-dir'])) === null) {
+    throw new LockstepError('exp', `${root} is not in a git repository; experiments are recorded as git commits`, 'Run `git init` and commit the project first.');
+  }
+  const baseline = (await gitMaybe(root, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']))?.trim();
+  if (!baseline) {
+    throw new LockstepError('exp', `${root} has no commit to run experiments from`, 'Commit the project (git add . && git commit) first.');
+  }
+  const load = opts.loadPipeline ?? (await import('../config/index.js')).loadPipeline;
+  const pipeline = await load(root);
+  const combos = expandSweep(opts.overrides);
+  const expConfig = await loadExpConfig(root);
+  for (const combo of combos) checkChoices(combo, expConfig.choices);
+  const paramsFiles = new Set(paramsFilesOf(pipeline));
+  const texts = new Map<string, string>();
+  for (const a of combos.flat()) {
+    if (texts.has(a.file)) continue;
+    const text = await fs.readFile(path.join(root, a.file), 'utf8').catch(() => null);
+    if (text === null) throw new LockstepError('missing-param', `params file ${a.file} does not exist in ${root}`, 'Create it, or name an existing file with -S file.yaml:key=value.');
+    texts.set(a.file, text);
+    paramsFiles.add(a.file);
+  }
+  // every combination is applied once here so an unknown key fails before the first run
+  for (const combo of combos) for (const [file, text] of texts) applyAssignments(file, text, combo.filter((a) => a.file === file));
+  const tracked = await trackedFiles(root);
+  const problems = await untrackedInputs(root, pipeline, tracked);
+  if (problems.length) throw untrackedError(problems);
+  const links = await linkedFolders(root, pipeline, tracked, project.cacheDir, expConfig.link);
+  const names = planNames(combos.length, opts.name, await takenNames(root, baseline));
+  if (opts.name !== undefined) {
+    // the pure check mirrors git's rules; git itself has the last word on a user-given name
+    for (const n of names) {
+      if ((await gitMaybe(root, ['check-ref-format', expRef(baseline, n)])) === null) {
+        throw new LockstepError('usage', `invalid experiment name '${n}': git check-ref-format rejects ${expRef(baseline, n)}`, "Use letters, digits, '-', '_' and '.', e.g. -n lr-sweep.");
+      }
+    }
+  }
+  const experiments: PlannedExperiment[] = combos.map((assignments, i) => ({ name: names[i] as string, assignments }));
+  // signatures need every params file the pipeline reads, as each experiment will see it
+  const baseParams: Record<string, string> = {};
+  for (const f of paramsFiles) {
+    const text = texts.get(f) ?? (await fs.readFile(path.join(root, f), 'utf8').catch(() => null));
+    if (text !== null) baseParams[f] = text;
+  }
+  const signatures = experiments.map((e, i) => {
+    const parsed: Record<string, unknown> = {};
+    for (const [f, text] of Object.entries(baseParams)) {
+      const own = e.assignments.filter((a) => a.file === f);
+      try {
+        parsed[f] = parseParamsText(f, own.length ? applyAssignments(f, text, own) : text);
+      } catch {
+        parsed[f] = `unparsable:${i}`;
+      }
+    }
+    return stageSignatures(pipeline, parsed, String(i));
+  });
+  return { project, root, baseline, pipeline, experiments, tracked, links, texts, paramsFiles: [...paramsFiles].sort(), plan: planSweep(signatures) };
+}
+
+/** Run the sweep; resolves with one result per experiment (failed ones included). */
+export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentResult[]> {
+  const emit = opts.onEvent ?? (() => {});
+  const ctx = await prepare(opts);
+  await removeStaleWorkspaces();
+  const jobs = Math.max(1, opts.jobs ?? 1);
+  emit({ type: 'planned', baseline: ctx.baseline, experiments: ctx.experiments, jobs });
+  const bin = opts.bin ?? DEFAULT_BIN;
+  const running = new Set<ResultPromise>();
+  const workspaces = new Set<Workspace>();
+  let aborted = opts.signal?.aborted ?? false;
+  const onAbort = () => {
+    aborted = true;
+    for (const p of running) killTree(p);
+  };
+  opts.signal?.addEventListener('abort', onAbort);
+
+  const repro = async (ws: Workspace, name: string, targets: string[]): Promise<{ ok: boolean; log: string; stages: StageCounts }> => {
+    if (aborted) return { ok: false, log: 'interrupted', stages: { ran: [], restored: [] } };
+    const child = execa(process.execPath, [bin, 'repro', '--json', ...(opts.reproArgs ?? []), ...targets], {
+      cwd: ws.dir,
+      env: {
+        LOCKSTEP_CACHE_DIR: ctx.project.cacheDir,
+        LOCKSTEP_PROJECT_ROOT: ctx.root,
+        LOCKSTEP_EXP_NAME: name,
+        FORCE_COLOR: '0',
+        // Node 22+ caches compiled modules across the many short repro processes of a sweep
+        NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? path.join(os.tmpdir(), 'lockstep-node-compile-cache'),
+      },
+      detached: true, // own process group, so Ctrl-C can stop the whole stage tree
+      reject: false,
+      stdin: 'ignore',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    running.add(child);
+    try {
+      const r = await child;
+      const { log, stages } = readReproOutput(String(r.stdout ?? ''), String(r.stderr ?? ''));
+      return { ok: r.exitCode === 0 && !aborted, log, stages };
+    } finally {
+      running.delete(child);
+    }
+  };
+
+  const warmedUp: Array<Promise<void>> = [];
+  const resolvers: Array<() => void> = [];
+  for (let i = 0; i < ctx.experiments.length; i++) warmedUp.push(new Promise<void>((res) => resolvers.push(res)));
+  const limit = pLimit(jobs);
+
+  const runOne = async (i: number): Promise<ExperimentResult | null> => {
+    const exp = ctx.experiments[i] as PlannedExperiment;
+    if (aborted) return null;
+    const started = Date.now();
+    emit({ type: 'start', name: exp.name, assignments: exp.assignments });
+    const ws = await createWorkspace(ctx.root, ctx.tracked, { links: ctx.links });
+    workspaces.add(ws);
+    try {
+      if (!ctx.project.config.cache?.type) await preferLinks(ws.dir);
+      for (const [file, text] of ctx.texts) {
+        const own = exp.assignments.filter((a) => a.file === file);
+        if (own.length) await writeFileAtomic(path.join(ws.dir, file), applyAssignments(file, text, own));
+      }
+      let log = '';
+      let ok = true;
+      const stages: StageCounts = { ran: [], restored: [] };
+      const add = (r: { log: string; stages: StageCounts }) => {
+        log += (log ? '\n' : '') + r.log;
+        stages.ran.push(...r.stages.ran);
+        stages.restored.push(...r.stages.restored);
+      };
+      const warm = ctx.plan.warmup[i] ?? [];
+      if (warm.length) {
+        emit({ type: 'warmup', name: exp.name, stages: warm });
+        const w = await repro(ws, exp.name, warm);
+        add(w);
+        ok = w.ok;
+      }
+      resolvers[i]?.();
+      if (ok) {
+        const r = await repro(ws, exp.name, []);
+        add(r);
+        ok = r.ok;
+      }
+      if (aborted) return null;
+      const durationMs = Date.now() - started;
+      const collected = await collectRecordFiles(ws.dir, ctx.pipeline, ctx.paramsFiles);
+      const meta: RecordMeta = {
+        version: 1,
+        name: exp.name,
+        baseline: ctx.baseline,
+        created: new Date().toISOString(),
+        state: ok ? 'success' : 'failed',
+        overrides: exp.assignments,
+        params: collected.params,
+        metrics: collected.metrics,
+        lock: collected.lock,
+        durationMs,
+        stages,
+      };
+      if (!ok) meta.error = logTail(log) || 'repro failed without output';
+      const logFile = path.join(ws.dir, '.lockstep', 'exp.log');
+      await fs.mkdir(path.dirname(logFile), { recursive: true });
+      await fs.writeFile(logFile, log.length > LOG_KEEP_BYTES ? log.slice(-LOG_KEEP_BYTES) : log);
+      const files = [...collected.files.filter((f) => f.path !== META_PATH), { path: '.lockstep/exp.log', abs: logFile }];
+      const sha = await writeRecord(ctx.root, { meta, files });
+      const result: ExperimentResult = { name: exp.name, state: meta.state, sha, durationMs, assignments: exp.assignments, stages };
+      if (meta.error) result.error = meta.error;
+      emit({ type: 'done', result });
+      return result;
+    } finally {
+      resolvers[i]?.();
+      workspaces.delete(ws);
+      await ws.remove();
+    }
+  };
+
+  try {
+    // allSettled: one broken experiment must not tear down the workspaces of those still running
+    const settled = await Promise.allSettled(
+      ctx.experiments.map(async (_, i) => {
+        await Promise.all((ctx.plan.waitFor[i] ?? []).map((j) => warmedUp[j]));
+        return limit(() => runOne(i));
+      }),
+    );
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure) throw failure.reason;
+    const results = settled.map((s) => (s as PromiseFulfilledResult<ExperimentResult | null>).value);
+    if (aborted) throw new LockstepError('interrupted', `experiments interrupted; ${results.filter(Boolean).length} of ${results.length} were recorded`, 'Run the rest again; recorded ones stay under refs/exps.');
+    return results.filter((r): r is ExperimentResult => r !== null);
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    await Promise.all([...workspaces].map((w) => w.remove()));
+  }
+}
+
+/**
+ * Workspace outputs are throwaway, so unless the project chose a link type, a workspace links cache
+ * objects (read-only, so a stage writing into an input fails instead of corrupting the cache) rather
+ * than copying them: restoring tens of thousands of upstream files per experiment then costs links.
+ */
+async function preferLinks(dir: string): Promise<void> {
+  const file = path.join(dir, LOCAL_CONFIG_FILE);
+  const text = await fs.readFile(file, 'utf8').catch(() => '');
+  const doc = YAML.parseDocument(text || '{}');
+  doc.setIn(['cache', 'type'], 'reflink,hardlink,copy');
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, doc.toString());
+}
+
+/** SIGTERM the repro's process group, SIGKILL it if it lingers. */
+function killTree(child: ResultPromise): void {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  signal('SIGTERM');
+  setTimeout(() => signal('SIGKILL'), 3000).unref();
+}
+
