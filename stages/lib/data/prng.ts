@@ -1,14 +1,18 @@
 /**
- * The seeded PRNG (mulberry32, shared with the training stages) as a plain function, so partitions
- * and splits are the same on every machine and Node version; Math.random cannot be seeded.
+ * A small seeded PRNG (mulberry32) so partitions and splits are the same on every machine and Node
+ * version; Math.random cannot be seeded.
  */
-import { Mulberry32 } from '../ml/prng.js';
-
 export type Rng = () => number;
 
 export function mulberry32(seed: number): Rng {
-  const generator = new Mulberry32(seed);
-  return () => generator.next();
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 /**
