@@ -3,10 +3,11 @@
  * time profile on wasm.
  *
  *   node dist/bench/train-throughput.js [--model seed|bn|vgg] [--batch 128] [--steps 10]
- *        [--backends wasm,cpu,tensorflow] [--procs 2] [--repeat 3] [--json] [--shipped]
+ *        [--backends wasm,cpu,tensorflow] [--procs 2] [--threads 2] [--repeat 3] [--json] [--shipped]
  *
  * --shipped is the baseline: wasm's own kernels plus only the Conv2DBackpropFilter it lacks.
  * --procs N runs N wasm processes at once (as a sweep would) and reports their summed images/s.
+ * --threads T runs wasm's threaded binary with T threads per process (default 1).
  * --repeat R repeats the timed block R times and reports the median. Input is random data of the
  * real shape (32x32x3, 10 classes); throughput does not depend on the values.
  * The cpu backend is measured with a small batch for one step only: it is very slow.
@@ -27,6 +28,7 @@ interface Options {
   steps: number;
   backends: string[];
   procs: number;
+  threads: number;
   repeat: number;
   json: boolean;
   child: boolean;
@@ -48,7 +50,7 @@ interface BackendResult {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { model: 'seed', batch: 128, steps: 10, backends: ['wasm', 'cpu'], procs: 1, repeat: 3, json: false, child: false, profile: true, shipped: false };
+  const o: Options = { model: 'seed', batch: 128, steps: 10, backends: ['wasm', 'cpu'], procs: 1, threads: 1, repeat: 3, json: false, child: false, profile: true, shipped: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = () => {
@@ -64,6 +66,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--steps') o.steps = Number(val());
     else if (a === '--backends') o.backends = val().split(',');
     else if (a === '--procs') o.procs = Number(val());
+    else if (a === '--threads') o.threads = Number(val());
     else if (a === '--repeat') o.repeat = Number(val());
     else if (a === '--json') o.json = true;
     else if (a === '--no-profile') o.profile = false;
@@ -92,7 +95,7 @@ const SHIPPED_PLUS = ['Conv2DBackpropFilter'];
 
 async function setBackend(name: string, o: Options): Promise<boolean> {
   if (name === 'wasm') {
-    await useWasmBackend(o.shipped ? { training: true, only: SHIPPED_PLUS } : { training: true });
+    await useWasmBackend({ training: true, threads: o.threads, ...(o.shipped ? { only: SHIPPED_PLUS } : {}) });
     return true;
   }
   if (name === 'tensorflow') {
@@ -155,7 +158,7 @@ async function measure(backend: string, o: Options, profiler: KernelProfiler | n
 async function runChildren(o: Options): Promise<Array<{ wall: number; cpu: number }>> {
   const self = fileURLToPath(import.meta.url);
   const args = [self, '--child', '--json', '--no-profile', '--model', o.model, '--batch', String(o.batch), '--steps', String(o.steps),
-    '--repeat', String(o.repeat), '--backends', 'wasm', ...(o.shipped ? ['--shipped'] : [])];
+    '--repeat', String(o.repeat), '--threads', String(o.threads), '--backends', 'wasm', ...(o.shipped ? ['--shipped'] : [])];
   const runs = Array.from({ length: o.procs }, () => new Promise<{ wall: number; cpu: number }>((resolve, reject) => {
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -171,7 +174,7 @@ async function runChildren(o: Options): Promise<Array<{ wall: number; cpu: numbe
 }
 
 function render(o: Options, results: BackendResult[]): string {
-  const lines = [`model ${o.model}, batch ${o.batch}${o.shipped ? ', wasm kernels as shipped + Conv2DBackpropFilter' : ''}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`];
+  const lines = [`model ${o.model}, batch ${o.batch}, wasm threads ${o.threads}${o.shipped ? ', wasm kernels as shipped + Conv2DBackpropFilter' : ''}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`];
   for (const r of results) {
     lines.push(`${r.backend.padEnd(10)} train ${r.trainImgPerSec.toFixed(1).padStart(7)} img/s wall (${r.trainGflops.toFixed(1)} GFLOP/s; runs ${r.trainRuns.map((x) => x.toFixed(0)).join(', ')}; batch ${r.batch})` +
       `, ${r.trainImgPerCpuSec.toFixed(1)} img/s of CPU time; inference ${r.inferImgPerSec.toFixed(0)} img/s wall`);
@@ -179,7 +182,7 @@ function render(o: Options, results: BackendResult[]): string {
       const total = r.profile.kernels.reduce((s, k) => s + k.cpuMs, 0);
       lines.push(`  profile (CPU time): ${r.profile.stepCpuMs.toFixed(1)} ms/step (wall ${r.profile.stepMs.toFixed(1)}), kernels ${total.toFixed(1)} ms, engine/JS/GC ${(r.profile.stepCpuMs - total).toFixed(1)} ms`);
       for (const k of r.profile.kernels.slice(0, 20)) {
-        lines.push(`    ${k.name.padEnd(22)} ${k.cpuMs.toFixed(2).padStart(8)} ms ${((100 * k.cpuMs) / r.profile.stepCpuMs).toFixed(1).padStart(5)}%  ${k.calls} calls`);
+        lines.push(`    ${k.name.padEnd(22)} ${k.cpuMs.toFixed(2).padStart(8)} ms ${((100 * k.cpuMs) / r.profile.stepCpuMs).toFixed(1).padStart(5)}% (wall ${k.ms.toFixed(2).padStart(8)} ms)  ${k.calls} calls`);
       }
     }
   }

@@ -159,6 +159,8 @@ export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentRes
         LOCKSTEP_CACHE_DIR: ctx.project.cacheDir,
         LOCKSTEP_PROJECT_ROOT: ctx.root,
         LOCKSTEP_EXP_NAME: name,
+        // experiments running side by side share the cores: a stage sizes its threads by this
+        LOCKSTEP_JOBS: String(jobs),
         FORCE_COLOR: '0',
         // Node 22+ caches compiled modules across the many short repro processes of a sweep
         NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? path.join(os.tmpdir(), 'lockstep-node-compile-cache'),

@@ -189,7 +189,7 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
   const started = Date.now();
   const result = await runStageCommands(stage.cmd, {
     cwd: absPath(ws, stage.wdir),
-    env: stageEnv(ws.project.root, name),
+    env: stageEnv(ws.project.root, name, opts.jobs),
     signal,
     onLine: (stream, line) => emit({ type: 'stage-output', stage: name, stream, line }),
   });

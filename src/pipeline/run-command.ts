@@ -115,12 +115,18 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   }
 }
 
-/** The environment a stage runs with: ours, plus the project's node_modules/.bin on PATH. */
-export function stageEnv(root: string, stage: string): Record<string, string> {
+/**
+ * The environment a stage runs with: ours, plus the project's node_modules/.bin on PATH, and
+ * LOCKSTEP_JOBS, how many stage commands may run at once on this machine (this repro's `-j` times
+ * the LOCKSTEP_JOBS it was started with, e.g. by `exp run -j`), so a stage can size its thread pool.
+ */
+export function stageEnv(root: string, stage: string, jobs = 1, base: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
   env.PATH = [path.join(root, 'node_modules', '.bin'), env.PATH ?? ''].join(path.delimiter);
   env.LOCKSTEP_STAGE = stage;
   env.LOCKSTEP_ROOT = root;
+  const outer = Number(base.LOCKSTEP_JOBS);
+  env.LOCKSTEP_JOBS = String((Number.isInteger(outer) && outer >= 1 ? outer : 1) * Math.max(1, jobs));
   return env;
 }

@@ -6,10 +6,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { StageError } from '../ml/stage.js';
 import type { BackendName } from '../ml/params.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
+import { startWasmBackend } from './kernels/wasm-threads.js';
 import { registerFastCpuKernels } from './cpu-kernels.js';
 
 export type Purpose = 'train' | 'infer';
@@ -28,13 +30,15 @@ export interface BackendInfo {
 /** Kernels the training step needs on top of inference; wasm lacks them until ours are registered. */
 const TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad'];
 
+const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
+
 async function tryNode(): Promise<string | undefined> {
   try {
     // A variable specifier keeps TypeScript from requiring the optional package's types.
     const specifier = '@tensorflow/tfjs-node';
     await import(specifier);
   } catch (e) {
-    return `@tensorflow/tfjs-node is not usable (${(e as Error).message.split('\n')[0]})`;
+    return `@tensorflow/tfjs-node is not usable (${firstLine(e)})`;
   }
   // tfjs-node registers its backend with the tfjs-core it was installed with; a second copy of
   // tfjs-core (a version mismatch) would not know it.
@@ -46,21 +50,42 @@ async function tryNode(): Promise<string | undefined> {
   return 'tfjs-node loaded but its tensorflow backend is not registered with this tfjs-core (versions differ?)';
 }
 
-async function tryWasm(purpose: Purpose): Promise<{ error?: string; simd?: boolean; threads?: number }> {
+/**
+ * How many threads wasm may use: LOCKSTEP_WASM_THREADS when set, else this machine's cores shared
+ * among the stage commands lockstep runs at once (LOCKSTEP_JOBS, set by `repro -j` and `exp run -j`).
+ * Results do not depend on it: XNNPACK never splits a dot product between threads.
+ */
+export function wasmThreads(env: NodeJS.ProcessEnv = process.env, cores = os.availableParallelism()): number {
+  const explicit = Number(env.LOCKSTEP_WASM_THREADS);
+  if (Number.isInteger(explicit) && explicit >= 1) return explicit;
+  const jobs = Number(env.LOCKSTEP_JOBS);
+  return Math.max(1, Math.floor(cores / (Number.isInteger(jobs) && jobs >= 1 ? jobs : 1)));
+}
+
+async function tryWasm(purpose: Purpose, notes: string[]): Promise<{ error?: string; simd?: boolean; threads?: number }> {
   let wasm: typeof import('@tensorflow/tfjs-backend-wasm');
   try {
     wasm = await import('@tensorflow/tfjs-backend-wasm');
   } catch (e) {
-    return { error: `@tensorflow/tfjs-backend-wasm is not usable (${(e as Error).message.split('\n')[0]})` };
+    return { error: `@tensorflow/tfjs-backend-wasm is not usable (${firstLine(e)})` };
   }
   const require = createRequire(import.meta.url);
   const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
   wasm.setWasmPaths(`${dist}${path.sep}`);
-  try {
-    if (!(await tf.setBackend('wasm'))) return { error: 'the wasm backend did not initialise' };
-  } catch (e) {
-    return { error: `the wasm backend did not initialise (${(e as Error).message.split('\n')[0]})` };
+  const threads = wasmThreads();
+  let started = false;
+  let failure = 'the wasm backend did not initialise';
+  if (threads > 1) {
+    started = await startWasmBackend(tf, wasm, threads).catch(() => false);
+    if (!started) notes.push(`wasm's threaded binary did not start; running on one thread`);
   }
+  if (!started) {
+    started = await startWasmBackend(tf, wasm, 1).catch((e: unknown) => {
+      failure = `the wasm backend did not initialise (${firstLine(e)})`;
+      return false;
+    });
+  }
+  if (!started) return { error: failure };
   await registerWasmTrainingKernels();
   if (purpose === 'train') {
     const missing = TRAINING_KERNELS.filter((k) => tf.getKernel(k, 'wasm') === undefined);
@@ -90,7 +115,7 @@ export async function initBackend(requested: BackendName, purpose: Purpose, para
     notes.push(error);
   }
   if (requested === 'wasm' || requested === 'auto') {
-    const w = await tryWasm(purpose);
+    const w = await tryWasm(purpose, notes);
     if (!w.error) return { name: 'wasm', tfBackend: tf.getBackend(), simd: w.simd, threads: w.threads, notes };
     if (requested === 'wasm') throw new StageError(`${param}: wasm: ${w.error}`, 'Set it to auto or cpu.');
     notes.push(w.error);

@@ -1,13 +1,14 @@
 /**
  * Starts tfjs-backend-wasm under Node for tests and benchmarks of the kernels (the train stage has
- * its own backend selection in stages/lib/tf/backend.ts). Under Node the threaded binary is never
- * chosen (no cross-origin isolation / worker blobs), so this is the single-threaded SIMD build.
+ * its own backend selection in stages/lib/tf/backend.ts): the single-threaded SIMD build, or with
+ * `threads` > 1 the threaded one (wasm-threads.ts).
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './index.js';
+import { startWasmBackend } from './wasm-threads.js';
 
 let pathsSet = false;
 
@@ -18,13 +19,13 @@ export function wasmBinaryDir(): string {
 }
 
 /** Makes 'wasm' the active backend; with `training` the lockstep training kernels are installed too. */
-export async function useWasmBackend(opts: { training: boolean; only?: readonly string[] } = { training: true }): Promise<void> {
+export async function useWasmBackend(opts: { training: boolean; only?: readonly string[]; threads?: number } = { training: true }): Promise<number> {
   if (!pathsSet) {
-    setWasmPaths(wasmBinaryDir());
+    wasm.setWasmPaths(wasmBinaryDir());
     pathsSet = true;
   }
   if (opts.training) registerWasmTrainingKernels(opts.only === undefined ? {} : { only: opts.only });
-  const ok = await tf.setBackend('wasm');
-  if (!ok) throw new Error('tfjs wasm backend failed to initialise');
+  if (!(await startWasmBackend(tf, wasm, opts.threads ?? 1))) throw new Error('tfjs wasm backend failed to initialise');
   await tf.ready();
+  return wasm.getThreadsCount();
 }
