@@ -1,12 +1,13 @@
 /**
- * The CNNs the train stage builds (seed, bn, vgg), rebuilt here so the kernel tests and the
- * throughput benchmark exercise exactly the kernels training runs. The train stage owns the real
- * definitions in stages/lib/tf/models.ts; these follow issue 3's description of them.
+ * The train stage's CNNs (stages/lib/tf/models.ts) for the kernel tests and the throughput
+ * benchmark, so both exercise exactly the layers training runs, plus their FLOP count.
  */
 import * as tf from '@tensorflow/tfjs';
+import { buildModel as buildStageModel } from '../stages/lib/tf/models.js';
+import { MODEL_NAMES as STAGE_MODELS, type ModelName as StageModel } from '../stages/lib/ml/params.js';
 
-export type ModelName = 'seed' | 'bn' | 'vgg';
-export const MODEL_NAMES: readonly ModelName[] = ['seed', 'bn', 'vgg'];
+export type ModelName = Exclude<StageModel, 'tiny'>;
+export const MODEL_NAMES: readonly ModelName[] = STAGE_MODELS.filter((m): m is ModelName => m !== 'tiny');
 
 export interface ModelOptions {
   inputShape: [number, number, number];
@@ -33,40 +34,7 @@ export function trainFlopsPerImage(model: tf.LayersModel): number {
   return macs * 2 * 3;
 }
 
-export function buildModel(name: ModelName, opts: ModelOptions): tf.Sequential {
-  const seed = opts.seed ?? 1;
-  const init = (i: number) => tf.initializers.glorotUniform({ seed: seed * 100 + i });
-  const classes = opts.classes ?? 10;
-  const m = tf.sequential();
-  let layerNo = 0;
-  const bn = name !== 'seed';
-  const conv = (filters: number, first: boolean) => {
-    const common = { filters, kernelSize: 3, padding: 'same' as const, kernelInitializer: init(layerNo++) };
-    const shape = first ? { inputShape: opts.inputShape } : {};
-    if (bn) {
-      m.add(tf.layers.conv2d({ ...common, ...shape, useBias: false }));
-      m.add(tf.layers.batchNormalization());
-      m.add(tf.layers.activation({ activation: 'relu' }));
-    } else {
-      m.add(tf.layers.conv2d({ ...common, ...shape, activation: 'relu' }));
-    }
-  };
-  const blocks = name === 'vgg' ? [64, 128, 256] : [32, 64, 128];
-  blocks.forEach((filters, i) => {
-    conv(filters, i === 0);
-    if (name === 'vgg') conv(filters, false);
-    m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-    if (name === 'vgg') m.add(tf.layers.dropout({ rate: 0.1 * (i + 2), seed: seed + i }));
-  });
-  m.add(tf.layers.flatten());
-  if (bn) {
-    m.add(tf.layers.dense({ units: 256, useBias: false, kernelInitializer: init(layerNo++) }));
-    m.add(tf.layers.batchNormalization());
-    m.add(tf.layers.activation({ activation: 'relu' }));
-  } else {
-    m.add(tf.layers.dense({ units: 256, activation: 'relu', kernelInitializer: init(layerNo++) }));
-  }
-  m.add(tf.layers.dropout({ rate: 0.5, seed: seed + 10 }));
-  m.add(tf.layers.dense({ units: classes, activation: 'softmax', kernelInitializer: init(layerNo++) }));
-  return m;
+export function buildModel(name: ModelName, opts: ModelOptions): tf.LayersModel {
+  const [height, width, channels] = opts.inputShape;
+  return buildStageModel(name, { height, width, channels, classes: opts.classes ?? 10 }, opts.seed ?? 1);
 }

@@ -73,9 +73,9 @@ async function main(): Promise<void> {
   const shape = { height: meta.height, width: meta.width, channels: meta.channels };
   const classes = meta.classes.length;
   const t0 = performance.now();
-  const probs = predictProbabilities(model, test.images, test.count, shape, normalizationTable(norm), classes, p.batch_size);
+  const probs = predictProbabilities(model, test.images, test.count, shape, normalizationTable(norm), classes, p.batch_size, p.tta);
   const seconds = (performance.now() - t0) / 1000;
-  console.log(`inference: ${test.count} images in ${seconds.toFixed(2)} s (${(test.count / seconds).toFixed(1)} images/s)`);
+  console.log(`inference${p.tta === 'flip' ? ' (each image and its mirror image)' : ''}: ${test.count} images in ${seconds.toFixed(2)} s (${(test.count / seconds).toFixed(1)} images/s)`);
 
   const predicted = new Uint8Array(test.count);
   for (let i = 0; i < test.count; i++) predicted[i] = argmax(probs, i * classes, classes);

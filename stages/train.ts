@@ -36,10 +36,12 @@ async function sourceDigest(): Promise<string> {
   return h.digest('hex');
 }
 
-/** Everything that shapes the training trajectory. `epochs` is left out on purpose: a longer run
- * follows the same path, so raising it continues from the checkpoint. */
+/** Everything that shapes the training trajectory. Under the plateau schedule `epochs` is left out
+ * on purpose: a longer run follows the same path, so raising it continues from the checkpoint. The
+ * one-cycle rate of every step depends on it, so there it counts. */
 function fingerprint(p: TrainParams, meta: PreparedMeta, backend: string, tfVersion: string, code: string, train: Split, val: Split): string {
-  const { epochs: _epochs, ...shaping } = p;
+  const { epochs, ...rest } = p;
+  const shaping = p.schedule === 'onecycle' ? { ...rest, epochs } : rest;
   const h = createHash('sha256');
   h.update(JSON.stringify({ v: 1, params: shaping, meta, backend, tf: tfVersion, code }));
   for (const buf of [train.images, train.labels, val.images, val.labels]) h.update(buf);
@@ -91,7 +93,7 @@ async function main(): Promise<void> {
   const lut = normalizationTable(norm);
 
   const model = buildModel(p.model, { ...shape, classes }, p.seed);
-  const optimizer = tf.train.adam(p.lr);
+  const optimizer = p.optimizer === 'sgd' ? tf.train.momentum(p.lr, p.momentum, true) : tf.train.adam(p.lr);
   const start = await resumeOrStart(p, meta, backend.name, train, val, model, optimizer);
 
   const result = await trainLoop({

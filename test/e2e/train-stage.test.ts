@@ -127,6 +127,48 @@ test('training killed with SIGKILL after a checkpoint resumes from it and finish
   assert.equal(await p.read('plots/train.json'), await ref.read('plots/train.json'));
 });
 
+test('sgd with a one-cycle schedule, label smoothing and weight decay: rates per the schedule, a kill resumes onto the same path, flip TTA is deterministic', async () => {
+  const sgd = '  optimizer: sgd\n  schedule: onecycle\n  warmup_epochs: 1.5\n  lr: 0.05\n  weight_decay: 0.0005\n  label_smoothing: 0.1\n  early_stopping_patience: 0\n';
+  const params = PARAMS(sgd).replace('epochs: 2', 'epochs: 6').replace('backend: cpu', 'backend: wasm').replace('  samples: 9\n', '  samples: 9\n  tta: flip\n');
+  const [p, ref, plain] = await Promise.all([project(params), project(params), project(params.replace('  tta: flip\n', ''))]);
+  const reference = runStageProgram('train', ref.dir);
+  const child = runStageProgram('train', p.dir);
+  let seen = '';
+  await new Promise<void>((resolve) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes('epoch 2/6')) {
+        child.kill('SIGKILL');
+        resolve();
+      }
+    });
+    void child.then(() => resolve());
+  });
+  const killed = await child;
+  assert.equal(killed.signal, 'SIGKILL', killed.all);
+  const resumed = await runStageProgram('train', p.dir);
+  assert.equal(resumed.exitCode, 0, resumed.all);
+  assert.match(resumed.stdout, /checkpoint: resuming after epoch/);
+  assert.equal((await reference).exitCode, 0);
+  // momentum buffers and the step count came back: the resumed run is the uninterrupted one
+  assert.equal(await p.read('plots/train.json'), await ref.read('plots/train.json'));
+  assert.ok((await fs.readFile(path.join(p.dir, 'models/model/weights.bin'))).equals(await fs.readFile(path.join(ref.dir, 'models/model/weights.bin'))));
+  // 96 images / batch 16 = 6 steps an epoch, 36 in all, 9 of warm-up: an epoch's rate is its last step's
+  const lrs = (JSON.parse(await p.read('plots/train.json')) as { lr: number }[]).map((r) => Number(r.lr.toFixed(6)));
+  assert.deepEqual(lrs, [0.033333, 0.046296, 0.035185, 0.024074, 0.012963, 0.001852]);
+
+  await Promise.all([p, plain].map(async (x) => {
+    if (x === plain) assert.equal((await runStageProgram('train', x.dir)).exitCode, 0);
+    const r = await runStageProgram('evaluate', x.dir);
+    assert.equal(r.exitCode, 0, r.all);
+  }));
+  assert.match((await runStageProgram('evaluate', p.dir)).stdout, /inference \(each image and its mirror image\)/);
+  const first = await p.read('results/predictions.csv');
+  assert.equal((await runStageProgram('evaluate', p.dir)).exitCode, 0);
+  assert.equal(await p.read('results/predictions.csv'), first, 'flip TTA is not deterministic');
+  assert.notEqual(first, await plain.read('results/predictions.csv'), 'flip TTA changed nothing');
+});
+
 test('a checkpoint from other params is not resumed', async () => {
   const p = await project();
   assert.equal((await runStageProgram('train', p.dir)).exitCode, 0);
@@ -138,7 +180,7 @@ test('a checkpoint from other params is not resumed', async () => {
 
 test('bad params and bad prepared data fail with one line naming the param or file, leaving no outputs', async () => {
   const cases: { name: string; params?: string; mutate?: (p: TempProject) => Promise<void>; stage?: string; expect: RegExp }[] = [
-    { name: 'unknown model', params: PARAMS().replace('model: tiny', 'model: resnet'), expect: /^train: params\.yaml: train\.model: unknown value "resnet" Use one of: tiny, seed, bn, vgg\.$/ },
+    { name: 'unknown model', params: PARAMS().replace('model: tiny', 'model: resnet'), expect: /^train: params\.yaml: train\.model: unknown value "resnet" Use one of: tiny, seed, bn, vgg, fast\.$/ },
     { name: 'unknown backend', params: PARAMS().replace('backend: cpu', 'backend: gpu'), expect: /^train: params\.yaml: train\.backend: unknown value "gpu" Use one of: auto, node, wasm, cpu\.$/ },
     { name: 'bad epochs', params: PARAMS().replace('epochs: 2', 'epochs: -1'), expect: /^train: params\.yaml: train\.epochs: expected a positive integer, got -1$/ },
     { name: 'typo', params: PARAMS().replace('epochs: 2', 'epoch: 2'), expect: /^train: params\.yaml: train\.epoch: unknown param Known: / },

@@ -4,12 +4,12 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Mulberry32, deriveSeed, permutation } from '../../stages/lib/ml/prng.js';
-import { channelStats, fillImages, fillOneHot, normalizationTable } from '../../stages/lib/tf/augment.js';
+import { channelStats, fillImages, fillOneHot, mirrorImages, normalizationTable } from '../../stages/lib/tf/augment.js';
 import { classification, confusionMatrix } from '../../stages/lib/ml/metrics.js';
 import { evaluateParams, trainParams } from '../../stages/lib/ml/params.js';
 import { readMeta, readSplit } from '../../stages/lib/ml/prepared.js';
 import { StageError } from '../../stages/lib/ml/stage.js';
-import { afterEpoch } from '../../stages/lib/ml/schedule.js';
+import { afterEpoch, oneCycleLr } from '../../stages/lib/ml/schedule.js';
 import { writeFixture } from '../helpers/prepared-fixture.js';
 
 test('mulberry32 is reproducible from its seed and from a saved state', () => {
@@ -110,6 +110,10 @@ test('params: defaults, and one-line errors naming the param', () => {
   assert.equal(p.model, 'seed');
   assert.equal(p.batch_size, 128);
   assert.equal(evaluateParams({}).samples, 64);
+  assert.equal(evaluateParams({}).tta, 'none');
+  assert.equal(evaluateParams({ evaluate: { tta: 'flip' } }).tta, 'flip');
+  assert.throws(() => evaluateParams({ evaluate: { tta: 'crop' } }), /params\.yaml: evaluate\.tta: unknown value "crop"/);
+  assert.deepEqual([p.optimizer, p.schedule, p.weight_decay, p.label_smoothing], ['adam', 'plateau', 0, 0]);
   const bad: [Record<string, unknown>, string][] = [
     [{ train: { model: 'big' } }, 'params.yaml: train.model: unknown value "big"'],
     [{ train: { lr: 0 } }, 'params.yaml: train.lr: expected a positive number, got 0'],
@@ -117,6 +121,12 @@ test('params: defaults, and one-line errors naming the param', () => {
     [{ train: { augment: 'yes' } }, 'params.yaml: train.augment: expected true or false, got "yes"'],
     [{ seed: 1.5 }, 'params.yaml: seed: expected an integer, got 1.5'],
     [{ train: { batchsize: 3 } }, 'params.yaml: train.batchsize: unknown param'],
+    [{ train: { optimizer: 'rmsprop' } }, 'params.yaml: train.optimizer: unknown value "rmsprop"'],
+    [{ train: { momentum: 1 } }, 'params.yaml: train.momentum: expected a number in [0, 1), got 1'],
+    [{ train: { schedule: 'cosine' } }, 'params.yaml: train.schedule: unknown value "cosine"'],
+    [{ train: { label_smoothing: 1 } }, 'params.yaml: train.label_smoothing: expected a number in [0, 1), got 1'],
+    [{ train: { weight_decay: -1 } }, 'params.yaml: train.weight_decay: expected a non-negative number, got -1'],
+    [{ train: { schedule: 'onecycle', epochs: 2, warmup_epochs: 2 } }, 'params.yaml: train.warmup_epochs: 2 leaves no epoch to anneal in (train.epochs is 2)'],
   ];
   for (const [doc, message] of bad) assert.throws(() => trainParams(doc), (e: unknown) => e instanceof StageError && e.message === message, message);
 });
@@ -142,7 +152,7 @@ test('prepared reader checks sizes against meta.json', async () => {
 });
 
 test('afterEpoch: lr decays after lr_patience epochs without val-loss improvement, down to min_lr', () => {
-  const p = { lr_factor: 0.5, lr_patience: 2, min_lr: 0.0002, early_stopping_patience: 0 };
+  const p = { schedule: 'plateau' as const, lr_factor: 0.5, lr_patience: 2, min_lr: 0.0002, early_stopping_patience: 0 };
   let s = { lr: 0.001, bestValAcc: -1, bestEpoch: 0, bestValLoss: Infinity, plateauWait: 0, stopWait: 0, stopped: false };
   const losses = [1.0, 0.9, 0.89995, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95];
   const lrs: number[] = [];
@@ -157,7 +167,7 @@ test('afterEpoch: lr decays after lr_patience epochs without val-loss improvemen
 });
 
 test('afterEpoch: early stopping on val accuracy keeps the best epoch', () => {
-  const p = { lr_factor: 0.5, lr_patience: 100, min_lr: 0, early_stopping_patience: 2 };
+  const p = { schedule: 'plateau' as const, lr_factor: 0.5, lr_patience: 100, min_lr: 0, early_stopping_patience: 2 };
   let s = { lr: 0.001, bestValAcc: -1, bestEpoch: 0, bestValLoss: Infinity, plateauWait: 0, stopWait: 0, stopped: false };
   const best: boolean[] = [];
   for (const [i, acc] of [0.5, 0.6, 0.6, 0.55].entries()) {
@@ -169,4 +179,34 @@ test('afterEpoch: early stopping on val accuracy keeps the best epoch', () => {
   assert.equal(s.bestEpoch, 2);
   assert.equal(s.bestValAcc, 0.6);
   assert.equal(s.stopped, true);
+});
+
+test('oneCycleLr: a linear ramp to the peak over the warm-up steps, then linear down to 0 at the end', () => {
+  const lrs = Array.from({ length: 10 }, (_, step) => oneCycleLr(1, step, 10, 4));
+  assert.deepEqual(lrs.map((x) => Number(x.toFixed(4))), [0.25, 0.5, 0.75, 1, 1, 0.8333, 0.6667, 0.5, 0.3333, 0.1667]);
+  assert.equal(oneCycleLr(0.2, 0, 10, 0), 0.2, 'no warm-up starts at the peak');
+});
+
+test('afterEpoch under onecycle never touches the rate but still stops early and tracks the best epoch', () => {
+  const p = { schedule: 'onecycle' as const, lr_factor: 0.5, lr_patience: 1, min_lr: 0, early_stopping_patience: 2 };
+  let s = { lr: 0.1, bestValAcc: -1, bestEpoch: 0, bestValLoss: Infinity, plateauWait: 0, stopWait: 0, stopped: false };
+  for (const [i, acc] of [0.5, 0.4, 0.4].entries()) s = afterEpoch(s, i + 1, 2, acc, p).state;
+  assert.equal(s.lr, 0.1);
+  assert.equal(s.bestEpoch, 1);
+  assert.equal(s.stopped, true);
+});
+
+test('fillOneHot with label smoothing spreads epsilon over the classes', () => {
+  const out = new Float32Array(8);
+  fillOneHot(out, new Uint8Array([2, 0]), 4, null, 0, 2, 0.2);
+  assert.deepEqual([...out].map((x) => Number(x.toFixed(4))), [0.05, 0.05, 0.85, 0.05, 0.85, 0.05, 0.05, 0.05]);
+  fillOneHot(out, new Uint8Array([1]), 4, null, 0, 1);
+  assert.deepEqual([...out.subarray(0, 4)], [0, 1, 0, 0]);
+});
+
+test('mirrorImages flips every row of every image left to right, channels kept together', () => {
+  // two images of 1x3 pixels, 2 channels
+  const buf = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  mirrorImages(buf, 2, { height: 1, width: 3, channels: 2 });
+  assert.deepEqual([...buf], [5, 6, 3, 4, 1, 2, 11, 12, 9, 10, 7, 8]);
 });

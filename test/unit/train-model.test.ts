@@ -23,6 +23,11 @@ test('models build with the documented layer stacks and the same seed gives the 
   assert.equal(bn.layers.filter((l) => l.getClassName() === 'BatchNormalization').length, 4);
   const vgg = buildModel('vgg', { ...shape, height: 32, width: 32 }, 1);
   assert.equal(vgg.layers.filter((l) => l.getClassName() === 'Conv2D').length, 6);
+  const fast = buildModel('fast', { ...shape, height: 32, width: 32 }, 1);
+  assert.equal(fast.layers.filter((l) => l.getClassName() === 'Conv2D').length, 7);
+  assert.equal(fast.layers.filter((l) => l.getClassName() === 'BatchNormalization').length, 6);
+  assert.deepEqual(fast.getLayer('global_pool').outputShape, [null, 1, 1, 128]);
+  assert.deepEqual(fast.outputs[0]!.shape, [null, 4]);
   const a = buildModel('tiny', shape, 5).getWeights().map((w) => w.dataSync());
   const b = buildModel('tiny', shape, 5).getWeights().map((w) => w.dataSync());
   const c = buildModel('tiny', shape, 6).getWeights().map((w) => w.dataSync());

@@ -1,6 +1,6 @@
 /**
  * Whole training steps on wasm with the lockstep kernels: the same loss and gradients as the cpu
- * backend for the seed and batch-norm CNNs, and no tensor or wasm-heap growth across steps.
+ * backend for every CNN the train stage offers, and no tensor or wasm-heap growth across steps.
  * Inputs are 12x12 so the cpu reference stays fast; the layers and kernels are the real models'.
  * Gradients are compared at 1e-4 relative to each tensor's scale: every weight gradient is a sum
  * over the batch and all pixels, accumulated in float32 by XNNPACK and in float64 by the cpu backend.
@@ -62,7 +62,7 @@ before(async () => {
   await useWasmBackend({ training: true });
 });
 
-for (const name of ['seed', 'bn'] as const) {
+for (const name of ['seed', 'bn', 'vgg', 'fast'] as const) {
   test(`${name} model: a training step on wasm matches the cpu backend`, async () => {
     const want = await trainingStep('cpu', name);
     const got = await trainingStep('wasm', name);

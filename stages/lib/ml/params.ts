@@ -3,10 +3,16 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { StageError } from './stage.js';
 
-export const MODEL_NAMES = ['tiny', 'seed', 'bn', 'vgg'] as const;
+export const MODEL_NAMES = ['tiny', 'seed', 'bn', 'vgg', 'fast'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 export const BACKEND_NAMES = ['auto', 'node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
+export const OPTIMIZER_NAMES = ['adam', 'sgd'] as const;
+export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
+export const SCHEDULE_NAMES = ['plateau', 'onecycle'] as const;
+export type ScheduleName = (typeof SCHEDULE_NAMES)[number];
+export const TTA_NAMES = ['none', 'flip'] as const;
+export type TtaName = (typeof TTA_NAMES)[number];
 
 export interface TrainParams {
   seed: number;
@@ -14,7 +20,16 @@ export interface TrainParams {
   backend: BackendName;
   epochs: number;
   batch_size: number;
+  /** adam, or sgd with Nesterov momentum. */
+  optimizer: OptimizerName;
+  momentum: number;
+  /** plateau: ReduceLROnPlateau from `lr`; onecycle: per step, linear from 0 to `lr` over warmup_epochs, then linear to 0 at `epochs`. */
+  schedule: ScheduleName;
+  warmup_epochs: number;
   lr: number;
+  /** L2 on conv and dense kernels: weight_decay × w joins each kernel's gradient. */
+  weight_decay: number;
+  label_smoothing: number;
   lr_factor: number;
   lr_patience: number;
   min_lr: number;
@@ -28,6 +43,8 @@ export interface EvaluateParams {
   batch_size: number;
   samples: number;
   backend: BackendName;
+  /** Test-time augmentation: flip = the mean of the probabilities of each image and its mirror image. */
+  tta: TtaName;
 }
 
 const TRAIN_DEFAULTS: Omit<TrainParams, 'seed'> = {
@@ -35,7 +52,13 @@ const TRAIN_DEFAULTS: Omit<TrainParams, 'seed'> = {
   backend: 'auto',
   epochs: 20,
   batch_size: 128,
+  optimizer: 'adam',
+  momentum: 0.9,
+  schedule: 'plateau',
+  warmup_epochs: 2,
   lr: 0.001,
+  weight_decay: 0,
+  label_smoothing: 0,
   lr_factor: 0.5,
   lr_patience: 2,
   min_lr: 1e-5,
@@ -44,7 +67,7 @@ const TRAIN_DEFAULTS: Omit<TrainParams, 'seed'> = {
   max_train_images: 0,
 };
 
-const EVALUATE_DEFAULTS: EvaluateParams = { batch_size: 500, samples: 64, backend: 'auto' };
+const EVALUATE_DEFAULTS: EvaluateParams = { batch_size: 500, samples: 64, backend: 'auto', tta: 'none' };
 
 type Doc = Record<string, unknown>;
 
@@ -115,7 +138,13 @@ export function trainParams(doc: Doc, file = 'params.yaml'): TrainParams {
     backend: oneOf(sec, 'backend', d.backend, BACKEND_NAMES, 'train', file),
     epochs: num(sec, 'epochs', d.epochs, 'train', file, positiveInt, 'a positive integer'),
     batch_size: num(sec, 'batch_size', d.batch_size, 'train', file, positiveInt, 'a positive integer'),
+    optimizer: oneOf(sec, 'optimizer', d.optimizer, OPTIMIZER_NAMES, 'train', file),
+    momentum: num(sec, 'momentum', d.momentum, 'train', file, (n) => n >= 0 && n < 1, 'a number in [0, 1)'),
+    schedule: oneOf(sec, 'schedule', d.schedule, SCHEDULE_NAMES, 'train', file),
+    warmup_epochs: num(sec, 'warmup_epochs', d.warmup_epochs, 'train', file, (n) => n >= 0, 'a non-negative number of epochs'),
     lr: num(sec, 'lr', d.lr, 'train', file, (n) => n > 0, 'a positive number'),
+    weight_decay: num(sec, 'weight_decay', d.weight_decay, 'train', file, (n) => n >= 0, 'a non-negative number'),
+    label_smoothing: num(sec, 'label_smoothing', d.label_smoothing, 'train', file, (n) => n >= 0 && n < 1, 'a number in [0, 1)'),
     lr_factor: num(sec, 'lr_factor', d.lr_factor, 'train', file, (n) => n > 0 && n <= 1, 'a number in (0, 1]'),
     lr_patience: num(sec, 'lr_patience', d.lr_patience, 'train', file, nonNegativeInt, 'a non-negative integer'),
     min_lr: num(sec, 'min_lr', d.min_lr, 'train', file, (n) => n >= 0, 'a non-negative number'),
@@ -123,6 +152,9 @@ export function trainParams(doc: Doc, file = 'params.yaml'): TrainParams {
     augment,
     max_train_images: num(sec, 'max_train_images', d.max_train_images, 'train', file, nonNegativeInt, 'a non-negative integer (0 = all)'),
   };
+  if (p.schedule === 'onecycle' && p.warmup_epochs >= p.epochs) {
+    throw new StageError(`${file}: train.warmup_epochs: ${p.warmup_epochs} leaves no epoch to anneal in (train.epochs is ${p.epochs})`, 'Make it smaller than train.epochs.');
+  }
   return p;
 }
 
@@ -134,5 +166,6 @@ export function evaluateParams(doc: Doc, file = 'params.yaml'): EvaluateParams {
     batch_size: num(sec, 'batch_size', d.batch_size, 'evaluate', file, positiveInt, 'a positive integer'),
     samples: num(sec, 'samples', d.samples, 'evaluate', file, nonNegativeInt, 'a non-negative integer'),
     backend: oneOf(sec, 'backend', d.backend, BACKEND_NAMES, 'evaluate', file),
+    tta: oneOf(sec, 'tta', d.tta, TTA_NAMES, 'evaluate', file),
   };
 }

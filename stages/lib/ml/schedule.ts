@@ -1,9 +1,10 @@
 /**
- * The per-epoch decisions of training, as a pure function of the loop state and the epoch's
- * validation figures: Keras' ReduceLROnPlateau on val loss and EarlyStopping on val accuracy.
+ * The learning-rate schedule and the per-epoch decisions of training, as pure functions: the
+ * one-cycle rate of a step, Keras' ReduceLROnPlateau on val loss and EarlyStopping on val accuracy.
  */
 
 export interface ScheduleParams {
+  schedule: 'plateau' | 'onecycle';
   lr_factor: number;
   lr_patience: number;
   min_lr: number;
@@ -25,6 +26,16 @@ export interface ScheduleState {
 export const PLATEAU_MIN_DELTA = 1e-4;
 
 /**
+ * The one-cycle rate for `step` (0-based, of `totalSteps`): a linear ramp from 0 to `peak` over the
+ * first `warmupSteps`, then a linear decay that reaches 0 after the last step.
+ */
+export function oneCycleLr(peak: number, step: number, totalSteps: number, warmupSteps: number): number {
+  const t = step + 1;
+  if (t <= warmupSteps) return (peak * t) / warmupSteps;
+  return (peak * Math.max(0, totalSteps - step)) / Math.max(1, totalSteps - warmupSteps);
+}
+
+/**
  * The state after `epoch` (1-based) ended with these validation figures, and whether this epoch is
  * the new best (its weights are the ones to keep).
  */
@@ -39,6 +50,7 @@ export function afterEpoch<S extends ScheduleState>(state: S, epoch: number, val
     s.stopWait++;
     if (p.early_stopping_patience > 0 && s.stopWait >= p.early_stopping_patience) s.stopped = true;
   }
+  if (p.schedule === 'onecycle') return { state: s, isBest };
   if (valLoss < s.bestValLoss - PLATEAU_MIN_DELTA) {
     s.bestValLoss = valLoss;
     s.plateauWait = 0;

@@ -109,8 +109,28 @@ export function fillImages(
   }
 }
 
-/** One-hot labels for the same slice of `order`. */
-export function fillOneHot(out: Float32Array, labels: Uint8Array, classes: number, order: ArrayLike<number> | null, start: number, count: number): void {
-  out.fill(0, 0, count * classes);
-  for (let b = 0; b < count; b++) out[b * classes + labels[order ? order[start + b]! : start + b]!] = 1;
+/** Mirrors `count` NHWC images of `buf` left to right, in place (test-time augmentation). */
+export function mirrorImages(buf: Float32Array, count: number, shape: ImageShape): void {
+  const { height: H, width: W, channels: C } = shape;
+  for (let b = 0; b < count; b++) {
+    for (let y = 0; y < H; y++) {
+      const row = (b * H + y) * W * C;
+      for (let x = 0; x < W >> 1; x++) {
+        const l = row + x * C;
+        const r = row + (W - 1 - x) * C;
+        for (let c = 0; c < C; c++) {
+          const t = buf[l + c]!;
+          buf[l + c] = buf[r + c]!;
+          buf[r + c] = t;
+        }
+      }
+    }
+  }
+}
+
+/** One-hot labels for the same slice of `order`; with `smoothing` ε, 1 - ε + ε/classes and ε/classes. */
+export function fillOneHot(out: Float32Array, labels: Uint8Array, classes: number, order: ArrayLike<number> | null, start: number, count: number, smoothing = 0): void {
+  const off = smoothing / classes;
+  out.fill(off, 0, count * classes);
+  for (let b = 0; b < count; b++) out[b * classes + labels[order ? order[start + b]! : start + b]!] = 1 - smoothing + off;
 }

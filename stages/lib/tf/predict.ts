@@ -1,8 +1,12 @@
 /** Batched inference over a whole split, returning plain probabilities (no tensors escape). */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { fillImages, type ImageShape } from './augment.js';
+import { fillImages, mirrorImages, type ImageShape } from './augment.js';
 
+/**
+ * `tta: 'flip'` averages the probabilities of each image and of its mirror image (the training
+ * augmentation flips, so both are images the model was taught).
+ */
 export function predictProbabilities(
   model: tfl.LayersModel,
   images: Uint8Array,
@@ -11,6 +15,7 @@ export function predictProbabilities(
   lut: Float32Array,
   classes: number,
   batchSize: number,
+  tta: 'none' | 'flip' = 'none',
 ): Float32Array {
   const size = shape.height * shape.width * shape.channels;
   const probs = new Float32Array(count * classes);
@@ -18,10 +23,16 @@ export function predictProbabilities(
     const n = Math.min(batchSize, count - start);
     const buf = new Float32Array(n * size);
     fillImages(buf, images, shape, lut, null, start, n);
-    const out = tf.tidy(() => {
+    const run = () => tf.tidy(() => {
       const x = tf.tensor4d(buf, [n, shape.height, shape.width, shape.channels]);
-      return (model.apply(x, { training: false }) as tf.Tensor).dataSync();
+      return (model.apply(x, { training: false }) as tf.Tensor).dataSync() as Float32Array;
     });
+    const out = run();
+    if (tta === 'flip') {
+      mirrorImages(buf, n, shape);
+      const mirrored = run();
+      for (let i = 0; i < out.length; i++) out[i] = (out[i]! + mirrored[i]!) / 2;
+    }
     probs.set(out, start * classes);
   }
   return probs;

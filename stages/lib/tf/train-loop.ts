@@ -1,14 +1,15 @@
 /**
- * The custom training loop: Adam through optimizer.minimize, ReduceLROnPlateau on val loss, early
- * stopping on val accuracy (keeping the best weights), a checkpoint after every epoch. A custom loop
- * rather than model.fit so shuffling, augmentation and dropout draw from our seeded streams and
- * every tensor's lifetime is explicit.
+ * The custom training loop: the optimizer (Adam or Nesterov SGD) through optimizer.minimize, the
+ * rate from ReduceLROnPlateau on val loss or from a per-step one-cycle schedule, optional label
+ * smoothing and L2 weight decay, early stopping on val accuracy (keeping the best weights), a
+ * checkpoint after every epoch. A custom loop rather than model.fit so shuffling, augmentation and
+ * dropout draw from our seeded streams and every tensor's lifetime is explicit.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { Mulberry32, permutation } from '../ml/prng.js';
 import type { TrainParams } from '../ml/params.js';
-import { afterEpoch } from '../ml/schedule.js';
+import { afterEpoch, oneCycleLr } from '../ml/schedule.js';
 import { fillImages, fillOneHot, type ImageShape } from './augment.js';
 import { modelWeights, saveCheckpoint, type LoopState } from './checkpoint.js';
 import { setDropoutStep } from './models.js';
@@ -54,6 +55,10 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
   const size = shape.height * shape.width * shape.channels;
   const stepsPerEpoch = Math.ceil(nTrain / p.batch_size);
   const variables = model.trainableWeights.map((w) => w.read() as unknown as tf.Variable);
+  // Weight decay applies to conv and dense kernels, not to biases or batch-norm parameters.
+  const decayed = p.weight_decay > 0 ? model.trainableWeights.filter((w) => /kernel$/.test(w.originalName)).map((w) => w.read() as unknown as tf.Variable) : [];
+  const totalSteps = p.epochs * stepsPerEpoch;
+  const warmupSteps = Math.round(p.warmup_epochs * stepsPerEpoch);
   // Reused for every batch: the tensors made from them are disposed before the next refill.
   const xBuf = new Float32Array(p.batch_size * size);
   const yBuf = new Float32Array(p.batch_size * classes);
@@ -64,7 +69,7 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
 
   while (!state.stopped && state.epoch < p.epochs) {
     const epoch = state.epoch;
-    setLearningRate(optimizer, state.lr);
+    if (p.schedule === 'plateau') setLearningRate(optimizer, state.lr);
     const perm = permutation(nTrain, rng);
     const order = input.train.indices ? perm.map((i) => input.train.indices![i]!) : perm;
     const aug = p.augment ? { rng, pad: CROP_PADDING, flip: true } : undefined;
@@ -76,9 +81,14 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
       const start = step * p.batch_size;
       const n = Math.min(p.batch_size, nTrain - start);
       fillImages(xBuf, input.train.images, shape, lut, order, start, n, aug);
-      fillOneHot(yBuf, input.train.labels, classes, order, start, n);
-      setDropoutStep(model, epoch * stepsPerEpoch + step);
-      const [loss, hits] = trainStep(model, optimizer, variables, xBuf.subarray(0, n * size), yBuf.subarray(0, n * classes), n, shape, classes);
+      fillOneHot(yBuf, input.train.labels, classes, order, start, n, p.label_smoothing);
+      const globalStep = epoch * stepsPerEpoch + step;
+      if (p.schedule === 'onecycle') {
+        state.lr = oneCycleLr(p.lr, globalStep, totalSteps, warmupSteps);
+        setLearningRate(optimizer, state.lr);
+      }
+      setDropoutStep(model, globalStep);
+      const [loss, hits] = trainStep(model, optimizer, variables, decayed, p.weight_decay, xBuf.subarray(0, n * size), yBuf.subarray(0, n * classes), n, shape, classes);
       lossSum += loss * n;
       correct += hits;
       const now = performance.now();
@@ -121,6 +131,8 @@ function trainStep(
   model: tfl.LayersModel,
   optimizer: tf.Optimizer,
   variables: tf.Variable[],
+  decayed: tf.Variable[],
+  weightDecay: number,
   xData: Float32Array,
   yData: Float32Array,
   n: number,
@@ -136,7 +148,10 @@ function trainStep(
         const probs = model.apply(x, { training: true }) as tf.Tensor2D;
         hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probs, 1), tf.argMax(y, 1)), 'int32')));
         const clipped = tf.clipByValue(probs, 1e-7, 1 - 1e-7);
-        return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(clipped)), -1))) as tf.Scalar;
+        const xent = tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(clipped)), -1))) as tf.Scalar;
+        if (decayed.length === 0) return xent;
+        // weight_decay/2 · Σ‖w‖² adds weight_decay · w to each kernel's gradient
+        return tf.add(xent, tf.mul(weightDecay / 2, tf.addN(decayed.map((w) => tf.sum(tf.square(w)))))) as tf.Scalar;
       },
       true,
       variables,
@@ -150,8 +165,11 @@ function trainStep(
 }
 
 function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
-  // Adam reads `learningRate` on every applyGradients; tfjs exposes no setter.
-  (optimizer as unknown as { learningRate: number }).learningRate = lr;
+  // SGD and momentum keep the rate as a scalar tensor behind setLearningRate; Adam reads
+  // `learningRate` on every applyGradients and has no setter.
+  const o = optimizer as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+  else o.learningRate = lr;
 }
 
 const fmt = (x: number) => x.toFixed(4);
