@@ -26,6 +26,8 @@ export interface SshSpec {
 }
 
 const SFTP_NO_SUCH_FILE = 2;
+/** OpenSSH's generic error status, its answer to ENOSPC among others. */
+const SFTP_FAILURE = 4;
 /** Objects up to this size go up in a single SFTP write. */
 const SMALL = 256 * 1024;
 const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
@@ -218,22 +220,23 @@ export class SshRemote implements Remote {
     }
   }
 
-  private async mkdirp(dir: string): Promise<void> {
+  private async mkdirp(dir: string, parentMade = false): Promise<void> {
     if (this.madeDirs.has(dir) || dir === '/' || dir === '.') return;
     const made = await this.op((sftp) => new Promise<boolean>((resolve, reject) =>
       sftp.mkdir(dir, (e) => {
         if (!e) return resolve(true);
-        // exists already (a concurrent upload made it), or the parent is missing: stat tells which
+        // exists already (a concurrent upload made it), or the parent is missing: stat tells which.
+        // Any other refusal (permission denied, a full disk) is the answer: retrying cannot help.
         sftp.stat(dir, (se, st) => {
           if (!se && st.isDirectory()) resolve(true);
-          else if (sftpCode(se) === SFTP_NO_SUCH_FILE) resolve(false);
+          else if (!parentMade && sftpCode(e) === SFTP_NO_SUCH_FILE && sftpCode(se) === SFTP_NO_SUCH_FILE) resolve(false);
           else reject(e);
         });
       }),
     ));
     if (!made) {
       await this.mkdirp(path.posix.dirname(dir));
-      return this.mkdirp(dir);
+      return this.mkdirp(dir, true);
     }
     this.madeDirs.add(dir);
   }
@@ -262,8 +265,15 @@ export class SshRemote implements Remote {
           }
         });
       } catch (e) {
-        sftp.unlink(tmp, () => {});
-        throw e;
+        // OpenSSH answers a full disk with a bare "Failure": ask the server for the free space
+        // before the temp file is removed (and frees what it took)
+        const full = sftpCode(e) === SFTP_FAILURE ? await noSpace(sftp, path.posix.dirname(target), size) : null;
+        // wait for the temp file to go (a full remote must not fill up with them), not forever
+        await new Promise<void>((resolve) => {
+          sftp.unlink(tmp, () => resolve());
+          setTimeout(resolve, 5_000).unref();
+        });
+        throw full ?? e;
       }
     });
     onBytes?.(size);
@@ -346,6 +356,29 @@ async function* readAhead(sftp: SFTPWrapper, handle: Buffer, size: number, guard
 }
 
 const sftpCode = (e: unknown): number | undefined => (e as { code?: number } | undefined)?.code;
+
+/**
+ * ENOSPC-like error when the file system holding `dir` has no room for `size` more bytes (or no
+ * free inode), by the statvfs@openssh.com extension; null when it has room or cannot tell.
+ */
+function noSpace(sftp: SFTPWrapper, dir: string, size: number): Promise<Error | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), 5_000);
+    timer.unref();
+    try {
+      sftp.ext_openssh_statvfs(dir, (e, st: { bavail?: number; frsize?: number; bsize?: number; favail?: number } | undefined) => {
+        clearTimeout(timer);
+        if (e || !st) return resolve(null);
+        const free = (st.bavail ?? 0) * (st.frsize || st.bsize || 0);
+        if (free >= size && st.favail !== 0) return resolve(null);
+        resolve(Object.assign(new Error(`no space left on the server's disk (${free} bytes free, ${size} needed)`), { code: 'ENOSPC' }));
+      });
+    } catch {
+      clearTimeout(timer);
+      resolve(null); // the server lacks the extension
+    }
+  });
+}
 
 /** Agent first (SSH_AUTH_SOCK), then the configured key or the usual ~/.ssh/id_* files, then a password. */
 async function authMethods(spec: SshSpec): Promise<AuthMethod[]> {

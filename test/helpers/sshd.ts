@@ -30,23 +30,26 @@ export function sshdUnavailable(): string | null {
 
 /**
  * A real OpenSSH server on 127.0.0.1:<free port> with a throwaway host key and client key in a
- * temp folder. It logs in the current user (root here: `PermitRootLogin prohibit-password`) with
- * only the throwaway key, through AuthorizedKeysFile pointing into the temp folder.
+ * temp folder. It logs in the current user (root here: `PermitRootLogin prohibit-password`), or
+ * `opts.user` (an existing account, e.g. nobody, when sshd runs as root; SFTP runs in-process, so
+ * the account needs no shell), with only the throwaway key, through AuthorizedKeysFile pointing
+ * into the temp folder.
  */
-export async function startSshd(): Promise<TestSshd> {
+export async function startSshd(opts: { user?: string } = {}): Promise<TestSshd> {
   // the free port can be taken by a concurrent test between our probe and sshd's bind: try again
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startSshdOnce();
+      return await startSshdOnce(opts.user ?? os.userInfo().username);
     } catch (e) {
       if (attempt >= 3) throw e;
     }
   }
 }
 
-async function startSshdOnce(): Promise<TestSshd> {
+async function startSshdOnce(user: string): Promise<TestSshd> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-sshd-'));
-  const user = os.userInfo().username;
+  // the account logging in must be able to read its authorized_keys in here
+  await fs.chmod(dir, 0o755);
   const write = (name: string, text: string, mode = 0o600) => fs.writeFile(path.join(dir, name), text, { mode });
   const host = ssh2.utils.generateKeyPairSync('ed25519');
   const client = ssh2.utils.generateKeyPairSync('ed25519');
@@ -54,7 +57,7 @@ async function startSshdOnce(): Promise<TestSshd> {
   await write('host_ed25519', host.private);
   await write('client_ed25519', client.private);
   await write('wrong_ed25519', wrong.private);
-  await write('authorized_keys', `${client.public}\n`);
+  await write('authorized_keys', `${client.public}\n`, 0o644);
   const root = path.join(dir, 'remote');
   await fs.mkdir(root);
   const port = await freePort();
