@@ -83,6 +83,8 @@ export function buildProgram(): Command {
     .option('-k, --keep-going', 'keep running independent stages after a failure')
     .option('-j, --jobs <n>', 'independent stages to run in parallel', '1')
     .option('--no-run-cache', 'do not restore outputs from the run-cache')
+    .option('--pull', 'before running a stage, pull its outputs (and run-cache entries) from the remote if it has them')
+    .option('-r, --remote <name>', 'remote for --pull (default: core.remote)')
     .option('--wait [seconds]', 'wait for another lockstep holding the repository lock (default 60 s)')
     .option('--json', 'print events as JSON lines')
     .action(lazy(() => import('./repro.js')));

@@ -16,6 +16,8 @@ interface ReproFlags {
   runCache?: boolean;
   wait?: string | boolean;
   json?: boolean;
+  pull?: boolean;
+  remote?: string;
 }
 
 export async function run(targets: string[], flags: ReproFlags, cmd: Command): Promise<number> {
@@ -26,6 +28,8 @@ export async function run(targets: string[], flags: ReproFlags, cmd: Command): P
   const { ws, release } = await openLockedWorkspace(
     flags.dry ? null : { command: 'lockstep repro', waitMs, onWait: (holder) => render({ type: 'waiting-for-lock', holder }) },
   );
+  // --pull: restores that lack objects ask the remote first; it is opened only if one does
+  const fetcher = flags.pull ? (await import('../remote/index.js')).missingFetcher(ws.project, flags.remote) : null;
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.on('SIGINT', onSignal);
@@ -33,7 +37,7 @@ export async function run(targets: string[], flags: ReproFlags, cmd: Command): P
   try {
     const summary = await reproduce(
       ws,
-      { targets, force: !!flags.force, singleItem: !!flags.singleItem, downstream: !!flags.downstream, keepGoing: !!flags.keepGoing, jobs, runCache: flags.runCache !== false, dry: !!flags.dry },
+      { targets, force: !!flags.force, singleItem: !!flags.singleItem, downstream: !!flags.downstream, keepGoing: !!flags.keepGoing, jobs, runCache: flags.runCache !== false, dry: !!flags.dry, ...(fetcher ? { pull: fetcher } : {}) },
       render,
       controller.signal,
     );
@@ -53,6 +57,7 @@ export async function run(targets: string[], flags: ReproFlags, cmd: Command): P
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await fetcher?.close();
     await release();
   }
 }
@@ -86,7 +91,10 @@ function textRenderer(quiet: boolean): (e: ReproEvent) => void {
         if (!quiet || e.stream === 'stderr') (e.stream === 'stdout' ? out : errLine)(`[${e.stage}] ${e.line}`);
         return;
       case 'stage-restored':
-        if (!quiet) out(`Stage '${e.stage}' restored from the ${e.from === 'lock' ? 'cache' : 'run-cache'}, not run`);
+        if (!quiet) out(`Stage '${e.stage}' restored from the ${e.from === 'lock' ? 'cache' : 'run-cache'}${e.pulled ? ' (objects pulled from the remote)' : ''}, not run`);
+        return;
+      case 'stage-pull-failed':
+        errLine(`Stage '${e.stage}': could not pull from the remote (${e.message}); running it instead`);
         return;
       case 'stage-ran':
         if (!quiet) out(`Stage '${e.stage}' finished in ${(e.durationMs / 1000).toFixed(1)} s`);

@@ -10,7 +10,8 @@ export type ReproEvent =
   | { type: 'stage-frozen'; stage: string }
   | { type: 'stage-start'; stage: string; reasons: StaleReason[]; commands: string[] }
   | { type: 'stage-output'; stage: string; stream: 'stdout' | 'stderr'; line: string }
-  | { type: 'stage-restored'; stage: string; from: 'run-cache' | 'lock' }
+  | { type: 'stage-restored'; stage: string; from: 'run-cache' | 'lock'; pulled?: boolean }
+  | { type: 'stage-pull-failed'; stage: string; message: string }
   | { type: 'stage-ran'; stage: string; durationMs: number }
   | { type: 'stage-failed'; stage: string; message: string }
   | { type: 'stage-skipped'; stage: string; because: string };

@@ -25,6 +25,16 @@ export interface ReproOptions {
   jobs: number;
   runCache: boolean;
   dry: boolean;
+  /** `repro --pull`: what a restore lacks locally is asked of a remote before the stage runs. */
+  pull?: MissingFetcher;
+}
+
+/** How `repro --pull` brings what a restore lacks from a remote (src/remote implements it). */
+export interface MissingFetcher {
+  /** The run-cache entries the remote keeps under `key`, copied into the local run-cache. */
+  runCacheEntries(key: string): Promise<void>;
+  /** These objects (directory manifests expanded) into the cache; what the remote lacks stays missing. */
+  objects(hashes: string[]): Promise<void>;
 }
 
 /**
@@ -161,16 +171,34 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
   const runCacheAllowed = opts.runCache && !opts.force && !stage.alwaysChanged && canUseRunCache(stage);
 
   if (runCacheAllowed) {
+    const pull = opts.pull;
+    // a remote that cannot answer only costs the restore: the stage then runs, as without --pull
+    const tryPull = async (what: () => Promise<void>): Promise<boolean> => {
+      try {
+        await what();
+        return true;
+      } catch (e) {
+        emit({ type: 'stage-pull-failed', stage: name, message: e instanceof LockstepError ? e.message : (e as Error).message });
+        return false;
+      }
+    };
+    let pullWorks = pull ? await tryPull(() => pull.runCacheEntries(key)) : false;
     const current = ws.lock.stages[name];
     const candidates: { entry: LockedStage; from: 'run-cache' | 'lock' }[] = [];
     if (current && runCacheKey(current.cmd, current.deps ?? [], current.params ?? {}) === key) candidates.push({ entry: current, from: 'lock' });
     for (const entry of await findRunCacheEntries(ws.project.cacheDir, key)) candidates.push({ entry, from: 'run-cache' });
     for (const { entry, from } of candidates) {
-      const outs = await restoreOutputs(ws, stage, entry);
+      let outs = await restoreOutputs(ws, stage, entry);
+      let pulled = false;
+      if (!outs && pull && pullWorks) {
+        pullWorks = await tryPull(() => pull.objects(restorableHashes(stage, entry)));
+        outs = pullWorks ? await restoreOutputs(ws, stage, entry) : null;
+        pulled = outs !== null;
+      }
       if (!outs) continue;
       await writer.update(name, { cmd, deps, params: observed.params, outs });
       await ignoreOutputs(ws.project.root, stage.outs.filter((o) => o.cache).map((o) => o.path));
-      emit({ type: 'stage-restored', stage: name, from });
+      emit({ type: 'stage-restored', stage: name, from, ...(pulled ? { pulled } : {}) });
       return { outcome: 'restored' };
     }
   }
@@ -232,6 +260,11 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
 }
 
 /** Restore a stage's cached outputs from a run-cache or lock entry; null when any object is unusable. */
+/** The objects restoreOutputs needs for this entry (what --pull asks the remote for). */
+function restorableHashes(stage: StageDef, entry: LockedStage): string[] {
+  return stage.outs.filter((o) => !isAuxiliary(o)).flatMap((o) => entry.outs?.find((x) => x.path === o.path)?.md5 ?? []);
+}
+
 async function restoreOutputs(ws: Workspace, stage: StageDef, entry: LockedStage): Promise<LockedPath[] | null> {
   const wanted = stage.outs.filter((o) => !isAuxiliary(o));
   const found: LockedPath[] = [];

@@ -8,7 +8,7 @@ import type { Md5 } from '../hash/types.js';
 import type { Project } from '../project.js';
 import { readLockFile, readOutputFlags, selectOutputs, type TrackedOutput } from './objects.js';
 import { defaultJobs, openRemote, remoteKindOf, resolveRemote } from './open.js';
-import { fetchRunCache, pushRunCache } from './runcache.js';
+import { fetchRunCache, pushRunCache, runCacheKeyPrefix } from './runcache.js';
 import { fetchObjectsFrom, pushObjectsTo, type LocalObjects, type TransferEvent, type TransferResult } from './transfer.js';
 import type { Remote } from './types.js';
 
@@ -160,4 +160,26 @@ export async function fetchObjects(project: Project, hashes: readonly Md5[], opt
     if (opts.runCache) await fetchRunCache(project.cacheDir, remote, { jobs });
     return res;
   });
+}
+
+/**
+ * What `repro --pull` hands the engine: run-cache entries and objects fetched from the named (or
+ * default) remote, opened on first use only, so a repro that needs nothing never connects.
+ */
+export function missingFetcher(project: Project, name: string | undefined): { runCacheEntries(key: string): Promise<void>; objects(hashes: string[]): Promise<void>; close(): Promise<void> } {
+  let opened: Promise<{ remote: Remote; jobs: number; store: LocalObjects }> | null = null;
+  const open = () => (opened ??= (async () => ({ ...(await openNamedRemote(project, name)), store: await openStore(project) }))());
+  return {
+    async runCacheEntries(key) {
+      const { remote, jobs } = await open();
+      await fetchRunCache(project.cacheDir, remote, { jobs }, runCacheKeyPrefix(key));
+    },
+    async objects(hashes) {
+      const { remote, jobs, store } = await open();
+      await fetchObjectsFrom(store, remote, hashes as Md5[], { jobs });
+    },
+    async close() {
+      if (opened) await (await opened.catch(() => null))?.remote.close();
+    },
+  };
 }

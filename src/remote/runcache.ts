@@ -33,14 +33,17 @@ async function localRunFiles(cacheDir: string): Promise<string[]> {
   return out;
 }
 
-async function remoteRunFiles(remote: Remote, opts: TransferOptions): Promise<Set<string>> {
+async function remoteRunFiles(remote: Remote, opts: TransferOptions, under = ''): Promise<Set<string>> {
   const keys = new Set<string>();
-  await retryingOp(remote, RUNS_PREFIX, opts, async () => {
+  await retryingOp(remote, RUNS_PREFIX + under, opts, async () => {
     keys.clear();
-    for await (const k of remote.list(RUNS_PREFIX)) keys.add(k.slice(RUNS_PREFIX.length));
+    for await (const k of remote.list(RUNS_PREFIX + under)) keys.add(k.slice(RUNS_PREFIX.length));
   });
   return keys;
 }
+
+/** Where the entries of one run-cache key live, under `runs/` (the engine's layout, DVC's too). */
+export const runCacheKeyPrefix = (key: string): string => `${key.slice(0, 2)}/${key}/`;
 
 export async function pushRunCache(cacheDir: string, remote: Remote, opts: TransferOptions): Promise<TransferResult> {
   const local = await localRunFiles(cacheDir);
@@ -53,8 +56,9 @@ export async function pushRunCache(cacheDir: string, remote: Remote, opts: Trans
   return { transferred: todo.length, bytes, upToDate: local.length - todo.length, missing: [] };
 }
 
-export async function fetchRunCache(cacheDir: string, remote: Remote, opts: TransferOptions): Promise<TransferResult> {
-  const there = await remoteRunFiles(remote, opts);
+/** Copy the remote's run-cache entries (all, or those under `under`, e.g. one key's) that the cache lacks. */
+export async function fetchRunCache(cacheDir: string, remote: Remote, opts: TransferOptions, under = ''): Promise<TransferResult> {
+  const there = await remoteRunFiles(remote, opts, under);
   const local = new Set(await localRunFiles(cacheDir));
   const todo = [...there].filter((r) => !local.has(r));
   let bytes = 0;

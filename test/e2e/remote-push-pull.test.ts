@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { tempProject, type TempProject } from '../helpers/project.js';
+import { countRun, tempProject, type TempProject } from '../helpers/project.js';
 import { startS3 } from '../helpers/s3server.js';
 import { freePort, startProxy } from '../helpers/net.js';
 import { sshdUnavailable, startSshd } from '../helpers/sshd.js';
@@ -210,4 +210,48 @@ test('--run-cache mirrors the run-cache entries, and fetch --run-cache brings th
   assert.equal(fetch.exitCode, 0, fetch.all);
   const fetched = (await fs.readdir(path.join(clone.dir, '.cache', 'runs'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
   assert.equal(fetched.length, entries.length);
+});
+
+test('repro --pull on a fresh clone restores stages from the remote instead of running them; an unreachable remote only means they run', async () => {
+  const pipeline = `stages:
+  gen:
+    cmd: ${countRun('gen')} && mkdir -p data && head -c 5000 /dev/urandom > data/a.bin && head -c 7000 /dev/urandom > data/b.bin
+    outs: [data]
+  use:
+    cmd: ${countRun('use')} && cat data/a.bin data/b.bin | md5sum > sum.txt
+    deps: [data]
+    outs: [sum.txt]
+`;
+  const p = await tempProject({ 'pipeline.yaml': pipeline, '.gitignore': '.cache/\nruns/\n' });
+  assert.equal((await p.run(['repro'])).exitCode, 0);
+  const remoteDir = await tmpDir('lockstep-remote-');
+  await p.run(['remote', 'add', '-d', 'store', remoteDir]);
+  assert.equal((await p.run(['push', '--run-cache'])).exitCode, 0);
+  await commitAll(p);
+
+  // with the lock file: its entries name the objects
+  const clone = await freshClone(p);
+  const r = await clone.run(['repro', '--pull']);
+  assert.equal(r.exitCode, 0, r.all);
+  assert.match(r.stdout, /Stage 'gen' restored from the cache \(objects pulled from the remote\), not run/);
+  assert.match(r.stdout, /Stage 'use' restored from the cache \(objects pulled from the remote\), not run/);
+  await assert.rejects(fs.access(path.join(clone.dir, 'runs')), 'no stage command ran in the clone');
+  assert.equal(await clone.read('sum.txt'), await p.read('sum.txt'));
+
+  // without it: the run-cache entries on the remote name them
+  const bare = await freshClone(p);
+  await fs.rm(path.join(bare.dir, 'pipeline.lock'));
+  const r2 = await bare.run(['repro', '--pull']);
+  assert.equal(r2.exitCode, 0, r2.all);
+  assert.match(r2.stdout, /Stage 'gen' restored from the run-cache \(objects pulled from the remote\), not run/);
+  assert.equal(await bare.read('sum.txt'), await p.read('sum.txt'));
+
+  // a remote that cannot be reached: a warning per stage, then the stages run as without --pull
+  const offline = await freshClone(p);
+  const port = await freePort();
+  await offline.run(['remote', 'add', '-d', 'dead', `ssh://nobody@127.0.0.1:${port}/srv`]);
+  const r3 = await offline.run(['repro', '--pull']);
+  assert.equal(r3.exitCode, 0, r3.all);
+  assert.match(r3.stderr, /^Stage 'gen': could not pull from the remote \(cannot reach remote 'dead' .*\); running it instead$/m);
+  assert.equal(await offline.read('runs/gen'), 'x\n');
 });
