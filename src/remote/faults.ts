@@ -49,8 +49,16 @@ export function classifyFault(e: unknown): FaultKind {
 export function errorText(e: unknown): string {
   const x = (e ?? {}) as ErrorLike;
   const msg = typeof x.message === 'string' && x.message ? x.message : String(e);
+  const status = x.$metadata?.httpStatusCode;
+  // an S3 answer without a body (to HEAD, say) reaches the SDK as 'UnknownError': the status says more
+  if (status !== undefined && (msg === 'UnknownError' || msg === x.name)) {
+    const known = typeof x.name === 'string' && !['Unknown', 'UnknownError', 'Error'].includes(x.name) ? `${x.name}, ` : '';
+    return `${known}HTTP ${status}${HTTP_REASONS[status] ? ` ${HTTP_REASONS[status]}` : ''}`;
+  }
   return msg.split('\n')[0]!.replace(/\.$/, '');
 }
+
+const HTTP_REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 500: 'Internal Server Error', 503: 'Service Unavailable', 507: 'Insufficient Storage' };
 
 /**
  * The one-line error a user sees for a failed remote operation. `where` names the remote

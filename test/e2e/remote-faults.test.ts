@@ -1,7 +1,8 @@
 /**
- * Remote faults a test can only make real with root: a remote whose disk fills up mid-push (a
- * 1 MiB tmpfs) and a remote path the user may not write (lockstep run as `nobody`, and an SSH
- * login as `nobody`). Each fails with one line saying what happened, leaves no temp file and no
+ * Remote faults a test can only make real with root or a real server: a remote whose disk fills
+ * up mid-push (a 1 MiB tmpfs under a folder remote, an SSH server and an S3 server) and a remote
+ * the user may not write (lockstep run as `nobody`; an SSH login as `nobody`; an S3 account that
+ * does not own the bucket, on versitygw). Each fails with one line saying what happened, leaves no temp file and no
  * corrupt object on the remote, and a rerun completes once the cause is gone. Skipped, saying why,
  * where the tests cannot mount a tmpfs or switch user.
  */
@@ -14,6 +15,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { CLI, tempProject, type CliResult, type TempProject } from '../helpers/project.js';
 import { sshdUnavailable, startSshd } from '../helpers/sshd.js';
+import { startVersity, versitygwUnavailable } from '../helpers/versitygw.js';
 
 // five objects of 300 kB: more than a 1 MiB disk holds
 const PIPELINE = `stages:
@@ -95,9 +97,18 @@ test('a remote whose disk fills up: one line saying it is full, no temp file or 
     await p.run(['remote', 'add', 'ssh', `ssh://${sshd.user}@127.0.0.1:${sshd.port}${kinds[1]!.root}`]);
     await p.run(['remote', 'modify', '--local', 'ssh', 'keyfile', sshd.keyfile]);
   }
+  const s3Why = versitygwUnavailable();
+  if (s3Why) t.diagnostic(`s3 part skipped: ${s3Why}`);
+  else {
+    const s3 = await startVersity({ dataDir: path.join(disk.dir, 's3') });
+    after(() => s3.stop());
+    kinds.push({ name: 's3', root: path.join(s3.dataDir, s3.bucket, 'store') });
+    await p.run(['remote', 'add', 's3', `s3://${s3.bucket}/store`]);
+    for (const [k, v] of Object.entries(s3.options())) await p.run(['remote', 'modify', '--local', 's3', k, v]);
+  }
   for (const k of kinds) {
     const r = await p.run(['push', '-r', k.name]);
-    oneLine(r, new RegExp(`^lockstep: remote '${k.name}' \\(.*\\) is full at files/md5/\\w\\w/\\w+: .*(ENOSPC|no space left).* Free space on the remote; a rerun resumes where this stopped\\.$`));
+    oneLine(r, new RegExp(`^lockstep: remote '${k.name}' \\(.*\\) is full at files/md5/\\w\\w/\\w+: .*(ENOSPC|[Nn]o space left).* Free space on the remote; a rerun resumes where this stopped\\.$`));
     const left = await audit(k.root);
     assert.deepEqual(left.corrupt, [], k.name);
     assert.deepEqual(left.temps, [], `${k.name}: temp files left on the remote`);
@@ -147,4 +158,23 @@ test('a remote path the user may not write: one line saying permission denied, f
   const ok = await p.run(['push', '-r', 'ssh']);
   assert.equal(ok.exitCode, 0, ok.all);
   assert.deepEqual(await audit(path.join(locked, 'store')), { objects: 6, corrupt: [], temps: [] });
+});
+
+test('an S3 account that may not write the bucket: one line saying permission denied; as its owner the push goes through', async (t) => {
+  const why = versitygwUnavailable();
+  if (why) return t.skip(why);
+  const s3 = await startVersity();
+  after(() => s3.stop());
+  await s3.addUser('alice', 'alice-secret-key');
+  const p = await reproduced();
+  await p.run(['remote', 'add', 's3', `s3://${s3.bucket}/store`]);
+  for (const [k, v] of Object.entries({ ...s3.options(), access_key_id: 'alice', secret_access_key: 'alice-secret-key' })) await p.run(['remote', 'modify', '--local', 's3', k, v]);
+  const denied = await p.run(['push', '-r', 's3']);
+  oneLine(denied, /^lockstep: permission denied on remote 's3' \(s3:\/\/lockstep-test\/store at http:\/\/127\.0\.0\.1:\d+\) at files\/md5\/\w\w\/\w+(\.dir)?: .*403.* Check that this user or key may read and write the remote path\.$/);
+  assert.doesNotMatch(denied.all, /alice-secret-key/);
+  assert.deepEqual(await audit(path.join(s3.dataDir, s3.bucket, 'store')), { objects: 0, corrupt: [], temps: [] });
+  for (const [k, v] of Object.entries(s3.options())) await p.run(['remote', 'modify', '--local', 's3', k, v]);
+  const ok = await p.run(['push', '-r', 's3']);
+  assert.equal(ok.exitCode, 0, ok.all);
+  assert.deepEqual(await audit(path.join(s3.dataDir, s3.bucket, 'store')), { objects: 6, corrupt: [], temps: [] });
 });

@@ -3,7 +3,8 @@ import { S3Remote } from '../../src/remote/s3.js';
 import type { RemoteFixture } from '../contract/remote-contract.js';
 import { freePort, startProxy } from './net.js';
 import { sshdUnavailable, startSshd } from './sshd.js';
-import { startS3 } from './s3server.js';
+import { startS3, type TestS3 } from './s3server.js';
+import { startVersity, versitygwUnavailable } from './versitygw.js';
 
 /** SSH remotes through a cuttable proxy in front of a real sshd, so tests can drop connections. */
 export async function sshFixture(): Promise<RemoteFixture | string> {
@@ -26,9 +27,15 @@ export async function sshFixture(): Promise<RemoteFixture | string> {
   };
 }
 
-/** S3 remotes through a cuttable proxy in front of s3rver; small multipart threshold to exercise it. */
-export async function s3Fixture(): Promise<RemoteFixture | string> {
-  const s3 = await startS3();
+/** S3 remotes through a cuttable proxy in front of versitygw, the production S3 gateway; skipped when it is not built. */
+export async function versityFixture(): Promise<RemoteFixture | string> {
+  const why = versitygwUnavailable();
+  return why ?? s3Fixture(startVersity);
+}
+
+/** S3 remotes through a cuttable proxy in front of an S3 server (s3rver by default); small multipart threshold to exercise it. */
+export async function s3Fixture(start: () => Promise<TestS3> = startS3): Promise<RemoteFixture | string> {
+  const s3 = await start();
   const proxy = await startProxy(s3.port);
   const deadPort = await freePort();
   const spec = (ns: string, port: number) => ({

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { asMd5, type Md5 } from '../../src/hash/types.js';
 import { chooseExistenceStrategy, estimateRemoteSize, filesToQuery, planPush } from '../../src/remote/plan.js';
-import { backoffDelay, classifyFault, DEFAULT_RETRY, withRetry } from '../../src/remote/faults.js';
+import { backoffDelay, classifyFault, DEFAULT_RETRY, errorText, withRetry } from '../../src/remote/faults.js';
 import { md5FromKey, objectKey } from '../../src/remote/keys.js';
 import { selectOutputs, flagKey } from '../../src/remote/objects.js';
 import { LockstepError } from '../../src/errors.js';
@@ -86,4 +86,11 @@ test('selectOutputs filters by stage, skips uncached outs, carries push/remote f
   assert.deepEqual(selectOutputs(lock, [], flags).map((o) => [o.stage, o.path, o.push, o.remote]), [['a', 'd', true, undefined], ['b', 'm', false, 'other']]);
   assert.deepEqual(selectOutputs(lock, ['b'], flags).map((o) => o.path), ['m']);
   assert.throws(() => selectOutputs(lock, ['zz'], flags), (e: unknown) => e instanceof LockstepError && e.reason === 'unknown-stage' && /stages: a, b/.test(e.message));
+});
+
+test('errorText: the first line of a message; an S3 answer without a body says its HTTP status', () => {
+  assert.equal(errorText(new Error('connect ECONNREFUSED 127.0.0.1:9\nmore')), 'connect ECONNREFUSED 127.0.0.1:9');
+  assert.equal(errorText({ name: 'Unknown', message: 'UnknownError', $metadata: { httpStatusCode: 403 } }), 'HTTP 403 Forbidden');
+  assert.equal(errorText({ name: 'NotFound', message: 'NotFound', $metadata: { httpStatusCode: 404 } }), 'NotFound, HTTP 404 Not Found');
+  assert.equal(errorText({ name: 'AccessDenied', message: 'Access Denied.', $metadata: { httpStatusCode: 403 } }), 'Access Denied');
 });
