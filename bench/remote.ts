@@ -1,10 +1,11 @@
 /**
  * Remote benchmark (issue 6), run by hand:
- *   npm run build && node dist/bench/remote.js [--files 60000] [--big-mb 1024] [--kinds folder,ssh,s3] [--jobs 16]
+ *   npm run build && node dist/bench/remote.js [--files 60000] [--big-mb 1024] [--kinds folder,ssh,s3,versitygw] [--jobs 16]
  *     [--stages small,big] [--no-status] [--reuse] [--dir /tmp/lockstep-bench-remote]
  * A generated project with one stage writing a directory of N files of 3 KiB (CIFAR-10 PNG-sized) and
  * one writing a single big file. For each remote kind on 127.0.0.1 (a folder, a real OpenSSH sshd,
- * the S3 API of s3rver): push, then pull into an empty cache and workspace, for each output; then
+ * the S3 API of s3rver, the S3 API of versitygw, a production gateway): push, then pull into an
+ * empty cache and workspace, for each output; then
  * `status --cloud` after one of the small files changed. Prints wall time, files/s, MB/s, peak RSS.
  */
 import { promises as fs } from 'node:fs';
@@ -13,10 +14,11 @@ import { execa } from 'execa';
 import { CLI, arg, measure } from './lib.js';
 import { startSshd, sshdUnavailable } from '../test/helpers/sshd.js';
 import { startS3 } from '../test/helpers/s3server.js';
+import { startVersity, versitygwUnavailable } from '../test/helpers/versitygw.js';
 
 const FILES = Number(arg('files', '60000'));
 const BIG_MB = Number(arg('big-mb', '1024'));
-const KINDS = arg('kinds', 'folder,ssh,s3').split(',');
+const KINDS = arg('kinds', 'folder,ssh,s3,versitygw').split(',');
 const JOBS = arg('jobs', '16');
 const STAGES = arg('stages', 'small,big').split(',');
 const STATUS = !process.argv.includes('--no-status');
@@ -98,6 +100,16 @@ async function main(): Promise<void> {
         servers.push(sshd);
         url = sshd.url('store');
         local.keyfile = sshd.keyfile;
+      } else if (kind === 'versitygw') {
+        const why = versitygwUnavailable();
+        if (why) {
+          process.stdout.write(`versitygw: skipped (${why})\n`);
+          continue;
+        }
+        const s3 = await startVersity({ dataDir: path.join(root, 'versitygw') });
+        servers.push(s3);
+        url = `s3://${s3.bucket}/bench`;
+        Object.assign(local, s3.options());
       } else {
         const s3 = await startS3({ directory: path.join(root, 's3rver') });
         servers.push(s3);
@@ -126,7 +138,7 @@ async function main(): Promise<void> {
     await fs.writeFile(path.join(project, 'pipeline.yaml'), pipeline(1));
     await must(['repro', 'small']);
     for (const kind of KINDS) {
-      if (kind === 'ssh' && sshdUnavailable()) continue;
+      if ((kind === 'ssh' && sshdUnavailable()) || (kind === 'versitygw' && versitygwUnavailable())) continue;
       const st = await measure(process.execPath, [CLI, 'status', '--cloud', 'small', '-r', kind, '-j', JOBS], project);
       if (st.exitCode !== 0) throw new Error(st.output.slice(-2000));
       const line = st.output.split('\n').find((l) => l.startsWith('small:')) ?? '';

@@ -41,6 +41,17 @@ function tfjsNodeInstalled(): boolean {
   }
 }
 
+/** Runs the train stage and kills it with SIGKILL once its output shows `marker`. */
+async function trainKilledAt(p: TempProject, marker: string) {
+  const child = runStageProgram('train', p.dir);
+  let seen = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    seen += chunk.toString();
+    if (seen.includes(marker)) child.kill('SIGKILL');
+  });
+  return child;
+}
+
 const OUTPUTS = ['metrics/train.json', 'plots/train.json', 'models/model/model.json', 'models/model/weights.bin', 'models/model/normalization.json',
   'metrics/eval.json', 'results/predictions.csv', 'results/confusion.json', 'results/samples.json'];
 const BINARY_OUTPUTS = ['results/confusion.png', 'results/samples.png'];
@@ -98,19 +109,7 @@ test('training killed with SIGKILL after a checkpoint resumes from it and finish
   const params = PARAMS('  early_stopping_patience: 0\n').replace('epochs: 2', 'epochs: 8').replace('backend: cpu', 'backend: wasm');
   const [p, ref] = await Promise.all([project(params), project(params)]);
   const reference = runStageProgram('train', ref.dir);
-  const child = runStageProgram('train', p.dir);
-  let seen = '';
-  await new Promise<void>((resolve) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      if (seen.includes('epoch 2/8')) {
-        child.kill('SIGKILL');
-        resolve();
-      }
-    });
-    void child.then(() => resolve());
-  });
-  const killed = await child;
+  const killed = await trainKilledAt(p, 'epoch 2/8');
   assert.equal(killed.signal, 'SIGKILL', killed.all);
   assert.equal(await p.exists('models/model/model.json'), false);
   const state = JSON.parse(await p.read('models/checkpoint/state.json'));
@@ -132,19 +131,7 @@ test('sgd with a one-cycle schedule, label smoothing and weight decay: rates per
   const params = PARAMS(sgd).replace('epochs: 2', 'epochs: 6').replace('backend: cpu', 'backend: wasm').replace('  samples: 9\n', '  samples: 9\n  tta: flip\n');
   const [p, ref, plain] = await Promise.all([project(params), project(params), project(params.replace('  tta: flip\n', ''))]);
   const reference = runStageProgram('train', ref.dir);
-  const child = runStageProgram('train', p.dir);
-  let seen = '';
-  await new Promise<void>((resolve) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      if (seen.includes('epoch 2/6')) {
-        child.kill('SIGKILL');
-        resolve();
-      }
-    });
-    void child.then(() => resolve());
-  });
-  const killed = await child;
+  const killed = await trainKilledAt(p, 'epoch 2/6');
   assert.equal(killed.signal, 'SIGKILL', killed.all);
   const resumed = await runStageProgram('train', p.dir);
   assert.equal(resumed.exitCode, 0, resumed.all);
