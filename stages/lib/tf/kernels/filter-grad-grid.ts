@@ -1,5 +1,5 @@
 /**
- * Filter gradient of a stride-1 'same' convolution, with im2col built by memory copies.
+ * Filter gradient of a stride-1 'same' convolution, without an im2col matrix.
  *
  * Lay the images out on a padded grid: each image takes GH = H + max(pt,pb) rows of
  * GW = W + max(pl,pr) cells, pixels in the top-left H×W corner, zeros elsewhere; the zero cells
@@ -8,16 +8,18 @@
  * e + δ, δ = (kh-pt)·GW + (kw-pl). So with the channel planes of x on the grid,
  *
  *   X[ci, e]  = x at cell e (0 in padding)                 one scatter pass over x
- *   colᵀ[(kh,kw,ci), e] = X[ci, e + δ(kh,kw)]               fh·fw·Ci contiguous row copies
  *   DY[e, co] = dy at cell e (0 in padding)                 one pass over dy, whole rows
- *   dW = colᵀ · DY                                          one XNNPACK GEMM, [fh·fw·Ci, Co]
+ *   dW[kh,kw] = X[:, δ(kh,kw) + e] · DY                     per tap, one XNNPACK GEMM [Ci, Co]
  *
- * The per-element im2col gather (slow in JS) becomes memcpy; the padding cells cost 6% more
- * multiply-adds at 32×32, 13% at 16×16, 27% at 8×8.
+ * The A operand of a tap's GEMM is the planes themselves seen from δ on (a zero-copy view: row ci
+ * is plane ci shifted, exactly the tap's im2col rows), and wasm caches the XNNPACK operator, with
+ * DY packed in it, by DY's tensor: DY is packed once per chunk for all fh·fw taps and no im2col
+ * matrix is ever built. The padding cells cost 6% more multiply-adds at 32×32, 13% at 16×16, 27%
+ * at 8×8.
  */
 import type { backend_util, TensorInfo } from '@tensorflow/tfjs-core';
 import { tuning } from './tuning.js';
-import { alloc, f32Index, matMulWasm, release, type WasmBackend } from './wasm-heap.js';
+import { alloc, f32Index, matMulWasm, release, releaseView, viewOf, type WasmBackend } from './wasm-heap.js';
 
 interface Grid { GW: number; GH: number; cellsPerImage: number; lead: number; deltas: number[]; slackLo: number; slackHi: number }
 
@@ -53,38 +55,33 @@ export function gridApplies(info: backend_util.Conv2DInfo): boolean {
 export function filterGradByGrid(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
   const { batchSize: N, inChannels: Ci, outChannels: Co, filterHeight: fh, filterWidth: fw } = info;
   const grid = gridOf(info);
-  const K = fh * fw * Ci;
-  const perChunk = Math.max(1, Math.min(N,
-    Math.floor(tuning.gridDyChunk / (grid.cellsPerImage * Co)), Math.floor(tuning.gridColChunk / (grid.cellsPerImage * K))));
-  let out: TensorInfo | null = null;
-  const acc = perChunk < N ? new Float64Array(K * Co) : null;
+  const block = Ci * Co;
+  const perChunk = Math.max(1, Math.min(N, Math.floor(tuning.gridDyChunk / (grid.cellsPerImage * Co))));
+  const out = alloc(backend, [fh, fw, Ci, Co]);
+  const acc = perChunk < N ? new Float64Array(fh * fw * block) : null;
   for (let n0 = 0; n0 < N; n0 += perChunk) {
     const nb = Math.min(perChunk, N - n0);
     const R = grid.lead + nb * grid.cellsPerImage;
     const planes = alloc(backend, [grid.slackLo + Ci * R + grid.slackHi]);
     fillPlanes(backend, x, planes, info, grid, n0, nb, R);
-    const colT = alloc(backend, [K, R]);
-    copyTaps(backend, planes, colT, Ci, R, grid);
-    release(backend, planes);
     const dyG = alloc(backend, [R, Co]);
     fillGrid(backend, dy, dyG, info, grid, n0, nb, R);
-    const g = matMulWasm(backend, colT, dyG); // [fh·fw·Ci, Co], dW's layout
-    release(backend, colT, dyG);
-    if (acc === null) {
-      g.shape = [fh, fw, Ci, Co];
-      out = g;
-    } else {
+    grid.deltas.forEach((delta, tap) => {
+      // row ci of this tap's im2col block is plane ci from δ on: a view, no copy
+      const rows = viewOf(backend, planes, grid.slackLo + delta, [Ci, R]);
+      const g = matMulWasm(backend, rows, dyG); // [Ci, Co] = dW[kh, kw]
+      releaseView(backend, rows);
       const heap = backend.wasm.HEAPF32;
       const gi = f32Index(backend, g);
-      for (let i = 0; i < K * Co; i++) acc[i]! += heap[gi + i]!;
+      if (acc === null) heap.copyWithin(f32Index(backend, out) + tap * block, gi, gi + block);
+      else for (let i = 0, a = tap * block; i < block; i++, a++) acc[a]! += heap[gi + i]!;
       release(backend, g);
-    }
+    });
+    // disposing DY also frees the XNNPACK operator (and its packed copy of DY) wasm cached for it
+    release(backend, planes, dyG);
   }
-  if (acc !== null) {
-    out = alloc(backend, [fh, fw, Ci, Co]);
-    backend.wasm.HEAPF32.set(acc, f32Index(backend, out));
-  }
-  return out!;
+  if (acc !== null) backend.wasm.HEAPF32.set(acc, f32Index(backend, out));
+  return out;
 }
 
 /**
@@ -111,23 +108,6 @@ function fillPlanes(backend: WasmBackend, x: TensorInfo, planes: TensorInfo, inf
         let d = cell + j;
         for (let ci = 0; ci < Ci; ci++, d += R) heap[d] = heap[src + ci]!;
       }
-    }
-  }
-}
-
-/**
- * colT row (tap, ci) = plane ci shifted by the tap's δ. Cells whose shifted source falls outside
- * the plane (into a neighbouring plane or the slack) are padding cells, where DY is 0; they only
- * need finite values, which the zeroed slack and the planes provide.
- */
-function copyTaps(backend: WasmBackend, planes: TensorInfo, colT: TensorInfo, Ci: number, R: number, grid: Grid): void {
-  const heap = backend.wasm.HEAPF32;
-  const src0 = f32Index(backend, planes) + grid.slackLo;
-  let dst = f32Index(backend, colT);
-  for (const delta of grid.deltas) {
-    for (let ci = 0; ci < Ci; ci++, dst += R) {
-      const s = src0 + ci * R + delta;
-      heap.copyWithin(dst, s, s + R);
     }
   }
 }

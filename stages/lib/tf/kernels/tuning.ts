@@ -5,8 +5,6 @@
 export const tuning = {
   /** Padded-grid method: dy cells per chunk × Co. 1 MB: fewer XNNPACK operator creations (each packs dy) against L2 reuse. */
   gridDyChunk: 1 << 18,
-  /** Grid method: cap on the colᵀ buffer (16 MB). */
-  gridColChunk: 1 << 22,
   /** im2col method: dy slice per GEMM (256 KB), re-read once per row block of colᵀ, so kept in L2. */
   im2colDyChunk: 1 << 16,
   /** im2col method: cap on the colᵀ buffer. */
