@@ -259,12 +259,12 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
   return { outcome: 'ran' };
 }
 
-/** Restore a stage's cached outputs from a run-cache or lock entry; null when any object is unusable. */
 /** The objects restoreOutputs needs for this entry (what --pull asks the remote for). */
 function restorableHashes(stage: StageDef, entry: LockedStage): string[] {
   return stage.outs.filter((o) => !isAuxiliary(o)).flatMap((o) => entry.outs?.find((x) => x.path === o.path)?.md5 ?? []);
 }
 
+/** Restore a stage's cached outputs from a run-cache or lock entry; null when any object is unusable. */
 async function restoreOutputs(ws: Workspace, stage: StageDef, entry: LockedStage): Promise<LockedPath[] | null> {
   const wanted = stage.outs.filter((o) => !isAuxiliary(o));
   const found: LockedPath[] = [];

@@ -5,6 +5,7 @@
  * Everything returns data or emits typed events; src/cli/* renders.
  */
 import type { Md5 } from '../hash/types.js';
+import type { MissingFetcher } from '../pipeline/execute.js';
 import type { Project } from '../project.js';
 import { readLockFile, readOutputFlags, selectOutputs, type TrackedOutput } from './objects.js';
 import { defaultJobs, openRemote, remoteKindOf, resolveRemote } from './open.js';
@@ -166,7 +167,7 @@ export async function fetchObjects(project: Project, hashes: readonly Md5[], opt
  * What `repro --pull` hands the engine: run-cache entries and objects fetched from the named (or
  * default) remote, opened on first use only, so a repro that needs nothing never connects.
  */
-export function missingFetcher(project: Project, name: string | undefined): { runCacheEntries(key: string): Promise<void>; objects(hashes: string[]): Promise<void>; close(): Promise<void> } {
+export function missingFetcher(project: Project, name: string | undefined): MissingFetcher & { close(): Promise<void> } {
   let opened: Promise<{ remote: Remote; jobs: number; store: LocalObjects }> | null = null;
   const open = () => (opened ??= (async () => ({ ...(await openNamedRemote(project, name)), store: await openStore(project) }))());
   return {
