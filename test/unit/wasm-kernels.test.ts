@@ -173,8 +173,11 @@ describe('BatchMatMul', () => {
 
 describe('MaxPoolGrad', () => {
   const cases: Array<{ x: number[]; filter: number; strides: number; pad: 'same' | 'valid'; nanEvery?: number }> = [
+    // channels in fours, the pool covering the input: the SIMD kernel (relu-like input: ties at 0)
     { x: [2, 8, 8, 4], filter: 2, strides: 2, pad: 'valid' },
+    { x: [4, 16, 16, 32], filter: 2, strides: 2, pad: 'valid' },
     // NaN inputs: the cpu backend's argmax skips them (and drops the gradient of all-NaN windows).
+    { x: [2, 8, 8, 8], filter: 2, strides: 2, pad: 'valid', nanEvery: 3 },
     { x: [2, 8, 8, 1], filter: 2, strides: 2, pad: 'valid', nanEvery: 2 },
     { x: [1, 7, 7, 1], filter: 2, strides: 2, pad: 'valid' },
     { x: [2, 7, 7, 3], filter: 2, strides: 2, pad: 'same' },

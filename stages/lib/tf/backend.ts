@@ -12,6 +12,8 @@ import { StageError } from '../ml/stage.js';
 import type { BackendName } from '../ml/params.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
 import { startWasmBackend } from './kernels/wasm-threads.js';
+import { prepareSimdKernels } from './kernels/simd.js';
+import { asWasm } from './kernels/wasm-heap.js';
 import { registerFastCpuKernels } from './cpu-kernels.js';
 
 export type Purpose = 'train' | 'infer';
@@ -86,7 +88,8 @@ async function tryWasm(purpose: Purpose, notes: string[]): Promise<{ error?: str
     });
   }
   if (!started) return { error: failure };
-  await registerWasmTrainingKernels();
+  registerWasmTrainingKernels();
+  await prepareSimdKernels(asWasm(tf.backend()));
   if (purpose === 'train') {
     const missing = TRAINING_KERNELS.filter((k) => tf.getKernel(k, 'wasm') === undefined);
     if (missing.length) return { error: `wasm cannot train conv nets: kernel ${missing.join(', ')} not registered` };

@@ -1,12 +1,14 @@
 /**
  * MaxPoolGrad on the heap: each dy value goes to the first maximum of its window in row-major
  * order (what the cpu backend does, which matters after relu, where windows of equal zeros are
- * common). The 2x2 stride-2 unpadded pool of the models has a dedicated loop; other pools with
- * dilation 1 use the general loop; anything else keeps the original kernel.
+ * common). The 2x2 stride-2 unpadded pool of the models runs the SIMD kernel (simd.ts) when the
+ * channels come in fours and the pool covers the input exactly, else a dedicated JS loop; other
+ * pools with dilation 1 use the general loop; anything else keeps the original kernel.
  */
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
-import { alloc, asWasm, callOriginal, f32Index, type KernelArgs, type WasmBackend } from './wasm-heap.js';
+import { simdKernels } from './simd.js';
+import { alloc, asWasm, callOriginal, f32Index, offsetOf, type KernelArgs, type WasmBackend } from './wasm-heap.js';
 
 interface PoolGradAttrs {
   filterSize: [number, number] | number;
@@ -30,7 +32,10 @@ export function maxPoolGrad(args: KernelArgs): TensorInfo {
   const dx = alloc(backend, input.shape.slice());
   const plain2x2 = info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
     info.padInfo.top === 0 && info.padInfo.left === 0 && info.outHeight * 2 <= info.inHeight && info.outWidth * 2 <= info.inWidth;
-  if (plain2x2 && output !== undefined && output.dtype === 'float32') {
+  const simd = simdKernels();
+  if (plain2x2 && simd !== null && info.inChannels % 4 === 0 && info.inHeight === 2 * info.outHeight && info.inWidth === 2 * info.outWidth) {
+    simd.maxPoolGrad2x2(offsetOf(backend, input), offsetOf(backend, dy), offsetOf(backend, dx), info.batchSize * info.outHeight, info.outWidth, info.inChannels);
+  } else if (plain2x2 && output !== undefined && output.dtype === 'float32') {
     grad2x2(backend, input, dy, output, dx, info);
   } else {
     const d0 = f32Index(backend, dx);

@@ -9,6 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './index.js';
 import { startWasmBackend } from './wasm-threads.js';
+import { prepareSimdKernels } from './simd.js';
+import { asWasm } from './wasm-heap.js';
 
 let pathsSet = false;
 
@@ -19,7 +21,7 @@ export function wasmBinaryDir(): string {
 }
 
 /** Makes 'wasm' the active backend; with `training` the lockstep training kernels are installed too. */
-export async function useWasmBackend(opts: { training: boolean; only?: readonly string[]; threads?: number } = { training: true }): Promise<number> {
+export async function useWasmBackend(opts: { training: boolean; only?: readonly string[]; threads?: number; simd?: boolean } = { training: true }): Promise<number> {
   if (!pathsSet) {
     wasm.setWasmPaths(wasmBinaryDir());
     pathsSet = true;
@@ -27,5 +29,6 @@ export async function useWasmBackend(opts: { training: boolean; only?: readonly 
   if (opts.training) registerWasmTrainingKernels(opts.only === undefined ? {} : { only: opts.only });
   if (!(await startWasmBackend(tf, wasm, opts.threads ?? 1))) throw new Error('tfjs wasm backend failed to initialise');
   await tf.ready();
+  if (opts.training && opts.simd !== false) await prepareSimdKernels(asWasm(tf.backend()));
   return wasm.getThreadsCount();
 }
