@@ -1,7 +1,7 @@
 /**
  * Micro-benchmark of the conv kernels on the models' layer shapes (CPU time per call and GFLOP/s).
  *
- *   node dist/bench/conv-kernels.js [--model seed|vgg] [--kernel Conv2D|Conv2DBackpropFilter|Conv2DBackpropInput] [--batch 128] [--threads 1]
+ *   node dist/bench/conv-kernels.js [--model seed|vgg|fast] [--kernel Conv2D|Conv2DBackpropFilter|Conv2DBackpropInput] [--batch 128] [--threads 1]
  *
  * Wall time is the figure with --threads > 1 (CPU time then sums the threads).
  */
@@ -18,9 +18,13 @@ const opt = (name: string, dflt: string) => {
 const model = opt('--model', 'seed');
 const kernels = opt('--kernel', 'Conv2D,Conv2DBackpropFilter,Conv2DBackpropInput').split(',');
 const n = Number(opt('--batch', '128'));
-const layers: Array<[number, number, number]> = model === 'vgg'
-  ? [[32, 3, 64], [32, 64, 64], [16, 64, 128], [16, 128, 128], [8, 128, 256], [8, 256, 256]]
-  : [[32, 3, 32], [16, 32, 64], [8, 64, 128]];
+// [size, in channels, out channels] of each 3x3 'same' conv of the model (stages/lib/tf/models.ts)
+const LAYERS: Record<string, Array<[number, number, number]>> = {
+  seed: [[32, 3, 32], [16, 32, 64], [8, 64, 128]],
+  vgg: [[32, 3, 32], [32, 32, 32], [16, 32, 64], [16, 64, 64], [8, 64, 128], [8, 128, 128]],
+  fast: [[32, 3, 24], [32, 24, 32], [16, 32, 32], [16, 32, 64], [8, 64, 64], [8, 64, 128], [4, 128, 128]],
+};
+const layers = LAYERS[model] ?? LAYERS.seed!;
 
 const threads = await useWasmBackend({ training: true, threads: Number(opt('--threads', '1')) });
 console.log(`wasm, ${threads} thread(s), batch ${n}`);
