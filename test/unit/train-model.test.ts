@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { SeededDropout, buildModel, setDropoutStep } from '../../stages/lib/tf/models.js';
+import { BatchNorm } from '../../stages/lib/tf/batch-norm-layer.js';
 import { decodeTensors, encodeTensors, loadModelDir, saveModelDir } from '../../stages/lib/tf/model-io.js';
 
 await tf.setBackend('cpu');
@@ -20,12 +22,12 @@ test('models build with the documented layer stacks and the same seed gives the 
   );
   assert.deepEqual(seed.outputs[0]!.shape, [null, 4]);
   const bn = buildModel('bn', { ...shape, height: 32, width: 32 }, 1);
-  assert.equal(bn.layers.filter((l) => l.getClassName() === 'BatchNormalization').length, 4);
+  assert.equal(bn.layers.filter((l) => l.getClassName() === 'LockstepBatchNorm').length, 4);
   const vgg = buildModel('vgg', { ...shape, height: 32, width: 32 }, 1);
   assert.equal(vgg.layers.filter((l) => l.getClassName() === 'Conv2D').length, 6);
   const fast = buildModel('fast', { ...shape, height: 32, width: 32 }, 1);
   assert.equal(fast.layers.filter((l) => l.getClassName() === 'Conv2D').length, 7);
-  assert.equal(fast.layers.filter((l) => l.getClassName() === 'BatchNormalization').length, 6);
+  assert.equal(fast.layers.filter((l) => l.getClassName() === 'LockstepBatchNorm').length, 6);
   assert.deepEqual(fast.getLayer('global_pool').outputShape, [null, 1, 1, 128]);
   assert.deepEqual(fast.outputs[0]!.shape, [null, 4]);
   const a = buildModel('tiny', shape, 5).getWeights().map((w) => w.dataSync());
@@ -107,4 +109,37 @@ test('the fast cpu Conv2DBackpropFilter is bit-identical to tfjs own kernel', as
   registerFastCpuKernels();
   const after = grads();
   for (let i = 0; i < cases.length; i++) assert.deepEqual(after[i], before[i], `case ${i}`);
+});
+
+test('the BatchNorm layer matches tf.layers.batchNormalization: outputs, gradients, moving averages, inference', () => {
+  const x = tf.randomNormal([6, 4, 4, 3], 0.5, 2, 'float32', 3);
+  const make = (ours: boolean) => {
+    const layer = ours ? new BatchNorm({ name: 'bn', momentum: 0.9, inputShape: [4, 4, 3] }) : tfl.layers.batchNormalization({ name: 'bn', momentum: 0.9, inputShape: [4, 4, 3] });
+    const m = tfl.sequential({ layers: [layer], name: ours ? 'ours' : 'theirs' });
+    m.setWeights([tf.tensor1d([1.5, 0.5, 2]), tf.tensor1d([0.1, -0.2, 0.3]), tf.zeros([3]), tf.ones([3])]);
+    return m;
+  };
+  const run = (m: tfl.LayersModel) => {
+    const vars = m.trainableWeights.map((w) => w.read() as tf.Variable);
+    const w = tf.randomNormal([6, 4, 4, 3], 0, 1, 'float32', 4);
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(m.apply(x, { training: true }) as tf.Tensor, w)) as tf.Scalar, vars);
+    const dx = tf.grad((xs: tf.Tensor) => tf.sum(tf.mul(m.apply(xs, { training: true }) as tf.Tensor, w)))(x);
+    return {
+      value: value.dataSync()[0]!,
+      grads: vars.map((v) => Array.from(grads[v.name]!.dataSync())),
+      dx: Array.from(dx.dataSync()),
+      weights: m.getWeights().map((t) => Array.from(t.dataSync())),
+      infer: Array.from((m.apply(x, { training: false }) as tf.Tensor).dataSync()),
+    };
+  };
+  const close = (a: number[], b: number[], what: string) => a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) <= 1e-4 * Math.max(1, Math.abs(b[i]!)), `${what}[${i}]: ${v} vs ${b[i]}`));
+  const ours = run(make(true));
+  const theirs = run(make(false));
+  assert.ok(Math.abs(ours.value - theirs.value) < 1e-3);
+  ours.grads.forEach((g, i) => close(g, theirs.grads[i]!, `grad ${i}`));
+  close(ours.dx, theirs.dx, 'dx');
+  // the moving averages moved the same way (twice: the variableGrads and the grad pass)
+  ours.weights.forEach((w, i) => close(w, theirs.weights[i]!, `weight ${i}`));
+  close(ours.infer, theirs.infer, 'inference');
+  assert.notDeepEqual(ours.weights[2], [0, 0, 0], 'the moving mean moved');
 });

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { deriveSeed } from '../ml/prng.js';
+import { BatchNorm } from './batch-norm-layer.js';
 import type { ModelName } from '../ml/params.js';
 
 export interface ModelShape {
@@ -96,7 +97,7 @@ function conv(name: string, filters: number, seeds: Seeds, withBias = true, inpu
 function convBn(name: string, filters: number, seeds: Seeds, inputShape?: number[]): tfl.layers.Layer[] {
   return [
     conv(`${name}`, filters, seeds, false, inputShape),
-    tfl.layers.batchNormalization({ name: `${name}_bn`, momentum: 0.9 }),
+    new BatchNorm({ name: `${name}_bn`, momentum: 0.9 }),
     tfl.layers.activation({ name: `${name}_relu`, activation: 'relu' }),
   ];
 }
@@ -135,7 +136,7 @@ const BUILDERS: Record<ModelName, Builder> = {
     pool('pool3'),
     tfl.layers.flatten({ name: 'flatten' }),
     tfl.layers.dense({ name: 'dense1', units: 256, useBias: false, kernelInitializer: seeds.he() }),
-    tfl.layers.batchNormalization({ name: 'dense1_bn', momentum: 0.9 }),
+    new BatchNorm({ name: 'dense1_bn', momentum: 0.9 }),
     tfl.layers.activation({ name: 'dense1_relu', activation: 'relu' }),
     seeds.dropout(0.5, 'dropout1'),
     head(s, seeds),
@@ -158,7 +159,7 @@ const BUILDERS: Record<ModelName, Builder> = {
     layers.push(
       tfl.layers.flatten({ name: 'flatten' }),
       tfl.layers.dense({ name: 'dense1', units: 256, useBias: false, kernelInitializer: seeds.he() }),
-      tfl.layers.batchNormalization({ name: 'dense1_bn', momentum: 0.9 }),
+      new BatchNorm({ name: 'dense1_bn', momentum: 0.9 }),
       tfl.layers.activation({ name: 'dense1_relu', activation: 'relu' }),
       seeds.dropout(0.5, 'dropout4'),
       head(s, seeds),
@@ -178,7 +179,7 @@ const BUILDERS: Record<ModelName, Builder> = {
     [32, 64, 128].forEach((w, i) => {
       const g = `group${i + 1}`;
       layers.push(conv(`${g}a`, w, seeds, false), pool(`${g}_pool`));
-      layers.push(tfl.layers.batchNormalization({ name: `${g}a_bn`, momentum: 0.9 }), tfl.layers.activation({ name: `${g}a_relu`, activation: 'relu' }));
+      layers.push(new BatchNorm({ name: `${g}a_bn`, momentum: 0.9 }), tfl.layers.activation({ name: `${g}a_relu`, activation: 'relu' }));
       layers.push(...convBn(`${g}b`, w, seeds));
       size = Math.floor(size / 2);
     });
