@@ -116,10 +116,15 @@ describe('Conv2DBackpropFilter', () => {
     // several padded-grid chunks and several im2col chunks, uneven last chunks.
     { x: [5, 12, 12, 8], f: [3, 3, 8, 6], strides: 1, pad: 'same', dy: [5, 12, 12, 6], small: true },
     { x: [5, 6, 6, 8], f: [3, 3, 8, 6], strides: 1, pad: 'same', dy: [5, 6, 6, 6], small: true },
+    // Few input channels, Co a multiple of 8: the SIMD kernel (rows in blocks of four, the last
+    // block padded; dy in slices), in one chunk and in several.
+    { x: [2, 10, 10, 5], f: [3, 3, 5, 24], strides: 1, pad: 'same', dy: [2, 10, 10, 24] },
+    { x: [2, 9, 9, 1], f: [3, 3, 1, 8], strides: 1, pad: 'same', dy: [2, 9, 9, 8] },
+    { x: [5, 12, 12, 3], f: [3, 3, 3, 16], strides: 1, pad: 'same', dy: [5, 12, 12, 16], small: true },
   ];
   for (const c of cases) {
     test(`x ${c.x} filter ${c.f} stride ${c.strides} ${c.pad}${c.small === true ? ' (small chunks)' : ''}`, async () => {
-      const prev = setKernelTuning(c.small === true ? { gridDyChunk: 2000, im2colDyChunk: 500, im2colColChunk: 5000 } : {});
+      const prev = setKernelTuning(c.small === true ? { gridDyChunk: 2000, gridSimdSlice: 96, im2colDyChunk: 500, im2colColChunk: 5000 } : {});
       try {
         await checkKernel('Conv2DBackpropFilter', { x: { shape: c.x, seed: 1 }, dy: { shape: c.dy, seed: 2 } },
           { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: c.f } as unknown as NamedAttrMap,

@@ -19,7 +19,8 @@
  */
 import type { backend_util, TensorInfo } from '@tensorflow/tfjs-core';
 import { tuning } from './tuning.js';
-import { alloc, f32Index, matMulWasm, release, releaseView, viewOf, type WasmBackend } from './wasm-heap.js';
+import { simdKernels, type SimdKernels } from './simd.js';
+import { alloc, f32Index, offsetOf, matMulWasm, release, releaseView, viewOf, type WasmBackend } from './wasm-heap.js';
 
 interface Grid { GW: number; GH: number; cellsPerImage: number; lead: number; deltas: number[]; slackLo: number; slackHi: number }
 
@@ -66,6 +67,12 @@ export function filterGradByGrid(backend: WasmBackend, x: TensorInfo, dy: Tensor
     fillPlanes(backend, x, planes, info, grid, n0, nb, R);
     const dyG = alloc(backend, [R, Co]);
     fillGrid(backend, dy, dyG, info, grid, n0, nb, R);
+    const simd = simdKernels();
+    if (simd !== null && Ci < tuning.gridSimdBelow && Co % 8 === 0) {
+      tapsBySimd(backend, simd, planes, dyG, out, acc, grid, Ci, Co, R);
+      release(backend, planes, dyG);
+      continue;
+    }
     grid.deltas.forEach((delta, tap) => {
       // row ci of this tap's im2col block is plane ci from δ on: a view, no copy
       const rows = viewOf(backend, planes, grid.slackLo + delta, [Ci, R]);
@@ -82,6 +89,38 @@ export function filterGradByGrid(backend: WasmBackend, x: TensorInfo, dy: Tensor
   }
   if (acc !== null) backend.wasm.HEAPF32.set(acc, f32Index(backend, out));
   return out;
+}
+
+/**
+ * Few input channels (the RGB layer): the fh·fw·Ci rows of all taps against DY in the SIMD kernel,
+ * four rows at a time straight from the planes, DY in slices that stay in L2. XNNPACK would pack
+ * DY (~5 ns per element) for only fh·fw·Ci = 27 multiply-adds per element.
+ */
+function tapsBySimd(backend: WasmBackend, simd: SimdKernels, planes: TensorInfo, dyG: TensorInfo, out: TensorInfo,
+  acc: Float64Array | null, grid: Grid, Ci: number, Co: number, R: number): void {
+  const rows = grid.deltas.length * Ci;
+  const blocks = Math.ceil(rows / 4);
+  const c = alloc(backend, [blocks * 4, Co]);
+  const heap = backend.wasm.HEAPF32;
+  const ci0 = f32Index(backend, c);
+  heap.fill(0, ci0, ci0 + blocks * 4 * Co);
+  const p0 = offsetOf(backend, planes) + 4 * grid.slackLo;
+  // row (tap, ci): plane ci from δ(tap) on; rows past the last repeat row 0 into C's padding rows
+  const rowAt = (r: number) => (r < rows ? p0 + 4 * ((r % Ci) * R + grid.deltas[Math.floor(r / Ci)]!) : p0 + 4 * grid.deltas[0]!);
+  const b0 = offsetOf(backend, dyG);
+  const c0 = offsetOf(backend, c);
+  const slice = Math.max(1, Math.floor(tuning.gridSimdSlice / Co));
+  for (let k0 = 0; k0 < R; k0 += slice) {
+    const k = Math.min(slice, R - k0);
+    for (let m = 0; m < blocks; m++) {
+      simd.gemm4Acc(rowAt(4 * m) + 4 * k0, rowAt(4 * m + 1) + 4 * k0, rowAt(4 * m + 2) + 4 * k0, rowAt(4 * m + 3) + 4 * k0,
+        b0 + 4 * k0 * Co, Co, c0 + 16 * m * Co, k);
+    }
+  }
+  const o = f32Index(backend, out);
+  if (acc === null) heap.copyWithin(o, ci0, ci0 + rows * Co);
+  else for (let i = 0; i < rows * Co; i++) acc[i]! += heap[ci0 + i]!;
+  release(backend, c);
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Kernels hand-written in WebAssembly text with SIMD, for the loops that JavaScript runs too slowly
- * on the heap (the 2x2 max-pool gradient: ~23 ns per output in JS, ~1 ns here). The text is
+ * on the heap (the 2x2 max-pool gradient: ~23 ns per output in JS, ~1 ns here) or that XNNPACK
+ * serves badly (a GEMM with few rows and a long reduction, where packing its operand dominates). The text is
  * assembled at start-up by wabt (the WebAssembly Binary Toolkit, compiled to JS) and instantiated
  * on tfjs-backend-wasm's own memory, so the kernels read and write tensors where they are:
  * `backend.wasm.asm.memory` in the single-threaded build, the shared `backend.wasm.wasmMemory` in
@@ -62,7 +63,61 @@ const watSource = (memory: string) => `(module
       (local.set $x (i32.add (local.get $x) (local.get $rowBytes)))
       (local.set $dx (i32.add (local.get $dx) (local.get $rowBytes)))
       (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
-      (br $pairs)))))
+      (br $pairs))))
+  (func (export "gemm4Acc") (param $a0 i32) (param $a1 i32) (param $a2 i32) (param $a3 i32) (param $b i32) (param $n i32) (param $c i32) (param $k i32)
+    (local $rowBytes i32) (local $col i32) (local $bp i32) (local $o i32) (local $kk i32) (local $cp i32)
+    (local $s v128) (local $b0 v128) (local $b1 v128)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local.set $rowBytes (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $col (i32.const 0))
+    (block $cols (loop $colBlocks
+      (br_if $cols (i32.ge_u (local.get $col) (local.get $rowBytes)))
+      (local.set $c00 (v128.const i32x4 0 0 0 0))
+      (local.set $c01 (v128.const i32x4 0 0 0 0))
+      (local.set $c10 (v128.const i32x4 0 0 0 0))
+      (local.set $c11 (v128.const i32x4 0 0 0 0))
+      (local.set $c20 (v128.const i32x4 0 0 0 0))
+      (local.set $c21 (v128.const i32x4 0 0 0 0))
+      (local.set $c30 (v128.const i32x4 0 0 0 0))
+      (local.set $c31 (v128.const i32x4 0 0 0 0))
+      (local.set $bp (i32.add (local.get $b) (local.get $col)))
+      (local.set $o (i32.const 0))
+      (local.set $kk (local.get $k))
+      (block $done (loop $steps
+        (br_if $done (i32.eqz (local.get $kk)))
+        (local.set $b0 (v128.load (local.get $bp)))
+        (local.set $b1 (v128.load offset=16 (local.get $bp)))
+        (local.set $s (f32x4.splat (f32.load (i32.add (local.get $a0) (local.get $o)))))
+        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $s) (local.get $b0))))
+        (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $s) (local.get $b1))))
+        (local.set $s (f32x4.splat (f32.load (i32.add (local.get $a1) (local.get $o)))))
+        (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $s) (local.get $b0))))
+        (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $s) (local.get $b1))))
+        (local.set $s (f32x4.splat (f32.load (i32.add (local.get $a2) (local.get $o)))))
+        (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $s) (local.get $b0))))
+        (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $s) (local.get $b1))))
+        (local.set $s (f32x4.splat (f32.load (i32.add (local.get $a3) (local.get $o)))))
+        (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $s) (local.get $b0))))
+        (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $s) (local.get $b1))))
+        (local.set $bp (i32.add (local.get $bp) (local.get $rowBytes)))
+        (local.set $o (i32.add (local.get $o) (i32.const 4)))
+        (local.set $kk (i32.sub (local.get $kk) (i32.const 1)))
+        (br $steps)))
+      (local.set $cp (i32.add (local.get $c) (local.get $col)))
+      (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp)) (local.get $c00)))
+      (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c01)))
+      (local.set $cp (i32.add (local.get $cp) (local.get $rowBytes)))
+      (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp)) (local.get $c10)))
+      (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c11)))
+      (local.set $cp (i32.add (local.get $cp) (local.get $rowBytes)))
+      (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp)) (local.get $c20)))
+      (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c21)))
+      (local.set $cp (i32.add (local.get $cp) (local.get $rowBytes)))
+      (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp)) (local.get $c30)))
+      (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c31)))
+      (local.set $col (i32.add (local.get $col) (i32.const 32)))
+      (br $colBlocks))))
+)
 `;
 
 /** The slice of the WebAssembly JS API used here (TypeScript's types for it come with the DOM lib only). */
@@ -77,6 +132,12 @@ declare const WebAssembly: {
 
 export interface SimdKernels {
   maxPoolGrad2x2(x: number, dy: number, dx: number, rows: number, wo: number, c: number): void;
+  /**
+   * c[r, :] += Σ_k a_r[k] · b[k, :] for the four rows r = 0…3 (a0…a3 each k float32s), b a
+   * row-major [k, n] matrix, c four rows of n; n a multiple of 8; byte offsets. A GEMM without
+   * XNNPACK's packing of b (~5 ns per element), for when b is long and the rows are few.
+   */
+  gemm4Acc(a0: number, a1: number, a2: number, a3: number, b: number, n: number, c: number, k: number): void;
 }
 
 interface EmscriptenMemory {

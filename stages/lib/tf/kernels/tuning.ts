@@ -5,6 +5,10 @@
 export const tuning = {
   /** Padded-grid method: dy cells per chunk × Co. 1 MB: fewer XNNPACK operator creations (each packs dy) against L2 reuse. */
   gridDyChunk: 1 << 18,
+  /** Padded-grid method: inputs with fewer channels than this take the SIMD kernel (when Co is a multiple of 8). */
+  gridSimdBelow: 16,
+  /** Padded-grid SIMD kernel: dy elements per slice (64 KB: re-read once per four filter rows, so kept in L1/L2). */
+  gridSimdSlice: 1 << 14,
   /** im2col method: dy slice per GEMM (256 KB), re-read once per row block of colᵀ, so kept in L2. */
   im2colDyChunk: 1 << 16,
   /** im2col method: cap on the colᵀ buffer. */
