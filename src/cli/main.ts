@@ -35,7 +35,9 @@ export function reportFailure(e: unknown, verbose: boolean): number {
       }
       process.stderr.write(`lockstep: ${problems.length} problems.${hint}\n`);
     } else {
-      process.stderr.write(`lockstep: ${e.message}${hint}\n`);
+      // "what went wrong. What to do.": a period between the two unless the message ends a sentence
+      const sep = hint !== '' && !/[.!?:]$/.test(e.message) ? '.' : '';
+      process.stderr.write(`lockstep: ${e.message}${sep}${hint}\n`);
       const snippet = problems?.[0]?.snippet;
       if (snippet && process.stderr.isTTY) process.stderr.write(`${indent(snippet)}\n`);
     }

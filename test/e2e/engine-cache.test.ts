@@ -165,7 +165,7 @@ test('a deleted cache object: repro reruns the stage instead of restoring it; ch
   await fs.rm(path.join(p.dir, 'a.txt'));
   const c = await p.run(['checkout']);
   assert.equal(c.exitCode, 1, c.all);
-  assert.match(c.stderr, /^lockstep: cache object files\/md5\/\S+ for 'a\.txt' is missing /);
+  assert.match(c.stderr, /^lockstep: cache object files\/md5\/\S+ for 'a\.txt' is missing\. /);
   // the other output was still restored
   assert.equal(await p.read('d/y.txt'), 'three\n');
   assert.match(c.stdout, /1 outputs restored, 0 unchanged, 1 not restored\.$/);

@@ -137,7 +137,7 @@ test('targets: a foreach group name selects every generated stage; an unknown ta
 
   const typo = await p.run(['repro', 'matt']);
   assert.equal(typo.exitCode, 2, typo.all);
-  assert.match(typo.stderr, /^lockstep: no stage named 'matt' Did you mean 'mat'\?/);
+  assert.match(typo.stderr, /^lockstep: no stage named 'matt'. Did you mean 'mat'\?/);
   assert.equal(typo.stderr.trim().split('\n').length, 1);
   const typo2 = await p.run(['repro', 'sb']);
   assert.match(typo2.stderr, /Did you mean 'sub'\?/);

@@ -8,7 +8,7 @@ const PIPELINE = 'stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n';
 test('usage and config errors: one line, exit 2, no stack trace; --verbose adds the stack', async () => {
   const p = await tempProject({ 'pipeline.yaml': PIPELINE });
   const cases: [string[], RegExp][] = [
-    [['repro', 'nope'], /^lockstep: no stage named 'nope' Did you mean 'a'\?/],
+    [['repro', 'nope'], /^lockstep: no stage named 'nope'. Did you mean 'a'\?/],
     [['repro', '--forse'], /^lockstep: unknown option '--forse' \(Did you mean --force\?\)$/],
     [['statsu'], /^lockstep: unknown command 'statsu' \(Did you mean status\?\)$/],
     [['repro', '-j', '0'], /^lockstep: --jobs takes a whole number of at least 1, not '0'/],
@@ -28,13 +28,13 @@ test('usage and config errors: one line, exit 2, no stack trace; --verbose adds 
   const bad = await tempProject({ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo\n    outz: [x]\n' });
   const cfg = await bad.run(['status']);
   assert.equal(cfg.exitCode, 2);
-  assert.equal(cfg.stderr, "lockstep: pipeline.yaml:4:5: stage 'a': unknown field 'outz' (did you mean 'outs'?) Fix the pipeline file and run again.");
+  assert.equal(cfg.stderr, "lockstep: pipeline.yaml:4:5: stage 'a': unknown field 'outz' (did you mean 'outs'?). Fix the pipeline file and run again.");
   assert.doesNotMatch(cfg.stderr, /\n\s+at /);
 
   const outside = await tempProject({}, { git: false });
   const none = await outside.run(['repro']);
   assert.equal(none.exitCode, 2);
-  assert.match(none.stderr, /^lockstep: no pipeline.yaml or dvc.yaml in .* or any parent folder Run lockstep from a project folder\.$/);
+  assert.match(none.stderr, /^lockstep: no pipeline.yaml or dvc.yaml in .* or any parent folder. Run lockstep from a project folder\.$/);
 });
 
 test('Ctrl-C during -j 2 stops both stages\' process trees; neither is recorded; the next repro reruns both', async () => {

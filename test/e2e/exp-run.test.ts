@@ -85,29 +85,29 @@ test('bad input fails before anything runs, with one-line errors and nothing und
   await p.write('extra.txt', 'local only\n');
   await expectError(
     ['--seed', '1'],
-    'lockstep: the workspace cannot be reproduced in isolation: pipeline inputs are not tracked by git: upstream: extra.txt `git add` them (or make them outputs of a stage), then run the experiment again.',
+    'lockstep: the workspace cannot be reproduced in isolation: pipeline inputs are not tracked by git: upstream: extra.txt. `git add` them (or make them outputs of a stage), then run the experiment again.',
     1,
   );
   await p.git('add', 'extra.txt');
   await p.git('commit', '-qm', 'track extra');
 
-  await expectError(['-S', 'sed=1'], "lockstep: params.yaml: unknown param 'sed'; valid keys: seed, data, train.lr Set a key the params file already has (see `lockstep exp show` or the file).");
-  await expectError(['-S', 'seed'], 'lockstep: malformed -S seed: expected key=value Write -S key=value or -S file.yaml:key=value (a comma list sweeps).');
-  await expectError(['--data', 'v1++v2'], "lockstep: malformed --data 'v1++v2': expected partitions joined by '+', e.g. v1 or v1+v2 Name each partition once, joined by +.");
-  await expectError(['--seed', 'abc'], "lockstep: malformed --seed 'abc': 'abc' is not an integer Give integers, e.g. --seed 42,100,2025.");
-  await expectError(['-n', 'bad name'], `lockstep: invalid experiment name 'bad name': it contains " " Use letters, digits, '-', '_' and '.', e.g. -n lr-sweep.`);
-  await expectError(['-S', 'other.yaml:x=1'], 'lockstep: params file other.yaml does not exist in ' + (await fs.realpath(p.dir)) + ' Create it, or name an existing file with -S file.yaml:key=value.');
-  await expectError(['-j', '0'], "lockstep: -j/--jobs must be a positive integer, got '0' E.g. -j 2.");
+  await expectError(['-S', 'sed=1'], "lockstep: params.yaml: unknown param 'sed'; valid keys: seed, data, train.lr. Set a key the params file already has (see `lockstep exp show` or the file).");
+  await expectError(['-S', 'seed'], 'lockstep: malformed -S seed: expected key=value. Write -S key=value or -S file.yaml:key=value (a comma list sweeps).');
+  await expectError(['--data', 'v1++v2'], "lockstep: malformed --data 'v1++v2': expected partitions joined by '+', e.g. v1 or v1+v2. Name each partition once, joined by +.");
+  await expectError(['--seed', 'abc'], "lockstep: malformed --seed 'abc': 'abc' is not an integer. Give integers, e.g. --seed 42,100,2025.");
+  await expectError(['-n', 'bad name'], `lockstep: invalid experiment name 'bad name': it contains " ". Use letters, digits, '-', '_' and '.', e.g. -n lr-sweep.`);
+  await expectError(['-S', 'other.yaml:x=1'], 'lockstep: params file other.yaml does not exist in ' + (await fs.realpath(p.dir)) + '. Create it, or name an existing file with -S file.yaml:key=value.');
+  await expectError(['-j', '0'], "lockstep: -j/--jobs must be a positive integer, got '0'. E.g. -j 2.");
   // declared choices catch an unknown partition before the upstream stage runs
   await p.write('.lockstep/config.yaml', "exp:\n  choices:\n    data: {values: [v1, v2, v3], join: '+'}\n");
   await p.git('add', '.lockstep/config.yaml');
   await p.git('commit', '-qm', 'declare partitions');
-  await expectError(['--seed', '1,2', '--data', 'v1,v2+v4'], "lockstep: invalid value 'v2+v4' for data: 'v4' is not one of v1, v2, v3 (joined by '+') Pick from the values declared in .lockstep/config.yaml exp.choices.data.");
+  await expectError(['--seed', '1,2', '--data', 'v1,v2+v4'], "lockstep: invalid value 'v2+v4' for data: 'v4' is not one of v1, v2, v3 (joined by '+'). Pick from the values declared in .lockstep/config.yaml exp.choices.data.");
   assert.equal(await count('upstream'), 0);
   assert.equal(await p.git('for-each-ref', 'refs/exps/'), '');
 
   assert.equal((await p.run(['exp', 'run', '-n', 'taken'])).exitCode, 0);
-  await expectError(['-n', 'taken'], "lockstep: experiment name 'taken' is already taken on this baseline Pick another name with -n, or remove the old one with `lockstep exp remove`.", 1);
+  await expectError(['-n', 'taken'], "lockstep: experiment name 'taken' is already taken on this baseline. Pick another name with -n, or remove the old one with `lockstep exp remove`.", 1);
   assert.equal((await p.git('for-each-ref', 'refs/exps/')).split('\n').length, 1);
 });
 

@@ -60,7 +60,7 @@ test('exp show renders table, csv, markdown, group-by; list, diff, remove, apply
   assert.equal(removed.exitCode, 0, removed.all);
   assert.match(removed.stderr, /Removed 2 experiments: sw-1, sw-2/);
   assert.equal((await showJson(p)).length, 2);
-  assert.equal((await p.run(['exp', 'remove', 'sw-1'])).stderr.trim(), "lockstep: no experiment named 'sw-1' List them with `lockstep exp list --all-commits`.");
+  assert.equal((await p.run(['exp', 'remove', 'sw-1'])).stderr.trim(), "lockstep: no experiment named 'sw-1'. List them with `lockstep exp list --all-commits`.");
   assert.equal((await p.run(['exp', 'remove', '--all'])).exitCode, 0);
   assert.equal(await p.git('for-each-ref', 'refs/exps/'), '');
 });
@@ -93,7 +93,7 @@ test('exp push / pull move experiment refs through a git remote', async () => {
   await execa('git', ['init', '-q', '--bare', bare]);
   after(() => fs.rm(bare, { recursive: true, force: true }));
   await p.git('remote', 'add', 'origin', bare);
-  assert.equal((await p.run(['exp', 'push', 'nowhere', '--all'])).stderr.trim(), "lockstep: 'nowhere' is not a git remote of " + (await fs.realpath(p.dir)) + '; remotes: origin Add it with `git remote add NAME URL`, or give a URL.');
+  assert.equal((await p.run(['exp', 'push', 'nowhere', '--all'])).stderr.trim(), "lockstep: 'nowhere' is not a git remote of " + (await fs.realpath(p.dir)) + '; remotes: origin. Add it with `git remote add NAME URL`, or give a URL.');
   const noStore = await p.run(['exp', 'push', 'origin', '--all']);
   assert.match(noStore.stderr, /Pushed 2 experiments to origin\. Outputs stay local: no default remote store/);
   // with a lockstep remote store the outputs travel too
@@ -119,7 +119,7 @@ test('exp push / pull move experiment refs through a git remote', async () => {
   const lock = JSON.parse((await inClone(['exp', 'show', '--json'])).stdout);
   assert.ok(JSON.stringify(lock).includes('shared-2'));
   assert.equal((await inClone(['exp', 'list', '--names-only'])).stdout, 'shared-2');
-  assert.equal((await inClone(['exp', 'pull', 'origin', 'nope'])).stderr.trim(), "lockstep: no experiment named 'nope' on 'origin' List them with `git ls-remote REMOTE refs/exps/*`.");
+  assert.equal((await inClone(['exp', 'pull', 'origin', 'nope'])).stderr.trim(), "lockstep: no experiment named 'nope' on 'origin'. List them with `git ls-remote REMOTE refs/exps/*`.");
 });
 
 test('workspaces see node_modules and the project folder siblings (../shared) as the project does', async () => {

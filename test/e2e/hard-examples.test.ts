@@ -48,7 +48,7 @@ test('hard-examples over a real 3-seed sweep recorded by lockstep exp run', { sk
 
   const none = await p.run(['hard-examples']);
   assert.equal(none.exitCode, 1, text(none.all));
-  assert.equal(text(none.stderr), 'lockstep: no experiments recorded Run lockstep exp run first.');
+  assert.equal(text(none.stderr), 'lockstep: no experiments recorded. Run lockstep exp run first.');
 
   const sweep = await p.run(['exp', 'run', '--seed', '1,2,3']);
   assert.equal(sweep.exitCode, 0, text(sweep.all));

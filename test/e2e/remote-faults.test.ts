@@ -151,7 +151,7 @@ test('a remote path the user may not write: one line saying permission denied, f
   await p.run(['remote', 'add', 'ssh', `ssh://nobody@127.0.0.1:${sshd.port}${locked}/store`]);
   await p.run(['remote', 'modify', '--local', 'ssh', 'keyfile', sshd.keyfile]);
   oneLine(await p.run(['push', '-r', 'ssh']),
-    /^lockstep: permission denied on remote 'ssh' \(ssh:\/\/nobody@127\.0\.0\.1:\d+\/.*\) at files\/md5\/\w\w\/\w+: Permission denied Check that this user or key may read and write the remote path\.$/);
+    /^lockstep: permission denied on remote 'ssh' \(ssh:\/\/nobody@127\.0\.0\.1:\d+\/.*\) at files\/md5\/\w\w\/\w+: Permission denied\. Check that this user or key may read and write the remote path\.$/);
   assert.deepEqual(await fs.readdir(locked), []);
   // allowed to write, the same push goes through
   await execa('chown', ['nobody', locked]);

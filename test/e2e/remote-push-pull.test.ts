@@ -126,7 +126,7 @@ test('unknown remote names and a missing default are one-line errors listing the
   const p = await reproduced(1);
   const none = await p.run(['push']);
   assert.equal(none.exitCode, 1);
-  assert.equal(none.stderr, 'lockstep: no remote is configured Add one with lockstep remote add -d NAME URL.');
+  assert.equal(none.stderr, 'lockstep: no remote is configured. Add one with lockstep remote add -d NAME URL.');
   await p.run(['remote', 'add', 'a', '/tmp/x']);
   await p.run(['remote', 'add', 'b', 's3://bucket/x']);
   const unknown = await p.run(['push', '-r', 'nope']);

@@ -25,7 +25,7 @@ test('a failing command names the stage and exit code; nothing is cached or reco
   });
   const r = await p.run(['repro']);
   assert.equal(r.exitCode, 1);
-  assert.equal(r.stderr.trim().split('\n').at(-1), "lockstep: stage 'b' failed: its command exited with code 3 Its outputs were not cached and downstream stages did not run; fix it and run lockstep repro again.");
+  assert.equal(r.stderr.trim().split('\n').at(-1), "lockstep: stage 'b' failed: its command exited with code 3. Its outputs were not cached and downstream stages did not run; fix it and run lockstep repro again.");
   assert.equal(await runCount(p, 'c'), 0);
   const lock = await p.read('pipeline.lock');
   assert.match(lock, /\n  a:\n/);
