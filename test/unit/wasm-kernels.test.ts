@@ -8,6 +8,7 @@
  * N·H·W): XNNPACK accumulates in float32 in another order than the cpu backend's float64 loop, and
  * float32 rounding grows with the number of terms, hence 1e-4 there.
  */
+import { simdKernels } from '../../stages/lib/tf/kernels/simd.js';
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
@@ -88,6 +89,13 @@ before(async () => {
   // Production mode only silences tfjs' console banner about tfjs-node; kernels run the same.
   tf.enableProdMode();
   await useWasmBackend({ training: true });
+});
+
+test('the SIMD kernels assembled and are in use (else the kernels below would test only their fallbacks)', () => {
+  const simd = simdKernels();
+  assert.ok(simd !== null, 'prepareSimdKernels gave null: wabt or wasm SIMD failed');
+  assert.equal(typeof simd.maxPoolGrad2x2, 'function');
+  assert.equal(typeof simd.gemm4Acc, 'function');
 });
 
 test('the registered kernel list names every replaced kernel', () => {

@@ -16,6 +16,46 @@ import type { WasmBackend } from './wasm-heap.js';
  * written: dy at the first maximum of its window (a strictly greater value wins, so NaN never
  * does, and a window of -Infinity gets none, as in the cpu backend), 0 elsewhere.
  */
+/** Per row r of the four: its accumulators $c{r}0, $c{r}1 (output columns col…col+7). */
+const ROWS = [0, 1, 2, 3];
+const acc = (r: number, h: number) => `(local.get $c${r}${h})`;
+
+/**
+ * gemm4Acc (see SimdKernels): for each block of 8 output columns, 4 × 2 f32x4 accumulators stay in
+ * registers across the whole reduction; per step one row of b (2 loads) meets one value of each a row.
+ */
+const gemm4AccWat = `  (func (export "gemm4Acc") (param $a0 i32) (param $a1 i32) (param $a2 i32) (param $a3 i32) (param $b i32) (param $n i32) (param $c i32) (param $k i32)
+    (local $rowBytes i32) (local $col i32) (local $bp i32) (local $o i32) (local $kk i32) (local $cp i32)
+    (local $s v128) (local $b0 v128) (local $b1 v128)
+    ${ROWS.map((r) => `(local $c${r}0 v128) (local $c${r}1 v128)`).join(' ')}
+    (local.set $rowBytes (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $col (i32.const 0))
+    (block $cols (loop $colBlocks
+      (br_if $cols (i32.ge_u (local.get $col) (local.get $rowBytes)))
+${ROWS.map((r) => `      (local.set $c${r}0 (v128.const i32x4 0 0 0 0)) (local.set $c${r}1 (v128.const i32x4 0 0 0 0))`).join('\n')}
+      (local.set $bp (i32.add (local.get $b) (local.get $col)))
+      (local.set $o (i32.const 0))
+      (local.set $kk (local.get $k))
+      (block $done (loop $steps
+        (br_if $done (i32.eqz (local.get $kk)))
+        (local.set $b0 (v128.load (local.get $bp)))
+        (local.set $b1 (v128.load offset=16 (local.get $bp)))
+${ROWS.map((r) => `        (local.set $s (f32x4.splat (f32.load (i32.add (local.get $a${r}) (local.get $o)))))
+        (local.set $c${r}0 (f32x4.add ${acc(r, 0)} (f32x4.mul (local.get $s) (local.get $b0))))
+        (local.set $c${r}1 (f32x4.add ${acc(r, 1)} (f32x4.mul (local.get $s) (local.get $b1))))`).join('\n')}
+        (local.set $bp (i32.add (local.get $bp) (local.get $rowBytes)))
+        (local.set $o (i32.add (local.get $o) (i32.const 4)))
+        (local.set $kk (i32.sub (local.get $kk) (i32.const 1)))
+        (br $steps)))
+      ;; c[r, col…col+7] += the accumulators, row by row
+      (local.set $cp (i32.add (local.get $c) (local.get $col)))
+${ROWS.map((r) => `      (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp)) ${acc(r, 0)}))
+      (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) ${acc(r, 1)}))
+      (local.set $cp (i32.add (local.get $cp) (local.get $rowBytes)))`).join('\n')}
+      (local.set $col (i32.add (local.get $col) (i32.const 32)))
+      (br $colBlocks))))
+`;
+
 const watSource = (memory: string) => `(module
   (import "env" "memory" ${memory})
   (func (export "maxPoolGrad2x2") (param $x i32) (param $dy i32) (param $dx i32) (param $rows i32) (param $wo i32) (param $c i32)
@@ -64,60 +104,7 @@ const watSource = (memory: string) => `(module
       (local.set $dx (i32.add (local.get $dx) (local.get $rowBytes)))
       (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
       (br $pairs))))
-  (func (export "gemm4Acc") (param $a0 i32) (param $a1 i32) (param $a2 i32) (param $a3 i32) (param $b i32) (param $n i32) (param $c i32) (param $k i32)
-    (local $rowBytes i32) (local $col i32) (local $bp i32) (local $o i32) (local $kk i32) (local $cp i32)
-    (local $s v128) (local $b0 v128) (local $b1 v128)
-    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
-    (local.set $rowBytes (i32.shl (local.get $n) (i32.const 2)))
-    (local.set $col (i32.const 0))
-    (block $cols (loop $colBlocks
-      (br_if $cols (i32.ge_u (local.get $col) (local.get $rowBytes)))
-      (local.set $c00 (v128.const i32x4 0 0 0 0))
-      (local.set $c01 (v128.const i32x4 0 0 0 0))
-      (local.set $c10 (v128.const i32x4 0 0 0 0))
-      (local.set $c11 (v128.const i32x4 0 0 0 0))
-      (local.set $c20 (v128.const i32x4 0 0 0 0))
-      (local.set $c21 (v128.const i32x4 0 0 0 0))
-      (local.set $c30 (v128.const i32x4 0 0 0 0))
-      (local.set $c31 (v128.const i32x4 0 0 0 0))
-      (local.set $bp (i32.add (local.get $b) (local.get $col)))
-      (local.set $o (i32.const 0))
-      (local.set $kk (local.get $k))
-      (block $done (loop $steps
-        (br_if $done (i32.eqz (local.get $kk)))
-        (local.set $b0 (v128.load (local.get $bp)))
-        (local.set $b1 (v128.load offset=16 (local.get $bp)))
-        (local.set $s (f32x4.splat (f32.load (i32.add (local.get $a0) (local.get $o)))))
-        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $s) (local.get $b0))))
-        (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $s) (local.get $b1))))
-        (local.set $s (f32x4.splat (f32.load (i32.add (local.get $a1) (local.get $o)))))
-        (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $s) (local.get $b0))))
-        (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $s) (local.get $b1))))
-        (local.set $s (f32x4.splat (f32.load (i32.add (local.get $a2) (local.get $o)))))
-        (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $s) (local.get $b0))))
-        (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $s) (local.get $b1))))
-        (local.set $s (f32x4.splat (f32.load (i32.add (local.get $a3) (local.get $o)))))
-        (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $s) (local.get $b0))))
-        (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $s) (local.get $b1))))
-        (local.set $bp (i32.add (local.get $bp) (local.get $rowBytes)))
-        (local.set $o (i32.add (local.get $o) (i32.const 4)))
-        (local.set $kk (i32.sub (local.get $kk) (i32.const 1)))
-        (br $steps)))
-      (local.set $cp (i32.add (local.get $c) (local.get $col)))
-      (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp)) (local.get $c00)))
-      (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c01)))
-      (local.set $cp (i32.add (local.get $cp) (local.get $rowBytes)))
-      (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp)) (local.get $c10)))
-      (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c11)))
-      (local.set $cp (i32.add (local.get $cp) (local.get $rowBytes)))
-      (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp)) (local.get $c20)))
-      (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c21)))
-      (local.set $cp (i32.add (local.get $cp) (local.get $rowBytes)))
-      (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp)) (local.get $c30)))
-      (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) (local.get $c31)))
-      (local.set $col (i32.add (local.get $col) (i32.const 32)))
-      (br $colBlocks))))
-)
+${gemm4AccWat})
 `;
 
 /** The slice of the WebAssembly JS API used here (TypeScript's types for it come with the DOM lib only). */
