@@ -83,20 +83,23 @@ test('a second repro in the same workspace fails naming the holder pid; --wait q
 });
 
 async function interruptedProject() {
-  // The stage starts a child that would write late.txt after 30 s unless its process tree is stopped.
-  return tempProject({
+  // The stage starts a child that would write late.txt after ~30 s unless its process tree is stopped;
+  // its duration is unique to this test, so pgrep/pkill find this sleep and no other on the machine.
+  const nap = `30.${process.pid}${Math.floor(Math.random() * 1000)}`;
+  const p = await tempProject({
     'pipeline.yaml': `stages:
   long:
-    cmd: ${countRun('long')} && echo partial > out.txt && (sleep 30; echo late > late.txt) & wait
+    cmd: ${countRun('long')} && echo partial > out.txt && (sleep ${nap}; echo late > late.txt) & wait
     outs: [out.txt]
 `,
     '.gitignore': 'runs/\n',
   });
+  return { p, nap };
 }
 
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGKILL'] as const) {
   test(`${signal} mid-stage: the tree stops, nothing is recorded, the next repro reruns the stage`, async () => {
-    const p = await interruptedProject();
+    const { p, nap } = await interruptedProject();
     const child = execa(process.execPath, [CLI, 'repro'], { cwd: p.dir, reject: false });
     for (let i = 0; i < 200 && (await runCount(p, 'long')) === 0; i++) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 300));
@@ -105,10 +108,10 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGKILL'] as const) {
     if (signal !== 'SIGKILL') {
       assert.equal(r.exitCode, 130, r.all);
       assert.match(r.stderr, /^lockstep: interrupted/m);
-      const ps = await execa('pgrep', ['-f', 'sleep 30'], { reject: false });
+      const ps = await execa('pgrep', ['-f', `sleep ${nap}`], { reject: false });
       assert.equal(ps.stdout.trim(), '', 'the stage process tree is stopped');
     } else {
-      await execa('pkill', ['-f', 'sleep 30'], { reject: false });
+      await execa('pkill', ['-f', `sleep ${nap}`], { reject: false });
     }
     assert.doesNotMatch(await p.read('pipeline.lock').catch(() => ''), /long:/);
     // the repository lock of a killed process is taken over
