@@ -39,8 +39,10 @@ test('usage and config errors: one line, exit 2, no stack trace; --verbose adds 
 
 test('Ctrl-C during -j 2 stops both stages\' process trees; neither is recorded; the next repro reruns both', async () => {
   // Each stage starts a grandchild that would write late-<x>.txt after 33/34 s unless its tree is stopped.
-  const stage = (x: string, secs: number) => `  ${x}:\n    cmd: ${countRun(x)} && echo partial > ${x}.txt && (sleep ${secs}; echo late > late-${x}.txt) & wait\n    outs: [${x}.txt]\n`;
-  const p = await tempProject({ 'pipeline.yaml': `stages:\n${stage('a', 33)}${stage('b', 34)}`, '.gitignore': 'runs/\n' });
+  // durations unique to this run, so pgrep finds these sleeps and no other process's
+  const tag = `${process.pid}${Math.floor(Math.random() * 1000)}`;
+  const stage = (x: string, secs: string) => `  ${x}:\n    cmd: ${countRun(x)} && echo partial > ${x}.txt && (sleep ${secs}; echo late > late-${x}.txt) & wait\n    outs: [${x}.txt]\n`;
+  const p = await tempProject({ 'pipeline.yaml': `stages:\n${stage('a', `33.${tag}`)}${stage('b', `34.${tag}`)}`, '.gitignore': 'runs/\n' });
   const child = execa(process.execPath, [CLI, 'repro', '-j', '2'], { cwd: p.dir, reject: false });
   for (let i = 0; i < 200 && ((await runCount(p, 'a')) === 0 || (await runCount(p, 'b')) === 0); i++) await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual([await runCount(p, 'a'), await runCount(p, 'b')], [1, 1], 'both stages run at once');
@@ -49,7 +51,7 @@ test('Ctrl-C during -j 2 stops both stages\' process trees; neither is recorded;
   const r = await child;
   assert.equal(r.exitCode, 130, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stderr, /^lockstep: interrupted/m);
-  for (const secs of [33, 34]) {
+  for (const secs of [`33.${tag}`, `34.${tag}`]) {
     const ps = await execa('pgrep', ['-f', `sleep ${secs}`], { reject: false });
     assert.equal(ps.stdout.trim(), '', `the tree of the stage sleeping ${secs} s is stopped`);
   }
@@ -67,8 +69,9 @@ test('a YAML syntax error is reported once, at its position, not as a cascade of
 });
 
 test('kill -9 of lockstep mid-stage: the stage\'s process tree is stopped too; the next repro reruns it', async () => {
+  const tag = `${process.pid}${Math.floor(Math.random() * 1000)}`;
   const p = await tempProject({
-    'pipeline.yaml': `stages:\n  long:\n    cmd: ${countRun('long')} && (sleep 35; echo late > late.txt) & sleep 36\n    outs: [out.txt]\n`,
+    'pipeline.yaml': `stages:\n  long:\n    cmd: ${countRun('long')} && (sleep 35.${tag}; echo late > late.txt) & sleep 36.${tag}\n    outs: [out.txt]\n`,
     '.gitignore': 'runs/\n',
   });
   const child = execa(process.execPath, [CLI, 'repro'], { cwd: p.dir, reject: false });
@@ -78,7 +81,7 @@ test('kill -9 of lockstep mid-stage: the stage\'s process tree is stopped too; t
   await child;
   let left = '';
   for (let i = 0; i < 60; i++) {
-    left = (await execa('pgrep', ['-f', 'sleep 3[56]'], { reject: false })).stdout.trim();
+    left = (await execa('pgrep', ['-f', `sleep 3[56]\\.${tag}`], { reject: false })).stdout.trim();
     if (left === '') break;
     await new Promise((r) => setTimeout(r, 100));
   }
