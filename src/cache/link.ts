@@ -9,11 +9,11 @@
  *
  * Synchronous file operations, as in object-store.ts: callers run them in batches.
  */
-import { chmodSync, closeSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
 import type { LinkType } from './types.js';
-import { tempSibling } from '../util/atomic.js';
+import { tempSibling, writeAllSync } from '../util/atomic.js';
 
 /** Errors meaning "this link type does not work here", as opposed to real failures (ENOENT, ENOSPC). */
 const UNSUPPORTED = new Set(['EXDEV', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EPERM', 'EMLINK', 'EINVAL', 'ENOTTY', 'EACCES']);
@@ -137,7 +137,7 @@ export function placeObject(type: LinkType, obj: string, dst: string): void {
 export function writeCopy(bytes: Uint8Array, dst: string): void {
   const fd = openSync(dst, 'wx', WRITABLE_MODE);
   try {
-    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+    writeAllSync(fd, bytes);
   } finally {
     closeSync(fd);
   }

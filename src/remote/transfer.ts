@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, promises as fs, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, promises as fs, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
+import { writeAllSync } from '../util/atomic.js';
 import type { ObjectStore } from '../cache/types.js';
 import { asMd5, isDirHash, type Md5 } from '../hash/types.js';
 import { DEFAULT_RETRY, remoteError, withRetry, type RetryPolicy } from './faults.js';
@@ -217,11 +218,11 @@ async function downloadVerified(store: LocalObjects, remote: Remote, h: Md5, tmp
         held.push(buf);
         if (size > SMALL_OBJECT) {
           fd = openSync(tmp, 'w');
-          for (const b of held) writeAll(fd, b);
+          for (const b of held) writeAllSync(fd, b);
           held = null;
         }
       } else {
-        writeAll(fd!, buf);
+        writeAllSync(fd!, buf);
       }
     }
     const actual = asMd5(hash.digest('hex') + (isDirHash(h) ? '.dir' : ''));
@@ -240,10 +241,6 @@ async function downloadVerified(store: LocalObjects, remote: Remote, h: Md5, tmp
     if (fd !== null) closeSync(fd);
     if (!moved) await fs.rm(tmp, { force: true });
   }
-}
-
-function writeAll(fd: number, buf: Buffer): void {
-  for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, writeSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -24,4 +24,9 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
     await fs.rm(tmp, { force: true });
     throw e;
   }
+}
+
+/** Write all of `bytes` to an open file descriptor (writeSync may write fewer bytes than asked). */
+export function writeAllSync(fd: number, bytes: Uint8Array): void {
+  for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
 }

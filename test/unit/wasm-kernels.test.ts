@@ -8,7 +8,6 @@
  * N·H·W): XNNPACK accumulates in float32 in another order than the cpu backend's float64 loop, and
  * float32 rounding grows with the number of terms, hence 1e-4 there.
  */
-import { simdKernels } from '../../stages/lib/tf/kernels/simd.js';
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
@@ -17,6 +16,7 @@ import type { NamedAttrMap, Tensor } from '@tensorflow/tfjs';
 import { useWasmBackend } from '../../stages/lib/tf/kernels/node-wasm.js';
 import { WASM_TRAINING_KERNELS } from '../../stages/lib/tf/kernels/index.js';
 import { setKernelTuning } from '../../stages/lib/tf/kernels/tuning.js';
+import { simdKernels } from '../../stages/lib/tf/kernels/simd.js';
 
 const TIGHT = 1e-5;
 const LONG_REDUCTION = 1e-4;

@@ -58,14 +58,16 @@ export class BatchNorm extends tfl.layers.Layer {
     }
     const axes = x.shape.slice(0, -1).map((_, i) => i);
     const n = x.size / x.shape[x.shape.length - 1]!;
-    let stats: { mean: tf.Tensor; variance: tf.Tensor } | null = null;
+    // the batch statistics, kept out of the forward pass for the moving averages
+    const stats: { mean?: tf.Tensor; variance?: tf.Tensor } = {};
     const normalize = tf.customGrad(((xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
       const mean = tf.mean(xs, axes);
       const centred = tf.sub(xs, mean);
       const variance = tf.mean(tf.square(centred), axes);
       const invStd = tf.rsqrt(tf.add(variance, this.epsilon));
       const xHat = tf.mul(centred, invStd);
-      stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
+      stats.mean = tf.keep(mean);
+      stats.variance = tf.keep(variance);
       save([xHat, invStd, g]);
       return {
         value: tf.add(tf.mul(xHat, g), b),
@@ -81,13 +83,13 @@ export class BatchNorm extends tfl.layers.Layer {
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0]);
     const y = normalize(x, gamma, beta);
-    const s = stats as { mean: tf.Tensor; variance: tf.Tensor } | null;
-    if (s !== null) {
+    const { mean, variance } = stats;
+    if (mean !== undefined && variance !== undefined) {
       tf.tidy(() => {
-        this.movingMean.write(tf.add(tf.mul(this.movingMean.read(), this.momentum), tf.mul(s.mean, 1 - this.momentum)));
-        this.movingVariance.write(tf.add(tf.mul(this.movingVariance.read(), this.momentum), tf.mul(s.variance, 1 - this.momentum)));
+        this.movingMean.write(tf.add(tf.mul(this.movingMean.read(), this.momentum), tf.mul(mean, 1 - this.momentum)));
+        this.movingVariance.write(tf.add(tf.mul(this.movingVariance.read(), this.momentum), tf.mul(variance, 1 - this.momentum)));
       });
-      tf.dispose([s.mean, s.variance]);
+      tf.dispose([mean, variance]);
     }
     return y;
   }

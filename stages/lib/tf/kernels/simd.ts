@@ -10,12 +10,6 @@
 import wabtInit from 'wabt';
 import type { WasmBackend } from './wasm-heap.js';
 
-/**
- * maxPoolGrad2x2(x, dy, dx, rows, wo, c): byte offsets of x [.., 2·rows, 2·wo, c], dy [.., rows,
- * wo, c] and dx (x's shape); `rows` = images × output rows; c a multiple of 4. Every dx value is
- * written: dy at the first maximum of its window (a strictly greater value wins, so NaN never
- * does, and a window of -Infinity gets none, as in the cpu backend), 0 elsewhere.
- */
 /** Per row r of the four: its accumulators $c{r}0, $c{r}1 (output columns col…col+7). */
 const ROWS = [0, 1, 2, 3];
 const acc = (r: number, h: number) => `(local.get $c${r}${h})`;
@@ -56,6 +50,12 @@ ${ROWS.map((r) => `      (v128.store (local.get $cp) (f32x4.add (v128.load (loca
       (br $colBlocks))))
 `;
 
+/**
+ * maxPoolGrad2x2(x, dy, dx, rows, wo, c): byte offsets of x [.., 2·rows, 2·wo, c], dy [.., rows,
+ * wo, c] and dx (x's shape); `rows` = images × output rows; c a multiple of 4. Every dx value is
+ * written: dy at the first maximum of its window (a strictly greater value wins, so NaN never
+ * does, and a window of -Infinity gets none, as in the cpu backend), 0 elsewhere.
+ */
 const watSource = (memory: string) => `(module
   (import "env" "memory" ${memory})
   (func (export "maxPoolGrad2x2") (param $x i32) (param $dy i32) (param $dx i32) (param $rows i32) (param $wo i32) (param $c i32)
