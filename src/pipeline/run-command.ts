@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { execa } from 'execa';
 import path from 'node:path';
 
 export interface CommandOutcome {
@@ -23,6 +22,9 @@ export async function runStageCommands(
     onLine: (stream: 'stdout' | 'stderr', line: string) => void;
   },
 ): Promise<CommandOutcome> {
+  // loaded on first use: execa and its dependencies cost ~100 ms of start-up, which a repro that
+  // restores everything (a no-op, each experiment of a cached sweep) never needs
+  const { execa } = await import('execa');
   for (let i = 0; i < cmds.length; i++) {
     if (opts.signal.aborted) return { exitCode: null, signal: 'SIGINT', interrupted: true, failedIndex: i };
     const child = execa(cmds[i]!, {
