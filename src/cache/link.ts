@@ -9,11 +9,11 @@
  *
  * Synchronous file operations, as in object-store.ts: callers run them in batches.
  */
-import { chmodSync, closeSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
 import type { LinkType } from './types.js';
-import { tempSibling, writeAllSync } from '../util/atomic.js';
+import { tempSibling } from '../util/atomic.js';
 
 /** Errors meaning "this link type does not work here", as opposed to real failures (ENOENT, ENOSPC). */
 const UNSUPPORTED = new Set(['EXDEV', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EPERM', 'EMLINK', 'EINVAL', 'ENOTTY', 'EACCES']);
@@ -135,12 +135,7 @@ export function placeObject(type: LinkType, obj: string, dst: string): void {
 
 /** Create `dst` (which must not exist) holding `bytes`, writable: a copy without re-reading the object. */
 export function writeCopy(bytes: Uint8Array, dst: string): void {
-  const fd = openSync(dst, 'wx', WRITABLE_MODE);
-  try {
-    writeAllSync(fd, bytes);
-  } finally {
-    closeSync(fd);
-  }
+  writeFileSync(dst, bytes, { flag: 'wx', mode: WRITABLE_MODE });
 }
 
 /** Put a file at `dst` with `create`, atomically replacing what is there when `exists`. */

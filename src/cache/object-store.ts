@@ -6,14 +6,14 @@
  * The per-object operations used 60,000 times by commit and checkout are synchronous (see
  * src/hash/hasher.ts for why); their callers yield to the event loop between batches.
  */
-import { chmodSync, closeSync, constants, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, promises as fs, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, constants, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, promises as fs, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
 import { hashFile, md5Hex, readSmallFileSync, WHOLE_READ_LIMIT } from '../hash/md5-file.js';
 import { compareCodePoints, manifestJson } from '../hash/pyjson.js';
 import { statCacheFor, type StatCache } from '../hash/stat-cache.js';
 import { asMd5, isDirHash, type DirEntry, type Md5 } from '../hash/types.js';
-import { tempSibling, writeAllSync, writeFileAtomic } from '../util/atomic.js';
+import { tempSibling, writeFileAtomic } from '../util/atomic.js';
 import type { ObjectStore } from './types.js';
 
 const OBJECT_NAME_RE = /^[0-9a-f]{30}(\.dir)?$/;
@@ -107,12 +107,7 @@ export class LocalObjectStore implements ObjectStore {
     this.ensureDir(obj);
     const tmp = tempSibling(obj);
     try {
-      const fd = openSync(tmp, 'wx', READ_ONLY);
-      try {
-        writeAllSync(fd, bytes);
-      } finally {
-        closeSync(fd);
-      }
+      writeFileSync(tmp, bytes, { flag: 'wx', mode: READ_ONLY });
       renameSync(tmp, obj);
     } catch (e) {
       rmSync(tmp, { force: true });

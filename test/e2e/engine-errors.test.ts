@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { CLI, countRun, runCount, tempProject } from '../helpers/project.js';
+import { CLI, countRun, runCount, tempProject, uniqueTag } from '../helpers/project.js';
 
 const PIPELINE = 'stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n';
 
@@ -40,7 +40,7 @@ test('usage and config errors: one line, exit 2, no stack trace; --verbose adds 
 test('Ctrl-C during -j 2 stops both stages\' process trees; neither is recorded; the next repro reruns both', async () => {
   // Each stage starts a grandchild that would write late-<x>.txt after 33/34 s unless its tree is stopped.
   // durations unique to this run, so pgrep finds these sleeps and no other process's
-  const tag = `${process.pid}${Math.floor(Math.random() * 1000)}`;
+  const tag = uniqueTag();
   const stage = (x: string, secs: string) => `  ${x}:\n    cmd: ${countRun(x)} && echo partial > ${x}.txt && (sleep ${secs}; echo late > late-${x}.txt) & wait\n    outs: [${x}.txt]\n`;
   const p = await tempProject({ 'pipeline.yaml': `stages:\n${stage('a', `33.${tag}`)}${stage('b', `34.${tag}`)}`, '.gitignore': 'runs/\n' });
   const child = execa(process.execPath, [CLI, 'repro', '-j', '2'], { cwd: p.dir, reject: false });
@@ -69,7 +69,7 @@ test('a YAML syntax error is reported once, at its position, not as a cascade of
 });
 
 test('kill -9 of lockstep mid-stage: the stage\'s process tree is stopped too; the next repro reruns it', async () => {
-  const tag = `${process.pid}${Math.floor(Math.random() * 1000)}`;
+  const tag = uniqueTag();
   const p = await tempProject({
     'pipeline.yaml': `stages:\n  long:\n    cmd: ${countRun('long')} && (sleep 35.${tag}; echo late > late.txt) & sleep 36.${tag}\n    outs: [out.txt]\n`,
     '.gitignore': 'runs/\n',

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { CLI, countRun, runCount, tempProject } from '../helpers/project.js';
+import { CLI, countRun, runCount, tempProject, uniqueTag } from '../helpers/project.js';
 
 const oneLine = (s: string) => s.trim().split('\n').length === 1 && !/\n\s+at /.test(s);
 
@@ -85,7 +85,7 @@ test('a second repro in the same workspace fails naming the holder pid; --wait q
 async function interruptedProject() {
   // The stage starts a child that would write late.txt after ~30 s unless its process tree is stopped;
   // its duration is unique to this test, so pgrep/pkill find this sleep and no other on the machine.
-  const nap = `30.${process.pid}${Math.floor(Math.random() * 1000)}`;
+  const nap = `30.${uniqueTag()}`;
   const p = await tempProject({
     'pipeline.yaml': `stages:
   long:
