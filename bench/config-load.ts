@@ -21,7 +21,10 @@ async function main(): Promise<void> {
     yaml += `  grid:\n    matrix:\n      a: [1, 2, 3, 4, 5]\n      b: [x, y, z, w]\n    cmd: node grid.js \${item.a} \${item.b} \${train}\n    outs: ["\${base}/grid/\${item.a}-\${item.b}.txt"]\n`;
     const items = Array.from({ length: 80 }, (_, i) => `item${i}`);
     await fs.writeFile(path.join(dir, 'pipeline.yaml'), yaml);
-    await fs.writeFile(path.join(dir, 'params.yaml'), `seed: 1\ntrain:\n  lr: 0.001\n  epochs: 3\nitems: [${items.join(', ')}]\n`);
+    await fs.writeFile(
+      path.join(dir, 'params.yaml'),
+      `seed: 1\ntrain:\n  lr: 0.001\n  epochs: 3\nitems: [${items.join(', ')}]\n`,
+    );
     // CPU time as well as wall time: on a shared machine the wall clock mostly measures the neighbours.
     const measure = async (cacheDir?: string) => {
       const wall: number[] = [];

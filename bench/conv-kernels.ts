@@ -20,9 +20,28 @@ const kernels = opt('--kernel', 'Conv2D,Conv2DBackpropFilter,Conv2DBackpropInput
 const n = Number(opt('--batch', '128'));
 // [size, in channels, out channels] of each 3x3 'same' conv of the model (stages/lib/tf/models.ts)
 const LAYERS: Record<string, Array<[number, number, number]>> = {
-  seed: [[32, 3, 32], [16, 32, 64], [8, 64, 128]],
-  vgg: [[32, 3, 32], [32, 32, 32], [16, 32, 64], [16, 64, 64], [8, 64, 128], [8, 128, 128]],
-  fast: [[32, 3, 24], [32, 24, 32], [16, 32, 32], [16, 32, 64], [8, 64, 64], [8, 64, 128], [4, 128, 128]],
+  seed: [
+    [32, 3, 32],
+    [16, 32, 64],
+    [8, 64, 128],
+  ],
+  vgg: [
+    [32, 3, 32],
+    [32, 32, 32],
+    [16, 32, 64],
+    [16, 64, 64],
+    [8, 64, 128],
+    [8, 128, 128],
+  ],
+  fast: [
+    [32, 3, 24],
+    [32, 24, 32],
+    [16, 32, 32],
+    [16, 32, 64],
+    [8, 64, 64],
+    [8, 64, 128],
+    [4, 128, 128],
+  ],
 };
 const layers = LAYERS[model] ?? LAYERS.seed!;
 
@@ -38,9 +57,21 @@ for (const kernel of kernels) {
     const run = (): tf.Tensor => {
       if (kernel === 'Conv2D') return tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same');
       if (kernel === 'Conv2DBackpropFilter') {
-        return tf.engine().runKernel(kernel, { x, dy }, { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, ci, co] }) as tf.Tensor;
+        return tf
+          .engine()
+          .runKernel(
+            kernel,
+            { x, dy },
+            { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, ci, co] },
+          ) as tf.Tensor;
       }
-      return tf.engine().runKernel(kernel, { dy, filter: f }, { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: [n, hw, hw, ci] }) as tf.Tensor;
+      return tf
+        .engine()
+        .runKernel(
+          kernel,
+          { dy, filter: f },
+          { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: [n, hw, hw, ci] },
+        ) as tf.Tensor;
     };
     run().dispose();
     const reps = Number(opt('--reps', '5'));
@@ -54,7 +85,9 @@ for (const kernel of kernels) {
       ms = Math.min(ms, cpuMs() - c0);
     }
     const gflop = (2 * n * hw * hw * 9 * ci * co) / 1e9;
-    console.log(`${kernel.padEnd(22)} ${n}x${hw}x${hw}x${ci} -> ${co}: ${ms.toFixed(1).padStart(7)} ms CPU ${wall.toFixed(1).padStart(7)} ms wall  ${((gflop / wall) * 1000).toFixed(1).padStart(5)} GFLOP/s (wall)`);
+    console.log(
+      `${kernel.padEnd(22)} ${n}x${hw}x${hw}x${ci} -> ${co}: ${ms.toFixed(1).padStart(7)} ms CPU ${wall.toFixed(1).padStart(7)} ms wall  ${((gflop / wall) * 1000).toFixed(1).padStart(5)} GFLOP/s (wall)`,
+    );
     tf.dispose([x, dy, f]);
   }
 }

@@ -58,7 +58,9 @@ const stage = (name: string) => async () => {
 };
 const nothing = async () => {};
 const report = (label: string, r: { wallMs: number; peakRssMb: number; runs: number[] }) =>
-  console.log(`${label.padEnd(28)} wall ${(r.wallMs / 1000).toFixed(1)} s (runs ${r.runs.join(', ')} ms), CPU ${lastCpu.toFixed(1)} s (last run), peak RSS ${r.peakRssMb.toFixed(0)} MiB`);
+  console.log(
+    `${label.padEnd(28)} wall ${(r.wallMs / 1000).toFixed(1)} s (runs ${r.runs.join(', ')} ms), CPU ${lastCpu.toFixed(1)} s (last run), peak RSS ${r.peakRssMb.toFixed(0)} MiB`,
+  );
 
 async function duMiB(dir: string): Promise<number> {
   let bytes = 0;
@@ -89,12 +91,18 @@ async function pngSettings(): Promise<void> {
     const cpu = process.cpuUsage();
     let bytes = 0;
     for (const px of images) {
-      const png = { width: 32, height: 32, data: Buffer.from(px.buffer, px.byteOffset, px.byteLength) } as unknown as PNG;
+      const png = {
+        width: 32,
+        height: 32,
+        data: Buffer.from(px.buffer, px.byteOffset, px.byteLength),
+      } as unknown as PNG;
       bytes += PNG.sync.write(png, { ...opts, colorType: 2, inputColorType: 2, inputHasAlpha: false }).length;
     }
     const used = process.cpuUsage(cpu);
     const us = (used.user + used.system) / images.length;
-    console.log(`png ${label.padEnd(44)} ${us.toFixed(0)} us CPU per image, ${(bytes / images.length).toFixed(0)} B per image`);
+    console.log(
+      `png ${label.padEnd(44)} ${us.toFixed(0)} us CPU per image, ${(bytes / images.length).toFixed(0)} B per image`,
+    );
   }
 }
 

@@ -8,9 +8,20 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 
-interface Entry { path: string; md5?: string; size?: number; nfiles?: number }
-interface Stage { deps?: Entry[]; outs?: Entry[] }
-interface Lock { schema?: string; stages?: Record<string, Stage> }
+interface Entry {
+  path: string;
+  md5?: string;
+  size?: number;
+  nfiles?: number;
+}
+interface Stage {
+  deps?: Entry[];
+  outs?: Entry[];
+}
+interface Lock {
+  schema?: string;
+  stages?: Record<string, Stage>;
+}
 
 function readLock(file: string): Lock {
   return (YAML.parse(readFileSync(file, 'utf8')) ?? {}) as Lock;

@@ -21,7 +21,7 @@ async function generate(): Promise<void> {
   for (let c = 0; c < 10; c++) await fs.mkdir(path.join(root, 'data', `class${c}`), { recursive: true });
   const chunk = randomBytes(3072 * 1000);
   for (let i = 0; i < FILES; i++) {
-    const buf = Buffer.from(chunk.subarray((i % 1000) * 3072, (i % 1000 + 1) * 3072));
+    const buf = Buffer.from(chunk.subarray((i % 1000) * 3072, ((i % 1000) + 1) * 3072));
     buf.writeUInt32LE(i, 0); // every file distinct
     await fs.writeFile(path.join(root, 'data', `class${i % 10}`, `${i}.png`), buf);
   }
@@ -29,7 +29,9 @@ async function generate(): Promise<void> {
   const block = randomBytes(1 << 20);
   for (let i = 0; i < BIG_MB; i++) await fh.write(block);
   await fh.close();
-  await fs.writeFile(path.join(root, 'pipeline.yaml'), `stages:
+  await fs.writeFile(
+    path.join(root, 'pipeline.yaml'),
+    `stages:
   count:
     cmd: find data -type f | wc -l > count.txt
     deps: [data]
@@ -38,14 +40,17 @@ async function generate(): Promise<void> {
     cmd: wc -c < big.bin > big.txt
     deps: [big.bin]
     outs: [big.txt]
-`);
+`,
+  );
   await execa('git', ['init', '-q'], { cwd: root });
 }
 
 const node = process.execPath;
 const cli = (dir: string, ...a: string[]) => measure(node, [CLI, ...a], dir);
 const fmt = (label: string, r: { wallMs: number; peakRssMb: number; runs: number[] }, extra = '') =>
-  console.log(`${label.padEnd(44)} median ${(r.wallMs / 1000).toFixed(3)} s  peak RSS ${r.peakRssMb.toFixed(0)} MB  runs(ms) ${r.runs.join(',')}${extra}`);
+  console.log(
+    `${label.padEnd(44)} median ${(r.wallMs / 1000).toFixed(3)} s  peak RSS ${r.peakRssMb.toFixed(0)} MB  runs(ms) ${r.runs.join(',')}${extra}`,
+  );
 
 async function main(): Promise<void> {
   console.log(`generating ${FILES} files of 3 KiB and a ${BIG_MB} MiB file in ${root} …`);
@@ -54,16 +59,32 @@ async function main(): Promise<void> {
   const dropCache = async () => fs.rm(path.join(root, '.cache'), { recursive: true, force: true });
 
   const cold = await repeat(runs, dropCache, () => cli(root, 'status'));
-  fmt('cold status (hash 60k files + 1 GiB)', cold, `  ${((FILES) / (cold.wallMs / 1000)).toFixed(0)} files/s, ${((dataMb + BIG_MB * 1.048576) / (cold.wallMs / 1000)).toFixed(0)} MB/s`);
+  fmt(
+    'cold status (hash 60k files + 1 GiB)',
+    cold,
+    `  ${(FILES / (cold.wallMs / 1000)).toFixed(0)} files/s, ${((dataMb + BIG_MB * 1.048576) / (cold.wallMs / 1000)).toFixed(0)} MB/s`,
+  );
 
-  const md5sum = await repeat(runs, async () => {}, () => measure('md5sum', ['big.bin'], root));
+  const md5sum = await repeat(
+    runs,
+    async () => {},
+    () => measure('md5sum', ['big.bin'], root),
+  );
   fmt('md5sum big.bin', md5sum, `  ${((BIG_MB * 1.048576) / (md5sum.wallMs / 1000)).toFixed(0)} MB/s`);
 
   const first = await cli(root, 'repro');
   if (first.exitCode !== 0) throw new Error(first.output);
-  const warm = await repeat(runs, async () => {}, () => cli(root, 'repro'));
+  const warm = await repeat(
+    runs,
+    async () => {},
+    () => cli(root, 'repro'),
+  );
   fmt('warm no-op repro', warm);
-  const warmStatus = await repeat(runs, async () => {}, () => cli(root, 'status'));
+  const warmStatus = await repeat(
+    runs,
+    async () => {},
+    () => cli(root, 'status'),
+  );
   fmt('warm status', warmStatus);
 
   let n = 0;
@@ -83,8 +104,22 @@ async function main(): Promise<void> {
   await execa('git', ['init', '-q'], { cwd: many });
   const r = await cli(many, 'repro', '-j', '2');
   if (r.exitCode !== 0) throw new Error(r.output);
-  fmt('500 stages: no-op repro', await repeat(runs, async () => {}, () => cli(many, 'repro')));
-  fmt('500 stages: status', await repeat(runs, async () => {}, () => cli(many, 'status')));
+  fmt(
+    '500 stages: no-op repro',
+    await repeat(
+      runs,
+      async () => {},
+      () => cli(many, 'repro'),
+    ),
+  );
+  fmt(
+    '500 stages: status',
+    await repeat(
+      runs,
+      async () => {},
+      () => cli(many, 'status'),
+    ),
+  );
 }
 
 main().catch((e) => {

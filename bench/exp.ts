@@ -41,7 +41,18 @@ function fakeMeta(i: number, baseline: string): RecordMeta {
   const datas = ['v1', 'v2', 'v3', 'v1+v2', 'v1+v2+v3'];
   const params: Record<string, unknown> = { seed: seeds[i % 3], data: datas[i % 5] };
   for (let k = 0; k < 18; k++) params[`train.k${k}`] = k;
-  const lock = { schema: '2.0' as const, stages: Object.fromEntries(['pull', 'partition', 'prepare', 'train', 'evaluate'].map((s) => [s, { cmd: `node stages/${s}.ts`, outs: [{ path: `out/${s}`, hash: 'md5' as const, md5: `${i}`.padStart(32, '0'), size: 1 }] }])) };
+  const lock = {
+    schema: '2.0' as const,
+    stages: Object.fromEntries(
+      ['pull', 'partition', 'prepare', 'train', 'evaluate'].map((s) => [
+        s,
+        {
+          cmd: `node stages/${s}.ts`,
+          outs: [{ path: `out/${s}`, hash: 'md5' as const, md5: `${i}`.padStart(32, '0'), size: 1 }],
+        },
+      ]),
+    ),
+  };
   return {
     version: 1,
     name: `exp-${i}`,
@@ -53,7 +64,9 @@ function fakeMeta(i: number, baseline: string): RecordMeta {
       { file: 'params.yaml', key: 'data', value: params.data },
     ],
     params: { 'params.yaml': params },
-    metrics: { 'metrics/eval.json': { accuracy: 0.5 + (i % 37) / 100, loss: 1 - (i % 37) / 100, top5: 0.9, f1: 0.6, ece: 0.02 } },
+    metrics: {
+      'metrics/eval.json': { accuracy: 0.5 + (i % 37) / 100, loss: 1 - (i % 37) / 100, top5: 0.9, f1: 0.6, ece: 0.02 },
+    },
     lock,
   };
 }
@@ -63,7 +76,7 @@ async function generateRecords(dir: string, n: number): Promise<void> {
   const baseline = (await execa('git', ['rev-parse', 'HEAD'], { cwd: dir })).stdout.trim();
   const chunks: string[] = [];
   for (let i = 0; i < n; i++) {
-    const meta = JSON.stringify(fakeMeta(i, baseline), null, 1) + '\n';
+    const meta = `${JSON.stringify(fakeMeta(i, baseline), null, 1)}\n`;
     const msg = `lockstep exp exp-${i}\n`;
     chunks.push(
       `commit refs/exps/${baseline}/exp-${i}\ncommitter bench <b@b> ${1767225600 + i} +0000\ndata ${Buffer.byteLength(msg)}\n${msg}from ${baseline}\n` +
@@ -87,7 +100,9 @@ async function benchShow(): Promise<void> {
     inproc.push(ms(t0));
     if (records.length !== N) throw new Error(`listed ${records.length} of ${N}`);
   }
-  console.log(`exp show in-process (list + table + render), ${N} records: median ${median(inproc).toFixed(0)} ms (runs: ${inproc.map((x) => x.toFixed(0)).join(', ')})`);
+  console.log(
+    `exp show in-process (list + table + render), ${N} records: median ${median(inproc).toFixed(0)} ms (runs: ${inproc.map((x) => x.toFixed(0)).join(', ')})`,
+  );
   const grouped: number[] = [];
   for (let r = 0; r < 3; r++) {
     t0 = process.hrtime.bigint();
@@ -95,7 +110,11 @@ async function benchShow(): Promise<void> {
     grouped.push(ms(t0));
   }
   console.log(`exp show --group-by data in-process: median ${median(grouped).toFixed(0)} ms`);
-  for (const args of [['exp', 'show', '--width', '160'], ['exp', 'show', '--json'], ['exp', 'show', '--group-by', 'data']]) {
+  for (const args of [
+    ['exp', 'show', '--width', '160'],
+    ['exp', 'show', '--json'],
+    ['exp', 'show', '--group-by', 'data'],
+  ]) {
     const walls: number[] = [];
     for (let r = 0; r < 3; r++) {
       t0 = process.hrtime.bigint();
@@ -128,21 +147,33 @@ async function benchOverhead(): Promise<void> {
   await execa(process.execPath, [CLI, 'repro'], { cwd: dir });
   await execa('git', ['add', 'pipeline.lock'], { cwd: dir });
   await execa('git', ['-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-qm', 'lock'], { cwd: dir });
-  const hasTime = await fs.access('/usr/bin/time').then(() => true, () => false);
-  const measure = (args: string[]) => (hasTime ? cpuOf(process.execPath, [CLI, ...args], dir) : (async () => {
-    const t0 = process.hrtime.bigint();
-    await execa(process.execPath, [CLI, ...args], { cwd: dir });
-    return { wall: ms(t0), cpu: NaN };
-  })());
+  const hasTime = await fs.access('/usr/bin/time').then(
+    () => true,
+    () => false,
+  );
+  const measure = (args: string[]) =>
+    hasTime
+      ? cpuOf(process.execPath, [CLI, ...args], dir)
+      : (async () => {
+          const t0 = process.hrtime.bigint();
+          await execa(process.execPath, [CLI, ...args], { cwd: dir });
+          return { wall: ms(t0), cpu: NaN };
+        })();
   const repro = await measure(['repro', '-q']);
-  console.log(`plain no-op 'lockstep repro' in the project: wall ${repro.wall.toFixed(0)} ms, cpu ${repro.cpu.toFixed(0)} ms`);
+  console.log(
+    `plain no-op 'lockstep repro' in the project: wall ${repro.wall.toFixed(0)} ms, cpu ${repro.cpu.toFixed(0)} ms`,
+  );
   const seeds = Array.from({ length: M }, (_, i) => 1000 + i).join(',');
   const first = await measure(['exp', 'run', '-q', '--seed', seeds]);
-  console.log(`exp run, ${M} experiments -j 1, the stage runs in each: wall ${(first.wall / M).toFixed(0)} ms/exp, cpu ${(first.cpu / M).toFixed(0)} ms/exp`);
+  console.log(
+    `exp run, ${M} experiments -j 1, the stage runs in each: wall ${(first.wall / M).toFixed(0)} ms/exp, cpu ${(first.cpu / M).toFixed(0)} ms/exp`,
+  );
   await execa(process.execPath, [CLI, 'exp', 'remove', '--all'], { cwd: dir });
   // the same sweep again: every stage is restored from the run-cache, so what remains is overhead
   const again = await measure(['exp', 'run', '-q', '--seed', seeds]);
-  console.log(`exp run, ${M} experiments -j 1, all restored from the run-cache (= overhead): wall ${(again.wall / M).toFixed(0)} ms/exp, cpu ${(again.cpu / M).toFixed(0)} ms/exp`);
+  console.log(
+    `exp run, ${M} experiments -j 1, all restored from the run-cache (= overhead): wall ${(again.wall / M).toFixed(0)} ms/exp, cpu ${(again.cpu / M).toFixed(0)} ms/exp`,
+  );
   const par = await measure(['exp', 'run', '-q', '-j', '2', '--seed', seeds.replace(/10/g, '20')]);
   console.log(`exp run, ${M} experiments -j 2, stage runs: wall ${(par.wall / M).toFixed(0)} ms/exp`);
   // the engine's floor: one repro in a fresh copy of the project that restores from the run-cache
@@ -151,13 +182,18 @@ async function benchOverhead(): Promise<void> {
   for (let i = 0; i < 3; i++) {
     const ws = await createWorkspace(dir, tracked);
     const r = hasTime
-      ? await execa('/usr/bin/time', ['-f', '%U %S', process.execPath, CLI, 'repro', '-q'], { cwd: ws.dir, env: { LOCKSTEP_CACHE_DIR: path.join(dir, '.cache') } })
+      ? await execa('/usr/bin/time', ['-f', '%U %S', process.execPath, CLI, 'repro', '-q'], {
+          cwd: ws.dir,
+          env: { LOCKSTEP_CACHE_DIR: path.join(dir, '.cache') },
+        })
       : null;
     const [u, sy] = (r?.stderr.trim().split('\n').pop() ?? '0 0').split(' ').map(Number);
     floor.push(((u ?? 0) + (sy ?? 0)) * 1000);
     await ws.remove();
   }
-  console.log(`engine floor: 'lockstep repro' in a fresh workspace restoring from the run-cache: cpu median ${median(floor).toFixed(0)} ms`);
+  console.log(
+    `engine floor: 'lockstep repro' in a fresh workspace restoring from the run-cache: cpu median ${median(floor).toFixed(0)} ms`,
+  );
   // the parts of the overhead this module owns, in-process
   const wsTimes: number[] = [];
   const recTimes: number[] = [];
@@ -167,14 +203,24 @@ async function benchOverhead(): Promise<void> {
     const ws = await createWorkspace(dir, tracked);
     wsTimes.push(ms(t0));
     t0 = process.hrtime.bigint();
-    await writeRecord(dir, { meta: { ...fakeMeta(i, baseline), name: `bench-${i}` }, files: [{ path: 'params.yaml', abs: path.join(ws.dir, 'params.yaml') }] });
+    await writeRecord(dir, {
+      meta: { ...fakeMeta(i, baseline), name: `bench-${i}` },
+      files: [{ path: 'params.yaml', abs: path.join(ws.dir, 'params.yaml') }],
+    });
     recTimes.push(ms(t0));
     await ws.remove();
   }
-  console.log(`in-process parts: workspace copy median ${median(wsTimes).toFixed(1)} ms, record write (6 git plumbing calls) median ${median(recTimes).toFixed(1)} ms`);
+  console.log(
+    `in-process parts: workspace copy median ${median(wsTimes).toFixed(1)} ms, record write (6 git plumbing calls) median ${median(recTimes).toFixed(1)} ms`,
+  );
   await fs.rm(dir, { recursive: true, force: true });
 }
 
-console.log(`node ${process.version}, ${os.cpus().length} cpus, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(
+  `node ${process.version}, ${os.cpus().length} cpus, load ${os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);
 await benchShow();
 if (!process.env.BENCH_SHOW_ONLY) await benchOverhead();

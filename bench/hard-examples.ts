@@ -23,7 +23,9 @@ function rng(seed: number): () => number {
 
 function predictions(seed: number): string {
   const rand = rng(seed);
-  const lines = [['id', 'path', 'true_label', 'pred_label', 'p_true', 'p_pred', ...CLASSES.map((c) => `p_${c}`)].join(',')];
+  const lines = [
+    ['id', 'path', 'true_label', 'pred_label', 'p_true', 'p_pred', ...CLASSES.map((c) => `p_${c}`)].join(','),
+  ];
   for (let i = 0; i < IMAGES; i++) {
     const t = i % CLASSES.length;
     // every 50th image looks like the next class, so some images are hard in every run
@@ -33,18 +35,34 @@ function predictions(seed: number): string {
     const probs = raw.map((x) => x / sum);
     const pred = probs.indexOf(Math.max(...probs));
     const id = `train-${String(i).padStart(5, '0')}`;
-    lines.push([id, `data/partitions/v1/${CLASSES[t]}/${id}.png`, CLASSES[t], CLASSES[pred], (probs[t] as number).toFixed(6), (probs[pred] as number).toFixed(6), ...probs.map((p) => p.toFixed(6))].join(','));
+    lines.push(
+      [
+        id,
+        `data/partitions/v1/${CLASSES[t]}/${id}.png`,
+        CLASSES[t],
+        CLASSES[pred],
+        (probs[t] as number).toFixed(6),
+        (probs[pred] as number).toFixed(6),
+        ...probs.map((p) => p.toFixed(6)),
+      ].join(','),
+    );
   }
   return `${lines.join('\n')}\n`;
 }
 
 const texts = Array.from({ length: RUNS }, (_, i) => predictions(i + 1));
 const t0 = performance.now();
-const runs = texts.map((text, i) => ({ name: `exp-${i}`, source: `exp-${i}`, ...parsePredictionsCsv(text, `exp-${i}`) }));
+const runs = texts.map((text, i) => ({
+  name: `exp-${i}`,
+  source: `exp-${i}`,
+  ...parsePredictionsCsv(text, `exp-${i}`),
+}));
 const t1 = performance.now();
 const report = computeHardExamples(runs, { minRate: 1, minRuns: 2 });
 const t2 = performance.now();
 const csv = hardExamplesCsv(report);
 const t3 = performance.now();
 const mb = texts.reduce((a, t) => a + t.length, 0) / 1e6;
-console.log(`${RUNS} runs x ${IMAGES} images (${mb.toFixed(1)} MB of CSV): parse ${(t1 - t0).toFixed(0)} ms, statistics ${(t2 - t1).toFixed(0)} ms, CSV ${(t3 - t2).toFixed(0)} ms; ${report.hard.length} hard, ${csv.length} bytes`);
+console.log(
+  `${RUNS} runs x ${IMAGES} images (${mb.toFixed(1)} MB of CSV): parse ${(t1 - t0).toFixed(0)} ms, statistics ${(t2 - t1).toFixed(0)} ms, CSV ${(t3 - t2).toFixed(0)} ms; ${report.hard.length} hard, ${csv.length} bytes`,
+);

@@ -47,7 +47,12 @@ async function generate(root: string): Promise<void> {
   let made = '';
   const marker = path.join(root, `.generated-${FILES}`);
   const small = path.join(root, 'small');
-  if (!(await fs.access(marker).then(() => true, () => false))) {
+  if (
+    !(await fs.access(marker).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     await fs.rm(small, { recursive: true, force: true });
     for (let i = 0; i < FILES; i++) {
       const dir = path.join(small, `d${String(Math.floor(i / 100)).padStart(4, '0')}`);
@@ -133,7 +138,9 @@ async function main(): Promise<void> {
         changedCpu.push(cpuMs(c0));
         await sc.save();
       }
-      report.push(`one file changed (load included): median ${fmt(median(changed))} ms wall, ${fmt(median(changedCpu))} ms CPU; wall runs ${changed.map(fmt).join(', ')}`);
+      report.push(
+        `one file changed (load included): median ${fmt(median(changed))} ms wall, ${fmt(median(changedCpu))} ms CPU; wall runs ${changed.map(fmt).join(', ')}`,
+      );
     }
   }
 
@@ -147,11 +154,15 @@ async function main(): Promise<void> {
     let c0 = process.cpuUsage();
     let t0 = process.hrtime.bigint();
     await Promise.all(Array.from({ length: 32 }, lane));
-    report.push(`A/B ${files.length} small files, fs.promises.readFile with 32 in flight: ${fmt(ms(t0))} ms wall, ${fmt(cpuMs(c0))} ms CPU`);
+    report.push(
+      `A/B ${files.length} small files, fs.promises.readFile with 32 in flight: ${fmt(ms(t0))} ms wall, ${fmt(cpuMs(c0))} ms CPU`,
+    );
     c0 = process.cpuUsage();
     t0 = process.hrtime.bigint();
     for (const f of files) hashSmallFileSync(f.absPath);
-    report.push(`A/B same files, sync open/read/close into one buffer (ours): ${fmt(ms(t0))} ms wall, ${fmt(cpuMs(c0))} ms CPU`);
+    report.push(
+      `A/B same files, sync open/read/close into one buffer (ours): ${fmt(ms(t0))} ms wall, ${fmt(cpuMs(c0))} ms CPU`,
+    );
   }
 
   if (want('big') && BIG_MIB > 0) {
@@ -169,7 +180,9 @@ async function main(): Promise<void> {
     const mb = (BIG_MIB * 1048576) / 1e6;
     const o = mb / (median(ours) / 1000);
     const t = mb / (median(theirs) / 1000);
-    report.push(`${BIG_MIB} MiB file: ours median ${fmt(o)} MB/s, md5sum ${fmt(t)} MB/s (${fmt((100 * o) / t)}%); ours ${ours.map(fmt).join(', ')} ms, md5sum ${theirs.map(fmt).join(', ')} ms`);
+    report.push(
+      `${BIG_MIB} MiB file: ours median ${fmt(o)} MB/s, md5sum ${fmt(t)} MB/s (${fmt((100 * o) / t)}%); ours ${ours.map(fmt).join(', ')} ms, md5sum ${theirs.map(fmt).join(', ')} ms`,
+    );
   }
 
   if (want('commit')) {
@@ -185,7 +198,9 @@ async function main(): Promise<void> {
     c0 = process.cpuUsage();
     t0 = process.hrtime.bigint();
     await checkoutOutput(store, info, out, ['reflink', 'copy']);
-    report.push(`checkout ${FILES} files into an empty folder (copy, objects verified): ${fmt(ms(t0))} ms wall, CPU ${cpuSplit(c0)}`);
+    report.push(
+      `checkout ${FILES} files into an empty folder (copy, objects verified): ${fmt(ms(t0))} ms wall, CPU ${cpuSplit(c0)}`,
+    );
     c0 = process.cpuUsage();
     t0 = process.hrtime.bigint();
     await checkoutOutput(store, info, out, ['reflink', 'copy']);

@@ -7,7 +7,12 @@ import { getKernelsForBackend, registerKernel, unregisterKernel } from '@tensorf
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { performance } from 'node:perf_hooks';
 
-export interface KernelStat { name: string; calls: number; ms: number; cpuMs: number }
+export interface KernelStat {
+  name: string;
+  calls: number;
+  ms: number;
+  cpuMs: number;
+}
 
 /** CPU time of this process in ms: on a machine shared with other jobs, wall time measures the neighbours too. */
 export function cpuMs(): number {

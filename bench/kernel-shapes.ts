@@ -27,7 +27,9 @@ for (const name of names) {
     kernelFunc: (args) => {
       const c0 = cpuMs();
       const out = cfg.kernelFunc(args);
-      const shapes = Object.values(args.inputs).map((t) => (t?.shape ?? ['-']).join('x')).join(' , ');
+      const shapes = Object.values(args.inputs)
+        .map((t) => (t?.shape ?? ['-']).join('x'))
+        .join(' , ');
       const key = `${name} ${shapes} ${JSON.stringify(args.attrs ?? {}).slice(0, 80)}`;
       const e = seen.get(key) ?? { calls: 0, ms: 0 };
       e.calls++;

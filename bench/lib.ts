@@ -14,7 +14,12 @@ export interface Measurement {
 }
 
 /** Run a command under /usr/bin/time -v: wall time and peak RSS. */
-export async function measure(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<Measurement> {
+export async function measure(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<Measurement> {
   const started = process.hrtime.bigint();
   const r = await execa('/usr/bin/time', ['-v', cmd, ...args], { cwd, reject: false, all: true, env });
   const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
@@ -28,7 +33,11 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-export async function repeat(n: number, before: () => Promise<void>, run: () => Promise<Measurement>): Promise<{ wallMs: number; peakRssMb: number; runs: number[] }> {
+export async function repeat(
+  n: number,
+  before: () => Promise<void>,
+  run: () => Promise<Measurement>,
+): Promise<{ wallMs: number; peakRssMb: number; runs: number[] }> {
   const walls: number[] = [];
   const rss: number[] = [];
   for (let i = 0; i < n; i++) {

@@ -2,7 +2,7 @@
  * The train stage's CNNs (stages/lib/tf/models.ts) for the kernel tests and the throughput
  * benchmark, so both exercise exactly the layers training runs, plus their FLOP count.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { buildModel as buildStageModel } from '../stages/lib/tf/models.js';
 import { MODEL_NAMES as STAGE_MODELS, type ModelName as StageModel } from '../stages/lib/ml/params.js';
 
@@ -23,7 +23,7 @@ export function trainFlopsPerImage(model: tf.LayersModel): number {
     const cfg = layer.getConfig();
     const out = layer.outputShape as number[];
     if (layer.getClassName() === 'Conv2D') {
-      const k = cfg['kernelSize'] as number[];
+      const k = cfg.kernelSize as number[];
       const inC = (layer.input as tf.SymbolicTensor).shape[3]!;
       macs += out[1]! * out[2]! * out[3]! * k[0]! * k[1]! * inC;
     } else if (layer.getClassName() === 'Dense') {

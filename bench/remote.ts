@@ -60,7 +60,8 @@ const pipeline = (variant: number) => `stages:
     outs: [big.bin]
 `;
 
-const cli = (args: string[], env: Record<string, string> = {}) => execa(process.execPath, [CLI, ...args], { cwd: project, env, reject: false, all: true });
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  execa(process.execPath, [CLI, ...args], { cwd: project, env, reject: false, all: true });
 
 async function must(args: string[], env: Record<string, string> = {}): Promise<void> {
   const r = await cli(args, env);
@@ -69,7 +70,9 @@ async function must(args: string[], env: Record<string, string> = {}): Promise<v
 
 function row(label: string, wallMs: number, files: number, bytes: number, rss: number): void {
   const s = wallMs / 1000;
-  process.stdout.write(`${label.padEnd(34)} ${s.toFixed(1).padStart(7)} s ${(files / s).toFixed(0).padStart(8)} files/s ${(bytes / 1e6 / s).toFixed(1).padStart(8)} MB/s ${rss.toFixed(0).padStart(6)} MB peak RSS\n`);
+  process.stdout.write(
+    `${label.padEnd(34)} ${s.toFixed(1).padStart(7)} s ${(files / s).toFixed(0).padStart(8)} files/s ${(bytes / 1e6 / s).toFixed(1).padStart(8)} MB/s ${rss.toFixed(0).padStart(6)} MB peak RSS\n`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -119,7 +122,10 @@ async function main(): Promise<void> {
       await must(['remote', 'add', '-f', kind, url]);
       for (const [k, v] of Object.entries(local)) await must(['remote', 'modify', '--local', kind, k, v]);
 
-      for (const [stage, files, bytes] of [['small', FILES + 1, FILES * 3072], ['big', 1, BIG_MB * 2 ** 20]] as const) {
+      for (const [stage, files, bytes] of [
+        ['small', FILES + 1, FILES * 3072],
+        ['big', 1, BIG_MB * 2 ** 20],
+      ] as const) {
         if (!STAGES.includes(stage)) continue;
         const push = await measure(process.execPath, [CLI, 'push', stage, '-r', kind, '-j', JOBS], project);
         if (push.exitCode !== 0) throw new Error(push.output.slice(-2000));
@@ -127,7 +133,9 @@ async function main(): Promise<void> {
         // pull into an empty cache and workspace
         const cache = path.join(root, `pull-cache-${kind}-${stage}`);
         await fs.rm(path.join(project, stage === 'small' ? 'data' : 'big.bin'), { recursive: true, force: true });
-        const pull = await measure(process.execPath, [CLI, 'pull', stage, '-r', kind, '-j', JOBS], project, { LOCKSTEP_CACHE_DIR: cache });
+        const pull = await measure(process.execPath, [CLI, 'pull', stage, '-r', kind, '-j', JOBS], project, {
+          LOCKSTEP_CACHE_DIR: cache,
+        });
         if (pull.exitCode !== 0) throw new Error(pull.output.slice(-2000));
         row(`${kind} pull ${stage}`, pull.wallMs, files, bytes, pull.peakRssMb);
         await fs.rm(cache, { recursive: true, force: true });
@@ -142,7 +150,9 @@ async function main(): Promise<void> {
       const st = await measure(process.execPath, [CLI, 'status', '--cloud', 'small', '-r', kind, '-j', JOBS], project);
       if (st.exitCode !== 0) throw new Error(st.output.slice(-2000));
       const line = st.output.split('\n').find((l) => l.startsWith('small:')) ?? '';
-      process.stdout.write(`${`${kind} status --cloud (1 changed)`.padEnd(34)} ${(st.wallMs / 1000).toFixed(1).padStart(7)} s ${st.peakRssMb.toFixed(0).padStart(6)} MB peak RSS  ${line}\n`);
+      process.stdout.write(
+        `${`${kind} status --cloud (1 changed)`.padEnd(34)} ${(st.wallMs / 1000).toFixed(1).padStart(7)} s ${st.peakRssMb.toFixed(0).padStart(6)} MB peak RSS  ${line}\n`,
+      );
     }
   } finally {
     for (const s of servers) await s.stop();

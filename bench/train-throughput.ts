@@ -50,7 +50,19 @@ interface BackendResult {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { model: 'seed', batch: 128, steps: 10, backends: ['wasm', 'cpu'], procs: 1, threads: 1, repeat: 3, json: false, child: false, profile: true, shipped: false };
+  const o: Options = {
+    model: 'seed',
+    batch: 128,
+    steps: 10,
+    backends: ['wasm', 'cpu'],
+    procs: 1,
+    threads: 1,
+    repeat: 3,
+    json: false,
+    child: false,
+    profile: true,
+    shipped: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = () => {
@@ -60,7 +72,8 @@ function parseArgs(argv: string[]): Options {
     };
     if (a === '--model') {
       const m = val();
-      if (!(MODEL_NAMES as readonly string[]).includes(m)) throw new Error(`--model must be one of ${MODEL_NAMES.join(', ')}`);
+      if (!(MODEL_NAMES as readonly string[]).includes(m))
+        throw new Error(`--model must be one of ${MODEL_NAMES.join(', ')}`);
       o.model = m as ModelName;
     } else if (a === '--batch') o.batch = Number(val());
     else if (a === '--steps') o.steps = Number(val());
@@ -138,7 +151,13 @@ async function measure(backend: string, o: Options, profiler: KernelProfiler | n
     const stepMs = (performance.now() - t0) / pSteps;
     const stepCpuMs = (cpuMs() - c0) / pSteps;
     profiler.enabled = false;
-    profile = { stepMs, stepCpuMs, kernels: profiler.top().map((k) => ({ ...k, ms: k.ms / pSteps, cpuMs: k.cpuMs / pSteps, calls: k.calls / pSteps })) };
+    profile = {
+      stepMs,
+      stepCpuMs,
+      kernels: profiler
+        .top()
+        .map((k) => ({ ...k, ms: k.ms / pSteps, cpuMs: k.cpuMs / pSteps, calls: k.calls / pSteps })),
+    };
   }
   const inferSteps = slow ? 1 : Math.max(3, steps);
   tf.tidy(() => (model.predict(xs) as tf.Tensor).dataSync());
@@ -147,8 +166,15 @@ async function measure(backend: string, o: Options, profiler: KernelProfiler | n
   const inferImgPerSec = (batch * inferSteps) / ((performance.now() - t1) / 1000);
   const trainImgPerSec = median(runs);
   const result: BackendResult = {
-    backend, batch, steps, trainImgPerSec, trainRuns: runs, trainImgPerCpuSec: median(cpuRuns), inferImgPerSec,
-    trainGflops: (trainImgPerSec * trainFlopsPerImage(model)) / 1e9, profile,
+    backend,
+    batch,
+    steps,
+    trainImgPerSec,
+    trainRuns: runs,
+    trainImgPerCpuSec: median(cpuRuns),
+    inferImgPerSec,
+    trainGflops: (trainImgPerSec * trainFlopsPerImage(model)) / 1e9,
+    profile,
   };
   tf.dispose([xs, ys]);
   model.dispose();
@@ -157,32 +183,64 @@ async function measure(backend: string, o: Options, profiler: KernelProfiler | n
 
 async function runChildren(o: Options): Promise<Array<{ wall: number; cpu: number }>> {
   const self = fileURLToPath(import.meta.url);
-  const args = [self, '--child', '--json', '--no-profile', '--model', o.model, '--batch', String(o.batch), '--steps', String(o.steps),
-    '--repeat', String(o.repeat), '--threads', String(o.threads), '--backends', 'wasm', ...(o.shipped ? ['--shipped'] : [])];
-  const runs = Array.from({ length: o.procs }, () => new Promise<{ wall: number; cpu: number }>((resolve, reject) => {
-    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`bench child exited ${code}`));
-      const res = JSON.parse(out) as BackendResult[];
-      resolve({ wall: res[0]!.trainImgPerSec, cpu: res[0]!.trainImgPerCpuSec });
-    });
-  }));
+  const args = [
+    self,
+    '--child',
+    '--json',
+    '--no-profile',
+    '--model',
+    o.model,
+    '--batch',
+    String(o.batch),
+    '--steps',
+    String(o.steps),
+    '--repeat',
+    String(o.repeat),
+    '--threads',
+    String(o.threads),
+    '--backends',
+    'wasm',
+    ...(o.shipped ? ['--shipped'] : []),
+  ];
+  const runs = Array.from(
+    { length: o.procs },
+    () =>
+      new Promise<{ wall: number; cpu: number }>((resolve, reject) => {
+        const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        p.on('error', reject);
+        p.on('close', (code) => {
+          if (code !== 0) return reject(new Error(`bench child exited ${code}`));
+          const res = JSON.parse(out) as BackendResult[];
+          resolve({ wall: res[0]!.trainImgPerSec, cpu: res[0]!.trainImgPerCpuSec });
+        });
+      }),
+  );
   return Promise.all(runs);
 }
 
 function render(o: Options, results: BackendResult[]): string {
-  const lines = [`model ${o.model}, batch ${o.batch}, wasm threads ${o.threads}${o.shipped ? ', wasm kernels as shipped + Conv2DBackpropFilter' : ''}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`];
+  const lines = [
+    `model ${o.model}, batch ${o.batch}, wasm threads ${o.threads}${o.shipped ? ', wasm kernels as shipped + Conv2DBackpropFilter' : ''}, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  ];
   for (const r of results) {
-    lines.push(`${r.backend.padEnd(10)} train ${r.trainImgPerSec.toFixed(1).padStart(7)} img/s wall (${r.trainGflops.toFixed(1)} GFLOP/s; runs ${r.trainRuns.map((x) => x.toFixed(0)).join(', ')}; batch ${r.batch})` +
-      `, ${r.trainImgPerCpuSec.toFixed(1)} img/s of CPU time; inference ${r.inferImgPerSec.toFixed(0)} img/s wall`);
+    lines.push(
+      `${r.backend.padEnd(10)} train ${r.trainImgPerSec.toFixed(1).padStart(7)} img/s wall (${r.trainGflops.toFixed(1)} GFLOP/s; runs ${r.trainRuns.map((x) => x.toFixed(0)).join(', ')}; batch ${r.batch})` +
+        `, ${r.trainImgPerCpuSec.toFixed(1)} img/s of CPU time; inference ${r.inferImgPerSec.toFixed(0)} img/s wall`,
+    );
     if (r.profile !== undefined) {
       const total = r.profile.kernels.reduce((s, k) => s + k.cpuMs, 0);
-      lines.push(`  profile (CPU time): ${r.profile.stepCpuMs.toFixed(1)} ms/step (wall ${r.profile.stepMs.toFixed(1)}), kernels ${total.toFixed(1)} ms, engine/JS/GC ${(r.profile.stepCpuMs - total).toFixed(1)} ms`);
+      lines.push(
+        `  profile (CPU time): ${r.profile.stepCpuMs.toFixed(1)} ms/step (wall ${r.profile.stepMs.toFixed(1)}), kernels ${total.toFixed(1)} ms, engine/JS/GC ${(r.profile.stepCpuMs - total).toFixed(1)} ms`,
+      );
       for (const k of r.profile.kernels.slice(0, 20)) {
-        lines.push(`    ${k.name.padEnd(22)} ${k.cpuMs.toFixed(2).padStart(8)} ms ${((100 * k.cpuMs) / r.profile.stepCpuMs).toFixed(1).padStart(5)}% (wall ${k.ms.toFixed(2).padStart(8)} ms)  ${k.calls} calls`);
+        lines.push(
+          `    ${k.name.padEnd(22)} ${k.cpuMs.toFixed(2).padStart(8)} ms ${((100 * k.cpuMs) / r.profile.stepCpuMs).toFixed(1).padStart(5)}% (wall ${k.ms.toFixed(2).padStart(8)} ms)  ${k.calls} calls`,
+        );
       }
     }
   }
@@ -197,10 +255,22 @@ async function main(): Promise<void> {
     const each = await runChildren(o);
     const total = each.reduce((a, b) => a + b.wall, 0);
     const totalCpu = each.reduce((a, b) => a + b.cpu, 0);
-    const summary = { model: o.model, batch: o.batch, procs: o.procs, perProcess: each, totalImgPerSec: total, totalImgPerCpuSec: totalCpu, load };
-    console.log(o.json ? JSON.stringify(summary) : `${o.procs} wasm processes at once, model ${o.model}, load before ${load.map((l) => l.toFixed(2)).join(' ')}: ` +
-      `${each.map((x) => x.wall.toFixed(1)).join(' + ')} = ${total.toFixed(1)} img/s training (wall); ` +
-      `per CPU-second ${each.map((x) => x.cpu.toFixed(1)).join(' + ')} = ${totalCpu.toFixed(1)}`);
+    const summary = {
+      model: o.model,
+      batch: o.batch,
+      procs: o.procs,
+      perProcess: each,
+      totalImgPerSec: total,
+      totalImgPerCpuSec: totalCpu,
+      load,
+    };
+    console.log(
+      o.json
+        ? JSON.stringify(summary)
+        : `${o.procs} wasm processes at once, model ${o.model}, load before ${load.map((l) => l.toFixed(2)).join(' ')}: ` +
+            `${each.map((x) => x.wall.toFixed(1)).join(' + ')} = ${total.toFixed(1)} img/s training (wall); ` +
+            `per CPU-second ${each.map((x) => x.cpu.toFixed(1)).join(' + ')} = ${totalCpu.toFixed(1)}`,
+    );
     return;
   }
   const profiler = o.profile ? new KernelProfiler() : null;

@@ -37,10 +37,15 @@ export const LOCK_FILES: Record<string, string> = { 'pipeline.yaml': 'pipeline.l
 export function findProjectRoot(cwd: string): string {
   let dir = path.resolve(cwd);
   for (;;) {
-    if (PIPELINE_FILES.some((f) => existsSync(path.join(dir, f))) || existsSync(path.join(dir, '.lockstep'))) return dir;
+    if (PIPELINE_FILES.some((f) => existsSync(path.join(dir, f))) || existsSync(path.join(dir, '.lockstep')))
+      return dir;
     const parent = path.dirname(dir);
     if (parent === dir) {
-      throw new LockstepError('not-a-repo', `no pipeline.yaml or dvc.yaml in ${cwd} or any parent folder`, 'Run lockstep from a project folder.');
+      throw new LockstepError(
+        'not-a-repo',
+        `no pipeline.yaml or dvc.yaml in ${cwd} or any parent folder`,
+        'Run lockstep from a project folder.',
+      );
     }
     dir = parent;
   }
@@ -69,10 +74,17 @@ export function mergeConfig(base: ProjectConfig, local: ProjectConfig): ProjectC
 export function parseLinkTypes(spec: string | undefined): LinkType[] {
   const allowed: LinkType[] = ['reflink', 'hardlink', 'symlink', 'copy'];
   if (!spec) return ['reflink', 'copy'];
-  const types = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  const types = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const t of types) {
     if (!allowed.includes(t as LinkType)) {
-      throw new LockstepError('config', `${CONFIG_FILE}: cache.type '${t}' is not one of ${allowed.join(', ')}`, 'Fix cache.type.');
+      throw new LockstepError(
+        'config',
+        `${CONFIG_FILE}: cache.type '${t}' is not one of ${allowed.join(', ')}`,
+        'Fix cache.type.',
+      );
     }
   }
   return types as LinkType[];
@@ -80,7 +92,10 @@ export function parseLinkTypes(spec: string | undefined): LinkType[] {
 
 export async function openProject(cwd: string = process.cwd()): Promise<Project> {
   const root = findProjectRoot(cwd);
-  const config = mergeConfig(await readYamlConfig(path.join(root, CONFIG_FILE)), await readYamlConfig(path.join(root, LOCAL_CONFIG_FILE)));
+  const config = mergeConfig(
+    await readYamlConfig(path.join(root, CONFIG_FILE)),
+    await readYamlConfig(path.join(root, LOCAL_CONFIG_FILE)),
+  );
   const envCache = process.env.LOCKSTEP_CACHE_DIR;
   const cacheDir = envCache ? path.resolve(envCache) : path.resolve(root, config.cache?.dir ?? '.cache');
   return { root, cacheDir, linkTypes: parseLinkTypes(config.cache?.type), config };

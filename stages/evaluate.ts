@@ -32,10 +32,23 @@ async function readNormalization(meta: PreparedMeta): Promise<SavedNormalization
   } catch {
     throw new StageError(`${file}: missing or not valid JSON`, 'Re-run the train stage.');
   }
-  if (!Array.isArray(n.mean) || !Array.isArray(n.std) || n.mean.length !== meta.channels || n.std.length !== meta.channels) {
-    throw new StageError(`${file}: expected mean and std with ${meta.channels} values (one per channel)`, 'Re-run the train stage.');
+  if (
+    !Array.isArray(n.mean) ||
+    !Array.isArray(n.std) ||
+    n.mean.length !== meta.channels ||
+    n.std.length !== meta.channels
+  ) {
+    throw new StageError(
+      `${file}: expected mean and std with ${meta.channels} values (one per channel)`,
+      'Re-run the train stage.',
+    );
   }
-  if (n.height !== meta.height || n.width !== meta.width || n.channels !== meta.channels || JSON.stringify(n.classes) !== JSON.stringify(meta.classes)) {
+  if (
+    n.height !== meta.height ||
+    n.width !== meta.width ||
+    n.channels !== meta.channels ||
+    JSON.stringify(n.classes) !== JSON.stringify(meta.classes)
+  ) {
     throw new StageError(
       `${MODEL_DIR}: the model was trained on ${n.height}x${n.width}x${n.channels} images of [${n.classes?.join(', ')}], ` +
         `but ${PREPARED}/meta.json has ${meta.height}x${meta.width}x${meta.channels} images of [${meta.classes.join(', ')}]`,
@@ -73,9 +86,20 @@ async function main(): Promise<void> {
   const shape = { height: meta.height, width: meta.width, channels: meta.channels };
   const classes = meta.classes.length;
   const t0 = performance.now();
-  const probs = predictProbabilities(model, test.images, test.count, shape, normalizationTable(norm), classes, p.batch_size, p.tta);
+  const probs = predictProbabilities(
+    model,
+    test.images,
+    test.count,
+    shape,
+    normalizationTable(norm),
+    classes,
+    p.batch_size,
+    p.tta,
+  );
   const seconds = (performance.now() - t0) / 1000;
-  console.log(`inference${p.tta === 'flip' ? ' (each image and its mirror image)' : ''}: ${test.count} images in ${seconds.toFixed(2)} s (${(test.count / seconds).toFixed(1)} images/s)`);
+  console.log(
+    `inference${p.tta === 'flip' ? ' (each image and its mirror image)' : ''}: ${test.count} images in ${seconds.toFixed(2)} s (${(test.count / seconds).toFixed(1)} images/s)`,
+  );
 
   const predicted = new Uint8Array(test.count);
   for (let i = 0; i < test.count; i++) predicted[i] = argmax(probs, i * classes, classes);
@@ -93,7 +117,10 @@ async function main(): Promise<void> {
     per_class: Object.fromEntries(
       meta.classes.map((name, c) => {
         const m = cls.per_class[c]!;
-        return [name, { precision: round6(m.precision), recall: round6(m.recall), f1: round6(m.f1), support: m.support }];
+        return [
+          name,
+          { precision: round6(m.precision), recall: round6(m.recall), f1: round6(m.f1), support: m.support },
+        ];
       }),
     ),
   };
@@ -129,10 +156,16 @@ async function main(): Promise<void> {
   await writeFileAtomic('results/confusion.png', confusionPng(matrix, meta.classes));
   await writeFileAtomic(
     'results/samples.json',
-    toJson({ classes: meta.classes, caption: 'grid in reading order; under each image its true class, then the predicted one', samples: sampleInfo }),
+    toJson({
+      classes: meta.classes,
+      caption: 'grid in reading order; under each image its true class, then the predicted one',
+      samples: sampleInfo,
+    }),
   );
   await writeFileAtomic('results/samples.png', samplesPng(test.images, shape, tiles, meta.classes));
-  console.log(`test accuracy ${metrics.accuracy.toFixed(4)}, loss ${metrics.loss.toFixed(4)}, macro F1 ${metrics.macro_f1.toFixed(4)} on ${describeBackend(backend)}`);
+  console.log(
+    `test accuracy ${metrics.accuracy.toFixed(4)}, loss ${metrics.loss.toFixed(4)}, macro F1 ${metrics.macro_f1.toFixed(4)} on ${describeBackend(backend)}`,
+  );
 }
 
 runStage('evaluate', main);

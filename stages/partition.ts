@@ -40,7 +40,11 @@ async function main(): Promise<void> {
   const byId = new Map<string, { id: string; label: number; path: string }>();
   for (const r of rows) {
     const label = Number(r.label);
-    if (!Number.isInteger(label) || meta.classes[label] !== r.class) throw new DataError(`${indexFile}: image ${r.id} has label ${r.label} / class ${r.class}, which meta.json does not agree with`, 'Re-run the pull stage.');
+    if (!Number.isInteger(label) || meta.classes[label] !== r.class)
+      throw new DataError(
+        `${indexFile}: image ${r.id} has label ${r.label} / class ${r.class}, which meta.json does not agree with`,
+        'Re-run the pull stage.',
+      );
     byId.set(r.id!, { id: r.id!, label, path: r.path! });
   }
 
@@ -49,7 +53,8 @@ async function main(): Promise<void> {
     plan = planPartitions([...byId.values()], meta.classes, size, parts, seed);
   } catch (e) {
     // Point the size error at the line in params.yaml.
-    if (e instanceof DataError && e.message.startsWith('partition.size')) throw new DataError(`${params.where('partition.size')}: ${e.message}`, e.hint);
+    if (e instanceof DataError && e.message.startsWith('partition.size'))
+      throw new DataError(`${params.where('partition.size')}: ${e.message}`, e.hint);
     throw e;
   }
 
@@ -73,10 +78,12 @@ async function main(): Promise<void> {
       await fs.writeFile(path.join(tmp, `${name}.csv`), toCsv(PARTITION_COLUMNS, manifest));
     }
     const partitions = plan.map((_, k) => partitionName(k));
-    await fs.writeFile(path.join(tmp, 'meta.json'), JSON.stringify({ ...meta, partitions, size }, null, 2) + '\n');
+    await fs.writeFile(path.join(tmp, 'meta.json'), `${JSON.stringify({ ...meta, partitions, size }, null, 2)}\n`);
   });
   bar.stop(`${total} images`);
-  process.stdout.write(`partition: ${parts} partitions of ${size} images (seed ${seed}) -> ${PARTITIONS_DIR} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(
+    `partition: ${parts} partitions of ${size} images (seed ${seed}) -> ${PARTITIONS_DIR} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+  );
 }
 
 await runStage('partition', main);

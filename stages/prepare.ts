@@ -21,15 +21,29 @@ import { DataError, runStage } from './lib/data/errors.js';
 import { PARTITIONS_DIR, PREPARED_DIR, readMeta, writeDirAtomically, type DatasetMeta } from './lib/data/layout.js';
 import { ParamsFile } from './lib/data/params.js';
 import { decodePng, rgbaInto } from './lib/data/png.js';
-import { SPLITS, parseDataSpec, planSplits, splitProblem, type PreparedItem, type SplitFractions } from './lib/data/prepare-plan.js';
+import {
+  SPLITS,
+  parseDataSpec,
+  planSplits,
+  splitProblem,
+  type PreparedItem,
+  type SplitFractions,
+} from './lib/data/prepare-plan.js';
 import { progress } from './lib/data/progress.js';
 
 function readFractions(params: ParamsFile): SplitFractions {
   const split = params.value('prepare.split');
-  if (split === undefined) params.fail('prepare.split', 'is missing', 'Add prepare.split: {train: 0.8, val: 0.1, test: 0.1} to params.yaml.');
-  if (typeof split !== 'object' || split === null || Array.isArray(split)) params.fail('prepare.split', 'must be a mapping {train, val, test}');
+  if (split === undefined)
+    params.fail('prepare.split', 'is missing', 'Add prepare.split: {train: 0.8, val: 0.1, test: 0.1} to params.yaml.');
+  if (typeof split !== 'object' || split === null || Array.isArray(split))
+    params.fail('prepare.split', 'must be a mapping {train, val, test}');
   const problem = splitProblem(split as Record<string, unknown>);
-  if (problem) params.fail('prepare.split', problem, 'Use positive fractions that sum to 1, e.g. {train: 0.8, val: 0.1, test: 0.1}.');
+  if (problem)
+    params.fail(
+      'prepare.split',
+      problem,
+      'Use positive fractions that sum to 1, e.g. {train: 0.8, val: 0.1, test: 0.1}.',
+    );
   return split as SplitFractions;
 }
 
@@ -43,8 +57,16 @@ async function readPartitions(names: readonly string[], meta: DatasetMeta): Prom
     });
     for (const r of parseCsv(text, file, ['id', 'class', 'path'])) {
       const label = meta.classes.indexOf(r.class!);
-      if (label < 0) throw new DataError(`${file}: image ${r.id} has class '${r.class}', not one of ${meta.classes.join(', ')}`, 'Re-run the partition stage.');
-      if (seen.has(r.id!)) throw new DataError(`${file}: image ${r.id} is in more than one of ${names.join(', ')}`, 'Re-run the partition stage.');
+      if (label < 0)
+        throw new DataError(
+          `${file}: image ${r.id} has class '${r.class}', not one of ${meta.classes.join(', ')}`,
+          'Re-run the partition stage.',
+        );
+      if (seen.has(r.id!))
+        throw new DataError(
+          `${file}: image ${r.id} is in more than one of ${names.join(', ')}`,
+          'Re-run the partition stage.',
+        );
       seen.add(r.id!);
       items.push({ id: r.id!, label, path: r.path! });
     }
@@ -60,7 +82,9 @@ async function main(): Promise<void> {
   const fractions = readFractions(params);
 
   const meta = await readMeta(`${PARTITIONS_DIR}/meta.json`);
-  const valid = (JSON.parse(await fs.readFile(`${PARTITIONS_DIR}/meta.json`, 'utf8')) as { partitions?: string[] }).partitions ?? [];
+  const valid =
+    (JSON.parse(await fs.readFile(`${PARTITIONS_DIR}/meta.json`, 'utf8')) as { partitions?: string[] }).partitions ??
+    [];
   let names: string[];
   try {
     names = parseDataSpec(dataSpec, valid);
@@ -81,7 +105,8 @@ async function main(): Promise<void> {
       const labels = Buffer.alloc(items.length);
       items.forEach((it, i) => {
         const png = decodePng(readFileSync(it.path), it.path);
-        if (png.width !== W || png.height !== H) throw new DataError(`${it.path} is ${png.width}x${png.height}, expected ${W}x${H}`, 'Re-run the pull stage.');
+        if (png.width !== W || png.height !== H)
+          throw new DataError(`${it.path} is ${png.width}x${png.height}, expected ${W}x${H}`, 'Re-run the pull stage.');
         rgbaInto(png.rgba, C, images, i * H * W * C);
         labels[i] = it.label;
         if (++done % 1000 === 0) bar.update(done);
@@ -91,11 +116,16 @@ async function main(): Promise<void> {
       await fs.writeFile(path.join(tmp, `${k}.ids.tsv`), items.map((it) => `${it.id}\t${it.path}\n`).join(''));
     }
     const counts = Object.fromEntries(SPLITS.map((k) => [k, splits[k].length]));
-    await fs.writeFile(path.join(tmp, 'meta.json'), JSON.stringify({ height: H, width: W, channels: C, classes: meta.classes, splits: counts }) + '\n');
+    await fs.writeFile(
+      path.join(tmp, 'meta.json'),
+      `${JSON.stringify({ height: H, width: W, channels: C, classes: meta.classes, splits: counts })}\n`,
+    );
   });
   bar.stop(`${total} images`);
   const counts = SPLITS.map((k) => `${k} ${splits[k].length}`).join(', ');
-  process.stdout.write(`prepare: data ${names.join('+')} (seed ${seed}): ${counts} -> ${PREPARED_DIR} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(
+    `prepare: data ${names.join('+')} (seed ${seed}): ${counts} -> ${PREPARED_DIR} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+  );
 }
 
 await runStage('prepare', main);

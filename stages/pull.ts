@@ -24,7 +24,13 @@
  * data/raw is written to a temp dir and renamed into place, so a failed pull leaves nothing behind.
  */
 import path from 'node:path';
-import { readCifarArchive, readCifarFolder, resolveCifarFolder, cifarMeta, CIFAR_RECORDS_PER_BATCH } from './lib/data/cifar.js';
+import {
+  readCifarArchive,
+  readCifarFolder,
+  resolveCifarFolder,
+  cifarMeta,
+  CIFAR_RECORDS_PER_BATCH,
+} from './lib/data/cifar.js';
 import { DataError, runStage } from './lib/data/errors.js';
 import { readImageFolder } from './lib/data/folder.js';
 import { fashionMeta, readFashionMnist } from './lib/data/idx.js';
@@ -47,13 +53,21 @@ function sourcesFrom(params: ParamsFile): SourceSpec[] {
   const mirrors = params.value('pull.mirrors');
   if (mirrors !== undefined && !Array.isArray(mirrors)) params.fail('pull.mirrors', 'must be a list of {url, md5}');
   for (let i = 0; i < (mirrors?.length ?? 0); i++) {
-    list.push({ url: params.string(`pull.mirrors.${i}.url`), md5: md5(`pull.mirrors.${i}.md5`), param: `pull.mirrors[${i}]` });
+    list.push({
+      url: params.string(`pull.mirrors.${i}.url`),
+      md5: md5(`pull.mirrors.${i}.md5`),
+      param: `pull.mirrors[${i}]`,
+    });
   }
   return list;
 }
 
 async function pullCifar(params: ParamsFile, writer: RawWriter): Promise<string> {
-  const recordsPerBatch = params.int('pull.records_per_batch', { min: 1, max: CIFAR_RECORDS_PER_BATCH }, CIFAR_RECORDS_PER_BATCH);
+  const recordsPerBatch = params.int(
+    'pull.records_per_batch',
+    { min: 1, max: CIFAR_RECORDS_PER_BATCH },
+    CIFAR_RECORDS_PER_BATCH,
+  );
   const timeoutS = params.int('pull.timeout_s', { min: 1 }, 30);
   const sources = sourcesFrom(params);
   let bar: ReturnType<typeof progress> | undefined;
@@ -63,7 +77,11 @@ async function pullCifar(params: ParamsFile, writer: RawWriter): Promise<string>
     timeoutMs: timeoutS * 1000,
     onSkip: (url, why) => process.stderr.write(`pull: skipping ${url} (${why})\n`),
     onProgress: (p) => {
-      bar ??= progress(`downloading ${p.url}${p.resumedFrom ? ` (resuming at ${p.resumedFrom} bytes)` : ''}`, 'bytes', p.total);
+      bar ??= progress(
+        `downloading ${p.url}${p.resumedFrom ? ` (resuming at ${p.resumedFrom} bytes)` : ''}`,
+        'bytes',
+        p.total,
+      );
       bar.update(p.received, p.total);
     },
   });
@@ -79,7 +97,11 @@ async function pullCifar(params: ParamsFile, writer: RawWriter): Promise<string>
     await readCifarArchive(found.file, recordsPerBatch, onBatch);
   } else {
     const dir = await resolveCifarFolder(found.dir);
-    if (!dir) throw new DataError(`${found.url}: no cifar-10-batches-bin/data_batch_1.bin in ${found.dir}`, 'Point the source at the extracted CIFAR-10 binary folder or the .tar.gz.');
+    if (!dir)
+      throw new DataError(
+        `${found.url}: no cifar-10-batches-bin/data_batch_1.bin in ${found.dir}`,
+        'Point the source at the extracted CIFAR-10 binary folder or the .tar.gz.',
+      );
     await readCifarFolder(dir, recordsPerBatch, onBatch);
   }
   images.stop(`${writer.count} images`);

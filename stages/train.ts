@@ -32,14 +32,25 @@ async function sourceDigest(): Promise<string> {
     for (const e of entries) if (/\.[cm]?[jt]s$/.test(e)) files.push(path.join(here, dir, e));
   }
   const h = createHash('sha256');
-  for (const f of files.sort()) h.update(`${path.relative(here, f)}\0`).update(await fs.readFile(f)).update('\0');
+  for (const f of files.sort())
+    h.update(`${path.relative(here, f)}\0`)
+      .update(await fs.readFile(f))
+      .update('\0');
   return h.digest('hex');
 }
 
 /** Everything that shapes the training trajectory. Under the plateau schedule `epochs` is left out
  * on purpose: a longer run follows the same path, so raising it continues from the checkpoint. The
  * one-cycle rate of every step depends on it, so there it counts. */
-function fingerprint(p: TrainParams, meta: PreparedMeta, backend: string, tfVersion: string, code: string, train: Split, val: Split): string {
+function fingerprint(
+  p: TrainParams,
+  meta: PreparedMeta,
+  backend: string,
+  tfVersion: string,
+  code: string,
+  train: Split,
+  val: Split,
+): string {
   const { epochs, ...rest } = p;
   const shaping = p.schedule === 'onecycle' ? { ...rest, epochs } : rest;
   const h = createHash('sha256');
@@ -68,8 +79,13 @@ async function main(): Promise<void> {
   const meta = await readMeta(PREPARED);
   const train = await readSplit(PREPARED, meta, 'train');
   const val = await readSplit(PREPARED, meta, 'val');
-  if (train.count === 0) throw new StageError(`${PREPARED}/meta.json: the train split is empty`, 'Check prepare.split.');
-  if (val.count === 0) throw new StageError(`${PREPARED}/meta.json: the val split is empty (early stopping and the lr schedule need it)`, 'Check prepare.split.');
+  if (train.count === 0)
+    throw new StageError(`${PREPARED}/meta.json: the train split is empty`, 'Check prepare.split.');
+  if (val.count === 0)
+    throw new StageError(
+      `${PREPARED}/meta.json: the val split is empty (early stopping and the lr schedule need it)`,
+      'Check prepare.split.',
+    );
 
   // TensorFlow.js loads only once params and data have passed their checks: bad input fails fast.
   const tf = await import('@tensorflow/tfjs-core');
@@ -86,9 +102,12 @@ async function main(): Promise<void> {
   const shape = { height: meta.height, width: meta.width, channels: meta.channels };
   const classes = meta.classes.length;
   // A seeded subset when max_train_images caps the split: a prefix of a permutation, in index order.
-  const subset = p.max_train_images > 0 && p.max_train_images < train.count
-    ? permutation(train.count, new Mulberry32(deriveSeed(p.seed, 'subset'))).slice(0, p.max_train_images).sort()
-    : null;
+  const subset =
+    p.max_train_images > 0 && p.max_train_images < train.count
+      ? permutation(train.count, new Mulberry32(deriveSeed(p.seed, 'subset')))
+          .slice(0, p.max_train_images)
+          .sort()
+      : null;
   const norm = channelStats(train.images, meta.channels);
   const lut = normalizationTable(norm);
 
@@ -177,10 +196,13 @@ async function resumeOrStart(
     tf.dispose(c.weights.map((w) => w.tensor));
     tf.dispose(c.optimizer.map((w) => w.tensor));
     const best = c.best.map((w) => ({ name: w.name, tensor: tf.keep(w.tensor) }));
-    console.log(`checkpoint: resuming after epoch ${c.state.epoch} (best val_acc ${c.state.bestValAcc.toFixed(4)} at epoch ${c.state.bestEpoch})`);
+    console.log(
+      `checkpoint: resuming after epoch ${c.state.epoch} (best val_acc ${c.state.bestValAcc.toFixed(4)} at epoch ${c.state.bestEpoch})`,
+    );
     return { state: c.state, best, fingerprint: fp };
   }
-  if (loaded.kind === 'mismatch') console.log('checkpoint: params, data, code or backend changed since it was written; starting fresh');
+  if (loaded.kind === 'mismatch')
+    console.log('checkpoint: params, data, code or backend changed since it was written; starting fresh');
   if (loaded.kind === 'unreadable') console.log(`checkpoint: unreadable (${loaded.reason}); starting fresh`);
   const best = modelWeights(model).map((w) => ({ name: w.name, tensor: tf.keep(w.tensor.clone()) }));
   return { state: freshState(p), best, fingerprint: fp };

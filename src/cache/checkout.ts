@@ -48,7 +48,9 @@ export async function checkoutOutputImpl(
     placed: [],
   };
   try {
-    const changed = isDirHash(info.md5) ? await checkoutDir(ctx, info.md5, abs) : await checkoutFile(ctx, info.md5, abs, lstatOrNull(abs));
+    const changed = isDirHash(info.md5)
+      ? await checkoutDir(ctx, info.md5, abs)
+      : await checkoutFile(ctx, info.md5, abs, lstatOrNull(abs));
     return { changed };
   } finally {
     recordPlaced(ctx);
@@ -73,7 +75,13 @@ async function isCurrent(ctx: Ctx, md5: Md5, abs: string, lst: Stats): Promise<b
     } catch {
       return false;
     }
-    return target === obj && ctx.store.ensureVerified(md5, ctx.display(abs)).then(() => true, () => false);
+    return (
+      target === obj &&
+      ctx.store.ensureVerified(md5, ctx.display(abs)).then(
+        () => true,
+        () => false,
+      )
+    );
   }
   if (!lst.isFile()) return false;
   if (lst.nlink > 1 && !ctx.planner.types.includes('hardlink')) {
@@ -157,7 +165,8 @@ async function checkoutDir(ctx: Ctx, md5: Md5, absPath: string): Promise<boolean
   const parents = [...new Set(entries.map((e) => path.posix.dirname(e.relpath)))];
   if (changed) removeEmptyDirs(absPath, new Set(parents)); // only removals can leave folders empty
   // Create parent folders once, shallowest first, rather than once per file.
-  for (const d of parents.filter((p) => p !== '.').sort(compareCodePoints)) mkdirSync(path.join(absPath, d), { recursive: true });
+  for (const d of parents.filter((p) => p !== '.').sort(compareCodePoints))
+    mkdirSync(path.join(absPath, d), { recursive: true });
 
   for (let i = 0; i < entries.length; i++) {
     if (i > 0 && i % BATCH === 0) await yieldToLoop();

@@ -36,7 +36,11 @@ export async function commitOutputImpl(
       : await hasher.hashPath(absPath);
   if (result === null) {
     const shown = path.relative(opts.displayRoot ?? process.cwd(), absPath) || absPath;
-    throw new LockstepError('missing-output', `output '${shown}' does not exist`, 'Check that the stage command writes it.');
+    throw new LockstepError(
+      'missing-output',
+      `output '${shown}' does not exist`,
+      'Check that the stage command writes it.',
+    );
   }
   // With hardlink/symlink the objects are exposed to writes through workspace links (root ignores
   // their 0444 mode): never link a fresh output to an object whose content has changed.

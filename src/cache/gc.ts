@@ -15,7 +15,11 @@ export interface GcResult {
  * `used` .dir hashes keep their manifest's files too. A used manifest that is missing or unreadable
  * keeps nothing extra (its files may still be kept by other used hashes).
  */
-export async function collectGarbage(store: ObjectStore, used: Iterable<Md5>, opts: { dry: boolean }): Promise<GcResult> {
+export async function collectGarbage(
+  store: ObjectStore,
+  used: Iterable<Md5>,
+  opts: { dry: boolean },
+): Promise<GcResult> {
   const keep = new Set<string>();
   for (const md5 of used) {
     keep.add(md5);

@@ -26,7 +26,13 @@ export function openObjectStore(cacheDir: string): LocalObjectStore {
  * hardlink/symlink it becomes the read-only cache object (see src/cache/link.ts, `unprotectOutput`).
  * Throws LockstepError('missing-output') when the path does not exist.
  */
-export async function commitOutput(store: ObjectStore, hasher: Hasher, absPath: string, linkTypes: LinkType[], opts?: OutputOptions): Promise<HashInfo> {
+export async function commitOutput(
+  store: ObjectStore,
+  hasher: Hasher,
+  absPath: string,
+  linkTypes: LinkType[],
+  opts?: OutputOptions,
+): Promise<HashInfo> {
   return commitOutputImpl(asLocalStore(store), hasher, absPath, linkTypes, opts);
 }
 
@@ -35,7 +41,13 @@ export async function commitOutput(store: ObjectStore, hasher: Hasher, absPath: 
  * Files already holding the right content are left alone; files the manifest does not list are removed.
  * Throws LockstepError('missing-object' | 'corrupt-object').
  */
-export async function checkoutOutput(store: ObjectStore, info: HashInfo, absPath: string, linkTypes: LinkType[], opts?: CheckoutOptions): Promise<{ changed: boolean }> {
+export async function checkoutOutput(
+  store: ObjectStore,
+  info: HashInfo,
+  absPath: string,
+  linkTypes: LinkType[],
+  opts?: CheckoutOptions,
+): Promise<{ changed: boolean }> {
   return checkoutOutputImpl(asLocalStore(store), info, absPath, linkTypes, opts);
 }
 
@@ -57,4 +69,3 @@ export async function unprotectOutput(absPath: string): Promise<number> {
   await visit(absPath);
   return n;
 }
-

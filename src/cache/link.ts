@@ -9,14 +9,37 @@
  *
  * Synchronous file operations, as in object-store.ts: callers run them in batches.
  */
-import { chmodSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  constants,
+  copyFileSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
 import type { LinkType } from './types.js';
 import { tempSibling } from '../util/atomic.js';
 
 /** Errors meaning "this link type does not work here", as opposed to real failures (ENOENT, ENOSPC). */
-const UNSUPPORTED = new Set(['EXDEV', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EPERM', 'EMLINK', 'EINVAL', 'ENOTTY', 'EACCES']);
+const UNSUPPORTED = new Set([
+  'EXDEV',
+  'ENOTSUP',
+  'EOPNOTSUPP',
+  'ENOSYS',
+  'EPERM',
+  'EMLINK',
+  'EINVAL',
+  'ENOTTY',
+  'EACCES',
+]);
 
 export const isUnsupported = (e: unknown): boolean => UNSUPPORTED.has((e as NodeJS.ErrnoException).code ?? '');
 

@@ -6,7 +6,20 @@
  * The per-object operations used 60,000 times by commit and checkout are synchronous (see
  * src/hash/hasher.ts for why); their callers yield to the event loop between batches.
  */
-import { chmodSync, constants, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, promises as fs, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  promises as fs,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
 import { hashFile, md5Hex, readSmallFileSync, WHOLE_READ_LIMIT } from '../hash/md5-file.js';
@@ -233,11 +246,19 @@ export class LocalObjectStore implements ObjectStore {
 
   missing(md5: Md5, forPath?: ForPath): LockstepError {
     const what = forPath === undefined ? '' : ` for '${typeof forPath === 'function' ? forPath() : forPath}'`;
-    return new LockstepError('missing-object', `cache object ${this.displayPath(md5)}${what} is missing`, 'Run lockstep pull or lockstep repro.');
+    return new LockstepError(
+      'missing-object',
+      `cache object ${this.displayPath(md5)}${what} is missing`,
+      'Run lockstep pull or lockstep repro.',
+    );
   }
 
   corrupt(md5: Md5, forPath?: ForPath): LockstepError {
     const what = forPath === undefined ? '' : ` for '${typeof forPath === 'function' ? forPath() : forPath}'`;
-    return new LockstepError('corrupt-object', `cache object ${this.displayPath(md5)}${what} does not match its hash`, 'Remove it and run lockstep pull or repro.');
+    return new LockstepError(
+      'corrupt-object',
+      `cache object ${this.displayPath(md5)}${what} does not match its hash`,
+      'Remove it and run lockstep pull or repro.',
+    );
   }
 }

@@ -19,7 +19,11 @@ async function losesData(store: ObjectStore, current: HashResult): Promise<boole
 }
 
 /** Restore workspace outputs from the cache, as the lock file records them. */
-export async function run(targets: string[], flags: { force?: boolean; wait?: string | boolean }, cmd: Command): Promise<number> {
+export async function run(
+  targets: string[],
+  flags: { force?: boolean; wait?: string | boolean },
+  cmd: Command,
+): Promise<number> {
   const g = globals(cmd);
   const { ws, release } = await openLockedWorkspace({ command: 'lockstep checkout', waitMs: parseWait(flags.wait) });
   let restored = 0;
@@ -43,14 +47,27 @@ export async function run(targets: string[], flags: { force?: boolean; wait?: st
         }
         // Bad input never loses data: a modified output whose content is not in the cache is kept.
         if (current && !flags.force && (await losesData(ws.store, current))) {
-          problems.push(new LockstepError('usage', `output '${o.path}' of stage '${name}' has changes that are not in the cache`, 'Move it away, or run lockstep checkout --force to discard the changes.'));
+          problems.push(
+            new LockstepError(
+              'usage',
+              `output '${o.path}' of stage '${name}' has changes that are not in the cache`,
+              'Move it away, or run lockstep checkout --force to discard the changes.',
+            ),
+          );
           continue;
         }
         let changed: boolean;
         try {
-          ({ changed } = await checkoutOutput(ws.store, { md5: o.md5 as Md5, size: o.size, nfiles: o.nfiles }, abs, ws.project.linkTypes, { displayRoot: ws.project.root }));
+          ({ changed } = await checkoutOutput(
+            ws.store,
+            { md5: o.md5 as Md5, size: o.size, nfiles: o.nfiles },
+            abs,
+            ws.project.linkTypes,
+            { displayRoot: ws.project.root },
+          ));
         } catch (e) {
-          if (!(e instanceof LockstepError) || (e.reason !== 'missing-object' && e.reason !== 'corrupt-object')) throw e;
+          if (!(e instanceof LockstepError) || (e.reason !== 'missing-object' && e.reason !== 'corrupt-object'))
+            throw e;
           problems.push(e);
           continue;
         }
@@ -66,7 +83,10 @@ export async function run(targets: string[], flags: { force?: boolean; wait?: st
     await ws.hasher.save();
     await release();
   }
-  if (!g.quiet) out(`${restored} outputs restored, ${unchanged} unchanged${problems.length ? `, ${problems.length} not restored` : ''}.`);
+  if (!g.quiet)
+    out(
+      `${restored} outputs restored, ${unchanged} unchanged${problems.length ? `, ${problems.length} not restored` : ''}.`,
+    );
   const [first, ...more] = problems;
   if (first) {
     const others = more.length ? ` (and ${more.length} more output${more.length > 1 ? 's' : ''} not restored)` : '';

@@ -6,7 +6,10 @@ import { selectStages } from '../pipeline/plan.js';
 import { out } from './options.js';
 
 /** Read-only: takes no lock and hashes nothing. */
-export async function run(target: string | undefined, flags: { mermaid?: boolean; dot?: boolean; json?: boolean }): Promise<number> {
+export async function run(
+  target: string | undefined,
+  flags: { mermaid?: boolean; dot?: boolean; json?: boolean },
+): Promise<number> {
   const project = await openProject();
   const pipeline = await loadPipeline(project.root, { cacheDir: project.cacheDir });
   const graph = buildGraph(pipeline.stages);

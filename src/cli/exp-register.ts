@@ -1,7 +1,7 @@
 /** Registers `lockstep exp <verb>`; each verb's code loads only when it runs. */
 import type { Command } from 'commander';
 
-type Action = (...args: any[]) => Promise<number | void>;
+type Action = (...args: any[]) => Promise<number | undefined>;
 type Lazy = (load: () => Promise<{ run: Action }>) => (...args: any[]) => Promise<void>;
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -13,7 +13,9 @@ export function registerExpCommands(program: Command, lazy: Lazy): void {
       return { run: mod[name] as Action };
     });
   // commander passes (args…, options, command); the verbs take (args…, options)
-  const exp = program.command('exp').description('run, compare and apply experiments (params sweeps recorded under refs/exps)');
+  const exp = program
+    .command('exp')
+    .description('run, compare and apply experiments (params sweeps recorded under refs/exps)');
 
   exp
     .command('run')
@@ -84,7 +86,10 @@ export function registerExpCommands(program: Command, lazy: Lazy): void {
     .option('--json', 'print JSON')
     .action((opts) => verb('list')(opts));
 
-  for (const [name, what] of [['push', 'send experiment refs to a git remote'], ['pull', 'fetch experiment refs from a git remote']] as const) {
+  for (const [name, what] of [
+    ['push', 'send experiment refs to a git remote'],
+    ['pull', 'fetch experiment refs from a git remote'],
+  ] as const) {
     exp
       .command(name)
       .description(what)

@@ -51,8 +51,15 @@ function fitPriority(table: ExpTable, c: Column, i: number): number {
  * experiment) always stays. Kept columns keep their order.
  */
 export function fitColumns(table: ExpTable, width: number): FitResult {
-  const widths = table.columns.map((c) => Math.max(truncate(c.label, MAX_CELL).length, ...table.rows.map((r) => truncate(formatCell(r.cells[c.id], c), MAX_CELL).length)));
-  const order = table.columns.map((c, i) => ({ c, i, prio: fitPriority(table, c, i) })).sort((a, b) => a.prio - b.prio || a.i - b.i);
+  const widths = table.columns.map((c) =>
+    Math.max(
+      truncate(c.label, MAX_CELL).length,
+      ...table.rows.map((r) => truncate(formatCell(r.cells[c.id], c), MAX_CELL).length),
+    ),
+  );
+  const order = table.columns
+    .map((c, i) => ({ c, i, prio: fitPriority(table, c, i) }))
+    .sort((a, b) => a.prio - b.prio || a.i - b.i);
   const keep = new Set<number>();
   let used = 1;
   let full = false;
@@ -90,8 +97,22 @@ export function renderText(table: ExpTable, opts: { width: number; head?: string
   const groups = groupRows(table.rows);
   const multi = groups.length > 1;
   const baselineCol: Column = { id: 'meta:baseline', label: 'Baseline', kind: 'meta' };
-  const rows: Row[] = multi ? table.rows.map((r, i) => ({ ...r, cells: { ...r.cells, 'meta:baseline': i === 0 || table.rows[i - 1]?.baseline !== r.baseline ? baselineTitle(r.baseline, opts.head).replace('baseline ', '') : '' } })) : table.rows;
-  const { shown, hidden } = fitColumns({ columns: multi ? [baselineCol, ...table.columns] : table.columns, rows }, opts.width);
+  const rows: Row[] = multi
+    ? table.rows.map((r, i) => ({
+        ...r,
+        cells: {
+          ...r.cells,
+          'meta:baseline':
+            i === 0 || table.rows[i - 1]?.baseline !== r.baseline
+              ? baselineTitle(r.baseline, opts.head).replace('baseline ', '')
+              : '',
+        },
+      }))
+    : table.rows;
+  const { shown, hidden } = fitColumns(
+    { columns: multi ? [baselineCol, ...table.columns] : table.columns, rows },
+    opts.width,
+  );
   const text = drawTable(
     shown.map((c) => truncate(c.label, MAX_CELL)),
     rows.map((r) => shown.map((c) => truncate(formatCell(r.cells[c.id], c), MAX_CELL))),
@@ -121,26 +142,44 @@ export function drawTable(head: string[], body: string[][], rightAlign: boolean[
 
 export function renderCsv(table: ExpTable): string {
   const header = ['baseline', ...table.columns.map((c) => c.label)];
-  const rows = table.rows.map((r) => [r.baseline, ...table.columns.map((c) => {
-    const v = r.cells[c.id];
-    return v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  })]);
+  const rows = table.rows.map((r) => [
+    r.baseline,
+    ...table.columns.map((c) => {
+      const v = r.cells[c.id];
+      return v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    }),
+  ]);
   return stringify([header, ...rows]);
 }
 
 const mdEscape = (s: string): string => s.replace(/\|/g, '\\|');
 
 export function renderMarkdown(table: ExpTable): string {
-  const lines = [`| ${table.columns.map((c) => mdEscape(c.label)).join(' | ')} |`, `|${table.columns.map((c) => (c.kind === 'meta' || c.kind === 'group' ? ' --- ' : ' ---: ')).join('|')}|`];
-  for (const r of table.rows) lines.push(`| ${table.columns.map((c) => mdEscape(formatCell(r.cells[c.id], c))).join(' | ')} |`);
-  return lines.join('\n') + '\n';
+  const lines = [
+    `| ${table.columns.map((c) => mdEscape(c.label)).join(' | ')} |`,
+    `|${table.columns.map((c) => (c.kind === 'meta' || c.kind === 'group' ? ' --- ' : ' ---: ')).join('|')}|`,
+  ];
+  for (const r of table.rows)
+    lines.push(`| ${table.columns.map((c) => mdEscape(formatCell(r.cells[c.id], c))).join(' | ')} |`);
+  return `${lines.join('\n')}\n`;
 }
 
 export function renderDiff(rows: DiffRow[], a: string, b: string, format: 'text' | 'md'): string {
   const head = ['', 'File', 'Key', a, b, 'Change'];
-  const body = rows.map((r) => [r.kind, r.file, r.key, formatCell(r.a), formatCell(r.b), r.change === undefined ? '' : formatCell(r.change)]);
+  const body = rows.map((r) => [
+    r.kind,
+    r.file,
+    r.key,
+    formatCell(r.a),
+    formatCell(r.b),
+    r.change === undefined ? '' : formatCell(r.change),
+  ]);
   if (format === 'md') {
-    return [`| ${head.join(' | ')} |`, '| --- | --- | --- | ---: | ---: | ---: |', ...body.map((r) => `| ${r.map(mdEscape).join(' | ')} |`)].join('\n') + '\n';
+    return `${[
+      `| ${head.join(' | ')} |`,
+      '| --- | --- | --- | ---: | ---: | ---: |',
+      ...body.map((r) => `| ${r.map(mdEscape).join(' | ')} |`),
+    ].join('\n')}\n`;
   }
-  return drawTable(head, body, [false, false, false, true, true, true]) + '\n';
+  return `${drawTable(head, body, [false, false, false, true, true, true])}\n`;
 }

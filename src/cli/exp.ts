@@ -21,7 +21,8 @@ const err = (s: string) => process.stderr.write(`${s}\n`);
 
 function parseJobs(value: string | undefined): number {
   const n = Number(value ?? '1');
-  if (!Number.isInteger(n) || n < 1) throw new LockstepError('usage', `-j/--jobs must be a positive integer, got '${value}'`, 'E.g. -j 2.');
+  if (!Number.isInteger(n) || n < 1)
+    throw new LockstepError('usage', `-j/--jobs must be a positive integer, got '${value}'`, 'E.g. -j 2.');
   return n;
 }
 
@@ -39,7 +40,10 @@ export interface RunOpts {
 export async function run(opts: RunOpts): Promise<number> {
   const { describeAssignments, parseSetArg, shorthandOverrides } = await import('../exp/sweep.js');
   const { DEFAULT_BIN, runExperiments } = await import('../exp/run.js');
-  const overrides = [...shorthandOverrides({ seed: opts.seed, data: opts.data }), ...(opts.setParam ?? []).map(parseSetArg)];
+  const overrides = [
+    ...shorthandOverrides({ seed: opts.seed, data: opts.data }),
+    ...(opts.setParam ?? []).map(parseSetArg),
+  ];
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
@@ -50,7 +54,9 @@ export async function run(opts: RunOpts): Promise<number> {
     if (opts.quiet) return;
     switch (e.type) {
       case 'planned':
-        return err(`Running ${e.experiments.length} experiment${e.experiments.length > 1 ? 's' : ''} from ${e.baseline.slice(0, 7)} (${e.jobs} at a time)`);
+        return err(
+          `Running ${e.experiments.length} experiment${e.experiments.length > 1 ? 's' : ''} from ${e.baseline.slice(0, 7)} (${e.jobs} at a time)`,
+        );
       case 'start':
         return err(`  started  ${e.name}  ${describeAssignments(e.assignments)}`);
       case 'warmup':
@@ -60,7 +66,9 @@ export async function run(opts: RunOpts): Promise<number> {
         const secs = (r.durationMs / 1000).toFixed(1);
         // the stage's own last words say more than lockstep's summary line after them
         const errLines = (r.error ?? '').split('\n').filter(Boolean);
-        const why = r.error ? `: ${[...errLines].reverse().find((l) => l.startsWith('[')) ?? errLines.pop() ?? ''}` : '';
+        const why = r.error
+          ? `: ${[...errLines].reverse().find((l) => l.startsWith('[')) ?? errLines.pop() ?? ''}`
+          : '';
         return err(`  ${r.state === 'success' ? 'done   ' : 'FAILED '}  ${r.name}  ${secs}s${why}`);
       }
     }
@@ -80,10 +88,22 @@ export async function run(opts: RunOpts): Promise<number> {
     const ran = results.reduce((n, r) => n + r.stages.ran.length, 0);
     const restored = results.reduce((n, r) => n + r.stages.restored.length, 0);
     if (opts.json) {
-      out(JSON.stringify({ type: 'summary', experiments: results.length, succeeded: results.length - failed.length, failed: failed.length, stagesRan: ran, stagesRestored: restored, durationMs: Date.now() - started }));
+      out(
+        JSON.stringify({
+          type: 'summary',
+          experiments: results.length,
+          succeeded: results.length - failed.length,
+          failed: failed.length,
+          stagesRan: ran,
+          stagesRestored: restored,
+          durationMs: Date.now() - started,
+        }),
+      );
     } else if (!opts.quiet) {
       const secs = ((Date.now() - started) / 1000).toFixed(1);
-      err(`${results.length} experiment${results.length > 1 ? 's' : ''} recorded in ${secs}s: ${results.length - failed.length} succeeded, ${failed.length} failed${failed.length ? ` (${failed.map((f) => f.name).join(', ')})` : ''}; stages: ${ran} ran, ${restored} restored from the run-cache. See them with \`lockstep exp show\`.`);
+      err(
+        `${results.length} experiment${results.length > 1 ? 's' : ''} recorded in ${secs}s: ${results.length - failed.length} succeeded, ${failed.length} failed${failed.length ? ` (${failed.map((f) => f.name).join(', ')})` : ''}; stages: ${ran} ran, ${restored} restored from the run-cache. See them with \`lockstep exp show\`.`,
+      );
     }
     return failed.length ? 1 : 0;
   } finally {
@@ -112,9 +132,16 @@ export interface ShowOpts {
 export async function show(opts: ShowOpts): Promise<number> {
   const root = findProjectRoot(process.cwd());
   if (opts.sortOrder && opts.sortOrder !== 'asc' && opts.sortOrder !== 'desc') {
-    throw new LockstepError('usage', `--sort-order must be asc or desc, got '${opts.sortOrder}'`, 'E.g. --sort-order desc.');
+    throw new LockstepError(
+      'usage',
+      `--sort-order must be asc or desc, got '${opts.sortOrder}'`,
+      'E.g. --sort-order desc.',
+    );
   }
-  const records = await listExperiments(root, { ...(opts.rev ? { revs: opts.rev } : {}), allCommits: opts.allCommits ?? false });
+  const records = await listExperiments(root, {
+    ...(opts.rev ? { revs: opts.rev } : {}),
+    allCommits: opts.allCommits ?? false,
+  });
   const table = showTable(records, {
     onlyChanged: opts.onlyChanged ?? false,
     allParams: opts.allParams ?? false,
@@ -122,11 +149,31 @@ export async function show(opts: ShowOpts): Promise<number> {
     sortOrder: (opts.sortOrder as 'asc' | 'desc' | undefined) ?? 'asc',
     keep: opts.keep ?? [],
     drop: opts.drop ?? [],
-    ...(opts.groupBy ? { groupBy: opts.groupBy.split(',').map((s) => s.trim()).filter(Boolean), agg: parseAggregates(opts.agg) } : {}),
+    ...(opts.groupBy
+      ? {
+          groupBy: opts.groupBy
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+          agg: parseAggregates(opts.agg),
+        }
+      : {}),
   });
   if (opts.json) {
     if (opts.groupBy) {
-      out(JSON.stringify({ columns: table.columns, groups: table.rows.map((r) => ({ baseline: r.baseline, ...Object.fromEntries(table.columns.map((c) => [c.label, r.cells[c.id] ?? null])) })) }, null, 2));
+      out(
+        JSON.stringify(
+          {
+            columns: table.columns,
+            groups: table.rows.map((r) => ({
+              baseline: r.baseline,
+              ...Object.fromEntries(table.columns.map((c) => [c.label, r.cells[c.id] ?? null])),
+            })),
+          },
+          null,
+          2,
+        ),
+      );
     } else {
       const bySha = new Map(records.map((r) => [r.sha, r]));
       const rows = table.rows.map((row) => {
@@ -137,10 +184,14 @@ export async function show(opts: ShowOpts): Promise<number> {
     }
     return 0;
   }
-  if (opts.csv) return process.stdout.write(renderCsv(table)), 0;
-  if (opts.md) return process.stdout.write(renderMarkdown(table)), 0;
+  if (opts.csv) return (process.stdout.write(renderCsv(table)), 0);
+  if (opts.md) return (process.stdout.write(renderMarkdown(table)), 0);
   if (table.rows.length === 0) {
-    err(opts.allCommits ? 'No experiments recorded.' : 'No experiments on this commit (HEAD). Run one with `lockstep exp run`, or see older ones with --all-commits.');
+    err(
+      opts.allCommits
+        ? 'No experiments recorded.'
+        : 'No experiments on this commit (HEAD). Run one with `lockstep exp run`, or see older ones with --all-commits.',
+    );
     return 0;
   }
   const width = opts.width ? Number(opts.width) : (process.stdout.columns ?? Number(process.env.COLUMNS ?? 0)) || 160;
@@ -151,12 +202,16 @@ export async function show(opts: ShowOpts): Promise<number> {
   return 0;
 }
 
-export async function diff(a: string, b: string, opts: { all?: boolean; json?: boolean; md?: boolean }): Promise<number> {
+export async function diff(
+  a: string,
+  b: string,
+  opts: { all?: boolean; json?: boolean; md?: boolean },
+): Promise<number> {
   const root = findProjectRoot(process.cwd());
   const [ra, rb] = [await resolveExperiment(root, a), await resolveExperiment(root, b)];
   const rows = diffExperiments(ra, rb, { all: opts.all ?? false });
-  if (opts.json) return out(JSON.stringify(rows, null, 2)), 0;
-  if (rows.length === 0) return err(`${ra.name} and ${rb.name} have the same params and metrics.`), 0;
+  if (opts.json) return (out(JSON.stringify(rows, null, 2)), 0);
+  if (rows.length === 0) return (err(`${ra.name} and ${rb.name} have the same params and metrics.`), 0);
   process.stdout.write(renderDiff(rows, ra.name, rb.name, opts.md ? 'md' : 'text'));
   return 0;
 }
@@ -168,26 +223,57 @@ export async function apply(name: string, opts: { force?: boolean }): Promise<nu
   const r = await applyExperiment(root, name, { force: opts.force ?? false, bin: DEFAULT_BIN });
   err(`Applied ${r.experiment.name}: wrote ${r.files.join(', ')}`);
   if (r.checkout.exitCode !== 0) {
-    throw new LockstepError('exp', `applied ${r.experiment.name}'s params and lock, but \`lockstep checkout\` failed: ${r.checkout.log.trim().split('\n').pop() ?? ''}`, 'Fix the checkout problem and run `lockstep checkout` (or `lockstep repro`).');
+    throw new LockstepError(
+      'exp',
+      `applied ${r.experiment.name}'s params and lock, but \`lockstep checkout\` failed: ${r.checkout.log.trim().split('\n').pop() ?? ''}`,
+      'Fix the checkout problem and run `lockstep checkout` (or `lockstep repro`).',
+    );
   }
   return 0;
 }
 
-export async function remove(names: string[], opts: { all?: boolean; allCommits?: boolean; rev?: string[]; json?: boolean }): Promise<number> {
+export async function remove(
+  names: string[],
+  opts: { all?: boolean; allCommits?: boolean; rev?: string[]; json?: boolean },
+): Promise<number> {
   const root = findProjectRoot(process.cwd());
-  if (names.length && opts.all) throw new LockstepError('usage', 'exp remove takes names or --all, not both', 'Drop the names or --all.');
+  if (names.length && opts.all)
+    throw new LockstepError('usage', 'exp remove takes names or --all, not both', 'Drop the names or --all.');
   const { removeExperiments } = await import('../exp/manage.js');
-  const removed = await removeExperiments(root, { names, all: opts.all ?? false, allCommits: opts.allCommits ?? false, ...(opts.rev ? { revs: opts.rev } : {}) });
-  if (opts.json) return out(JSON.stringify(removed)), 0;
-  err(removed.length ? `Removed ${removed.length} experiment${removed.length > 1 ? 's' : ''}: ${removed.map((r) => r.name).join(', ')}` : 'No experiments to remove.');
+  const removed = await removeExperiments(root, {
+    names,
+    all: opts.all ?? false,
+    allCommits: opts.allCommits ?? false,
+    ...(opts.rev ? { revs: opts.rev } : {}),
+  });
+  if (opts.json) return (out(JSON.stringify(removed)), 0);
+  err(
+    removed.length
+      ? `Removed ${removed.length} experiment${removed.length > 1 ? 's' : ''}: ${removed.map((r) => r.name).join(', ')}`
+      : 'No experiments to remove.',
+  );
   return 0;
 }
 
-export async function list(opts: { allCommits?: boolean; rev?: string[]; namesOnly?: boolean; json?: boolean }): Promise<number> {
+export async function list(opts: {
+  allCommits?: boolean;
+  rev?: string[];
+  namesOnly?: boolean;
+  json?: boolean;
+}): Promise<number> {
   const root = findProjectRoot(process.cwd());
-  const records = await listExperiments(root, { allCommits: opts.allCommits ?? false, ...(opts.rev ? { revs: opts.rev } : {}) });
+  const records = await listExperiments(root, {
+    allCommits: opts.allCommits ?? false,
+    ...(opts.rev ? { revs: opts.rev } : {}),
+  });
   if (opts.json) {
-    out(JSON.stringify(records.map((r) => ({ name: r.name, baseline: r.baseline, sha: r.sha, created: r.created, state: r.state })), null, 2));
+    out(
+      JSON.stringify(
+        records.map((r) => ({ name: r.name, baseline: r.baseline, sha: r.sha, created: r.created, state: r.state })),
+        null,
+        2,
+      ),
+    );
     return 0;
   }
   let last = '';
@@ -209,11 +295,17 @@ type ShareFlags = { all?: boolean; allCommits?: boolean; remote?: string; output
  * The cache objects the given experiment refs name (their outputs), moved to or from the lockstep
  * remote (`-r`, else `core.remote`). Without a remote store configured only the refs travel.
  */
-async function moveOutputs(root: string, refs: string[], direction: 'push' | 'fetch', flags: ShareFlags): Promise<string> {
+async function moveOutputs(
+  root: string,
+  refs: string[],
+  direction: 'push' | 'fetch',
+  flags: ShareFlags,
+): Promise<string> {
   if (flags.outputs === false || refs.length === 0) return '';
   const { openProject } = await import('../project.js');
   const project = await openProject(root);
-  if (!flags.remote && !project.config.core?.remote) return ` Outputs stay local: no default remote store (lockstep remote add -d NAME URL), or use -r NAME.`;
+  if (!flags.remote && !project.config.core?.remote)
+    return ` Outputs stay local: no default remote store (lockstep remote add -d NAME URL), or use -r NAME.`;
   const wanted = new Set(refs);
   const hashes = new Set<string>();
   for (const record of await listExperiments(root, { allCommits: true })) {
@@ -223,24 +315,42 @@ async function moveOutputs(root: string, refs: string[], direction: 'push' | 'fe
   const remote = await import('../remote/index.js');
   const move = direction === 'push' ? remote.pushObjects : remote.fetchObjects;
   const r = await move(project, [...hashes] as Md5[], { remote: flags.remote });
-  const missing = r.missing.length ? `, ${r.missing.length} missing on the ${direction === 'push' ? 'local cache' : 'remote'}` : '';
+  const missing = r.missing.length
+    ? `, ${r.missing.length} missing on the ${direction === 'push' ? 'local cache' : 'remote'}`
+    : '';
   return ` Outputs: ${r.transferred} object${r.transferred === 1 ? '' : 's'} moved, ${r.upToDate} already there${missing}.`;
 }
 
 export async function push(remote: string, names: string[], opts: ShareFlags): Promise<number> {
   const root = findProjectRoot(process.cwd());
   const { pushExperiments } = await import('../exp/share.js');
-  const refs = await pushExperiments(root, remote, { names, all: opts.all ?? false, allCommits: opts.allCommits ?? false });
+  const refs = await pushExperiments(root, remote, {
+    names,
+    all: opts.all ?? false,
+    allCommits: opts.allCommits ?? false,
+  });
   const outputs = await moveOutputs(root, refs, 'push', opts);
-  err(refs.length ? `Pushed ${refs.length} experiment${refs.length > 1 ? 's' : ''} to ${remote}.${outputs}` : 'No experiments to push.');
+  err(
+    refs.length
+      ? `Pushed ${refs.length} experiment${refs.length > 1 ? 's' : ''} to ${remote}.${outputs}`
+      : 'No experiments to push.',
+  );
   return 0;
 }
 
 export async function pull(remote: string, names: string[], opts: ShareFlags): Promise<number> {
   const root = findProjectRoot(process.cwd());
   const { pullExperiments } = await import('../exp/share.js');
-  const refs = await pullExperiments(root, remote, { names, all: opts.all ?? false, allCommits: opts.allCommits ?? false });
+  const refs = await pullExperiments(root, remote, {
+    names,
+    all: opts.all ?? false,
+    allCommits: opts.allCommits ?? false,
+  });
   const outputs = await moveOutputs(root, refs, 'fetch', opts);
-  err(refs.length ? `Fetched ${refs.length} experiment${refs.length > 1 ? 's' : ''} from ${remote}.${outputs}` : 'No experiments to fetch.');
+  err(
+    refs.length
+      ? `Fetched ${refs.length} experiment${refs.length > 1 ? 's' : ''} from ${remote}.${outputs}`
+      : 'No experiments to fetch.',
+  );
   return 0;
 }

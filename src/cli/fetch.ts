@@ -11,11 +11,19 @@ export async function run(targets: string[], opts: TransferCliOptions, cmd: Comm
   const started = performance.now();
   let summary;
   try {
-    summary = await fetch(project, { targets, remote: opts.remote, jobs: parseJobs(opts.jobs), runCache: opts.runCache, onEvent: progress.onEvent });
+    summary = await fetch(project, {
+      targets,
+      remote: opts.remote,
+      jobs: parseJobs(opts.jobs),
+      runCache: opts.runCache,
+      onEvent: progress.onEvent,
+    });
   } finally {
     progress.stop();
   }
-  if (!quiet) for (const l of summaryLines('fetched', summary, (performance.now() - started) / 1000)) process.stdout.write(`${l}\n`);
+  if (!quiet)
+    for (const l of summaryLines('fetched', summary, (performance.now() - started) / 1000))
+      process.stdout.write(`${l}\n`);
   failOnMissing('fetch', summary);
   return 0;
 }

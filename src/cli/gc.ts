@@ -25,9 +25,14 @@ async function experimentLocks(root: string): Promise<LockFile[]> {
   return exps.map((e) => e.lock).filter((l): l is LockFile => l !== null);
 }
 
-export async function run(flags: { dry?: boolean; json?: boolean; wait?: string | boolean }, cmd: Command): Promise<number> {
+export async function run(
+  flags: { dry?: boolean; json?: boolean; wait?: string | boolean },
+  cmd: Command,
+): Promise<number> {
   const g = globals(cmd);
-  const { ws, release } = await openLockedWorkspace(flags.dry ? null : { command: 'lockstep gc', waitMs: parseWait(flags.wait) });
+  const { ws, release } = await openLockedWorkspace(
+    flags.dry ? null : { command: 'lockstep gc', waitMs: parseWait(flags.wait) },
+  );
   try {
     const used = new Set<Md5>(hashesOf(ws.lock));
     for (const lock of await experimentLocks(ws.project.root)) for (const h of hashesOf(lock)) used.add(h);
@@ -35,7 +40,9 @@ export async function run(flags: { dry?: boolean; json?: boolean; wait?: string 
     if (flags.json) out(JSON.stringify({ dry: !!flags.dry, removed: result.removed, bytes: result.bytes }, null, 2));
     else if (!g.quiet) {
       if (flags.dry) for (const h of result.removed) out(h);
-      out(`${flags.dry ? 'Would remove' : 'Removed'} ${result.removed.length} objects (${(result.bytes / 1e6).toFixed(1)} MB).`);
+      out(
+        `${flags.dry ? 'Would remove' : 'Removed'} ${result.removed.length} objects (${(result.bytes / 1e6).toFixed(1)} MB).`,
+      );
     }
     return 0;
   } finally {

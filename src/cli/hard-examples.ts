@@ -55,29 +55,50 @@ function parseNumber(flag: string, value: string | undefined, fallback: number, 
   if (value === undefined) return fallback;
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new LockstepError('usage', `${flag} '${value}' is not a ${integer ? 'whole number' : 'number'}`, `Pass e.g. ${flag} ${fallback}.`);
+    throw new LockstepError(
+      'usage',
+      `${flag} '${value}' is not a ${integer ? 'whole number' : 'number'}`,
+      `Pass e.g. ${flag} ${fallback}.`,
+    );
   }
   return n;
 }
 
 /** Select records: --exp names (any baseline), --rev's baseline, or every recorded experiment. */
-async function selectRecords(root: string, opts: HardExamplesCliOptions, list: ListExperiments): Promise<ExperimentRecord[]> {
+async function selectRecords(
+  root: string,
+  opts: HardExamplesCliOptions,
+  list: ListExperiments,
+): Promise<ExperimentRecord[]> {
   const names = opts.exp ?? [];
   if (names.length > 0 && opts.rev) {
-    throw new LockstepError('usage', '--exp and --rev both given', 'Select experiments either by name (--exp) or by baseline (--rev).');
+    throw new LockstepError(
+      'usage',
+      '--exp and --rev both given',
+      'Select experiments either by name (--exp) or by baseline (--rev).',
+    );
   }
   if (names.length > 0) {
     const records = await list(root, { names, allCommits: true });
     // listExperiments also matches a sha prefix of 7+ characters, as exp show does
     const unknown = names.filter((n) => !records.some((r) => r.name === n || (n.length >= 7 && r.sha.startsWith(n))));
     if (unknown.length > 0) {
-      throw new LockstepError('report', `no experiment named ${unknown.join(', ')}`, 'lockstep exp list shows the recorded names.');
+      throw new LockstepError(
+        'report',
+        `no experiment named ${unknown.join(', ')}`,
+        'lockstep exp list shows the recorded names.',
+      );
     }
     return records;
   }
   if (opts.rev) {
     const records = await list(root, { revs: [opts.rev] });
-    if (records.length === 0) throw new LockstepError('report', `no experiments recorded for baseline ${opts.rev}`, 'Run lockstep exp run on that commit, or drop --rev.');
+    if (records.length === 0)
+      throw new LockstepError(
+        'report',
+        `no experiments recorded for baseline ${opts.rev}`,
+        'Run lockstep exp run on that commit, or drop --rev.',
+      );
     return records;
   }
   const records = await list(root, { allCommits: true });
@@ -106,7 +127,9 @@ export async function runHardExamples(opts: HardExamplesCliOptions, deps: HardEx
   const shown = (f: string) => path.relative(deps.cwd, f) || f;
   if (opts.json) {
     const { report } = out;
-    deps.stdout(`${JSON.stringify({ ...report, skipped: out.skipped, missingImages: out.missingImages, files: { csv: csvFile, html: htmlFile } }, null, 2)}\n`);
+    deps.stdout(
+      `${JSON.stringify({ ...report, skipped: out.skipped, missingImages: out.missingImages, files: { csv: csvFile, html: htmlFile } }, null, 2)}\n`,
+    );
     return 0;
   }
   for (const line of warnings(out)) deps.stderr(`lockstep: warning: ${line}\n`);
@@ -118,10 +141,13 @@ export async function runHardExamples(opts: HardExamplesCliOptions, deps: HardEx
 
 function warnings(out: HardExamplesOutput): string[] {
   const lines: string[] = [];
-  if (out.skipped.length > 0) lines.push(`left out failed experiment${out.skipped.length > 1 ? 's' : ''} ${out.skipped.join(', ')}`);
+  if (out.skipped.length > 0)
+    lines.push(`left out failed experiment${out.skipped.length > 1 ? 's' : ''} ${out.skipped.join(', ')}`);
   if (out.missingImages.length > 0) {
     const first = out.missingImages[0];
-    lines.push(`${out.missingImages.length} image${out.missingImages.length > 1 ? 's' : ''} of the page not found (first: ${first?.why}); run lockstep pull`);
+    lines.push(
+      `${out.missingImages.length} image${out.missingImages.length > 1 ? 's' : ''} of the page not found (first: ${first?.why}); run lockstep pull`,
+    );
   }
   return lines;
 }
@@ -140,7 +166,12 @@ export function renderSummary(out: HardExamplesOutput, top: number, csvFile: str
   const perClass = r.byClass.filter((c) => c.hard > 0).sort((a, b) => b.hard - a.hard);
   if (perClass.length > 0) lines.push(`hard per true class: ${perClass.map((c) => `${c.label} ${c.hard}`).join(', ')}`);
   if (r.confusions.length > 0) {
-    lines.push(`most common confusions: ${r.confusions.slice(0, 5).map((c) => `${c.trueLabel} -> ${c.wrongLabel} ${c.count}`).join(', ')}`);
+    lines.push(
+      `most common confusions: ${r.confusions
+        .slice(0, 5)
+        .map((c) => `${c.trueLabel} -> ${c.wrongLabel} ${c.count}`)
+        .join(', ')}`,
+    );
   }
   lines.push(`wrote ${csvFile} and ${htmlFile} (top ${Math.min(top, r.hard.length)})`);
   return `${lines.join('\n')}\n`;
@@ -153,7 +184,15 @@ export function renderByClass(out: HardExamplesOutput): string {
     style: { head: [], border: [] },
   });
   for (const c of out.report.byClass) {
-    table.push([c.label, c.images, c.hard, c.images ? pct(c.hard / c.images) : '-', c.meanMissRate.toFixed(3), c.meanPTrue.toFixed(3), c.topConfusion ?? '']);
+    table.push([
+      c.label,
+      c.images,
+      c.hard,
+      c.images ? pct(c.hard / c.images) : '-',
+      c.meanMissRate.toFixed(3),
+      c.meanPTrue.toFixed(3),
+      c.topConfusion ?? '',
+    ]);
   }
   return table.toString();
 }

@@ -50,9 +50,13 @@ export function reportFailure(e: unknown, verbose: boolean): number {
   return 3;
 }
 
-const indent = (s: string) => s.split('\n').map((l) => `    ${l}`).join('\n');
+const indent = (s: string) =>
+  s
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 
-type Action = (...args: any[]) => Promise<number | void>;
+type Action = (...args: any[]) => Promise<number | undefined>;
 
 /** Wrap a lazily imported verb so its exit code becomes the process's. */
 function lazy(load: () => Promise<{ run: Action }>): (...args: any[]) => Promise<void> {
@@ -71,7 +75,10 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'print only errors')
     .exitOverride()
     // Usage errors read like every other failure: one line starting with 'lockstep:'.
-    .configureOutput({ outputError: (text, write) => write(`lockstep: ${text.replace(/^error: /, '').replace(/\n(?=\(Did you mean)/, ' ')}`) })
+    .configureOutput({
+      outputError: (text, write) =>
+        write(`lockstep: ${text.replace(/^error: /, '').replace(/\n(?=\(Did you mean)/, ' ')}`),
+    })
     .showSuggestionAfterError(true);
 
   program
@@ -133,7 +140,11 @@ function registerExtraCommands(program: Command): void {
   program
     .command('hard-examples')
     .description('images the recorded experiments keep getting wrong: results/hard_examples.csv and .html')
-    .option('--exp <name>', 'experiment to include (repeatable; default: every recorded experiment)', (v: string, acc: string[] = []) => [...acc, v])
+    .option(
+      '--exp <name>',
+      'experiment to include (repeatable; default: every recorded experiment)',
+      (v: string, acc: string[] = []) => [...acc, v],
+    )
     .option('--rev <rev>', 'only the experiments of this baseline commit')
     .option('--min-rate <rate>', 'hard when missed in at least this share of runs (default 1.0)')
     .option('--min-runs <n>', '... over at least this many runs (default 2)')

@@ -14,7 +14,12 @@ export function globals(cmd: Command): GlobalOptions {
 export function parsePositiveInt(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new LockstepError('usage', `${flag} takes a whole number of at least 1, not '${value}'`, `Example: ${flag} 4.`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new LockstepError(
+      'usage',
+      `${flag} takes a whole number of at least 1, not '${value}'`,
+      `Example: ${flag} 4.`,
+    );
   return n;
 }
 
@@ -23,7 +28,8 @@ export function parseWait(value: string | boolean | undefined): number {
   if (value === undefined || value === false) return 0;
   if (value === true) return 60_000;
   const s = Number(value);
-  if (!Number.isFinite(s) || s < 0) throw new LockstepError('usage', `--wait takes seconds, not '${value}'`, 'Example: --wait 120.');
+  if (!Number.isFinite(s) || s < 0)
+    throw new LockstepError('usage', `--wait takes seconds, not '${value}'`, 'Example: --wait 120.');
   return s * 1000;
 }
 

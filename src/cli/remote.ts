@@ -5,9 +5,18 @@ import { addRemote, listRemotes, modifyRemote, removeRemote, setDefaultRemote } 
 
 const quiet = (cmd: Command) => Boolean(cmd.optsWithGlobals().quiet);
 
-export async function add(name: string, url: string, opts: { default?: boolean; force?: boolean; local?: boolean }, cmd: Command): Promise<number> {
+export async function add(
+  name: string,
+  url: string,
+  opts: { default?: boolean; force?: boolean; local?: boolean },
+  cmd: Command,
+): Promise<number> {
   const project = await openProject();
-  await addRemote(project, name, url, { default: opts.default, force: opts.force, level: opts.local ? 'local' : 'project' });
+  await addRemote(project, name, url, {
+    default: opts.default,
+    force: opts.force,
+    level: opts.local ? 'local' : 'project',
+  });
   if (!quiet(cmd)) process.stdout.write(`added remote '${name}'${opts.default ? ' (default)' : ''}\n`);
   return 0;
 }
@@ -19,8 +28,18 @@ export async function list(opts: { json?: boolean }): Promise<number> {
   return 0;
 }
 
-export async function modify(name: string, key: string, value: string | undefined, opts: { unset?: boolean; local?: boolean }): Promise<number> {
-  if (!opts.unset && value === undefined) throw new LockstepError('usage', `remote modify ${name} ${key}: no value given`, 'Pass a value, or --unset to remove the option.');
+export async function modify(
+  name: string,
+  key: string,
+  value: string | undefined,
+  opts: { unset?: boolean; local?: boolean },
+): Promise<number> {
+  if (!opts.unset && value === undefined)
+    throw new LockstepError(
+      'usage',
+      `remote modify ${name} ${key}: no value given`,
+      'Pass a value, or --unset to remove the option.',
+    );
   await modifyRemote(await openProject(), name, key, opts.unset ? undefined : value, opts.local ? 'local' : 'project');
   return 0;
 }

@@ -26,7 +26,9 @@ export async function run(targets: string[], flags: ReproFlags, cmd: Command): P
   const waitMs = parseWait(flags.wait);
   const render = flags.json ? (e: ReproEvent) => out(JSON.stringify(e)) : textRenderer(g.quiet);
   const { ws, release } = await openLockedWorkspace(
-    flags.dry ? null : { command: 'lockstep repro', waitMs, onWait: (holder) => render({ type: 'waiting-for-lock', holder }) },
+    flags.dry
+      ? null
+      : { command: 'lockstep repro', waitMs, onWait: (holder) => render({ type: 'waiting-for-lock', holder }) },
   );
   // --pull: restores that lack objects ask the remote first; it is opened only if one does
   const fetcher = flags.pull ? (await import('../remote/index.js')).missingFetcher(ws.project, flags.remote) : null;
@@ -37,21 +39,42 @@ export async function run(targets: string[], flags: ReproFlags, cmd: Command): P
   try {
     const summary = await reproduce(
       ws,
-      { targets, force: !!flags.force, singleItem: !!flags.singleItem, downstream: !!flags.downstream, keepGoing: !!flags.keepGoing, jobs, runCache: flags.runCache !== false, dry: !!flags.dry, ...(fetcher ? { pull: fetcher } : {}) },
+      {
+        targets,
+        force: !!flags.force,
+        singleItem: !!flags.singleItem,
+        downstream: !!flags.downstream,
+        keepGoing: !!flags.keepGoing,
+        jobs,
+        runCache: flags.runCache !== false,
+        dry: !!flags.dry,
+        ...(fetcher ? { pull: fetcher } : {}),
+      },
       render,
       controller.signal,
     );
-    if (summary.interrupted) throw new LockstepError('interrupted', 'interrupted; the stages that did not finish were not recorded', 'Run lockstep repro again to redo them.');
+    if (summary.interrupted)
+      throw new LockstepError(
+        'interrupted',
+        'interrupted; the stages that did not finish were not recorded',
+        'Run lockstep repro again to redo them.',
+      );
     if (summary.failures.length > 0) {
       const first = summary.failures[0]!;
       const others = summary.failures.slice(1).map((f) => f.stage);
       const more = others.length ? ` (also failed: ${others.join(', ')})` : '';
-      throw new LockstepError('stage-failed', `${first.message}${more}`, 'Its outputs were not cached and downstream stages did not run; fix it and run lockstep repro again.');
+      throw new LockstepError(
+        'stage-failed',
+        `${first.message}${more}`,
+        'Its outputs were not cached and downstream stages did not run; fix it and run lockstep repro again.',
+      );
     }
     if (!flags.json && !g.quiet && !flags.dry) {
       const counts = { ran: 0, restored: 0, fresh: 0, frozen: 0 };
       for (const o of summary.outcomes.values()) if (o in counts) counts[o as keyof typeof counts]++;
-      out(`Done: ${counts.ran} ran, ${counts.restored} restored from cache, ${counts.fresh} up to date${counts.frozen ? `, ${counts.frozen} frozen` : ''}.`);
+      out(
+        `Done: ${counts.ran} ran, ${counts.restored} restored from cache, ${counts.fresh} up to date${counts.frozen ? `, ${counts.frozen} frozen` : ''}.`,
+      );
     }
     return 0;
   } finally {
@@ -91,7 +114,10 @@ function textRenderer(quiet: boolean): (e: ReproEvent) => void {
         if (!quiet || e.stream === 'stderr') (e.stream === 'stdout' ? out : errLine)(`[${e.stage}] ${e.line}`);
         return;
       case 'stage-restored':
-        if (!quiet) out(`Stage '${e.stage}' restored from the ${e.from === 'lock' ? 'cache' : 'run-cache'}${e.pulled ? ' (objects pulled from the remote)' : ''}, not run`);
+        if (!quiet)
+          out(
+            `Stage '${e.stage}' restored from the ${e.from === 'lock' ? 'cache' : 'run-cache'}${e.pulled ? ' (objects pulled from the remote)' : ''}, not run`,
+          );
         return;
       case 'stage-pull-failed':
         errLine(`Stage '${e.stage}': could not pull from the remote (${e.message}); running it instead`);

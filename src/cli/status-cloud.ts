@@ -6,7 +6,11 @@ import { parseJobs } from './transfer-common.js';
  * `lockstep status --cloud`: new / deleted / missing objects per output against the remote.
  * src/cli/status.ts delegates here when --cloud is given.
  */
-export async function run(targets: string[], opts: { remote?: string; jobs?: string; json?: boolean }, _cmd?: Command): Promise<number> {
+export async function run(
+  targets: string[],
+  opts: { remote?: string; jobs?: string; json?: boolean },
+  _cmd?: Command,
+): Promise<number> {
   const project = await openProject();
   const { cloudStatus } = await import('../remote/index.js');
   const status = await cloudStatus(project, { targets, remote: opts.remote, jobs: parseJobs(opts.jobs) });
@@ -18,7 +22,11 @@ export async function run(targets: string[], opts: { remote?: string; jobs?: str
   for (const o of status.outputs) {
     const counts = `${o.new.length} new, ${o.deleted.length} deleted, ${o.missing.length} missing, ${o.ok} in sync`;
     process.stdout.write(`${o.stage}: ${o.path} (remote '${o.remote}'${o.push ? '' : ', push: false'}): ${counts}\n`);
-    for (const [word, list] of [['new', o.new], ['deleted', o.deleted], ['missing', o.missing]] as const) {
+    for (const [word, list] of [
+      ['new', o.new],
+      ['deleted', o.deleted],
+      ['missing', o.missing],
+    ] as const) {
       for (const p of list.slice(0, limit)) process.stdout.write(`\t${word}:\t${p}\n`);
       if (list.length > limit) process.stdout.write(`\t${word}:\t… and ${list.length - limit} more\n`);
     }

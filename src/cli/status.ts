@@ -24,11 +24,17 @@ export async function run(targets: string[], flags: StatusFlags, cmd: Command): 
   if (!selection.ok) throw selection.error;
   const limit = pLimit(8);
   const results = await Promise.all(
-    selection.value.map((name) => limit(async () => {
-      const stage = ws.graph.byName.get(name)!;
-      if (stage.frozen) return { name, frozen: true, reasons: [] as StaleReason[] };
-      return { name, frozen: false, reasons: staleReasons(stage, ws.lock.stages[name], await observeStage(ws, stage)) };
-    })),
+    selection.value.map((name) =>
+      limit(async () => {
+        const stage = ws.graph.byName.get(name)!;
+        if (stage.frozen) return { name, frozen: true, reasons: [] as StaleReason[] };
+        return {
+          name,
+          frozen: false,
+          reasons: staleReasons(stage, ws.lock.stages[name], await observeStage(ws, stage)),
+        };
+      }),
+    ),
   );
   await ws.hasher.save();
   const stale = results.filter((r) => r.reasons.length > 0);

@@ -65,7 +65,13 @@ export class Context {
   }
 }
 
-function mergeInto(into: Record<string, unknown>, src: Record<string, unknown>, source: string, prefix: string, origin: Map<string, string>): string | undefined {
+function mergeInto(
+  into: Record<string, unknown>,
+  src: Record<string, unknown>,
+  source: string,
+  prefix: string,
+  origin: Map<string, string>,
+): string | undefined {
   for (const [key, value] of Object.entries(src)) {
     const dotted = prefix ? `${prefix}.${key}` : key;
     const existing = into[key];
@@ -74,7 +80,7 @@ function mergeInto(into: Record<string, unknown>, src: Record<string, unknown>, 
       if (e) return e;
       continue;
     }
-    if (Object.prototype.hasOwnProperty.call(into, key)) {
+    if (Object.hasOwn(into, key)) {
       const where = originOf(origin, dotted) ?? 'an earlier source';
       return `cannot redefine '${dotted}' from '${source}' as it already exists in '${where}'`;
     }
@@ -150,7 +156,7 @@ export function select(data: unknown, segments: Segment[]): Selection {
     if (typeof seg === 'number') {
       if (!Array.isArray(cur) || seg >= cur.length) return { found: false, missingAt: i };
       cur = cur[seg];
-    } else if (isPlainObject(cur) && Object.prototype.hasOwnProperty.call(cur, seg)) {
+    } else if (isPlainObject(cur) && Object.hasOwn(cur, seg)) {
       cur = cur[seg];
     } else if (Array.isArray(cur) && /^\d+$/.test(seg) && Number(seg) < cur.length) {
       cur = cur[Number(seg)];

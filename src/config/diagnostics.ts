@@ -15,7 +15,10 @@ export interface ConfigProblem {
 }
 
 export class ConfigProblemsError extends LockstepError {
-  constructor(readonly problems: ConfigProblem[], hint?: string) {
+  constructor(
+    readonly problems: ConfigProblem[],
+    hint?: string,
+  ) {
     const first = problems[0];
     if (!first) throw new Error('ConfigProblemsError needs at least one problem');
     const more = problems.length - 1;
@@ -44,7 +47,10 @@ function hintFor(reason: FailureReason): string {
 export class SourceFile {
   private lineStarts: number[] | undefined;
 
-  constructor(readonly file: string, readonly text: string) {}
+  constructor(
+    readonly file: string,
+    readonly text: string,
+  ) {}
 
   private starts(): number[] {
     if (!this.lineStarts) {
@@ -110,7 +116,9 @@ export class Problems {
     if (!this.list.length) return;
     const files = [...this.sources.keys()];
     const rank = (p: ConfigProblem) => (p.pos ? files.indexOf(p.pos.file) : files.length);
-    const sorted = [...this.list].sort((a, b) => rank(a) - rank(b) || (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0));
+    const sorted = [...this.list].sort(
+      (a, b) => rank(a) - rank(b) || (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0),
+    );
     throw new ConfigProblemsError(sorted);
   }
 }

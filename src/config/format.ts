@@ -58,9 +58,18 @@ export function dictToArgs(obj: Record<string, unknown>): { text: string } | { e
     } else if (Array.isArray(value)) {
       const items: string[] = [];
       for (const item of value) {
-        if (Array.isArray(item) || isPlainObject(item)) return { error: `cannot unwrap nested ${typeName(item)} in '${key}' into command arguments` };
+        if (Array.isArray(item) || isPlainObject(item))
+          return { error: `cannot unwrap nested ${typeName(item)} in '${key}' into command arguments` };
         // Python's f"{i}" of a list item: True/False capitalised, unlike a whole boolean flag.
-        items.push(typeof item === 'string' ? shellQuote(item) : typeof item === 'boolean' ? (item ? 'True' : 'False') : (scalarToString(item) ?? ''));
+        items.push(
+          typeof item === 'string'
+            ? shellQuote(item)
+            : typeof item === 'boolean'
+              ? item
+                ? 'True'
+                : 'False'
+              : (scalarToString(item) ?? ''),
+        );
       }
       if (items.length) parts.push(`--${key} ${items.join(' ')}`);
     } else {

@@ -91,7 +91,14 @@ export function resolveString(text: string, span: Span, env: ResolveEnv, mode: '
     }
     if (piece === undefined) {
       const extra = mode === 'cmd' ? ' (only a dict unwraps to arguments in cmd)' : '';
-      report(env, 'interpolation', `cannot interpolate '${m[0]}' of type ${typeName(v)} into a string${extra}`, m, text, span);
+      report(
+        env,
+        'interpolation',
+        `cannot interpolate '${m[0]}' of type ${typeName(v)} into a string${extra}`,
+        m,
+        text,
+        span,
+      );
       failed = true;
       continue;
     }
@@ -108,12 +115,26 @@ type Lookup = { ok: true; value: unknown } | { ok: false };
 function lookup(m: RegExpMatchArray, text: string, span: Span, env: ResolveEnv): Lookup {
   const segments = parseExpression(m[1] ?? '');
   if (!segments) {
-    report(env, 'interpolation', `malformed expression '${m[0]}' (expected a name like 'train.lr' or 'items[0]')`, m, text, span);
+    report(
+      env,
+      'interpolation',
+      `malformed expression '${m[0]}' (expected a name like 'train.lr' or 'items[0]')`,
+      m,
+      text,
+      span,
+    );
     return { ok: false };
   }
   const sel = select(env.ctx.data, segments);
   if (!sel.found) {
-    report(env, 'interpolation', `unknown variable '${m[0]}'${suggest(env.ctx.data, segments, sel.missingAt)}`, m, text, span);
+    report(
+      env,
+      'interpolation',
+      `unknown variable '${m[0]}'${suggest(env.ctx.data, segments, sel.missingAt)}`,
+      m,
+      text,
+      span,
+    );
     return { ok: false };
   }
   track(env, segments, sel.value);
@@ -142,7 +163,14 @@ function track(env: ResolveEnv, segments: Segment[], value: unknown): void {
   rec[expr] = value;
 }
 
-function report(env: ResolveEnv, reason: 'interpolation', message: string, m: RegExpMatchArray, text: string, span: Span): void {
+function report(
+  env: ResolveEnv,
+  reason: 'interpolation',
+  message: string,
+  m: RegExpMatchArray,
+  text: string,
+  span: Span,
+): void {
   env.problems.add(reason, `${env.where}: ${message}`, locate(env, span, text, m));
 }
 

@@ -74,13 +74,19 @@ export function parseParamsText(file: string, text: string): ParamsRead {
     try {
       data = plainToml(parseToml(text));
     } catch (e) {
-      if (e instanceof TomlError) return syntax((e.message.split('\n')[0] ?? '').replace(/^Invalid TOML document: /, ''), undefined, { file, line: e.line, col: e.column });
+      if (e instanceof TomlError)
+        return syntax((e.message.split('\n')[0] ?? '').replace(/^Invalid TOML document: /, ''), undefined, {
+          file,
+          line: e.line,
+          col: e.column,
+        });
       return syntax((e as Error).message);
     }
   } else if (ext === '.yaml' || ext === '.yml') {
     const doc = parseDocument(text, { merge: true, prettyErrors: false });
     const first = doc.errors[0];
-    if (first) return syntax((first.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, ''), first.pos[0]);
+    if (first)
+      return syntax((first.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, ''), first.pos[0]);
     data = doc.toJS() ?? {};
   } else {
     return syntax(`unsupported params file type '${ext || file}' (use .yaml, .yml, .json or .toml)`);
@@ -93,8 +99,17 @@ export function parseParamsText(file: string, text: string): ParamsRead {
 export async function readParamsFile(root: string, file: string): Promise<Record<string, unknown>> {
   const r = await readParams(root, file);
   if (r.ok) return r.data;
-  if (r.kind === 'missing') throw new LockstepError('missing-param', `params file '${file}' not found`, `Create ${file} or fix the reference to it.`);
-  throw new LockstepError('yaml-syntax', `${formatPos(r.pos) || `${file}: `}${r.message}`, `Fix the syntax of ${file}.`);
+  if (r.kind === 'missing')
+    throw new LockstepError(
+      'missing-param',
+      `params file '${file}' not found`,
+      `Create ${file} or fix the reference to it.`,
+    );
+  throw new LockstepError(
+    'yaml-syntax',
+    `${formatPos(r.pos) || `${file}: `}${r.message}`,
+    `Fix the syntax of ${file}.`,
+  );
 }
 
 /**
@@ -102,7 +117,7 @@ export async function readParamsFile(root: string, file: string): Promise<Record
  * that itself contains dots (TOML `"a.b" = 1`) is found too.
  */
 export function getParam(obj: unknown, dottedKey: string): { found: boolean; value: unknown } {
-  if (isPlainObject(obj) && Object.prototype.hasOwnProperty.call(obj, dottedKey)) return { found: true, value: obj[dottedKey] };
+  if (isPlainObject(obj) && Object.hasOwn(obj, dottedKey)) return { found: true, value: obj[dottedKey] };
   const parts = dottedKey.replace(/\[(\d+)\]/g, '.$1').split('.');
   return walk(obj, parts, 0);
 }
@@ -113,7 +128,7 @@ function walk(cur: unknown, parts: string[], i: number): { found: boolean; value
     // Prefer the longest key that exists, so `a.b.c` finds {"a.b": {"c": 1}}.
     for (let j = parts.length; j > i; j--) {
       const key = parts.slice(i, j).join('.');
-      if (Object.prototype.hasOwnProperty.call(cur, key)) {
+      if (Object.hasOwn(cur, key)) {
         const r = walk(cur[key], parts, j);
         if (r.found) return r;
       }
@@ -161,7 +176,11 @@ export async function resolveStageParams(
           `Create ${dep.file} or remove it from the params of stage '${stage.name}'.`,
         );
       }
-      throw new LockstepError('yaml-syntax', `${formatPos(r.pos) || `${r.file}: `}${r.message}`, `Fix the syntax of ${r.file}.`);
+      throw new LockstepError(
+        'yaml-syntax',
+        `${formatPos(r.pos) || `${r.file}: `}${r.message}`,
+        `Fix the syntax of ${r.file}.`,
+      );
     }
     const values = (result[dep.file] ??= {});
     if (dep.keys === null) {

@@ -15,7 +15,12 @@ const FORMAT = 'lockstep-parsed-yaml-v1';
 /** Small files parse in a few milliseconds; caching them would only add files. */
 const MIN_CACHED_LENGTH = 8 * 1024;
 
-export function parseYamlSourceCached(file: string, text: string, problems: Problems, cacheDir: string | undefined): YNode | undefined {
+export function parseYamlSourceCached(
+  file: string,
+  text: string,
+  problems: Problems,
+  cacheDir: string | undefined,
+): YNode | undefined {
   if (!cacheDir || text.length < MIN_CACHED_LENGTH) return parseYamlSource(file, text, problems);
   const key = createHash('md5').update(`${FORMAT}\0${file}\0`).update(text).digest('hex');
   const target = path.join(cacheDir, 'tmp', 'parsed', `${key}.json`);

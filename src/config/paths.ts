@@ -134,12 +134,20 @@ export function checkOverlaps(outs: OutRef[], problems: Problems): void {
       if (clash) break;
     }
     if (clash) {
-      problems.add('duplicate-out', `stage '${out.stage.name}': output '${out.path}' is inside output '${clash.path}' of stage '${clash.stage.name}'${at(clash)}`, out.span);
+      problems.add(
+        'duplicate-out',
+        `stage '${out.stage.name}': output '${out.path}' is inside output '${clash.path}' of stage '${clash.stage.name}'${at(clash)}`,
+        out.span,
+      );
       continue;
     }
     const inner = under.get(out.path);
     if (inner) {
-      problems.add('duplicate-out', `stage '${out.stage.name}': output '${out.path}' contains output '${inner.path}' of stage '${inner.stage.name}'${at(inner)}`, out.span);
+      problems.add(
+        'duplicate-out',
+        `stage '${out.stage.name}': output '${out.path}' contains output '${inner.path}' of stage '${inner.stage.name}'${at(inner)}`,
+        out.span,
+      );
       continue;
     }
     owners.set(out.path, out);

@@ -11,7 +11,18 @@ import { toPlain } from './source.js';
 import type { DepDef, OutDef, OutKind, ParamDep, SourcePos, StageDef } from './types.js';
 
 export const STAGE_FIELDS = [
-  'cmd', 'wdir', 'deps', 'params', 'outs', 'metrics', 'plots', 'frozen', 'always_changed', 'desc', 'meta', 'vars',
+  'cmd',
+  'wdir',
+  'deps',
+  'params',
+  'outs',
+  'metrics',
+  'plots',
+  'frozen',
+  'always_changed',
+  'desc',
+  'meta',
+  'vars',
 ] as const;
 export const TOP_LEVEL_FIELDS = ['stages', 'vars', 'plots', 'metrics', 'params', 'artifacts', 'datasets'] as const;
 const OUT_FIELDS = ['cache', 'persist', 'push', 'remote', 'desc', 'type', 'labels', 'meta', 'checkpoint'] as const;
@@ -50,7 +61,12 @@ export class StageBuilder {
   /** Unknown keys of a stage body (before interpolation, so typos are reported even in generated stages). */
   checkFields(where: string, body: YMap, allowed: readonly string[]): void {
     for (const e of body.entries) {
-      if (!allowed.includes(e.key)) this.problems.add('unknown-field', `${where}: unknown field '${e.key}'${didYouMean(e.key, allowed)}`, e.keySpan);
+      if (!allowed.includes(e.key))
+        this.problems.add(
+          'unknown-field',
+          `${where}: unknown field '${e.key}'${didYouMean(e.key, allowed)}`,
+          e.keySpan,
+        );
     }
   }
 
@@ -58,7 +74,8 @@ export class StageBuilder {
   build(b: StageBuild): { stage: StageDef; outs: OutRef[] } | undefined {
     const where = `stage '${b.name}'`;
     const before = this.problems.size;
-    const bad = (reason: FailureReason, text: string, span: Span) => this.problems.add(reason, `${where}: ${text}`, span);
+    const bad = (reason: FailureReason, text: string, span: Span) =>
+      this.problems.add(reason, `${where}: ${text}`, span);
     const field = (key: string) => b.body.entries.find((e) => e.key === key);
 
     const cmdEntry = field('cmd');
@@ -68,7 +85,11 @@ export class StageBuilder {
     } else {
       const v = cmdEntry.value;
       if (v.kind === 'scalar' && typeof v.value === 'string' && v.value.trim()) cmd = [v.value];
-      else if (v.kind === 'seq' && v.items.length && v.items.every((i) => i.kind === 'scalar' && typeof i.value === 'string')) {
+      else if (
+        v.kind === 'seq' &&
+        v.items.length &&
+        v.items.every((i) => i.kind === 'scalar' && typeof i.value === 'string')
+      ) {
         cmd = v.items.map((i) => String((i as { value: unknown }).value));
       } else bad('config', "'cmd' must be a non-empty string or a list of strings", v.span);
     }
@@ -162,10 +183,21 @@ export class StageBuilder {
           const v = e.value;
           if (v.kind === 'scalar' && v.value === null) add(e.key, null, e.keySpan);
           else if (v.kind === 'seq' && v.items.length === 0) add(e.key, null, e.keySpan);
-          else if (v.kind === 'seq' && v.items.every((k) => k.kind === 'scalar' && typeof k.value === 'string' && k.value)) {
-            add(e.key, v.items.map((k) => String((k as { value: unknown }).value)), e.keySpan);
+          else if (
+            v.kind === 'seq' &&
+            v.items.every((k) => k.kind === 'scalar' && typeof k.value === 'string' && k.value)
+          ) {
+            add(
+              e.key,
+              v.items.map((k) => String((k as { value: unknown }).value)),
+              e.keySpan,
+            );
           } else {
-            this.problems.add('config', `${where}: params of '${e.key}' must be a list of keys, or empty to track the whole file`, v.span);
+            this.problems.add(
+              'config',
+              `${where}: params of '${e.key}' must be a list of keys, or empty to track the whole file`,
+              v.span,
+            );
           }
         }
       } else {
@@ -189,7 +221,11 @@ export class StageBuilder {
         span = e.keySpan;
         if (e.value.kind === 'map') opts = e.value;
         else if (!(e.value.kind === 'scalar' && e.value.value === null)) {
-          this.problems.add('config', `${where}: options of ${kind} '${rawPath}' must be a mapping like {cache: false}`, e.value.span);
+          this.problems.add(
+            'config',
+            `${where}: options of ${kind} '${rawPath}' must be a mapping like {cache: false}`,
+            e.value.span,
+          );
           continue;
         }
       } else {
@@ -220,7 +256,11 @@ export class StageBuilder {
       const v = e.value;
       const label = `${kind} '${rawPath}'`;
       if (!allowed.includes(e.key)) {
-        this.problems.add('unknown-field', `${where}: ${label}: unknown field '${e.key}'${didYouMean(e.key, allowed)}`, e.keySpan);
+        this.problems.add(
+          'unknown-field',
+          `${where}: ${label}: unknown field '${e.key}'${didYouMean(e.key, allowed)}`,
+          e.keySpan,
+        );
         continue;
       }
       if (e.key === 'cache' || e.key === 'persist' || e.key === 'push') {

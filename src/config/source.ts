@@ -101,7 +101,11 @@ function convert(doc: Document, node: unknown, file: string, depth: number): YNo
     return { kind: 'map', entries, span: spanOf(node, file, 1) };
   }
   if (isSeq(node)) {
-    return { kind: 'seq', items: node.items.map((it) => convert(doc, it, file, depth + 1)), span: spanOf(node, file, 1) };
+    return {
+      kind: 'seq',
+      items: node.items.map((it) => convert(doc, it, file, depth + 1)),
+      span: spanOf(node, file, 1),
+    };
   }
   if (isScalar(node)) return { kind: 'scalar', value: node.value, span: spanOf(node, file) };
   return { kind: 'scalar', value: null, span: { file, offset: 0, length: 1 } };
@@ -132,7 +136,11 @@ function reSpan(node: YNode, span: Span): YNode {
     case 'seq':
       return { kind: 'seq', items: node.items.map((n) => reSpan(n, span)), span };
     case 'map':
-      return { kind: 'map', entries: node.entries.map((e) => ({ key: e.key, keySpan: span, value: reSpan(e.value, span) })), span };
+      return {
+        kind: 'map',
+        entries: node.entries.map((e) => ({ key: e.key, keySpan: span, value: reSpan(e.value, span) })),
+        span,
+      };
   }
 }
 
@@ -155,7 +163,11 @@ export function toPlain(node: YNode): unknown {
 export function fromPlain(value: unknown, span: Span): YNode {
   if (Array.isArray(value)) return { kind: 'seq', items: value.map((v) => fromPlain(v, span)), span };
   if (isPlainObject(value)) {
-    return { kind: 'map', entries: Object.entries(value).map(([key, v]) => ({ key, keySpan: span, value: fromPlain(v, span) })), span };
+    return {
+      kind: 'map',
+      entries: Object.entries(value).map(([key, v]) => ({ key, keySpan: span, value: fromPlain(v, span) })),
+      span,
+    };
   }
   return { kind: 'scalar', value, span };
 }

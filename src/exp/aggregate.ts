@@ -9,10 +9,17 @@ export const AGGREGATES = ['mean', 'std', 'min', 'max', 'median', 'count'] as co
 export type Aggregate = (typeof AGGREGATES)[number];
 
 export function parseAggregates(spec: string | undefined): Aggregate[] {
-  const names = (spec ?? 'mean,std,min,max').split(',').map((s) => s.trim()).filter(Boolean);
+  const names = (spec ?? 'mean,std,min,max')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const n of names) {
     if (!(AGGREGATES as readonly string[]).includes(n)) {
-      throw new LockstepError('usage', `unknown aggregate '${n}' in --agg; valid: ${AGGREGATES.join(', ')}`, 'Give a comma list, e.g. --agg mean,std.');
+      throw new LockstepError(
+        'usage',
+        `unknown aggregate '${n}' in --agg; valid: ${AGGREGATES.join(', ')}`,
+        'Give a comma list, e.g. --agg mean,std.',
+      );
     }
   }
   return names as Aggregate[];
@@ -48,8 +55,15 @@ export function aggregateValues(values: number[], fn: Aggregate): number | null 
  * column. Failed experiments count in `failed` but not in the aggregates.
  */
 export function groupTable(table: ExpTable, groupBy: string[], aggs: Aggregate[]): ExpTable {
-  if (groupBy.length === 0) throw new LockstepError('usage', '--group-by needs at least one param', 'E.g. --group-by data.');
-  const groupCols = groupBy.map((label) => findColumn(table.columns.filter((c) => c.kind === 'param'), label, '--group-by'));
+  if (groupBy.length === 0)
+    throw new LockstepError('usage', '--group-by needs at least one param', 'E.g. --group-by data.');
+  const groupCols = groupBy.map((label) =>
+    findColumn(
+      table.columns.filter((c) => c.kind === 'param'),
+      label,
+      '--group-by',
+    ),
+  );
   const metricCols = table.columns.filter((c) => c.kind === 'metric');
   const groups = new Map<string, { baseline: string; key: unknown[]; rows: Row[] }>();
   for (const row of table.rows) {
@@ -65,7 +79,13 @@ export function groupTable(table: ExpTable, groupBy: string[], aggs: Aggregate[]
     { id: 'meta:failed', label: 'failed', kind: 'meta' },
   ];
   for (const m of metricCols) {
-    for (const fn of aggs) columns.push({ id: `agg:${m.id}:${fn}`, label: `${m.label}:${fn}`, kind: 'agg', ...(m.file ? { file: m.file, key: `${m.key}:${fn}` } : {}) });
+    for (const fn of aggs)
+      columns.push({
+        id: `agg:${m.id}:${fn}`,
+        label: `${m.label}:${fn}`,
+        kind: 'agg',
+        ...(m.file ? { file: m.file, key: `${m.key}:${fn}` } : {}),
+      });
   }
   const baselines = [...new Set(table.rows.map((r) => r.baseline))];
   const ordered = [...groups.values()].sort((x, y) => {
@@ -82,10 +102,16 @@ export function groupTable(table: ExpTable, groupBy: string[], aggs: Aggregate[]
     const cells: Record<string, unknown> = { 'meta:n': ok.length, 'meta:failed': g.rows.length - ok.length };
     groupCols.forEach((c, i) => (cells[c.id] = g.key[i]));
     for (const m of metricCols) {
-      const values = ok.map((r) => r.cells[m.id]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+      const values = ok
+        .map((r) => r.cells[m.id])
+        .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
       for (const fn of aggs) cells[`agg:${m.id}:${fn}`] = aggregateValues(values, fn);
     }
-    return { baseline: g.baseline, name: g.key.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(' '), cells };
+    return {
+      baseline: g.baseline,
+      name: g.key.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(' '),
+      cells,
+    };
   });
   return { columns, rows };
 }

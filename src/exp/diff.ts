@@ -16,7 +16,12 @@ export interface DiffOptions {
   all?: boolean;
 }
 
-function diffSection(kind: DiffRow['kind'], a: Record<string, Record<string, unknown>>, b: Record<string, Record<string, unknown>>, opts: DiffOptions): DiffRow[] {
+function diffSection(
+  kind: DiffRow['kind'],
+  a: Record<string, Record<string, unknown>>,
+  b: Record<string, Record<string, unknown>>,
+  opts: DiffOptions,
+): DiffRow[] {
   const rows: DiffRow[] = [];
   const files = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
   for (const file of files) {

@@ -33,7 +33,11 @@ function parseChoice(key: string, raw: unknown): Choice {
     const r = raw as { values: unknown[]; join?: unknown };
     return { values: r.values.map(String), ...(typeof r.join === 'string' && r.join ? { join: r.join } : {}) };
   }
-  throw new LockstepError('config', `${CONFIG_FILE}: exp.choices.${key} must be a list of values or {values: [...], join: '+'}`, 'Fix exp.choices in the config.');
+  throw new LockstepError(
+    'config',
+    `${CONFIG_FILE}: exp.choices.${key} must be a list of values or {values: [...], join: '+'}`,
+    'Fix exp.choices in the config.',
+  );
 }
 
 export interface ExpConfig {
@@ -56,10 +60,16 @@ export async function loadExpConfig(root: string): Promise<ExpConfig> {
     const exp = (doc as { exp?: { choices?: Record<string, unknown>; link?: unknown } } | null)?.exp;
     if (!exp || typeof exp !== 'object') continue;
     if (exp.choices && typeof exp.choices === 'object') {
-      for (const [key, raw] of Object.entries(exp.choices)) out.choices[key.includes(':') ? key : `${DEFAULT_PARAMS_FILE}:${key}`] = parseChoice(key, raw);
+      for (const [key, raw] of Object.entries(exp.choices))
+        out.choices[key.includes(':') ? key : `${DEFAULT_PARAMS_FILE}:${key}`] = parseChoice(key, raw);
     }
     if (exp.link !== undefined) {
-      if (!Array.isArray(exp.link)) throw new LockstepError('config', `${file}: exp.link must be a list of folder paths`, 'E.g. exp: {link: [tools]}.');
+      if (!Array.isArray(exp.link))
+        throw new LockstepError(
+          'config',
+          `${file}: exp.link must be a list of folder paths`,
+          'E.g. exp: {link: [tools]}.',
+        );
       out.link.push(...exp.link.map(String));
     }
   }
@@ -84,7 +94,11 @@ export function checkChoices(assignments: Assignment[], choices: Choices): void 
     }
     const dup = parts.find((p, i) => parts.indexOf(p) !== i);
     if (dup !== undefined) {
-      throw new LockstepError('usage', `invalid value '${value}' for ${label}: '${dup}' appears twice`, `Name each value once, joined by '${choice.join}'.`);
+      throw new LockstepError(
+        'usage',
+        `invalid value '${value}' for ${label}: '${dup}' appears twice`,
+        `Name each value once, joined by '${choice.join}'.`,
+      );
     }
   }
 }

@@ -8,7 +8,8 @@ import { distance } from 'fastest-levenshtein';
 import { LockstepError } from '../errors.js';
 import type { Assignment } from './sweep.js';
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
 /** Dotted keys of the leaves (lists are leaves), as dvc.lock and `exp show` name params. */
 export function flattenParams(obj: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
@@ -46,7 +47,11 @@ export function closestKeys(wanted: string, keys: string[], max = 12): string {
 
 function unknownKey(file: string, a: Assignment, keys: string[]): LockstepError {
   const valid = keys.length ? `valid keys: ${closestKeys(a.key, flattenKeysOnly(keys))}` : 'the file has no keys';
-  return new LockstepError('missing-param', `${file}: unknown param '${a.key}'; ${valid}`, 'Set a key the params file already has (see `lockstep exp show` or the file).');
+  return new LockstepError(
+    'missing-param',
+    `${file}: unknown param '${a.key}'; ${valid}`,
+    'Set a key the params file already has (see `lockstep exp show` or the file).',
+  );
 }
 
 /** Prefer leaves in the listing: dict keys are settable but rarely what was meant. */
@@ -69,7 +74,11 @@ export function parseParamsText(file: string, text: string): unknown {
     if (/\.toml$/i.test(file)) return parseToml(text);
     return YAML.parse(text) ?? {};
   } catch (e) {
-    throw new LockstepError('yaml-syntax', `${file}: ${(e as Error).message.split('\n')[0]}`, 'Fix the params file syntax.');
+    throw new LockstepError(
+      'yaml-syntax',
+      `${file}: ${(e as Error).message.split('\n')[0]}`,
+      'Fix the params file syntax.',
+    );
   }
 }
 
@@ -93,10 +102,15 @@ export function applyAssignments(file: string, text: string, assignments: Assign
   if (/\.toml$/i.test(file)) {
     const obj = data as Record<string, unknown>;
     for (const a of assignments) setIn(obj, a.key.split('.'), a.value);
-    return stringifyToml(obj) + '\n';
+    return `${stringifyToml(obj)}\n`;
   }
   const doc = YAML.parseDocument(text);
-  if (!isMap(doc.contents)) throw new LockstepError('config', `${file}: the params file is not a mapping`, 'Make the top level of the params file a mapping.');
+  if (!isMap(doc.contents))
+    throw new LockstepError(
+      'config',
+      `${file}: the params file is not a mapping`,
+      'Make the top level of the params file a mapping.',
+    );
   for (const a of assignments) doc.setIn(a.key.split('.'), a.value);
   return doc.toString();
 }

@@ -60,7 +60,9 @@ const identityEnv = (): Record<string, string> => ({
 });
 
 export function commitMessage(meta: RecordMeta): string {
-  const what = meta.overrides.map((a) => `${a.key}=${typeof a.value === 'string' ? a.value : JSON.stringify(a.value)}`).join(' ');
+  const what = meta.overrides
+    .map((a) => `${a.key}=${typeof a.value === 'string' ? a.value : JSON.stringify(a.value)}`)
+    .join(' ');
   return `lockstep exp ${meta.name}${what ? `: ${what}` : ''}\n\nLockstep-State: ${meta.state}\nLockstep-Created: ${meta.created}\n`;
 }
 
@@ -73,15 +75,23 @@ export async function writeRecord(root: string, input: WriteRecordInput): Promis
   const { meta } = input;
   const files = [...input.files].sort((a, b) => a.path.localeCompare(b.path));
   const shas = files.length
-    ? (await git(root, ['hash-object', '-w', '--no-filters', '--stdin-paths'], { input: files.map((f) => f.abs).join('\n') + '\n' })).trim().split('\n')
+    ? (
+        await git(root, ['hash-object', '-w', '--no-filters', '--stdin-paths'], {
+          input: `${files.map((f) => f.abs).join('\n')}\n`,
+        })
+      )
+        .trim()
+        .split('\n')
     : [];
-  const metaSha = (await git(root, ['hash-object', '-w', '--stdin'], { input: JSON.stringify(meta, null, 1) + '\n' })).trim();
+  const metaSha = (
+    await git(root, ['hash-object', '-w', '--stdin'], { input: `${JSON.stringify(meta, null, 1)}\n` })
+  ).trim();
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-index-'));
   try {
     const env = { GIT_INDEX_FILE: path.join(tmp, 'index') };
     const lines = files.map((f, i) => `100644 ${shas[i]}\t${f.path}`);
     lines.push(`100644 ${metaSha}\t${META_PATH}`);
-    await git(root, ['update-index', '--add', '--index-info'], { env, input: lines.join('\n') + '\n' });
+    await git(root, ['update-index', '--add', '--index-info'], { env, input: `${lines.join('\n')}\n` });
     const tree = (await git(root, ['write-tree'], { env })).trim();
     const commit = (
       await git(root, ['commit-tree', tree, '-p', meta.baseline, '-F', '-'], {
@@ -92,7 +102,11 @@ export async function writeRecord(root: string, input: WriteRecordInput): Promis
     const ref = expRef(meta.baseline, meta.name);
     const ok = await gitMaybe(root, ['update-ref', '-m', `lockstep exp run ${meta.name}`, ref, commit, ZERO_SHA]);
     if (ok === null) {
-      throw new LockstepError('exp', `experiment name '${meta.name}' is already taken on baseline ${meta.baseline.slice(0, 7)} (${ref})`, 'Pick another name with -n, or remove the old one with `lockstep exp remove`.');
+      throw new LockstepError(
+        'exp',
+        `experiment name '${meta.name}' is already taken on baseline ${meta.baseline.slice(0, 7)} (${ref})`,
+        'Pick another name with -n, or remove the old one with `lockstep exp remove`.',
+      );
     }
     return commit;
   } finally {
@@ -130,7 +144,11 @@ export async function resolveRevs(root: string, revs: string[]): Promise<string[
   for (const rev of revs) {
     const sha = await gitMaybe(root, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
     if (sha === null) {
-      throw new LockstepError('exp', `'${rev}' is not a commit in ${root}`, rev === 'HEAD' ? 'Commit once before running experiments.' : 'Give a branch, tag or commit sha.');
+      throw new LockstepError(
+        'exp',
+        `'${rev}' is not a commit in ${root}`,
+        rev === 'HEAD' ? 'Commit once before running experiments.' : 'Give a branch, tag or commit sha.',
+      );
     }
     shas.push(sha.trim());
   }
@@ -179,9 +197,14 @@ export async function listExperiments(root: string, opts: ListOptions = {}): Pro
   }
   if (opts.names?.length) {
     const names = new Set(opts.names);
-    refs = refs.filter((r) => names.has(r.name) || names.has(r.sha) || opts.names!.some((n) => n.length >= 7 && r.sha.startsWith(n)));
+    refs = refs.filter(
+      (r) => names.has(r.name) || names.has(r.sha) || opts.names!.some((n) => n.length >= 7 && r.sha.startsWith(n)),
+    );
   }
-  const blobs = await catFileBatch(root, refs.map((r) => `${r.sha}:${META_PATH}`));
+  const blobs = await catFileBatch(
+    root,
+    refs.map((r) => `${r.sha}:${META_PATH}`),
+  );
   const records: ListedExperiment[] = [];
   refs.forEach((r, i) => {
     const blob = blobs[i];
@@ -192,7 +215,10 @@ export async function listExperiments(root: string, opts: ListOptions = {}): Pro
       // a damaged metadata blob must not hide the other experiments
     }
   });
-  return records.sort((a, b) => a.baseline.localeCompare(b.baseline) || a.created.localeCompare(b.created) || a.name.localeCompare(b.name));
+  return records.sort(
+    (a, b) =>
+      a.baseline.localeCompare(b.baseline) || a.created.localeCompare(b.created) || a.name.localeCompare(b.name),
+  );
 }
 
 /**
@@ -203,12 +229,20 @@ export async function resolveExperiment(root: string, nameOrSha: string): Promis
   const all = await listExperiments(root, { allCommits: true, names: [nameOrSha] });
   if (all.length === 1) return all[0] as ListedExperiment;
   if (all.length === 0) {
-    throw new LockstepError('exp', `no experiment named '${nameOrSha}'`, 'List them with `lockstep exp list --all-commits`.');
+    throw new LockstepError(
+      'exp',
+      `no experiment named '${nameOrSha}'`,
+      'List them with `lockstep exp list --all-commits`.',
+    );
   }
   const head = (await gitMaybe(root, ['rev-parse', 'HEAD']))?.trim();
   const onHead = all.filter((r) => r.baseline === head);
   if (onHead.length === 1) return onHead[0] as ListedExperiment;
-  throw new LockstepError('exp', `experiment name '${nameOrSha}' is ambiguous: ${all.map((r) => `${r.baseline.slice(0, 7)}/${r.name}`).join(', ')}`, 'Give the experiment sha instead.');
+  throw new LockstepError(
+    'exp',
+    `experiment name '${nameOrSha}' is ambiguous: ${all.map((r) => `${r.baseline.slice(0, 7)}/${r.name}`).join(', ')}`,
+    'Give the experiment sha instead.',
+  );
 }
 
 /** Names already used under a baseline. */
@@ -219,13 +253,16 @@ export async function takenNames(root: string, baseline: string): Promise<Set<st
 /** Delete refs atomically in one `git update-ref --stdin` transaction, each checked against its sha. */
 export async function removeRefs(root: string, entries: Array<{ ref: string; sha: string }>): Promise<void> {
   if (entries.length === 0) return;
-  const input = entries.map((e) => `delete ${e.ref} ${e.sha}`).join('\n') + '\n';
+  const input = `${entries.map((e) => `delete ${e.ref} ${e.sha}`).join('\n')}\n`;
   await git(root, ['update-ref', '--stdin', '-m', 'lockstep exp remove'], { input });
 }
 
 /** Read files of a record's tree (e.g. its params files) as buffers; missing files are left out. */
 export async function readRecordFiles(root: string, sha: string, paths: string[]): Promise<Map<string, Buffer>> {
-  const blobs = await catFileBatch(root, paths.map((p) => `${sha}:${p}`));
+  const blobs = await catFileBatch(
+    root,
+    paths.map((p) => `${sha}:${p}`),
+  );
   const out = new Map<string, Buffer>();
   paths.forEach((p, i) => {
     const b = blobs[i];

@@ -23,7 +23,15 @@ import { applyAssignments, parseParamsText } from './params-edit.js';
 import { expRef, META_PATH, takenNames, writeRecord, type RecordMeta } from './records.js';
 import { planSweep, stageSignatures } from './schedule.js';
 import { expandSweep, type Assignment, type ParamOverride } from './sweep.js';
-import { createWorkspace, linkedFolders, removeStaleWorkspaces, trackedFiles, untrackedError, untrackedInputs, type Workspace } from './workspace.js';
+import {
+  createWorkspace,
+  linkedFolders,
+  removeStaleWorkspaces,
+  trackedFiles,
+  untrackedError,
+  untrackedInputs,
+  type Workspace,
+} from './workspace.js';
 
 /** dist/src/exp/run.js -> bin/lockstep.js */
 export const DEFAULT_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/lockstep.js');
@@ -68,7 +76,10 @@ export type ExpEvent =
   | { type: 'done'; result: ExperimentResult };
 
 export function logTail(log: string, lines = LOG_TAIL_LINES): string {
-  const all = log.replace(/\r/g, '\n').split('\n').filter((l) => l.trim() !== '');
+  const all = log
+    .replace(/\r/g, '\n')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   return all.slice(-lines).join('\n');
 }
 
@@ -77,11 +88,19 @@ async function prepare(opts: ExpRunOptions) {
   const project = await openProject(opts.cwd);
   const root = project.root;
   if ((await gitMaybe(root, ['rev-parse', '--git-dir'])) === null) {
-    throw new LockstepError('exp', `${root} is not in a git repository; experiments are recorded as git commits`, 'Run `git init` and commit the project first.');
+    throw new LockstepError(
+      'exp',
+      `${root} is not in a git repository; experiments are recorded as git commits`,
+      'Run `git init` and commit the project first.',
+    );
   }
   const baseline = (await gitMaybe(root, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']))?.trim();
   if (!baseline) {
-    throw new LockstepError('exp', `${root} has no commit to run experiments from`, 'Commit the project (git add . && git commit) first.');
+    throw new LockstepError(
+      'exp',
+      `${root} has no commit to run experiments from`,
+      'Commit the project (git add . && git commit) first.',
+    );
   }
   const load = opts.loadPipeline ?? (await import('../config/index.js')).loadPipeline;
   const pipeline = await load(root);
@@ -93,12 +112,23 @@ async function prepare(opts: ExpRunOptions) {
   for (const a of combos.flat()) {
     if (texts.has(a.file)) continue;
     const text = await fs.readFile(path.join(root, a.file), 'utf8').catch(() => null);
-    if (text === null) throw new LockstepError('missing-param', `params file ${a.file} does not exist in ${root}`, 'Create it, or name an existing file with -S file.yaml:key=value.');
+    if (text === null)
+      throw new LockstepError(
+        'missing-param',
+        `params file ${a.file} does not exist in ${root}`,
+        'Create it, or name an existing file with -S file.yaml:key=value.',
+      );
     texts.set(a.file, text);
     paramsFiles.add(a.file);
   }
   // every combination is applied once here so an unknown key fails before the first run
-  for (const combo of combos) for (const [file, text] of texts) applyAssignments(file, text, combo.filter((a) => a.file === file));
+  for (const combo of combos)
+    for (const [file, text] of texts)
+      applyAssignments(
+        file,
+        text,
+        combo.filter((a) => a.file === file),
+      );
   const tracked = await trackedFiles(root);
   const problems = await untrackedInputs(root, pipeline, tracked);
   if (problems.length) throw untrackedError(problems);
@@ -108,7 +138,11 @@ async function prepare(opts: ExpRunOptions) {
     // the pure check mirrors git's rules; git itself has the last word on a user-given name
     for (const n of names) {
       if ((await gitMaybe(root, ['check-ref-format', expRef(baseline, n)])) === null) {
-        throw new LockstepError('usage', `invalid experiment name '${n}': git check-ref-format rejects ${expRef(baseline, n)}`, "Use letters, digits, '-', '_' and '.', e.g. -n lr-sweep.");
+        throw new LockstepError(
+          'usage',
+          `invalid experiment name '${n}': git check-ref-format rejects ${expRef(baseline, n)}`,
+          "Use letters, digits, '-', '_' and '.', e.g. -n lr-sweep.",
+        );
       }
     }
   }
@@ -131,7 +165,18 @@ async function prepare(opts: ExpRunOptions) {
     }
     return stageSignatures(pipeline, parsed, String(i));
   });
-  return { project, root, baseline, pipeline, experiments, tracked, links, texts, paramsFiles: [...paramsFiles].sort(), plan: planSweep(signatures) };
+  return {
+    project,
+    root,
+    baseline,
+    pipeline,
+    experiments,
+    tracked,
+    links,
+    texts,
+    paramsFiles: [...paramsFiles].sort(),
+    plan: planSweep(signatures),
+  };
 }
 
 /** Run the sweep; resolves with one result per experiment (failed ones included). */
@@ -151,7 +196,11 @@ export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentRes
   };
   opts.signal?.addEventListener('abort', onAbort);
 
-  const repro = async (ws: Workspace, name: string, targets: string[]): Promise<{ ok: boolean; log: string; stages: StageCounts }> => {
+  const repro = async (
+    ws: Workspace,
+    name: string,
+    targets: string[],
+  ): Promise<{ ok: boolean; log: string; stages: StageCounts }> => {
     if (aborted) return { ok: false, log: 'interrupted', stages: { ran: [], restored: [] } };
     const child = execa(process.execPath, [bin, 'repro', '--json', ...(opts.reproArgs ?? []), ...targets], {
       cwd: ws.dir,
@@ -239,9 +288,19 @@ export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentRes
       const logFile = path.join(ws.dir, '.lockstep', 'exp.log');
       await fs.mkdir(path.dirname(logFile), { recursive: true });
       await fs.writeFile(logFile, log.length > LOG_KEEP_BYTES ? log.slice(-LOG_KEEP_BYTES) : log);
-      const files = [...collected.files.filter((f) => f.path !== META_PATH), { path: '.lockstep/exp.log', abs: logFile }];
+      const files = [
+        ...collected.files.filter((f) => f.path !== META_PATH),
+        { path: '.lockstep/exp.log', abs: logFile },
+      ];
       const sha = await writeRecord(ctx.root, { meta, files });
-      const result: ExperimentResult = { name: exp.name, state: meta.state, sha, durationMs, assignments: exp.assignments, stages };
+      const result: ExperimentResult = {
+        name: exp.name,
+        state: meta.state,
+        sha,
+        durationMs,
+        assignments: exp.assignments,
+        stages,
+      };
       if (meta.error) result.error = meta.error;
       emit({ type: 'done', result });
       return result;
@@ -263,7 +322,12 @@ export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentRes
     const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failure) throw failure.reason;
     const results = settled.map((s) => (s as PromiseFulfilledResult<ExperimentResult | null>).value);
-    if (aborted) throw new LockstepError('interrupted', `experiments interrupted; ${results.filter(Boolean).length} of ${results.length} were recorded`, 'Run the rest again; recorded ones stay under refs/exps.');
+    if (aborted)
+      throw new LockstepError(
+        'interrupted',
+        `experiments interrupted; ${results.filter(Boolean).length} of ${results.length} were recorded`,
+        'Run the rest again; recorded ones stay under refs/exps.',
+      );
     return results.filter((r): r is ExperimentResult => r !== null);
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
@@ -299,4 +363,3 @@ function killTree(child: ResultPromise): void {
   signal('SIGTERM');
   setTimeout(() => signal('SIGKILL'), 3000).unref();
 }
-

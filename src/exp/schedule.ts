@@ -17,7 +17,9 @@ export function upstreamOf(pipeline: Pipeline): Map<string, string[]> {
     const deps = s.deps.map((d) => d.path);
     up.set(
       s.name,
-      pipeline.stages.filter((o) => o !== s && o.outs.some((out) => deps.some((d) => isUnder(d, out.path)))).map((o) => o.name),
+      pipeline.stages
+        .filter((o) => o !== s && o.outs.some((out) => deps.some((d) => isUnder(d, out.path))))
+        .map((o) => o.name),
     );
   }
   return up;
@@ -36,7 +38,11 @@ function getIn(obj: unknown, key: string): unknown {
  * The signature of every stage for one experiment, given its parsed params files by name. Stages in a
  * cycle (an invalid pipeline, reported by repro) get a signature unique to the experiment.
  */
-export function stageSignatures(pipeline: Pipeline, params: Record<string, unknown>, uniqueTag: string): Map<string, string> {
+export function stageSignatures(
+  pipeline: Pipeline,
+  params: Record<string, unknown>,
+  uniqueTag: string,
+): Map<string, string> {
   const up = upstreamOf(pipeline);
   const byName = new Map(pipeline.stages.map((s) => [s.name, s]));
   const sigs = new Map<string, string>();
@@ -46,9 +52,19 @@ export function stageSignatures(pipeline: Pipeline, params: Record<string, unkno
     if (known) return known;
     if (visiting.has(stage.name)) return `cycle:${uniqueTag}`;
     visiting.add(stage.name);
-    const values = stage.params.map((p) => [p.file, p.keys === null ? params[p.file] : p.keys.map((k) => [k, getIn(params[p.file], k)])]);
+    const values = stage.params.map((p) => [
+      p.file,
+      p.keys === null ? params[p.file] : p.keys.map((k) => [k, getIn(params[p.file], k)]),
+    ]);
     const upstream = (up.get(stage.name) ?? []).map((n) => sig(byName.get(n) as StageDef)).sort();
-    const s = JSON.stringify([stage.name, stage.cmd, stage.wdir, values, upstream, stage.alwaysChanged ? uniqueTag : null]);
+    const s = JSON.stringify([
+      stage.name,
+      stage.cmd,
+      stage.wdir,
+      values,
+      upstream,
+      stage.alwaysChanged ? uniqueTag : null,
+    ]);
     visiting.delete(stage.name);
     sigs.set(stage.name, s);
     return s;

@@ -15,7 +15,11 @@ export interface ShareOptions {
 async function checkRemote(root: string, remote: string): Promise<void> {
   const remotes = (await git(root, ['remote'])).split('\n').filter(Boolean);
   if (!remotes.includes(remote) && !/[:/]/.test(remote)) {
-    throw new LockstepError('remote', `'${remote}' is not a git remote of ${root}; remotes: ${remotes.join(', ') || 'none'}`, 'Add it with `git remote add NAME URL`, or give a URL.');
+    throw new LockstepError(
+      'remote',
+      `'${remote}' is not a git remote of ${root}; remotes: ${remotes.join(', ') || 'none'}`,
+      'Add it with `git remote add NAME URL`, or give a URL.',
+    );
   }
 }
 
@@ -29,12 +33,21 @@ export async function pushExperiments(root: string, remote: string, opts: ShareO
   } else if (opts.all || opts.allCommits) {
     refs = (await listExperiments(root, { allCommits: opts.allCommits ?? false })).map((r) => r.ref);
   } else {
-    throw new LockstepError('usage', 'exp push needs experiment names or --all', 'E.g. lockstep exp push origin brisk-otter.');
+    throw new LockstepError(
+      'usage',
+      'exp push needs experiment names or --all',
+      'E.g. lockstep exp push origin brisk-otter.',
+    );
   }
   if (refs.length === 0) return [];
   // the record commits' parents are baselines: git pushes those too if the remote lacks them
   const res = await gitMaybe(root, ['push', '--quiet', remote, ...refs.map((r) => `${r}:${r}`)]);
-  if (res === null) throw new LockstepError('remote', `git push of ${refs.length} experiment ref(s) to '${remote}' failed`, 'Run `git push` by hand to see why (access, network, a ref that exists there with another commit).');
+  if (res === null)
+    throw new LockstepError(
+      'remote',
+      `git push of ${refs.length} experiment ref(s) to '${remote}' failed`,
+      'Run `git push` by hand to see why (access, network, a ref that exists there with another commit).',
+    );
   return refs;
 }
 
@@ -42,18 +55,40 @@ export async function pushExperiments(root: string, remote: string, opts: ShareO
 export async function pullExperiments(root: string, remote: string, opts: ShareOptions): Promise<string[]> {
   await checkRemote(root, remote);
   const listing = await gitMaybe(root, ['ls-remote', remote, `${REF_PREFIX}*`]);
-  if (listing === null) throw new LockstepError('remote', `cannot list experiment refs of '${remote}'`, 'Check the remote URL and your access with `git ls-remote`.');
-  let refs = listing.split('\n').filter(Boolean).map((l) => l.split('\t')[1] as string);
+  if (listing === null)
+    throw new LockstepError(
+      'remote',
+      `cannot list experiment refs of '${remote}'`,
+      'Check the remote URL and your access with `git ls-remote`.',
+    );
+  let refs = listing
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\t')[1] as string);
   if (opts.names?.length) {
     const wanted = new Set(opts.names);
     refs = refs.filter((r) => wanted.has(r.slice(r.lastIndexOf('/') + 1)));
     const missing = opts.names.filter((n) => !refs.some((r) => r.endsWith(`/${n}`)));
-    if (missing.length) throw new LockstepError('exp', `no experiment named ${missing.map((m) => `'${m}'`).join(', ')} on '${remote}'`, 'List them with `git ls-remote REMOTE refs/exps/*`.');
+    if (missing.length)
+      throw new LockstepError(
+        'exp',
+        `no experiment named ${missing.map((m) => `'${m}'`).join(', ')} on '${remote}'`,
+        'List them with `git ls-remote REMOTE refs/exps/*`.',
+      );
   } else if (!opts.all && !opts.allCommits) {
-    throw new LockstepError('usage', 'exp pull needs experiment names or --all', 'E.g. lockstep exp pull origin brisk-otter.');
+    throw new LockstepError(
+      'usage',
+      'exp pull needs experiment names or --all',
+      'E.g. lockstep exp pull origin brisk-otter.',
+    );
   }
   if (refs.length === 0) return [];
   const res = await gitMaybe(root, ['fetch', '--quiet', remote, ...refs.map((r) => `+${r}:${r}`)]);
-  if (res === null) throw new LockstepError('remote', `git fetch of ${refs.length} experiment ref(s) from '${remote}' failed`, 'Run `git fetch` by hand to see why.');
+  if (res === null)
+    throw new LockstepError(
+      'remote',
+      `git fetch of ${refs.length} experiment ref(s) from '${remote}' failed`,
+      'Run `git fetch` by hand to see why.',
+    );
   return refs;
 }

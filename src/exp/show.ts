@@ -15,7 +15,13 @@ export function showTable(records: ListedExperiment[], opts: ShowOptions = {}): 
   let grouped = groupTable(full, opts.groupBy, opts.agg ?? ['mean', 'std', 'min', 'max']);
   if (opts.onlyChanged) {
     const first = grouped.rows[0]?.cells ?? {};
-    grouped = { ...grouped, columns: grouped.columns.filter((c) => c.kind !== 'agg' || grouped.rows.some((r) => JSON.stringify(r.cells[c.id]) !== JSON.stringify(first[c.id]))) };
+    grouped = {
+      ...grouped,
+      columns: grouped.columns.filter(
+        (c) =>
+          c.kind !== 'agg' || grouped.rows.some((r) => JSON.stringify(r.cells[c.id]) !== JSON.stringify(first[c.id])),
+      ),
+    };
   }
   grouped = { ...grouped, columns: filterColumns(grouped.columns, opts.keep, opts.drop) };
   return opts.sortBy ? sortRows(grouped, opts.sortBy, opts.sortOrder) : grouped;

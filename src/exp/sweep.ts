@@ -66,7 +66,11 @@ export function parseValue(text: string): unknown {
 function parseValues(raw: string, source: string): unknown[] {
   const parts = splitList(raw);
   if (parts.some((p) => p === '')) {
-    throw new LockstepError('usage', `malformed ${source}: empty value in '${raw}'`, 'Give one value or a comma list without empty items, e.g. -S train.lr=0.1,0.01.');
+    throw new LockstepError(
+      'usage',
+      `malformed ${source}: empty value in '${raw}'`,
+      'Give one value or a comma list without empty items, e.g. -S train.lr=0.1,0.01.',
+    );
   }
   const seen = new Set<string>();
   const values: unknown[] = [];
@@ -85,7 +89,11 @@ export function parseSetArg(arg: string): ParamOverride {
   const source = `-S ${arg}`;
   const eq = arg.indexOf('=');
   if (eq <= 0) {
-    throw new LockstepError('usage', `malformed ${source}: expected key=value`, 'Write -S key=value or -S file.yaml:key=value (a comma list sweeps).');
+    throw new LockstepError(
+      'usage',
+      `malformed ${source}: expected key=value`,
+      'Write -S key=value or -S file.yaml:key=value (a comma list sweeps).',
+    );
   }
   const lhs = arg.slice(0, eq).trim();
   const raw = arg.slice(eq + 1).trim();
@@ -93,10 +101,18 @@ export function parseSetArg(arg: string): ParamOverride {
   const file = colon >= 0 ? lhs.slice(0, colon).trim() : null;
   const key = colon >= 0 ? lhs.slice(colon + 1).trim() : lhs;
   if (file !== null && (file === '' || !/\.(ya?ml|json|toml)$/i.test(file))) {
-    throw new LockstepError('usage', `malformed ${source}: '${file}' is not a params file (.yaml, .yml, .json or .toml)`, 'Write -S file.yaml:key=value.');
+    throw new LockstepError(
+      'usage',
+      `malformed ${source}: '${file}' is not a params file (.yaml, .yml, .json or .toml)`,
+      'Write -S file.yaml:key=value.',
+    );
   }
   if (!KEY_RE.test(key)) {
-    throw new LockstepError('usage', `malformed ${source}: '${key}' is not a dotted param key`, 'Write -S key=value, e.g. -S train.lr=0.001.');
+    throw new LockstepError(
+      'usage',
+      `malformed ${source}: '${key}' is not a dotted param key`,
+      'Write -S key=value, e.g. -S train.lr=0.001.',
+    );
   }
   if (raw === '') {
     throw new LockstepError('usage', `malformed ${source}: no value after '='`, 'Write -S key=value.');
@@ -111,11 +127,19 @@ export function parseSetArg(arg: string): ParamOverride {
 export function checkDataValue(value: string): void {
   const parts = value.split('+');
   if (parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p))) {
-    throw new LockstepError('usage', `malformed --data '${value}': expected partitions joined by '+', e.g. v1 or v1+v2`, 'Name each partition once, joined by +.');
+    throw new LockstepError(
+      'usage',
+      `malformed --data '${value}': expected partitions joined by '+', e.g. v1 or v1+v2`,
+      'Name each partition once, joined by +.',
+    );
   }
   const dup = parts.find((p, i) => parts.indexOf(p) !== i);
   if (dup) {
-    throw new LockstepError('usage', `malformed --data '${value}': partition '${dup}' appears twice`, 'Name each partition once, joined by +.');
+    throw new LockstepError(
+      'usage',
+      `malformed --data '${value}': partition '${dup}' appears twice`,
+      'Name each partition once, joined by +.',
+    );
   }
 }
 
@@ -126,7 +150,11 @@ export function shorthandOverrides(opts: { seed?: string; data?: string }): Para
     const values = parseValues(opts.seed, `--seed ${opts.seed}`);
     for (const v of values) {
       if (typeof v !== 'number' || !Number.isInteger(v)) {
-        throw new LockstepError('usage', `malformed --seed '${opts.seed}': '${String(v)}' is not an integer`, 'Give integers, e.g. --seed 42,100,2025.');
+        throw new LockstepError(
+          'usage',
+          `malformed --seed '${opts.seed}': '${String(v)}' is not an integer`,
+          'Give integers, e.g. --seed 42,100,2025.',
+        );
       }
     }
     out.push({ file: null, key: 'seed', values, source: `--seed ${opts.seed}` });
@@ -164,7 +192,9 @@ export function expandSweep(overrides: ParamOverride[], defaultFile = DEFAULT_PA
 
 /** A short label of what an experiment sets, e.g. `seed=42 data=v1+v2`. */
 export function describeAssignments(assignments: Assignment[]): string {
-  return assignments.map((a) => `${a.file === DEFAULT_PARAMS_FILE ? '' : `${a.file}:`}${a.key}=${formatValue(a.value)}`).join(' ');
+  return assignments
+    .map((a) => `${a.file === DEFAULT_PARAMS_FILE ? '' : `${a.file}:`}${a.key}=${formatValue(a.value)}`)
+    .join(' ');
 }
 
 export function formatValue(value: unknown): string {

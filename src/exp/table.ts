@@ -62,7 +62,10 @@ function labelColumns(kind: 'param' | 'metric', entries: Array<{ file: string; k
   }));
 }
 
-function collectKeys(records: ListedExperiment[], pick: (r: ListedExperiment) => Record<string, Record<string, unknown>>): Array<{ file: string; key: string }> {
+function collectKeys(
+  records: ListedExperiment[],
+  pick: (r: ListedExperiment) => Record<string, Record<string, unknown>>,
+): Array<{ file: string; key: string }> {
   // nested sets: no string building per record and key (this runs over every record of `exp show`)
   const seen = new Map<string, Set<string>>();
   const out: Array<{ file: string; key: string }> = [];
@@ -85,7 +88,11 @@ function compileRegexes(list: string[] | undefined, flag: string): RegExp[] {
     try {
       return new RegExp(src);
     } catch (e) {
-      throw new LockstepError('usage', `invalid ${flag} regex '${src}': ${(e as Error).message}`, 'Give a JavaScript regular expression, e.g. --drop "^train\\.".');
+      throw new LockstepError(
+        'usage',
+        `invalid ${flag} regex '${src}': ${(e as Error).message}`,
+        'Give a JavaScript regular expression, e.g. --drop "^train\\.".',
+      );
     }
   });
 }
@@ -94,7 +101,8 @@ function compileRegexes(list: string[] | undefined, flag: string): RegExp[] {
 export function filterColumns(columns: Column[], keep: string[] | undefined, drop: string[] | undefined): Column[] {
   const keepRe = compileRegexes(keep, '--keep');
   const dropRe = compileRegexes(drop, '--drop');
-  const matches = (c: Column, res: RegExp[]) => res.some((re) => re.test(c.label) || (c.file !== undefined && re.test(`${c.file}:${c.key}`)));
+  const matches = (c: Column, res: RegExp[]) =>
+    res.some((re) => re.test(c.label) || (c.file !== undefined && re.test(`${c.file}:${c.key}`)));
   return columns.filter((c, i) => {
     if (i === 0 || c.kind === 'group') return true; // the row's name always stays
     if (keepRe.length && matches(c, keepRe)) return true;
@@ -116,10 +124,18 @@ export function compareValues(a: unknown, b: unknown): number {
 }
 
 export function findColumn(columns: Column[], label: string, flag: string): Column {
-  const col = columns.find((c) => c.label === label) ?? columns.find((c) => c.kind === 'meta' && c.label.toLowerCase() === label.toLowerCase()) ?? columns.find((c) => c.file !== undefined && `${c.file}:${c.key}` === label) ?? columns.find((c) => c.id === label || c.id === `meta:${label.toLowerCase()}`);
+  const col =
+    columns.find((c) => c.label === label) ??
+    columns.find((c) => c.kind === 'meta' && c.label.toLowerCase() === label.toLowerCase()) ??
+    columns.find((c) => c.file !== undefined && `${c.file}:${c.key}` === label) ??
+    columns.find((c) => c.id === label || c.id === `meta:${label.toLowerCase()}`);
   if (!col) {
     const valid = columns.map((c) => c.label).join(', ');
-    throw new LockstepError('usage', `${flag} '${label}' is not a column; columns: ${valid}`, 'Pick one of the listed columns.');
+    throw new LockstepError(
+      'usage',
+      `${flag} '${label}' is not a column; columns: ${valid}`,
+      'Pick one of the listed columns.',
+    );
   }
   return col;
 }
@@ -149,8 +165,14 @@ function constantColumn(rows: Row[], id: string): boolean {
 
 /** The `exp show` table: one row per experiment, params that differ or were set, every metric. */
 export function buildTable(records: ListedExperiment[], opts: TableOptions = {}): ExpTable {
-  const paramCols = labelColumns('param', collectKeys(records, (r) => r.params));
-  const metricCols = labelColumns('metric', collectKeys(records, (r) => r.metrics));
+  const paramCols = labelColumns(
+    'param',
+    collectKeys(records, (r) => r.params),
+  );
+  const metricCols = labelColumns(
+    'metric',
+    collectKeys(records, (r) => r.metrics),
+  );
   const rows: Row[] = records.map((r) => {
     const cells: Record<string, unknown> = { 'meta:name': r.name, 'meta:created': r.created, 'meta:state': r.state };
     for (const c of paramCols) cells[c.id] = r.params[c.file as string]?.[c.key as string];
@@ -158,13 +180,18 @@ export function buildTable(records: ListedExperiment[], opts: TableOptions = {})
     return { baseline: r.baseline, name: r.name, sha: r.sha, state: r.state, cells };
   });
   const overridden = new Set(records.flatMap((r) => r.overrides.map((a) => `param:${a.file}:${a.key}`)));
-  let params = opts.allParams ? paramCols : paramCols.filter((c) => overridden.has(c.id) || !constantColumn(rows, c.id));
+  let params = opts.allParams
+    ? paramCols
+    : paramCols.filter((c) => overridden.has(c.id) || !constantColumn(rows, c.id));
   let metrics = metricCols;
   if (opts.onlyChanged) {
     params = params.filter((c) => !constantColumn(rows, c.id));
     metrics = metrics.filter((c) => !constantColumn(rows, c.id));
   }
-  let table: ExpTable = { columns: filterColumns([...META_COLUMNS, ...params, ...metrics], opts.keep, opts.drop), rows };
+  let table: ExpTable = {
+    columns: filterColumns([...META_COLUMNS, ...params, ...metrics], opts.keep, opts.drop),
+    rows,
+  };
   if (opts.sortBy) table = sortRows(table, opts.sortBy, opts.sortOrder);
   return table;
 }

@@ -87,7 +87,11 @@ const MAX_SIBLINGS = 200;
  * sibling folders are symlinked beside it, so paths that climb out of the project one level (a dataset
  * in `../shared/…`, as params often name it) resolve as they do in the project.
  */
-export async function createWorkspace(root: string, files: string[], opts: { links?: string[]; parent?: string } = {}): Promise<Workspace> {
+export async function createWorkspace(
+  root: string,
+  files: string[],
+  opts: { links?: string[]; parent?: string } = {},
+): Promise<Workspace> {
   const parent = opts.parent ?? process.env.LOCKSTEP_EXP_TMPDIR ?? os.tmpdir();
   await fs.mkdir(parent, { recursive: true });
   const outer = await fs.mkdtemp(path.join(parent, 'lockstep-exp-'));
@@ -99,9 +103,14 @@ export async function createWorkspace(root: string, files: string[], opts: { lin
     await fs.writeFile(path.join(outer, OWNER_FILE), String(process.pid));
     const up = path.dirname(root);
     // a project right in / or in the temp folder has no meaningful siblings
-    const siblings = up === path.parse(up).root || up === os.tmpdir() ? [] : await fs.readdir(up).catch(() => [] as string[]);
+    const siblings =
+      up === path.parse(up).root || up === os.tmpdir() ? [] : await fs.readdir(up).catch(() => [] as string[]);
     if (siblings.length <= MAX_SIBLINGS) {
-      await Promise.all(siblings.filter((s) => s !== name).map((s) => fs.symlink(path.join(path.dirname(root), s), path.join(outer, s)).catch(() => {})));
+      await Promise.all(
+        siblings
+          .filter((s) => s !== name)
+          .map((s) => fs.symlink(path.join(path.dirname(root), s), path.join(outer, s)).catch(() => {})),
+      );
     }
     const dirs = new Set<string>();
     for (const f of files) dirs.add(path.dirname(f));
@@ -137,7 +146,13 @@ export const DEFAULT_LINKS = ['node_modules', '.venv', 'venv'];
  * tracked, and are neither the cache nor a stage output (a stage writing through a link would change
  * the user's files).
  */
-export async function linkedFolders(root: string, pipeline: Pipeline, tracked: string[], cacheDir: string, extra: string[]): Promise<string[]> {
+export async function linkedFolders(
+  root: string,
+  pipeline: Pipeline,
+  tracked: string[],
+  cacheDir: string,
+  extra: string[],
+): Promise<string[]> {
   const outs = pipeline.stages.flatMap((s) => s.outs.map((o) => o.path));
   const links: string[] = [];
   for (const rel of [...new Set([...DEFAULT_LINKS, ...extra])]) {
@@ -175,7 +190,10 @@ export async function untrackedInputs(root: string, pipeline: Pipeline, tracked:
   const pathspecs: string[] = [];
   for (const [p, stage] of candidates) {
     if (trackedSet.has(p)) continue;
-    const exists = await fs.lstat(path.join(root, p)).then((st) => st, () => null);
+    const exists = await fs.lstat(path.join(root, p)).then(
+      (st) => st,
+      () => null,
+    );
     if (!exists) continue; // missing entirely: repro reports the missing dep with its own message
     if (exists.isDirectory()) {
       pathspecs.push(p); // tracked folder: look for untracked files inside

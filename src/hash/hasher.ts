@@ -38,7 +38,6 @@ const BATCH = 1000;
 /** Bytes read between two yields to the event loop. */
 const BATCH_BYTES = 16 << 20;
 
-
 export function statOrNull(absPath: string): Stats | null {
   try {
     return statSync(absPath, { throwIfNoEntry: false }) ?? null;
@@ -52,7 +51,10 @@ export class CachingHasher {
   private readonly injected: HasherOptions['hashFile'];
   private readonly onRead: HasherOptions['onRead'];
 
-  constructor(readonly statCache: StatCache, opts: HasherOptions = {}) {
+  constructor(
+    readonly statCache: StatCache,
+    opts: HasherOptions = {},
+  ) {
     this.injected = opts.hashFile;
     this.onRead = opts.onRead;
   }

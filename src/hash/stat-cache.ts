@@ -66,7 +66,8 @@ interface FileRecord extends Version {
   prev?: Version;
 }
 
-const sameVersion = (v: Version, st: FileStat): boolean => v.mtimeMs === st.mtimeMs && v.size === st.size && v.ino === st.ino;
+const sameVersion = (v: Version, st: FileStat): boolean =>
+  v.mtimeMs === st.mtimeMs && v.size === st.size && v.ino === st.ino;
 
 export interface DirRecord {
   /** Identifies the sorted relpaths and stats of every file below the directory. */
@@ -204,7 +205,11 @@ export class StatCache {
     }
   }
 
-  private async readAll(files: Map<string, FileRecord>, dirs: Map<string, DirRecord>, names: string[] = []): Promise<{ segments: number; records: number }> {
+  private async readAll(
+    files: Map<string, FileRecord>,
+    dirs: Map<string, DirRecord>,
+    names: string[] = [],
+  ): Promise<{ segments: number; records: number }> {
     let listing: string[];
     try {
       listing = await fs.readdir(this.dir);
@@ -327,7 +332,12 @@ function parseDirLine(line: string, dirs: Map<string, DirRecord>): void {
   const [, fingerprint, md5, size, nfiles] = f as [string, string, string, string, string];
   if (!DIR_MD5_RE.test(md5)) return;
   const prefix = 6 + fingerprint.length + md5.length + size.length + nfiles.length;
-  dirs.set(decodePath(line.slice(prefix)), { fingerprint, md5: asMd5(md5), size: Number(size), nfiles: Number(nfiles) });
+  dirs.set(decodePath(line.slice(prefix)), {
+    fingerprint,
+    md5: asMd5(md5),
+    size: Number(size),
+    nfiles: Number(nfiles),
+  });
 }
 
 /** One StatCache per cache directory per process, shared by the hasher and the object store. */

@@ -31,7 +31,11 @@ export function walkFilesSync(root: string): WalkedFile[] {
         const abs = `${dirAbs}/${d.name}`;
         const st = statSync(abs, { throwIfNoEntry: false });
         if (st === undefined) {
-          throw new LockstepError('data', `broken symlink '${abs}' inside a directory output`, 'Remove the link or point it at a file.');
+          throw new LockstepError(
+            'data',
+            `broken symlink '${abs}' inside a directory output`,
+            'Remove the link or point it at a file.',
+          );
         }
         if (st.isFile()) out.push({ relpath: childRel, absPath: abs });
       }

@@ -31,7 +31,16 @@ export async function openWorkspace(cwd: string = process.cwd()): Promise<Worksp
   const lockPath = path.join(project.root, LOCK_FILES[pipeline.file] ?? 'pipeline.lock');
   const [onDisk, hasher] = await Promise.all([readLockFile(lockPath), openHasher(project.cacheDir)]);
   const lock = lockToRepoPaths(onDisk, stageWdirs(graph.value));
-  return { project, pipeline, graph: graph.value, lockPath, lock, hasher, store: openObjectStore(project.cacheDir), params: new ParamsCache(project.root) };
+  return {
+    project,
+    pipeline,
+    graph: graph.value,
+    lockPath,
+    lock,
+    hasher,
+    store: openObjectStore(project.cacheDir),
+    params: new ParamsCache(project.root),
+  };
 }
 
 /** The stages that run in a wdir other than the root: their lock entries are written relative to it. */

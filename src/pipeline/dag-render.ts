@@ -30,24 +30,34 @@ export function dagMermaid(graph: Graph, names: Set<string>): string {
     ids.set(n, `node${ids.size + 1}`);
     lines.push(`\t${ids.get(n)}[${quote(n)}]`);
   }
-  for (const e of graph.edges) if (ids.has(e.from) && ids.has(e.to)) lines.push(`\t${ids.get(e.from)}-->${ids.get(e.to)}`);
+  for (const e of graph.edges)
+    if (ids.has(e.from) && ids.has(e.to)) lines.push(`\t${ids.get(e.from)}-->${ids.get(e.to)}`);
   return lines.join('\n');
 }
 
 export function dagDot(graph: Graph, names: Set<string>): string {
   const lines = ['strict digraph {'];
   for (const n of graph.order.filter((x) => names.has(x))) lines.push(`\t${quote(n)};`);
-  for (const e of graph.edges) if (names.has(e.from) && names.has(e.to)) lines.push(`\t${quote(e.from)} -> ${quote(e.to)};`);
+  for (const e of graph.edges)
+    if (names.has(e.from) && names.has(e.to)) lines.push(`\t${quote(e.from)} -> ${quote(e.to)};`);
   lines.push('}');
   return lines.join('\n');
 }
 
 export function dagJson(graph: Graph, names: Set<string>): unknown {
   return {
-    nodes: graph.order.filter((n) => names.has(n)).map((n) => {
-      const s = graph.byName.get(n)!;
-      return { name: n, cmd: s.cmd, deps: s.deps.map((d) => d.path), outs: s.outs.map((o) => o.path), frozen: s.frozen };
-    }),
+    nodes: graph.order
+      .filter((n) => names.has(n))
+      .map((n) => {
+        const s = graph.byName.get(n)!;
+        return {
+          name: n,
+          cmd: s.cmd,
+          deps: s.deps.map((d) => d.path),
+          outs: s.outs.map((o) => o.path),
+          frozen: s.frozen,
+        };
+      }),
     edges: graph.edges.filter((e) => names.has(e.from) && names.has(e.to)),
   };
 }

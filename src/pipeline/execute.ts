@@ -66,13 +66,22 @@ async function checkBeforeRunning(ws: Workspace, selected: string[]): Promise<vo
     for (const d of stage.deps) {
       if (produced.get(name)?.has(d.path)) continue;
       if (!existsSync(absPath(ws, d.path))) {
-        throw new LockstepError('missing-dep', `stage '${name}': dependency '${d.path}' does not exist and no stage produces it`, 'Create it, or fix the path in deps.');
+        throw new LockstepError(
+          'missing-dep',
+          `stage '${name}': dependency '${d.path}' does not exist and no stage produces it`,
+          'Create it, or fix the path in deps.',
+        );
       }
     }
   }
 }
 
-export async function reproduce(ws: Workspace, opts: ReproOptions, emit: Emit, signal: AbortSignal): Promise<ReproSummary> {
+export async function reproduce(
+  ws: Workspace,
+  opts: ReproOptions,
+  emit: Emit,
+  signal: AbortSignal,
+): Promise<ReproSummary> {
   const selection = selectStages(ws.graph, opts);
   if (!selection.ok) throw selection.error;
   const selected = selection.value;
@@ -81,13 +90,18 @@ export async function reproduce(ws: Workspace, opts: ReproOptions, emit: Emit, s
   if (opts.dry) {
     const limit = pLimit(8);
     const own = new Map<string, StaleReason[]>();
-    await Promise.all(selected.map((n) => limit(async () => {
-      const stage = ws.graph.byName.get(n)!;
-      if (!stage.frozen) own.set(n, staleReasons(stage, ws.lock.stages[n], await observeStage(ws, stage)));
-    })));
+    await Promise.all(
+      selected.map((n) =>
+        limit(async () => {
+          const stage = ws.graph.byName.get(n)!;
+          if (!stage.frozen) own.set(n, staleReasons(stage, ws.lock.stages[n], await observeStage(ws, stage)));
+        }),
+      ),
+    );
     const plan = planRepro(ws.graph, selected, own, { force: opts.force });
     emit({ type: 'plan', items: plan });
-    for (const p of plan) summary.outcomes.set(p.stage, p.action === 'run' ? 'skipped' : p.action === 'frozen' ? 'frozen' : 'fresh');
+    for (const p of plan)
+      summary.outcomes.set(p.stage, p.action === 'run' ? 'skipped' : p.action === 'frozen' ? 'frozen' : 'fresh');
     return summary;
   }
 
@@ -113,7 +127,8 @@ export async function reproduce(ws: Workspace, opts: ReproOptions, emit: Emit, s
     }
   };
 
-  const ready = (name: string) => [...ws.graph.upstream.get(name)!].every((u) => !inSelection.has(u) || (summary.outcomes.has(u) && !running.has(u)));
+  const ready = (name: string) =>
+    [...ws.graph.upstream.get(name)!].every((u) => !inSelection.has(u) || (summary.outcomes.has(u) && !running.has(u)));
 
   try {
     while (pending.size > 0 || running.size > 0) {
@@ -125,7 +140,10 @@ export async function reproduce(ws: Workspace, opts: ReproOptions, emit: Emit, s
           const task = runOne(ws, writer, name, opts, emit, signal)
             .then(({ outcome, message }) => finish(name, outcome, message))
             .catch((e: unknown) => {
-              const message = e instanceof LockstepError ? `${e.message}${e.hint ? ` ${e.hint}` : ''}` : `stage '${name}': ${(e as Error).message}`;
+              const message =
+                e instanceof LockstepError
+                  ? `${e.message}${e.hint ? ` ${e.hint}` : ''}`
+                  : `stage '${name}': ${(e as Error).message}`;
               emit({ type: 'stage-failed', stage: name, message });
               finish(name, 'failed', message);
             })
@@ -144,7 +162,14 @@ export async function reproduce(ws: Workspace, opts: ReproOptions, emit: Emit, s
   return summary;
 }
 
-async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: ReproOptions, emit: Emit, signal: AbortSignal): Promise<{ outcome: StageOutcome; message?: string }> {
+async function runOne(
+  ws: Workspace,
+  writer: LockWriter,
+  name: string,
+  opts: ReproOptions,
+  emit: Emit,
+  signal: AbortSignal,
+): Promise<{ outcome: StageOutcome; message?: string }> {
   const stage = ws.graph.byName.get(name)!;
   if (stage.frozen) {
     emit({ type: 'stage-frozen', stage: name });
@@ -178,15 +203,21 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
         await what();
         return true;
       } catch (e) {
-        emit({ type: 'stage-pull-failed', stage: name, message: e instanceof LockstepError ? e.message : (e as Error).message });
+        emit({
+          type: 'stage-pull-failed',
+          stage: name,
+          message: e instanceof LockstepError ? e.message : (e as Error).message,
+        });
         return false;
       }
     };
     let pullWorks = pull ? await tryPull(() => pull.runCacheEntries(key)) : false;
     const current = ws.lock.stages[name];
     const candidates: { entry: LockedStage; from: 'run-cache' | 'lock' }[] = [];
-    if (current && runCacheKey(current.cmd, current.deps ?? [], current.params ?? {}) === key) candidates.push({ entry: current, from: 'lock' });
-    for (const entry of await findRunCacheEntries(ws.project.cacheDir, key)) candidates.push({ entry, from: 'run-cache' });
+    if (current && runCacheKey(current.cmd, current.deps ?? [], current.params ?? {}) === key)
+      candidates.push({ entry: current, from: 'lock' });
+    for (const entry of await findRunCacheEntries(ws.project.cacheDir, key))
+      candidates.push({ entry, from: 'run-cache' });
     for (const { entry, from } of candidates) {
       let outs = await restoreOutputs(ws, stage, entry);
       let pulled = false;
@@ -197,7 +228,10 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
       }
       if (!outs) continue;
       await writer.update(name, { cmd, deps, params: observed.params, outs });
-      await ignoreOutputs(ws.project.root, stage.outs.filter((o) => o.cache).map((o) => o.path));
+      await ignoreOutputs(
+        ws.project.root,
+        stage.outs.filter((o) => o.cache).map((o) => o.path),
+      );
       emit({ type: 'stage-restored', stage: name, from, ...(pulled ? { pulled } : {}) });
       return { outcome: 'restored' };
     }
@@ -238,7 +272,11 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
   const outs: LockedPath[] = [];
   for (const o of stage.outs) {
     const abs = absPath(ws, o.path);
-    const info = !existsSync(abs) ? null : o.cache ? await commitOutput(ws.store, ws.hasher, abs, ws.project.linkTypes, { displayRoot: ws.project.root }) : (await ws.hasher.hashPath(abs))?.info ?? null;
+    const info = !existsSync(abs)
+      ? null
+      : o.cache
+        ? await commitOutput(ws.store, ws.hasher, abs, ws.project.linkTypes, { displayRoot: ws.project.root })
+        : ((await ws.hasher.hashPath(abs))?.info ?? null);
     if (!info) {
       if (isAuxiliary(o)) continue;
       const message = `stage '${name}' ran but did not create its output '${o.path}'`;
@@ -249,11 +287,18 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
   }
   const entry: LockedStage = { cmd, deps, params: observed.params, outs };
   await writer.update(name, entry);
-  await ignoreOutputs(ws.project.root, stage.outs.filter((o) => o.cache).map((o) => o.path));
+  await ignoreOutputs(
+    ws.project.root,
+    stage.outs.filter((o) => o.cache).map((o) => o.path),
+  );
   if (runCacheAllowed || (opts.force && canUseRunCache(stage) && !stage.alwaysChanged)) {
     // Uncached outputs stay plain workspace files; the run-cache needs their content in the store.
-    for (const o of stage.outs) if (!o.cache && !isAuxiliary(o)) await commitOutput(ws.store, ws.hasher, absPath(ws, o.path), ['copy']);
-    await saveRunCacheEntry(ws.project.cacheDir, key, { ...entry, outs: outs.filter((o) => !stage.outs.some((d) => d.path === o.path && isAuxiliary(d))) });
+    for (const o of stage.outs)
+      if (!o.cache && !isAuxiliary(o)) await commitOutput(ws.store, ws.hasher, absPath(ws, o.path), ['copy']);
+    await saveRunCacheEntry(ws.project.cacheDir, key, {
+      ...entry,
+      outs: outs.filter((o) => !stage.outs.some((d) => d.path === o.path && isAuxiliary(d))),
+    });
   }
   emit({ type: 'stage-ran', stage: name, durationMs: Date.now() - started });
   return { outcome: 'ran' };
@@ -261,7 +306,9 @@ async function runOne(ws: Workspace, writer: LockWriter, name: string, opts: Rep
 
 /** The objects restoreOutputs needs for this entry (what --pull asks the remote for). */
 function restorableHashes(stage: StageDef, entry: LockedStage): string[] {
-  return stage.outs.filter((o) => !isAuxiliary(o)).flatMap((o) => entry.outs?.find((x) => x.path === o.path)?.md5 ?? []);
+  return stage.outs
+    .filter((o) => !isAuxiliary(o))
+    .flatMap((o) => entry.outs?.find((x) => x.path === o.path)?.md5 ?? []);
 }
 
 /** Restore a stage's cached outputs from a run-cache or lock entry; null when any object is unusable. */
@@ -277,10 +324,17 @@ async function restoreOutputs(ws: Workspace, stage: StageDef, entry: LockedStage
     for (const e of found) {
       // An uncached output (git tracks it) is restored as an independent copy, never a link.
       const cached = stage.outs.find((o) => o.path === e.path)?.cache !== false;
-      await checkoutOutput(ws.store, { md5: e.md5 as never, size: e.size, nfiles: e.nfiles }, absPath(ws, e.path), cached ? ws.project.linkTypes : ['copy'], { displayRoot: ws.project.root });
+      await checkoutOutput(
+        ws.store,
+        { md5: e.md5 as never, size: e.size, nfiles: e.nfiles },
+        absPath(ws, e.path),
+        cached ? ws.project.linkTypes : ['copy'],
+        { displayRoot: ws.project.root },
+      );
     }
   } catch (err) {
-    if (err instanceof LockstepError && (err.reason === 'missing-object' || err.reason === 'corrupt-object')) return null;
+    if (err instanceof LockstepError && (err.reason === 'missing-object' || err.reason === 'corrupt-object'))
+      return null;
     throw err;
   }
   return found;

@@ -53,7 +53,10 @@ export function buildGraph(stages: StageDef[]): Result<Graph, LockstepError> {
     const producers = new Map<string, string[]>();
     for (const d of s.deps) {
       const head = d.path.split('/')[0] ?? d.path;
-      const candidates = d.path === '.' ? [...outsByHead.values()].flat() : [...(outsByHead.get(head) ?? []), ...(outsByHead.get('.') ?? [])];
+      const candidates =
+        d.path === '.'
+          ? [...outsByHead.values()].flat()
+          : [...(outsByHead.get(head) ?? []), ...(outsByHead.get('.') ?? [])];
       for (const o of candidates) {
         if (o.stage === s.name || !pathsOverlap(d.path, o.path)) continue;
         const paths = producers.get(o.stage) ?? [];
@@ -68,7 +71,10 @@ export function buildGraph(stages: StageDef[]): Result<Graph, LockstepError> {
     }
   }
 
-  const order = topologicalOrder(stages.map((s) => s.name), upstream);
+  const order = topologicalOrder(
+    stages.map((s) => s.name),
+    upstream,
+  );
   if (!order.ok) return order;
   return ok({ stages, byName, upstream, downstream, order: order.value, edges });
 }
@@ -92,8 +98,13 @@ function topologicalOrder(names: string[], upstream: Map<string, Set<string>>): 
     }
   }
   if (order.length === names.length) return ok(order);
-  const cycle = findCycle(names.filter((n) => remaining.get(n)! > 0), upstream);
-  return err(new LockstepError('cycle', `the pipeline has a cycle: ${cycle.join(' -> ')}`, 'Remove one of these dependencies.'));
+  const cycle = findCycle(
+    names.filter((n) => remaining.get(n)! > 0),
+    upstream,
+  );
+  return err(
+    new LockstepError('cycle', `the pipeline has a cycle: ${cycle.join(' -> ')}`, 'Remove one of these dependencies.'),
+  );
 }
 
 function findCycle(candidates: string[], upstream: Map<string, Set<string>>): string[] {

@@ -34,7 +34,11 @@ export function parseLockFile(text: string, name: string): LockFile {
     throw new LockstepError('yaml-syntax', `${where}: ${reason}`, `Fix it, or delete ${name} to rebuild every stage.`);
   }
   if (!data) return emptyLock();
-  if (typeof data !== 'object' || (data.schema !== '2.0' && data.schema !== undefined) || (data.stages && typeof data.stages !== 'object')) {
+  if (
+    typeof data !== 'object' ||
+    (data.schema !== '2.0' && data.schema !== undefined) ||
+    (data.stages && typeof data.stages !== 'object')
+  ) {
     throw new LockstepError('config', `${name}: not a schema 2.0 lock file`, `Delete ${name} to rebuild every stage.`);
   }
   return { schema: '2.0', stages: data.stages ?? {} };
@@ -52,7 +56,12 @@ export function lockedPath(p: string, info: HashInfo): LockedPath {
  */
 export function rebaseStage(s: LockedStage, wdir: string, to: 'repo' | 'wdir'): LockedStage {
   if (wdir === '.' || wdir === '') return s;
-  const move = (p: string) => (path.posix.isAbsolute(p) || /^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : to === 'wdir' ? path.posix.relative(wdir, p) || '.' : path.posix.normalize(path.posix.join(wdir, p)));
+  const move = (p: string) =>
+    path.posix.isAbsolute(p) || /^[a-z][a-z0-9+.-]*:\/\//i.test(p)
+      ? p
+      : to === 'wdir'
+        ? path.posix.relative(wdir, p) || '.'
+        : path.posix.normalize(path.posix.join(wdir, p));
   const out: LockedStage = { cmd: s.cmd };
   if (s.deps) out.deps = s.deps.map((d) => ({ ...d, path: move(d.path) }));
   if (s.params) out.params = Object.fromEntries(Object.entries(s.params).map(([f, v]) => [move(f), v]));
@@ -68,9 +77,15 @@ export function lockToRepoPaths(lock: LockFile, wdirs: ReadonlyMap<string, strin
 }
 
 /** Stable order: stages in pipeline order (others after, by name); keys cmd, deps, params, outs; paths sorted. */
-export function serializeLockFile(lock: LockFile, stageOrder: string[] = [], wdirs: ReadonlyMap<string, string> = new Map()): string {
+export function serializeLockFile(
+  lock: LockFile,
+  stageOrder: string[] = [],
+  wdirs: ReadonlyMap<string, string> = new Map(),
+): string {
   const rank = new Map(stageOrder.map((n, i) => [n, i]));
-  const names = Object.keys(lock.stages).sort((a, b) => (rank.get(a) ?? Infinity) - (rank.get(b) ?? Infinity) || (a < b ? -1 : a > b ? 1 : 0));
+  const names = Object.keys(lock.stages).sort(
+    (a, b) => (rank.get(a) ?? Infinity) - (rank.get(b) ?? Infinity) || (a < b ? -1 : a > b ? 1 : 0),
+  );
   const stages: Record<string, LockedStage> = {};
   for (const n of names) stages[n] = normaliseStage(rebaseStage(lock.stages[n]!, wdirs.get(n) ?? '.', 'wdir'));
   return dump({ schema: '2.0', stages }, { lineWidth: -1, noRefs: true });
@@ -88,7 +103,9 @@ export function normaliseStage(s: LockedStage): LockedStage {
   if (s.params && Object.keys(s.params).length) {
     out.params = {};
     // As dvc.lock: the default params.yaml first, then the other files in order.
-    const files = Object.keys(s.params).sort((a, b) => Number(b === 'params.yaml') - Number(a === 'params.yaml') || (a < b ? -1 : a > b ? 1 : 0));
+    const files = Object.keys(s.params).sort(
+      (a, b) => Number(b === 'params.yaml') - Number(a === 'params.yaml') || (a < b ? -1 : a > b ? 1 : 0),
+    );
     for (const f of files) {
       const keys: Record<string, unknown> = {};
       for (const k of Object.keys(s.params[f]!).sort()) keys[k] = s.params[f]![k];

@@ -9,7 +9,10 @@ import type { ObservedStage } from './staleness.js';
  * through the stat cache, so unchanged files are not read again.
  */
 export async function observeStage(ws: Workspace, stage: StageDef): Promise<ObservedStage> {
-  const hashOne = async (p: string): Promise<[string, HashInfo | null]> => [p, (await ws.hasher.hashPath(absPath(ws, p)))?.info ?? null];
+  const hashOne = async (p: string): Promise<[string, HashInfo | null]> => [
+    p,
+    (await ws.hasher.hashPath(absPath(ws, p)))?.info ?? null,
+  ];
   const [params, deps, outs] = await Promise.all([
     resolveStageParams(ws.project.root, stage, ws.params),
     Promise.all(stage.deps.map((d) => hashOne(d.path))),

@@ -29,7 +29,9 @@ export function resolveTargets(graph: Graph, targets: string[]): Result<string[]
     const all = graph.stages.map((s) => s.name);
     // A foreach/matrix group ('build' for every 'build@…') is a valid target too, so it can be suggested.
     const groups = [...new Set(all.filter((n) => n.includes('@')).map((n) => n.slice(0, n.indexOf('@'))))];
-    const hint = all.length ? `Did you mean '${closest(t, [...all, ...groups])}'? Stages: ${all.slice(0, 10).join(', ')}${all.length > 10 ? ', …' : ''}.` : 'The pipeline has no stages.';
+    const hint = all.length
+      ? `Did you mean '${closest(t, [...all, ...groups])}'? Stages: ${all.slice(0, 10).join(', ')}${all.length > 10 ? ', …' : ''}.`
+      : 'The pipeline has no stages.';
     return err(new LockstepError('unknown-stage', `no stage named '${t}'`, hint));
   }
   return ok(names);
@@ -63,7 +65,12 @@ export interface PlanItem {
  * that runs is planned to run too ('upstream'); at execution time it is checked again with the new
  * hashes, so an upstream rerun that reproduces identical outputs still lets it be skipped. Pure.
  */
-export function planRepro(graph: Graph, selected: string[], own: Map<string, StaleReason[]>, opts: { force: boolean }): PlanItem[] {
+export function planRepro(
+  graph: Graph,
+  selected: string[],
+  own: Map<string, StaleReason[]>,
+  opts: { force: boolean },
+): PlanItem[] {
   const running = new Set<string>();
   const plan: PlanItem[] = [];
   for (const name of selected) {

@@ -57,14 +57,19 @@ export async function acquireRepoLock(
     if (holder === null || !alive(holder.pid)) {
       // Half-written or orphaned by a killed process. Rename first so two takers cannot both win.
       const stale = `${file}.stale.${process.pid}`;
-      await fs.rename(file, stale).then(() => fs.rm(stale, { force: true }), () => undefined);
+      await fs.rename(file, stale).then(
+        () => fs.rm(stale, { force: true }),
+        () => undefined,
+      );
       continue;
     }
     if (Date.now() >= deadline) {
       throw new LockstepError(
         'locked',
         `the repository is locked by pid ${holder.pid} (${holder.command}, started ${holder.started})`,
-        opts.waitMs > 0 ? 'It is still running; wait longer with --wait SECONDS.' : 'Wait for it to finish, or run with --wait to queue behind it.',
+        opts.waitMs > 0
+          ? 'It is still running; wait longer with --wait SECONDS.'
+          : 'Wait for it to finish, or run with --wait to queue behind it.',
       );
     }
     if (!told) {

@@ -12,9 +12,15 @@ import { canonicalJson } from './staleness.js';
  * entry. Entries are immutable and written atomically; several per key are possible (non-deterministic
  * commands), the newest is tried first.
  */
-export function runCacheKey(cmd: string | string[], deps: LockedPath[], params: Record<string, Record<string, unknown>>): string {
+export function runCacheKey(
+  cmd: string | string[],
+  deps: LockedPath[],
+  params: Record<string, Record<string, unknown>>,
+): string {
   const depKey = [...deps].sort((a, b) => (a.path < b.path ? -1 : 1)).map((d) => ({ path: d.path, md5: d.md5 }));
-  return createHash('sha256').update(canonicalJson({ cmd, deps: depKey, params })).digest('hex');
+  return createHash('sha256')
+    .update(canonicalJson({ cmd, deps: depKey, params }))
+    .digest('hex');
 }
 
 function keyDir(cacheDir: string, key: string): string {

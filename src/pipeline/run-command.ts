@@ -48,10 +48,12 @@ export async function runStageCommands(
         rest = parts.pop() ?? '';
         for (const p of parts) opts.onLine(stream, p);
       });
-      return new Promise<void>((resolve) => readable.on('end', () => {
-        if (rest) opts.onLine(stream, rest);
-        resolve();
-      }));
+      return new Promise<void>((resolve) =>
+        readable.on('end', () => {
+          if (rest) opts.onLine(stream, rest);
+          resolve();
+        }),
+      );
     };
     const pumps = Promise.all([pump('stdout', child.stdout), pump('stderr', child.stderr)]);
     const stopWatchdog = startWatchdog(child.pid);
@@ -122,7 +124,12 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
  * LOCKSTEP_JOBS, how many stage commands may run at once on this machine (this repro's `-j` times
  * the LOCKSTEP_JOBS it was started with, e.g. by `exp run -j`), so a stage can size its thread pool.
  */
-export function stageEnv(root: string, stage: string, jobs = 1, base: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function stageEnv(
+  root: string,
+  stage: string,
+  jobs = 1,
+  base: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
   env.PATH = [path.join(root, 'node_modules', '.bin'), env.PATH ?? ''].join(path.delimiter);

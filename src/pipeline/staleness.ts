@@ -67,29 +67,38 @@ export function staleReasons(stage: StageDef, locked: LockedStage | undefined, o
   const reasons: StaleReason[] = [];
   if (stage.alwaysChanged) reasons.push({ kind: 'always-changed' });
   const cmd = lockedCmd(stage);
-  if (canonicalJson(cmd) !== canonicalJson(locked.cmd)) reasons.push({ kind: 'cmd-changed', before: locked.cmd, after: cmd });
+  if (canonicalJson(cmd) !== canonicalJson(locked.cmd))
+    reasons.push({ kind: 'cmd-changed', before: locked.cmd, after: cmd });
   reasons.push(...paramReasons(locked.params ?? {}, observed.params));
   reasons.push(...pathReasons('dep', locked.deps ?? [], observed.deps));
-  const trackedOuts = new Map([...observed.outs].filter(([p]) => {
-    const def = stage.outs.find((o) => o.path === p);
-    return !def || !isAuxiliary(def);
-  }));
-  const lockedOuts = (locked.outs ?? []).filter((o) => trackedOuts.has(o.path) || !stage.outs.some((d) => d.path === o.path));
+  const trackedOuts = new Map(
+    [...observed.outs].filter(([p]) => {
+      const def = stage.outs.find((o) => o.path === p);
+      return !def || !isAuxiliary(def);
+    }),
+  );
+  const lockedOuts = (locked.outs ?? []).filter(
+    (o) => trackedOuts.has(o.path) || !stage.outs.some((d) => d.path === o.path),
+  );
   reasons.push(...pathReasons('out', lockedOuts, trackedOuts));
   return reasons;
 }
 
-function paramReasons(before: Record<string, Record<string, unknown>>, after: Record<string, Record<string, unknown>>): StaleReason[] {
+function paramReasons(
+  before: Record<string, Record<string, unknown>>,
+  after: Record<string, Record<string, unknown>>,
+): StaleReason[] {
   const reasons: StaleReason[] = [];
   for (const file of new Set([...Object.keys(before), ...Object.keys(after)])) {
     const b = before[file] ?? {};
     const a = after[file] ?? {};
     for (const key of new Set([...Object.keys(b), ...Object.keys(a)])) {
-      const inB = Object.prototype.hasOwnProperty.call(b, key);
-      const inA = Object.prototype.hasOwnProperty.call(a, key);
+      const inB = Object.hasOwn(b, key);
+      const inA = Object.hasOwn(a, key);
       if (inB && !inA) reasons.push({ kind: 'param-removed', file, key, before: b[key] });
       else if (!inB && inA) reasons.push({ kind: 'param-added', file, key, after: a[key] });
-      else if (canonicalJson(b[key]) !== canonicalJson(a[key])) reasons.push({ kind: 'param-changed', file, key, before: b[key], after: a[key] });
+      else if (canonicalJson(b[key]) !== canonicalJson(a[key]))
+        reasons.push({ kind: 'param-changed', file, key, before: b[key], after: a[key] });
     }
   }
   return reasons;
@@ -102,7 +111,8 @@ function pathReasons(side: 'dep' | 'out', locked: LockedPath[], now: Map<string,
     const l = lockedByPath.get(path);
     if (!l) reasons.push(side === 'dep' ? { kind: 'dep-added', path } : { kind: 'out-added', path });
     else if (!info) reasons.push(side === 'dep' ? { kind: 'dep-missing', path } : { kind: 'out-missing', path });
-    else if (info.md5 !== l.md5) reasons.push(side === 'dep' ? { kind: 'dep-changed', path } : { kind: 'out-changed', path });
+    else if (info.md5 !== l.md5)
+      reasons.push(side === 'dep' ? { kind: 'dep-changed', path } : { kind: 'out-changed', path });
   }
   for (const path of lockedByPath.keys()) {
     if (!now.has(path)) reasons.push(side === 'dep' ? { kind: 'dep-removed', path } : { kind: 'out-removed', path });
@@ -117,21 +127,37 @@ function show(value: unknown): string {
 /** Human wording of a reason, as `status` and `repro --dry` print it. */
 export function describeReason(r: StaleReason): string {
   switch (r.kind) {
-    case 'never-run': return 'never run (no lock entry)';
-    case 'forced': return 'forced';
-    case 'always-changed': return 'always changed';
-    case 'cmd-changed': return 'command changed';
-    case 'param-changed': return `params changed: ${r.key} ${show(r.before)} -> ${show(r.after)}`;
-    case 'param-added': return `params added: ${r.key} = ${show(r.after)}`;
-    case 'param-removed': return `params removed: ${r.key}`;
-    case 'dep-changed': return `deps changed: ${r.path}`;
-    case 'dep-missing': return `deps missing: ${r.path}`;
-    case 'dep-added': return `deps added: ${r.path}`;
-    case 'dep-removed': return `deps removed: ${r.path}`;
-    case 'out-changed': return `outs changed: ${r.path}`;
-    case 'out-missing': return `outs missing: ${r.path}`;
-    case 'out-added': return `outs added: ${r.path}`;
-    case 'out-removed': return `outs removed: ${r.path}`;
-    case 'upstream': return `upstream stage '${r.stage}' will run`;
+    case 'never-run':
+      return 'never run (no lock entry)';
+    case 'forced':
+      return 'forced';
+    case 'always-changed':
+      return 'always changed';
+    case 'cmd-changed':
+      return 'command changed';
+    case 'param-changed':
+      return `params changed: ${r.key} ${show(r.before)} -> ${show(r.after)}`;
+    case 'param-added':
+      return `params added: ${r.key} = ${show(r.after)}`;
+    case 'param-removed':
+      return `params removed: ${r.key}`;
+    case 'dep-changed':
+      return `deps changed: ${r.path}`;
+    case 'dep-missing':
+      return `deps missing: ${r.path}`;
+    case 'dep-added':
+      return `deps added: ${r.path}`;
+    case 'dep-removed':
+      return `deps removed: ${r.path}`;
+    case 'out-changed':
+      return `outs changed: ${r.path}`;
+    case 'out-missing':
+      return `outs missing: ${r.path}`;
+    case 'out-added':
+      return `outs added: ${r.path}`;
+    case 'out-removed':
+      return `outs removed: ${r.path}`;
+    case 'upstream':
+      return `upstream stage '${r.stage}' will run`;
   }
 }

@@ -13,7 +13,8 @@ import { COMMON_OPTION_KEYS, REMOTE_OPTION_KEYS, remoteKindOf } from './open.js'
  */
 export type ConfigLevel = 'project' | 'local';
 
-const fileFor = (root: string, level: ConfigLevel) => path.join(root, level === 'local' ? LOCAL_CONFIG_FILE : CONFIG_FILE);
+const fileFor = (root: string, level: ConfigLevel) =>
+  path.join(root, level === 'local' ? LOCAL_CONFIG_FILE : CONFIG_FILE);
 
 async function loadDoc(file: string): Promise<YAML.Document> {
   let text = '';
@@ -23,7 +24,8 @@ async function loadDoc(file: string): Promise<YAML.Document> {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   const doc = YAML.parseDocument(text);
-  if (doc.errors.length) throw new LockstepError('yaml-syntax', `${file}: ${doc.errors[0]!.message.split('\n')[0]}`, 'Fix the YAML syntax.');
+  if (doc.errors.length)
+    throw new LockstepError('yaml-syntax', `${file}: ${doc.errors[0]!.message.split('\n')[0]}`, 'Fix the YAML syntax.');
   if (!doc.contents) doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
   return doc;
 }
@@ -48,16 +50,29 @@ const known = (project: Project) => Object.keys(project.config.remote ?? {}).sor
 
 function checkName(name: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
-    throw new LockstepError('usage', `remote name '${name}' is not valid`, 'Use letters, digits, dot, dash and underscore.');
+    throw new LockstepError(
+      'usage',
+      `remote name '${name}' is not valid`,
+      'Use letters, digits, dot, dash and underscore.',
+    );
   }
 }
 
-export async function addRemote(project: Project, name: string, url: string, opts: { default?: boolean; force?: boolean; level?: ConfigLevel }): Promise<void> {
+export async function addRemote(
+  project: Project,
+  name: string,
+  url: string,
+  opts: { default?: boolean; force?: boolean; level?: ConfigLevel },
+): Promise<void> {
   checkName(name);
   remoteKindOf(url);
   const level = opts.level ?? 'project';
   if (project.config.remote?.[name] && !opts.force) {
-    throw new LockstepError('config', `remote '${name}' already exists (url ${project.config.remote[name]!.url})`, `Use lockstep remote modify ${name} url URL, or add with --force to replace it.`);
+    throw new LockstepError(
+      'config',
+      `remote '${name}' already exists (url ${project.config.remote[name]!.url})`,
+      `Use lockstep remote modify ${name} url URL, or add with --force to replace it.`,
+    );
   }
   const doc = await loadDoc(fileFor(project.root, level));
   doc.setIn(['remote', name], doc.createNode({ url }));
@@ -74,19 +89,38 @@ export async function setDefaultRemote(project: Project, name: string, level: Co
 
 function unknownRemote(project: Project, name: string): LockstepError {
   const names = known(project);
-  return new LockstepError('remote', `unknown remote '${name}' (known remotes: ${names.length ? names.join(', ') : 'none'})`, 'Add it with lockstep remote add NAME URL.');
+  return new LockstepError(
+    'remote',
+    `unknown remote '${name}' (known remotes: ${names.length ? names.join(', ') : 'none'})`,
+    'Add it with lockstep remote add NAME URL.',
+  );
 }
 
 /** Set one option; `--unset` removes it. Credentials belong in the local level (`--local`). */
-export async function modifyRemote(project: Project, name: string, key: string, value: string | undefined, level: ConfigLevel = 'project'): Promise<void> {
+export async function modifyRemote(
+  project: Project,
+  name: string,
+  key: string,
+  value: string | undefined,
+  level: ConfigLevel = 'project',
+): Promise<void> {
   const current = project.config.remote?.[name];
   if (!current) throw unknownRemote(project, name);
   const kind = remoteKindOf(key === 'url' && value ? value : current.url);
   const allowed = [...COMMON_OPTION_KEYS, ...REMOTE_OPTION_KEYS[kind]];
   if (!allowed.includes(key)) {
-    throw new LockstepError('config', `'${key}' is not an option of ${kind} remote '${name}'`, `Options: ${allowed.join(', ')}.`);
+    throw new LockstepError(
+      'config',
+      `'${key}' is not an option of ${kind} remote '${name}'`,
+      `Options: ${allowed.join(', ')}.`,
+    );
   }
-  if (key === 'url' && value === undefined) throw new LockstepError('usage', `the url of remote '${name}' cannot be unset`, `Use lockstep remote remove ${name}.`);
+  if (key === 'url' && value === undefined)
+    throw new LockstepError(
+      'usage',
+      `the url of remote '${name}' cannot be unset`,
+      `Use lockstep remote remove ${name}.`,
+    );
   const doc = await loadDoc(fileFor(project.root, level));
   if (value === undefined) doc.deleteIn(['remote', name, key]);
   else doc.setIn(['remote', name, key], value);
@@ -98,7 +132,10 @@ export async function removeRemote(project: Project, name: string): Promise<void
   if (!project.config.remote?.[name]) throw unknownRemote(project, name);
   for (const level of ['project', 'local'] as const) {
     const file = fileFor(project.root, level);
-    const exists = await fs.access(file).then(() => true, () => false);
+    const exists = await fs.access(file).then(
+      () => true,
+      () => false,
+    );
     if (!exists) continue;
     const doc = await loadDoc(file);
     let changed = false;
@@ -121,7 +158,11 @@ export interface RemoteListing {
 }
 
 export function listRemotes(project: Project): RemoteListing[] {
-  return known(project).map((name) => ({ name, url: redactUrl(String(project.config.remote![name]!.url ?? '')), isDefault: project.config.core?.remote === name }));
+  return known(project).map((name) => ({
+    name,
+    url: redactUrl(String(project.config.remote![name]!.url ?? '')),
+    isDefault: project.config.core?.remote === name,
+  }));
 }
 
 /** A URL safe to print: a password written into it is masked. */

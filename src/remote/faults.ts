@@ -17,18 +17,57 @@ interface ErrorLike {
   Code?: unknown;
 }
 
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN', 'ESOCKETTIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'TimeoutError', 'RequestTimeout', 'RequestTimeTooSkewed', 'SlowDown', 'InternalError', 'ServiceUnavailable', 'Throttling', 'ThrottlingException', 'NetworkingError']);
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+  'ESOCKETTIMEDOUT',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeTooSkewed',
+  'SlowDown',
+  'InternalError',
+  'ServiceUnavailable',
+  'Throttling',
+  'ThrottlingException',
+  'NetworkingError',
+]);
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
-const AUTH_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'CredentialsProviderError', 'AuthorizationHeaderMalformed']);
+const AUTH_CODES = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'InvalidToken',
+  'ExpiredToken',
+  'CredentialsProviderError',
+  'AuthorizationHeaderMalformed',
+]);
 const PERMISSION_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'AccessDenied', 'AllAccessDisabled']);
-const FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'EntityTooLarge', 'QuotaExceeded', 'InsufficientStorage', 'XMinioStorageFull']);
+const FULL_CODES = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EntityTooLarge',
+  'QuotaExceeded',
+  'InsufficientStorage',
+  'XMinioStorageFull',
+]);
 
 export function classifyFault(e: unknown): FaultKind {
   const x = (e ?? {}) as ErrorLike;
-  const code = typeof x.code === 'string' ? x.code : typeof x.Code === 'string' ? x.Code : typeof x.name === 'string' ? x.name : '';
+  const code =
+    typeof x.code === 'string'
+      ? x.code
+      : typeof x.Code === 'string'
+        ? x.Code
+        : typeof x.name === 'string'
+          ? x.name
+          : '';
   const message = typeof x.message === 'string' ? x.message : '';
   if (UNREACHABLE_CODES.has(code)) return 'unreachable';
-  if (x.level === 'client-authentication' || AUTH_CODES.has(code) || x.name === 'CredentialsProviderError') return 'auth';
+  if (x.level === 'client-authentication' || AUTH_CODES.has(code) || x.name === 'CredentialsProviderError')
+    return 'auth';
   if (x.level === 'client-timeout' || x.level === 'client-socket') return 'transient';
   if (PERMISSION_CODES.has(code)) return 'permission';
   if (FULL_CODES.has(code)) return 'full';
@@ -42,7 +81,12 @@ export function classifyFault(e: unknown): FaultKind {
   if (status === 401) return 'auth';
   if (status === 403) return 'permission';
   if (status !== undefined && status >= 500) return 'transient';
-  if (/socket hang up|not connected|no response from server|connection lost|channel (open failure|closed)|premature close|read ECONNRESET|aborted/i.test(message)) return 'transient';
+  if (
+    /socket hang up|not connected|no response from server|connection lost|channel (open failure|closed)|premature close|read ECONNRESET|aborted/i.test(
+      message,
+    )
+  )
+    return 'transient';
   return 'other';
 }
 
@@ -52,13 +96,23 @@ export function errorText(e: unknown): string {
   const status = x.$metadata?.httpStatusCode;
   // an S3 answer without a body (to HEAD, say) reaches the SDK as 'UnknownError': the status says more
   if (status !== undefined && (msg === 'UnknownError' || msg === x.name)) {
-    const known = typeof x.name === 'string' && !['Unknown', 'UnknownError', 'Error'].includes(x.name) ? `${x.name}, ` : '';
+    const known =
+      typeof x.name === 'string' && !['Unknown', 'UnknownError', 'Error'].includes(x.name) ? `${x.name}, ` : '';
     return `${known}HTTP ${status}${HTTP_REASONS[status] ? ` ${HTTP_REASONS[status]}` : ''}`;
   }
   return msg.split('\n')[0]!.replace(/\.$/, '');
 }
 
-const HTTP_REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 500: 'Internal Server Error', 503: 'Service Unavailable', 507: 'Insufficient Storage' };
+const HTTP_REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  507: 'Insufficient Storage',
+};
 
 /**
  * The one-line error a user sees for a failed remote operation. `where` names the remote
@@ -70,15 +124,35 @@ export function remoteError(e: unknown, where: { remote: string; display: string
   const on = where.key ? ` at ${where.key}` : '';
   switch (classifyFault(e)) {
     case 'unreachable':
-      return new LockstepError('remote', `cannot reach ${at}: ${errorText(e)}`, 'Check the host name and port, and that the server is running.');
+      return new LockstepError(
+        'remote',
+        `cannot reach ${at}: ${errorText(e)}`,
+        'Check the host name and port, and that the server is running.',
+      );
     case 'auth':
-      return new LockstepError('remote', `${at} refused the credentials: ${errorText(e)}`, 'Check the key or access key configured for this remote (lockstep remote modify --local NAME KEY VALUE).');
+      return new LockstepError(
+        'remote',
+        `${at} refused the credentials: ${errorText(e)}`,
+        'Check the key or access key configured for this remote (lockstep remote modify --local NAME KEY VALUE).',
+      );
     case 'permission':
-      return new LockstepError('remote', `permission denied on ${at}${on}: ${errorText(e)}`, 'Check that this user or key may read and write the remote path.');
+      return new LockstepError(
+        'remote',
+        `permission denied on ${at}${on}: ${errorText(e)}`,
+        'Check that this user or key may read and write the remote path.',
+      );
     case 'full':
-      return new LockstepError('remote', `${at} is full${on}: ${errorText(e)}`, 'Free space on the remote; a rerun resumes where this stopped.');
+      return new LockstepError(
+        'remote',
+        `${at} is full${on}: ${errorText(e)}`,
+        'Free space on the remote; a rerun resumes where this stopped.',
+      );
     case 'transient':
-      return new LockstepError('remote', `connection to ${at} failed${on}: ${errorText(e)}`, 'Run the command again: objects already transferred are kept and nothing partial was stored.');
+      return new LockstepError(
+        'remote',
+        `connection to ${at} failed${on}: ${errorText(e)}`,
+        'Run the command again: objects already transferred are kept and nothing partial was stored.',
+      );
     case 'other':
       return new LockstepError('remote', `${at} failed${on}: ${errorText(e)}`, 'Run again with --verbose for details.');
   }
@@ -99,7 +173,11 @@ export function backoffDelay(policy: RetryPolicy, attempt: number, random: () =>
 }
 
 /** Run `op`, retrying transient faults only; auth, permission, full and unreachable fail at once. */
-export async function withRetry<T>(op: (attempt: number) => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY, onRetry?: (e: unknown, attempt: number) => void): Promise<T> {
+export async function withRetry<T>(
+  op: (attempt: number) => Promise<T>,
+  policy: RetryPolicy = DEFAULT_RETRY,
+  onRetry?: (e: unknown, attempt: number) => void,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await op(attempt);

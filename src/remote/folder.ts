@@ -18,7 +18,10 @@ export class FolderRemote implements Remote {
   /** Parent folders known to exist: 60k uploads then cost one mkdir per fan-out folder, not per file. */
   private readonly madeDirs = new Set<string>();
 
-  constructor(readonly name: string, readonly root: string) {
+  constructor(
+    readonly name: string,
+    readonly root: string,
+  ) {
     this.display = root;
   }
 

@@ -10,7 +10,13 @@ import type { Project } from '../project.js';
 import { readLockFile, readOutputFlags, selectOutputs, type TrackedOutput } from './objects.js';
 import { defaultJobs, openRemote, remoteKindOf, resolveRemote } from './open.js';
 import { fetchRunCache, pushRunCache, runCacheKeyPrefix } from './runcache.js';
-import { fetchObjectsFrom, pushObjectsTo, type LocalObjects, type TransferEvent, type TransferResult } from './transfer.js';
+import {
+  fetchObjectsFrom,
+  pushObjectsTo,
+  type LocalObjects,
+  type TransferEvent,
+  type TransferResult,
+} from './transfer.js';
 import type { Remote } from './types.js';
 
 export type { Remote } from './types.js';
@@ -18,7 +24,9 @@ export type { TransferEvent, TransferResult } from './transfer.js';
 export type { TrackedOutput } from './objects.js';
 export { cloudStatus, type CloudStatus, type OutputCloudStatus } from './status.js';
 
-export type RemoteEvent = TransferEvent | { type: 'remote'; name: string; display: string; direction: 'push' | 'fetch' };
+export type RemoteEvent =
+  | TransferEvent
+  | { type: 'remote'; name: string; display: string; direction: 'push' | 'fetch' };
 
 export interface SyncOptions {
   /** Stage names; all stages of the lock file when empty. */
@@ -49,14 +57,21 @@ export async function openStore(project: Project): Promise<LocalObjects> {
 }
 
 /** Open the named (or default) remote for a caller that transfers on its own (exp push/pull). */
-export async function openNamedRemote(project: Project, name: string | undefined, jobs?: number): Promise<{ remote: Remote; jobs: number }> {
+export async function openNamedRemote(
+  project: Project,
+  name: string | undefined,
+  jobs?: number,
+): Promise<{ remote: Remote; jobs: number }> {
   const resolved = resolveRemote(project, name);
   const j = jobs ?? defaultJobs(remoteKindOf(resolved.config.url), resolved.config.jobs);
   return { remote: await openRemote(project, resolved, j), jobs: j };
 }
 
 /** Group outputs by the remote they travel to: their own `remote:`, else the chosen default. */
-function byRemote(outs: readonly TrackedOutput[], fallback: string | undefined): Map<string | undefined, TrackedOutput[]> {
+function byRemote(
+  outs: readonly TrackedOutput[],
+  fallback: string | undefined,
+): Map<string | undefined, TrackedOutput[]> {
   const groups = new Map<string | undefined, TrackedOutput[]>();
   for (const o of outs) {
     const key = o.remote ?? fallback;
@@ -67,7 +82,13 @@ function byRemote(outs: readonly TrackedOutput[], fallback: string | undefined):
   return groups;
 }
 
-async function withRemote<T>(project: Project, name: string | undefined, opts: SyncOptions, direction: 'push' | 'fetch', fn: (remote: Remote, jobs: number) => Promise<T>): Promise<T> {
+async function withRemote<T>(
+  project: Project,
+  name: string | undefined,
+  opts: SyncOptions,
+  direction: 'push' | 'fetch',
+  fn: (remote: Remote, jobs: number) => Promise<T>,
+): Promise<T> {
   const { remote, jobs } = await openNamedRemote(project, name, opts.jobs);
   opts.onEvent?.({ type: 'remote', name: remote.name, display: remote.display, direction });
   try {
@@ -98,15 +119,40 @@ export async function push(project: Project, opts: SyncOptions = {}): Promise<Sy
   for (const [name, group] of groups) {
     remotes.push(
       await withRemote(project, name, opts, 'push', async (remote, jobs) => {
-        const res = await pushObjectsTo(store, remote, group.map((o) => o.md5), { jobs, onEvent: opts.onEvent });
-        const runCache = opts.runCache && name === opts.remote && !runCacheDone ? await pushRunCache(project.cacheDir, remote, { jobs }) : undefined;
+        const res = await pushObjectsTo(
+          store,
+          remote,
+          group.map((o) => o.md5),
+          { jobs, onEvent: opts.onEvent },
+        );
+        const runCache =
+          opts.runCache && name === opts.remote && !runCacheDone
+            ? await pushRunCache(project.cacheDir, remote, { jobs })
+            : undefined;
         if (runCache) runCacheDone = true;
-        return { ...res, name: remote.name, display: remote.display, incompleteOutputs: incomplete(group, res.missing), runCache };
+        return {
+          ...res,
+          name: remote.name,
+          display: remote.display,
+          incompleteOutputs: incomplete(group, res.missing),
+          runCache,
+        };
       }),
     );
   }
   if (opts.runCache && !runCacheDone) {
-    remotes.push(await withRemote(project, opts.remote, opts, 'push', async (remote, jobs) => ({ transferred: 0, bytes: 0, upToDate: 0, missing: [], name: remote.name, display: remote.display, incompleteOutputs: [], runCache: await pushRunCache(project.cacheDir, remote, { jobs }) })));
+    remotes.push(
+      await withRemote(project, opts.remote, opts, 'push', async (remote, jobs) => ({
+        transferred: 0,
+        bytes: 0,
+        upToDate: 0,
+        missing: [],
+        name: remote.name,
+        display: remote.display,
+        incompleteOutputs: [],
+        runCache: await pushRunCache(project.cacheDir, remote, { jobs }),
+      })),
+    );
   }
   return { remotes };
 }
@@ -120,7 +166,11 @@ export async function fetch(project: Project, opts: SyncOptions = {}): Promise<S
   return { remotes: await fetchOutputs(project, outs, opts) };
 }
 
-async function fetchOutputs(project: Project, outs: readonly TrackedOutput[], opts: SyncOptions): Promise<RemoteSyncResult[]> {
+async function fetchOutputs(
+  project: Project,
+  outs: readonly TrackedOutput[],
+  opts: SyncOptions,
+): Promise<RemoteSyncResult[]> {
   const store = await openStore(project);
   const remotes: RemoteSyncResult[] = [];
   const groups = byRemote(outs, opts.remote);
@@ -130,10 +180,25 @@ async function fetchOutputs(project: Project, outs: readonly TrackedOutput[], op
     remotes.push(
       await withRemote(project, name, opts, 'fetch', async (remote, jobs) => {
         const expected = group.reduce((s, o) => s + o.size, 0);
-        const res = await fetchObjectsFrom(store, remote, group.map((o) => o.md5), { jobs, onEvent: opts.onEvent }, expected);
-        const runCache = opts.runCache && !runCacheDone && name === opts.remote ? await fetchRunCache(project.cacheDir, remote, { jobs }) : undefined;
+        const res = await fetchObjectsFrom(
+          store,
+          remote,
+          group.map((o) => o.md5),
+          { jobs, onEvent: opts.onEvent },
+          expected,
+        );
+        const runCache =
+          opts.runCache && !runCacheDone && name === opts.remote
+            ? await fetchRunCache(project.cacheDir, remote, { jobs })
+            : undefined;
         if (runCache) runCacheDone = true;
-        return { ...res, name: remote.name, display: remote.display, incompleteOutputs: incomplete(group, res.missing), runCache };
+        return {
+          ...res,
+          name: remote.name,
+          display: remote.display,
+          incompleteOutputs: incomplete(group, res.missing),
+          runCache,
+        };
       }),
     );
   }
@@ -144,7 +209,11 @@ async function fetchOutputs(project: Project, outs: readonly TrackedOutput[], op
  * Push raw objects (file hashes or `.dir` hashes, expanded) to a remote: for `exp push` and other
  * callers that track outputs outside pipeline.lock.
  */
-export async function pushObjects(project: Project, hashes: readonly Md5[], opts: Omit<SyncOptions, 'targets'> = {}): Promise<TransferResult> {
+export async function pushObjects(
+  project: Project,
+  hashes: readonly Md5[],
+  opts: Omit<SyncOptions, 'targets'> = {},
+): Promise<TransferResult> {
   const store = await openStore(project);
   return withRemote(project, opts.remote, opts, 'push', async (remote, jobs) => {
     const res = await pushObjectsTo(store, remote, hashes, { jobs, onEvent: opts.onEvent });
@@ -154,7 +223,11 @@ export async function pushObjects(project: Project, hashes: readonly Md5[], opts
 }
 
 /** Fetch raw objects (expanded through their manifests) into the cache: for `exp pull`. */
-export async function fetchObjects(project: Project, hashes: readonly Md5[], opts: Omit<SyncOptions, 'targets'> = {}): Promise<TransferResult> {
+export async function fetchObjects(
+  project: Project,
+  hashes: readonly Md5[],
+  opts: Omit<SyncOptions, 'targets'> = {},
+): Promise<TransferResult> {
   const store = await openStore(project);
   return withRemote(project, opts.remote, opts, 'fetch', async (remote, jobs) => {
     const res = await fetchObjectsFrom(store, remote, hashes, { jobs, onEvent: opts.onEvent });
@@ -167,9 +240,13 @@ export async function fetchObjects(project: Project, hashes: readonly Md5[], opt
  * What `repro --pull` hands the engine: run-cache entries and objects fetched from the named (or
  * default) remote, opened on first use only, so a repro that needs nothing never connects.
  */
-export function missingFetcher(project: Project, name: string | undefined): MissingFetcher & { close(): Promise<void> } {
+export function missingFetcher(
+  project: Project,
+  name: string | undefined,
+): MissingFetcher & { close(): Promise<void> } {
   let opened: Promise<{ remote: Remote; jobs: number; store: LocalObjects }> | null = null;
-  const open = () => (opened ??= (async () => ({ ...(await openNamedRemote(project, name)), store: await openStore(project) }))());
+  const open = () =>
+    (opened ??= (async () => ({ ...(await openNamedRemote(project, name)), store: await openStore(project) }))());
   return {
     async runCacheEntries(key) {
       const { remote, jobs } = await open();

@@ -32,7 +32,11 @@ export function selectOutputs(lock: LockFile, targets: readonly string[], flags:
   const stages = Object.keys(lock.stages ?? {});
   for (const t of targets) {
     if (!stages.includes(t)) {
-      throw new LockstepError('unknown-stage', `no stage '${t}' in the lock file (stages: ${stages.join(', ') || 'none'})`, 'Name a stage that has run, or run lockstep repro first.');
+      throw new LockstepError(
+        'unknown-stage',
+        `no stage '${t}' in the lock file (stages: ${stages.join(', ') || 'none'})`,
+        'Name a stage that has run, or run lockstep repro first.',
+      );
     }
   }
   const chosen = targets.length ? stages.filter((s) => targets.includes(s)) : stages;
@@ -41,7 +45,15 @@ export function selectOutputs(lock: LockFile, targets: readonly string[], flags:
     for (const o of lock.stages[stage]?.outs ?? []) {
       if (typeof o.md5 !== 'string' || !isMd5(o.md5)) continue;
       const f = flags.get(flagKey(stage, o.path));
-      out.push({ stage, path: o.path, md5: asMd5(o.md5), size: o.size ?? 0, nfiles: o.nfiles, push: f?.push ?? true, remote: f?.remote });
+      out.push({
+        stage,
+        path: o.path,
+        md5: asMd5(o.md5),
+        size: o.size ?? 0,
+        nfiles: o.nfiles,
+        push: f?.push ?? true,
+        remote: f?.remote,
+      });
     }
   }
   return out;
@@ -60,7 +72,11 @@ export async function readLockFile(root: string): Promise<LockFile> {
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new LockstepError('missing-object', `${path.basename(file)} does not exist: nothing is recorded to transfer`, 'Run lockstep repro first (or check out a commit that has the lock file).');
+      throw new LockstepError(
+        'missing-object',
+        `${path.basename(file)} does not exist: nothing is recorded to transfer`,
+        'Run lockstep repro first (or check out a commit that has the lock file).',
+      );
     }
     throw e;
   }
@@ -68,7 +84,11 @@ export async function readLockFile(root: string): Promise<LockFile> {
     const lock = (YAML.parse(text) ?? { schema: '2.0', stages: {} }) as LockFile;
     return { schema: '2.0', stages: lock.stages ?? {} };
   } catch (e) {
-    throw new LockstepError('yaml-syntax', `${path.basename(file)}: ${(e as Error).message.split('\n')[0]}`, 'Fix or regenerate the lock file (lockstep repro).');
+    throw new LockstepError(
+      'yaml-syntax',
+      `${path.basename(file)}: ${(e as Error).message.split('\n')[0]}`,
+      'Fix or regenerate the lock file (lockstep repro).',
+    );
   }
 }
 

@@ -10,7 +10,17 @@ import type { Remote, RemoteKind } from './types.js';
 export const REMOTE_OPTION_KEYS: Record<RemoteKind, readonly string[]> = {
   folder: [],
   ssh: ['user', 'port', 'keyfile', 'password', 'timeout'],
-  s3: ['endpointurl', 'region', 'profile', 'access_key_id', 'secret_access_key', 'session_token', 'path_style', 'multipart_threshold', 'part_size'],
+  s3: [
+    'endpointurl',
+    'region',
+    'profile',
+    'access_key_id',
+    'secret_access_key',
+    'session_token',
+    'path_style',
+    'multipart_threshold',
+    'part_size',
+  ],
 };
 export const COMMON_OPTION_KEYS = ['url', 'jobs'] as const;
 
@@ -20,7 +30,11 @@ export function remoteKindOf(url: string): RemoteKind {
   if (!scheme || scheme === 'file') return 'folder';
   if (scheme === 'ssh' || scheme === 'sftp') return 'ssh';
   if (scheme === 's3') return 's3';
-  throw new LockstepError('config', `remote URL ${url}: scheme '${scheme}' is not supported`, 'Use a folder path, ssh://user@host:port/path or s3://bucket/prefix.');
+  throw new LockstepError(
+    'config',
+    `remote URL ${url}: scheme '${scheme}' is not supported`,
+    'Use a folder path, ssh://user@host:port/path or s3://bucket/prefix.',
+  );
 }
 
 export interface ResolvedRemote {
@@ -37,15 +51,25 @@ export function resolveRemote(project: Project, name?: string): ResolvedRemote {
     throw new LockstepError(
       'remote',
       known.length ? `no default remote is set (known remotes: ${known.join(', ')})` : 'no remote is configured',
-      known.length ? 'Pass -r NAME or set one with lockstep remote add -d NAME URL.' : 'Add one with lockstep remote add -d NAME URL.',
+      known.length
+        ? 'Pass -r NAME or set one with lockstep remote add -d NAME URL.'
+        : 'Add one with lockstep remote add -d NAME URL.',
     );
   }
   const config = remotes[chosen];
   if (!config) {
-    throw new LockstepError('remote', `unknown remote '${chosen}' (known remotes: ${known.length ? known.join(', ') : 'none'})`, 'Add it with lockstep remote add NAME URL, or pick one of the known names.');
+    throw new LockstepError(
+      'remote',
+      `unknown remote '${chosen}' (known remotes: ${known.length ? known.join(', ') : 'none'})`,
+      'Add it with lockstep remote add NAME URL, or pick one of the known names.',
+    );
   }
   if (typeof config.url !== 'string' || !config.url) {
-    throw new LockstepError('config', `${CONFIG_FILE}: remote '${chosen}' has no url`, `Set it with lockstep remote modify ${chosen} url URL.`);
+    throw new LockstepError(
+      'config',
+      `${CONFIG_FILE}: remote '${chosen}' has no url`,
+      `Set it with lockstep remote modify ${chosen} url URL.`,
+    );
   }
   return { name: chosen, config };
 }
@@ -53,7 +77,12 @@ export function resolveRemote(project: Project, name?: string): ResolvedRemote {
 const num = (v: unknown, what: string, remote: string): number | undefined => {
   if (v === undefined || v === null || v === '') return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new LockstepError('config', `${CONFIG_FILE}: remote '${remote}' option ${what} must be a positive number, not '${String(v)}'`, `Fix it with lockstep remote modify ${remote} ${what} VALUE.`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new LockstepError(
+      'config',
+      `${CONFIG_FILE}: remote '${remote}' option ${what} must be a positive number, not '${String(v)}'`,
+      `Fix it with lockstep remote modify ${remote} ${what} VALUE.`,
+    );
   return n;
 };
 const str = (v: unknown): string | undefined => (v === undefined || v === null || v === '' ? undefined : String(v));
@@ -84,7 +113,8 @@ export async function openRemote(project: Project, resolved: ResolvedRemote, job
     }
     case 's3': {
       const u = new URL(url);
-      if (!u.hostname) throw new LockstepError('config', `remote '${name}': ${url} names no bucket`, 'Use s3://bucket/prefix.');
+      if (!u.hostname)
+        throw new LockstepError('config', `remote '${name}': ${url} names no bucket`, 'Use s3://bucket/prefix.');
       const { S3Remote, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE } = await import('./s3.js');
       const endpoint = str(config.endpointurl);
       const pathStyle = config.path_style === undefined ? Boolean(endpoint) : String(config.path_style) === 'true';

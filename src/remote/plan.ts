@@ -48,7 +48,12 @@ export interface PushPlan {
  * objects the remote is known to have; `localMissing` lists objects the local cache lacks (they
  * cannot be pushed, and a directory missing any file is not completed on the remote).
  */
-export function planPush(roots: readonly Md5[], manifests: ReadonlyMap<Md5, readonly Md5[]>, remoteHas: ReadonlySet<Md5>, localMissing: ReadonlySet<Md5>): PushPlan {
+export function planPush(
+  roots: readonly Md5[],
+  manifests: ReadonlyMap<Md5, readonly Md5[]>,
+  remoteHas: ReadonlySet<Md5>,
+  localMissing: ReadonlySet<Md5>,
+): PushPlan {
   const files = new Set<Md5>();
   const dirs: Md5[] = [];
   let upToDate = 0;
@@ -80,7 +85,11 @@ export function planPush(roots: readonly Md5[], manifests: ReadonlyMap<Md5, read
 }
 
 /** Hashes the remote must be asked about for a push: roots first, then files of dirs it lacks. */
-export function filesToQuery(roots: readonly Md5[], manifests: ReadonlyMap<Md5, readonly Md5[]>, remoteHasDirs: ReadonlySet<Md5>): Md5[] {
+export function filesToQuery(
+  roots: readonly Md5[],
+  manifests: ReadonlyMap<Md5, readonly Md5[]>,
+  remoteHasDirs: ReadonlySet<Md5>,
+): Md5[] {
   const out = new Set<Md5>();
   for (const root of roots) {
     if (!isDirHash(root)) out.add(root);

@@ -51,13 +51,20 @@ export async function pushRunCache(cacheDir: string, remote: Remote, opts: Trans
   const todo = local.filter((r) => !there.has(r));
   let bytes = 0;
   await forEachConcurrent(todo, opts.jobs, (rel) =>
-    retryingOp(remote, RUNS_PREFIX + rel, opts, () => remote.upload(path.join(cacheDir, 'runs', ...rel.split('/')), RUNS_PREFIX + rel, (n) => (bytes += n))),
+    retryingOp(remote, RUNS_PREFIX + rel, opts, () =>
+      remote.upload(path.join(cacheDir, 'runs', ...rel.split('/')), RUNS_PREFIX + rel, (n) => (bytes += n)),
+    ),
   );
   return { transferred: todo.length, bytes, upToDate: local.length - todo.length, missing: [] };
 }
 
 /** Copy the remote's run-cache entries (all, or those under `under`, e.g. one key's) that the cache lacks. */
-export async function fetchRunCache(cacheDir: string, remote: Remote, opts: TransferOptions, under = ''): Promise<TransferResult> {
+export async function fetchRunCache(
+  cacheDir: string,
+  remote: Remote,
+  opts: TransferOptions,
+  under = '',
+): Promise<TransferResult> {
   const there = await remoteRunFiles(remote, opts, under);
   const local = new Set(await localRunFiles(cacheDir));
   const todo = [...there].filter((r) => !local.has(r));

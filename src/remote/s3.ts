@@ -60,7 +60,10 @@ export class S3Remote implements Remote {
   readonly display: string;
   private readonly client: S3Client;
 
-  constructor(readonly name: string, private readonly spec: S3Spec) {
+  constructor(
+    readonly name: string,
+    private readonly spec: S3Spec,
+  ) {
     // the SDK would print a multi-line Node-version notice on Node 20 (supported by lockstep)
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.display = `s3://${spec.bucket}${spec.prefix ? `/${spec.prefix}` : ''}${spec.endpoint ? ` at ${spec.endpoint}` : ''}`;
@@ -78,9 +81,10 @@ export class S3Remote implements Remote {
       // S3-compatible servers often lack the newer streaming checksums; ask for them only when S3 requires them
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      credentials: spec.accessKeyId && spec.secretAccessKey
-        ? { accessKeyId: spec.accessKeyId, secretAccessKey: spec.secretAccessKey, sessionToken: spec.sessionToken }
-        : fromNodeProviderChain(spec.profile ? { profile: spec.profile } : {}),
+      credentials:
+        spec.accessKeyId && spec.secretAccessKey
+          ? { accessKeyId: spec.accessKeyId, secretAccessKey: spec.secretAccessKey, sessionToken: spec.sessionToken }
+          : fromNodeProviderChain(spec.profile ? { profile: spec.profile } : {}),
       requestHandler: {
         httpAgent: new http.Agent(agentOpts),
         httpsAgent: new https.Agent(agentOpts),
@@ -110,7 +114,14 @@ export class S3Remote implements Remote {
     // S3-compatible server (s3rver on OpenSSL 3 fails to make v2 continuation tokens)
     let marker: string | undefined;
     for (;;) {
-      const page = await this.client.send(new ListObjectsCommand({ Bucket: this.spec.bucket, Prefix: this.full(prefix), Marker: marker, MaxKeys: this.spec.listPageSize ?? 1000 }));
+      const page = await this.client.send(
+        new ListObjectsCommand({
+          Bucket: this.spec.bucket,
+          Prefix: this.full(prefix),
+          Marker: marker,
+          MaxKeys: this.spec.listPageSize ?? 1000,
+        }),
+      );
       const contents = page.Contents ?? [];
       for (const obj of contents) {
         const key = obj.Key?.slice(strip);
@@ -128,11 +139,23 @@ export class S3Remote implements Remote {
       await this.uploadMultipart(localPath, key, size, onBytes);
       return;
     }
-    await this.client.send(new PutObjectCommand({ Bucket: this.spec.bucket, Key: this.full(key), Body: createReadStream(localPath), ContentLength: size }));
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.spec.bucket,
+        Key: this.full(key),
+        Body: createReadStream(localPath),
+        ContentLength: size,
+      }),
+    );
     onBytes?.(size);
   }
 
-  private async uploadMultipart(localPath: string, key: string, size: number, onBytes?: (n: number) => void): Promise<void> {
+  private async uploadMultipart(
+    localPath: string,
+    key: string,
+    size: number,
+    onBytes?: (n: number) => void,
+  ): Promise<void> {
     const Bucket = this.spec.bucket;
     const Key = this.full(key);
     // S3 allows at most 10,000 parts
@@ -146,13 +169,24 @@ export class S3Remote implements Remote {
           limit(async (): Promise<CompletedPart> => {
             const start = i * partSize;
             const end = Math.min(size, start + partSize);
-            const res = await this.client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, ContentLength: end - start, Body: createReadStream(localPath, { start, end: end - 1 }) }));
+            const res = await this.client.send(
+              new UploadPartCommand({
+                Bucket,
+                Key,
+                UploadId,
+                PartNumber: i + 1,
+                ContentLength: end - start,
+                Body: createReadStream(localPath, { start, end: end - 1 }),
+              }),
+            );
             onBytes?.(end - start);
             return { ETag: res.ETag, PartNumber: i + 1 };
           }),
         ),
       );
-      await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }));
+      await this.client.send(
+        new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }),
+      );
     } catch (e) {
       await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => {});
       throw e;

@@ -3,7 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import ssh2 from 'ssh2';
-import type { AgentAuthMethod, ConnectConfig, NoAuthMethod, PasswordAuthMethod, PublicKeyAuthMethod, SFTPWrapper } from 'ssh2';
+import type {
+  AgentAuthMethod,
+  ConnectConfig,
+  NoAuthMethod,
+  PasswordAuthMethod,
+  PublicKeyAuthMethod,
+  SFTPWrapper,
+} from 'ssh2';
 type AuthMethod = AgentAuthMethod | PublicKeyAuthMethod | PasswordAuthMethod | NoAuthMethod;
 import { isTempName } from './keys.js';
 import { RemoteNotFound, type Remote } from './types.js';
@@ -57,7 +64,10 @@ export class SshRemote implements Remote {
   private next = 0;
   private readonly madeDirs = new Set<string>();
 
-  constructor(readonly name: string, private readonly spec: SshSpec) {
+  constructor(
+    readonly name: string,
+    private readonly spec: SshSpec,
+  ) {
     this.display = `ssh://${spec.user}@${spec.host}:${spec.port}${spec.root}`;
   }
 
@@ -92,7 +102,9 @@ export class SshRemote implements Remote {
     const session: Session = { client, channels: [], closed: false, guard, streams: new Set() };
     const drop = () => {
       session.closed = true;
-      const e = Object.assign(new Error(`connection to ${this.spec.host}:${this.spec.port} lost`), { code: 'ECONNRESET' });
+      const e = Object.assign(new Error(`connection to ${this.spec.host}:${this.spec.port} lost`), {
+        code: 'ECONNRESET',
+      });
       lostError ??= e;
       for (const w of waiters) w(e);
       waiters.clear();
@@ -110,7 +122,12 @@ export class SshRemote implements Remote {
         drop();
       });
       client.on('close', () => {
-        if (!ready) reject(Object.assign(new Error(`connection to ${this.spec.host}:${this.spec.port} closed during the handshake`), { code: 'ECONNRESET' }));
+        if (!ready)
+          reject(
+            Object.assign(new Error(`connection to ${this.spec.host}:${this.spec.port} closed during the handshake`), {
+              code: 'ECONNRESET',
+            }),
+          );
         drop();
       });
       const config: ConnectConfig = {
@@ -127,7 +144,9 @@ export class SshRemote implements Remote {
     });
     const channels = await Promise.all(
       Array.from({ length: Math.max(1, this.spec.channels) }, () =>
-        new Promise<SFTPWrapper>((resolve, reject) => client.sftp((e, sftp) => (e ? reject(e) : resolve(sftp)))).catch(() => null),
+        new Promise<SFTPWrapper>((resolve, reject) => client.sftp((e, sftp) => (e ? reject(e) : resolve(sftp)))).catch(
+          () => null,
+        ),
       ),
     );
     session.channels = channels.filter((c): c is SFTPWrapper => c !== null);
@@ -169,13 +188,16 @@ export class SshRemote implements Remote {
   }
 
   async exists(key: string): Promise<boolean> {
-    return this.op((sftp) => new Promise((resolve, reject) =>
-      sftp.stat(this.abs(key), (e) => {
-        if (!e) resolve(true);
-        else if (sftpCode(e) === SFTP_NO_SUCH_FILE) resolve(false);
-        else reject(e);
-      }),
-    ));
+    return this.op(
+      (sftp) =>
+        new Promise((resolve, reject) =>
+          sftp.stat(this.abs(key), (e) => {
+            if (!e) resolve(true);
+            else if (sftpCode(e) === SFTP_NO_SUCH_FILE) resolve(false);
+            else reject(e);
+          }),
+        ),
+    );
   }
 
   async *list(prefix: string): AsyncIterable<string> {
@@ -184,16 +206,19 @@ export class SshRemote implements Remote {
   }
 
   private readdir(dirKey: string): Promise<{ name: string; dir: boolean }[]> {
-    return this.op((sftp) => new Promise((resolve, reject) =>
-      sftp.readdir(dirKey ? this.abs(dirKey) : this.spec.root, (e, list) => {
-        if (e) {
-          if (sftpCode(e) === SFTP_NO_SUCH_FILE) resolve([]);
-          else reject(e);
-          return;
-        }
-        resolve(list.map((f) => ({ name: f.filename, dir: f.attrs.isDirectory() })));
-      }),
-    ));
+    return this.op(
+      (sftp) =>
+        new Promise((resolve, reject) =>
+          sftp.readdir(dirKey ? this.abs(dirKey) : this.spec.root, (e, list) => {
+            if (e) {
+              if (sftpCode(e) === SFTP_NO_SUCH_FILE) resolve([]);
+              else reject(e);
+              return;
+            }
+            resolve(list.map((f) => ({ name: f.filename, dir: f.attrs.isDirectory() })));
+          }),
+        ),
+    );
   }
 
   private async *walk(dirKey: string, prefix: string): AsyncIterable<string> {
@@ -211,29 +236,35 @@ export class SshRemote implements Remote {
     // fan-out folders are read several at a time: a listing costs one round trip per folder
     const width = 16;
     for (let i = 0; i < subdirs.length; i += width) {
-      const lists = await Promise.all(subdirs.slice(i, i + width).map(async (d) => {
-        const out: string[] = [];
-        for await (const k of this.walk(d, prefix)) out.push(k);
-        return out;
-      }));
+      const lists = await Promise.all(
+        subdirs.slice(i, i + width).map(async (d) => {
+          const out: string[] = [];
+          for await (const k of this.walk(d, prefix)) out.push(k);
+          return out;
+        }),
+      );
       for (const l of lists) yield* l;
     }
   }
 
   private async mkdirp(dir: string, parentMade = false): Promise<void> {
     if (this.madeDirs.has(dir) || dir === '/' || dir === '.') return;
-    const made = await this.op((sftp) => new Promise<boolean>((resolve, reject) =>
-      sftp.mkdir(dir, (e) => {
-        if (!e) return resolve(true);
-        // exists already (a concurrent upload made it), or the parent is missing: stat tells which.
-        // Any other refusal (permission denied, a full disk) is the answer: retrying cannot help.
-        sftp.stat(dir, (se, st) => {
-          if (!se && st.isDirectory()) resolve(true);
-          else if (!parentMade && sftpCode(e) === SFTP_NO_SUCH_FILE && sftpCode(se) === SFTP_NO_SUCH_FILE) resolve(false);
-          else reject(e);
-        });
-      }),
-    ));
+    const made = await this.op(
+      (sftp) =>
+        new Promise<boolean>((resolve, reject) =>
+          sftp.mkdir(dir, (e) => {
+            if (!e) return resolve(true);
+            // exists already (a concurrent upload made it), or the parent is missing: stat tells which.
+            // Any other refusal (permission denied, a full disk) is the answer: retrying cannot help.
+            sftp.stat(dir, (se, st) => {
+              if (!se && st.isDirectory()) resolve(true);
+              else if (!parentMade && sftpCode(e) === SFTP_NO_SUCH_FILE && sftpCode(se) === SFTP_NO_SUCH_FILE)
+                resolve(false);
+              else reject(e);
+            });
+          }),
+        ),
+    );
     if (!made) {
       await this.mkdirp(path.posix.dirname(dir));
       return this.mkdirp(dir, true);
@@ -253,7 +284,9 @@ export class SshRemote implements Remote {
           const data = readFileSync(localPath);
           await new Promise<void>((resolve, reject) => sftp.writeFile(tmp, data, (e) => (e ? reject(e) : resolve())));
         } else {
-          await new Promise<void>((resolve, reject) => sftp.fastPut(localPath, tmp, { concurrency: 32, chunkSize: 32 * 1024 }, (e) => (e ? reject(e) : resolve())));
+          await new Promise<void>((resolve, reject) =>
+            sftp.fastPut(localPath, tmp, { concurrency: 32, chunkSize: 32 * 1024 }, (e) => (e ? reject(e) : resolve())),
+          );
         }
         await new Promise<void>((resolve, reject) => {
           const done = (e: Error | null | undefined) => (e ? reject(e) : resolve());
@@ -290,12 +323,14 @@ export class SshRemote implements Remote {
         }),
       ),
     );
-    const size = await session.guard(
-      new Promise<number>((resolve, reject) => sftp.fstat(handle, (e, st) => (e ? reject(e) : resolve(st.size)))),
-    ).catch((e: unknown) => {
-      sftp.close(handle, () => {});
-      throw e;
-    });
+    const size = await session
+      .guard(
+        new Promise<number>((resolve, reject) => sftp.fstat(handle, (e, st) => (e ? reject(e) : resolve(st.size)))),
+      )
+      .catch((e: unknown) => {
+        sftp.close(handle, () => {});
+        throw e;
+      });
     const stream = Readable.from(readAhead(sftp, handle, size, session.guard));
     // ssh2 may report a failed handle close after the reader is done (a dropped connection): keep
     // that late error from crashing the process; errors while reading still reach the reader
@@ -306,9 +341,12 @@ export class SshRemote implements Remote {
   }
 
   async remove(key: string): Promise<void> {
-    await this.op((sftp) => new Promise<void>((resolve, reject) =>
-      sftp.unlink(this.abs(key), (e) => (!e || sftpCode(e) === SFTP_NO_SUCH_FILE ? resolve() : reject(e))),
-    ));
+    await this.op(
+      (sftp) =>
+        new Promise<void>((resolve, reject) =>
+          sftp.unlink(this.abs(key), (e) => (!e || sftpCode(e) === SFTP_NO_SUCH_FILE ? resolve() : reject(e))),
+        ),
+    );
   }
 
   async close(): Promise<void> {
@@ -334,7 +372,12 @@ const READ_WINDOW = 32;
  * (scratch measurement against the test sshd, 512 MiB). A server may answer a read with fewer
  * bytes than asked (OpenSSH caps a read's length): the rest is read before the chunk is passed on.
  */
-async function* readAhead(sftp: SFTPWrapper, handle: Buffer, size: number, guard: Session['guard']): AsyncGenerator<Buffer> {
+async function* readAhead(
+  sftp: SFTPWrapper,
+  handle: Buffer,
+  size: number,
+  guard: Session['guard'],
+): AsyncGenerator<Buffer> {
   const readOnce = (buf: Buffer, at: number, pos: number) =>
     new Promise<number>((resolve, reject) => {
       sftp.read(handle, buf, at, buf.length - at, pos, (e, n) => (e ? reject(e) : resolve(n)));
@@ -377,13 +420,20 @@ function noSpace(sftp: SFTPWrapper, dir: string, size: number): Promise<Error | 
     const timer = setTimeout(() => resolve(null), 5_000);
     timer.unref();
     try {
-      sftp.ext_openssh_statvfs(dir, (e, st: { bavail?: number; frsize?: number; bsize?: number; favail?: number } | undefined) => {
-        clearTimeout(timer);
-        if (e || !st) return resolve(null);
-        const free = (st.bavail ?? 0) * (st.frsize || st.bsize || 0);
-        if (free >= size && st.favail !== 0) return resolve(null);
-        resolve(Object.assign(new Error(`no space left on the server's disk (${free} bytes free, ${size} needed)`), { code: 'ENOSPC' }));
-      });
+      sftp.ext_openssh_statvfs(
+        dir,
+        (e, st: { bavail?: number; frsize?: number; bsize?: number; favail?: number } | undefined) => {
+          clearTimeout(timer);
+          if (e || !st) return resolve(null);
+          const free = (st.bavail ?? 0) * (st.frsize || st.bsize || 0);
+          if (free >= size && st.favail !== 0) return resolve(null);
+          resolve(
+            Object.assign(new Error(`no space left on the server's disk (${free} bytes free, ${size} needed)`), {
+              code: 'ENOSPC',
+            }),
+          );
+        },
+      );
     } catch {
       clearTimeout(timer);
       resolve(null); // the server lacks the extension
@@ -395,14 +445,19 @@ function noSpace(sftp: SFTPWrapper, dir: string, size: number): Promise<Error | 
 async function authMethods(spec: SshSpec): Promise<AuthMethod[]> {
   const methods: AuthMethod[] = [];
   const username = spec.user;
-  if (process.env.SSH_AUTH_SOCK && !spec.keyfile) methods.push({ type: 'agent' as const, username, agent: process.env.SSH_AUTH_SOCK });
-  const keyFiles = spec.keyfile ? [spec.keyfile] : DEFAULT_KEYS.map((k) => path.join(os.homedir(), '.ssh', k)).filter((f) => existsSync(f));
+  if (process.env.SSH_AUTH_SOCK && !spec.keyfile)
+    methods.push({ type: 'agent' as const, username, agent: process.env.SSH_AUTH_SOCK });
+  const keyFiles = spec.keyfile
+    ? [spec.keyfile]
+    : DEFAULT_KEYS.map((k) => path.join(os.homedir(), '.ssh', k)).filter((f) => existsSync(f));
   for (const file of keyFiles) {
     let key: Buffer;
     try {
       key = await fs.readFile(file);
     } catch (e) {
-      throw Object.assign(new Error(`cannot read keyfile ${file}: ${(e as Error).message}`), { code: (e as NodeJS.ErrnoException).code === 'EACCES' ? 'EACCES' : 'EKEYFILE' });
+      throw Object.assign(new Error(`cannot read keyfile ${file}: ${(e as Error).message}`), {
+        code: (e as NodeJS.ErrnoException).code === 'EACCES' ? 'EACCES' : 'EKEYFILE',
+      });
     }
     methods.push({ type: 'publickey' as const, username, key });
   }

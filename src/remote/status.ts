@@ -79,7 +79,17 @@ export async function cloudStatus(project: Project, opts: CloudStatusOptions = {
       for (const d of remoteDirs) onRemote.add(d);
       const local = await localHas(store, new Set<Md5>([...objects.values()].flatMap((l) => l.map((x) => x.md5))));
       for (const o of group) {
-        const st: OutputCloudStatus = { stage: o.stage, path: o.path, md5: o.md5, remote: remote.name, push: o.push, ok: 0, new: [], deleted: [], missing: [] };
+        const st: OutputCloudStatus = {
+          stage: o.stage,
+          path: o.path,
+          md5: o.md5,
+          remote: remote.name,
+          push: o.push,
+          ok: 0,
+          new: [],
+          deleted: [],
+          missing: [],
+        };
         const dirOnRemote = remoteDirs.has(o.md5);
         for (const x of objects.get(`${o.stage}\0${o.path}`) ?? []) {
           const label = x.name ? `${o.path}/${x.name}` : isDirHash(x.md5) ? `${o.path}/ (manifest)` : o.path;
@@ -96,11 +106,18 @@ export async function cloudStatus(project: Project, opts: CloudStatusOptions = {
       await remote.close();
     }
   }
-  const inSync = result.every((s) => !s.push || (s.new.length === 0 && s.deleted.length === 0 && s.missing.length === 0));
+  const inSync = result.every(
+    (s) => !s.push || (s.new.length === 0 && s.deleted.length === 0 && s.missing.length === 0),
+  );
   return { outputs: result, inSync };
 }
 
-async function fetchManifestsOnly(store: LocalObjects, remote: Parameters<typeof fetchObjectsFrom>[1], dirs: Md5[], opts: { jobs: number }): Promise<void> {
+async function fetchManifestsOnly(
+  store: LocalObjects,
+  remote: Parameters<typeof fetchObjectsFrom>[1],
+  dirs: Md5[],
+  opts: { jobs: number },
+): Promise<void> {
   // fetchObjectsFrom would also fetch the files; manifests alone go through the same verified path
   const manifestsOnly: LocalObjects = {
     root: store.root,

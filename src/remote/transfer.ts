@@ -7,7 +7,14 @@ import type { ObjectStore } from '../cache/types.js';
 import { asMd5, isDirHash, type Md5 } from '../hash/types.js';
 import { DEFAULT_RETRY, remoteError, withRetry, type RetryPolicy } from './faults.js';
 import { md5FromKey, objectKey, OBJECTS_PREFIX } from './keys.js';
-import { chooseExistenceStrategy, ESTIMATE_PREFIX, estimateRemoteSize, filesToQuery, planPush, type ExistenceStrategy } from './plan.js';
+import {
+  chooseExistenceStrategy,
+  ESTIMATE_PREFIX,
+  estimateRemoteSize,
+  filesToQuery,
+  planPush,
+  type ExistenceStrategy,
+} from './plan.js';
 import { RemoteNotFound, type Remote } from './types.js';
 
 /** What the transfer layer reports while it works; the CLI renders these, the core never prints. */
@@ -41,7 +48,11 @@ export type LocalObjects = Pick<ObjectStore, 'root' | 'objectPath' | 'has' | 'ad
  * front: 60,000 of them weigh ~100 MB), and after the first failure no new item starts: when the
  * network is gone for good, queued objects must not each wait through their own retries.
  */
-export async function forEachConcurrent<T>(items: readonly T[], jobs: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function forEachConcurrent<T>(
+  items: readonly T[],
+  jobs: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const state: { failure: { e: unknown } | null } = { failure: null };
   const worker = async () => {
@@ -63,7 +74,9 @@ const SMALL_OBJECT = 1024 * 1024;
 const where = (remote: Remote, key?: string) => ({ remote: remote.name, display: remote.display, key });
 
 export function retryingOp<T>(remote: Remote, key: string, opts: TransferOptions, op: () => Promise<T>): Promise<T> {
-  return withRetry(op, opts.retry ?? DEFAULT_RETRY, (e, attempt) => opts.onEvent?.({ type: 'retry', key, attempt, error: String((e as Error)?.message ?? e) })).catch((e: unknown) => {
+  return withRetry(op, opts.retry ?? DEFAULT_RETRY, (e, attempt) =>
+    opts.onEvent?.({ type: 'retry', key, attempt, error: String((e as Error)?.message ?? e) }),
+  ).catch((e: unknown) => {
     throw e instanceof RemoteNotFound ? e : remoteError(e, where(remote, key));
   });
 }
@@ -115,7 +128,10 @@ async function localManifests(store: LocalObjects, roots: readonly Md5[], missin
       missing.add(root);
       continue;
     }
-    manifests.set(root, (await store.readManifest(root)).map((e) => e.md5));
+    manifests.set(
+      root,
+      (await store.readManifest(root)).map((e) => e.md5),
+    );
   }
   return manifests;
 }
@@ -152,16 +168,29 @@ export async function localHas(store: LocalObjects, md5s: Iterable<Md5>): Promis
  * A manifest goes up only after all of its files are there, so its presence marks the directory
  * complete; a directory found complete on the remote is skipped without asking about its files.
  */
-export async function pushObjectsTo(store: LocalObjects, remote: Remote, roots: readonly Md5[], opts: TransferOptions): Promise<TransferResult> {
+export async function pushObjectsTo(
+  store: LocalObjects,
+  remote: Remote,
+  roots: readonly Md5[],
+  opts: TransferOptions,
+): Promise<TransferResult> {
   const missing = new Set<Md5>();
   const manifests = await localManifests(store, roots, missing);
   const dirRoots = [...manifests.keys()];
   const haveDirs = await remoteHas(remote, dirRoots, opts);
-  const query = filesToQuery(roots.filter((r) => !missing.has(r)), manifests, haveDirs);
+  const query = filesToQuery(
+    roots.filter((r) => !missing.has(r)),
+    manifests,
+    haveDirs,
+  );
   const have = await remoteHas(remote, query, opts);
   for (const d of haveDirs) have.add(d);
   // ask the local cache only about what must move
-  const sizes = await localSizes(store, query.filter((h) => !have.has(h)), missing);
+  const sizes = await localSizes(
+    store,
+    query.filter((h) => !have.has(h)),
+    missing,
+  );
   const plan = planPush(roots, manifests, have, missing);
   for (const [h, n] of await localSizes(store, plan.dirs, missing)) sizes.set(h, n);
   let bytesTotal = 0;
@@ -195,7 +224,13 @@ export async function pushObjectsTo(store: LocalObjects, remote: Remote, roots: 
  * Stream one object from the remote into the cache, hashing as it arrives; an object whose content
  * does not match its name is refused and never enters the cache.
  */
-async function downloadVerified(store: LocalObjects, remote: Remote, h: Md5, tmpDir: string, onBytes: (n: number) => void): Promise<number> {
+async function downloadVerified(
+  store: LocalObjects,
+  remote: Remote,
+  h: Md5,
+  tmpDir: string,
+  onBytes: (n: number) => void,
+): Promise<number> {
   const key = objectKey(h);
   const tmp = path.join(tmpDir, `${h.slice(0, 8)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const hash = createHash('md5');
@@ -227,7 +262,11 @@ async function downloadVerified(store: LocalObjects, remote: Remote, h: Md5, tmp
     }
     const actual = asMd5(hash.digest('hex') + (isDirHash(h) ? '.dir' : ''));
     if (actual !== h) {
-      throw new LockstepError('corrupt-object', `remote object ${key} on '${remote.name || remote.display}' does not match its hash (its content hashes to ${actual})`, 'Nothing was stored in the cache; push the object again from a machine with the right content, or remove it from the remote.');
+      throw new LockstepError(
+        'corrupt-object',
+        `remote object ${key} on '${remote.name || remote.display}' does not match its hash (its content hashes to ${actual})`,
+        'Nothing was stored in the cache; push the object again from a machine with the right content, or remove it from the remote.',
+      );
     }
     if (held) writeFileSync(tmp, Buffer.concat(held));
     else {
@@ -248,7 +287,13 @@ async function downloadVerified(store: LocalObjects, remote: Remote, h: Md5, tmp
  * Manifests come first (they name the files to fetch); objects the remote lacks are reported, and
  * corrupt objects are refused and reported after the rest of the transfer has finished.
  */
-export async function fetchObjectsFrom(store: LocalObjects, remote: Remote, roots: readonly Md5[], opts: TransferOptions, expectedBytes = 0): Promise<TransferResult> {
+export async function fetchObjectsFrom(
+  store: LocalObjects,
+  remote: Remote,
+  roots: readonly Md5[],
+  opts: TransferOptions,
+  expectedBytes = 0,
+): Promise<TransferResult> {
   const tmpDir = path.join(store.root, 'tmp');
   await fs.mkdir(tmpDir, { recursive: true });
   const missing = new Set<Md5>();

@@ -48,11 +48,24 @@ export function computeHardExamples(runs: readonly PredictionRun[], opts: HardEx
       const trueIdx = classIndex.get(row.trueLabel);
       const predIdx = classIndex.get(row.predLabel);
       if (trueIdx === undefined || predIdx === undefined) {
-        throw new LockstepError('report', `${run.source}: image ${row.id} has a label outside the class list ${classes.join(',')}`, 'Re-run the evaluate stage.');
+        throw new LockstepError(
+          'report',
+          `${run.source}: image ${row.id} has a label outside the class list ${classes.join(',')}`,
+          'Re-run the evaluate stage.',
+        );
       }
       let tally = tallies.get(row.id);
       if (!tally) {
-        tally = { id: row.id, path: row.path, trueLabel: row.trueLabel, firstSource: run.source, pTrue: [], margins: [], wrong: new Array<number>(classes.length).fill(0), missedBy: [] };
+        tally = {
+          id: row.id,
+          path: row.path,
+          trueLabel: row.trueLabel,
+          firstSource: run.source,
+          pTrue: [],
+          margins: [],
+          wrong: new Array<number>(classes.length).fill(0),
+          missedBy: [],
+        };
         tallies.set(row.id, tally);
       } else if (tally.trueLabel !== row.trueLabel) {
         throw new LockstepError(
@@ -70,7 +83,12 @@ export function computeHardExamples(runs: readonly PredictionRun[], opts: HardEx
         tally.missedBy.push(run.name);
       }
     }
-    runSummaries.push({ name: run.name, source: run.source, images: run.rows.length, accuracy: run.rows.length ? correct / run.rows.length : 0 });
+    runSummaries.push({
+      name: run.name,
+      source: run.source,
+      images: run.rows.length,
+      accuracy: run.rows.length ? correct / run.rows.length : 0,
+    });
   }
 
   const all = [...tallies.values()].map((t) => toStats(t, classes));
@@ -89,10 +107,18 @@ export function computeHardExamples(runs: readonly PredictionRun[], opts: HardEx
 
 function checkOptions(opts: HardExampleOptions): void {
   if (!(opts.minRate >= 0 && opts.minRate <= 1)) {
-    throw new LockstepError('usage', `--min-rate ${opts.minRate} is not a number between 0 and 1`, 'Pass e.g. --min-rate 0.8.');
+    throw new LockstepError(
+      'usage',
+      `--min-rate ${opts.minRate} is not a number between 0 and 1`,
+      'Pass e.g. --min-rate 0.8.',
+    );
   }
   if (!Number.isInteger(opts.minRuns) || opts.minRuns < 1) {
-    throw new LockstepError('usage', `--min-runs ${opts.minRuns} is not a whole number >= 1`, 'Pass e.g. --min-runs 2.');
+    throw new LockstepError(
+      'usage',
+      `--min-runs ${opts.minRuns} is not a whole number >= 1`,
+      'Pass e.g. --min-runs 2.',
+    );
   }
 }
 
@@ -189,7 +215,11 @@ function argmaxFirst(counts: readonly number[]): number {
   return best;
 }
 
-function summariseClasses(all: readonly ImageStats[], hard: readonly ImageStats[], classes: readonly string[]): ClassSummary[] {
+function summariseClasses(
+  all: readonly ImageStats[],
+  hard: readonly ImageStats[],
+  classes: readonly string[],
+): ClassSummary[] {
   return classes.map((label) => {
     const mine = all.filter((s) => s.trueLabel === label);
     const myHard = hard.filter((s) => s.trueLabel === label);

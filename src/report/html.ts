@@ -60,13 +60,24 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
  * so 32 px images stay readable) with their labels and figures, then the per-class and confusion
  * tables. No timestamps, so the same report renders to the same bytes.
  */
-export function renderHardExamplesHtml(report: HardExamplesReport, top: number, images: ReadonlyMap<string, HtmlImage>): string {
+export function renderHardExamplesHtml(
+  report: HardExamplesReport,
+  top: number,
+  images: ReadonlyMap<string, HtmlImage>,
+): string {
   const shown = report.hard.slice(0, Math.max(0, top));
   const o = report.options;
   const cards = shown.map((s, i) => card(s, i + 1, images.get(s.id))).join('\n');
   const byClass = table(
     ['class', 'images', 'hard', 'mean miss rate', 'mean p_true', 'top confusion'],
-    report.byClass.map((c) => [c.label, String(c.images), String(c.hard), num(c.meanMissRate), num(c.meanPTrue), c.topConfusion ?? '']),
+    report.byClass.map((c) => [
+      c.label,
+      String(c.images),
+      String(c.hard),
+      num(c.meanMissRate),
+      num(c.meanPTrue),
+      c.topConfusion ?? '',
+    ]),
   );
   const confusions = table(
     ['true', 'most often called', 'hard images'],

@@ -84,7 +84,11 @@ export async function loadPredictionRuns(records: readonly ExperimentRecord[], c
     );
   }
   if (chosen.length === 0) {
-    throw new LockstepError('report', `no successful experiments (failed: ${skipped.join(', ')})`, 'Fix the failure and run lockstep exp run again.');
+    throw new LockstepError(
+      'report',
+      `no successful experiments (failed: ${skipped.join(', ')})`,
+      'Fix the failure and run lockstep exp run again.',
+    );
   }
 
   const texts = await Promise.all(chosen.map((c) => readIfExists(cacheObjectPath(cacheDir, c.out.md5))));
@@ -101,7 +105,11 @@ export async function loadPredictionRuns(records: readonly ExperimentRecord[], c
     const source = `experiment '${c.name}' ${PREDICTIONS_PATH}`;
     const actual = createHash('md5').update(bytes).digest('hex');
     if (actual !== c.out.md5) {
-      throw new LockstepError('corrupt-object', `${source}: cache object ${c.out.md5} hashes to ${actual}`, 'Remove the object and run lockstep pull.');
+      throw new LockstepError(
+        'corrupt-object',
+        `${source}: cache object ${c.out.md5} hashes to ${actual}`,
+        'Remove the object and run lockstep pull.',
+      );
     }
     const parsed = parsePredictionsCsv(bytes.toString('utf8'), source);
     return { name: c.name, source, classes: parsed.classes, rows: parsed.rows };
@@ -148,7 +156,9 @@ export class ImageResolver {
       return { bytes: null, why: `${rel} is outside the project` };
     }
     const bytes = await readIfExists(abs);
-    return bytes ? checkPng(bytes, 'workspace', rel) : { bytes: null, why: `${rel} is in no pipeline.lock and not in the workspace` };
+    return bytes
+      ? checkPng(bytes, 'workspace', rel)
+      : { bytes: null, why: `${rel} is in no pipeline.lock and not in the workspace` };
   }
 
   /** md5 of `rel` inside `entry` (undefined: not inside; null: inside a directory whose manifest is missing). */
@@ -176,6 +186,7 @@ export class ImageResolver {
 }
 
 function checkPng(bytes: Buffer, from: 'cache' | 'workspace', rel: string): ImageLookup {
-  if (bytes.length < 8 || !bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return { bytes: null, why: `${rel} is not a PNG` };
+  if (bytes.length < 8 || !bytes.subarray(0, 8).equals(PNG_SIGNATURE))
+    return { bytes: null, why: `${rel} is not a PNG` };
   return { bytes, from };
 }

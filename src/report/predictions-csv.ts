@@ -95,7 +95,11 @@ function parseQuoted(text: string, source: string): CsvRecord[] {
 }
 
 function malformed(source: string, line: number, what: string): LockstepError {
-  return new LockstepError('report', `${source}:${line}: malformed predictions row: ${what}`, 'Re-run the evaluate stage to rewrite the file.');
+  return new LockstepError(
+    'report',
+    `${source}:${line}: malformed predictions row: ${what}`,
+    'Re-run the evaluate stage to rewrite the file.',
+  );
 }
 
 function probability(text: string, column: string, source: string, line: number): number {
@@ -114,7 +118,8 @@ function probability(text: string, column: string, source: string, line: number)
 export function parsePredictionsCsv(text: string, source: string): ParsedPredictions {
   const records = parseCsvRecords(text, source).filter((r) => !(r.fields.length === 1 && r.fields[0] === ''));
   const header = records[0];
-  if (!header) throw new LockstepError('report', `${source} is empty`, 'Re-run the evaluate stage to rewrite the file.');
+  if (!header)
+    throw new LockstepError('report', `${source} is empty`, 'Re-run the evaluate stage to rewrite the file.');
   const fixedOk = FIXED_COLUMNS.every((c, i) => header.fields[i] === c);
   const classColumns = header.fields.slice(FIXED_COLUMNS.length);
   if (!fixedOk || classColumns.length < 2 || !classColumns.every((c) => c.startsWith('p_') && c.length > 2)) {
@@ -139,8 +144,10 @@ export function parsePredictionsCsv(text: string, source: string): ParsedPredict
     const earlier = seen.get(id);
     if (earlier !== undefined) throw malformed(source, r.line, `id ${id} already on line ${earlier}`);
     seen.set(id, r.line);
-    if (!known.has(trueLabel)) throw malformed(source, r.line, `true_label '${trueLabel}' is not one of ${classes.join(',')}`);
-    if (!known.has(predLabel)) throw malformed(source, r.line, `pred_label '${predLabel}' is not one of ${classes.join(',')}`);
+    if (!known.has(trueLabel))
+      throw malformed(source, r.line, `true_label '${trueLabel}' is not one of ${classes.join(',')}`);
+    if (!known.has(predLabel))
+      throw malformed(source, r.line, `pred_label '${predLabel}' is not one of ${classes.join(',')}`);
     const row: PredictionRow = {
       id,
       path,
@@ -151,9 +158,13 @@ export function parsePredictionsCsv(text: string, source: string): ParsedPredict
       probs: f.slice(FIXED_COLUMNS.length).map((v, k) => probability(v, classColumns[k] as string, source, r.line)),
     };
     // p_true / p_pred repeat two entries of the vector: a mismatch means shifted or mislabelled columns
-    for (const [column, value, label] of [['p_true', row.pTrue, trueLabel], ['p_pred', row.pPred, predLabel]] as const) {
+    for (const [column, value, label] of [
+      ['p_true', row.pTrue, trueLabel],
+      ['p_pred', row.pPred, predLabel],
+    ] as const) {
       const inVector = row.probs[classes.indexOf(label)] as number;
-      if (Math.abs(value - inVector) > 1e-6) throw malformed(source, r.line, `${column} ${value} differs from p_${label} ${inVector}`);
+      if (Math.abs(value - inVector) > 1e-6)
+        throw malformed(source, r.line, `${column} ${value} differs from p_${label} ${inVector}`);
     }
     rows.push(row);
   }

@@ -4,7 +4,10 @@ import { randomBytes } from 'node:crypto';
 
 /** A unique sibling temp name: same directory, so the final rename is atomic. */
 export function tempSibling(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  return path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  );
 }
 
 /** Write a file atomically: temp file in the same directory, fsync, rename over the target. */

@@ -87,7 +87,10 @@ export function objectStoreContract(name: string, makeStore: () => Promise<Objec
 
   test(`${name}: readManifest of an absent manifest fails with missing-object`, async () => {
     const store = await makeStore();
-    await assert.rejects(store.readManifest(asMd5(`${md5Hex('nothing')}.dir`)), (e: unknown) => e instanceof LockstepError && e.reason === 'missing-object');
+    await assert.rejects(
+      store.readManifest(asMd5(`${md5Hex('nothing')}.dir`)),
+      (e: unknown) => e instanceof LockstepError && e.reason === 'missing-object',
+    );
   });
 
   test(`${name}: list() yields every file and manifest; remove() deletes one and is idempotent`, async () => {

@@ -117,7 +117,13 @@ export function remoteContract(label: string, start: () => Promise<RemoteFixture
       assert.deepEqual(await listAll(r, 'files/md5/'), blobs.map(keyOf).sort());
       const first = keyOf(blobs[0]!);
       const partial = first.slice(0, 'files/md5/ab/c'.length);
-      assert.deepEqual(await listAll(r, partial), blobs.map(keyOf).filter((k) => k.startsWith(partial)).sort());
+      assert.deepEqual(
+        await listAll(r, partial),
+        blobs
+          .map(keyOf)
+          .filter((k) => k.startsWith(partial))
+          .sort(),
+      );
       assert.deepEqual(await listAll(r, 'runs/'), ['runs/ab/abcd/0123']);
       assert.deepEqual(await listAll(r, 'nothing/'), []);
       assert.equal((await listAll(r, '')).length, 41);
@@ -155,62 +161,97 @@ export function remoteContract(label: string, start: () => Promise<RemoteFixture
       const r = await open();
       const blobs = Array.from({ length: 200 }, () => randomBytes(3 * 1024));
       const files = await Promise.all(blobs.map(local));
-      await forEachConcurrent(blobs.map((b, i) => [b, files[i]!] as const), 32, ([b, f]) => r.upload(f, keyOf(b)));
+      await forEachConcurrent(
+        blobs.map((b, i) => [b, files[i]!] as const),
+        32,
+        ([b, f]) => r.upload(f, keyOf(b)),
+      );
       const exists = await Promise.all(blobs.map((b) => r.exists(keyOf(b))));
       assert.ok(exists.every(Boolean));
       assert.equal((await listAll(r, 'files/')).length, 200);
     });
 
-    t('a connection dropped mid-upload leaves no partial object, and the next upload works', async () => {
-      const r = await open();
-      const data = randomBytes(8 * 1024 * 1024);
-      const key = keyOf(data);
-      fixture!.afterUpstreamBytes!(2 * 1024 * 1024, () => fixture!.dropConnections!());
-      const failed = await r.upload(await local(data), key).then(() => false, (e: unknown) => {
-        assert.equal(classifyFault(e), 'transient', `a dropped connection is transient: ${String(e)}`);
-        return true;
-      });
-      assert.ok(failed, 'the upload saw the dropped connection');
-      assert.equal(await r.exists(key), false);
-      assert.deepEqual(await listAll(r, ''), []);
-      const again = await local(data);
-      await withRetry(() => r.upload(again, key));
-      assert.equal(md5(await readAll(r, key)), md5(data));
-    }, 'dropConnections');
+    t(
+      'a connection dropped mid-upload leaves no partial object, and the next upload works',
+      async () => {
+        const r = await open();
+        const data = randomBytes(8 * 1024 * 1024);
+        const key = keyOf(data);
+        fixture!.afterUpstreamBytes!(2 * 1024 * 1024, () => fixture!.dropConnections!());
+        const failed = await r.upload(await local(data), key).then(
+          () => false,
+          (e: unknown) => {
+            assert.equal(classifyFault(e), 'transient', `a dropped connection is transient: ${String(e)}`);
+            return true;
+          },
+        );
+        assert.ok(failed, 'the upload saw the dropped connection');
+        assert.equal(await r.exists(key), false);
+        assert.deepEqual(await listAll(r, ''), []);
+        const again = await local(data);
+        await withRetry(() => r.upload(again, key));
+        assert.equal(md5(await readAll(r, key)), md5(data));
+      },
+      'dropConnections',
+    );
 
-    t('a connection dropped mid-download fails the read as transient instead of hanging', async () => {
-      const r = await open();
-      const data = randomBytes(16 * 1024 * 1024);
-      await r.upload(await local(data), keyOf(data));
-      let got = 0;
-      let dropped = false;
-      const outcome = await (async () => {
-        for await (const c of await r.read(keyOf(data))) {
-          got += (c as Buffer).length;
-          if (!dropped && got >= 256 * 1024) {
-            dropped = true;
-            fixture!.dropConnections!();
+    t(
+      'a connection dropped mid-download fails the read as transient instead of hanging',
+      async () => {
+        const r = await open();
+        const data = randomBytes(16 * 1024 * 1024);
+        await r.upload(await local(data), keyOf(data));
+        let got = 0;
+        let dropped = false;
+        const outcome = await (async () => {
+          for await (const c of await r.read(keyOf(data))) {
+            got += (c as Buffer).length;
+            if (!dropped && got >= 256 * 1024) {
+              dropped = true;
+              fixture!.dropConnections!();
+            }
           }
-        }
-      })().then(() => 'complete', (e: unknown) => classifyFault(e));
-      // what was already buffered may finish; otherwise the reader must hear of the drop
-      assert.ok(outcome === 'transient' || (outcome === 'complete' && got === data.length), `${outcome} after ${got} bytes`);
-      // a pooled connection may still fail once (a transient fault, which transfers retry)
-      assert.equal(await withRetry(() => r.exists(keyOf(data))), true, 'the remote works again after the drop');
-    }, 'dropConnections');
+        })().then(
+          () => 'complete',
+          (e: unknown) => classifyFault(e),
+        );
+        // what was already buffered may finish; otherwise the reader must hear of the drop
+        assert.ok(
+          outcome === 'transient' || (outcome === 'complete' && got === data.length),
+          `${outcome} after ${got} bytes`,
+        );
+        // a pooled connection may still fail once (a transient fault, which transfers retry)
+        assert.equal(await withRetry(() => r.exists(keyOf(data))), true, 'the remote works again after the drop');
+      },
+      'dropConnections',
+    );
 
-    t('an unreachable server is reported as unreachable', async () => {
-      const r = await fixture!.openUnreachable!();
-      opened.push(r);
-      const e = await r.exists('files/md5/00/0').then(() => null, (x: unknown) => x);
-      assert.equal(classifyFault(e), 'unreachable', String(e));
-    }, 'openUnreachable');
+    t(
+      'an unreachable server is reported as unreachable',
+      async () => {
+        const r = await fixture!.openUnreachable!();
+        opened.push(r);
+        const e = await r.exists('files/md5/00/0').then(
+          () => null,
+          (x: unknown) => x,
+        );
+        assert.equal(classifyFault(e), 'unreachable', String(e));
+      },
+      'openUnreachable',
+    );
 
-    t('refused credentials are reported as an auth failure, not retried as transient', async () => {
-      const r = await fixture!.openWithWrongCredentials!(`ns${++n}`);
-      opened.push(r);
-      const e = await r.upload(await local(Buffer.from('x')), 'files/md5/9d/d4e461268c8034f5c8564e155c67a6').then(() => null, (x: unknown) => x);
-      assert.equal(classifyFault(e), 'auth', String(e));
-    }, 'openWithWrongCredentials');
+    t(
+      'refused credentials are reported as an auth failure, not retried as transient',
+      async () => {
+        const r = await fixture!.openWithWrongCredentials!(`ns${++n}`);
+        opened.push(r);
+        const e = await r.upload(await local(Buffer.from('x')), 'files/md5/9d/d4e461268c8034f5c8564e155c67a6').then(
+          () => null,
+          (x: unknown) => x,
+        );
+        assert.equal(classifyFault(e), 'auth', String(e));
+      },
+      'openWithWrongCredentials',
+    );
   });
 }

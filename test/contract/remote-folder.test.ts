@@ -6,5 +6,8 @@ import { remoteContract } from './remote-contract.js';
 
 remoteContract('folder', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-folder-remote-'));
-  return { open: async (ns) => new FolderRemote('test', path.join(dir, ns)), stop: () => fs.rm(dir, { recursive: true, force: true }) };
+  return {
+    open: async (ns) => new FolderRemote('test', path.join(dir, ns)),
+    stop: () => fs.rm(dir, { recursive: true, force: true }),
+  };
 });

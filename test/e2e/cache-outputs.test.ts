@@ -17,13 +17,17 @@ const PIPELINE = `stages:
 
 for (const type of ['copy', 'hardlink', 'symlink']) {
   test(`cache.type ${type}: repro commits the folder, checkout restores it, a corrupt object is refused`, async () => {
-    const p = await tempProject({ 'pipeline.yaml': PIPELINE, '.lockstep/config.yaml': `cache:\n  type: ${type}\n`, '.gitignore': '.cache/\n' });
+    const p = await tempProject({
+      'pipeline.yaml': PIPELINE,
+      '.lockstep/config.yaml': `cache:\n  type: ${type}\n`,
+      '.gitignore': '.cache/\n',
+    });
     const ran = await p.run(['repro']);
     assert.equal(ran.exitCode, 0, ran.all);
     const lock = await p.read('pipeline.lock');
     const hashed = await (await openHasher(path.join(p.dir, '.cache'))).hashPath(path.join(p.dir, 'data/images'));
-    assert.ok(hashed !== null && hashed.info.md5.endsWith('.dir'));
-    assert.ok(lock.includes(`md5: ${hashed.info.md5}\n`), lock);
+    assert.ok(hashed?.info.md5.endsWith('.dir'));
+    assert.ok(lock.includes(`md5: ${hashed?.info.md5}\n`), lock);
 
     const first = path.join(p.dir, 'data/images/1.txt');
     const lst = await fs.lstat(first);
@@ -44,6 +48,11 @@ for (const type of ['copy', 'hardlink', 'symlink']) {
     await fs.writeFile(obj, 'IMG 37\n');
     const refused = await p.run(['checkout']);
     assert.equal(refused.exitCode, 1, refused.all);
-    assert.ok((refused.all ?? '').includes(`cache object files/md5/${md5.slice(0, 2)}/${md5.slice(2)} for 'data/images/37.txt' does not match its hash`), refused.all);
+    assert.ok(
+      (refused.all ?? '').includes(
+        `cache object files/md5/${md5.slice(0, 2)}/${md5.slice(2)} for 'data/images/37.txt' does not match its hash`,
+      ),
+      refused.all,
+    );
   });
 }

@@ -30,7 +30,10 @@ test('dag renders ASCII, mermaid, dot and JSON', async () => {
   const dot = await p.run(['dag', '--dot']);
   assert.match(dot.stdout, /"prepare" -> "train";/);
   const json = JSON.parse((await p.run(['dag', '--json'])).stdout);
-  assert.deepEqual(json.nodes.map((n: { name: string }) => n.name), ['pull', 'prepare', 'train', 'evaluate']);
+  assert.deepEqual(
+    json.nodes.map((n: { name: string }) => n.name),
+    ['pull', 'prepare', 'train', 'evaluate'],
+  );
   assert.equal(json.edges.length, 4);
   const sub = await p.run(['dag', 'train']);
   assert.equal(sub.stdout, 'pull\n└── prepare\n    └── train');

@@ -9,7 +9,10 @@ import { CLASSES, cifarMembers, md5, paramsYaml, runStageProgram, tarGz } from '
 const R = 60; // records per batch: 360 images, 36 per class
 const SIZE = 120; // 12 per class per partition; the maximum is 10 x floor(36 / 3) = 120
 
-function params(o: { seed?: number; data?: string; size?: number; partitionSeed?: number; split?: string }, sum: string): string {
+function params(
+  o: { seed?: number; data?: string; size?: number; partitionSeed?: number; split?: string },
+  sum: string,
+): string {
   return paramsYaml({
     seed: o.seed ?? 42,
     data: o.data ?? 'v1',
@@ -20,7 +23,12 @@ function params(o: { seed?: number; data?: string; size?: number; partitionSeed?
 }
 
 const lastLine = (s: string) => s.trim().split('\n').at(-1)!;
-const rows = async (p: TempProject, rel: string) => (await p.read(rel)).trim().split('\n').slice(1).map((l) => l.split(','));
+const rows = async (p: TempProject, rel: string) =>
+  (await p.read(rel))
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(','));
 
 async function filesMd5(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -64,9 +72,14 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
         assert.ok(!seen.has(id!), `${id} in two partitions`);
         seen.add(id!);
         assert.equal(p, `data/partitions/${v}/${cls}/${id}.png`);
-        assert.deepEqual(await fs.readFile(path.join(base.dir, p!)), await fs.readFile(path.join(base.dir, raw.get(id!)!)));
+        assert.deepEqual(
+          await fs.readFile(path.join(base.dir, p!)),
+          await fs.readFile(path.join(base.dir, raw.get(id!)!)),
+        );
       }
-      const onDisk = (await Promise.all(CLASSES.map((c) => fs.readdir(path.join(base.dir, 'data/partitions', v, c))))).flat();
+      const onDisk = (
+        await Promise.all(CLASSES.map((c) => fs.readdir(path.join(base.dir, 'data/partitions', v, c))))
+      ).flat();
       assert.equal(onDisk.length, SIZE);
     }
     assert.deepEqual((await fs.readdir(path.join(base.dir, 'data'))).sort(), ['partitions', 'raw']);
@@ -76,7 +89,8 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
     const same = await variant({});
     const r = await runStageProgram(same.dir, 'partition');
     assert.equal(r.exitCode, 0, r.stderr);
-    for (const v of ['v1', 'v2', 'v3']) assert.equal(await same.read(`data/partitions/${v}.csv`), await base.read(`data/partitions/${v}.csv`));
+    for (const v of ['v1', 'v2', 'v3'])
+      assert.equal(await same.read(`data/partitions/${v}.csv`), await base.read(`data/partitions/${v}.csv`));
     const other = await variant({ partitionSeed: 8 });
     assert.equal((await runStageProgram(other.dir, 'partition')).exitCode, 0);
     assert.notEqual(await other.read('data/partitions/v1.csv'), await base.read('data/partitions/v1.csv'));
@@ -101,18 +115,32 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
     assert.match(r.stdout, /^prepare: data v1 \(seed 42\): train 100, val 10, test 10 -> data\/prepared in /);
     assert.equal(
       await p.read('data/prepared/meta.json'),
-      JSON.stringify({ height: 32, width: 32, channels: 3, classes: CLASSES, splits: { train: 100, val: 10, test: 10 } }) + '\n',
+      `${JSON.stringify({
+        height: 32,
+        width: 32,
+        channels: 3,
+        classes: CLASSES,
+        splits: { train: 100, val: 10, test: 10 },
+      })}\n`,
     );
     const v1 = new Set((await rows(p, 'data/partitions/v1.csv')).map((r) => r[0]));
     const seen = new Set<string>();
-    for (const [split, n] of [['train', 100], ['val', 10], ['test', 10]] as const) {
+    for (const [split, n] of [
+      ['train', 100],
+      ['val', 10],
+      ['test', 10],
+    ] as const) {
       const images = await fs.readFile(path.join(p.dir, `data/prepared/${split}.images.u8`));
       const labels = await fs.readFile(path.join(p.dir, `data/prepared/${split}.labels.u8`));
-      const ids = (await p.read(`data/prepared/${split}.ids.tsv`)).trim().split('\n').map((l) => l.split('\t'));
+      const ids = (await p.read(`data/prepared/${split}.ids.tsv`))
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t'));
       assert.equal(images.length, n * 32 * 32 * 3);
       assert.equal(labels.length, n);
       assert.equal(ids.length, n);
-      for (let c = 0; c < 10; c++) assert.equal([...labels].filter((l) => l === c).length, n / 10, `${split} class ${c}`);
+      for (let c = 0; c < 10; c++)
+        assert.equal([...labels].filter((l) => l === c).length, n / 10, `${split} class ${c}`);
       for (const [i, [id, file]] of ids.entries()) {
         assert.ok(v1.has(id) && !seen.has(id!), `${id}`);
         seen.add(id!);
@@ -138,7 +166,12 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
     assert.equal(r.exitCode, 0, r.stderr);
     assert.deepEqual(JSON.parse(await p.read('data/prepared/meta.json')).splits, { train: 190, val: 30, test: 20 }); // 24 per class: 19.2, 2.4, 2.4 -> 19, 3, 2
     const all = (await Promise.all(['train', 'val', 'test'].map((s) => p.read(`data/prepared/${s}.ids.tsv`)))).join('');
-    const parts = new Set(all.trim().split('\n').map((l) => l.split('\t')[1]!.split('/')[2]));
+    const parts = new Set(
+      all
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t')[1]!.split('/')[2]),
+    );
     assert.deepEqual([...parts].sort(), ['v1', 'v2']);
 
     const q = await variant({ seed: 43 });
@@ -149,15 +182,24 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
 
   // Every other bad value's exact text is checked in test/unit/data-plan.test.ts; these check the real stage.
   const badData: [string, string][] = [
-    ['v4', "params.yaml:2:7: data 'v4' names unknown partition 'v4': it must be a '+'-joined set of distinct partitions from v1, v2, v3"],
-    ['v1++v2', "params.yaml:2:7: data 'v1++v2' has an empty name: it must be a '+'-joined set of distinct partitions from v1, v2, v3"],
+    [
+      'v4',
+      "params.yaml:2:7: data 'v4' names unknown partition 'v4': it must be a '+'-joined set of distinct partitions from v1, v2, v3",
+    ],
+    [
+      'v1++v2',
+      "params.yaml:2:7: data 'v1++v2' has an empty name: it must be a '+'-joined set of distinct partitions from v1, v2, v3",
+    ],
   ];
   for (const [data, message] of badData) {
     it(`prepare rejects data ${data} naming the param and the valid partitions`, async () => {
       const p = await variant({ data });
       const r = await runStageProgram(p.dir, 'prepare');
       assert.equal(r.exitCode, 1);
-      assert.equal(lastLine(r.stderr), `prepare: ${message} Set data to e.g. v1 or v1+v2 in params.yaml (or lockstep exp run --data).`);
+      assert.equal(
+        lastLine(r.stderr),
+        `prepare: ${message} Set data to e.g. v1 or v1+v2 in params.yaml (or lockstep exp run --data).`,
+      );
       assert.equal(await p.exists('data/prepared'), false);
     });
   }
@@ -171,7 +213,10 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
       const p = await variant({ split });
       const r = await runStageProgram(p.dir, 'prepare');
       assert.equal(r.exitCode, 1);
-      assert.match(lastLine(r.stderr), new RegExp(`^prepare: params\\.yaml:12:10: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+      assert.match(
+        lastLine(r.stderr),
+        new RegExp(`^prepare: params\\.yaml:12:10: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+      );
     });
   }
 });

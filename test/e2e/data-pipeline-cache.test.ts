@@ -37,9 +37,11 @@ async function cacheFiles(dir: string): Promise<string[]> {
 test('the real pipeline under lockstep repro: partitions cost (almost) no cache space', async () => {
   const archive = await tarGz(cifarMembers(R));
   const stageFiles: Record<string, Uint8Array> = {};
-  for (const rel of ['stages/pull.ts', 'stages/partition.ts', 'stages/prepare.ts']) stageFiles[rel] = await fs.readFile(path.join(REPO_ROOT, rel));
+  for (const rel of ['stages/pull.ts', 'stages/partition.ts', 'stages/prepare.ts'])
+    stageFiles[rel] = await fs.readFile(path.join(REPO_ROOT, rel));
   for (const f of await fs.readdir(path.join(REPO_ROOT, 'stages/lib/data'))) {
-    if (f.endsWith('.ts')) stageFiles[`stages/lib/data/${f}`] = await fs.readFile(path.join(REPO_ROOT, 'stages/lib/data', f));
+    if (f.endsWith('.ts'))
+      stageFiles[`stages/lib/data/${f}`] = await fs.readFile(path.join(REPO_ROOT, 'stages/lib/data', f));
   }
   const p = await tempProject({
     ...stageFiles,

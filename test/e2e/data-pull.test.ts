@@ -7,7 +7,19 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { tempProject } from '../helpers/project.js';
-import { CLASSES, batchBytes, cifarMembers, idxImages, idxLabels, md5, paramsYaml, runStageProgram, startStageProgram, tarGz, type ArchiveMember } from '../helpers/data-fixtures.js';
+import {
+  CLASSES,
+  batchBytes,
+  cifarMembers,
+  idxImages,
+  idxLabels,
+  md5,
+  paramsYaml,
+  runStageProgram,
+  startStageProgram,
+  tarGz,
+  type ArchiveMember,
+} from '../helpers/data-fixtures.js';
 import { gzipSync } from 'node:zlib';
 import os from 'node:os';
 import { readCifarArchive } from '../../stages/lib/data/cifar.js';
@@ -34,10 +46,16 @@ async function leftovers(dir: string): Promise<string[]> {
 describe('pull stage', { concurrency: 4 }, () => {
   test('pull reads a CIFAR-10 .tar.gz into one PNG per image with index.csv and meta.json', async () => {
     const archive = await tarGz(cifarMembers(R));
-    const p = await tempProject({ 'src/cifar.tar.gz': archive, 'params.yaml': cifarParams('file://src/cifar.tar.gz', md5(archive)) }, { git: false });
+    const p = await tempProject(
+      { 'src/cifar.tar.gz': archive, 'params.yaml': cifarParams('file://src/cifar.tar.gz', md5(archive)) },
+      { git: false },
+    );
     const r = await runStageProgram(p.dir, 'pull');
     assert.equal(r.exitCode, 0, r.stderr);
-    assert.match(r.stdout, /^pull: 120 cifar10 images \(12\/12\/12\/12\/12\/12\/12\/12\/12\/12 per class\) from file:\/\/src\/cifar\.tar\.gz -> data\/raw in /);
+    assert.match(
+      r.stdout,
+      /^pull: 120 cifar10 images \(12\/12\/12\/12\/12\/12\/12\/12\/12\/12 per class\) from file:\/\/src\/cifar\.tar\.gz -> data\/raw in /,
+    );
     const meta = JSON.parse(await p.read('data/raw/meta.json'));
     assert.deepEqual(meta, { dataset: 'cifar10', height: 32, width: 32, channels: 3, classes: CLASSES });
     const lines = (await p.read('data/raw/index.csv')).trim().split('\n');
@@ -52,7 +70,10 @@ describe('pull stage', { concurrency: 4 }, () => {
     const png = PNG.sync.read(await fs.readFile(path.join(p.dir, file)));
     const rec = batchBytes(1, R).subarray(1 * 3073, 2 * 3073);
     for (const i of [0, 77, 1023]) {
-      assert.deepEqual([png.data[i * 4], png.data[i * 4 + 1], png.data[i * 4 + 2]], [rec[1 + i], rec[1025 + i], rec[2049 + i]]);
+      assert.deepEqual(
+        [png.data[i * 4], png.data[i * 4 + 1], png.data[i * 4 + 2]],
+        [rec[1 + i], rec[1025 + i], rec[2049 + i]],
+      );
     }
     assert.deepEqual(await leftovers(p.dir), ['raw']);
   });
@@ -60,7 +81,15 @@ describe('pull stage', { concurrency: 4 }, () => {
   test('pull reads a folder of extracted batches (cifar-10-batches-bin/)', async () => {
     const files: Record<string, Uint8Array> = {};
     for (const m of cifarMembers(R)) if (m.data) files[`extracted/${m.name}`] = m.data;
-    const p = await tempProject({ ...files, 'params.yaml': paramsYaml({ pull: `pull:\n  dataset: cifar10\n  url: file://extracted\n  records_per_batch: ${R}` }) }, { git: false });
+    const p = await tempProject(
+      {
+        ...files,
+        'params.yaml': paramsYaml({
+          pull: `pull:\n  dataset: cifar10\n  url: file://extracted\n  records_per_batch: ${R}`,
+        }),
+      },
+      { git: false },
+    );
     const r = await runStageProgram(p.dir, 'pull');
     assert.equal(r.exitCode, 0, r.stderr);
     assert.equal((await p.read('data/raw/index.csv')).trim().split('\n').length, 121);
@@ -70,11 +99,20 @@ describe('pull stage', { concurrency: 4 }, () => {
     const archive = await tarGz(cifarMembers(R));
     const sum = md5(archive);
     const mirrors = `  mirrors:\n    - url: file://missing/cifar.tar.gz\n      md5: ${sum}\n    - url: file://src/cifar.tar.gz\n      md5: ${sum}\n`;
-    const p = await tempProject({ 'src/cifar.tar.gz': archive, 'params.yaml': cifarParams('http://127.0.0.1:1/cifar.tar.gz', sum, mirrors) }, { git: false });
+    const p = await tempProject(
+      { 'src/cifar.tar.gz': archive, 'params.yaml': cifarParams('http://127.0.0.1:1/cifar.tar.gz', sum, mirrors) },
+      { git: false },
+    );
     const r = await runStageProgram(p.dir, 'pull');
     assert.equal(r.exitCode, 0, r.stderr);
-    assert.match(r.stderr, /pull: skipping http:\/\/127\.0\.0\.1:1\/cifar\.tar\.gz \(http:\/\/127\.0\.0\.1:1\/cifar\.tar\.gz: ECONNREFUSED\)/);
-    assert.match(r.stderr, /pull: skipping file:\/\/missing\/cifar\.tar\.gz \(file:\/\/missing\/cifar\.tar\.gz: ENOENT\)/);
+    assert.match(
+      r.stderr,
+      /pull: skipping http:\/\/127\.0\.0\.1:1\/cifar\.tar\.gz \(http:\/\/127\.0\.0\.1:1\/cifar\.tar\.gz: ECONNREFUSED\)/,
+    );
+    assert.match(
+      r.stderr,
+      /pull: skipping file:\/\/missing\/cifar\.tar\.gz \(file:\/\/missing\/cifar\.tar\.gz: ENOENT\)/,
+    );
     assert.match(r.stdout, /from file:\/\/src\/cifar\.tar\.gz/);
 
     const none = `  mirrors:\n    - url: file://missing/cifar.tar.gz\n      md5: ${sum}\n`;
@@ -94,7 +132,10 @@ describe('pull stage', { concurrency: 4 }, () => {
   test('pull rejects a checksum mismatch naming the file and both hashes', async () => {
     const archive = await tarGz(cifarMembers(R));
     const wrong = '0123456789abcdef0123456789abcdef';
-    const p = await tempProject({ 'src/cifar.tar.gz': archive, 'params.yaml': cifarParams('file://src/cifar.tar.gz', wrong) }, { git: false });
+    const p = await tempProject(
+      { 'src/cifar.tar.gz': archive, 'params.yaml': cifarParams('file://src/cifar.tar.gz', wrong) },
+      { git: false },
+    );
     const r = await runStageProgram(p.dir, 'pull');
     assert.equal(r.exitCode, 1);
     assert.equal(
@@ -117,7 +158,12 @@ describe('pull stage', { concurrency: 4 }, () => {
     },
     {
       name: 'wrong record size',
-      build: () => tarGz(cifarMembers(R).map((m) => (m.name.endsWith('data_batch_3.bin') ? { ...m, data: Buffer.concat([m.data!, Buffer.alloc(20)]) } : m))),
+      build: () =>
+        tarGz(
+          cifarMembers(R).map((m) =>
+            m.name.endsWith('data_batch_3.bin') ? { ...m, data: Buffer.concat([m.data!, Buffer.alloc(20)]) } : m,
+          ),
+        ),
       expect: /^pull: \S+cifar\.tar\.gz: data_batch_3\.bin is 61480 bytes, expected 20 x 3073 = 61460 /,
     },
     {
@@ -137,12 +183,21 @@ describe('pull stage', { concurrency: 4 }, () => {
     },
     {
       name: 'symlink member',
-      build: () => tarGz([...cifarMembers(R).slice(0, 3), { name: 'cifar-10-batches-bin/data_batch_9.bin', type: 'symlink', linkname: '/etc/passwd' } as ArchiveMember]),
-      expect: /^pull: \S+cifar\.tar\.gz: member 'cifar-10-batches-bin\/data_batch_9\.bin' is a symlink \(to '\/etc\/passwd'\); links are not allowed /,
+      build: () =>
+        tarGz([
+          ...cifarMembers(R).slice(0, 3),
+          { name: 'cifar-10-batches-bin/data_batch_9.bin', type: 'symlink', linkname: '/etc/passwd' } as ArchiveMember,
+        ]),
+      expect:
+        /^pull: \S+cifar\.tar\.gz: member 'cifar-10-batches-bin\/data_batch_9\.bin' is a symlink \(to '\/etc\/passwd'\); links are not allowed /,
     },
     {
       name: 'hard link member',
-      build: () => tarGz([{ name: 'cifar-10-batches-bin/test_batch.bin', type: 'link', linkname: 'x' } as ArchiveMember, ...cifarMembers(R)]),
+      build: () =>
+        tarGz([
+          { name: 'cifar-10-batches-bin/test_batch.bin', type: 'link', linkname: 'x' } as ArchiveMember,
+          ...cifarMembers(R),
+        ]),
       expect: /is a hard link \(to 'x'\); links are not allowed /,
     },
     {
@@ -165,11 +220,14 @@ describe('pull stage', { concurrency: 4 }, () => {
       try {
         const file = path.join(dir, 'cifar.tar.gz');
         await fs.writeFile(file, await bad.build());
-        await assert.rejects(readCifarArchive(file, R, () => {}), (e: unknown) => {
-          assert.ok(e instanceof DataError, String(e));
-          assert.match(`pull: ${e.message} `, bad.expect);
-          return true;
-        });
+        await assert.rejects(
+          readCifarArchive(file, R, () => {}),
+          (e: unknown) => {
+            assert.ok(e instanceof DataError, String(e));
+            assert.match(`pull: ${e.message} `, bad.expect);
+            return true;
+          },
+        );
       } finally {
         await fs.rm(dir, { recursive: true, force: true });
       }
@@ -179,7 +237,10 @@ describe('pull stage', { concurrency: 4 }, () => {
   for (const bad of badArchives.filter((b) => b.name === 'truncated archive' || b.name === 'path-escaping member')) {
     test(`pull (the stage program) rejects a bad archive: ${bad.name}`, async () => {
       const archive = await bad.build();
-      const p = await tempProject({ 'src/cifar.tar.gz': archive, 'params.yaml': cifarParams('file://src/cifar.tar.gz', md5(archive)) }, { git: false });
+      const p = await tempProject(
+        { 'src/cifar.tar.gz': archive, 'params.yaml': cifarParams('file://src/cifar.tar.gz', md5(archive)) },
+        { git: false },
+      );
       const r = await runStageProgram(p.dir, 'pull');
       assert.equal(r.exitCode, 1, r.stdout);
       assert.match(oneLine(r.stderr), bad.expect);
@@ -201,7 +262,10 @@ describe('pull stage', { concurrency: 4 }, () => {
         return;
       }
       const from = Number(m[1]);
-      res.writeHead(206, { 'content-length': archive.length - from, 'content-range': `bytes ${from}-${archive.length - 1}/${archive.length}` });
+      res.writeHead(206, {
+        'content-length': archive.length - from,
+        'content-range': `bytes ${from}-${archive.length - 1}/${archive.length}`,
+      });
       res.end(archive.subarray(from));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -275,7 +339,10 @@ describe('pull stage', { concurrency: 4 }, () => {
     await p.write('fm/t10k-labels-idx1-ubyte.gz', gzipSync(idxLabels(labels.slice(0, 10), 0x803)));
     const bad = await runStageProgram(p.dir, 'pull');
     assert.equal(bad.exitCode, 1);
-    assert.match(oneLine(bad.stderr), /^pull: \S+fm\/t10k-labels-idx1-ubyte\.gz: magic number 0x803, expected 0x801 \(unsigned bytes, 1 dimension\) /);
+    assert.match(
+      oneLine(bad.stderr),
+      /^pull: \S+fm\/t10k-labels-idx1-ubyte\.gz: magic number 0x803, expected 0x801 \(unsigned bytes, 1 dimension\) /,
+    );
   });
 
   test('pull reads an image folder, keeping PNGs and re-encoding JPEGs', async () => {
@@ -297,7 +364,13 @@ describe('pull stage', { concurrency: 4 }, () => {
     );
     const r = await runStageProgram(p.dir, 'pull');
     assert.equal(r.exitCode, 0, r.stderr);
-    assert.deepEqual(JSON.parse(await p.read('data/raw/meta.json')), { dataset: 'folder', height: 8, width: 8, channels: 3, classes: ['cats', 'dogs'] });
+    assert.deepEqual(JSON.parse(await p.read('data/raw/meta.json')), {
+      dataset: 'folder',
+      height: 8,
+      width: 8,
+      channels: 3,
+      classes: ['cats', 'dogs'],
+    });
     assert.deepEqual((await p.read('data/raw/index.csv')).trim().split('\n'), [
       'id,class,label,split,path',
       'cats-a,cats,0,train,data/raw/cats/cats-a.png',
@@ -318,7 +391,10 @@ describe('pull stage', { concurrency: 4 }, () => {
     const p = await tempProject({ 'params.yaml': 'seed: 1\npull:\n  dataset: imagenet\n' }, { git: false });
     const r = await runStageProgram(p.dir, 'pull');
     assert.equal(r.exitCode, 1);
-    assert.equal(oneLine(r.stderr), 'pull: params.yaml:3:12: pull.dataset must be one of cifar10, fashion-mnist, folder, got "imagenet"');
+    assert.equal(
+      oneLine(r.stderr),
+      'pull: params.yaml:3:12: pull.dataset must be one of cifar10, fashion-mnist, folder, got "imagenet"',
+    );
     await p.write('params.yaml', 'pull:\n  dataset: cifar10\n  url: file://x\n  md5: abc\n');
     const r2 = await runStageProgram(p.dir, 'pull');
     assert.equal(oneLine(r2.stderr), 'pull: params.yaml:4:8: pull.md5 must be 32 hex digits, got "abc"');
@@ -337,11 +413,17 @@ describe('pull stage', { concurrency: 4 }, () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cifar.tar.gz`;
-      const p = await tempProject({ 'params.yaml': cifarParams(url, md5(archive)), 'data/.raw.tmp-999999999-dead/x.png': 'left by a crash' }, { git: false });
+      const p = await tempProject(
+        { 'params.yaml': cifarParams(url, md5(archive)), 'data/.raw.tmp-999999999-dead/x.png': 'left by a crash' },
+        { git: false },
+      );
       const child = startStageProgram(p.dir, 'pull');
       await gotRequest;
       const names = await fs.readdir(path.join(p.dir, 'data'));
-      assert.ok(names.some((n) => n.startsWith(`.raw.tmp-${child.pid}-`)), names.join(' '));
+      assert.ok(
+        names.some((n) => n.startsWith(`.raw.tmp-${child.pid}-`)),
+        names.join(' '),
+      );
       assert.ok(!names.includes('.raw.tmp-999999999-dead'), 'stale temp dir swept');
       child.kill('SIGTERM');
       const r = await child;

@@ -33,7 +33,11 @@ const DIR_STAGE = `stages:
 `;
 
 async function linkProject(type: string): Promise<TempProject> {
-  return tempProject({ '.lockstep/config.yaml': `cache:\n  type: ${type}\n`, 'pipeline.yaml': DIR_STAGE, '.gitignore': 'runs/\n' });
+  return tempProject({
+    '.lockstep/config.yaml': `cache:\n  type: ${type}\n`,
+    'pipeline.yaml': DIR_STAGE,
+    '.gitignore': 'runs/\n',
+  });
 }
 
 const isRoot = process.getuid?.() === 0;
@@ -41,7 +45,11 @@ const isRoot = process.getuid?.() === 0;
 /** Try to append to a file as an unprivileged user (root ignores the read-only mode). */
 async function appendAsNobody(p: TempProject, rel: string): Promise<number> {
   await fs.chmod(p.dir, 0o755);
-  const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', `echo edit >> ${rel}`], { cwd: p.dir, reject: false });
+  const r = await execa(
+    'setpriv',
+    ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', `echo edit >> ${rel}`],
+    { cwd: p.dir, reject: false },
+  );
   return r.exitCode ?? -1;
 }
 
@@ -51,7 +59,8 @@ for (const type of ['hardlink', 'symlink', 'copy'] as const) {
     const r = await p.run(['repro']);
     assert.equal(r.exitCode, 0, r.all);
     const lst = await fs.lstat(path.join(p.dir, 'd/sub/x.txt'));
-    const objectOf = (content: string) => path.join(p.dir, '.cache/files/md5', md5(content).slice(0, 2), md5(content).slice(2));
+    const objectOf = (content: string) =>
+      path.join(p.dir, '.cache/files/md5', md5(content).slice(0, 2), md5(content).slice(2));
     if (type === 'symlink') {
       assert.ok(lst.isSymbolicLink());
       assert.equal(await fs.readlink(path.join(p.dir, 'd/sub/x.txt')), objectOf('two\n'));
@@ -74,7 +83,11 @@ for (const type of ['hardlink', 'symlink', 'copy'] as const) {
     await fs.appendFile(path.join(p.dir, 'a.txt'), 'edit\n').catch(() => undefined);
     await fs.appendFile(path.join(p.dir, 'd/y.txt'), 'edit\n').catch(() => undefined);
     const edited = (await p.read('a.txt')) !== 'one\n';
-    if (type === 'copy') assert.ok((await cacheObjects(path.join(p.dir, '.cache'))).every((o) => o.intact), 'a copy is independent of the cache');
+    if (type === 'copy')
+      assert.ok(
+        (await cacheObjects(path.join(p.dir, '.cache'))).every((o) => o.intact),
+        'a copy is independent of the cache',
+      );
 
     if (edited) {
       assert.equal((await p.run(['status'])).stdout, 'a:\n\touts changed: a.txt\n\touts changed: d');
@@ -100,7 +113,10 @@ for (const type of ['hardlink', 'symlink', 'copy'] as const) {
       assert.equal(await p.read('d/y.txt'), 'three\n');
       assert.equal((await p.run(['status'])).stdout, 'Data and pipelines are up to date.');
     }
-    assert.deepEqual((await cacheObjects(path.join(p.dir, '.cache'))).filter((o) => !o.intact), []);
+    assert.deepEqual(
+      (await cacheObjects(path.join(p.dir, '.cache'))).filter((o) => !o.intact),
+      [],
+    );
   });
 }
 
@@ -108,7 +124,8 @@ for (const type of ['hardlink', 'symlink'] as const) {
   test(`cache.type ${type}: a persisted output updated by its command is unprotected first, never written through into the cache`, async () => {
     const p = await tempProject({
       '.lockstep/config.yaml': `cache:\n  type: ${type}\n`,
-      'pipeline.yaml': 'stages:\n  a:\n    cmd: mkdir -p d && echo run >> p.txt && echo run >> d/f.txt\n    outs:\n      - p.txt:\n          persist: true\n      - d:\n          persist: true\n',
+      'pipeline.yaml':
+        'stages:\n  a:\n    cmd: mkdir -p d && echo run >> p.txt && echo run >> d/f.txt\n    outs:\n      - p.txt:\n          persist: true\n      - d:\n          persist: true\n',
     });
     for (let i = 0; i < 2; i++) {
       const r = await p.run(['repro', '--force']);
@@ -116,8 +133,14 @@ for (const type of ['hardlink', 'symlink'] as const) {
     }
     assert.equal(await p.read('p.txt'), 'run\nrun\n');
     assert.equal(await p.read('d/f.txt'), 'run\nrun\n');
-    assert.deepEqual((await cacheObjects(path.join(p.dir, '.cache'))).filter((o) => !o.intact), []);
-    assert.ok((await cacheObjects(path.join(p.dir, '.cache'))).some((o) => o.name === md5('run\n')), 'the first run is still in the cache');
+    assert.deepEqual(
+      (await cacheObjects(path.join(p.dir, '.cache'))).filter((o) => !o.intact),
+      [],
+    );
+    assert.ok(
+      (await cacheObjects(path.join(p.dir, '.cache'))).some((o) => o.name === md5('run\n')),
+      'the first run is still in the cache',
+    );
   });
 }
 
@@ -126,7 +149,13 @@ test('a directory output: DVC .dir manifest bytes, nfiles/size as DVC records th
   assert.equal((await p.run(['repro'])).exitCode, 0);
   const lock = YAML.parse(await p.read('pipeline.lock'));
   const manifest = `[{"md5": "${md5('')}", "relpath": "sub/deeper/empty"}, {"md5": "${md5('two\n')}", "relpath": "sub/x.txt"}, {"md5": "${md5('three\n')}", "relpath": "y.txt"}]`;
-  assert.deepEqual(lock.stages.a.outs[1], { path: 'd', hash: 'md5', md5: `${md5(manifest)}.dir`, size: 4 + 6, nfiles: 3 });
+  assert.deepEqual(lock.stages.a.outs[1], {
+    path: 'd',
+    hash: 'md5',
+    md5: `${md5(manifest)}.dir`,
+    size: 4 + 6,
+    nfiles: 3,
+  });
   const dirObject = path.join(p.dir, '.cache/files/md5', md5(manifest).slice(0, 2), `${md5(manifest).slice(2)}.dir`);
   assert.equal(await fs.readFile(dirObject, 'utf8'), manifest);
 
@@ -207,11 +236,17 @@ test('repro --dry changes nothing on disk: lock, cache, workspace', async () => 
   const before = await snapshot(p.dir);
   const dry = await p.run(['repro', '--dry']);
   assert.equal(dry.exitCode, 0, dry.all);
-  assert.equal(dry.stdout, "would run 'a': deps changed: in.txt\nwould run 'b': outs missing: b.txt; upstream stage 'a' will run");
+  assert.equal(
+    dry.stdout,
+    "would run 'a': deps changed: in.txt\nwould run 'b': outs missing: b.txt; upstream stage 'a' will run",
+  );
   const json = await p.run(['repro', '--dry', '--json']);
   const plan = JSON.parse(json.stdout);
   assert.equal(plan.type, 'plan');
-  assert.deepEqual(plan.items.map((i: { stage: string; action: string }) => `${i.stage}:${i.action}`), ['a:run', 'b:run']);
+  assert.deepEqual(
+    plan.items.map((i: { stage: string; action: string }) => `${i.stage}:${i.action}`),
+    ['a:run', 'b:run'],
+  );
   assert.deepEqual(await snapshot(p.dir), before);
 });
 
@@ -248,5 +283,8 @@ test('two repro in two workspaces sharing one cache dir (LOCKSTEP_CACHE_DIR) bot
   assert.equal(await a.exists('.cache'), false, 'the shared cache is used, not a local one');
   const objects = await cacheObjects(env.LOCKSTEP_CACHE_DIR);
   assert.ok(objects.length >= 2 * 60 + 2);
-  assert.deepEqual(objects.filter((o) => !o.intact), []);
+  assert.deepEqual(
+    objects.filter((o) => !o.intact),
+    [],
+  );
 });

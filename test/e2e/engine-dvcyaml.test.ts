@@ -5,7 +5,8 @@ import YAML from 'yaml';
 import { countRun, tempProject, type TempProject } from '../helpers/project.js';
 
 /** The `sub` stage runs in wdir `sub`, so it counts its runs in sub/runs/sub. */
-const subRuns = async (p: TempProject) => ((await p.exists('sub/runs/sub')) ? (await p.read('sub/runs/sub')).split('\n').filter(Boolean).length : 0);
+const subRuns = async (p: TempProject) =>
+  (await p.exists('sub/runs/sub')) ? (await p.read('sub/runs/sub')).split('\n').filter(Boolean).length : 0;
 
 // A dvc.yaml as a DVC user writes it, dropped in unchanged (there is no pipeline.yaml).
 const DVC_YAML = `vars:
@@ -66,7 +67,15 @@ test('a DVC dvc.yaml works unchanged: foreach, matrix, vars, wdir, cmd list, eve
   assert.equal(await p.exists('pipeline.lock'), false);
   const lock = YAML.parse(await p.read('dvc.lock'));
   assert.equal(lock.schema, '2.0');
-  assert.deepEqual(Object.keys(lock.stages), ['gen@small', 'gen@big', 'mat@1-x', 'mat@1-y', 'mat@2-x', 'mat@2-y', 'sub']);
+  assert.deepEqual(Object.keys(lock.stages), [
+    'gen@small',
+    'gen@big',
+    'mat@1-x',
+    'mat@1-y',
+    'mat@2-x',
+    'mat@2-y',
+    'sub',
+  ]);
   assert.equal(await p.read('out-big.txt'), 'hello 9\n');
   assert.equal(await p.read('m-2-y.txt'), '2y\n');
   assert.equal(await p.read('sub/lr.txt'), 'lr=0.5\nin\n');
@@ -79,9 +88,17 @@ test('a DVC dvc.yaml works unchanged: foreach, matrix, vars, wdir, cmd list, eve
     'whole.json': { x: 1, y: { z: 2 } },
   });
   assert.deepEqual(Object.keys(lock.stages.sub.params), ['params.yaml', 'conf.toml', 'whole.json']);
-  assert.deepEqual(lock.stages.sub.deps.map((d: { path: string }) => d.path), ['../in.txt']);
-  assert.deepEqual(lock.stages.sub.outs.map((d: { path: string }) => d.path), ['lr.txt']);
-  assert.deepEqual(lock.stages['gen@small'].outs, [{ path: 'out-small.txt', hash: 'md5', md5: createHash('md5').update('hello 1\n').digest('hex'), size: 8 }]);
+  assert.deepEqual(
+    lock.stages.sub.deps.map((d: { path: string }) => d.path),
+    ['../in.txt'],
+  );
+  assert.deepEqual(
+    lock.stages.sub.outs.map((d: { path: string }) => d.path),
+    ['lr.txt'],
+  );
+  assert.deepEqual(lock.stages['gen@small'].outs, [
+    { path: 'out-small.txt', hash: 'md5', md5: createHash('md5').update('hello 1\n').digest('hex'), size: 8 },
+  ]);
 
   const again = await p.run(['repro']);
   assert.equal(again.exitCode, 0, again.all);
@@ -112,7 +129,10 @@ test('dvc.yaml params: an untracked TOML key changes nothing; a tracked one, or 
   const st = await p.run(['status', '--json']);
   const json = JSON.parse(st.stdout);
   assert.deepEqual(Object.keys(json), ['sub']);
-  assert.deepEqual(json.sub.reasons.map((x: { kind: string; key: string }) => [x.kind, x.key]), [['param-changed', 'y']]);
+  assert.deepEqual(
+    json.sub.reasons.map((x: { kind: string; key: string }) => [x.kind, x.key]),
+    [['param-changed', 'y']],
+  );
   assert.equal((await p.run(['repro'])).exitCode, 0);
   assert.equal(await subRuns(p), 3);
 
@@ -128,7 +148,10 @@ test('targets: a foreach group name selects every generated stage; an unknown ta
   const p = await project();
   const dry = await p.run(['repro', '--dry', 'mat']);
   assert.equal(dry.exitCode, 0, dry.all);
-  assert.deepEqual(dry.stdout.split('\n').map((l) => l.replace(/:.*/, '')), ["would run 'mat@1-x'", "would run 'mat@1-y'", "would run 'mat@2-x'", "would run 'mat@2-y'"]);
+  assert.deepEqual(
+    dry.stdout.split('\n').map((l) => l.replace(/:.*/, '')),
+    ["would run 'mat@1-x'", "would run 'mat@1-y'", "would run 'mat@2-x'", "would run 'mat@2-y'"],
+  );
   const one = await p.run(['repro', 'gen@big']);
   assert.equal(one.exitCode, 0, one.all);
   assert.equal(await p.exists('out-big.txt'), true);
@@ -195,7 +218,9 @@ stages:
   assert.equal((await p.run(['repro'])).exitCode, 0);
   const lock = YAML.parse(await p.read('dvc.lock'));
   assert.deepEqual(lock.stages.build.deps, [{ path: '../src.txt', hash: 'md5', md5: md5('src2\n'), size: 5 }]);
-  assert.deepEqual(lock.stages.build.outs, [{ path: 'out', hash: 'md5', md5: `${md5(manifest)}.dir`, size: 4, nfiles: 2 }]);
+  assert.deepEqual(lock.stages.build.outs, [
+    { path: 'out', hash: 'md5', md5: `${md5(manifest)}.dir`, size: 4, nfiles: 2 },
+  ]);
 });
 
 test('dvc.yaml: stage vars (inline and file:key), and every output field DVC accepts', async () => {
@@ -227,5 +252,8 @@ test('dvc.yaml: stage vars (inline and file:key), and every output field DVC acc
   const r = await p.run(['repro']);
   assert.equal(r.exitCode, 0, r.all);
   assert.equal(await p.read('s.txt'), '3 7\n');
-  assert.deepEqual(YAML.parse(await p.read('dvc.lock')).stages.s.outs.map((o: { path: string }) => o.path), ['m.json', 'p.csv', 's.txt']);
+  assert.deepEqual(
+    YAML.parse(await p.read('dvc.lock')).stages.s.outs.map((o: { path: string }) => o.path),
+    ['m.json', 'p.csv', 's.txt'],
+  );
 });

@@ -28,23 +28,34 @@ test('usage and config errors: one line, exit 2, no stack trace; --verbose adds 
   const bad = await tempProject({ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo\n    outz: [x]\n' });
   const cfg = await bad.run(['status']);
   assert.equal(cfg.exitCode, 2);
-  assert.equal(cfg.stderr, "lockstep: pipeline.yaml:4:5: stage 'a': unknown field 'outz' (did you mean 'outs'?). Fix the pipeline file and run again.");
+  assert.equal(
+    cfg.stderr,
+    "lockstep: pipeline.yaml:4:5: stage 'a': unknown field 'outz' (did you mean 'outs'?). Fix the pipeline file and run again.",
+  );
   assert.doesNotMatch(cfg.stderr, /\n\s+at /);
 
   const outside = await tempProject({}, { git: false });
   const none = await outside.run(['repro']);
   assert.equal(none.exitCode, 2);
-  assert.match(none.stderr, /^lockstep: no pipeline.yaml or dvc.yaml in .* or any parent folder. Run lockstep from a project folder\.$/);
+  assert.match(
+    none.stderr,
+    /^lockstep: no pipeline.yaml or dvc.yaml in .* or any parent folder. Run lockstep from a project folder\.$/,
+  );
 });
 
-test('Ctrl-C during -j 2 stops both stages\' process trees; neither is recorded; the next repro reruns both', async () => {
+test("Ctrl-C during -j 2 stops both stages' process trees; neither is recorded; the next repro reruns both", async () => {
   // Each stage starts a grandchild that would write late-<x>.txt after 33/34 s unless its tree is stopped.
   // durations unique to this run, so pgrep finds these sleeps and no other process's
   const tag = uniqueTag();
-  const stage = (x: string, secs: string) => `  ${x}:\n    cmd: ${countRun(x)} && echo partial > ${x}.txt && (sleep ${secs}; echo late > late-${x}.txt) & wait\n    outs: [${x}.txt]\n`;
-  const p = await tempProject({ 'pipeline.yaml': `stages:\n${stage('a', `33.${tag}`)}${stage('b', `34.${tag}`)}`, '.gitignore': 'runs/\n' });
+  const stage = (x: string, secs: string) =>
+    `  ${x}:\n    cmd: ${countRun(x)} && echo partial > ${x}.txt && (sleep ${secs}; echo late > late-${x}.txt) & wait\n    outs: [${x}.txt]\n`;
+  const p = await tempProject({
+    'pipeline.yaml': `stages:\n${stage('a', `33.${tag}`)}${stage('b', `34.${tag}`)}`,
+    '.gitignore': 'runs/\n',
+  });
   const child = execa(process.execPath, [CLI, 'repro', '-j', '2'], { cwd: p.dir, reject: false });
-  for (let i = 0; i < 200 && ((await runCount(p, 'a')) === 0 || (await runCount(p, 'b')) === 0); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 200 && ((await runCount(p, 'a')) === 0 || (await runCount(p, 'b')) === 0); i++)
+    await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual([await runCount(p, 'a'), await runCount(p, 'b')], [1, 1], 'both stages run at once');
   await new Promise((r) => setTimeout(r, 200));
   child.kill('SIGINT');
@@ -55,20 +66,23 @@ test('Ctrl-C during -j 2 stops both stages\' process trees; neither is recorded;
     const ps = await execa('pgrep', ['-f', `sleep ${secs}`], { reject: false });
     assert.equal(ps.stdout.trim(), '', `the tree of the stage sleeping ${secs} s is stopped`);
   }
-  assert.doesNotMatch(await p.read('pipeline.lock').catch(() => ''), /\n  [ab]:/);
+  assert.doesNotMatch(await p.read('pipeline.lock').catch(() => ''), /\n {2}[ab]:/);
   const dry = await p.run(['repro', '--dry']);
   assert.equal(dry.stdout, "would run 'a': never run (no lock entry)\nwould run 'b': never run (no lock entry)");
 });
 
 test('a YAML syntax error is reported once, at its position, not as a cascade of follow-on errors', async () => {
   // `{` inside a flow sequence starts a flow mapping: a classic dvc.yaml mistake.
-  const p = await tempProject({ 'dvc.yaml': 'stages:\n  a:\n    cmd: echo ${item.x} > x-${item.y}.txt\n    outs: [x-${item.y}.txt]\n    deps: [a, b]\n  b:\n    cmd: echo\n' });
+  const p = await tempProject({
+    'dvc.yaml':
+      'stages:\n  a:\n    cmd: echo ${item.x} > x-${item.y}.txt\n    outs: [x-${item.y}.txt]\n    deps: [a, b]\n  b:\n    cmd: echo\n',
+  });
   const r = await p.run(['status']);
   assert.equal(r.exitCode, 2, r.all);
   assert.match(r.stderr, /^lockstep: dvc\.yaml:4:\d+: [^\n]+$/);
 });
 
-test('kill -9 of lockstep mid-stage: the stage\'s process tree is stopped too; the next repro reruns it', async () => {
+test("kill -9 of lockstep mid-stage: the stage's process tree is stopped too; the next repro reruns it", async () => {
   const tag = uniqueTag();
   const p = await tempProject({
     'pipeline.yaml': `stages:\n  long:\n    cmd: ${countRun('long')} && (sleep 35.${tag}; echo late > late.txt) & sleep 36.${tag}\n    outs: [out.txt]\n`,

@@ -39,10 +39,12 @@ test('frozen never runs, even when its deps change; always_changed runs every ti
   assert.equal(await p.read('fz.txt'), 'committed by hand\n');
   // ac reproduces the same output each time, so its downstream stage stays fresh.
   assert.equal(await runCount(p, 'after_ac'), 1);
-  assert.doesNotMatch(await p.read('pipeline.lock'), /\n  fz:/);
+  assert.doesNotMatch(await p.read('pipeline.lock'), /\n {2}fz:/);
   // always_changed stages record no run-cache entry (nothing under .cache/runs for it).
   const runs = await fs.readdir(path.join(p.dir, '.cache', 'runs')).catch(() => [] as string[]);
-  const entries = await Promise.all(runs.map((d) => fs.readdir(path.join(p.dir, '.cache', 'runs', d)).catch(() => [] as string[])));
+  const entries = await Promise.all(
+    runs.map((d) => fs.readdir(path.join(p.dir, '.cache', 'runs', d)).catch(() => [] as string[])),
+  );
   assert.equal(entries.flat().length, 1, 'only after_ac is in the run-cache');
   // status shows always_changed, never the frozen stage
   assert.equal((await p.run(['status'])).stdout, 'ac:\n\talways changed');
@@ -97,11 +99,20 @@ test('cache: false outputs, metrics and plots are recorded in the lock, stay pla
   const r = await p.run(['repro']);
   assert.equal(r.exitCode, 0, r.all);
   const lock = YAML.parse(await p.read('pipeline.lock'));
-  assert.deepEqual(lock.stages.a.outs.map((o: { path: string }) => o.path), ['metrics.json', 'model.bin', 'nc.txt', 'plot.csv']);
-  const objects = (await fs.readdir(path.join(p.dir, '.cache/files/md5'), { recursive: true })).filter((f) => f.length > 3);
+  assert.deepEqual(
+    lock.stages.a.outs.map((o: { path: string }) => o.path),
+    ['metrics.json', 'model.bin', 'nc.txt', 'plot.csv'],
+  );
+  const objects = (await fs.readdir(path.join(p.dir, '.cache/files/md5'), { recursive: true })).filter(
+    (f) => f.length > 3,
+  );
   assert.equal(objects.length, 4, `every output, for the run-cache: ${objects.join(', ')}`);
   // only cached outputs are git-ignored; uncached ones are plain writable files for git
-  assert.deepEqual((await p.read('.gitignore')).split('\n').filter(Boolean).sort(), ['/model.bin', '/plot.csv', 'runs/']);
+  assert.deepEqual((await p.read('.gitignore')).split('\n').filter(Boolean).sort(), [
+    '/model.bin',
+    '/plot.csv',
+    'runs/',
+  ]);
   const st = await fs.lstat(path.join(p.dir, 'nc.txt'));
   assert.ok(st.isFile() && st.nlink === 1 && (st.mode & 0o200) !== 0);
   // an uncached output changed by hand makes the stage stale; the run-cache restores it without running
@@ -146,17 +157,30 @@ test('--keep-going: independent stages still run after a failure; exit 1 naming 
     const r = await p.run(['repro', flag]);
     assert.equal(r.exitCode, 1, r.all);
     assert.match(r.stderr, /Stage 'after_bad' not run: upstream stage 'bad' failed/);
-    assert.equal(r.stderr.trim().split('\n').at(-1)!.startsWith("lockstep: stage 'bad' failed: its command exited with code 4"), true, r.stderr);
+    assert.equal(
+      r.stderr.trim().split('\n').at(-1)!.startsWith("lockstep: stage 'bad' failed: its command exited with code 4"),
+      true,
+      r.stderr,
+    );
   }
-  assert.deepEqual([await runCount(p, 'good'), await runCount(p, 'after_good'), await runCount(p, 'after_bad')], [1, 1, 0]);
+  assert.deepEqual(
+    [await runCount(p, 'good'), await runCount(p, 'after_good'), await runCount(p, 'after_bad')],
+    [1, 1, 0],
+  );
   const lock = YAML.parse(await p.read('pipeline.lock'));
   assert.deepEqual(Object.keys(lock.stages), ['good', 'after_good']);
 
   // --json: every event line parses; the failure is an event too
   const json = await p.run(['repro', '-k', '--json']);
   assert.equal(json.exitCode, 1);
-  const events = json.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  assert.deepEqual(events.map((e) => `${e.type}:${e.stage}`), ['stage-start:bad', 'stage-failed:bad', 'stage-skipped:after_bad', 'stage-fresh:good', 'stage-fresh:after_good']);
+  const events = json.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    events.map((e) => `${e.type}:${e.stage}`),
+    ['stage-start:bad', 'stage-failed:bad', 'stage-skipped:after_bad', 'stage-fresh:good', 'stage-fresh:after_good'],
+  );
 });
 
 test('--downstream runs the target and what depends on it, not its upstream', async () => {
@@ -183,9 +207,15 @@ test('--downstream runs the target and what depends on it, not its upstream', as
   });
   assert.equal((await p.run(['repro'])).exitCode, 0);
   const dry = await p.run(['repro', '--dry', '--force', '--downstream', 'b']);
-  assert.deepEqual(dry.stdout.split('\n').map((l) => l.replace(/:.*/, '')), ["would run 'b'", "would run 'c'"]);
+  assert.deepEqual(
+    dry.stdout.split('\n').map((l) => l.replace(/:.*/, '')),
+    ["would run 'b'", "would run 'c'"],
+  );
   assert.equal((await p.run(['repro', '--force', '--downstream', 'b'])).exitCode, 0);
-  assert.deepEqual([await runCount(p, 'a'), await runCount(p, 'b'), await runCount(p, 'c'), await runCount(p, 'other')], [1, 2, 2, 1]);
+  assert.deepEqual(
+    [await runCount(p, 'a'), await runCount(p, 'b'), await runCount(p, 'c'), await runCount(p, 'other')],
+    [1, 2, 2, 1],
+  );
 });
 
 test('-j 4: stages finishing together each get their line in the shared .gitignore', async () => {
@@ -195,5 +225,8 @@ test('-j 4: stages finishing together each get their line in the shared .gitigno
   });
   const r = await p.run(['repro', '-j', '4']);
   assert.equal(r.exitCode, 0, r.all);
-  assert.deepEqual((await p.read('.gitignore')).split('\n').filter(Boolean).sort(), names.map((n) => `/${n}.txt`));
+  assert.deepEqual(
+    (await p.read('.gitignore')).split('\n').filter(Boolean).sort(),
+    names.map((n) => `/${n}.txt`),
+  );
 });

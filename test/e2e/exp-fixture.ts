@@ -33,7 +33,9 @@ export function pipeline(counts: string, extraDep = ''): string {
 
 export const PARAMS = '# knobs of the test pipeline\nseed: 42 # the seed\ndata: v1\ntrain:\n  lr: 0.1\n';
 
-export async function setup(extraDep = ''): Promise<{ p: TempProject; counts: string; count: (s: string) => Promise<number> }> {
+export async function setup(
+  extraDep = '',
+): Promise<{ p: TempProject; counts: string; count: (s: string) => Promise<number> }> {
   const counts = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-exp-counts-'));
   after(() => fs.rm(counts, { recursive: true, force: true }));
   const p = await tempProject({
@@ -42,7 +44,8 @@ export async function setup(extraDep = ''): Promise<{ p: TempProject; counts: st
     'input.txt': 'hello\n',
     '.gitignore': '.cache/\n/data/\n/metrics/\n',
   });
-  const count = async (s: string) => (await fs.readFile(path.join(counts, s), 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+  const count = async (s: string) =>
+    (await fs.readFile(path.join(counts, s), 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
   return { p, counts, count };
 }
 
@@ -59,4 +62,3 @@ export async function showJson(p: TempProject): Promise<ShownExp[]> {
   assert.equal(r.exitCode, 0, r.all);
   return JSON.parse(r.stdout) as ShownExp[];
 }
-

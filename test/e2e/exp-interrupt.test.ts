@@ -36,16 +36,35 @@ test('SIGINT stops every running experiment, kills their stage processes and rem
     'params.yaml': 'seed: 1\n',
     '.gitignore': '.cache/\n',
   });
-  const lines = async (f: string) => (await fs.readFile(path.join(counts, f), 'utf8').catch(() => '')).split('\n').filter(Boolean);
-  const child = execa(process.execPath, [CLI, 'exp', 'run', '--seed', '1,2,3', '-j', '2'], { cwd: p.dir, reject: false, all: true });
-  assert.ok(await waitFor(async () => (await lines('pids')).length >= 2 && (await lines('dirs')).length >= 2, 60_000), 'two experiments started');
+  const lines = async (f: string) =>
+    (await fs.readFile(path.join(counts, f), 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  const child = execa(process.execPath, [CLI, 'exp', 'run', '--seed', '1,2,3', '-j', '2'], {
+    cwd: p.dir,
+    reject: false,
+    all: true,
+  });
+  assert.ok(
+    await waitFor(async () => (await lines('pids')).length >= 2 && (await lines('dirs')).length >= 2, 60_000),
+    'two experiments started',
+  );
   child.kill('SIGINT');
   const r = await child;
   assert.equal(r.exitCode, 130, r.all);
   assert.match(r.stderr, /lockstep: experiments interrupted; 0 of 3 were recorded/);
   const pids = (await lines('pids')).map(Number);
-  assert.ok(await waitFor(async () => pids.every((pid) => !alive(pid)), 10_000), `stage processes still alive: ${pids.filter(alive).join(' ')}`);
-  for (const dir of await lines('dirs')) assert.equal(await fs.access(dir).then(() => true, () => false), false, `${dir} removed`);
+  assert.ok(
+    await waitFor(async () => pids.every((pid) => !alive(pid)), 10_000),
+    `stage processes still alive: ${pids.filter(alive).join(' ')}`,
+  );
+  for (const dir of await lines('dirs'))
+    assert.equal(
+      await fs.access(dir).then(
+        () => true,
+        () => false,
+      ),
+      false,
+      `${dir} removed`,
+    );
   assert.equal(await p.git('for-each-ref', 'refs/exps/'), '');
   assert.equal((await lines('pids')).length, 2, 'the third experiment never started');
   await fs.rm(counts, { recursive: true, force: true });

@@ -11,7 +11,10 @@ import { REPO_ROOT, tempProject } from '../helpers/project.js';
 
 const STAGES = ['pull', 'partition', 'prepare', 'train', 'evaluate'].map((s) => `stages/${s}.ts`);
 const FIXTURES = path.join(REPO_ROOT, 'dist/test/helpers/data-fixtures.js');
-const missing = [...STAGES.filter((s) => !existsSync(path.join(REPO_ROOT, s))), ...(existsSync(FIXTURES) ? [] : ['test/helpers/data-fixtures.ts'])];
+const missing = [
+  ...STAGES.filter((s) => !existsSync(path.join(REPO_ROOT, s))),
+  ...(existsSync(FIXTURES) ? [] : ['test/helpers/data-fixtures.ts']),
+];
 
 async function copyTree(from: string, rel: string, into: Record<string, Uint8Array>): Promise<void> {
   for (const e of await fs.readdir(path.join(from, rel), { withFileTypes: true })) {
@@ -26,7 +29,10 @@ interface Done {
   result: { name: string; state: string; stages: { ran: string[]; restored: string[] }; error?: string };
 }
 
-test('real stages: 2 seeds x 2 data values with -j 2 record 4 experiments; pull and partition run once', { skip: missing.length ? `missing ${missing.join(', ')}` : false, timeout: 600_000 }, async () => {
+test('real stages: 2 seeds x 2 data values with -j 2 record 4 experiments; pull and partition run once', {
+  skip: missing.length ? `missing ${missing.join(', ')}` : false,
+  timeout: 600_000,
+}, async () => {
   const { cifarMembers, md5, paramsYaml, tarGz } = (await import(FIXTURES)) as {
     cifarMembers(n: number): unknown[];
     md5(b: Uint8Array): string;
@@ -41,7 +47,8 @@ test('real stages: 2 seeds x 2 data values with -j 2 record 4 experiments; pull 
     paramsYaml({
       pull: `pull:\n  dataset: cifar10\n  url: file://src/cifar.tar.gz\n  md5: ${md5(archive)}\n  records_per_batch: ${R}`,
       partition: 'partition:\n  size: 120\n  seed: 7',
-    }) + 'train:\n  model: tiny\n  backend: cpu\n  epochs: 1\n  batch_size: 16\nevaluate:\n  samples: 4\n  backend: cpu\n';
+    }) +
+    'train:\n  model: tiny\n  backend: cpu\n  epochs: 1\n  batch_size: 16\nevaluate:\n  samples: 4\n  backend: cpu\n';
   const p = await tempProject({
     ...files,
     'pipeline.yaml': await fs.readFile(path.join(REPO_ROOT, 'pipeline.yaml'), 'utf8'),
@@ -54,8 +61,13 @@ test('real stages: 2 seeds x 2 data values with -j 2 record 4 experiments; pull 
   await fs.symlink(path.join(REPO_ROOT, 'node_modules'), path.join(p.dir, 'node_modules'));
   const statusBefore = await p.git('status', '--porcelain');
 
-  const r = await p.run(['exp', 'run', '--json', '--seed', '1,2', '--data', 'v1,v1+v2', '-j', '2'], { timeout: 590_000 });
-  const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string });
+  const r = await p.run(['exp', 'run', '--json', '--seed', '1,2', '--data', 'v1,v1+v2', '-j', '2'], {
+    timeout: 590_000,
+  });
+  const events = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { type: string });
   const done = events.filter((e): e is Done => e.type === 'done').map((e) => e.result);
   assert.equal(r.exitCode, 0, `${r.stderr}\n${done.map((d) => d.error ?? '').join('\n')}`);
   assert.equal(done.length, 4);
@@ -69,11 +81,21 @@ test('real stages: 2 seeds x 2 data values with -j 2 record 4 experiments; pull 
   assert.equal(await p.read('params.yaml'), params);
   assert.equal(await p.exists('data'), false);
 
-  const shown = JSON.parse((await p.run(['exp', 'show', '--json'])).stdout) as Array<{ state: string; params: Record<string, Record<string, unknown>>; metrics: Record<string, Record<string, unknown>> }>;
-  assert.deepEqual(shown.map((e) => `${String(e.params['params.yaml']!.seed)}/${String(e.params['params.yaml']!.data)}`).sort(), ['1/v1', '1/v1+v2', '2/v1', '2/v1+v2']);
+  const shown = JSON.parse((await p.run(['exp', 'show', '--json'])).stdout) as Array<{
+    state: string;
+    params: Record<string, Record<string, unknown>>;
+    metrics: Record<string, Record<string, unknown>>;
+  }>;
+  assert.deepEqual(
+    shown.map((e) => `${String(e.params['params.yaml']!.seed)}/${String(e.params['params.yaml']!.data)}`).sort(),
+    ['1/v1', '1/v1+v2', '2/v1', '2/v1+v2'],
+  );
   for (const e of shown) {
     assert.equal(e.state, 'success');
     const evalMetrics = e.metrics['metrics/eval.json'] ?? {};
-    assert.ok(Object.values(evalMetrics).some((v) => typeof v === 'number'), JSON.stringify(e.metrics));
+    assert.ok(
+      Object.values(evalMetrics).some((v) => typeof v === 'number'),
+      JSON.stringify(e.metrics),
+    );
   }
 });

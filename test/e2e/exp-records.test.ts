@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { tempProject } from '../helpers/project.js';
-import { listExperiments, readRecordFiles, removeRefs, resolveExperiment, writeRecord, type RecordMeta } from '../../src/exp/records.js';
+import {
+  listExperiments,
+  readRecordFiles,
+  removeRefs,
+  resolveExperiment,
+  writeRecord,
+  type RecordMeta,
+} from '../../src/exp/records.js';
 
 function meta(name: string, baseline: string, extra: Partial<RecordMeta> = {}): RecordMeta {
   return {
@@ -15,7 +22,10 @@ function meta(name: string, baseline: string, extra: Partial<RecordMeta> = {}): 
     overrides: [{ file: 'params.yaml', key: 'seed', value: 7 }],
     params: { 'params.yaml': { seed: 7 } },
     metrics: { 'm.json': { acc: 0.9 } },
-    lock: { schema: '2.0', stages: { train: { cmd: 'x', outs: [{ path: 'model', hash: 'md5', md5: 'a'.repeat(32), size: 1 }] } } },
+    lock: {
+      schema: '2.0',
+      stages: { train: { cmd: 'x', outs: [{ path: 'model', hash: 'md5', md5: 'a'.repeat(32), size: 1 }] } },
+    },
     ...extra,
   };
 }
@@ -25,18 +35,34 @@ test('records are commits on refs/exps/<baseline>/<name>, written without touchi
   const baseline = (await p.git('rev-parse', 'HEAD')).trim();
   await p.write('staged.txt', 'in the index\n');
   await p.git('add', 'staged.txt');
-  const before = [await p.git('status', '--porcelain'), await p.git('rev-parse', 'HEAD'), await p.git('symbolic-ref', 'HEAD')];
+  const before = [
+    await p.git('status', '--porcelain'),
+    await p.git('rev-parse', 'HEAD'),
+    await p.git('symbolic-ref', 'HEAD'),
+  ];
   const src = path.join(p.dir, '..', `${path.basename(p.dir)}-ws`);
   await fs.mkdir(path.join(src, 'metrics'), { recursive: true });
   await fs.writeFile(path.join(src, 'params.yaml'), 'seed: 7\n');
   await fs.writeFile(path.join(src, 'metrics', 'm.json'), '{"acc": 0.9}\n');
-  const sha = await writeRecord(p.dir, { meta: meta('brisk-otter', baseline), files: [{ path: 'params.yaml', abs: path.join(src, 'params.yaml') }, { path: 'metrics/m.json', abs: path.join(src, 'metrics', 'm.json') }] });
+  const sha = await writeRecord(p.dir, {
+    meta: meta('brisk-otter', baseline),
+    files: [
+      { path: 'params.yaml', abs: path.join(src, 'params.yaml') },
+      { path: 'metrics/m.json', abs: path.join(src, 'metrics', 'm.json') },
+    ],
+  });
   await fs.rm(src, { recursive: true, force: true });
 
-  assert.deepEqual([await p.git('status', '--porcelain'), await p.git('rev-parse', 'HEAD'), await p.git('symbolic-ref', 'HEAD')], before);
+  assert.deepEqual(
+    [await p.git('status', '--porcelain'), await p.git('rev-parse', 'HEAD'), await p.git('symbolic-ref', 'HEAD')],
+    before,
+  );
   assert.equal((await p.git('rev-parse', `refs/exps/${baseline}/brisk-otter`)).trim(), sha);
   assert.equal((await p.git('rev-parse', `${sha}^`)).trim(), baseline);
-  assert.equal(await p.git('log', '-1', '--format=%B', sha), 'lockstep exp brisk-otter: seed=7\n\nLockstep-State: success\nLockstep-Created: 2026-01-02T03:04:05.000Z\n');
+  assert.equal(
+    await p.git('log', '-1', '--format=%B', sha),
+    'lockstep exp brisk-otter: seed=7\n\nLockstep-State: success\nLockstep-Created: 2026-01-02T03:04:05.000Z\n',
+  );
   const files = await readRecordFiles(p.dir, sha, ['params.yaml', 'metrics/m.json', 'absent']);
   assert.deepEqual([...files.keys()], ['params.yaml', 'metrics/m.json']);
   assert.equal(files.get('params.yaml')!.toString(), 'seed: 7\n');
@@ -60,7 +86,12 @@ test('a taken name fails and leaves the first record; concurrent writers cannot 
   const lost = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
   assert.equal(won.length, 1);
   assert.equal(lost.length, 1);
-  assert.match((lost[0]!.reason as Error).message, new RegExp(`^experiment name 'same' is already taken on baseline ${baseline.slice(0, 7)} \\(refs/exps/${baseline}/same\\)$`));
+  assert.match(
+    (lost[0]!.reason as Error).message,
+    new RegExp(
+      `^experiment name 'same' is already taken on baseline ${baseline.slice(0, 7)} \\(refs/exps/${baseline}/same\\)$`,
+    ),
+  );
   assert.equal((await p.git('rev-parse', `refs/exps/${baseline}/same`)).trim(), won[0]!.value);
 });
 
@@ -75,17 +106,29 @@ test('listing: HEAD by default, other baselines with revs or allCommits, foreign
   await writeRecord(p.dir, { meta: meta('new', second), files: [] });
   await p.git('update-ref', `refs/exps/${second}/foreign`, second); // not a lockstep record: no exp.json
 
-  assert.deepEqual((await listExperiments(p.dir)).map((r) => r.name), ['new']);
-  assert.deepEqual((await listExperiments(p.dir, { revs: ['HEAD~1'] })).map((r) => r.name), ['old']);
+  assert.deepEqual(
+    (await listExperiments(p.dir)).map((r) => r.name),
+    ['new'],
+  );
+  assert.deepEqual(
+    (await listExperiments(p.dir, { revs: ['HEAD~1'] })).map((r) => r.name),
+    ['old'],
+  );
   assert.deepEqual((await listExperiments(p.dir, { allCommits: true })).map((r) => r.name).sort(), ['new', 'old']);
-  assert.deepEqual((await listExperiments(p.dir, { allCommits: true, names: ['old'] })).map((r) => r.baseline), [first]);
+  assert.deepEqual(
+    (await listExperiments(p.dir, { allCommits: true, names: ['old'] })).map((r) => r.baseline),
+    [first],
+  );
   await assert.rejects(listExperiments(p.dir, { revs: ['nope'] }), /'nope' is not a commit in /);
 
   const old = await resolveExperiment(p.dir, 'old');
   await assert.rejects(removeRefs(p.dir, [{ ref: old.ref, sha: second }]), /git update-ref failed/); // wrong expected sha: nothing removed
   assert.equal((await listExperiments(p.dir, { allCommits: true })).length, 2);
   await removeRefs(p.dir, [{ ref: old.ref, sha: old.sha }]);
-  assert.deepEqual((await listExperiments(p.dir, { allCommits: true })).map((r) => r.name), ['new']);
+  assert.deepEqual(
+    (await listExperiments(p.dir, { allCommits: true })).map((r) => r.name),
+    ['new'],
+  );
 });
 
 test('workspaces of a killed exp run are swept up; live ones and foreign folders stay', async () => {
@@ -102,7 +145,10 @@ test('workspaces of a killed exp run are swept up; live ones and foreign folders
   await fs.writeFile(path.join(path.dirname(dead.dir), '.lockstep-exp-owner'), String(pid));
   await fs.mkdir(path.join(parent, 'lockstep-exp-foreign'));
   assert.equal(await removeStaleWorkspaces(parent), 1);
-  assert.deepEqual((await fs.readdir(parent)).sort(), [path.basename(path.dirname(live.dir)), 'lockstep-exp-foreign'].sort());
+  assert.deepEqual(
+    (await fs.readdir(parent)).sort(),
+    [path.basename(path.dirname(live.dir)), 'lockstep-exp-foreign'].sort(),
+  );
   await live.remove();
   await fs.rm(parent, { recursive: true, force: true });
 });

@@ -32,21 +32,30 @@ test('exp show renders table, csv, markdown, group-by; list, diff, remove, apply
 
   const grouped = await p.run(['exp', 'show', '--json', '--group-by', 'data', '--agg', 'mean,min,max']);
   const g = JSON.parse(grouped.stdout) as { groups: Array<Record<string, unknown>> };
-  assert.deepEqual(g.groups.map((x) => [x.data, x.n, x['acc:mean'], x['acc:min'], x['acc:max']]), [
-    ['v1', 2, 0.15000000000000002, 0.1, 0.2],
-    ['v1+v2', 2, 0.15000000000000002, 0.1, 0.2],
-  ]);
+  assert.deepEqual(
+    g.groups.map((x) => [x.data, x.n, x['acc:mean'], x['acc:min'], x['acc:max']]),
+    [
+      ['v1', 2, 0.15000000000000002, 0.1, 0.2],
+      ['v1+v2', 2, 0.15000000000000002, 0.1, 0.2],
+    ],
+  );
 
-  assert.equal((await p.run(['exp', 'list', '--names-only'])).stdout.trim().split('\n').sort().join(' '), 'sw-1 sw-2 sw-3 sw-4');
+  assert.equal(
+    (await p.run(['exp', 'list', '--names-only'])).stdout.trim().split('\n').sort().join(' '),
+    'sw-1 sw-2 sw-3 sw-4',
+  );
 
   const diff = await p.run(['exp', 'diff', 'sw-1', 'sw-4', '--json']);
   const rows = JSON.parse(diff.stdout) as Array<{ key: string; a: unknown; b: unknown }>;
-  assert.deepEqual(rows.map((x) => [x.key, x.a, x.b]), [
-    ['data', 'v1', 'v1+v2'],
-    ['seed', 1, 2],
-    ['acc', 0.1, 0.2],
-    ['parts', 1, 2],
-  ]);
+  assert.deepEqual(
+    rows.map((x) => [x.key, x.a, x.b]),
+    [
+      ['data', 'v1', 'v1+v2'],
+      ['seed', 1, 2],
+      ['acc', 0.1, 0.2],
+      ['parts', 1, 2],
+    ],
+  );
 
   // apply: params and lock land in the workspace, the outputs come back from the cache
   const applied = await p.run(['exp', 'apply', 'sw-4']);
@@ -60,7 +69,10 @@ test('exp show renders table, csv, markdown, group-by; list, diff, remove, apply
   assert.equal(removed.exitCode, 0, removed.all);
   assert.match(removed.stderr, /Removed 2 experiments: sw-1, sw-2/);
   assert.equal((await showJson(p)).length, 2);
-  assert.equal((await p.run(['exp', 'remove', 'sw-1'])).stderr.trim(), "lockstep: no experiment named 'sw-1'. List them with `lockstep exp list --all-commits`.");
+  assert.equal(
+    (await p.run(['exp', 'remove', 'sw-1'])).stderr.trim(),
+    "lockstep: no experiment named 'sw-1'. List them with `lockstep exp list --all-commits`.",
+  );
   assert.equal((await p.run(['exp', 'remove', '--all'])).exitCode, 0);
   assert.equal(await p.git('for-each-ref', 'refs/exps/'), '');
 });
@@ -76,10 +88,19 @@ register('data:text/javascript,' + encodeURIComponent('export async function res
 `,
   );
   // the hook itself works: importing tfjs under it fails
-  const control = await execa(process.execPath, ['--import', hook, '-e', 'await import("@tensorflow/tfjs-core")', '--input-type=module'], { cwd: path.dirname(CLI), reject: false });
+  const control = await execa(
+    process.execPath,
+    ['--import', hook, '-e', 'await import("@tensorflow/tfjs-core")', '--input-type=module'],
+    { cwd: path.dirname(CLI), reject: false },
+  );
   assert.notEqual(control.exitCode, 0);
   assert.match(control.stderr, /forbidden module loaded: @tensorflow\/tfjs-core/);
-  for (const args of [['exp', 'show'], ['exp', 'show', '--json'], ['exp', 'list'], ['exp', 'show', '--group-by', 'data']]) {
+  for (const args of [
+    ['exp', 'show'],
+    ['exp', 'show', '--json'],
+    ['exp', 'list'],
+    ['exp', 'show', '--group-by', 'data'],
+  ]) {
     const r = await execa(process.execPath, ['--import', hook, CLI, ...args], { cwd: p.dir, reject: false, all: true });
     assert.equal(r.exitCode, 0, r.all);
     assert.doesNotMatch(r.all ?? '', /forbidden module/);
@@ -93,7 +114,12 @@ test('exp push / pull move experiment refs through a git remote', async () => {
   await execa('git', ['init', '-q', '--bare', bare]);
   after(() => fs.rm(bare, { recursive: true, force: true }));
   await p.git('remote', 'add', 'origin', bare);
-  assert.equal((await p.run(['exp', 'push', 'nowhere', '--all'])).stderr.trim(), "lockstep: 'nowhere' is not a git remote of " + (await fs.realpath(p.dir)) + '; remotes: origin. Add it with `git remote add NAME URL`, or give a URL.');
+  assert.equal(
+    (await p.run(['exp', 'push', 'nowhere', '--all'])).stderr.trim(),
+    "lockstep: 'nowhere' is not a git remote of " +
+      (await fs.realpath(p.dir)) +
+      '; remotes: origin. Add it with `git remote add NAME URL`, or give a URL.',
+  );
   const noStore = await p.run(['exp', 'push', 'origin', '--all']);
   assert.match(noStore.stderr, /Pushed 2 experiments to origin\. Outputs stay local: no default remote store/);
   // with a lockstep remote store the outputs travel too
@@ -119,7 +145,10 @@ test('exp push / pull move experiment refs through a git remote', async () => {
   const lock = JSON.parse((await inClone(['exp', 'show', '--json'])).stdout);
   assert.ok(JSON.stringify(lock).includes('shared-2'));
   assert.equal((await inClone(['exp', 'list', '--names-only'])).stdout, 'shared-2');
-  assert.equal((await inClone(['exp', 'pull', 'origin', 'nope'])).stderr.trim(), "lockstep: no experiment named 'nope' on 'origin'. List them with `git ls-remote REMOTE refs/exps/*`.");
+  assert.equal(
+    (await inClone(['exp', 'pull', 'origin', 'nope'])).stderr.trim(),
+    "lockstep: no experiment named 'nope' on 'origin'. List them with `git ls-remote REMOTE refs/exps/*`.",
+  );
 });
 
 test('workspaces see node_modules and the project folder siblings (../shared) as the project does', async () => {
@@ -139,14 +168,19 @@ test('workspaces see node_modules and the project folder siblings (../shared) as
   const cwd = path.join(p.dir, 'proj');
   const r = await execa(process.execPath, [CLI, 'exp', 'run', '--seed', '2'], { cwd, reject: false, all: true });
   assert.equal(r.exitCode, 0, r.all);
-  const shown = JSON.parse((await execa(process.execPath, [CLI, 'exp', 'show', '--json'], { cwd })).stdout) as Array<{ metrics: Record<string, Record<string, unknown>> }>;
+  const shown = JSON.parse((await execa(process.execPath, [CLI, 'exp', 'show', '--json'], { cwd })).stdout) as Array<{
+    metrics: Record<string, Record<string, unknown>>;
+  }>;
   assert.deepEqual(shown[0]!.metrics, { 'm.json': { v: 7 } });
 });
 
 test('gc keeps the cache objects that experiments reference, so apply still restores them', async () => {
   const { p } = await setup();
   assert.equal((await p.run(['exp', 'run', '--seed', '3', '-n', 'kept'])).exitCode, 0);
-  const objects = async () => (await fs.readdir(path.join(p.dir, '.cache', 'files', 'md5'), { recursive: true })).filter((f) => /[0-9a-f]{30}/.test(f)).length;
+  const objects = async () =>
+    (await fs.readdir(path.join(p.dir, '.cache', 'files', 'md5'), { recursive: true })).filter((f) =>
+      /[0-9a-f]{30}/.test(f),
+    ).length;
   const before = await objects();
   assert.ok(before > 0);
   // the user's workspace has no pipeline.lock at all: only the experiment holds the objects

@@ -34,7 +34,10 @@ const PIPELINE = `stages:
     outs: [results/predictions.csv]
 `;
 
-test('hard-examples over a real 3-seed sweep recorded by lockstep exp run', { skip: HAS_EXP ? false : 'the exp module is not in this build yet', timeout: 240_000 }, async () => {
+test('hard-examples over a real 3-seed sweep recorded by lockstep exp run', {
+  skip: HAS_EXP ? false : 'the exp module is not in this build yet',
+  timeout: 240_000,
+}, async () => {
   const files: Record<string, string | Uint8Array> = {
     'pipeline.yaml': PIPELINE,
     'params.yaml': 'seed: 1\n',
@@ -64,20 +67,31 @@ test('hard-examples over a real 3-seed sweep recorded by lockstep exp run', { sk
   assert.match(text(r.stdout), /^1 hard example of 3 images seen by 3 experiments/);
   assert.match(text(r.stdout), /most common confusions: cat -> dog 1/);
   const html = await p.read('results/hard_examples.html');
-  assert.ok(html.includes(`src="data:image/png;base64,${RED.toString('base64')}"`), 'the image of a, read through the data/img directory out in the cache');
+  assert.ok(
+    html.includes(`src="data:image/png;base64,${RED.toString('base64')}"`),
+    'the image of a, read through the data/img directory out in the cache',
+  );
   assert.ok(!(await p.exists('data/img')), 'the workspace never had the image: it came from the cache');
 
   // b: 1 miss in 3 runs, c: 1 in 2
   const json = JSON.parse(text((await p.run(['hard-examples', '--json', '--min-rate', '0.3'])).stdout));
-  assert.deepEqual(json.hard.map((s: { id: string }) => s.id), ['a', 'c', 'b']);
+  assert.deepEqual(
+    json.hard.map((s: { id: string }) => s.id),
+    ['a', 'c', 'b'],
+  );
   assert.equal(json.runs.length, 3);
 
   // one experiment's predictions gone from the cache: named, lockstep pull suggested, nothing written
   const before = await p.read('results/hard_examples.csv');
-  const md5 = createHash('md5').update(HEAD + PREDICTIONS['2']).digest('hex');
+  const md5 = createHash('md5')
+    .update(HEAD + PREDICTIONS['2'])
+    .digest('hex');
   await fs.rm(path.join(p.dir, '.cache', 'files', 'md5', md5.slice(0, 2), md5.slice(2)));
   const missing = await p.run(['hard-examples', '--min-rate', '0.5']);
   assert.equal(missing.exitCode, 1, text(missing.all));
-  assert.match(text(missing.stderr), /^lockstep: results\/predictions.csv of experiment \S+ missing from the cache .* Run lockstep pull to fetch it from the remote.$/);
+  assert.match(
+    text(missing.stderr),
+    /^lockstep: results\/predictions.csv of experiment \S+ missing from the cache .* Run lockstep pull to fetch it from the remote.$/,
+  );
   assert.equal(await p.read('results/hard_examples.csv'), before);
 });

@@ -60,7 +60,9 @@ async function audit(root: string): Promise<{ objects: number; corrupt: string[]
         continue;
       }
       out.objects++;
-      const h = createHash('md5').update(await fs.readFile(path.join(base, pre, name))).digest('hex');
+      const h = createHash('md5')
+        .update(await fs.readFile(path.join(base, pre, name)))
+        .digest('hex');
       if (`${pre}${name}` !== h + (name.endsWith('.dir') ? '.dir' : '')) out.corrupt.push(`${pre}/${name}`);
     }
   }
@@ -108,7 +110,12 @@ test('a remote whose disk fills up: one line saying it is full, no temp file or 
   }
   for (const k of kinds) {
     const r = await p.run(['push', '-r', k.name]);
-    oneLine(r, new RegExp(`^lockstep: remote '${k.name}' \\(.*\\) is full at files/md5/\\w\\w/\\w+: .*(ENOSPC|[Nn]o space left).* Free space on the remote; a rerun resumes where this stopped\\.$`));
+    oneLine(
+      r,
+      new RegExp(
+        `^lockstep: remote '${k.name}' \\(.*\\) is full at files/md5/\\w\\w/\\w+: .*(ENOSPC|[Nn]o space left).* Free space on the remote; a rerun resumes where this stopped\\.$`,
+      ),
+    );
     const left = await audit(k.root);
     assert.deepEqual(left.corrupt, [], k.name);
     assert.deepEqual(left.temps, [], `${k.name}: temp files left on the remote`);
@@ -132,16 +139,26 @@ test('a remote path the user may not write: one line saying permission denied, f
   await fs.chmod(locked, 0o755);
   const p = await reproduced();
   const asNobody = async (args: string[]): Promise<CliResult> => {
-    const r = await execa('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--', process.execPath, CLI, ...args], {
-      cwd: p.dir, reject: false, all: true, env: { HOME: p.dir, FORCE_COLOR: '0' }, timeout: 60_000,
-    });
+    const r = await execa(
+      'setpriv',
+      ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--', process.execPath, CLI, ...args],
+      {
+        cwd: p.dir,
+        reject: false,
+        all: true,
+        env: { HOME: p.dir, FORCE_COLOR: '0' },
+        timeout: 60_000,
+      },
+    );
     return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), all: String(r.all) };
   };
   await p.run(['remote', 'add', 'folder', locked]);
   await execa('chown', ['-R', 'nobody', p.dir]);
   await fs.chmod(p.dir, 0o755);
-  oneLine(await asNobody(['push', '-r', 'folder']),
-    /^lockstep: permission denied on remote 'folder' \(.*\) at files\/md5\/\w\w\/\w+: EACCES: permission denied, mkdir .* Check that this user or key may read and write the remote path\.$/);
+  oneLine(
+    await asNobody(['push', '-r', 'folder']),
+    /^lockstep: permission denied on remote 'folder' \(.*\) at files\/md5\/\w\w\/\w+: EACCES: permission denied, mkdir .* Check that this user or key may read and write the remote path\.$/,
+  );
   assert.deepEqual(await fs.readdir(locked), []);
 
   const sshWhy = sshdUnavailable();
@@ -150,8 +167,10 @@ test('a remote path the user may not write: one line saying permission denied, f
   after(() => sshd.stop());
   await p.run(['remote', 'add', 'ssh', `ssh://nobody@127.0.0.1:${sshd.port}${locked}/store`]);
   await p.run(['remote', 'modify', '--local', 'ssh', 'keyfile', sshd.keyfile]);
-  oneLine(await p.run(['push', '-r', 'ssh']),
-    /^lockstep: permission denied on remote 'ssh' \(ssh:\/\/nobody@127\.0\.0\.1:\d+\/.*\) at files\/md5\/\w\w\/\w+: Permission denied\. Check that this user or key may read and write the remote path\.$/);
+  oneLine(
+    await p.run(['push', '-r', 'ssh']),
+    /^lockstep: permission denied on remote 'ssh' \(ssh:\/\/nobody@127\.0\.0\.1:\d+\/.*\) at files\/md5\/\w\w\/\w+: Permission denied\. Check that this user or key may read and write the remote path\.$/,
+  );
   assert.deepEqual(await fs.readdir(locked), []);
   // allowed to write, the same push goes through
   await execa('chown', ['nobody', locked]);
@@ -168,9 +187,17 @@ test('an S3 account that may not write the bucket: one line saying permission de
   await s3.addUser('alice', 'alice-secret-key');
   const p = await reproduced();
   await p.run(['remote', 'add', 's3', `s3://${s3.bucket}/store`]);
-  for (const [k, v] of Object.entries({ ...s3.options(), access_key_id: 'alice', secret_access_key: 'alice-secret-key' })) await p.run(['remote', 'modify', '--local', 's3', k, v]);
+  for (const [k, v] of Object.entries({
+    ...s3.options(),
+    access_key_id: 'alice',
+    secret_access_key: 'alice-secret-key',
+  }))
+    await p.run(['remote', 'modify', '--local', 's3', k, v]);
   const denied = await p.run(['push', '-r', 's3']);
-  oneLine(denied, /^lockstep: permission denied on remote 's3' \(s3:\/\/lockstep-test\/store at http:\/\/127\.0\.0\.1:\d+\) at files\/md5\/\w\w\/\w+(\.dir)?: .*403.* Check that this user or key may read and write the remote path\.$/);
+  oneLine(
+    denied,
+    /^lockstep: permission denied on remote 's3' \(s3:\/\/lockstep-test\/store at http:\/\/127\.0\.0\.1:\d+\) at files\/md5\/\w\w\/\w+(\.dir)?: .*403.* Check that this user or key may read and write the remote path\.$/,
+  );
   assert.doesNotMatch(denied.all, /alice-secret-key/);
   assert.deepEqual(await audit(path.join(s3.dataDir, s3.bucket, 'store')), { objects: 0, corrupt: [], temps: [] });
   for (const [k, v] of Object.entries(s3.options())) await p.run(['remote', 'modify', '--local', 's3', k, v]);

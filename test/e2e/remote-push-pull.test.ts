@@ -43,7 +43,17 @@ async function commitAll(p: TempProject): Promise<void> {
 async function freshClone(p: TempProject): Promise<TempProject & { dir: string }> {
   const dir = await tmpDir('lockstep-clone-');
   await execa('git', ['clone', '-q', p.dir, dir]);
-  return { ...p, dir, run: (args, o = {}) => execa(process.execPath, [path.join(path.dirname(new URL(import.meta.url).pathname), '../../../bin/lockstep.js'), ...args], { cwd: dir, reject: false, env: { ...o.env, FORCE_COLOR: '0' }, all: true, timeout: o.timeout ?? 120_000 }) as unknown as ReturnType<TempProject['run']>, read: (rel) => fs.readFile(path.join(dir, rel), 'utf8') };
+  return {
+    ...p,
+    dir,
+    run: (args, o = {}) =>
+      execa(
+        process.execPath,
+        [path.join(path.dirname(new URL(import.meta.url).pathname), '../../../bin/lockstep.js'), ...args],
+        { cwd: dir, reject: false, env: { ...o.env, FORCE_COLOR: '0' }, all: true, timeout: o.timeout ?? 120_000 },
+      ) as unknown as ReturnType<TempProject['run']>,
+    read: (rel) => fs.readFile(path.join(dir, rel), 'utf8'),
+  };
 }
 
 /** Every object file under a folder remote, checked against its name; temp names are listed apart. */
@@ -55,7 +65,9 @@ async function auditFolderRemote(root: string): Promise<{ objects: number; corru
     for (const name of await fs.readdir(path.join(base, pre))) {
       if (name.startsWith('.')) continue;
       objects++;
-      const h = createHash('md5').update(await fs.readFile(path.join(base, pre, name))).digest('hex');
+      const h = createHash('md5')
+        .update(await fs.readFile(path.join(base, pre, name)))
+        .digest('hex');
       if (`${pre}${name}` !== h + (name.endsWith('.dir') ? '.dir' : '')) corrupt.push(`${pre}/${name}`);
     }
   }
@@ -110,7 +122,9 @@ test('a corrupted object on the remote is refused on pull and never enters the c
   await p.run(['remote', 'add', '-d', 'store', remoteDir]);
   assert.equal((await p.run(['push'])).exitCode, 0);
   await commitAll(p);
-  const h = createHash('md5').update(await fs.readFile(path.join(p.dir, 'data/f2.bin'))).digest('hex');
+  const h = createHash('md5')
+    .update(await fs.readFile(path.join(p.dir, 'data/f2.bin')))
+    .digest('hex');
   const obj = path.join(remoteDir, 'files', 'md5', h.slice(0, 2), h.slice(2));
   await fs.chmod(obj, 0o644);
   await fs.writeFile(obj, 'not the right bytes');
@@ -118,7 +132,10 @@ test('a corrupted object on the remote is refused on pull and never enters the c
   const pull = await clone.run(['pull', 'gen']);
   assert.equal(pull.exitCode, 1, pull.all);
   assert.equal(pull.stderr.split('\n').filter(Boolean).length, 1, pull.stderr);
-  assert.match(pull.stderr, new RegExp(`^lockstep: remote object files/md5/${h.slice(0, 2)}/${h.slice(2)} on 'store' does not match its hash`));
+  assert.match(
+    pull.stderr,
+    new RegExp(`^lockstep: remote object files/md5/${h.slice(0, 2)}/${h.slice(2)} on 'store' does not match its hash`),
+  );
   await assert.rejects(fs.access(path.join(clone.dir, '.cache', 'files', 'md5', h.slice(0, 2), h.slice(2))));
 });
 
@@ -139,9 +156,17 @@ test('unknown remote names and a missing default are one-line errors listing the
   await p.run(['remote', 'add', 'dead', `ssh://nobody@127.0.0.1:${port}/srv/store`]);
   const dead = await p.run(['push', '-r', 'dead']);
   assert.equal(dead.exitCode, 1);
-  assert.match(dead.stderr, new RegExp(`^lockstep: cannot reach remote 'dead' \\(ssh://nobody@127.0.0.1:${port}/srv/store\\): connect ECONNREFUSED [^\\n]* Check the host name and port, and that the server is running.$`));
+  assert.match(
+    dead.stderr,
+    new RegExp(
+      `^lockstep: cannot reach remote 'dead' \\(ssh://nobody@127.0.0.1:${port}/srv/store\\): connect ECONNREFUSED [^\\n]* Check the host name and port, and that the server is running.$`,
+    ),
+  );
   assert.equal((await p.run(['remote', 'remove', 'a'])).exitCode, 0);
-  assert.equal((await p.run(['remote', 'list'])).stdout, `b\ts3://bucket/x\ndead\tssh://nobody@127.0.0.1:${port}/srv/store`);
+  assert.equal(
+    (await p.run(['remote', 'list'])).stdout,
+    `b\ts3://bucket/x\ndead\tssh://nobody@127.0.0.1:${port}/srv/store`,
+  );
 });
 
 test('push and pull through an S3 API server with credentials in the local config', async () => {
@@ -149,7 +174,8 @@ test('push and pull through an S3 API server with credentials in the local confi
   after(() => s3.stop());
   const p = await reproduced(4);
   await p.run(['remote', 'add', '-d', 'cloud', `s3://${s3.bucket}/team/project`]);
-  for (const [k, v] of Object.entries(s3.options())) assert.equal((await p.run(['remote', 'modify', '--local', 'cloud', k, v])).exitCode, 0);
+  for (const [k, v] of Object.entries(s3.options()))
+    assert.equal((await p.run(['remote', 'modify', '--local', 'cloud', k, v])).exitCode, 0);
   // credentials stay out of the git-tracked config
   assert.doesNotMatch(await p.read('.lockstep/config.yaml'), /S3RVER/);
   assert.equal(await p.read('.lockstep/.gitignore'), '/config.local.yaml\n');
@@ -160,7 +186,10 @@ test('push and pull through an S3 API server with credentials in the local confi
   assert.equal(push.stderr, '', 'nothing but the summary is printed');
   await commitAll(p);
   const clone = await freshClone(p);
-  await fs.copyFile(path.join(p.dir, '.lockstep/config.local.yaml'), path.join(clone.dir, '.lockstep/config.local.yaml'));
+  await fs.copyFile(
+    path.join(p.dir, '.lockstep/config.local.yaml'),
+    path.join(clone.dir, '.lockstep/config.local.yaml'),
+  );
   const pull = await clone.run(['pull']);
   assert.equal(pull.exitCode, 1, pull.all); // side.txt (push: false) has nothing to check out from
   const pullGen = await clone.run(['pull', 'gen']);
@@ -199,16 +228,22 @@ test('--run-cache mirrors the run-cache entries, and fetch --run-cache brings th
   await p.run(['remote', 'add', '-d', 'store', remoteDir]);
   const push = await p.run(['push', '--run-cache']);
   assert.equal(push.exitCode, 0, push.all);
-  const entries = (await fs.readdir(path.join(p.dir, '.cache', 'runs'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  const entries = (
+    await fs.readdir(path.join(p.dir, '.cache', 'runs'), { recursive: true, withFileTypes: true })
+  ).filter((e) => e.isFile());
   assert.ok(entries.length >= 2, 'repro wrote run-cache entries');
   assert.match(push.stdout, new RegExp(`run-cache: ${entries.length} entries pushed`));
-  const remoteEntries = (await fs.readdir(path.join(remoteDir, 'runs'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  const remoteEntries = (
+    await fs.readdir(path.join(remoteDir, 'runs'), { recursive: true, withFileTypes: true })
+  ).filter((e) => e.isFile());
   assert.equal(remoteEntries.length, entries.length);
   await commitAll(p);
   const clone = await freshClone(p);
   const fetch = await clone.run(['fetch', '--run-cache']);
   assert.equal(fetch.exitCode, 0, fetch.all);
-  const fetched = (await fs.readdir(path.join(clone.dir, '.cache', 'runs'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  const fetched = (
+    await fs.readdir(path.join(clone.dir, '.cache', 'runs'), { recursive: true, withFileTypes: true })
+  ).filter((e) => e.isFile());
   assert.equal(fetched.length, entries.length);
 });
 
@@ -252,6 +287,9 @@ test('repro --pull on a fresh clone restores stages from the remote instead of r
   await offline.run(['remote', 'add', '-d', 'dead', `ssh://nobody@127.0.0.1:${port}/srv`]);
   const r3 = await offline.run(['repro', '--pull']);
   assert.equal(r3.exitCode, 0, r3.all);
-  assert.match(r3.stderr, /^Stage 'gen': could not pull from the remote \(cannot reach remote 'dead' .*\); running it instead$/m);
+  assert.match(
+    r3.stderr,
+    /^Stage 'gen': could not pull from the remote \(cannot reach remote 'dead' .*\); running it instead$/m,
+  );
   assert.equal(await offline.read('runs/gen'), 'x\n');
 });

@@ -25,11 +25,14 @@ test('a failing command names the stage and exit code; nothing is cached or reco
   });
   const r = await p.run(['repro']);
   assert.equal(r.exitCode, 1);
-  assert.equal(r.stderr.trim().split('\n').at(-1), "lockstep: stage 'b' failed: its command exited with code 3. Its outputs were not cached and downstream stages did not run; fix it and run lockstep repro again.");
+  assert.equal(
+    r.stderr.trim().split('\n').at(-1),
+    "lockstep: stage 'b' failed: its command exited with code 3. Its outputs were not cached and downstream stages did not run; fix it and run lockstep repro again.",
+  );
   assert.equal(await runCount(p, 'c'), 0);
   const lock = await p.read('pipeline.lock');
-  assert.match(lock, /\n  a:\n/);
-  assert.doesNotMatch(lock, /\n  b:\n/);
+  assert.match(lock, /\n {2}a:\n/);
+  assert.doesNotMatch(lock, /\n {2}b:\n/);
   // the partial b.txt is not in the cache: only a.txt's object exists
   const objects = await execa('find', ['.cache/files', '-type', 'f'], { cwd: p.dir });
   assert.equal(objects.stdout.trim().split('\n').length, 1);
@@ -38,13 +41,34 @@ test('a failing command names the stage and exit code; nothing is cached or reco
 test('config and graph errors are one line with exit code 2 and no stack trace', async () => {
   const cases: [Record<string, string>, RegExp][] = [
     [{ 'pipeline.yaml': 'stages:\n  a:\n    cmd: [unclosed\n' }, /^lockstep: pipeline\.yaml:\d+:\d+: /],
-    [{ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo\n    dep: [x]\n' }, /^lockstep: pipeline\.yaml:4:5: stage 'a': unknown field 'dep' \(did you mean 'deps'\?\)/],
-    [{ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo\n    deps: [nowhere.txt]\n' }, /^lockstep: stage 'a': dependency 'nowhere\.txt' does not exist and no stage produces it/],
-    [{ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo\n    deps: [b.txt]\n    outs: [a.txt]\n  b:\n    cmd: echo\n    deps: [a.txt]\n    outs: [b.txt]\n' }, /^lockstep: the pipeline has a cycle: (a -> b -> a|b -> a -> b)/],
-    [{ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo\n    outs: [x.txt]\n  b:\n    cmd: echo\n    outs: [x.txt]\n' }, /^lockstep: .*'x\.txt'.*/],
+    [
+      { 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo\n    dep: [x]\n' },
+      /^lockstep: pipeline\.yaml:4:5: stage 'a': unknown field 'dep' \(did you mean 'deps'\?\)/,
+    ],
+    [
+      { 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo\n    deps: [nowhere.txt]\n' },
+      /^lockstep: stage 'a': dependency 'nowhere\.txt' does not exist and no stage produces it/,
+    ],
+    [
+      {
+        'pipeline.yaml':
+          'stages:\n  a:\n    cmd: echo\n    deps: [b.txt]\n    outs: [a.txt]\n  b:\n    cmd: echo\n    deps: [a.txt]\n    outs: [b.txt]\n',
+      },
+      /^lockstep: the pipeline has a cycle: (a -> b -> a|b -> a -> b)/,
+    ],
+    [
+      { 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo\n    outs: [x.txt]\n  b:\n    cmd: echo\n    outs: [x.txt]\n' },
+      /^lockstep: .*'x\.txt'.*/,
+    ],
     [{ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo\n    outs: [../x.txt]\n' }, /^lockstep: .*outside/],
     [{ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo\n    outs: [/tmp/x.txt]\n' }, /^lockstep: .*outside/],
-    [{ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo\n    params: [train.lr]\n    outs: [x.txt]\n', 'params.yaml': 'train:\n  epochs: 3\n' }, /^lockstep: .*train\.lr.*params\.yaml/],
+    [
+      {
+        'pipeline.yaml': 'stages:\n  a:\n    cmd: echo\n    params: [train.lr]\n    outs: [x.txt]\n',
+        'params.yaml': 'train:\n  epochs: 3\n',
+      },
+      /^lockstep: .*train\.lr.*params\.yaml/,
+    ],
   ];
   for (const [files, expected] of cases) {
     const p = await tempProject(files);
@@ -56,7 +80,9 @@ test('config and graph errors are one line with exit code 2 and no stack trace',
 });
 
 test('an output through a symlink that leaves the repository is refused', async () => {
-  const p = await tempProject({ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo x > out/x.txt\n    outs: [out/x.txt]\n' });
+  const p = await tempProject({
+    'pipeline.yaml': 'stages:\n  a:\n    cmd: echo x > out/x.txt\n    outs: [out/x.txt]\n',
+  });
   await fs.symlink('/tmp', path.join(p.dir, 'out'));
   const r = await p.run(['repro']);
   assert.equal(r.exitCode, 2, r.all);
@@ -65,12 +91,18 @@ test('an output through a symlink that leaves the repository is refused', async 
 
 test('a second repro in the same workspace fails naming the holder pid; --wait queues behind it', async () => {
   // The stage holds until the test creates `release`, so the first repro surely holds the lock meanwhile.
-  const p = await tempProject({ 'pipeline.yaml': 'stages:\n  slow:\n    cmd: touch started && while [ ! -f release ]; do sleep 0.05; done && echo done > s.txt\n    outs: [s.txt]\n' });
+  const p = await tempProject({
+    'pipeline.yaml':
+      'stages:\n  slow:\n    cmd: touch started && while [ ! -f release ]; do sleep 0.05; done && echo done > s.txt\n    outs: [s.txt]\n',
+  });
   const first = execa(process.execPath, [CLI, 'repro'], { cwd: p.dir, reject: false });
   for (let i = 0; i < 600 && !(await p.exists('started')); i++) await new Promise((r) => setTimeout(r, 50));
   const second = await p.run(['repro']);
   assert.equal(second.exitCode, 1, second.all);
-  assert.match(second.stderr, new RegExp(`^lockstep: the repository is locked by pid ${first.pid} \\(lockstep repro, started `));
+  assert.match(
+    second.stderr,
+    new RegExp(`^lockstep: the repository is locked by pid ${first.pid} \\(lockstep repro, started `),
+  );
   // read-only commands take no lock
   assert.equal((await p.run(['status'])).exitCode, 0);
   const third = p.run(['repro', '--wait', '60']);
@@ -135,13 +167,17 @@ test('a corrupt cache object is detected at checkout, never silently used', asyn
 });
 
 test('gc removes objects no lock references; --dry only lists them', async () => {
-  const p = await tempProject({ 'pipeline.yaml': 'stages:\n  a:\n    cmd: cat in.txt > a.txt\n    deps: [in.txt]\n    outs: [a.txt]\n', 'in.txt': 'one\n' });
+  const p = await tempProject({
+    'pipeline.yaml': 'stages:\n  a:\n    cmd: cat in.txt > a.txt\n    deps: [in.txt]\n    outs: [a.txt]\n',
+    'in.txt': 'one\n',
+  });
   assert.equal((await p.run(['repro'])).exitCode, 0);
   await p.write('in.txt', 'two\n');
   assert.equal((await p.run(['repro'])).exitCode, 0);
   const dry = await p.run(['gc', '--dry', '--json']);
   assert.equal(JSON.parse(dry.stdout).removed.length, 1, dry.all);
-  const objects = async () => (await execa('find', ['.cache/files', '-type', 'f'], { cwd: p.dir })).stdout.trim().split('\n').length;
+  const objects = async () =>
+    (await execa('find', ['.cache/files', '-type', 'f'], { cwd: p.dir })).stdout.trim().split('\n').length;
   assert.equal(await objects(), 2);
   assert.equal((await p.run(['gc'])).exitCode, 0);
   assert.equal(await objects(), 1);

@@ -26,7 +26,12 @@ const PIPELINE = `stages:
 const PARAMS = 'prepare:\n  scale: 1\ntrain:\n  lr: 0.001\nunrelated: 5\n';
 
 async function project() {
-  return tempProject({ 'pipeline.yaml': PIPELINE, 'params.yaml': PARAMS, 'raw.txt': 'hello\n', '.gitignore': 'runs/\n.cache/\n' });
+  return tempProject({
+    'pipeline.yaml': PIPELINE,
+    'params.yaml': PARAMS,
+    'raw.txt': 'hello\n',
+    '.gitignore': 'runs/\n.cache/\n',
+  });
 }
 
 async function counts(p: Awaited<ReturnType<typeof project>>) {
@@ -38,11 +43,16 @@ test('a second repro runs nothing; touching a dep without changing it runs nothi
   const first = await p.run(['repro']);
   assert.equal(first.exitCode, 0, first.all);
   assert.deepEqual(await counts(p), [1, 1, 1]);
-  assert.match(await p.read('pipeline.lock'), /^schema: '2.0'\nstages:\n  prepare:\n    cmd: /);
+  assert.match(await p.read('pipeline.lock'), /^schema: '2.0'\nstages:\n {2}prepare:\n {4}cmd: /);
   // cached outputs are git-ignored beside them, as DVC does; uncached metrics are left to git
   assert.equal(await p.read('data/.gitignore'), '/prepared.txt\n');
   assert.match(await p.read('.gitignore'), /^\/model\.txt$/m);
-  assert.deepEqual((await p.git('status', '--porcelain')).split('\n').sort(), [' M .gitignore', '?? data/', '?? pipeline.lock', '?? score.txt']);
+  assert.deepEqual((await p.git('status', '--porcelain')).split('\n').sort(), [
+    ' M .gitignore',
+    '?? data/',
+    '?? pipeline.lock',
+    '?? score.txt',
+  ]);
 
   const second = await p.run(['repro']);
   assert.equal(second.exitCode, 0, second.all);
@@ -83,7 +93,11 @@ test('params: an unrelated change runs nothing, a related one runs that stage an
   assert.equal(back.exitCode, 0, back.all);
   assert.match(back.stdout, /Stage 'train' restored from the run-cache, not run/);
   assert.match(back.stdout, /Stage 'evaluate' restored from the run-cache, not run/);
-  assert.deepEqual(await counts(p), [1, 2, 2], 'as in DVC, the run-cache restores cache: false outputs (the metrics) too');
+  assert.deepEqual(
+    await counts(p),
+    [1, 2, 2],
+    'as in DVC, the run-cache restores cache: false outputs (the metrics) too',
+  );
   assert.equal((await p.run(['status'])).stdout, 'Data and pipelines are up to date.');
 });
 
@@ -92,7 +106,10 @@ test('deleting an output restores it without running; checkout restores it too',
   assert.equal((await p.run(['repro'])).exitCode, 0);
   const model = await p.read('model.txt');
   await fs.rm(path.join(p.dir, 'model.txt'));
-  assert.equal((await p.run(['status'])).stdout, 'train:\n\touts missing: model.txt\nevaluate:\n\tdeps missing: model.txt');
+  assert.equal(
+    (await p.run(['status'])).stdout,
+    'train:\n\touts missing: model.txt\nevaluate:\n\tdeps missing: model.txt',
+  );
   const r = await p.run(['repro']);
   assert.equal(r.exitCode, 0, r.all);
   assert.deepEqual(await counts(p), [1, 1, 1]);

@@ -21,7 +21,14 @@ async function readIdx(file: string): Promise<{ dims: number[]; data: Uint8Array
   const ndim = buf[3]!;
   assert.equal(buf[2], 0x08, `${file}: expected unsigned byte data`);
   const dims = Array.from({ length: ndim }, (_, i) => buf.readUInt32BE(4 + 4 * i));
-  return { dims, data: new Uint8Array(buf.buffer, buf.byteOffset + 4 + 4 * ndim, dims.reduce((a, b) => a * b, 1)) };
+  return {
+    dims,
+    data: new Uint8Array(
+      buf.buffer,
+      buf.byteOffset + 4 + 4 * ndim,
+      dims.reduce((a, b) => a * b, 1),
+    ),
+  };
 }
 
 function slice(images: Uint8Array, labels: Uint8Array, from: number, count: number, prefix: string) {
@@ -36,9 +43,18 @@ function slice(images: Uint8Array, labels: Uint8Array, from: number, count: numb
   };
 }
 
-test('trains on real Fashion-MNIST images well above chance', { skip: !existsSync(path.join(ROOT, 'train-images-idx3-ubyte.gz')) && `${ROOT} is absent (apt-get install dataset-fashion-mnist)` }, async (t) => {
+test('trains on real Fashion-MNIST images well above chance', {
+  skip:
+    !existsSync(path.join(ROOT, 'train-images-idx3-ubyte.gz')) &&
+    `${ROOT} is absent (apt-get install dataset-fashion-mnist)`,
+}, async (t) => {
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(
-    ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map(readIdx),
+    [
+      'train-images-idx3-ubyte.gz',
+      'train-labels-idx1-ubyte.gz',
+      't10k-images-idx3-ubyte.gz',
+      't10k-labels-idx1-ubyte.gz',
+    ].map(readIdx),
   );
   assert.deepEqual(trainImages!.dims, [60000, 28, 28]);
   const p = await tempProject(
@@ -57,11 +73,15 @@ evaluate:
     },
     { git: false },
   );
-  await writePrepared(path.join(p.dir, 'data/prepared'), { height: 28, width: 28, channels: 1, classes: CLASSES }, {
-    train: slice(trainImages!.data, trainLabels!.data, 0, 1500, 'fmnist-train'),
-    val: slice(trainImages!.data, trainLabels!.data, 1500, 300, 'fmnist-train'),
-    test: slice(testImages!.data, testLabels!.data, 0, 1000, 'fmnist-test'),
-  });
+  await writePrepared(
+    path.join(p.dir, 'data/prepared'),
+    { height: 28, width: 28, channels: 1, classes: CLASSES },
+    {
+      train: slice(trainImages!.data, trainLabels!.data, 0, 1500, 'fmnist-train'),
+      val: slice(trainImages!.data, trainLabels!.data, 1500, 300, 'fmnist-train'),
+      test: slice(testImages!.data, testLabels!.data, 0, 1000, 'fmnist-test'),
+    },
+  );
   const train = await runStageProgram('train', p.dir, { timeout: 300_000 });
   assert.equal(train.exitCode, 0, train.all);
   assert.match(train.stdout, /^backend: (node|wasm|cpu)/m);

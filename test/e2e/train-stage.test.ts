@@ -52,14 +52,29 @@ async function trainKilledAt(p: TempProject, marker: string) {
   return child;
 }
 
-const OUTPUTS = ['metrics/train.json', 'plots/train.json', 'models/model/model.json', 'models/model/weights.bin', 'models/model/normalization.json',
-  'metrics/eval.json', 'results/predictions.csv', 'results/confusion.json', 'results/samples.json'];
+const OUTPUTS = [
+  'metrics/train.json',
+  'plots/train.json',
+  'models/model/model.json',
+  'models/model/weights.bin',
+  'models/model/normalization.json',
+  'metrics/eval.json',
+  'results/predictions.csv',
+  'results/confusion.json',
+  'results/samples.json',
+];
 const BINARY_OUTPUTS = ['results/confusion.png', 'results/samples.png'];
 
 test('train then evaluate write every output with the right shapes, byte-identical across two runs, different for another seed', async () => {
   // a, b, c train on wasm (what auto picks without tfjs-node), d and e on cpu.
   const wasm = PARAMS().replace('backend: cpu', 'backend: wasm');
-  const [a, b, c, d, e] = await Promise.all([project(wasm), project(wasm), project(wasm.replace('seed: 42', 'seed: 7')), project(), project()]);
+  const [a, b, c, d, e] = await Promise.all([
+    project(wasm),
+    project(wasm),
+    project(wasm.replace('seed: 42', 'seed: 7')),
+    project(),
+    project(),
+  ]);
   await Promise.all([a, b, c, d, e].map(trainAndEvaluate));
 
   const history = JSON.parse(await a.read('plots/train.json')) as Record<string, number>[];
@@ -73,7 +88,10 @@ test('train then evaluate write every output with the right shapes, byte-identic
   assert.ok(speed.images_per_sec > 0);
 
   const csv = (await a.read('results/predictions.csv')).trimEnd().split('\n');
-  assert.equal(csv[0], ['id', 'path', 'true_label', 'pred_label', 'p_true', 'p_pred', ...FIXTURE_CLASSES.map((c) => `p_${c}`)].join(','));
+  assert.equal(
+    csv[0],
+    ['id', 'path', 'true_label', 'pred_label', 'p_true', 'p_pred', ...FIXTURE_CLASSES.map((c) => `p_${c}`)].join(','),
+  );
   assert.equal(csv.length, 1 + 24);
   const first = csv[1]!.split(',');
   assert.match(first[0]!, /^fx-\d{5}$/);
@@ -83,18 +101,28 @@ test('train then evaluate write every output with the right shapes, byte-identic
   assert.equal(Number(first[4]), probs[FIXTURE_CLASSES.indexOf(first[2]!)]);
 
   const evalMetrics = JSON.parse(await a.read('metrics/eval.json'));
-  for (const key of ['loss', 'accuracy', 'macro_precision', 'macro_recall', 'macro_f1']) assert.equal(typeof evalMetrics[key], 'number', key);
+  for (const key of ['loss', 'accuracy', 'macro_precision', 'macro_recall', 'macro_f1'])
+    assert.equal(typeof evalMetrics[key], 'number', key);
   assert.deepEqual(Object.keys(evalMetrics.per_class), FIXTURE_CLASSES);
-  assert.equal(Object.values(evalMetrics.per_class).reduce((s: number, m) => s + (m as { support: number }).support, 0), 24);
+  assert.equal(
+    Object.values(evalMetrics.per_class).reduce((s: number, m) => s + (m as { support: number }).support, 0),
+    24,
+  );
   const confusion = JSON.parse(await a.read('results/confusion.json'));
   assert.deepEqual(confusion.classes, FIXTURE_CLASSES);
-  assert.equal(confusion.matrix.flat().reduce((s: number, x: number) => s + x, 0), 24);
+  assert.equal(
+    confusion.matrix.flat().reduce((s: number, x: number) => s + x, 0),
+    24,
+  );
   const samples = JSON.parse(await a.read('results/samples.json'));
   assert.equal(samples.samples.length, 9);
   const png = PNG.sync.read(await fs.readFile(path.join(a.dir, 'results/samples.png')));
   assert.ok(png.width >= 3 * 8 * 3 && png.height >= 3 * 8 * 3);
 
-  for (const [x, y, backend] of [[a, b, 'wasm'], [d, e, 'cpu']] as const) {
+  for (const [x, y, backend] of [
+    [a, b, 'wasm'],
+    [d, e, 'cpu'],
+  ] as const) {
     for (const f of [...OUTPUTS, ...BINARY_OUTPUTS]) {
       const [bx, by] = await Promise.all([fs.readFile(path.join(x.dir, f)), fs.readFile(path.join(y.dir, f))]);
       assert.ok(bx.equals(by), `${f} differs between two runs with the same params on ${backend}`);
@@ -106,7 +134,9 @@ test('train then evaluate write every output with the right shapes, byte-identic
 });
 
 test('training killed with SIGKILL after a checkpoint resumes from it and finishes', async () => {
-  const params = PARAMS('  early_stopping_patience: 0\n').replace('epochs: 2', 'epochs: 8').replace('backend: cpu', 'backend: wasm');
+  const params = PARAMS('  early_stopping_patience: 0\n')
+    .replace('epochs: 2', 'epochs: 8')
+    .replace('backend: cpu', 'backend: wasm');
   const [p, ref] = await Promise.all([project(params), project(params)]);
   const reference = runStageProgram('train', ref.dir);
   const killed = await trainKilledAt(p, 'epoch 2/8');
@@ -119,7 +149,10 @@ test('training killed with SIGKILL after a checkpoint resumes from it and finish
   assert.equal(resumed.exitCode, 0, resumed.all);
   assert.match(resumed.stdout, new RegExp(`checkpoint: resuming after epoch ${state.state.epoch}`));
   const history = JSON.parse(await p.read('plots/train.json'));
-  assert.deepEqual(history.map((r: { epoch: number }) => r.epoch), [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(
+    history.map((r: { epoch: number }) => r.epoch),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+  );
   assert.ok(await p.exists('models/model/weights.bin'));
   // The resumed run follows the uninterrupted one: same data order, masks, weights and Adam state.
   assert.equal((await reference).exitCode, 0);
@@ -127,9 +160,17 @@ test('training killed with SIGKILL after a checkpoint resumes from it and finish
 });
 
 test('sgd with a one-cycle schedule, label smoothing and weight decay: rates per the schedule, a kill resumes onto the same path, flip TTA is deterministic', async () => {
-  const sgd = '  optimizer: sgd\n  schedule: onecycle\n  warmup_epochs: 1.5\n  lr: 0.05\n  weight_decay: 0.0005\n  label_smoothing: 0.1\n  early_stopping_patience: 0\n';
-  const params = PARAMS(sgd).replace('epochs: 2', 'epochs: 6').replace('backend: cpu', 'backend: wasm').replace('  samples: 9\n', '  samples: 9\n  tta: flip\n');
-  const [p, ref, plain] = await Promise.all([project(params), project(params), project(params.replace('  tta: flip\n', ''))]);
+  const sgd =
+    '  optimizer: sgd\n  schedule: onecycle\n  warmup_epochs: 1.5\n  lr: 0.05\n  weight_decay: 0.0005\n  label_smoothing: 0.1\n  early_stopping_patience: 0\n';
+  const params = PARAMS(sgd)
+    .replace('epochs: 2', 'epochs: 6')
+    .replace('backend: cpu', 'backend: wasm')
+    .replace('  samples: 9\n', '  samples: 9\n  tta: flip\n');
+  const [p, ref, plain] = await Promise.all([
+    project(params),
+    project(params),
+    project(params.replace('  tta: flip\n', '')),
+  ]);
   const reference = runStageProgram('train', ref.dir);
   const killed = await trainKilledAt(p, 'epoch 2/6');
   assert.equal(killed.signal, 'SIGKILL', killed.all);
@@ -139,16 +180,22 @@ test('sgd with a one-cycle schedule, label smoothing and weight decay: rates per
   assert.equal((await reference).exitCode, 0);
   // momentum buffers and the step count came back: the resumed run is the uninterrupted one
   assert.equal(await p.read('plots/train.json'), await ref.read('plots/train.json'));
-  assert.ok((await fs.readFile(path.join(p.dir, 'models/model/weights.bin'))).equals(await fs.readFile(path.join(ref.dir, 'models/model/weights.bin'))));
+  assert.ok(
+    (await fs.readFile(path.join(p.dir, 'models/model/weights.bin'))).equals(
+      await fs.readFile(path.join(ref.dir, 'models/model/weights.bin')),
+    ),
+  );
   // 96 images / batch 16 = 6 steps an epoch, 36 in all, 9 of warm-up: an epoch's rate is its last step's
   const lrs = (JSON.parse(await p.read('plots/train.json')) as { lr: number }[]).map((r) => Number(r.lr.toFixed(6)));
   assert.deepEqual(lrs, [0.033333, 0.046296, 0.035185, 0.024074, 0.012963, 0.001852]);
 
-  await Promise.all([p, plain].map(async (x) => {
-    if (x === plain) assert.equal((await runStageProgram('train', x.dir)).exitCode, 0);
-    const r = await runStageProgram('evaluate', x.dir);
-    assert.equal(r.exitCode, 0, r.all);
-  }));
+  await Promise.all(
+    [p, plain].map(async (x) => {
+      if (x === plain) assert.equal((await runStageProgram('train', x.dir)).exitCode, 0);
+      const r = await runStageProgram('evaluate', x.dir);
+      assert.equal(r.exitCode, 0, r.all);
+    }),
+  );
   assert.match((await runStageProgram('evaluate', p.dir)).stdout, /inference \(each image and its mirror image\)/);
   const first = await p.read('results/predictions.csv');
   assert.equal((await runStageProgram('evaluate', p.dir)).exitCode, 0);
@@ -166,25 +213,68 @@ test('a checkpoint from other params is not resumed', async () => {
 });
 
 test('bad params and bad prepared data fail with one line naming the param or file, leaving no outputs', async () => {
-  const cases: { name: string; params?: string; mutate?: (p: TempProject) => Promise<void>; stage?: string; expect: RegExp }[] = [
-    { name: 'unknown model', params: PARAMS().replace('model: tiny', 'model: resnet'), expect: /^train: params\.yaml: train\.model: unknown value "resnet" Use one of: tiny, seed, bn, vgg, fast\.$/ },
-    { name: 'unknown backend', params: PARAMS().replace('backend: cpu', 'backend: gpu'), expect: /^train: params\.yaml: train\.backend: unknown value "gpu" Use one of: auto, node, wasm, cpu\.$/ },
-    { name: 'bad epochs', params: PARAMS().replace('epochs: 2', 'epochs: -1'), expect: /^train: params\.yaml: train\.epochs: expected a positive integer, got -1$/ },
-    { name: 'typo', params: PARAMS().replace('epochs: 2', 'epoch: 2'), expect: /^train: params\.yaml: train\.epoch: unknown param Known: / },
+  const cases: {
+    name: string;
+    params?: string;
+    mutate?: (p: TempProject) => Promise<void>;
+    stage?: string;
+    expect: RegExp;
+  }[] = [
+    {
+      name: 'unknown model',
+      params: PARAMS().replace('model: tiny', 'model: resnet'),
+      expect: /^train: params\.yaml: train\.model: unknown value "resnet" Use one of: tiny, seed, bn, vgg, fast\.$/,
+    },
+    {
+      name: 'unknown backend',
+      params: PARAMS().replace('backend: cpu', 'backend: gpu'),
+      expect: /^train: params\.yaml: train\.backend: unknown value "gpu" Use one of: auto, node, wasm, cpu\.$/,
+    },
+    {
+      name: 'bad epochs',
+      params: PARAMS().replace('epochs: 2', 'epochs: -1'),
+      expect: /^train: params\.yaml: train\.epochs: expected a positive integer, got -1$/,
+    },
+    {
+      name: 'typo',
+      params: PARAMS().replace('epochs: 2', 'epoch: 2'),
+      expect: /^train: params\.yaml: train\.epoch: unknown param Known: /,
+    },
     ...(tfjsNodeInstalled()
       ? []
-      : [{ name: 'node backend absent', params: PARAMS().replace('backend: cpu', 'backend: node'), expect: /^train: train\.backend: node: @tensorflow\/tfjs-node is not usable \(.*\) Install @tensorflow\/tfjs-node or set it to auto, wasm or cpu\.$/ }]),
+      : [
+          {
+            name: 'node backend absent',
+            params: PARAMS().replace('backend: cpu', 'backend: node'),
+            expect:
+              /^train: train\.backend: node: @tensorflow\/tfjs-node is not usable \(.*\) Install @tensorflow\/tfjs-node or set it to auto, wasm or cpu\.$/,
+          },
+        ]),
     {
       name: 'truncated images',
       mutate: async (p) => {
         const f = path.join(p.dir, 'data/prepared/train.images.u8');
         await fs.truncate(f, 100);
       },
-      expect: /^train: data\/prepared\/train\.images\.u8: 100 bytes, expected 18432 \(96 images of 8x8x3 in meta\.json\) Re-run the prepare stage/,
+      expect:
+        /^train: data\/prepared\/train\.images\.u8: 100 bytes, expected 18432 \(96 images of 8x8x3 in meta\.json\) Re-run the prepare stage/,
     },
-    { name: 'missing labels', mutate: (p) => fs.rm(path.join(p.dir, 'data/prepared/val.labels.u8')), expect: /^train: data\/prepared\/val\.labels\.u8: missing Re-run/ },
-    { name: 'evaluate without a model', stage: 'evaluate', expect: /^evaluate: models\/model\/normalization\.json: missing or not valid JSON Re-run the train stage\.$/ },
-    { name: 'bad samples', stage: 'evaluate', params: PARAMS().replace('samples: 9', 'samples: many'), expect: /^evaluate: params\.yaml: evaluate\.samples: expected a non-negative integer, got "many"$/ },
+    {
+      name: 'missing labels',
+      mutate: (p) => fs.rm(path.join(p.dir, 'data/prepared/val.labels.u8')),
+      expect: /^train: data\/prepared\/val\.labels\.u8: missing Re-run/,
+    },
+    {
+      name: 'evaluate without a model',
+      stage: 'evaluate',
+      expect: /^evaluate: models\/model\/normalization\.json: missing or not valid JSON Re-run the train stage\.$/,
+    },
+    {
+      name: 'bad samples',
+      stage: 'evaluate',
+      params: PARAMS().replace('samples: 9', 'samples: many'),
+      expect: /^evaluate: params\.yaml: evaluate\.samples: expected a non-negative integer, got "many"$/,
+    },
   ];
   await Promise.all(
     cases.map(async (c) => {
@@ -195,7 +285,8 @@ test('bad params and bad prepared data fail with one line naming the param or fi
       const lines = r.stderr.split('\n').filter((l) => l !== '');
       assert.equal(lines.length, 1, `${c.name}: ${r.stderr}`);
       assert.match(lines[0]!, c.expect, c.name);
-      for (const out of ['models/model', 'metrics', 'plots', 'results']) assert.equal(await p.exists(out), false, `${c.name}: ${out} left behind`);
+      for (const out of ['models/model', 'metrics', 'plots', 'results'])
+        assert.equal(await p.exists(out), false, `${c.name}: ${out} left behind`);
     }),
   );
 });

@@ -31,7 +31,14 @@ export function batchBytes(batch: number, records: number): Buffer {
   return Buffer.concat(Array.from({ length: records }, (_, r) => recordBytes(batch, r, (r + batch) % 10)));
 }
 
-export const BATCH_MEMBERS = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin'];
+export const BATCH_MEMBERS = [
+  'data_batch_1.bin',
+  'data_batch_2.bin',
+  'data_batch_3.bin',
+  'data_batch_4.bin',
+  'data_batch_5.bin',
+  'test_batch.bin',
+];
 
 export interface ArchiveMember {
   name: string;
@@ -44,7 +51,7 @@ export interface ArchiveMember {
 export function cifarMembers(records: number): ArchiveMember[] {
   return [
     { name: 'cifar-10-batches-bin/', type: 'directory' },
-    { name: 'cifar-10-batches-bin/batches.meta.txt', data: Buffer.from(CLASSES.join('\n') + '\n\n') },
+    { name: 'cifar-10-batches-bin/batches.meta.txt', data: Buffer.from(`${CLASSES.join('\n')}\n\n`) },
     ...BATCH_MEMBERS.map((m, b) => ({ name: `cifar-10-batches-bin/${m}`, data: batchBytes(b, records) })),
     { name: 'cifar-10-batches-bin/readme.html', data: Buffer.from('<p>CIFAR-10</p>') },
   ];
@@ -90,7 +97,13 @@ export function idxLabels(labels: readonly number[], magic = 0x801): Buffer {
 }
 
 /** params.yaml text for the data stages. */
-export function paramsYaml(p: { pull?: string; partition?: string; prepare?: string; seed?: number | string; data?: string }): string {
+export function paramsYaml(p: {
+  pull?: string;
+  partition?: string;
+  prepare?: string;
+  seed?: number | string;
+  data?: string;
+}): string {
   return [
     `seed: ${p.seed ?? 42}`,
     `data: ${p.data ?? 'v1'}`,
@@ -110,7 +123,11 @@ export interface StageRun {
 }
 
 /** Starts stages/<name>.ts of this repository as a real process with `cwd` as the project root. */
-export function startStageProgram(cwd: string, name: 'pull' | 'partition' | 'prepare', env: Record<string, string> = {}) {
+export function startStageProgram(
+  cwd: string,
+  name: 'pull' | 'partition' | 'prepare',
+  env: Record<string, string> = {},
+) {
   return execa(process.execPath, ['--import', TSX, path.join(REPO_ROOT, 'stages', `${name}.ts`)], {
     cwd,
     reject: false,
@@ -119,7 +136,11 @@ export function startStageProgram(cwd: string, name: 'pull' | 'partition' | 'pre
   });
 }
 
-export async function runStageProgram(cwd: string, name: 'pull' | 'partition' | 'prepare', env: Record<string, string> = {}): Promise<StageRun> {
+export async function runStageProgram(
+  cwd: string,
+  name: 'pull' | 'partition' | 'prepare',
+  env: Record<string, string> = {},
+): Promise<StageRun> {
   const r = await startStageProgram(cwd, name, env);
   return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
 }

@@ -25,7 +25,10 @@ export async function writeFixture(dir: string, opts: FixtureOptions = {}): Prom
     [40, 40, 200],
     [200, 200, 40],
   ];
-  const splits = {} as Record<SplitName, { images: Uint8Array; labels: Uint8Array; ids: { id: string; path: string }[] }>;
+  const splits = {} as Record<
+    SplitName,
+    { images: Uint8Array; labels: Uint8Array; ids: { id: string; path: string }[] }
+  >;
   let serial = 0;
   for (const split of SPLITS) {
     const n = counts[split];

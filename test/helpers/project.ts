@@ -19,7 +19,11 @@ export interface CliResult {
 }
 
 /** Spawn the real CLI; never throws on a non-zero exit. */
-export async function runCli(cwd: string, args: string[], o: { env?: Record<string, string>; timeout?: number; input?: string } = {}): Promise<CliResult> {
+export async function runCli(
+  cwd: string,
+  args: string[],
+  o: { env?: Record<string, string>; timeout?: number; input?: string } = {},
+): Promise<CliResult> {
   const r = await execa(process.execPath, [CLI, ...args], {
     cwd,
     reject: false,
@@ -28,7 +32,12 @@ export async function runCli(cwd: string, args: string[], o: { env?: Record<stri
     input: o.input,
     all: true,
   });
-  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), all: String(r.all ?? '') };
+  return {
+    exitCode: r.exitCode ?? -1,
+    stdout: String(r.stdout ?? ''),
+    stderr: String(r.stderr ?? ''),
+    all: String(r.all ?? ''),
+  };
 }
 
 export interface TempProject {
@@ -45,7 +54,10 @@ export interface TempProject {
  * A temporary git repository built from a map of file names to contents, removed after the
  * test file finishes. Set LOCKSTEP_KEEP_TMP=1 to keep it for debugging.
  */
-export async function tempProject(files: Record<string, string | Uint8Array> = {}, opts: { git?: boolean } = {}): Promise<TempProject> {
+export async function tempProject(
+  files: Record<string, string | Uint8Array> = {},
+  opts: { git?: boolean } = {},
+): Promise<TempProject> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-test-'));
   if (!process.env.LOCKSTEP_KEEP_TMP) after(() => fs.rm(dir, { recursive: true, force: true }));
   const write = async (rel: string, content: string | Uint8Array) => {
@@ -68,7 +80,11 @@ export async function tempProject(files: Record<string, string | Uint8Array> = {
     run: (args, o = {}) => runCli(dir, args, o),
     write,
     read: (rel) => fs.readFile(path.join(dir, rel), 'utf8'),
-    exists: (rel) => fs.access(path.join(dir, rel)).then(() => true, () => false),
+    exists: (rel) =>
+      fs.access(path.join(dir, rel)).then(
+        () => true,
+        () => false,
+      ),
     git: async (...args) => (await execa('git', args, { cwd: dir })).stdout,
   };
 }

@@ -13,7 +13,15 @@ export async function sshFixture(): Promise<RemoteFixture | string> {
   const sshd = await startSshd();
   const proxy = await startProxy(sshd.port);
   const deadPort = await freePort();
-  const spec = (ns: string, port: number, keyfile: string) => ({ host: '127.0.0.1', port, user: sshd.user, root: `${sshd.root}/${ns}`, keyfile, channels: 4, timeoutMs: 10_000 });
+  const spec = (ns: string, port: number, keyfile: string) => ({
+    host: '127.0.0.1',
+    port,
+    user: sshd.user,
+    root: `${sshd.root}/${ns}`,
+    keyfile,
+    channels: 4,
+    timeoutMs: 10_000,
+  });
   return {
     open: async (ns) => new SshRemote('test', spec(ns, proxy.port, sshd.keyfile)),
     openUnreachable: async () => new SshRemote('test', spec('x', deadPort, sshd.keyfile)),

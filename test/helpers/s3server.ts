@@ -21,7 +21,14 @@ export interface TestS3 {
 export async function startS3(opts: { port?: number; directory?: string } = {}): Promise<TestS3> {
   const directory = opts.directory ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-s3-')));
   const bucket = 'lockstep-test';
-  const server = new S3rver({ address: '127.0.0.1', port: opts.port ?? 0, silent: true, directory, configureBuckets: [{ name: bucket }], vhostBuckets: false });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: opts.port ?? 0,
+    silent: true,
+    directory,
+    configureBuckets: [{ name: bucket }],
+    vhostBuckets: false,
+  });
   const info = (await server.run()) as { port: number };
   const endpoint = `http://127.0.0.1:${info.port}`;
   return {
@@ -30,7 +37,12 @@ export async function startS3(opts: { port?: number; directory?: string } = {}):
     bucket,
     accessKeyId: 'S3RVER',
     secretAccessKey: 'S3RVER',
-    options: () => ({ endpointurl: endpoint, access_key_id: 'S3RVER', secret_access_key: 'S3RVER', region: 'us-east-1' }),
+    options: () => ({
+      endpointurl: endpoint,
+      access_key_id: 'S3RVER',
+      secret_access_key: 'S3RVER',
+      region: 'us-east-1',
+    }),
     async stop() {
       await server.close();
       if (!opts.directory) await fs.rm(directory, { recursive: true, force: true });

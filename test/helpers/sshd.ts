@@ -81,12 +81,17 @@ async function startSshdOnce(user: string): Promise<TestSshd> {
   await write('sshd_config', `${config}\n`, 0o644);
   // privilege separation folder Debian's sshd insists on when started as root
   if (process.getuid?.() === 0) await fs.mkdir('/run/sshd', { recursive: true, mode: 0o755 });
-  let proc: ChildProcess | null = spawn(SSHD, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let proc: ChildProcess | null = spawn(SSHD, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => proc!.once('exit', () => resolve()));
   try {
-    await Promise.race([waitForPort(port), exited.then(() => Promise.reject(new Error(`sshd exited: ${stderr.trim()}`)))]);
+    await Promise.race([
+      waitForPort(port),
+      exited.then(() => Promise.reject(new Error(`sshd exited: ${stderr.trim()}`))),
+    ]);
   } catch (e) {
     proc.kill('SIGKILL');
     await fs.rm(dir, { recursive: true, force: true });

@@ -5,7 +5,11 @@ import { REPO_ROOT } from './project.js';
 
 const TSX = import.meta.resolve('tsx');
 
-export function runStageProgram(stage: string, cwd: string, opts: { timeout?: number } = {}): ResultPromise<{ reject: false; all: true }> {
+export function runStageProgram(
+  stage: string,
+  cwd: string,
+  opts: { timeout?: number } = {},
+): ResultPromise<{ reject: false; all: true }> {
   return execa(process.execPath, ['--import', TSX, path.join(REPO_ROOT, 'stages', `${stage}.ts`)], {
     cwd,
     reject: false,

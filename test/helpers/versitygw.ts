@@ -14,12 +14,18 @@ import type { TestS3 } from './s3server.js';
  * tools/bin/ (`go install github.com/versity/versitygw/cmd/versitygw@v1.8.0`).
  */
 export function versitygwBinary(): string | null {
-  const candidates = [process.env.LOCKSTEP_VERSITYGW, path.join(REPO_ROOT, 'tools', 'bin', 'versitygw'), ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'versitygw'))];
+  const candidates = [
+    process.env.LOCKSTEP_VERSITYGW,
+    path.join(REPO_ROOT, 'tools', 'bin', 'versitygw'),
+    ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'versitygw')),
+  ];
   return candidates.find((c): c is string => !!c && existsSync(c)) ?? null;
 }
 
 export function versitygwUnavailable(): string | null {
-  return versitygwBinary() ? null : 'versitygw is not built (GOBIN=$PWD/tools/bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)';
+  return versitygwBinary()
+    ? null
+    : 'versitygw is not built (GOBIN=$PWD/tools/bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)';
 }
 
 export interface TestVersity extends TestS3 {
@@ -41,15 +47,33 @@ export async function startVersity(opts: { dataDir?: string } = {}): Promise<Tes
   await fs.mkdir(dataDir, { recursive: true });
   await fs.mkdir(path.join(dir, 'iam'));
   const [port, adminPort] = [await freePort(), await freePort()];
-  const args = ['--port', `127.0.0.1:${port}`, '--admin-port', `127.0.0.1:${adminPort}`, '--access', ROOT_KEY, '--secret', ROOT_SECRET,
-    '--iam-dir', path.join(dir, 'iam'), '--quiet', 'posix', '--sidecar', path.join(dir, 'meta'), dataDir];
+  const args = [
+    '--port',
+    `127.0.0.1:${port}`,
+    '--admin-port',
+    `127.0.0.1:${adminPort}`,
+    '--access',
+    ROOT_KEY,
+    '--secret',
+    ROOT_SECRET,
+    '--iam-dir',
+    path.join(dir, 'iam'),
+    '--quiet',
+    'posix',
+    '--sidecar',
+    path.join(dir, 'meta'),
+    dataDir,
+  ];
   await fs.mkdir(path.join(dir, 'meta'));
   let proc: ChildProcess | null = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => proc!.once('exit', () => resolve()));
   try {
-    await Promise.race([Promise.all([waitForPort(port), waitForPort(adminPort)]), exited.then(() => Promise.reject(new Error(`versitygw exited: ${stderr.trim()}`)))]);
+    await Promise.race([
+      Promise.all([waitForPort(port), waitForPort(adminPort)]),
+      exited.then(() => Promise.reject(new Error(`versitygw exited: ${stderr.trim()}`))),
+    ]);
   } catch (e) {
     proc.kill('SIGKILL');
     await fs.rm(dir, { recursive: true, force: true });
@@ -58,7 +82,12 @@ export async function startVersity(opts: { dataDir?: string } = {}): Promise<Tes
   const endpoint = `http://127.0.0.1:${port}`;
   const bucket = 'lockstep-test';
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: ROOT_KEY, secretAccessKey: ROOT_SECRET } });
+  const client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: ROOT_KEY, secretAccessKey: ROOT_SECRET },
+  });
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   client.destroy();
   return {
@@ -68,10 +97,29 @@ export async function startVersity(opts: { dataDir?: string } = {}): Promise<Tes
     dataDir,
     accessKeyId: ROOT_KEY,
     secretAccessKey: ROOT_SECRET,
-    options: () => ({ endpointurl: endpoint, access_key_id: ROOT_KEY, secret_access_key: ROOT_SECRET, region: 'us-east-1' }),
+    options: () => ({
+      endpointurl: endpoint,
+      access_key_id: ROOT_KEY,
+      secret_access_key: ROOT_SECRET,
+      region: 'us-east-1',
+    }),
     async addUser(accessKeyId, secretAccessKey) {
-      await execa(bin, ['admin', '--access', ROOT_KEY, '--secret', ROOT_SECRET, '--endpoint-url', `http://127.0.0.1:${adminPort}`,
-        'create-user', '--access', accessKeyId, '--secret', secretAccessKey, '--role', 'user']);
+      await execa(bin, [
+        'admin',
+        '--access',
+        ROOT_KEY,
+        '--secret',
+        ROOT_SECRET,
+        '--endpoint-url',
+        `http://127.0.0.1:${adminPort}`,
+        'create-user',
+        '--access',
+        accessKeyId,
+        '--secret',
+        secretAccessKey,
+        '--role',
+        'user',
+      ]);
     },
     async stop() {
       if (proc) {

@@ -17,9 +17,20 @@ let s = 1;
 const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
 for (let step = 0; step < 3; step++) {
   tf.tidy(() => {
-    const x = tf.tensor4d(Float32Array.from({ length: 32 * 3072 }, () => next() * 2 - 1), [32, 32, 32, 3]);
-    const y = tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, () => Math.floor(next() * 10)), 'int32'), 10);
-    optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 32 * 3072 }, () => next() * 2 - 1),
+      [32, 32, 32, 3],
+    );
+    const y = tf.oneHot(
+      tf.tensor1d(
+        Array.from({ length: 32 }, () => Math.floor(next() * 10)),
+        'int32',
+      ),
+      10,
+    );
+    optimizer.minimize(
+      () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+    );
   });
 }
 const h = createHash('sha256');

@@ -28,8 +28,10 @@ async function project() {
 async function readTree(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const d of await fs.readdir(dir, { withFileTypes: true, recursive: true })) {
-    const parent = (d as unknown as { parentPath?: string; path: string }).parentPath ?? (d as unknown as { path: string }).path;
-    if (!d.isDirectory()) out[path.relative(dir, path.join(parent, d.name))] = await fs.readFile(path.join(parent, d.name), 'utf8');
+    const parent =
+      (d as unknown as { parentPath?: string; path: string }).parentPath ?? (d as unknown as { path: string }).path;
+    if (!d.isDirectory())
+      out[path.relative(dir, path.join(parent, d.name))] = await fs.readFile(path.join(parent, d.name), 'utf8');
   }
   return out;
 }
@@ -86,7 +88,8 @@ for (const type of ['copy', 'hardlink', 'symlink'] as const) {
     await fs.rm(data, { recursive: true });
     assert.deepEqual(await checkoutOutput(p.store, info, data, [type]), { changed: true });
     assert.deepEqual(await readTree(data), TREE);
-    if (type === 'copy') assert.ok((await fs.stat(path.join(data, 'a.txt'))).mode & 0o200, 'checked-out copies are writable');
+    if (type === 'copy')
+      assert.ok((await fs.stat(path.join(data, 'a.txt'))).mode & 0o200, 'checked-out copies are writable');
   });
 }
 
@@ -133,7 +136,10 @@ test('a corrupt object is refused with the exact message, and nothing is placed 
   await assert.rejects(checkoutOutput(p.store, info, data, ['copy'], { displayRoot: p.root }), (e: unknown) => {
     assert.ok(e instanceof LockstepError);
     assert.equal(e.reason, 'corrupt-object');
-    assert.equal(e.message, `cache object files/md5/${md5.slice(0, 2)}/${md5.slice(2)} for 'data/sub/b.txt' does not match its hash`);
+    assert.equal(
+      e.message,
+      `cache object files/md5/${md5.slice(0, 2)}/${md5.slice(2)} for 'data/sub/b.txt' does not match its hash`,
+    );
     assert.equal(e.hint, 'Remove it and run lockstep pull or repro.');
     return true;
   });
@@ -154,7 +160,10 @@ test('a hardlinked output edited in place by root is caught as a corrupt object 
     return; // not root: the edit was refused, the object is safe
   }
   await fs.rm(ws);
-  await assert.rejects(checkoutOutput(p.store, info, data, ['hardlink']), (e: unknown) => e instanceof LockstepError && e.reason === 'corrupt-object');
+  await assert.rejects(
+    checkoutOutput(p.store, info, data, ['hardlink']),
+    (e: unknown) => e instanceof LockstepError && e.reason === 'corrupt-object',
+  );
 });
 
 test('a missing object or manifest fails with missing-object', async () => {
@@ -171,7 +180,10 @@ test('a missing object or manifest fails with missing-object', async () => {
     return true;
   });
   await p.store.remove(info.md5);
-  await assert.rejects(checkoutOutput(p.store, info, data, ['copy']), (e: unknown) => e instanceof LockstepError && e.reason === 'missing-object');
+  await assert.rejects(
+    checkoutOutput(p.store, info, data, ['copy']),
+    (e: unknown) => e instanceof LockstepError && e.reason === 'missing-object',
+  );
 });
 
 test('verification is done once: a verified object is marked in the stat cache', async () => {
@@ -187,12 +199,15 @@ test('verification is done once: a verified object is marked in the stat cache',
 
 test('commitOutput of a path that does not exist fails with missing-output', async () => {
   const p = await project();
-  await assert.rejects(commitOutput(p.store, p.hasher, path.join(p.root, 'nope'), ['copy'], { displayRoot: p.root }), (e: unknown) => {
-    assert.ok(e instanceof LockstepError);
-    assert.equal(e.reason, 'missing-output');
-    assert.equal(e.message, "output 'nope' does not exist");
-    return true;
-  });
+  await assert.rejects(
+    commitOutput(p.store, p.hasher, path.join(p.root, 'nope'), ['copy'], { displayRoot: p.root }),
+    (e: unknown) => {
+      assert.ok(e instanceof LockstepError);
+      assert.equal(e.reason, 'missing-output');
+      assert.equal(e.message, "output 'nope' does not exist");
+      return true;
+    },
+  );
 });
 
 test('checkout replaces a file by a directory and a directory by a file', async () => {
@@ -228,7 +243,10 @@ test('reflink alone where the file system cannot clone fails with a config error
   await assert.rejects(commitOutput(p.store, p.hasher, path.join(p.root, 'model.bin'), ['reflink']), (e: unknown) => {
     assert.ok(e instanceof LockstepError);
     assert.equal(e.reason, 'config');
-    assert.match(e.message, /^no configured cache link type works here \(cache\.type reflink; reflink failed with E[A-Z]+\)$/);
+    assert.match(
+      e.message,
+      /^no configured cache link type works here \(cache\.type reflink; reflink failed with E[A-Z]+\)$/,
+    );
     return true;
   });
 });

@@ -40,7 +40,11 @@ test('when the last type is unsupported too, the failure is a config error namin
       planner.run(() => {
         throw errno('EXDEV');
       }),
-    (e: unknown) => e instanceof LockstepError && e.reason === 'config' && e.message === 'no configured cache link type works here (cache.type reflink,hardlink; hardlink failed with EXDEV)',
+    (e: unknown) =>
+      e instanceof LockstepError &&
+      e.reason === 'config' &&
+      e.message ===
+        'no configured cache link type works here (cache.type reflink,hardlink; hardlink failed with EXDEV)',
   );
 });
 

@@ -12,7 +12,10 @@ test('foreach names: scalars by value, composite lists by index, dicts by key', 
   assert.deepEqual(suffixes(expandForeach(['a', [1, 2]])), ['0', '1'], 'any composite item switches to indices');
   const byKey = expandForeach({ uk: { epochs: 3 }, us: { epochs: 10 } });
   assert.ok(!('error' in byKey));
-  assert.deepEqual(byKey.map((g) => g.suffix), ['uk', 'us']);
+  assert.deepEqual(
+    byKey.map((g) => g.suffix),
+    ['uk', 'us'],
+  );
   assert.deepEqual(byKey[1]?.vars, { item: { epochs: 10 }, key: 'us' });
   assert.deepEqual(suffixes(expandForeach('abc')), "'foreach' must be a list or a dict, got string");
   assert.deepEqual(suffixes(expandForeach(3)), "'foreach' must be a list or a dict, got number");
@@ -20,10 +23,16 @@ test('foreach names: scalars by value, composite lists by index, dicts by key', 
 
 test('matrix names join axis values with "-"; composite values use <axis><index>', () => {
   const g = expandMatrix({ model: ['cnn', 'mlp'], lr: [0.1, 0.001] });
-  assert.deepEqual(g.map((x) => x.suffix), ['cnn-0.1', 'cnn-0.001', 'mlp-0.1', 'mlp-0.001']);
+  assert.deepEqual(
+    g.map((x) => x.suffix),
+    ['cnn-0.1', 'cnn-0.001', 'mlp-0.1', 'mlp-0.001'],
+  );
   assert.deepEqual(g[3]?.vars, { item: { model: 'mlp', lr: 0.001 } });
   const c = expandMatrix({ data: [{ a: 1 }, { a: 2 }], seed: [1] });
-  assert.deepEqual(c.map((x) => x.suffix), ['data0-1', 'data1-1']);
+  assert.deepEqual(
+    c.map((x) => x.suffix),
+    ['data0-1', 'data1-1'],
+  );
   assert.deepEqual(expandMatrix({ a: [1], b: [] }), []);
 });
 

@@ -17,9 +17,10 @@ async function problemsOf(files: Record<string, string>): Promise<ConfigProblems
   throw new Error('expected loadPipeline to fail');
 }
 
-test("DVC docs example: foreach (list, list of dicts, dict, ${params}), matrix, vars, params.yaml", async () => {
-  const p = await tempProject({
-    'params.yaml': `
+test('DVC docs example: foreach (list, list of dicts, dict, ${params}), matrix, vars, params.yaml', async () => {
+  const p = await tempProject(
+    {
+      'params.yaml': `
 models:
   us:
     threshold: 10
@@ -35,8 +36,9 @@ mydict:
     baz: bar
   list: [2, 3, 'qux']
 `,
-    'params.json': '{"clean": {"filename": "clean.csv"}, "feats": {"exec": "python feats.py", "dirname": "feats"}, "unused": 1}',
-    'dvc.yaml': `
+      'params.json':
+        '{"clean": {"filename": "clean.csv"}, "feats": {"exec": "python feats.py", "dirname": "feats"}, "unused": 1}',
+      'dvc.yaml': `
 vars:
   - params.json:clean,feats
   - desc: 'Reusable description'
@@ -102,39 +104,80 @@ stages:
     outs:
       - \${item.model}-\${item.feature}.pkl
 `,
-  }, { git: false });
+    },
+    { git: false },
+  );
   const pl = await loadPipeline(p.dir);
   const s = byName(pl.stages);
-  assert.deepEqual(pl.stages.map((x) => x.name), [
-    'build-us', 'featurize', 'unpack',
-    'cleanups@raw1', 'cleanups@labels1', 'cleanups@raw2',
-    'train@0', 'train@1', 'build@uk', 'build@us', 'mystages@first', 'mystages@second',
-    'sweep@cnn-feature1', 'sweep@cnn-feature2', 'sweep@xgb-feature1', 'sweep@xgb-feature2',
-  ]);
+  assert.deepEqual(
+    pl.stages.map((x) => x.name),
+    [
+      'build-us',
+      'featurize',
+      'unpack',
+      'cleanups@raw1',
+      'cleanups@labels1',
+      'cleanups@raw2',
+      'train@0',
+      'train@1',
+      'build@uk',
+      'build@us',
+      'mystages@first',
+      'mystages@second',
+      'sweep@cnn-feature1',
+      'sweep@cnn-feature2',
+      'sweep@xgb-feature1',
+      'sweep@xgb-feature2',
+    ],
+  );
   assert.deepEqual(s['build-us']?.cmd, ['python train.py --thresh 10 --out model-us.hdf5']);
   assert.equal(s['build-us']?.desc, 'Reusable description');
-  assert.deepEqual(s['build-us']?.outs.map((o) => [o.path, o.cache]), [['model-us.hdf5', true]]);
-  assert.deepEqual(s['build-us']?.trackedVars, { 'params.yaml': { 'models.us.threshold': 10, 'models.us.filename': 'model-us.hdf5' } });
+  assert.deepEqual(
+    s['build-us']?.outs.map((o) => [o.path, o.cache]),
+    [['model-us.hdf5', true]],
+  );
+  assert.deepEqual(s['build-us']?.trackedVars, {
+    'params.yaml': { 'models.us.threshold': 10, 'models.us.filename': 'model-us.hdf5' },
+  });
   assert.deepEqual(s.featurize?.cmd, ['python feats.py']);
-  assert.deepEqual(s.featurize?.deps.map((d) => d.path), ['clean.csv']);
-  assert.deepEqual(s.featurize?.outs.map((o) => o.path), ['feats']);
+  assert.deepEqual(
+    s.featurize?.deps.map((d) => d.path),
+    ['clean.csv'],
+  );
+  assert.deepEqual(
+    s.featurize?.outs.map((o) => o.path),
+    ['feats'],
+  );
   assert.deepEqual(s.unpack?.cmd, ['R train.r --foo foo --bar 1 --bool --nested.baz bar --list 2 3 qux']);
   assert.deepEqual(s['cleanups@labels1']?.cmd, ['clean.py "labels1"']);
-  assert.deepEqual(s['cleanups@labels1']?.outs.map((o) => o.path), ['labels1.cln']);
+  assert.deepEqual(
+    s['cleanups@labels1']?.outs.map((o) => o.path),
+    ['labels1.cln'],
+  );
   assert.equal(s['cleanups@labels1']?.group, 'cleanups');
   assert.deepEqual(s['train@1']?.cmd, ['python train.py 10 15']);
   assert.deepEqual(s['build@uk']?.cmd, ["python train.py 'uk' 3 10"]);
-  assert.deepEqual(s['build@us']?.outs.map((o) => o.path), ['model-us.hdfs']);
+  assert.deepEqual(
+    s['build@us']?.outs.map((o) => o.path),
+    ['model-us.hdfs'],
+  );
   assert.deepEqual(s['mystages@second']?.cmd, ['./script.py second 2']);
-  assert.deepEqual(s['mystages@second']?.outs.map((o) => o.path), ['out-b']);
+  assert.deepEqual(
+    s['mystages@second']?.outs.map((o) => o.path),
+    ['out-b'],
+  );
   assert.deepEqual(s['sweep@xgb-feature1']?.cmd, ['./train.py --feature feature1 xgb']);
-  assert.deepEqual(s['sweep@xgb-feature1']?.outs.map((o) => o.path), ['xgb-feature1.pkl']);
+  assert.deepEqual(
+    s['sweep@xgb-feature1']?.outs.map((o) => o.path),
+    ['xgb-feature1.pkl'],
+  );
 });
 
 test('whole-value ${...} keeps its type; [i] and dotted access; numbers print like Python', async () => {
-  const p = await tempProject({
-    'params.yaml': 'flags: {frozen: true}\npaths: [a.txt, b.txt]\ntrain: {lr: 0.00001, layers: [32, 64]}\nname: m\n',
-    'pipeline.yaml': `
+  const p = await tempProject(
+    {
+      'params.yaml': 'flags: {frozen: true}\npaths: [a.txt, b.txt]\ntrain: {lr: 0.00001, layers: [32, 64]}\nname: m\n',
+      'pipeline.yaml': `
 stages:
   s:
     cmd: run --lr \${train.lr} --first \${train.layers[0]} --second \${ train.layers[1] }
@@ -142,20 +185,29 @@ stages:
     deps: \${paths}
     outs: ["\${name}/\${paths[1]}"]
 `,
-  }, { git: false });
+    },
+    { git: false },
+  );
   const s = (await loadPipeline(p.dir)).stages[0];
   assert.deepEqual(s?.cmd, ['run --lr 1e-05 --first 32 --second 64']);
   assert.equal(s?.frozen, true);
-  assert.deepEqual(s?.deps.map((d) => d.path), ['a.txt', 'b.txt']);
-  assert.deepEqual(s?.outs.map((o) => o.path), ['m/b.txt']);
+  assert.deepEqual(
+    s?.deps.map((d) => d.path),
+    ['a.txt', 'b.txt'],
+  );
+  assert.deepEqual(
+    s?.outs.map((o) => o.path),
+    ['m/b.txt'],
+  );
 });
 
 test('escaped \\${ stays literal; stage vars (dict and file) merge; wdir applies to vars and params', async () => {
-  const p = await tempProject({
-    'params.yaml': 'grp: {a: 1}\n',
-    'sub/local.yaml': 'build: {epochs: 5}\nother: 1\n',
-    'sub/params.yaml': 'lr: 0.5\n',
-    'pipeline.yaml': `
+  const p = await tempProject(
+    {
+      'params.yaml': 'grp: {a: 1}\n',
+      'sub/local.yaml': 'build: {epochs: 5}\nother: 1\n',
+      'sub/params.yaml': 'lr: 0.5\n',
+      'pipeline.yaml': `
 stages:
   s:
     wdir: sub
@@ -169,11 +221,16 @@ stages:
   raw:
     cmd: echo \\\${HOME}
 `,
-  }, { git: false });
+    },
+    { git: false },
+  );
   const pl = await loadPipeline(p.dir);
   const s = byName(pl.stages);
   assert.deepEqual(s.s?.cmd, ['echo ${HOME} 5 1 2 --out model-us.hdf5']);
-  assert.deepEqual(s.s?.outs.map((o) => o.path), ['sub/model-us.hdf5']);
+  assert.deepEqual(
+    s.s?.outs.map((o) => o.path),
+    ['sub/model-us.hdf5'],
+  );
   // DVC leaves a string with no real ${...} untouched, backslash included.
   assert.deepEqual(s.raw?.cmd, ['echo \\${HOME}']);
   assert.deepEqual(s.s?.trackedVars, { 'params.yaml': { 'grp.a': 1 }, 'sub/local.yaml': { 'build.epochs': 5 } });
@@ -191,15 +248,24 @@ test('interpolation errors point at the ${...} with its position and underline',
 `,
   });
   assert.equal(e.reason, 'interpolation');
-  assert.deepEqual(e.problems.map((x) => x.message), [
-    "pipeline.yaml:3:31: stage 'train': unknown variable '${train.lrr}' (did you mean 'train.lr'?)",
-    "pipeline.yaml:3:48: stage 'train': unknown variable '${foo.bar}'",
-    "pipeline.yaml:4:19: stage 'train': cannot interpolate '${train.layers}' of type list into a string",
-    "pipeline.yaml:4:42: stage 'train': cannot interpolate '${train}' of type dict into a string",
-    "pipeline.yaml:5:13: stage 'train': malformed expression '${a..b}' (expected a name like 'train.lr' or 'items[0]')",
-  ]);
-  assert.equal(e.message, "pipeline.yaml:3:31: stage 'train': unknown variable '${train.lrr}' (did you mean 'train.lr'?) (and 4 more problems)");
-  assert.equal(e.problems[0]?.snippet, '    cmd: python train.py --lr ${train.lrr} --x ${foo.bar}\n                              ^^^^^^^^^^^^');
+  assert.deepEqual(
+    e.problems.map((x) => x.message),
+    [
+      "pipeline.yaml:3:31: stage 'train': unknown variable '${train.lrr}' (did you mean 'train.lr'?)",
+      "pipeline.yaml:3:48: stage 'train': unknown variable '${foo.bar}'",
+      "pipeline.yaml:4:19: stage 'train': cannot interpolate '${train.layers}' of type list into a string",
+      "pipeline.yaml:4:42: stage 'train': cannot interpolate '${train}' of type dict into a string",
+      "pipeline.yaml:5:13: stage 'train': malformed expression '${a..b}' (expected a name like 'train.lr' or 'items[0]')",
+    ],
+  );
+  assert.equal(
+    e.message,
+    "pipeline.yaml:3:31: stage 'train': unknown variable '${train.lrr}' (did you mean 'train.lr'?) (and 4 more problems)",
+  );
+  assert.equal(
+    e.problems[0]?.snippet,
+    '    cmd: python train.py --lr ${train.lrr} --x ${foo.bar}\n                              ^^^^^^^^^^^^',
+  );
   assert.deepEqual(e.problems[0]?.pos, { file: 'pipeline.yaml', line: 3, col: 31 });
 });
 
@@ -215,11 +281,14 @@ stages:
     cmd: echo \${grp.a}
 `,
   });
-  assert.deepEqual(e.problems.map((x) => x.message), [
-    "pipeline.yaml:2:5: vars[0]: cannot redefine 'grp.a' from 'vars[0]' as it already exists in 'params.yaml'",
-    "pipeline.yaml:3:5: vars[1]: vars file 'missing.yaml' not found",
-    "pipeline.yaml:4:5: vars[2]: cannot partially load 'params.yaml:grp' as it is already loaded",
-  ]);
+  assert.deepEqual(
+    e.problems.map((x) => x.message),
+    [
+      "pipeline.yaml:2:5: vars[0]: cannot redefine 'grp.a' from 'vars[0]' as it already exists in 'params.yaml'",
+      "pipeline.yaml:3:5: vars[1]: vars file 'missing.yaml' not found",
+      "pipeline.yaml:4:5: vars[2]: cannot partially load 'params.yaml:grp' as it is already loaded",
+    ],
+  );
 });
 
 test('foreach and matrix misuse is reported', async () => {
@@ -242,21 +311,25 @@ test('foreach and matrix misuse is reported', async () => {
       cmd: echo
 `,
   });
-  assert.deepEqual(e.problems.map((x) => x.message), [
-    "pipeline.yaml:3:14: stage 'a': 'foreach' must be a list or a dict, got number",
-    "pipeline.yaml:7:5: stage 'b': 'foreach' needs a 'do' mapping with the stage to generate",
-    "pipeline.yaml:8:5: stage 'b': unknown field 'cmd'",
-    "pipeline.yaml:11:10: stage 'c': matrix axis 'x' must be a list",
-    "pipeline.yaml:13:3: stage 'd': missing required field 'cmd'",
-    "pipeline.yaml:14:5: stage 'd': 'do' needs 'foreach'",
-  ]);
+  assert.deepEqual(
+    e.problems.map((x) => x.message),
+    [
+      "pipeline.yaml:3:14: stage 'a': 'foreach' must be a list or a dict, got number",
+      "pipeline.yaml:7:5: stage 'b': 'foreach' needs a 'do' mapping with the stage to generate",
+      "pipeline.yaml:8:5: stage 'b': unknown field 'cmd'",
+      "pipeline.yaml:11:10: stage 'c': matrix axis 'x' must be a list",
+      "pipeline.yaml:13:3: stage 'd': missing required field 'cmd'",
+      "pipeline.yaml:14:5: stage 'd': 'do' needs 'foreach'",
+    ],
+  );
 });
 
 test('matrix axes from ${params}, composite axis values, ${item} in wdir and cmd lists, TOML vars', async () => {
-  const p = await tempProject({
-    'params.yaml': 'train: {layers: [32, 64]}\nitem: shadowed-by-foreach\n',
-    'conf.toml': '[opt]\nname = "adam"\n',
-    'pipeline.yaml': `
+  const p = await tempProject(
+    {
+      'params.yaml': 'train: {layers: [32, 64]}\nitem: shadowed-by-foreach\n',
+      'conf.toml': '[opt]\nname = "adam"\n',
+      'pipeline.yaml': `
 vars: [conf.toml]
 stages:
   grid:
@@ -273,13 +346,25 @@ stages:
         - echo done
       outs: [out.txt]
 `,
-  }, { git: false });
+    },
+    { git: false },
+  );
   const s = byName((await loadPipeline(p.dir)).stages);
-  assert.deepEqual(Object.keys(s), ['grid@32-data0', 'grid@32-data1', 'grid@64-data0', 'grid@64-data1', 'per-dir@x', 'per-dir@y']);
+  assert.deepEqual(Object.keys(s), [
+    'grid@32-data0',
+    'grid@32-data1',
+    'grid@64-data0',
+    'grid@64-data1',
+    'per-dir@x',
+    'per-dir@y',
+  ]);
   assert.deepEqual(s['grid@64-data1']?.cmd, ['fit --layers 64 --data b.csv --opt adam']);
   assert.deepEqual(s['grid@64-data1']?.trackedVars, { 'conf.toml': { 'opt.name': 'adam' } });
   assert.equal(s['per-dir@y']?.wdir, 'y');
   assert.deepEqual(s['per-dir@y']?.cmd, ['echo y > out.txt', 'echo done']);
-  assert.deepEqual(s['per-dir@y']?.outs.map((o) => o.path), ['y/out.txt']);
+  assert.deepEqual(
+    s['per-dir@y']?.outs.map((o) => o.path),
+    ['y/out.txt'],
+  );
   assert.equal(s['per-dir@y']?.trackedVars, undefined, 'foreach items are not params');
 });

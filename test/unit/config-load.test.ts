@@ -7,8 +7,9 @@ import type { StageDef } from '../../src/config/index.js';
 const byName = (stages: StageDef[]) => Object.fromEntries(stages.map((s) => [s.name, s]));
 
 test('a plain stage: cmd string or list, wdir, deps, params, outs/metrics/plots with options', async () => {
-  const p = await tempProject({
-    'pipeline.yaml': `
+  const p = await tempProject(
+    {
+      'pipeline.yaml': `
 stages:
   prepare:
     cmd: node prep.js
@@ -49,36 +50,57 @@ stages:
     meta:
       owner: me
 `,
-  }, { git: false });
+    },
+    { git: false },
+  );
   const pl = await loadPipeline(p.dir);
   assert.equal(pl.file, 'pipeline.yaml');
   const s = byName(pl.stages);
   assert.deepEqual(s.prepare?.cmd, ['node prep.js']);
   assert.equal(s.prepare?.wdir, '.');
-  assert.deepEqual(s.prepare?.deps.map((d) => d.path), ['raw/data.csv', 'prep.js']);
+  assert.deepEqual(
+    s.prepare?.deps.map((d) => d.path),
+    ['raw/data.csv', 'prep.js'],
+  );
   assert.deepEqual(s.prepare?.pos, { file: 'pipeline.yaml', line: 3, col: 3 });
   assert.deepEqual(s.prepare?.outs, [
-    { path: 'data/prepared', kind: 'outs', cache: true, persist: false, push: true, pos: { file: 'pipeline.yaml', line: 6, col: 12 } },
+    {
+      path: 'data/prepared',
+      kind: 'outs',
+      cache: true,
+      persist: false,
+      push: true,
+      pos: { file: 'pipeline.yaml', line: 6, col: 12 },
+    },
   ]);
   const t = s.train;
   assert.ok(t);
   assert.deepEqual(t.cmd, ['node train.js', 'echo done']);
   assert.equal(t.wdir, 'src');
-  assert.deepEqual(t.deps.map((d) => [d.path, d.external ?? false]), [
-    ['data/prepared', false],
-    ['/abs/dataset', true],
-    ['s3://bucket/key', true],
-  ]);
-  assert.deepEqual(t.params.map((x) => [x.file, x.keys]), [
-    ['src/params.yaml', ['train.lr', 'seed']],
-    ['src/conf/train.toml', ['batch']],
-    ['shared.json', null],
-  ]);
-  assert.deepEqual(t.outs.map(({ pos: _pos, ...o }) => o), [
-    { path: 'models/model.bin', kind: 'outs', cache: false, persist: true, push: false, remote: 'store' },
-    { path: 'metrics.json', kind: 'metrics', cache: false, persist: false, push: true },
-    { path: 'plots/loss.csv', kind: 'plots', cache: true, persist: false, push: true },
-  ]);
+  assert.deepEqual(
+    t.deps.map((d) => [d.path, d.external ?? false]),
+    [
+      ['data/prepared', false],
+      ['/abs/dataset', true],
+      ['s3://bucket/key', true],
+    ],
+  );
+  assert.deepEqual(
+    t.params.map((x) => [x.file, x.keys]),
+    [
+      ['src/params.yaml', ['train.lr', 'seed']],
+      ['src/conf/train.toml', ['batch']],
+      ['shared.json', null],
+    ],
+  );
+  assert.deepEqual(
+    t.outs.map(({ pos: _pos, ...o }) => o),
+    [
+      { path: 'models/model.bin', kind: 'outs', cache: false, persist: true, push: false, remote: 'store' },
+      { path: 'metrics.json', kind: 'metrics', cache: false, persist: false, push: true },
+      { path: 'plots/loss.csv', kind: 'plots', cache: true, persist: false, push: true },
+    ],
+  );
   assert.equal(t.frozen, true);
   assert.equal(t.alwaysChanged, true);
   assert.equal(t.desc, 'Train it');
@@ -86,10 +108,17 @@ stages:
 });
 
 test('pipeline.yaml wins over dvc.yaml; dvc.yaml alone works; top-level DVC keys are accepted', async () => {
-  const both = await tempProject({ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo a\n', 'dvc.yaml': 'stages:\n  b:\n    cmd: echo b\n' }, { git: false });
-  assert.deepEqual((await loadPipeline(both.dir)).stages.map((s) => s.name), ['a']);
-  const dvc = await tempProject({
-    'dvc.yaml': `
+  const both = await tempProject(
+    { 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo a\n', 'dvc.yaml': 'stages:\n  b:\n    cmd: echo b\n' },
+    { git: false },
+  );
+  assert.deepEqual(
+    (await loadPipeline(both.dir)).stages.map((s) => s.name),
+    ['a'],
+  );
+  const dvc = await tempProject(
+    {
+      'dvc.yaml': `
 artifacts:
   cnn: {path: models/cnn.bin, type: model}
 metrics: [metrics.json]
@@ -103,10 +132,15 @@ stages:
   b:
     cmd: echo b
 `,
-  }, { git: false });
+    },
+    { git: false },
+  );
   const pl = await loadPipeline(dvc.dir);
   assert.equal(pl.file, 'dvc.yaml');
-  assert.deepEqual(pl.stages.map((s) => s.name), ['b']);
+  assert.deepEqual(
+    pl.stages.map((s) => s.name),
+    ['b'],
+  );
 });
 
 test('an empty file or one without stages is an empty pipeline', async () => {
@@ -118,12 +152,17 @@ test('an empty file or one without stages is an empty pipeline', async () => {
 
 test('no pipeline file is a not-a-repo error', async () => {
   const p = await tempProject({}, { git: false });
-  await assert.rejects(loadPipeline(p.dir), (e: Error & { reason?: string }) => e.reason === 'not-a-repo' && /no pipeline\.yaml or dvc\.yaml in /.test(e.message));
+  await assert.rejects(
+    loadPipeline(p.dir),
+    (e: Error & { reason?: string }) =>
+      e.reason === 'not-a-repo' && /no pipeline\.yaml or dvc\.yaml in /.test(e.message),
+  );
 });
 
 test('YAML anchors and merge keys work', async () => {
-  const p = await tempProject({
-    'pipeline.yaml': `
+  const p = await tempProject(
+    {
+      'pipeline.yaml': `
 common: &common
 stages:
   a: &base
@@ -133,17 +172,23 @@ stages:
     <<: *base
     cmd: echo b
 `.replace('common: &common\n', ''),
-  }, { git: false });
+    },
+    { git: false },
+  );
   const s = byName((await loadPipeline(p.dir)).stages);
   assert.deepEqual(s.b?.cmd, ['echo b']);
-  assert.deepEqual(s.b?.deps.map((d) => d.path), ['x']);
+  assert.deepEqual(
+    s.b?.deps.map((d) => d.path),
+    ['x'],
+  );
 });
 
 test('with a cacheDir, a large pipeline is parsed once and read back; edits and a corrupt cache file still load right', async () => {
   const { promises: fs } = await import('node:fs');
   const path = await import('node:path');
   let yaml = 'stages:\n';
-  for (let i = 0; i < 120; i++) yaml += `  s${i}:\n    cmd: echo ${i} > out/${i}.txt  # some padding to pass the size threshold\n    outs: [out/${i}.txt]\n`;
+  for (let i = 0; i < 120; i++)
+    yaml += `  s${i}:\n    cmd: echo ${i} > out/${i}.txt  # some padding to pass the size threshold\n    outs: [out/${i}.txt]\n`;
   const p = await tempProject({ 'pipeline.yaml': yaml }, { git: false });
   const cacheDir = path.join(p.dir, '.cache');
   const first = await loadPipeline(p.dir, { cacheDir });
@@ -159,15 +204,20 @@ test('with a cacheDir, a large pipeline is parsed once and read back; edits and 
   assert.equal((await fs.readdir(path.join(cacheDir, 'tmp', 'parsed'))).length, 2);
 
   await p.write('pipeline.yaml', yaml);
-  await fs.writeFile(path.join(cacheDir, 'tmp', 'parsed', files[0] as string), '{"format": "lockstep-parsed-yaml-v1", "ro');
+  await fs.writeFile(
+    path.join(cacheDir, 'tmp', 'parsed', files[0] as string),
+    '{"format": "lockstep-parsed-yaml-v1", "ro',
+  );
   assert.deepEqual(await loadPipeline(p.dir, { cacheDir }), first);
 });
 
 test("DVC's example-get-started dvc.yaml loads unchanged, and its params resolve as dvc.lock records them", async () => {
   const { resolveStageParams } = await import('../../src/config/index.js');
-  const p = await tempProject({
-    'params.yaml': 'prepare:\n  split: 0.20\n  seed: 20170428\n\nfeaturize:\n  max_features: 400\n  ngrams: 2\n\ntrain:\n  seed: 20170428\n  n_est: 50\n  min_split: 0.01\n',
-    'dvc.yaml': `artifacts:
+  const p = await tempProject(
+    {
+      'params.yaml':
+        'prepare:\n  split: 0.20\n  seed: 20170428\n\nfeaturize:\n  max_features: 400\n  ngrams: 2\n\ntrain:\n  seed: 20170428\n  n_est: 50\n  min_split: 0.01\n',
+      'dvc.yaml': `artifacts:
   stackoverflow-dataset:
     path: data/data.xml
     type: dataset
@@ -228,15 +278,24 @@ plots:
       eval/plots/sklearn/roc/test.json: tpr
 - eval/importance.png
 `,
-  }, { git: false });
+    },
+    { git: false },
+  );
   const pl = await loadPipeline(p.dir);
   assert.equal(pl.file, 'dvc.yaml');
-  assert.deepEqual(pl.stages.map((s) => [s.name, s.outs.map((o) => o.path)]), [
-    ['prepare', ['data/prepared']],
-    ['featurize', ['data/features']],
-    ['train', ['model.pkl']],
-    ['evaluate', ['eval']],
-  ]);
-  assert.deepEqual(await resolveStageParams(p.dir, pl.stages[0] as StageDef), { 'params.yaml': { 'prepare.seed': 20170428, 'prepare.split': 0.2 } });
-  assert.deepEqual(await resolveStageParams(p.dir, pl.stages[2] as StageDef), { 'params.yaml': { 'train.min_split': 0.01, 'train.n_est': 50, 'train.seed': 20170428 } });
+  assert.deepEqual(
+    pl.stages.map((s) => [s.name, s.outs.map((o) => o.path)]),
+    [
+      ['prepare', ['data/prepared']],
+      ['featurize', ['data/features']],
+      ['train', ['model.pkl']],
+      ['evaluate', ['eval']],
+    ],
+  );
+  assert.deepEqual(await resolveStageParams(p.dir, pl.stages[0] as StageDef), {
+    'params.yaml': { 'prepare.seed': 20170428, 'prepare.split': 0.2 },
+  });
+  assert.deepEqual(await resolveStageParams(p.dir, pl.stages[2] as StageDef), {
+    'params.yaml': { 'train.min_split': 0.01, 'train.n_est': 50, 'train.seed': 20170428 },
+  });
 });

@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mulberry32, shuffled, deriveSeed } from '../../stages/lib/data/prng.js';
 import { classQuotas, maxPartitionSize, planPartitions, type LabeledId } from '../../stages/lib/data/partition-plan.js';
-import { parseDataSpec, planSplits, splitCounts, splitProblem, type PreparedItem } from '../../stages/lib/data/prepare-plan.js';
+import {
+  parseDataSpec,
+  planSplits,
+  splitCounts,
+  splitProblem,
+  type PreparedItem,
+} from '../../stages/lib/data/prepare-plan.js';
 import { DataError } from '../../stages/lib/data/errors.js';
 
 const CLASSES = ['a', 'b', 'c'];
@@ -13,7 +19,10 @@ test('mulberry32 is a fixed, seeded sequence in [0, 1)', () => {
   const b = mulberry32(42);
   assert.deepEqual([b(), b(), b()], first);
   // Reference values of mulberry32(42) (same as the widely used reference implementation): a change of algorithm would silently reshuffle every partition.
-  assert.deepEqual(first.map((x) => x.toFixed(8)), ['0.60110375', '0.44829056', '0.85246579']);
+  assert.deepEqual(
+    first.map((x) => x.toFixed(8)),
+    ['0.60110375', '0.44829056', '0.85246579'],
+  );
   const c = mulberry32(43);
   assert.notEqual(c(), first[0]);
   const r = mulberry32(1);
@@ -26,9 +35,15 @@ test('mulberry32 is a fixed, seeded sequence in [0, 1)', () => {
 test('shuffled returns a permutation and leaves the input alone', () => {
   const input = Array.from({ length: 50 }, (_, i) => i);
   const out = shuffled(input, mulberry32(1));
-  assert.deepEqual(input, Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(
+    input,
+    Array.from({ length: 50 }, (_, i) => i),
+  );
   assert.notDeepEqual(out, input);
-  assert.deepEqual(out.slice().sort((x, y) => x - y), input);
+  assert.deepEqual(
+    out.slice().sort((x, y) => x - y),
+    input,
+  );
 });
 
 test('deriveSeed gives different streams per label and per seed', () => {
@@ -94,13 +109,23 @@ test('parseDataSpec rejects unknown, empty and repeated names with the exact tex
   const valid = ['v1', 'v2', 'v3'];
   const hint = 'Set data to e.g. v1 or v1+v2 in params.yaml (or lockstep exp run --data).';
   const cases: [string, string][] = [
-    ['v4', "data 'v4' names unknown partition 'v4': it must be a '+'-joined set of distinct partitions from v1, v2, v3"],
+    [
+      'v4',
+      "data 'v4' names unknown partition 'v4': it must be a '+'-joined set of distinct partitions from v1, v2, v3",
+    ],
     ['v1++v2', "data 'v1++v2' has an empty name: it must be a '+'-joined set of distinct partitions from v1, v2, v3"],
-    ['v1+v1', "data 'v1+v1' names a partition twice: it must be a '+'-joined set of distinct partitions from v1, v2, v3"],
+    [
+      'v1+v1',
+      "data 'v1+v1' names a partition twice: it must be a '+'-joined set of distinct partitions from v1, v2, v3",
+    ],
     ['', "data '' has an empty name: it must be a '+'-joined set of distinct partitions from v1, v2, v3"],
   ];
   for (const [spec, message] of cases) {
-    assert.throws(() => parseDataSpec(spec, valid), (e: unknown) => e instanceof DataError && e.message === message && e.hint === hint, spec);
+    assert.throws(
+      () => parseDataSpec(spec, valid),
+      (e: unknown) => e instanceof DataError && e.message === message && e.hint === hint,
+      spec,
+    );
   }
 });
 
@@ -112,7 +137,10 @@ test('splitProblem checks keys, signs and the sum', () => {
   assert.equal(splitProblem({ train: 0.9, val: 0.1, test: 0 }), 'test must be a positive number, got 0');
   assert.equal(splitProblem({ train: 0.9, val: '0.1', test: 0 }), 'val must be a positive number, got "0.1"');
   assert.equal(splitProblem({ train: 0.9, val: 0.1 }), 'lacks test');
-  assert.equal(splitProblem({ train: 0.8, val: 0.1, test: 0.1, holdout: 0 }), 'has unknown key holdout (expected train, val, test)');
+  assert.equal(
+    splitProblem({ train: 0.8, val: 0.1, test: 0.1, holdout: 0 }),
+    'has unknown key holdout (expected train, val, test)',
+  );
 });
 
 test('splitCounts floors then gives leftovers to the largest remainders', () => {
@@ -134,12 +162,16 @@ test('planSplits: stratified per class, covering, disjoint, deterministic, inter
   assert.equal(s.val.length, 6);
   assert.equal(s.test.length, 6);
   for (const k of ['train', 'val', 'test'] as const) {
-    for (let label = 0; label < 3; label++) assert.equal(s[k].filter((it) => it.label === label).length, s[k].length / 3, `${k} class ${label}`);
+    for (let label = 0; label < 3; label++)
+      assert.equal(s[k].filter((it) => it.label === label).length, s[k].length / 3, `${k} class ${label}`);
   }
   const ids = [...s.train, ...s.val, ...s.test].map((it) => it.id).sort();
   assert.deepEqual(ids, all.map((it) => it.id).sort());
   assert.deepEqual(planSplits(shuffled(all, mulberry32(5)), CLASSES, f, 42), s);
   assert.notDeepEqual(planSplits(all, CLASSES, f, 43).train, s.train);
   // Classes are interleaved, not in label blocks.
-  assert.notDeepEqual(s.train.map((it) => it.label), s.train.map((it) => it.label).sort());
+  assert.notDeepEqual(
+    s.train.map((it) => it.label),
+    s.train.map((it) => it.label).sort(),
+  );
 });

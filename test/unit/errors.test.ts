@@ -16,7 +16,13 @@ test('a failure is one line: the message, then the hint as its own sentence', as
   const write = process.stderr.write.bind(process.stderr);
   process.stderr.write = ((chunk: string) => (lines.push(chunk), true)) as typeof process.stderr.write;
   try {
-    assert.equal(reportFailure(new LockstepError('interrupted', 'interrupted; 2 stages were not recorded', 'Run lockstep repro again.'), false), 130);
+    assert.equal(
+      reportFailure(
+        new LockstepError('interrupted', 'interrupted; 2 stages were not recorded', 'Run lockstep repro again.'),
+        false,
+      ),
+      130,
+    );
     reportFailure(new LockstepError('usage', 'unknown remote "x".', 'Run lockstep remote list.'), false);
     reportFailure(new LockstepError('usage', 'no hint here'), false);
   } finally {

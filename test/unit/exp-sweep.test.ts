@@ -30,17 +30,25 @@ test('no overrides is one experiment with the current params; duplicates collaps
 });
 
 test('-S parses files, dotted keys, typed values and comma lists', () => {
-  assert.deepEqual(parseSetArg('train.lr=0.1,0.01'), { file: null, key: 'train.lr', values: [0.1, 0.01], source: '-S train.lr=0.1,0.01' });
+  assert.deepEqual(parseSetArg('train.lr=0.1,0.01'), {
+    file: null,
+    key: 'train.lr',
+    values: [0.1, 0.01],
+    source: '-S train.lr=0.1,0.01',
+  });
   const o = parseSetArg('conf/train.yaml:model.name=cnn');
   assert.equal(o.file, 'conf/train.yaml');
   assert.deepEqual(o.values, ['cnn']);
   assert.deepEqual(parseSetArg('layers=[1,2],[3]').values, [[1, 2], [3]]);
   assert.deepEqual(parseSetArg('flag=true').values, [true]);
   const combos = expandSweep([parseSetArg('a=1,2'), parseSetArg('other.json:b=x')]);
-  assert.deepEqual(combos.map((c) => c.map((a) => `${a.file}:${a.key}=${String(a.value)}`)), [
-    ['params.yaml:a=1', 'other.json:b=x'],
-    ['params.yaml:a=2', 'other.json:b=x'],
-  ]);
+  assert.deepEqual(
+    combos.map((c) => c.map((a) => `${a.file}:${a.key}=${String(a.value)}`)),
+    [
+      ['params.yaml:a=1', 'other.json:b=x'],
+      ['params.yaml:a=2', 'other.json:b=x'],
+    ],
+  );
 });
 
 test('splitList keeps brackets and quotes whole', () => {
@@ -52,16 +60,22 @@ test('malformed -S, --seed and --data fail with one-line usage errors', () => {
   usage(() => parseSetArg('=3'), 'malformed -S =3: expected key=value');
   usage(() => parseSetArg('seed='), "malformed -S seed=: no value after '='");
   usage(() => parseSetArg('se ed=1'), "malformed -S se ed=1: 'se ed' is not a dotted param key");
-  usage(() => parseSetArg('notes.txt:a=1'), "malformed -S notes.txt:a=1: 'notes.txt' is not a params file (.yaml, .yml, .json or .toml)");
+  usage(
+    () => parseSetArg('notes.txt:a=1'),
+    "malformed -S notes.txt:a=1: 'notes.txt' is not a params file (.yaml, .yml, .json or .toml)",
+  );
   usage(() => parseSetArg('a=1,,2'), "malformed -S a=1,,2: empty value in '1,,2'");
   usage(() => shorthandOverrides({ seed: '4x' }), "malformed --seed '4x': '4x' is not an integer");
-  usage(() => shorthandOverrides({ data: 'v1++v2' }), "malformed --data 'v1++v2': expected partitions joined by '+', e.g. v1 or v1+v2");
+  usage(
+    () => shorthandOverrides({ data: 'v1++v2' }),
+    "malformed --data 'v1++v2': expected partitions joined by '+', e.g. v1 or v1+v2",
+  );
   usage(() => shorthandOverrides({ data: 'v1+v1' }), "malformed --data 'v1+v1': partition 'v1' appears twice");
 });
 
 test('generated names are adjective-noun, unique, valid refs', () => {
   let seed = 1;
-  const rng = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const rng = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
   const taken = new Set<string>();
   for (let i = 0; i < 500; i++) {
     const n = generateName(taken, rng);
@@ -71,11 +85,32 @@ test('generated names are adjective-noun, unique, valid refs', () => {
     taken.add(n);
   }
   // a name generator stuck on one word pair still gives fresh names
-  assert.equal(generateName(new Set(['agile-acorn']), () => 0), 'agile-acorn-2');
+  assert.equal(
+    generateName(new Set(['agile-acorn']), () => 0),
+    'agile-acorn-2',
+  );
 });
 
 test('ref-name validation mirrors git check-ref-format for one component', () => {
-  for (const bad of ['', 'a/b', '.x', 'x.', 'x.lock', 'a..b', 'a b', 'a~1', 'a^', 'a:b', 'a?', 'a*', 'a[', 'a\\b', 'x@{1}', '@', '-x']) {
+  for (const bad of [
+    '',
+    'a/b',
+    '.x',
+    'x.',
+    'x.lock',
+    'a..b',
+    'a b',
+    'a~1',
+    'a^',
+    'a:b',
+    'a?',
+    'a*',
+    'a[',
+    'a\\b',
+    'x@{1}',
+    '@',
+    '-x',
+  ]) {
     assert.notEqual(refNameProblem(bad), null, bad);
   }
   for (const good of ['lr-sweep', 'run_1', 'v1+v2', 'a.b', 'Exp42']) assert.equal(refNameProblem(good), null, good);
@@ -100,8 +135,14 @@ test('YAML overrides keep comments and layout', () => {
 });
 
 test('JSON and TOML overrides', () => {
-  assert.equal(applyAssignments('p.json', '{\n    "a": {"b": 1}\n}\n', [{ file: 'p.json', key: 'a.b', value: 2 }]), '{\n    "a": {\n        "b": 2\n    }\n}\n');
-  assert.match(applyAssignments('p.toml', 'lr = 0.1\n[model]\nname = "x"\n', [{ file: 'p.toml', key: 'model.name', value: 'y' }]), /name = "y"/);
+  assert.equal(
+    applyAssignments('p.json', '{\n    "a": {"b": 1}\n}\n', [{ file: 'p.json', key: 'a.b', value: 2 }]),
+    '{\n    "a": {\n        "b": 2\n    }\n}\n',
+  );
+  assert.match(
+    applyAssignments('p.toml', 'lr = 0.1\n[model]\nname = "x"\n', [{ file: 'p.toml', key: 'model.name', value: 'y' }]),
+    /name = "y"/,
+  );
 });
 
 test('unknown keys list the valid ones, closest first', () => {
@@ -110,7 +151,10 @@ test('unknown keys list the valid ones, closest first', () => {
     () => applyAssignments('params.yaml', text, [{ file: 'params.yaml', key: 'sed', value: 1 }]),
     "params.yaml: unknown param 'sed'; valid keys: seed, data, train.lr, train.epochs",
   );
-  usage(() => applyAssignments('params.yaml', text, [{ file: 'params.yaml', key: 'train.lrr', value: 1 }]), /^params.yaml: unknown param 'train.lrr'; valid keys: train.lr, /);
+  usage(
+    () => applyAssignments('params.yaml', text, [{ file: 'params.yaml', key: 'train.lrr', value: 1 }]),
+    /^params.yaml: unknown param 'train.lrr'; valid keys: train.lr, /,
+  );
   assert.equal(closestKeys('x', ['a', 'b', 'c'], 2), 'a, b, … (1 more)');
 });
 
@@ -120,13 +164,19 @@ test('flattenParams: dotted leaves, lists are leaves', () => {
 
 test('declared choices reject unknown values and repeated parts before anything runs', async () => {
   const { checkChoices } = await import('../../src/exp/exp-config.js');
-  const choices = { 'params.yaml:data': { values: ['v1', 'v2', 'v3'], join: '+' }, 'params.yaml:train.model': { values: ['seed', 'bn'] } };
+  const choices = {
+    'params.yaml:data': { values: ['v1', 'v2', 'v3'], join: '+' },
+    'params.yaml:train.model': { values: ['seed', 'bn'] },
+  };
   const combos = expandSweep(shorthandOverrides({ seed: '1', data: 'v1,v1+v2+v3' }));
   for (const c of combos) checkChoices(c, choices);
   usage(
     () => checkChoices(expandSweep(shorthandOverrides({ data: 'v1+v4' }))[0]!, choices),
     "invalid value 'v1+v4' for data: 'v4' is not one of v1, v2, v3 (joined by '+')",
   );
-  usage(() => checkChoices([{ file: 'params.yaml', key: 'train.model', value: 'big' }], choices), "invalid value 'big' for train.model: 'big' is not one of seed, bn");
+  usage(
+    () => checkChoices([{ file: 'params.yaml', key: 'train.model', value: 'big' }], choices),
+    "invalid value 'big' for train.model: 'big' is not one of seed, bn",
+  );
   checkChoices([{ file: 'other.yaml', key: 'data', value: 'v9' }], choices); // another file's key is not declared
 });

@@ -8,7 +8,9 @@ export const imagePath = (id: string, label: string): string => `data/p/${label}
 
 /** The text of an evaluate stage's predictions.csv for these rows (6-decimal probabilities). */
 export function predictionsCsv(classes: string[], rows: Row[]): string {
-  const head = ['id', 'path', 'true_label', 'pred_label', 'p_true', 'p_pred', ...classes.map((c) => `p_${c}`)].join(',');
+  const head = ['id', 'path', 'true_label', 'pred_label', 'p_true', 'p_pred', ...classes.map((c) => `p_${c}`)].join(
+    ',',
+  );
   const lines = rows.map(([id, t, p, probs]) => {
     const pt = probs[classes.indexOf(t)] as number;
     const pp = probs[classes.indexOf(p)] as number;

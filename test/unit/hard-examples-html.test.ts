@@ -43,19 +43,39 @@ async function screenshot(html: string, width: number, height: number): Promise<
     const page = path.join(dir, 'page.html');
     const shot = path.join(dir, 'shot.png');
     await fs.writeFile(page, html);
-    await execa(findChromium() as string, [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${path.join(dir, 'profile')}`, '--force-device-scale-factor=1', '--hide-scrollbars',
-      `--window-size=${width},${height}`, `--screenshot=${shot}`, `file://${page}`,
-    ], { timeout: 60_000 });
+    await execa(
+      findChromium() as string,
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        `--user-data-dir=${path.join(dir, 'profile')}`,
+        '--force-device-scale-factor=1',
+        '--hide-scrollbars',
+        `--window-size=${width},${height}`,
+        `--screenshot=${shot}`,
+        `file://${page}`,
+      ],
+      { timeout: 60_000 },
+    );
     return PNG.sync.read(await fs.readFile(shot));
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
 }
 
-interface Box { left: number; top: number; right: number; bottom: number; pixels: number }
+interface Box {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+  pixels: number;
+}
 
 /** Bounding box of the pixels within a small tolerance of `rgb` (colour management may shift a unit or two). */
 function boxOf(png: PNG, rgb: Rgb): Box | undefined {
@@ -77,7 +97,14 @@ function boxOf(png: PNG, rgb: Rgb): Box | undefined {
 }
 
 test('page text: labels, figures, escaping, top limit, placeholder for a missing image', () => {
-  const html = renderHardExamplesHtml(report, 2, new Map([['red', { bytes: solidPng(RED) }], ['green', { bytes: null, why: 'x <missing>' }]]));
+  const html = renderHardExamplesHtml(
+    report,
+    2,
+    new Map([
+      ['red', { bytes: solidPng(RED) }],
+      ['green', { bytes: null, why: 'x <missing>' }],
+    ]),
+  );
   assert.equal((html.match(/<figure /g) ?? []).length, 2, '--top 2 shows two images');
   assert.match(html, /<span class="true">cat<\/span> → <span class="wrong">dog <small>\(2×\)<\/small><\/span>/);
   assert.match(html, /<div title="missed by a, b">missed 2\/2 \(100%\)<\/div>/);
@@ -85,17 +112,26 @@ test('page text: labels, figures, escaping, top limit, placeholder for a missing
   assert.match(html, /title="x &lt;missing&gt;"/);
   assert.ok(!html.includes('<missing>'));
   assert.match(html, /image-rendering:pixelated/);
-  assert.equal(renderHardExamplesHtml(report, 2, new Map()), renderHardExamplesHtml(report, 2, new Map()), 'no timestamps: same bytes');
+  assert.equal(
+    renderHardExamplesHtml(report, 2, new Map()),
+    renderHardExamplesHtml(report, 2, new Map()),
+    'no timestamps: same bytes',
+  );
 });
 
-test('headless Chromium renders the images upscaled, hardest first, left to right', { skip: findChromium() ? false : 'chromium is not installed (apt-get install -y chromium)' }, async () => {
+test('headless Chromium renders the images upscaled, hardest first, left to right', {
+  skip: findChromium() ? false : 'chromium is not installed (apt-get install -y chromium)',
+}, async () => {
   const png = await screenshot(renderHardExamplesHtml(report, 48, images), 900, 700);
   const boxes = [RED, GREEN, BLUE].map((c) => boxOf(png, c));
   boxes.forEach((b, i) => {
     assert.ok(b, `colour ${i} is not in the screenshot`);
     const w = b.right - b.left + 1;
     const h = b.bottom - b.top + 1;
-    assert.ok(Math.abs(w - THUMB_PX) <= 2 && Math.abs(h - THUMB_PX) <= 2, `image ${i} is ${w}x${h}, expected ${THUMB_PX}x${THUMB_PX}`);
+    assert.ok(
+      Math.abs(w - THUMB_PX) <= 2 && Math.abs(h - THUMB_PX) <= 2,
+      `image ${i} is ${w}x${h}, expected ${THUMB_PX}x${THUMB_PX}`,
+    );
     assert.ok(b.pixels >= 0.9 * w * h, `image ${i} is not solid (${b.pixels} of ${w * h} pixels)`);
   });
   const [r, g, b] = boxes as Box[] as [Box, Box, Box];

@@ -16,7 +16,10 @@ const byId = (hard: ImageStats[], id: string): ImageStats => {
 
 test('known answers: counts, tie on the wrong label, mean/std of p_true, margin', () => {
   const r = computeHardExamples([run('a', CLASSES, RUN_A), run('b', CLASSES, RUN_B)], { minRate: 0.5, minRuns: 1 });
-  assert.deepEqual(r.hard.map((s) => s.id), ['img4', 'img1', 'img3', 'img2']);
+  assert.deepEqual(
+    r.hard.map((s) => s.id),
+    ['img4', 'img1', 'img3', 'img2'],
+  );
   const img1 = byId(r.hard, 'img1');
   assert.equal(img1.runs, 2);
   assert.equal(img1.misses, 2);
@@ -41,7 +44,13 @@ test('known answers: counts, tie on the wrong label, mean/std of p_true, margin'
   assert.equal(img4.runs, 1, 'img4 is seen by one run only');
   assert.equal(img4.stdPTrue, 0, 'std of a single run is 0');
   near(img4.meanMargin, 0.1 - 0.8, 'img4 margin');
-  assert.deepEqual(r.runs.map((x) => [x.name, x.images, x.accuracy]), [['a', 4, 0.25], ['b', 3, 0]]);
+  assert.deepEqual(
+    r.runs.map((x) => [x.name, x.images, x.accuracy]),
+    [
+      ['a', 4, 0.25],
+      ['b', 3, 0],
+    ],
+  );
   assert.equal(r.imagesSeen, 4);
 });
 
@@ -53,7 +62,11 @@ test('ties on the wrong label do not depend on the order the runs come in', () =
 
 test('defaults (every run wrong, at least 2 runs): an image seen by one run is never hard', () => {
   const r = computeHardExamples([run('a', CLASSES, RUN_A), run('b', CLASSES, RUN_B)], { minRate: 1, minRuns: 2 });
-  assert.deepEqual(r.hard.map((s) => s.id), ['img1', 'img3'], 'hardest first: equal miss rate, lower mean p_true first');
+  assert.deepEqual(
+    r.hard.map((s) => s.id),
+    ['img1', 'img3'],
+    'hardest first: equal miss rate, lower mean p_true first',
+  );
   assert.equal(r.imagesBelowMinRuns, 1);
   assert.deepEqual(r.confusions, [
     { trueLabel: 'cat', wrongLabel: 'dog', count: 1 },
@@ -61,7 +74,11 @@ test('defaults (every run wrong, at least 2 runs): an image seen by one run is n
   ]);
   assert.deepEqual(
     r.byClass.map((c) => [c.label, c.images, c.hard, c.topConfusion]),
-    [['cat', 2, 1, 'dog'], ['dog', 1, 0, null], ['frog', 1, 1, 'cat']],
+    [
+      ['cat', 2, 1, 'dog'],
+      ['dog', 1, 0, null],
+      ['frog', 1, 1, 'cat'],
+    ],
   );
   near(r.byClass[0]?.meanPTrue ?? NaN, 0.2, 'cat mean p_true over img1 (.3) and img4 (.1)');
 });
@@ -69,15 +86,31 @@ test('defaults (every run wrong, at least 2 runs): an image seen by one run is n
 test('min-runs and min-rate edges', () => {
   const runs = [run('a', CLASSES, RUN_A), run('b', CLASSES, RUN_B)];
   assert.deepEqual(computeHardExamples(runs, { minRate: 1, minRuns: 3 }).hard, [], 'no image has 3 runs');
-  assert.deepEqual(computeHardExamples(runs, { minRate: 0.5, minRuns: 2 }).hard.map((s) => s.id), ['img1', 'img3', 'img2'], '1 of 2 meets 0.5 exactly');
-  assert.deepEqual(computeHardExamples(runs, { minRate: 0.51, minRuns: 2 }).hard.map((s) => s.id), ['img1', 'img3']);
-  assert.deepEqual(computeHardExamples(runs, { minRate: 1, minRuns: 1 }).hard.map((s) => s.id), ['img4', 'img1', 'img3']);
+  assert.deepEqual(
+    computeHardExamples(runs, { minRate: 0.5, minRuns: 2 }).hard.map((s) => s.id),
+    ['img1', 'img3', 'img2'],
+    '1 of 2 meets 0.5 exactly',
+  );
+  assert.deepEqual(
+    computeHardExamples(runs, { minRate: 0.51, minRuns: 2 }).hard.map((s) => s.id),
+    ['img1', 'img3'],
+  );
+  assert.deepEqual(
+    computeHardExamples(runs, { minRate: 1, minRuns: 1 }).hard.map((s) => s.id),
+    ['img4', 'img1', 'img3'],
+  );
   // 2 misses of 3 runs against a rate typed as 0.6666666666666666 (2/3 in float): hard, not lost to rounding
   const three = ['a', 'b', 'c'].map((n, i) => run(n, CLASSES, [['x', 'cat', i < 2 ? 'dog' : 'cat', [0.5, 0.4, 0.1]]]));
-  assert.deepEqual(computeHardExamples(three, { minRate: 2 / 3, minRuns: 3 }).hard.map((s) => s.id), ['x']);
+  assert.deepEqual(
+    computeHardExamples(three, { minRate: 2 / 3, minRuns: 3 }).hard.map((s) => s.id),
+    ['x'],
+  );
   assert.deepEqual(computeHardExamples(three, { minRate: 0.67, minRuns: 3 }).hard, []);
   // never-missed images are not hard even at min-rate 0
-  assert.deepEqual(computeHardExamples(runs, { minRate: 0, minRuns: 1 }).hard.map((s) => s.id), ['img4', 'img1', 'img3', 'img2']);
+  assert.deepEqual(
+    computeHardExamples(runs, { minRate: 0, minRuns: 1 }).hard.map((s) => s.id),
+    ['img4', 'img1', 'img3', 'img2'],
+  );
 });
 
 test('sort: miss rate desc, then mean p_true asc, then id in code-unit order', () => {
@@ -86,13 +119,23 @@ test('sort: miss rate desc, then mean p_true asc, then id in code-unit order', (
     ['b9', 'cat', 'dog', [pTrue, 1 - pTrue, 0]],
     ['a', 'cat', 'dog', [0.3, 0.7, 0]],
   ];
-  const r = computeHardExamples([run('a', CLASSES, rows(0.25)), run('b', CLASSES, rows(0.25))], { minRate: 1, minRuns: 2 });
-  assert.deepEqual(r.hard.map((s) => s.id), ['b10', 'b9', 'a']);
+  const r = computeHardExamples([run('a', CLASSES, rows(0.25)), run('b', CLASSES, rows(0.25))], {
+    minRate: 1,
+    minRuns: 2,
+  });
+  assert.deepEqual(
+    r.hard.map((s) => s.id),
+    ['b10', 'b9', 'a'],
+  );
 });
 
 test('a run whose file orders the classes differently is mapped by name', () => {
   const reordered = ['frog', 'cat', 'dog'];
-  const b = run('b', reordered, RUN_B.map(([id, t, p, [c, d, f]]) => [id, t, p, [f, c, d]] as Row));
+  const b = run(
+    'b',
+    reordered,
+    RUN_B.map(([id, t, p, [c, d, f]]) => [id, t, p, [f, c, d]] as Row),
+  );
   const r = computeHardExamples([run('a', CLASSES, RUN_A), b], { minRate: 1, minRuns: 2 });
   near(byId(r.hard, 'img1').meanMargin, -0.3, 'margin uses the right columns');
   assert.deepEqual(r.classes, CLASSES);
@@ -129,7 +172,8 @@ test('different label sets: one-line report error naming both files', () => {
     (e: unknown) =>
       e instanceof LockstepError &&
       e.reason === 'report' &&
-      e.message === "experiment 'b' results/predictions.csv has classes cat,dog,bird but experiment 'a' results/predictions.csv has cat,dog,frog",
+      e.message ===
+        "experiment 'b' results/predictions.csv has classes cat,dog,bird but experiment 'a' results/predictions.csv has cat,dog,frog",
   );
 });
 
@@ -142,7 +186,16 @@ test('one image with two true labels across runs is an error', () => {
 });
 
 test('bad options and no runs', () => {
-  assert.throws(() => computeHardExamples([run('a', CLASSES, RUN_A)], { minRate: 1.5, minRuns: 2 }), (e: unknown) => e instanceof LockstepError && e.reason === 'usage');
-  assert.throws(() => computeHardExamples([run('a', CLASSES, RUN_A)], { minRate: 1, minRuns: 0 }), (e: unknown) => e instanceof LockstepError && e.reason === 'usage');
-  assert.throws(() => computeHardExamples([], { minRate: 1, minRuns: 2 }), (e: unknown) => e instanceof LockstepError && e.reason === 'report');
+  assert.throws(
+    () => computeHardExamples([run('a', CLASSES, RUN_A)], { minRate: 1.5, minRuns: 2 }),
+    (e: unknown) => e instanceof LockstepError && e.reason === 'usage',
+  );
+  assert.throws(
+    () => computeHardExamples([run('a', CLASSES, RUN_A)], { minRate: 1, minRuns: 0 }),
+    (e: unknown) => e instanceof LockstepError && e.reason === 'usage',
+  );
+  assert.throws(
+    () => computeHardExamples([], { minRate: 1, minRuns: 2 }),
+    (e: unknown) => e instanceof LockstepError && e.reason === 'report',
+  );
 });

@@ -23,13 +23,22 @@ interface Fixture {
   dvc_version: string;
   tree: TreeSpec[];
   extra_empty_dirs: string[];
-  dirs: { path: string; md5: string; size: number; nfiles: number; manifest_bytes_base64: string; manifest: { md5: string; relpath: string }[] }[];
+  dirs: {
+    path: string;
+    md5: string;
+    size: number;
+    nfiles: number;
+    manifest_bytes_base64: string;
+    manifest: { md5: string; relpath: string }[];
+  }[];
   files: { path: string; md5: string; size: number }[];
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // dist/test/unit -> test/fixtures in the source tree
-const fixture = JSON.parse(await fs.readFile(path.resolve(here, '../../../test/fixtures/dvc-hashes.json'), 'utf8')) as Fixture;
+const fixture = JSON.parse(
+  await fs.readFile(path.resolve(here, '../../../test/fixtures/dvc-hashes.json'), 'utf8'),
+) as Fixture;
 
 /** Same bytes as pattern() in scripts/dvc-fixture.py. */
 function pattern(size: number, seed: number): Buffer {

@@ -11,7 +11,16 @@ const reference = (b: Uint8Array): string => createHash('md5').update(b).digest(
 test('file md5 equals the md5 of its bytes around every read-size boundary', async () => {
   const dir = await tempDir();
   const MiB = 1 << 20;
-  for (const size of [0, 1, WHOLE_READ_LIMIT - 1, WHOLE_READ_LIMIT, WHOLE_READ_LIMIT + 1, 4 * MiB, 4 * MiB + 1, 9 * MiB + 3]) {
+  for (const size of [
+    0,
+    1,
+    WHOLE_READ_LIMIT - 1,
+    WHOLE_READ_LIMIT,
+    WHOLE_READ_LIMIT + 1,
+    4 * MiB,
+    4 * MiB + 1,
+    9 * MiB + 3,
+  ]) {
     const bytes = randomBytes(size);
     const file = path.join(dir, `f${size}`);
     await fs.writeFile(file, bytes);

@@ -38,7 +38,7 @@ test('a second hash of an unchanged file does not read it; a changed file is rea
   const third = await hasher.hashPath(file);
   assert.equal(reads.length, 2);
   assert.notEqual(third?.info.md5, first?.info.md5);
-  assert.equal(third?.info.md5, '' + (await hashFile(file)));
+  assert.equal(third?.info.md5, `${await hashFile(file)}`);
 });
 
 test('isRacy: an mtime within 100 ms (2 s for whole-second timestamps) of the read is not trusted', () => {

@@ -35,7 +35,12 @@ test('edges connect an output to deps at, below and above its path', () => {
 });
 
 test('a cycle is named with its stages in order', () => {
-  const g = buildGraph([stage('a', ['c.txt'], ['a.txt']), stage('b', ['a.txt'], ['b.txt']), stage('c', ['b.txt'], ['c.txt']), stage('d', [], ['d.txt'])]);
+  const g = buildGraph([
+    stage('a', ['c.txt'], ['a.txt']),
+    stage('b', ['a.txt'], ['b.txt']),
+    stage('c', ['b.txt'], ['c.txt']),
+    stage('d', [], ['d.txt']),
+  ]);
   assert.equal(g.ok, false);
   if (!g.ok) {
     assert.equal(g.error.reason, 'cycle');
@@ -50,9 +55,15 @@ test('isAtOrBelow does not confuse siblings sharing a prefix', () => {
 });
 
 test('selection: upstream by default, --single-item, --downstream, groups and unknown names', () => {
-  const g = buildGraph([stage('a', [], ['a']), stage('b@1', ['a'], ['b1']), stage('b@2', ['a'], ['b2']), stage('c', ['b1'], ['c'])]);
+  const g = buildGraph([
+    stage('a', [], ['a']),
+    stage('b@1', ['a'], ['b1']),
+    stage('b@2', ['a'], ['b2']),
+    stage('c', ['b1'], ['c']),
+  ]);
   assert.ok(g.ok);
-  const sel = (targets: string[], singleItem = false, downstream = false) => selectStages(g.value, { targets, singleItem, downstream });
+  const sel = (targets: string[], singleItem = false, downstream = false) =>
+    selectStages(g.value, { targets, singleItem, downstream });
   assert.deepEqual(sel(['c']), { ok: true, value: ['a', 'b@1', 'c'] });
   assert.deepEqual(sel(['c'], true), { ok: true, value: ['c'] });
   assert.deepEqual(sel(['a'], true, true), { ok: true, value: ['a', 'b@1', 'b@2', 'c'] });
@@ -64,15 +75,32 @@ test('selection: upstream by default, --single-item, --downstream, groups and un
   assert.deepEqual(sel(['pipeline.yaml:c'], true), { ok: true, value: ['c'] });
   const bad = sel(['cc']);
   assert.equal(bad.ok, false);
-  if (!bad.ok) assert.equal(`${bad.error.message} ${bad.error.hint}`, "no stage named 'cc' Did you mean 'c'? Stages: a, b@1, b@2, c.");
+  if (!bad.ok)
+    assert.equal(
+      `${bad.error.message} ${bad.error.hint}`,
+      "no stage named 'cc' Did you mean 'c'? Stages: a, b@1, b@2, c.",
+    );
 });
 
 test('plan: stale stages run, downstream is planned via upstream, frozen never runs, force runs fresh ones', () => {
-  const g = buildGraph([stage('a', [], ['a']), stage('b', ['a'], ['b']), stage('c', ['b'], ['c'], { frozen: true }), stage('d', [], ['d'])]);
+  const g = buildGraph([
+    stage('a', [], ['a']),
+    stage('b', ['a'], ['b']),
+    stage('c', ['b'], ['c'], { frozen: true }),
+    stage('d', [], ['d']),
+  ]);
   assert.ok(g.ok);
   const own = new Map([['a', [{ kind: 'dep-changed' as const, path: 'x' }]]]);
   const plan = planRepro(g.value, g.value.order, own, { force: false });
-  assert.deepEqual(plan.map((p) => [p.stage, p.action]), [['a', 'run'], ['d', 'skip'], ['b', 'run'], ['c', 'frozen']].sort((x, y) => g.value.order.indexOf(x[0]!) - g.value.order.indexOf(y[0]!)));
+  assert.deepEqual(
+    plan.map((p) => [p.stage, p.action]),
+    [
+      ['a', 'run'],
+      ['d', 'skip'],
+      ['b', 'run'],
+      ['c', 'frozen'],
+    ].sort((x, y) => g.value.order.indexOf(x[0]!) - g.value.order.indexOf(y[0]!)),
+  );
   assert.deepEqual(plan.find((p) => p.stage === 'b')!.reasons, [{ kind: 'upstream', stage: 'a' }]);
   const forced = planRepro(g.value, ['d'], new Map(), { force: true });
   assert.deepEqual(forced, [{ stage: 'd', action: 'run', reasons: [{ kind: 'forced' }] }]);

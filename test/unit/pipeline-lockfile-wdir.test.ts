@@ -13,9 +13,15 @@ const entry = (p: (s: string) => string) => ({
 test('lock paths: written relative to the stage wdir as dvc.lock does, read back repo-relative', () => {
   const inRepo = entry((s) => (s === 'in.txt' ? 'in.txt' : `sub/dir/${s}`));
   const onDisk = rebaseStage(inRepo, 'sub/dir', 'wdir');
-  assert.deepEqual(onDisk.deps?.map((d) => d.path), ['../../in.txt']);
+  assert.deepEqual(
+    onDisk.deps?.map((d) => d.path),
+    ['../../in.txt'],
+  );
   assert.deepEqual(Object.keys(onDisk.params ?? {}), ['params.yaml', 'conf.toml']);
-  assert.deepEqual(onDisk.outs?.map((d) => d.path), ['out']);
+  assert.deepEqual(
+    onDisk.outs?.map((d) => d.path),
+    ['out'],
+  );
   assert.deepEqual(rebaseStage(onDisk, 'sub/dir', 'repo'), inRepo);
   // stages at the root and absolute paths are left alone
   assert.equal(rebaseStage(inRepo, '.', 'wdir'), inRepo);
@@ -26,7 +32,11 @@ test('lock paths: written relative to the stage wdir as dvc.lock does, read back
   const wdirs = new Map([['s', 'sub/dir']]);
   const text = serializeLockFile(lock, ['s', 't'], wdirs);
   const parsed = load(text) as LockFile;
-  assert.deepEqual(Object.keys(parsed.stages.s?.params ?? {}), ['params.yaml', 'conf.toml'], 'params.yaml first, as dvc.lock');
+  assert.deepEqual(
+    Object.keys(parsed.stages.s?.params ?? {}),
+    ['params.yaml', 'conf.toml'],
+    'params.yaml first, as dvc.lock',
+  );
   assert.deepEqual(parsed.stages.s?.deps?.[0]?.path, '../../in.txt');
   assert.deepEqual(lockToRepoPaths(parsed, wdirs).stages.s?.deps, inRepo.deps);
   assert.deepEqual(lockToRepoPaths(parsed, wdirs).stages.t, parsed.stages.t);

@@ -24,7 +24,10 @@ const info = (md5: string) => ({ md5: asMd5(md5), size: 1 });
 const observed = (o: Partial<ObservedStage> = {}): ObservedStage => ({
   params: { 'params.yaml': { 'train.lr': 0.001 } },
   deps: new Map([['data', info('d1.dir')]]),
-  outs: new Map([['model', info('m1')], ['ckpt', null]]),
+  outs: new Map([
+    ['model', info('m1')],
+    ['ckpt', null],
+  ]),
   ...o,
 });
 const locked = {
@@ -40,13 +43,24 @@ test('fresh when everything matches; an auxiliary (persist, uncached) output nev
 
 test('each kind of change is reported, cheapest first, in words status prints', () => {
   assert.deepEqual(staleReasons(stage, undefined, observed()), [{ kind: 'never-run' }]);
-  const reasons = staleReasons({ ...stage, cmd: ['python train2.py'] }, locked, observed({
-    params: { 'params.yaml': { 'train.lr': 0.01 } },
-    deps: new Map([['data', info('d2.dir')]]),
-    outs: new Map([['model', null]]),
-  }));
-  assert.deepEqual(reasons.map(describeReason), ['command changed', 'params changed: train.lr 0.001 -> 0.01', 'deps changed: data', 'outs missing: model']);
-  assert.deepEqual(staleReasons({ ...stage, alwaysChanged: true }, locked, observed()).map(describeReason), ['always changed']);
+  const reasons = staleReasons(
+    { ...stage, cmd: ['python train2.py'] },
+    locked,
+    observed({
+      params: { 'params.yaml': { 'train.lr': 0.01 } },
+      deps: new Map([['data', info('d2.dir')]]),
+      outs: new Map([['model', null]]),
+    }),
+  );
+  assert.deepEqual(reasons.map(describeReason), [
+    'command changed',
+    'params changed: train.lr 0.001 -> 0.01',
+    'deps changed: data',
+    'outs missing: model',
+  ]);
+  assert.deepEqual(staleReasons({ ...stage, alwaysChanged: true }, locked, observed()).map(describeReason), [
+    'always changed',
+  ]);
 });
 
 test('param values compare by content, not key order', () => {
@@ -56,14 +70,35 @@ test('param values compare by content, not key order', () => {
 });
 
 test('lock file round-trips in dvc.lock layout with stable order', () => {
-  const text = serializeLockFile({ schema: '2.0', stages: { z: { cmd: 'b', outs: [{ path: 'y', hash: 'md5', md5: '2', size: 2 }, { path: 'x', hash: 'md5', md5: '1', size: 1, nfiles: 3 }] }, a: { cmd: ['p', 'q'] } } }, ['z', 'a']);
-  assert.equal(text, "schema: '2.0'\nstages:\n  z:\n    cmd: b\n    outs:\n      - path: x\n        hash: md5\n        md5: '1'\n        size: 1\n        nfiles: 3\n      - path: 'y'\n        hash: md5\n        md5: '2'\n        size: 2\n  a:\n    cmd:\n      - p\n      - q\n");
+  const text = serializeLockFile(
+    {
+      schema: '2.0',
+      stages: {
+        z: {
+          cmd: 'b',
+          outs: [
+            { path: 'y', hash: 'md5', md5: '2', size: 2 },
+            { path: 'x', hash: 'md5', md5: '1', size: 1, nfiles: 3 },
+          ],
+        },
+        a: { cmd: ['p', 'q'] },
+      },
+    },
+    ['z', 'a'],
+  );
+  assert.equal(
+    text,
+    "schema: '2.0'\nstages:\n  z:\n    cmd: b\n    outs:\n      - path: x\n        hash: md5\n        md5: '1'\n        size: 1\n        nfiles: 3\n      - path: 'y'\n        hash: md5\n        md5: '2'\n        size: 2\n  a:\n    cmd:\n      - p\n      - q\n",
+  );
   assert.deepEqual(parseLockFile(text, 'pipeline.lock').stages.z!.outs![0]!.nfiles, 3);
   assert.throws(() => parseLockFile('schema: [', 'pipeline.lock'), /^LockstepError: pipeline\.lock:1:\d+: /);
 });
 
 test('the run-cache key covers cmd, dep hashes and params, and ignores dep order', () => {
-  const d = [{ path: 'a', hash: 'md5' as const, md5: '1', size: 1 }, { path: 'b', hash: 'md5' as const, md5: '2', size: 1 }];
+  const d = [
+    { path: 'a', hash: 'md5' as const, md5: '1', size: 1 },
+    { path: 'b', hash: 'md5' as const, md5: '2', size: 1 },
+  ];
   const k = runCacheKey('cmd', d, { 'params.yaml': { x: 1 } });
   assert.equal(k, runCacheKey('cmd', [d[1]!, d[0]!], { 'params.yaml': { x: 1 } }));
   assert.notEqual(k, runCacheKey('cmd2', d, { 'params.yaml': { x: 1 } }));

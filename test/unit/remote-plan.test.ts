@@ -11,7 +11,10 @@ const h = (c: string, dir = false): Md5 => asMd5(c.repeat(32) + (dir ? '.dir' : 
 
 test('object keys follow DVC 3 remote layout and parse back', () => {
   assert.equal(objectKey(asMd5('0123456789abcdef0123456789abcdef')), 'files/md5/01/23456789abcdef0123456789abcdef');
-  assert.equal(objectKey(asMd5('0123456789abcdef0123456789abcdef.dir')), 'files/md5/01/23456789abcdef0123456789abcdef.dir');
+  assert.equal(
+    objectKey(asMd5('0123456789abcdef0123456789abcdef.dir')),
+    'files/md5/01/23456789abcdef0123456789abcdef.dir',
+  );
   assert.equal(md5FromKey('files/md5/01/23456789abcdef0123456789abcdef.dir'), '0123456789abcdef0123456789abcdef.dir');
   assert.equal(md5FromKey('files/md5/01/.23456789abcdef0123456789abcdef.123.tmp'), null);
   assert.equal(md5FromKey('runs/ab/cd'), null);
@@ -35,7 +38,10 @@ test('planPush uploads only what the remote lacks, and a .dir only when all its 
   const [a, b, c, d] = [h('a'), h('b'), h('c'), h('d')];
   const dir1 = h('1', true);
   const dir2 = h('2', true);
-  const manifests = new Map<Md5, Md5[]>([[dir1, [a, b]], [dir2, [c, d]]]);
+  const manifests = new Map<Md5, Md5[]>([
+    [dir1, [a, b]],
+    [dir2, [c, d]],
+  ]);
   // remote has a; local lacks d: dir1 completes, dir2 cannot
   const plan = planPush([dir1, dir2, c], manifests, new Set([a]), new Set([d]));
   assert.deepEqual(plan.files.sort(), [b, c].sort());
@@ -53,7 +59,12 @@ test('faults: transient errors are retried with growing delays, auth and permiss
   assert.equal(classifyFault({ name: 'InvalidAccessKeyId', $metadata: { httpStatusCode: 403 } }), 'auth');
   assert.equal(classifyFault({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }), 'permission');
   assert.equal(classifyFault(Object.assign(new Error('x'), { code: 'ENOSPC' })), 'full');
-  assert.equal(classifyFault(Object.assign(new Error('All configured authentication methods failed'), { level: 'client-authentication' })), 'auth');
+  assert.equal(
+    classifyFault(
+      Object.assign(new Error('All configured authentication methods failed'), { level: 'client-authentication' }),
+    ),
+    'auth',
+  );
   assert.equal(classifyFault(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })), 'unreachable');
   assert.ok(backoffDelay(DEFAULT_RETRY, 3, () => 1) > backoffDelay(DEFAULT_RETRY, 1, () => 1));
   assert.ok(backoffDelay(DEFAULT_RETRY, 30, () => 1) <= DEFAULT_RETRY.maxDelayMs);
@@ -67,10 +78,13 @@ test('faults: transient errors are retried with growing delays, auth and permiss
   assert.equal(value, 'ok');
   assert.equal(calls, 3);
   calls = 0;
-  await assert.rejects(withRetry(async () => {
-    calls++;
-    throw Object.assign(new Error('denied'), { code: 'EACCES' });
-  }, policy), /denied/);
+  await assert.rejects(
+    withRetry(async () => {
+      calls++;
+      throw Object.assign(new Error('denied'), { code: 'EACCES' });
+    }, policy),
+    /denied/,
+  );
   assert.equal(calls, 1);
 });
 
@@ -79,18 +93,45 @@ test('selectOutputs filters by stage, skips uncached outs, carries push/remote f
     schema: '2.0' as const,
     stages: {
       a: { cmd: 'x', outs: [{ path: 'd', hash: 'md5' as const, md5: `${'a'.repeat(32)}.dir`, size: 10, nfiles: 2 }] },
-      b: { cmd: 'y', outs: [{ path: 'm', hash: 'md5' as const, md5: 'b'.repeat(32), size: 1 }, { path: 'nocache', hash: 'md5' as const, md5: '', size: 0 }] },
+      b: {
+        cmd: 'y',
+        outs: [
+          { path: 'm', hash: 'md5' as const, md5: 'b'.repeat(32), size: 1 },
+          { path: 'nocache', hash: 'md5' as const, md5: '', size: 0 },
+        ],
+      },
     },
   };
   const flags = new Map([[flagKey('b', 'm'), { push: false, remote: 'other' }]]);
-  assert.deepEqual(selectOutputs(lock, [], flags).map((o) => [o.stage, o.path, o.push, o.remote]), [['a', 'd', true, undefined], ['b', 'm', false, 'other']]);
-  assert.deepEqual(selectOutputs(lock, ['b'], flags).map((o) => o.path), ['m']);
-  assert.throws(() => selectOutputs(lock, ['zz'], flags), (e: unknown) => e instanceof LockstepError && e.reason === 'unknown-stage' && /stages: a, b/.test(e.message));
+  assert.deepEqual(
+    selectOutputs(lock, [], flags).map((o) => [o.stage, o.path, o.push, o.remote]),
+    [
+      ['a', 'd', true, undefined],
+      ['b', 'm', false, 'other'],
+    ],
+  );
+  assert.deepEqual(
+    selectOutputs(lock, ['b'], flags).map((o) => o.path),
+    ['m'],
+  );
+  assert.throws(
+    () => selectOutputs(lock, ['zz'], flags),
+    (e: unknown) => e instanceof LockstepError && e.reason === 'unknown-stage' && /stages: a, b/.test(e.message),
+  );
 });
 
 test('errorText: the first line of a message; an S3 answer without a body says its HTTP status', () => {
   assert.equal(errorText(new Error('connect ECONNREFUSED 127.0.0.1:9\nmore')), 'connect ECONNREFUSED 127.0.0.1:9');
-  assert.equal(errorText({ name: 'Unknown', message: 'UnknownError', $metadata: { httpStatusCode: 403 } }), 'HTTP 403 Forbidden');
-  assert.equal(errorText({ name: 'NotFound', message: 'NotFound', $metadata: { httpStatusCode: 404 } }), 'NotFound, HTTP 404 Not Found');
-  assert.equal(errorText({ name: 'AccessDenied', message: 'Access Denied.', $metadata: { httpStatusCode: 403 } }), 'Access Denied');
+  assert.equal(
+    errorText({ name: 'Unknown', message: 'UnknownError', $metadata: { httpStatusCode: 403 } }),
+    'HTTP 403 Forbidden',
+  );
+  assert.equal(
+    errorText({ name: 'NotFound', message: 'NotFound', $metadata: { httpStatusCode: 404 } }),
+    'NotFound, HTTP 404 Not Found',
+  );
+  assert.equal(
+    errorText({ name: 'AccessDenied', message: 'Access Denied.', $metadata: { httpStatusCode: 403 } }),
+    'Access Denied',
+  );
 });

@@ -9,7 +9,15 @@ const rgbAt = (png: PNG, x: number, y: number) => {
 };
 
 test('confusion heat map: a full diagonal is dark, empty cells are white', () => {
-  const png = PNG.sync.read(confusionPng([[5, 0], [0, 5]], ['cat', 'dog']));
+  const png = PNG.sync.read(
+    confusionPng(
+      [
+        [5, 0],
+        [0, 5],
+      ],
+      ['cat', 'dog'],
+    ),
+  );
   // Layout: 6 px padding + widest row label "1 DOG" at scale 2 + 6, then 24 px cells (counts < 10).
   const left = 5 * 4 * 2 - 2 + 12;
   const top = 22;
@@ -26,10 +34,15 @@ test('samples grid: green border for a right prediction, red for a wrong one, pi
   images.fill(100, 0, 12); // image 0: grey
   images.fill(200, 12); // image 1: light grey
   const png = PNG.sync.read(
-    samplesPng(images, { height: 2, width: 2, channels: 3 }, [
-      { offset: 0, trueLabel: 0, predLabel: 0 },
-      { offset: 12, trueLabel: 1, predLabel: 0 },
-    ], ['a', 'b']),
+    samplesPng(
+      images,
+      { height: 2, width: 2, channels: 3 },
+      [
+        { offset: 0, trueLabel: 0, predLabel: 0 },
+        { offset: 12, trueLabel: 1, predLabel: 0 },
+      ],
+      ['a', 'b'],
+    ),
   );
   // 2x2 images scale to 96 px (x48); tiles are 2 columns, 4 px gaps, 3 px borders.
   const tileW = 96 + 6;

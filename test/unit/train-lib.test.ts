@@ -16,24 +16,38 @@ test('mulberry32 is reproducible from its seed and from a saved state', () => {
   const a = new Mulberry32(42);
   const first = Array.from({ length: 5 }, () => a.nextU32());
   const b = new Mulberry32(42);
-  assert.deepEqual(Array.from({ length: 5 }, () => b.nextU32()), first);
+  assert.deepEqual(
+    Array.from({ length: 5 }, () => b.nextU32()),
+    first,
+  );
   const saved = a.state;
   const next = a.next();
   const c = new Mulberry32(0);
   c.state = saved;
   assert.equal(c.next(), next);
-  assert.notDeepEqual(Array.from({ length: 5 }, () => new Mulberry32(43).nextU32()), first);
+  assert.notDeepEqual(
+    Array.from({ length: 5 }, () => new Mulberry32(43).nextU32()),
+    first,
+  );
 });
 
 test('deriveSeed separates streams by label', () => {
   assert.equal(deriveSeed(42, 'init', 0), deriveSeed(42, 'init', 0));
-  const seeds = new Set([deriveSeed(42, 'init', 0), deriveSeed(42, 'init', 1), deriveSeed(42, 'dropout', 0), deriveSeed(43, 'init', 0)]);
+  const seeds = new Set([
+    deriveSeed(42, 'init', 0),
+    deriveSeed(42, 'init', 1),
+    deriveSeed(42, 'dropout', 0),
+    deriveSeed(43, 'init', 0),
+  ]);
   assert.equal(seeds.size, 4);
 });
 
 test('permutation is a seeded shuffle of 0..n-1', () => {
   const p = permutation(1000, new Mulberry32(1));
-  assert.deepEqual([...p].sort((x, y) => x - y), Array.from({ length: 1000 }, (_, i) => i));
+  assert.deepEqual(
+    [...p].sort((x, y) => x - y),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
   assert.deepEqual(p, permutation(1000, new Mulberry32(1)));
   assert.notDeepEqual(p, permutation(1000, new Mulberry32(2)));
 });
@@ -95,7 +109,10 @@ test('classification metrics match hand-computed values', () => {
   ]);
   const c = classification(m);
   assert.equal(c.accuracy, 4 / 6);
-  assert.deepEqual(c.per_class.map((x) => x.support), [3, 2, 1]);
+  assert.deepEqual(
+    c.per_class.map((x) => x.support),
+    [3, 2, 1],
+  );
   assert.equal(c.per_class[0]!.precision, 1);
   assert.equal(c.per_class[0]!.recall, 2 / 3);
   assert.equal(c.per_class[1]!.precision, 0.5);
@@ -112,7 +129,10 @@ test('params: defaults, and one-line errors naming the param', () => {
   assert.equal(evaluateParams({}).samples, 64);
   assert.equal(evaluateParams({}).tta, 'none');
   assert.equal(evaluateParams({ evaluate: { tta: 'flip' } }).tta, 'flip');
-  assert.throws(() => evaluateParams({ evaluate: { tta: 'crop' } }), /params\.yaml: evaluate\.tta: unknown value "crop"/);
+  assert.throws(
+    () => evaluateParams({ evaluate: { tta: 'crop' } }),
+    /params\.yaml: evaluate\.tta: unknown value "crop"/,
+  );
   assert.deepEqual([p.optimizer, p.schedule, p.weight_decay, p.label_smoothing], ['adam', 'plateau', 0, 0]);
   const bad: [Record<string, unknown>, string][] = [
     [{ train: { model: 'big' } }, 'params.yaml: train.model: unknown value "big"'],
@@ -126,9 +146,17 @@ test('params: defaults, and one-line errors naming the param', () => {
     [{ train: { schedule: 'cosine' } }, 'params.yaml: train.schedule: unknown value "cosine"'],
     [{ train: { label_smoothing: 1 } }, 'params.yaml: train.label_smoothing: expected a number in [0, 1), got 1'],
     [{ train: { weight_decay: -1 } }, 'params.yaml: train.weight_decay: expected a non-negative number, got -1'],
-    [{ train: { schedule: 'onecycle', epochs: 2, warmup_epochs: 2 } }, 'params.yaml: train.warmup_epochs: 2 leaves no epoch to anneal in (train.epochs is 2)'],
+    [
+      { train: { schedule: 'onecycle', epochs: 2, warmup_epochs: 2 } },
+      'params.yaml: train.warmup_epochs: 2 leaves no epoch to anneal in (train.epochs is 2)',
+    ],
   ];
-  for (const [doc, message] of bad) assert.throws(() => trainParams(doc), (e: unknown) => e instanceof StageError && e.message === message, message);
+  for (const [doc, message] of bad)
+    assert.throws(
+      () => trainParams(doc),
+      (e: unknown) => e instanceof StageError && e.message === message,
+      message,
+    );
 });
 
 test('prepared reader checks sizes against meta.json', async () => {
@@ -141,7 +169,10 @@ test('prepared reader checks sizes against meta.json', async () => {
     assert.equal(train.images.length, 8 * 4 * 4 * 3);
     assert.equal(train.ids[0]!.path, 'data/raw/red/fx-00000.png');
     await fs.writeFile(path.join(dir, 'test.labels.u8'), new Uint8Array([0, 1, 9, 0]));
-    await assert.rejects(readSplit(dir, meta, 'test'), /test\.labels\.u8: label 9 at index 2 is not a class index \(4 classes\)/);
+    await assert.rejects(
+      readSplit(dir, meta, 'test'),
+      /test\.labels\.u8: label 9 at index 2 is not a class index \(4 classes\)/,
+    );
     await fs.appendFile(path.join(dir, 'val.ids.tsv'), 'extra\tline\n');
     await assert.rejects(readSplit(dir, meta, 'val'), /val\.ids\.tsv: 5 lines, expected 4/);
     await fs.writeFile(path.join(dir, 'meta.json'), '{"height": 4}');
@@ -152,8 +183,22 @@ test('prepared reader checks sizes against meta.json', async () => {
 });
 
 test('afterEpoch: lr decays after lr_patience epochs without val-loss improvement, down to min_lr', () => {
-  const p = { schedule: 'plateau' as const, lr_factor: 0.5, lr_patience: 2, min_lr: 0.0002, early_stopping_patience: 0 };
-  let s = { lr: 0.001, bestValAcc: -1, bestEpoch: 0, bestValLoss: Infinity, plateauWait: 0, stopWait: 0, stopped: false };
+  const p = {
+    schedule: 'plateau' as const,
+    lr_factor: 0.5,
+    lr_patience: 2,
+    min_lr: 0.0002,
+    early_stopping_patience: 0,
+  };
+  let s = {
+    lr: 0.001,
+    bestValAcc: -1,
+    bestEpoch: 0,
+    bestValLoss: Infinity,
+    plateauWait: 0,
+    stopWait: 0,
+    stopped: false,
+  };
   const losses = [1.0, 0.9, 0.89995, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95];
   const lrs: number[] = [];
   losses.forEach((loss, i) => {
@@ -168,7 +213,15 @@ test('afterEpoch: lr decays after lr_patience epochs without val-loss improvemen
 
 test('afterEpoch: early stopping on val accuracy keeps the best epoch', () => {
   const p = { schedule: 'plateau' as const, lr_factor: 0.5, lr_patience: 100, min_lr: 0, early_stopping_patience: 2 };
-  let s = { lr: 0.001, bestValAcc: -1, bestEpoch: 0, bestValLoss: Infinity, plateauWait: 0, stopWait: 0, stopped: false };
+  let s = {
+    lr: 0.001,
+    bestValAcc: -1,
+    bestEpoch: 0,
+    bestValLoss: Infinity,
+    plateauWait: 0,
+    stopWait: 0,
+    stopped: false,
+  };
   const best: boolean[] = [];
   for (const [i, acc] of [0.5, 0.6, 0.6, 0.55].entries()) {
     const r = afterEpoch(s, i + 1, 1, acc, p);
@@ -183,7 +236,10 @@ test('afterEpoch: early stopping on val accuracy keeps the best epoch', () => {
 
 test('oneCycleLr: a linear ramp to the peak over the warm-up steps, then linear down to 0 at the end', () => {
   const lrs = Array.from({ length: 10 }, (_, step) => oneCycleLr(1, step, 10, 4));
-  assert.deepEqual(lrs.map((x) => Number(x.toFixed(4))), [0.25, 0.5, 0.75, 1, 1, 0.8333, 0.6667, 0.5, 0.3333, 0.1667]);
+  assert.deepEqual(
+    lrs.map((x) => Number(x.toFixed(4))),
+    [0.25, 0.5, 0.75, 1, 1, 0.8333, 0.6667, 0.5, 0.3333, 0.1667],
+  );
   assert.equal(oneCycleLr(0.2, 0, 10, 0), 0.2, 'no warm-up starts at the peak');
 });
 
@@ -199,7 +255,10 @@ test('afterEpoch under onecycle never touches the rate but still stops early and
 test('fillOneHot with label smoothing spreads epsilon over the classes', () => {
   const out = new Float32Array(8);
   fillOneHot(out, new Uint8Array([2, 0]), 4, null, 0, 2, 0.2);
-  assert.deepEqual([...out].map((x) => Number(x.toFixed(4))), [0.05, 0.05, 0.85, 0.05, 0.85, 0.05, 0.05, 0.05]);
+  assert.deepEqual(
+    [...out].map((x) => Number(x.toFixed(4))),
+    [0.05, 0.05, 0.85, 0.05, 0.85, 0.05, 0.05, 0.05],
+  );
   fillOneHot(out, new Uint8Array([1]), 4, null, 0, 1);
   assert.deepEqual([...out.subarray(0, 4)], [0, 1, 0, 0]);
 });

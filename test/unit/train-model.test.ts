@@ -18,7 +18,18 @@ test('models build with the documented layer stacks and the same seed gives the 
   const seed = buildModel('seed', { ...shape, height: 32, width: 32 }, 1);
   assert.deepEqual(
     seed.layers.map((l) => l.getClassName()),
-    ['Conv2D', 'MaxPooling2D', 'Conv2D', 'MaxPooling2D', 'Conv2D', 'MaxPooling2D', 'Flatten', 'Dense', 'SeededDropout', 'Dense'],
+    [
+      'Conv2D',
+      'MaxPooling2D',
+      'Conv2D',
+      'MaxPooling2D',
+      'Conv2D',
+      'MaxPooling2D',
+      'Flatten',
+      'Dense',
+      'SeededDropout',
+      'Dense',
+    ],
   );
   assert.deepEqual(seed.outputs[0]!.shape, [null, 4]);
   const bn = buildModel('bn', { ...shape, height: 32, width: 32 }, 1);
@@ -30,9 +41,15 @@ test('models build with the documented layer stacks and the same seed gives the 
   assert.equal(fast.layers.filter((l) => l.getClassName() === 'LockstepBatchNorm').length, 6);
   assert.deepEqual(fast.getLayer('global_pool').outputShape, [null, 1, 1, 128]);
   assert.deepEqual(fast.outputs[0]!.shape, [null, 4]);
-  const a = buildModel('tiny', shape, 5).getWeights().map((w) => w.dataSync());
-  const b = buildModel('tiny', shape, 5).getWeights().map((w) => w.dataSync());
-  const c = buildModel('tiny', shape, 6).getWeights().map((w) => w.dataSync());
+  const a = buildModel('tiny', shape, 5)
+    .getWeights()
+    .map((w) => w.dataSync());
+  const b = buildModel('tiny', shape, 5)
+    .getWeights()
+    .map((w) => w.dataSync());
+  const c = buildModel('tiny', shape, 6)
+    .getWeights()
+    .map((w) => w.dataSync());
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, c);
   tf.disposeVariables();
@@ -79,11 +96,20 @@ test('a model saved to a directory loads back with the same predictions', async 
 test('named tensors round-trip through encodeTensors/decodeTensors', async () => {
   const named = [
     { name: 'iter', tensor: tf.scalar(7, 'int32') },
-    { name: 'w/m', tensor: tf.tensor2d([[1, 2], [3, 4.5]]) },
+    {
+      name: 'w/m',
+      tensor: tf.tensor2d([
+        [1, 2],
+        [3, 4.5],
+      ]),
+    },
   ];
   const { specs, data } = await encodeTensors(named);
   const back = decodeTensors(specs, data);
-  assert.deepEqual(back.map((t) => t.name), ['iter', 'w/m']);
+  assert.deepEqual(
+    back.map((t) => t.name),
+    ['iter', 'w/m'],
+  );
   assert.deepEqual(Array.from(back[1]!.tensor.dataSync()), [1, 2, 3, 4.5]);
   assert.equal(back[0]!.tensor.dtype, 'int32');
 });
@@ -114,7 +140,9 @@ test('the fast cpu Conv2DBackpropFilter is bit-identical to tfjs own kernel', as
 test('the BatchNorm layer matches tf.layers.batchNormalization: outputs, gradients, moving averages, inference', () => {
   const x = tf.randomNormal([6, 4, 4, 3], 0.5, 2, 'float32', 3);
   const make = (ours: boolean) => {
-    const layer = ours ? new BatchNorm({ name: 'bn', momentum: 0.9, inputShape: [4, 4, 3] }) : tfl.layers.batchNormalization({ name: 'bn', momentum: 0.9, inputShape: [4, 4, 3] });
+    const layer = ours
+      ? new BatchNorm({ name: 'bn', momentum: 0.9, inputShape: [4, 4, 3] })
+      : tfl.layers.batchNormalization({ name: 'bn', momentum: 0.9, inputShape: [4, 4, 3] });
     const m = tfl.sequential({ layers: [layer], name: ours ? 'ours' : 'theirs' });
     m.setWeights([tf.tensor1d([1.5, 0.5, 2]), tf.tensor1d([0.1, -0.2, 0.3]), tf.zeros([3]), tf.ones([3])]);
     return m;
@@ -122,7 +150,10 @@ test('the BatchNorm layer matches tf.layers.batchNormalization: outputs, gradien
   const run = (m: tfl.LayersModel) => {
     const vars = m.trainableWeights.map((w) => w.read() as tf.Variable);
     const w = tf.randomNormal([6, 4, 4, 3], 0, 1, 'float32', 4);
-    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(m.apply(x, { training: true }) as tf.Tensor, w)) as tf.Scalar, vars);
+    const { value, grads } = tf.variableGrads(
+      () => tf.sum(tf.mul(m.apply(x, { training: true }) as tf.Tensor, w)) as tf.Scalar,
+      vars,
+    );
     const dx = tf.grad((xs: tf.Tensor) => tf.sum(tf.mul(m.apply(xs, { training: true }) as tf.Tensor, w)))(x);
     return {
       value: value.dataSync()[0]!,
@@ -132,7 +163,10 @@ test('the BatchNorm layer matches tf.layers.batchNormalization: outputs, gradien
       infer: Array.from((m.apply(x, { training: false }) as tf.Tensor).dataSync()),
     };
   };
-  const close = (a: number[], b: number[], what: string) => a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) <= 1e-4 * Math.max(1, Math.abs(b[i]!)), `${what}[${i}]: ${v} vs ${b[i]}`));
+  const close = (a: number[], b: number[], what: string) =>
+    a.forEach((v, i) =>
+      assert.ok(Math.abs(v - b[i]!) <= 1e-4 * Math.max(1, Math.abs(b[i]!)), `${what}[${i}]: ${v} vs ${b[i]}`),
+    );
   const ours = run(make(true));
   const theirs = run(make(false));
   assert.ok(Math.abs(ours.value - theirs.value) < 1e-3);

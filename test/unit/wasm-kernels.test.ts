@@ -44,19 +44,35 @@ function randomArray(size: number, seed: number, opts: { reluLike?: boolean; nan
   return out;
 }
 
-interface Spec { shape: number[]; seed: number; reluLike?: boolean; dtype?: 'float32' | 'int32'; values?: ArrayLike<number>; nanEvery?: number }
+interface Spec {
+  shape: number[];
+  seed: number;
+  reluLike?: boolean;
+  dtype?: 'float32' | 'int32';
+  values?: ArrayLike<number>;
+  nanEvery?: number;
+}
 
 function materialise(spec: Spec): Tensor {
   const size = spec.shape.reduce((p, q) => p * q, 1);
   if (spec.values !== undefined) return tf.tensor(Float32Array.from(spec.values), spec.shape);
   if (spec.dtype === 'int32') {
     const r = rng(spec.seed);
-    return tf.tensor(Int32Array.from({ length: size }, () => Math.floor(r() * 1000) - 500), spec.shape, 'int32');
+    return tf.tensor(
+      Int32Array.from({ length: size }, () => Math.floor(r() * 1000) - 500),
+      spec.shape,
+      'int32',
+    );
   }
   return tf.tensor(randomArray(size, spec.seed, spec), spec.shape);
 }
 
-async function runKernelOn(backend: 'cpu' | 'wasm', kernel: string, inputs: Record<string, Spec>, attrs: NamedAttrMap): Promise<{ values: Float32Array | Int32Array; shape: number[] }> {
+async function runKernelOn(
+  backend: 'cpu' | 'wasm',
+  kernel: string,
+  inputs: Record<string, Spec>,
+  attrs: NamedAttrMap,
+): Promise<{ values: Float32Array | Int32Array; shape: number[] }> {
   await tf.setBackend(backend);
   const ins = Object.fromEntries(Object.entries(inputs).map(([k, s]) => [k, materialise(s)]));
   const out = tf.engine().runKernel(kernel, ins, attrs) as Tensor;
@@ -77,7 +93,12 @@ function relErr(actual: ArrayLike<number>, expected: ArrayLike<number>): number 
   return scale === 0 ? diff : diff / scale;
 }
 
-async function checkKernel(kernel: string, inputs: Record<string, Spec>, attrs: NamedAttrMap, tol = TIGHT): Promise<void> {
+async function checkKernel(
+  kernel: string,
+  inputs: Record<string, Spec>,
+  attrs: NamedAttrMap,
+  tol = TIGHT,
+): Promise<void> {
   const want = await runKernelOn('cpu', kernel, inputs, attrs);
   const got = await runKernelOn('wasm', kernel, inputs, attrs);
   assert.deepEqual(got.shape, want.shape, `${kernel} output shape`);
@@ -99,14 +120,34 @@ test('the SIMD kernels assembled and are in use (else the kernels below would te
 });
 
 test('the registered kernel list names every replaced kernel', () => {
-  for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad', 'Sum', 'Mean', 'Tile', 'Identity', 'Cast', 'Multiply', 'Add', 'FusedBatchNorm']) {
+  for (const k of [
+    'Conv2DBackpropFilter',
+    'Conv2DBackpropInput',
+    'BatchMatMul',
+    'MaxPoolGrad',
+    'Sum',
+    'Mean',
+    'Tile',
+    'Identity',
+    'Cast',
+    'Multiply',
+    'Add',
+    'FusedBatchNorm',
+  ]) {
     assert.ok(WASM_TRAINING_KERNELS.includes(k), k);
     assert.ok(tf.getKernel(k, 'wasm') !== undefined, `${k} registered for wasm`);
   }
 });
 
 describe('Conv2DBackpropFilter', () => {
-  const cases: Array<{ x: number[]; f: number[]; strides: number; pad: 'same' | 'valid'; dy: number[]; small?: boolean }> = [
+  const cases: Array<{
+    x: number[];
+    f: number[];
+    strides: number;
+    pad: 'same' | 'valid';
+    dy: number[];
+    small?: boolean;
+  }> = [
     { x: [2, 8, 8, 3], f: [3, 3, 3, 8], strides: 1, pad: 'same', dy: [2, 8, 8, 8] },
     { x: [1, 7, 7, 1], f: [3, 3, 1, 4], strides: 1, pad: 'same', dy: [1, 7, 7, 4] },
     { x: [3, 9, 9, 5], f: [3, 3, 5, 6], strides: 2, pad: 'valid', dy: [3, 4, 4, 6] },
@@ -132,19 +173,34 @@ describe('Conv2DBackpropFilter', () => {
   ];
   for (const c of cases) {
     test(`x ${c.x} filter ${c.f} stride ${c.strides} ${c.pad}${c.small === true ? ' (small chunks)' : ''}`, async () => {
-      const prev = setKernelTuning(c.small === true ? { gridDyChunk: 2000, gridSimdSlice: 96, im2colDyChunk: 500, im2colColChunk: 5000 } : {});
+      const prev = setKernelTuning(
+        c.small === true ? { gridDyChunk: 2000, gridSimdSlice: 96, im2colDyChunk: 500, im2colColChunk: 5000 } : {},
+      );
       try {
-        await checkKernel('Conv2DBackpropFilter', { x: { shape: c.x, seed: 1 }, dy: { shape: c.dy, seed: 2 } },
-          { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: c.f } as unknown as NamedAttrMap,
-          LONG_REDUCTION);
+        await checkKernel(
+          'Conv2DBackpropFilter',
+          { x: { shape: c.x, seed: 1 }, dy: { shape: c.dy, seed: 2 } },
+          {
+            strides: c.strides,
+            pad: c.pad,
+            dataFormat: 'NHWC',
+            dimRoundingMode: undefined,
+            filterShape: c.f,
+          } as unknown as NamedAttrMap,
+          LONG_REDUCTION,
+        );
       } finally {
         setKernelTuning(prev);
       }
     });
   }
   test('channels-first input is transposed, not rejected', async () => {
-    await checkKernel('Conv2DBackpropFilter', { x: { shape: [2, 3, 6, 6], seed: 3 }, dy: { shape: [2, 4, 6, 6], seed: 4 } },
-      { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 3, 4] } as unknown as NamedAttrMap, LONG_REDUCTION);
+    await checkKernel(
+      'Conv2DBackpropFilter',
+      { x: { shape: [2, 3, 6, 6], seed: 3 }, dy: { shape: [2, 4, 6, 6], seed: 4 } },
+      { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 3, 4] } as unknown as NamedAttrMap,
+      LONG_REDUCTION,
+    );
   });
 });
 
@@ -160,8 +216,13 @@ describe('Conv2DBackpropInput', () => {
   ];
   for (const c of cases) {
     test(`dy ${c.dy} filter ${c.f} stride ${c.strides} ${c.pad}`, async () => {
-      await checkKernel('Conv2DBackpropInput', { dy: { shape: c.dy, seed: 5 }, filter: { shape: c.f, seed: 6 } },
-        { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: c.inputShape } as unknown as NamedAttrMap);
+      await checkKernel('Conv2DBackpropInput', { dy: { shape: c.dy, seed: 5 }, filter: { shape: c.f, seed: 6 } }, {
+        strides: c.strides,
+        pad: c.pad,
+        dataFormat: 'NHWC',
+        dimRoundingMode: undefined,
+        inputShape: c.inputShape,
+      } as unknown as NamedAttrMap);
     });
   }
 });
@@ -178,8 +239,12 @@ describe('BatchMatMul', () => {
   ];
   for (const c of cases) {
     test(`a ${c.a} b ${c.b} transposeA=${c.tA} transposeB=${c.tB}`, async () => {
-      await checkKernel('BatchMatMul', { a: { shape: c.a, seed: 7 }, b: { shape: c.b, seed: 8 } },
-        { transposeA: c.tA, transposeB: c.tB }, c.tol ?? TIGHT);
+      await checkKernel(
+        'BatchMatMul',
+        { a: { shape: c.a, seed: 7 }, b: { shape: c.b, seed: 8 } },
+        { transposeA: c.tA, transposeB: c.tB },
+        c.tol ?? TIGHT,
+      );
     });
   }
 });
@@ -202,10 +267,21 @@ describe('MaxPoolGrad', () => {
     test(`x ${c.x} pool ${c.filter} stride ${c.strides} ${c.pad}${c.nanEvery ? ' with NaN' : ''}`, async () => {
       const input: Spec = { shape: c.x, seed: 9, reluLike: true, nanEvery: c.nanEvery };
       // The forward output MaxPoolGrad receives is the cpu backend's max-pool of the same input.
-      const y = await runKernelOn('cpu', 'MaxPool', { x: input }, { filterSize: c.filter, strides: c.strides, pad: c.pad });
-      await checkKernel('MaxPoolGrad', {
-        dy: { shape: y.shape, seed: 10 }, input, output: { shape: y.shape, seed: 0, values: y.values },
-      }, { filterSize: c.filter, strides: c.strides, pad: c.pad });
+      const y = await runKernelOn(
+        'cpu',
+        'MaxPool',
+        { x: input },
+        { filterSize: c.filter, strides: c.strides, pad: c.pad },
+      );
+      await checkKernel(
+        'MaxPoolGrad',
+        {
+          dy: { shape: y.shape, seed: 10 },
+          input,
+          output: { shape: y.shape, seed: 0, values: y.values },
+        },
+        { filterSize: c.filter, strides: c.strides, pad: c.pad },
+      );
     });
   }
 });
@@ -224,7 +300,12 @@ describe('Sum and Mean', () => {
   for (const kernel of ['Sum', 'Mean']) {
     for (const c of cases) {
       test(`${kernel} ${c.shape} over ${c.axis} keepDims=${c.keepDims}`, async () => {
-        await checkKernel(kernel, { x: { shape: c.shape, seed: 12 } }, { axis: c.axis, keepDims: c.keepDims }, c.tol ?? TIGHT);
+        await checkKernel(
+          kernel,
+          { x: { shape: c.shape, seed: 12 } },
+          { axis: c.axis, keepDims: c.keepDims },
+          c.tol ?? TIGHT,
+        );
       });
     }
   }
@@ -286,7 +367,11 @@ describe('Multiply and Add with a channel vector', () => {
   for (const kernel of ['Multiply', 'Add']) {
     for (const c of cases) {
       test(`${kernel} ${JSON.stringify(c.a)} and ${JSON.stringify(c.b)}${c.dtype ? ' int32' : ''}`, async () => {
-        await checkKernel(kernel, { a: { shape: c.a, seed: 20, dtype: c.dtype }, b: { shape: c.b, seed: 21, dtype: c.dtype } }, {});
+        await checkKernel(
+          kernel,
+          { a: { shape: c.a, seed: 20, dtype: c.dtype }, b: { shape: c.b, seed: 21, dtype: c.dtype } },
+          {},
+        );
       });
     }
   }
@@ -299,7 +384,11 @@ describe('FusedBatchNorm', () => {
   };
   test('per-channel parameters, with and without offset and scale', async () => {
     for (const withParams of [true, false]) {
-      const inputs: Record<string, Spec> = { x: { shape: [3, 5, 5, 8], seed: 22 }, mean: { shape: [8], seed: 23 }, variance: positive([8], 24) };
+      const inputs: Record<string, Spec> = {
+        x: { shape: [3, 5, 5, 8], seed: 22 },
+        mean: { shape: [8], seed: 23 },
+        variance: positive([8], 24),
+      };
       if (withParams) Object.assign(inputs, { offset: { shape: [8], seed: 25 }, scale: { shape: [8], seed: 26 } });
       await checkKernel('FusedBatchNorm', inputs, { varianceEpsilon: 0.001 });
     }
@@ -307,11 +396,21 @@ describe('FusedBatchNorm', () => {
   test('a large mean against a small spread stays accurate', async () => {
     const x = positive([2, 4, 4, 3], 27);
     const shifted: Spec = { ...x, values: Array.from(x.values!, (v) => v + 1000) };
-    await checkKernel('FusedBatchNorm', { x: shifted, mean: { shape: [3], seed: 0, values: [1000.5, 1000.5, 1000.5] }, variance: positive([3], 28) },
-      { varianceEpsilon: 0.001 });
+    await checkKernel(
+      'FusedBatchNorm',
+      { x: shifted, mean: { shape: [3], seed: 0, values: [1000.5, 1000.5, 1000.5] }, variance: positive([3], 28) },
+      { varianceEpsilon: 0.001 },
+    );
   });
   test('broadcast parameters of full rank keep the original kernel', async () => {
-    await checkKernel('FusedBatchNorm', { x: { shape: [2, 3, 3, 4], seed: 29 }, mean: { shape: [1, 1, 1, 4], seed: 30 }, variance: positive([1, 1, 1, 4], 31) },
-      { varianceEpsilon: 0.001 });
+    await checkKernel(
+      'FusedBatchNorm',
+      {
+        x: { shape: [2, 3, 3, 4], seed: 29 },
+        mean: { shape: [1, 1, 1, 4], seed: 30 },
+        variance: positive([1, 1, 1, 4], 31),
+      },
+      { varianceEpsilon: 0.001 },
+    );
   });
 });

@@ -17,14 +17,17 @@ const BATCH = 4;
 
 function batch(seed: number): { x: Float32Array; y: Float32Array } {
   let s = seed >>> 0;
-  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
   const x = Float32Array.from({ length: BATCH * INPUT[0] * INPUT[1] * INPUT[2] }, () => next() * 2 - 1);
   const y = new Float32Array(BATCH * 10);
   for (let i = 0; i < BATCH; i++) y[i * 10 + Math.floor(next() * 10)] = 1;
   return { x, y };
 }
 
-interface StepResult { loss: number; grads: Map<string, Float32Array> }
+interface StepResult {
+  loss: number;
+  grads: Map<string, Float32Array>;
+}
 
 async function trainingStep(backend: 'cpu' | 'wasm', name: ModelName): Promise<StepResult> {
   await tf.setBackend(backend);
@@ -84,7 +87,11 @@ test('model.fit trains on wasm without leaking tensors or growing the heap', asy
   const xs = tf.tensor4d(x, [BATCH, ...INPUT]);
   const ys = tf.tensor2d(y, [BATCH, 10]);
   const losses: number[] = [];
-  const snapshot = () => ({ tensors: tf.memory().numTensors, dataIds: backend.numDataIds(), heap: backend.wasm.HEAPU8.length });
+  const snapshot = () => ({
+    tensors: tf.memory().numTensors,
+    dataIds: backend.numDataIds(),
+    heap: backend.wasm.HEAPU8.length,
+  });
   let warm = snapshot();
   for (let step = 0; step < 8; step++) {
     const loss = await model.trainOnBatch(xs, ys);

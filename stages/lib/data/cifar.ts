@@ -30,7 +30,13 @@ export const CIFAR_BATCHES: readonly CifarBatchFile[] = [
 ];
 const META_MEMBER = 'batches.meta.txt';
 
-export const cifarMeta = (): DatasetMeta => ({ dataset: 'cifar10', height: CIFAR_SIDE, width: CIFAR_SIDE, channels: 3, classes: CIFAR_CLASSES });
+export const cifarMeta = (): DatasetMeta => ({
+  dataset: 'cifar10',
+  height: CIFAR_SIDE,
+  width: CIFAR_SIDE,
+  channels: 3,
+  classes: CIFAR_CLASSES,
+});
 
 export interface CifarImage {
   id: string;
@@ -57,7 +63,10 @@ export function decodeBatch(where: string, batch: CifarBatchFile, data: Buffer, 
     const base = r * CIFAR_RECORD;
     const label = data[base]!;
     if (label >= CIFAR_CLASSES.length) {
-      throw new DataError(`${where}: ${batch.member} record ${r} has label ${label}, expected 0-9`, 'The archive is corrupt or not CIFAR-10 binary.');
+      throw new DataError(
+        `${where}: ${batch.member} record ${r} has label ${label}, expected 0-9`,
+        'The archive is corrupt or not CIFAR-10 binary.',
+      );
     }
     const pixels = new Uint8Array(3 * CIFAR_PIXELS);
     const red = base + 1;
@@ -67,16 +76,27 @@ export function decodeBatch(where: string, batch: CifarBatchFile, data: Buffer, 
       pixels[i * 3 + 2] = data[red + 2 * CIFAR_PIXELS + i]!;
     }
     const index = batch.batchNo * recordsPerBatch + r;
-    images.push({ id: `${batch.split}-${String(index).padStart(Math.max(5, digits), '0')}`, label, split: batch.split, pixels });
+    images.push({
+      id: `${batch.split}-${String(index).padStart(Math.max(5, digits), '0')}`,
+      label,
+      split: batch.split,
+      pixels,
+    });
   }
   return images;
 }
 
 /** batches.meta.txt must name the ten classes in label order: anything else is not CIFAR-10. */
 function checkClassNames(where: string, text: string): void {
-  const names = text.split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+  const names = text
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (names.join(',') !== CIFAR_CLASSES.join(',')) {
-    throw new DataError(`${where}: ${META_MEMBER} lists classes ${names.join(', ')}, expected ${CIFAR_CLASSES.join(', ')}`, 'The archive is not CIFAR-10 binary.');
+    throw new DataError(
+      `${where}: ${META_MEMBER} lists classes ${names.join(', ')}, expected ${CIFAR_CLASSES.join(', ')}`,
+      'The archive is not CIFAR-10 binary.',
+    );
   }
 }
 
@@ -99,13 +119,23 @@ export async function readCifarArchive(archive: string, recordsPerBatch: number,
     LIMITS,
   );
   const missing = [...byMember.keys()].filter((m) => !seen.has(m));
-  if (missing.length) throw new DataError(`${archive}: missing member${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, 'The archive is truncated or not CIFAR-10 binary.');
+  if (missing.length)
+    throw new DataError(
+      `${archive}: missing member${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`,
+      'The archive is truncated or not CIFAR-10 binary.',
+    );
 }
 
 /** The extracted layout: `dir` is cifar-10-batches-bin/ itself or a folder holding it. */
 export async function resolveCifarFolder(dir: string): Promise<string | undefined> {
   for (const candidate of [dir, path.join(dir, CIFAR_DIR)]) {
-    if (await fs.stat(path.join(candidate, 'data_batch_1.bin')).then((s) => s.isFile(), () => false)) return candidate;
+    if (
+      await fs.stat(path.join(candidate, 'data_batch_1.bin')).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      return candidate;
   }
   return undefined;
 }
@@ -114,9 +144,16 @@ export async function readCifarFolder(dir: string, recordsPerBatch: number, onBa
   for (const batch of CIFAR_BATCHES) {
     const file = path.join(dir, batch.member);
     const st = await fs.lstat(file).catch(() => undefined);
-    if (!st?.isFile()) throw new DataError(`${dir}: missing ${batch.member}`, 'Point pull.url at the extracted cifar-10-batches-bin folder.');
+    if (!st?.isFile())
+      throw new DataError(
+        `${dir}: missing ${batch.member}`,
+        'Point pull.url at the extracted cifar-10-batches-bin folder.',
+      );
     if (st.size !== recordsPerBatch * CIFAR_RECORD) {
-      throw new DataError(`${file} is ${st.size} bytes, expected ${recordsPerBatch} x ${CIFAR_RECORD} = ${recordsPerBatch * CIFAR_RECORD}`, 'The file is truncated or not CIFAR-10 binary.');
+      throw new DataError(
+        `${file} is ${st.size} bytes, expected ${recordsPerBatch} x ${CIFAR_RECORD} = ${recordsPerBatch * CIFAR_RECORD}`,
+        'The file is truncated or not CIFAR-10 binary.',
+      );
     }
     await onBatch(decodeBatch(dir, batch, await fs.readFile(file), recordsPerBatch));
   }

@@ -39,7 +39,10 @@ export async function md5File(file: string): Promise<string> {
 }
 
 export function checksumError(file: string, source: string, expected: string, actual: string): DataError {
-  return new DataError(`checksum mismatch for ${file} (from ${source}): expected md5 ${expected}, got ${actual}`, 'Fix the md5 in params.yaml if the source changed on purpose, else the download is corrupt.');
+  return new DataError(
+    `checksum mismatch for ${file} (from ${source}): expected md5 ${expected}, got ${actual}`,
+    'Fix the md5 in params.yaml if the source changed on purpose, else the download is corrupt.',
+  );
 }
 
 /**
@@ -118,7 +121,11 @@ function get(url: string, headers: Record<string, string>, timeoutMs: number, re
   });
 }
 
-const sizeOf = (file: string) => fs.stat(file).then((s) => s.size, () => 0);
+const sizeOf = (file: string) =>
+  fs.stat(file).then(
+    (s) => s.size,
+    () => 0,
+  );
 
 /** Downloads `url` to `dest`, verified against `md5`. Reuses a verified `dest` that is already there. */
 export async function download(url: string, dest: string, md5: string, opts: DownloadOptions = {}): Promise<void> {
@@ -127,9 +134,12 @@ export async function download(url: string, dest: string, md5: string, opts: Dow
   if ((await sizeOf(dest)) > 0 && (await md5File(dest)) === md5) return;
   const part = `${dest}.part`;
   const note = `${part}.json`;
-  const noted = await fs.readFile(note, 'utf8').then((t) => (JSON.parse(t) as { url?: string }).url, () => undefined);
+  const noted = await fs.readFile(note, 'utf8').then(
+    (t) => (JSON.parse(t) as { url?: string }).url,
+    () => undefined,
+  );
   if (noted !== url) await fs.rm(part, { force: true });
-  await fs.writeFile(note, JSON.stringify({ url, md5 }) + '\n');
+  await fs.writeFile(note, `${JSON.stringify({ url, md5 })}\n`);
 
   let failures = 0;
   for (;;) {
@@ -161,7 +171,11 @@ export async function download(url: string, dest: string, md5: string, opts: Dow
         // A range we did not ask for: start over rather than splice mismatched bytes.
         res.resume();
         await fs.rm(part, { force: true });
-        if (failures++ >= maxResumes) throw new DataError(`${url}: server answered a resume with a wrong range (${res.headers['content-range'] ?? 'none'})`, 'Delete data/.pull and try again.');
+        if (failures++ >= maxResumes)
+          throw new DataError(
+            `${url}: server answered a resume with a wrong range (${res.headers['content-range'] ?? 'none'})`,
+            'Delete data/.pull and try again.',
+          );
         continue;
       }
       start = have;
@@ -179,11 +193,15 @@ export async function download(url: string, dest: string, md5: string, opts: Dow
         opts.onProgress?.({ url, received, total, resumedFrom: start });
       }
       // A clean end short of the announced length is a drop too.
-      if (total !== undefined && received < total) throw new Error(`connection closed at ${received} of ${total} bytes`);
+      if (total !== undefined && received < total)
+        throw new Error(`connection closed at ${received} of ${total} bytes`);
       break;
     } catch (e) {
       if (failures++ >= maxResumes) {
-        throw new DataError(`download of ${url} failed after ${maxResumes} resumes: ${errorText(e)}`, `Run the stage again to resume from ${part}.`);
+        throw new DataError(
+          `download of ${url} failed after ${maxResumes} resumes: ${errorText(e)}`,
+          `Run the stage again to resume from ${part}.`,
+        );
       }
     } finally {
       await fh.close();

@@ -31,16 +31,24 @@ function makeId(cls: string, file: string, used: Set<string>): string {
   return id;
 }
 
-export async function listImageFolder(root: string): Promise<{ classes: string[]; files: { cls: number; file: string }[] }> {
+export async function listImageFolder(
+  root: string,
+): Promise<{ classes: string[]; files: { cls: number; file: string }[] }> {
   const entries = await fs.readdir(root, { withFileTypes: true }).catch((e: unknown) => {
     throw new DataError(`cannot read image folder ${root}: ${errorText(e)}`, HINT);
   });
-  const classes = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort(byCodePoint);
+  const classes = entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort(byCodePoint);
   if (classes.length === 0) throw new DataError(`image folder ${root} has no class sub-folders`, HINT);
   const files: { cls: number; file: string }[] = [];
   for (const [cls, name] of classes.entries()) {
     const inside = await fs.readdir(path.join(root, name), { withFileTypes: true });
-    const images = inside.filter((e) => e.isFile() && /\.(png|jpe?g)$/i.test(e.name)).map((e) => e.name).sort(byCodePoint);
+    const images = inside
+      .filter((e) => e.isFile() && /\.(png|jpe?g)$/i.test(e.name))
+      .map((e) => e.name)
+      .sort(byCodePoint);
     if (images.length === 0) throw new DataError(`class folder ${path.join(root, name)} has no .png/.jpg images`, HINT);
     for (const f of images) files.push({ cls, file: path.join(root, name, f) });
   }
@@ -51,13 +59,17 @@ export async function listImageFolder(root: string): Promise<{ classes: string[]
  * Reads and checks every image; calls onImage in class, then file-name order, with the dataset
  * description (known from the first image on). Returns the description.
  */
-export async function readImageFolder(root: string, onImage: (img: FolderImage, meta: DatasetMeta) => void): Promise<DatasetMeta> {
+export async function readImageFolder(
+  root: string,
+  onImage: (img: FolderImage, meta: DatasetMeta) => void,
+): Promise<DatasetMeta> {
   const { classes, files } = await listImageFolder(root);
   let meta: DatasetMeta | undefined;
   const used = new Set<string>();
   for (const { cls, file } of files) {
     const st = await fs.stat(file);
-    if (st.size > MAX_FILE_BYTES) throw new DataError(`${file} is ${st.size} bytes, over the limit of ${MAX_FILE_BYTES}`, HINT);
+    if (st.size > MAX_FILE_BYTES)
+      throw new DataError(`${file} is ${st.size} bytes, over the limit of ${MAX_FILE_BYTES}`, HINT);
     const bytes = await fs.readFile(file);
     let png: Buffer;
     let width: number;
@@ -68,7 +80,12 @@ export async function readImageFolder(root: string, onImage: (img: FolderImage, 
     } else {
       let img: { width: number; height: number; data: Uint8Array };
       try {
-        img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: 50, maxMemoryUsageInMB: 256 });
+        img = jpeg.decode(bytes, {
+          useTArray: true,
+          formatAsRGBA: false,
+          maxResolutionInMP: 50,
+          maxMemoryUsageInMB: 256,
+        });
       } catch (e) {
         throw new DataError(`${file}: not a readable JPEG (${errorText(e)})`, HINT);
       }

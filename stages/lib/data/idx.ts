@@ -9,9 +9,26 @@ import { DataError, errorText } from './errors.js';
 import type { DatasetMeta } from './layout.js';
 import type { OriginalSplit } from './raw-writer.js';
 
-export const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const FASHION_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 export const FASHION_SIDE = 28;
-export const fashionMeta = (): DatasetMeta => ({ dataset: 'fashion-mnist', height: FASHION_SIDE, width: FASHION_SIDE, channels: 1, classes: FASHION_CLASSES });
+export const fashionMeta = (): DatasetMeta => ({
+  dataset: 'fashion-mnist',
+  height: FASHION_SIDE,
+  width: FASHION_SIDE,
+  channels: 1,
+  classes: FASHION_CLASSES,
+});
 
 const IMAGES_MAGIC = 0x00000803;
 const LABELS_MAGIC = 0x00000801;
@@ -30,20 +47,30 @@ export interface IdxImages {
 export function parseIdxImages(buf: Buffer, file: string): IdxImages {
   if (buf.length < 16) throw new DataError(`${file}: too short for an IDX image header (${buf.length} bytes)`, HINT);
   const magic = buf.readUInt32BE(0);
-  if (magic !== IMAGES_MAGIC) throw new DataError(`${file}: magic number 0x${magic.toString(16)}, expected 0x803 (unsigned bytes, 3 dimensions)`, HINT);
+  if (magic !== IMAGES_MAGIC)
+    throw new DataError(
+      `${file}: magic number 0x${magic.toString(16)}, expected 0x803 (unsigned bytes, 3 dimensions)`,
+      HINT,
+    );
   const count = buf.readUInt32BE(4);
   const rows = buf.readUInt32BE(8);
   const cols = buf.readUInt32BE(12);
-  if (rows !== FASHION_SIDE || cols !== FASHION_SIDE) throw new DataError(`${file}: images are ${rows}x${cols}, expected ${FASHION_SIDE}x${FASHION_SIDE}`, HINT);
+  if (rows !== FASHION_SIDE || cols !== FASHION_SIDE)
+    throw new DataError(`${file}: images are ${rows}x${cols}, expected ${FASHION_SIDE}x${FASHION_SIDE}`, HINT);
   const expected = 16 + count * rows * cols;
-  if (buf.length !== expected) throw new DataError(`${file}: ${buf.length} bytes, expected 16 + ${count} x ${rows} x ${cols} = ${expected}`, HINT);
+  if (buf.length !== expected)
+    throw new DataError(`${file}: ${buf.length} bytes, expected 16 + ${count} x ${rows} x ${cols} = ${expected}`, HINT);
   return { count, rows, cols, pixels: buf.subarray(16) };
 }
 
 export function parseIdxLabels(buf: Buffer, file: string, classes: number): Buffer {
   if (buf.length < 8) throw new DataError(`${file}: too short for an IDX label header (${buf.length} bytes)`, HINT);
   const magic = buf.readUInt32BE(0);
-  if (magic !== LABELS_MAGIC) throw new DataError(`${file}: magic number 0x${magic.toString(16)}, expected 0x801 (unsigned bytes, 1 dimension)`, HINT);
+  if (magic !== LABELS_MAGIC)
+    throw new DataError(
+      `${file}: magic number 0x${magic.toString(16)}, expected 0x801 (unsigned bytes, 1 dimension)`,
+      HINT,
+    );
   const count = buf.readUInt32BE(4);
   if (buf.length !== 8 + count) throw new DataError(`${file}: ${buf.length} bytes, expected 8 + ${count}`, HINT);
   const labels = buf.subarray(8);
@@ -75,17 +102,29 @@ export interface GrayImage {
 }
 
 /** Reads both splits; calls `onSplit` once per split with its images in file order. */
-export async function readFashionMnist(dir: string, onSplit: (images: GrayImage[]) => void | Promise<void>): Promise<void> {
-  for (const [split, prefix] of [['train', 'train'], ['test', 't10k']] as const) {
+export async function readFashionMnist(
+  dir: string,
+  onSplit: (images: GrayImage[]) => void | Promise<void>,
+): Promise<void> {
+  for (const [split, prefix] of [
+    ['train', 'train'],
+    ['test', 't10k'],
+  ] as const) {
     const img = await readMaybeGz(dir, `${prefix}-images-idx3-ubyte`);
     const lab = await readMaybeGz(dir, `${prefix}-labels-idx1-ubyte`);
     const images = parseIdxImages(img.bytes, img.file);
     const labels = parseIdxLabels(lab.bytes, lab.file, FASHION_CLASSES.length);
-    if (labels.length !== images.count) throw new DataError(`${lab.file} has ${labels.length} labels but ${img.file} has ${images.count} images`, HINT);
+    if (labels.length !== images.count)
+      throw new DataError(`${lab.file} has ${labels.length} labels but ${img.file} has ${images.count} images`, HINT);
     const size = images.rows * images.cols;
     const out: GrayImage[] = [];
     for (let i = 0; i < images.count; i++) {
-      out.push({ id: `${split}-${String(i).padStart(5, '0')}`, label: labels[i]!, split, pixels: images.pixels.subarray(i * size, (i + 1) * size) });
+      out.push({
+        id: `${split}-${String(i).padStart(5, '0')}`,
+        label: labels[i]!,
+        split,
+        pixels: images.pixels.subarray(i * size, (i + 1) * size),
+      });
     }
     await onSplit(out);
   }

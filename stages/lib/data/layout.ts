@@ -45,7 +45,10 @@ let signalsHooked = false;
 function hookSignals(): void {
   if (signalsHooked) return;
   signalsHooked = true;
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     process.once(signal, () => {
       for (const dir of liveTempDirs) rmSync(dir, { recursive: true, force: true });
       process.exit(code);
@@ -60,14 +63,18 @@ async function sweepStale(target: string): Promise<void> {
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const pid = Number(name.slice(prefix.length).split('-')[0]);
-    if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) await fs.rm(path.join(path.dirname(target), name), { recursive: true, force: true });
+    if (Number.isInteger(pid) && pid !== process.pid && !alive(pid))
+      await fs.rm(path.join(path.dirname(target), name), { recursive: true, force: true });
   }
 }
 
 /** A fresh empty directory beside `target` (same file system, so the final rename is atomic). */
 export async function makeTempDir(target: string): Promise<string> {
   await sweepStale(target);
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
   await fs.mkdir(tmp, { recursive: true });
   liveTempDirs.add(tmp);
   hookSignals();
@@ -82,10 +89,13 @@ export const releaseTempDir = (tmp: string): void => {
 /** Puts a finished temp directory in place of `target`, replacing what was there. */
 export async function replaceDir(tmp: string, target: string): Promise<void> {
   const old = `${tmp}.old`;
-  const hadOld = await fs.rename(target, old).then(() => true, (e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return false;
-    throw e;
-  });
+  const hadOld = await fs.rename(target, old).then(
+    () => true,
+    (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return false;
+      throw e;
+    },
+  );
   await fs.rename(tmp, target);
   releaseTempDir(tmp);
   if (hadOld) await fs.rm(old, { recursive: true, force: true });
@@ -115,11 +125,30 @@ export async function readMeta(file: string): Promise<DatasetMeta> {
   }
   const m = JSON.parse(text) as Partial<DatasetMeta>;
   const okDim = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n > 0;
-  if (!okDim(m.height) || !okDim(m.width) || (m.channels !== 1 && m.channels !== 3) || !Array.isArray(m.classes) || m.classes.length === 0) {
-    throw new DataError(`${file}: not a dataset description (needs height, width, channels 1|3, classes)`, 'Re-run the stage that wrote it.');
+  if (
+    !okDim(m.height) ||
+    !okDim(m.width) ||
+    (m.channels !== 1 && m.channels !== 3) ||
+    !Array.isArray(m.classes) ||
+    m.classes.length === 0
+  ) {
+    throw new DataError(
+      `${file}: not a dataset description (needs height, width, channels 1|3, classes)`,
+      'Re-run the stage that wrote it.',
+    );
   }
-  return { dataset: String(m.dataset ?? 'unknown'), height: m.height!, width: m.width!, channels: m.channels, classes: m.classes.map(String) };
+  return {
+    dataset: String(m.dataset ?? 'unknown'),
+    height: m.height!,
+    width: m.width!,
+    channels: m.channels,
+    classes: m.classes.map(String),
+  };
 }
 
 export const metaJson = (m: DatasetMeta): string =>
-  JSON.stringify({ dataset: m.dataset, height: m.height, width: m.width, channels: m.channels, classes: m.classes }, null, 2) + '\n';
+  `${JSON.stringify(
+    { dataset: m.dataset, height: m.height, width: m.width, channels: m.channels, classes: m.classes },
+    null,
+    2,
+  )}\n`;

@@ -18,7 +18,10 @@ export class ParamsFile {
     try {
       text = await fs.readFile(file, 'utf8');
     } catch (e) {
-      throw new DataError(`cannot read ${file}: ${errorText(e)}`, 'Run the stage from the project root, where params.yaml is.');
+      throw new DataError(
+        `cannot read ${file}: ${errorText(e)}`,
+        'Run the stage from the project root, where params.yaml is.',
+      );
     }
     return ParamsFile.parse(text, file);
   }
@@ -66,7 +69,8 @@ export class ParamsFile {
 
   private required(path: string): unknown {
     const v = this.value(path);
-    if (v === undefined) throw new DataError(`${this.where(path)}: missing param ${path}`, `Add ${path} to ${this.file}.`);
+    if (v === undefined)
+      throw new DataError(`${this.where(path)}: missing param ${path}`, `Add ${path} to ${this.file}.`);
     return v;
   }
 
@@ -78,7 +82,8 @@ export class ParamsFile {
 
   int(path: string, range: { min?: number; max?: number } = {}, fallback?: number): number {
     const v = fallback !== undefined && !this.has(path) ? fallback : this.required(path);
-    if (typeof v !== 'number' || !Number.isSafeInteger(v)) this.fail(path, `must be an integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v))
+      this.fail(path, `must be an integer, got ${JSON.stringify(v)}`);
     if (range.min !== undefined && v < range.min) this.fail(path, `must be at least ${range.min}, got ${v}`);
     if (range.max !== undefined && v > range.max) this.fail(path, `must be at most ${range.max}, got ${v}`);
     return v;
@@ -86,7 +91,8 @@ export class ParamsFile {
 
   oneOf<T extends string>(path: string, choices: readonly T[]): T {
     const v = this.string(path);
-    if (!(choices as readonly string[]).includes(v)) this.fail(path, `must be one of ${choices.join(', ')}, got ${JSON.stringify(v)}`);
+    if (!(choices as readonly string[]).includes(v))
+      this.fail(path, `must be one of ${choices.join(', ')}, got ${JSON.stringify(v)}`);
     return v as T;
   }
 }

@@ -27,7 +27,7 @@ export function classQuotas(classCounts: readonly number[], size: number, parts:
   const quotas = caps.map(() => 0);
   let remaining = size;
   while (remaining > 0) {
-    const open = quotas.map((q, i) => i).filter((i) => quotas[i]! < caps[i]!);
+    const open = quotas.map((_q, i) => i).filter((i) => quotas[i]! < caps[i]!);
     const share = Math.floor(remaining / open.length);
     if (share === 0) {
       for (const i of open.slice(0, remaining)) quotas[i]! += 1;
@@ -47,11 +47,21 @@ export function classQuotas(classCounts: readonly number[], size: number, parts:
  * (seed, class name) and cut into consecutive runs, so partitions are disjoint by construction and
  * the result depends only on the set of images, never on the order they were listed in.
  */
-export function planPartitions(items: readonly LabeledId[], classes: readonly string[], size: number, parts: number, seed: number): string[][] {
+export function planPartitions(
+  items: readonly LabeledId[],
+  classes: readonly string[],
+  size: number,
+  parts: number,
+  seed: number,
+): string[][] {
   const byClass = classes.map((): string[] => []);
   for (const it of items) {
     const bucket = byClass[it.label];
-    if (!bucket) throw new DataError(`image ${it.id} has label ${it.label}, but there are ${classes.length} classes`, 'Re-run the pull stage.');
+    if (!bucket)
+      throw new DataError(
+        `image ${it.id} has label ${it.label}, but there are ${classes.length} classes`,
+        'Re-run the pull stage.',
+      );
     bucket.push(it.id);
   }
   const counts = byClass.map((ids) => ids.length);

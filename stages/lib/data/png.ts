@@ -12,7 +12,11 @@ const FAST = { deflateLevel: 1, deflateStrategy: 0, filterType: 4 } as const;
 /** Encodes interleaved 8-bit pixels (channels 1 = gray, 3 = RGB) as a PNG of the same colour type. */
 export function encodePng(pixels: Uint8Array, width: number, height: number, channels: 1 | 3): Buffer {
   const colorType = channels === 1 ? 0 : 2;
-  const png = { width, height, data: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength) } as unknown as PNG;
+  const png = {
+    width,
+    height,
+    data: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength),
+  } as unknown as PNG;
   return PNG.sync.write(png, { ...FAST, colorType, inputColorType: colorType, inputHasAlpha: false });
 }
 

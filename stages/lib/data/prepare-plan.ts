@@ -42,12 +42,14 @@ export function parseDataSpec(spec: string, valid: readonly string[]): string[] 
 export function splitProblem(split: Record<string, unknown>): string | undefined {
   const keys = Object.keys(split);
   const extra = keys.filter((k) => !(SPLITS as readonly string[]).includes(k));
-  if (extra.length) return `has unknown key${extra.length > 1 ? 's' : ''} ${extra.join(', ')} (expected ${SPLITS.join(', ')})`;
+  if (extra.length)
+    return `has unknown key${extra.length > 1 ? 's' : ''} ${extra.join(', ')} (expected ${SPLITS.join(', ')})`;
   const missing = SPLITS.filter((k) => !(k in split));
   if (missing.length) return `lacks ${missing.join(', ')}`;
   for (const k of SPLITS) {
     const v = split[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return `${k} must be a positive number, got ${JSON.stringify(v)}`;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+      return `${k} must be a positive number, got ${JSON.stringify(v)}`;
   }
   const sum = SPLITS.reduce((s, k) => s + (split[k] as number), 0);
   if (Math.abs(sum - 1) > 1e-9) return `fractions sum to ${sum}, not 1`;
@@ -75,12 +77,20 @@ export function splitCounts(n: number, f: SplitFractions): Record<SplitName, num
  * Stratified split: each class is sorted by id, shuffled with a stream from (seed, class name) and
  * cut by splitCounts; each split is then shuffled as a whole so classes are interleaved.
  */
-export function planSplits(items: readonly PreparedItem[], classes: readonly string[], f: SplitFractions, seed: number): Record<SplitName, PreparedItem[]> {
+export function planSplits(
+  items: readonly PreparedItem[],
+  classes: readonly string[],
+  f: SplitFractions,
+  seed: number,
+): Record<SplitName, PreparedItem[]> {
   const byClass = classes.map((): PreparedItem[] => []);
   for (const it of items) byClass[it.label]?.push(it);
   const out: Record<SplitName, PreparedItem[]> = { train: [], val: [], test: [] };
   byClass.forEach((list, label) => {
-    const order = shuffled(list.slice().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)), mulberry32(deriveSeed(seed, classes[label]!)));
+    const order = shuffled(
+      list.slice().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+      mulberry32(deriveSeed(seed, classes[label]!)),
+    );
     const c = splitCounts(order.length, f);
     out.train.push(...order.slice(0, c.train));
     out.val.push(...order.slice(c.train, c.train + c.val));

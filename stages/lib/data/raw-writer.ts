@@ -65,7 +65,8 @@ export class RawWriter {
   addPng(id: string, label: number, split: OriginalSplit, png: Uint8Array): void {
     const name = this.meta.classes[label];
     if (name === undefined) throw new Error(`label ${label} out of range`);
-    if (this.ids.has(id)) throw new DataError(`duplicate image id ${id}`, 'Check that the source holds each image once.');
+    if (this.ids.has(id))
+      throw new DataError(`duplicate image id ${id}`, 'Check that the source holds each image once.');
     this.ids.add(id);
     const rel = `${classDir(name)}/${id}.png`;
     // Sync writes: the encoder is sync too, and 60,000 tiny files are faster without promise churn.
@@ -76,7 +77,13 @@ export class RawWriter {
   /** Writes index.csv (sorted by id, so the order of reading never shows) and meta.json, then renames into place. */
   async finish(): Promise<RawIndexRow[]> {
     const rows = this.rows.slice().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    await fs.writeFile(path.join(this.tmp, 'index.csv'), toCsv(RAW_INDEX_COLUMNS, rows.map((r) => [r.id, r.class, r.label, r.split, r.path])));
+    await fs.writeFile(
+      path.join(this.tmp, 'index.csv'),
+      toCsv(
+        RAW_INDEX_COLUMNS,
+        rows.map((r) => [r.id, r.class, r.label, r.split, r.path]),
+      ),
+    );
     await fs.writeFile(path.join(this.tmp, 'meta.json'), metaJson(this.meta));
     await replaceDir(this.tmp, this.target);
     return rows;

@@ -17,9 +17,7 @@ export interface SourceSpec {
   param: string;
 }
 
-export type Located =
-  | { kind: 'archive'; file: string; url: string }
-  | { kind: 'folder'; dir: string; url: string };
+export type Located = { kind: 'archive'; file: string; url: string } | { kind: 'folder'; dir: string; url: string };
 
 export interface LocateOptions extends DownloadOptions {
   /** Project root: `file://` URLs and plain paths are relative to it. */
@@ -39,7 +37,8 @@ export function localPath(url: string, root: string): string | undefined {
     if (rest.startsWith('/')) return fileURLToPath(`file://${rest}`);
     return path.resolve(root, decodeURIComponent(rest));
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) throw new DataError(`unsupported URL scheme in ${url}`, 'Use http://, https://, file:// or a path.');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url))
+    throw new DataError(`unsupported URL scheme in ${url}`, 'Use http://, https://, file:// or a path.');
   return path.resolve(root, url);
 }
 
@@ -55,12 +54,17 @@ async function locateOne(src: SourceSpec, opts: LocateOptions): Promise<Located>
       throw new Unreachable(`${src.url}: ${e.code ?? e.message}`);
     });
     if (st.isDirectory()) return { kind: 'folder', dir: local, url: src.url };
-    if (!src.md5) throw new DataError(`${src.param}: no md5 for ${src.url}`, `Add md5: ${await md5File(local)} (after checking the file) next to it.`);
+    if (!src.md5)
+      throw new DataError(
+        `${src.param}: no md5 for ${src.url}`,
+        `Add md5: ${await md5File(local)} (after checking the file) next to it.`,
+      );
     const actual = await md5File(local);
     if (actual !== src.md5) throw checksumError(local, src.url, src.md5, actual);
     return { kind: 'archive', file: local, url: src.url };
   }
-  if (!src.md5) throw new DataError(`${src.param}: no md5 for ${src.url}`, 'Every downloaded archive is verified: add its md5.');
+  if (!src.md5)
+    throw new DataError(`${src.param}: no md5 for ${src.url}`, 'Every downloaded archive is verified: add its md5.');
   await fs.mkdir(opts.pullDir, { recursive: true });
   const dest = path.join(opts.pullDir, archiveName(src.url));
   await download(src.url, dest, src.md5, opts);
@@ -80,5 +84,8 @@ export async function locate(sources: readonly SourceSpec[], opts: LocateOptions
       opts.onSkip?.(src.url, e.message);
     }
   }
-  throw new DataError(`no pull source could be reached; tried ${tried.join('; ')}`, 'Check pull.url and pull.mirrors in params.yaml (this machine may be offline: add a file:// mirror).');
+  throw new DataError(
+    `no pull source could be reached; tried ${tried.join('; ')}`,
+    'Check pull.url and pull.mirrors in params.yaml (this machine may be offline: add a file:// mirror).',
+  );
 }

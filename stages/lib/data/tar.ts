@@ -19,7 +19,8 @@ export interface TarLimits {
   maxMembers: number;
 }
 
-const BAD_ARCHIVE_HINT = 'Check that the pull source is the CIFAR-10 binary archive (delete data/.pull to download it again).';
+const BAD_ARCHIVE_HINT =
+  'Check that the pull source is the CIFAR-10 binary archive (delete data/.pull to download it again).';
 
 /** Normalises a member name, or throws if it could escape the extraction root. */
 export function safeMemberName(archive: string, raw: string): string {
@@ -37,7 +38,8 @@ export async function assertGzip(archive: string): Promise<void> {
   const fh = await open(archive, 'r');
   try {
     const { bytesRead, buffer } = await fh.read(Buffer.alloc(2), 0, 2, 0);
-    if (bytesRead < 2 || buffer[0] !== 0x1f || buffer[1] !== 0x8b) throw new DataError(`${archive} is not a gzip file`, BAD_ARCHIVE_HINT);
+    if (bytesRead < 2 || buffer[0] !== 0x1f || buffer[1] !== 0x8b)
+      throw new DataError(`${archive} is not a gzip file`, BAD_ARCHIVE_HINT);
   } finally {
     await fh.close();
   }
@@ -68,18 +70,26 @@ export async function readTarGz(
       const h = entry.header;
       const name = safeMemberName(archive, h.name);
       if (h.type === 'symlink' || h.type === 'link') {
-        throw new DataError(`${archive}: member '${h.name}' is a ${h.type === 'link' ? 'hard link' : 'symlink'} (to '${h.linkname ?? ''}'); links are not allowed`, BAD_ARCHIVE_HINT);
+        throw new DataError(
+          `${archive}: member '${h.name}' is a ${h.type === 'link' ? 'hard link' : 'symlink'} (to '${h.linkname ?? ''}'); links are not allowed`,
+          BAD_ARCHIVE_HINT,
+        );
       }
       if (h.type !== 'file' && h.type !== 'directory' && h.type !== 'contiguous-file') {
         throw new DataError(`${archive}: member '${h.name}' has unsupported type ${h.type}`, BAD_ARCHIVE_HINT);
       }
       const size = h.size ?? 0;
-      if (++members > limits.maxMembers) throw new DataError(`${archive}: more than ${limits.maxMembers} members`, BAD_ARCHIVE_HINT);
+      if (++members > limits.maxMembers)
+        throw new DataError(`${archive}: more than ${limits.maxMembers} members`, BAD_ARCHIVE_HINT);
       if (size > limits.maxMemberBytes) {
-        throw new DataError(`${archive}: member '${name}' is ${size} bytes, over the limit of ${limits.maxMemberBytes}`, BAD_ARCHIVE_HINT);
+        throw new DataError(
+          `${archive}: member '${name}' is ${size} bytes, over the limit of ${limits.maxMemberBytes}`,
+          BAD_ARCHIVE_HINT,
+        );
       }
       total += size;
-      if (total > limits.maxTotalBytes) throw new DataError(`${archive}: members add up to more than ${limits.maxTotalBytes} bytes`, BAD_ARCHIVE_HINT);
+      if (total > limits.maxTotalBytes)
+        throw new DataError(`${archive}: members add up to more than ${limits.maxTotalBytes} bytes`, BAD_ARCHIVE_HINT);
       if (h.type === 'directory' || !want(name)) {
         entry.resume();
         continue;
@@ -88,10 +98,12 @@ export async function readTarGz(
       let got = 0;
       for await (const chunk of entry as AsyncIterable<Buffer>) {
         got += chunk.length;
-        if (got > size) throw new DataError(`${archive}: member '${name}' is longer than its header says`, BAD_ARCHIVE_HINT);
+        if (got > size)
+          throw new DataError(`${archive}: member '${name}' is longer than its header says`, BAD_ARCHIVE_HINT);
         chunks.push(chunk);
       }
-      if (got !== size) throw new DataError(`${archive}: member '${name}' is truncated (${got} of ${size} bytes)`, BAD_ARCHIVE_HINT);
+      if (got !== size)
+        throw new DataError(`${archive}: member '${name}' is truncated (${got} of ${size} bytes)`, BAD_ARCHIVE_HINT);
       await onMember(name, Buffer.concat(chunks, got));
     }
     await source;

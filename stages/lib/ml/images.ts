@@ -127,7 +127,13 @@ export function confusionPng(matrix: number[][], classes: string[]): Buffer {
       canvas.fill(x, y, cell - 1, cell - 1, heat(share));
       const count = String(row[p]!);
       const ink: Rgb = share > 0.5 ? [255, 255, 255] : [0, 0, 0];
-      canvas.text(x + Math.floor((cell - 1 - textWidth(count, scale)) / 2), y + Math.floor((cell - 1 - 5 * scale) / 2), count, ink, scale);
+      canvas.text(
+        x + Math.floor((cell - 1 - textWidth(count, scale)) / 2),
+        y + Math.floor((cell - 1 - 5 * scale) / 2),
+        count,
+        ink,
+        scale,
+      );
     }
   }
   return canvas.encode();
@@ -147,7 +153,12 @@ const RED: Rgb = [220, 0, 0];
  * A grid of test images, upscaled to about 96 px, each with a green (right) or red (wrong) border
  * and two caption lines beneath it: the true class, then the predicted one.
  */
-export function samplesPng(images: Uint8Array, shape: { height: number; width: number; channels: number }, tiles: SampleTile[], classes: string[]): Buffer {
+export function samplesPng(
+  images: Uint8Array,
+  shape: { height: number; width: number; channels: number },
+  tiles: SampleTile[],
+  classes: string[],
+): Buffer {
   const { height: H, width: W, channels: C } = shape;
   const scale = Math.max(1, Math.floor(96 / Math.max(H, W)));
   const border = 3;
@@ -177,7 +188,13 @@ export function samplesPng(images: Uint8Array, shape: { height: number; width: n
     ];
     lines.forEach(([text, ink], n) => {
       const s = textWidth(text, 2) <= tileW ? 2 : 1;
-      canvas.text(x0 + Math.floor((tileW - textWidth(text, s)) / 2), y0 + H * scale + 2 * border + 2 + n * 12, text, ink, s);
+      canvas.text(
+        x0 + Math.floor((tileW - textWidth(text, s)) / 2),
+        y0 + H * scale + 2 * border + 2 + n * 12,
+        text,
+        ink,
+        s,
+      );
     });
   });
   return canvas.encode();

@@ -76,7 +76,10 @@ export function readParamsDoc(file = 'params.yaml'): Doc {
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    throw new StageError(`${file}: cannot read the params file`, 'Run the stage from the project root, where params.yaml is.');
+    throw new StageError(
+      `${file}: cannot read the params file`,
+      'Run the stage from the project root, where params.yaml is.',
+    );
   }
   let doc: unknown;
   try {
@@ -85,7 +88,8 @@ export function readParamsDoc(file = 'params.yaml'): Doc {
     throw new StageError(`${file}: invalid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
   if (doc == null) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new StageError(`${file}: expected a mapping at the top level`);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new StageError(`${file}: expected a mapping at the top level`);
   return doc as Doc;
 }
 
@@ -104,7 +108,15 @@ function checkKeys(sec: Doc, allowed: readonly string[], prefix: string, file: s
   }
 }
 
-function num(sec: Doc, key: string, fallback: number, prefix: string, file: string, check: (n: number) => boolean, rule: string): number {
+function num(
+  sec: Doc,
+  key: string,
+  fallback: number,
+  prefix: string,
+  file: string,
+  check: (n: number) => boolean,
+  rule: string,
+): number {
   const value = sec[key] ?? fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || !check(value)) {
     throw new StageError(`${file}: ${prefix}.${key}: expected ${rule}, got ${JSON.stringify(value)}`);
@@ -112,10 +124,20 @@ function num(sec: Doc, key: string, fallback: number, prefix: string, file: stri
   return value;
 }
 
-function oneOf<T extends string>(sec: Doc, key: string, fallback: T, names: readonly T[], prefix: string, file: string): T {
+function oneOf<T extends string>(
+  sec: Doc,
+  key: string,
+  fallback: T,
+  names: readonly T[],
+  prefix: string,
+  file: string,
+): T {
   const value = sec[key] ?? fallback;
   if (typeof value !== 'string' || !names.includes(value as T)) {
-    throw new StageError(`${file}: ${prefix}.${key}: unknown value ${JSON.stringify(value)}`, `Use one of: ${names.join(', ')}.`);
+    throw new StageError(
+      `${file}: ${prefix}.${key}: unknown value ${JSON.stringify(value)}`,
+      `Use one of: ${names.join(', ')}.`,
+    );
   }
   return value as T;
 }
@@ -129,9 +151,11 @@ export function trainParams(doc: Doc, file = 'params.yaml'): TrainParams {
   checkKeys(sec, Object.keys(TRAIN_DEFAULTS), 'train', file);
   const d = TRAIN_DEFAULTS;
   const augment = sec.augment ?? d.augment;
-  if (typeof augment !== 'boolean') throw new StageError(`${file}: train.augment: expected true or false, got ${JSON.stringify(augment)}`);
+  if (typeof augment !== 'boolean')
+    throw new StageError(`${file}: train.augment: expected true or false, got ${JSON.stringify(augment)}`);
   const seedValue = doc.seed ?? 42;
-  if (typeof seedValue !== 'number' || !isInt(seedValue)) throw new StageError(`${file}: seed: expected an integer, got ${JSON.stringify(seedValue)}`);
+  if (typeof seedValue !== 'number' || !isInt(seedValue))
+    throw new StageError(`${file}: seed: expected an integer, got ${JSON.stringify(seedValue)}`);
   const p: TrainParams = {
     seed: seedValue,
     model: oneOf(sec, 'model', d.model, MODEL_NAMES, 'train', file),
@@ -141,19 +165,54 @@ export function trainParams(doc: Doc, file = 'params.yaml'): TrainParams {
     optimizer: oneOf(sec, 'optimizer', d.optimizer, OPTIMIZER_NAMES, 'train', file),
     momentum: num(sec, 'momentum', d.momentum, 'train', file, (n) => n >= 0 && n < 1, 'a number in [0, 1)'),
     schedule: oneOf(sec, 'schedule', d.schedule, SCHEDULE_NAMES, 'train', file),
-    warmup_epochs: num(sec, 'warmup_epochs', d.warmup_epochs, 'train', file, (n) => n >= 0, 'a non-negative number of epochs'),
+    warmup_epochs: num(
+      sec,
+      'warmup_epochs',
+      d.warmup_epochs,
+      'train',
+      file,
+      (n) => n >= 0,
+      'a non-negative number of epochs',
+    ),
     lr: num(sec, 'lr', d.lr, 'train', file, (n) => n > 0, 'a positive number'),
     weight_decay: num(sec, 'weight_decay', d.weight_decay, 'train', file, (n) => n >= 0, 'a non-negative number'),
-    label_smoothing: num(sec, 'label_smoothing', d.label_smoothing, 'train', file, (n) => n >= 0 && n < 1, 'a number in [0, 1)'),
+    label_smoothing: num(
+      sec,
+      'label_smoothing',
+      d.label_smoothing,
+      'train',
+      file,
+      (n) => n >= 0 && n < 1,
+      'a number in [0, 1)',
+    ),
     lr_factor: num(sec, 'lr_factor', d.lr_factor, 'train', file, (n) => n > 0 && n <= 1, 'a number in (0, 1]'),
     lr_patience: num(sec, 'lr_patience', d.lr_patience, 'train', file, nonNegativeInt, 'a non-negative integer'),
     min_lr: num(sec, 'min_lr', d.min_lr, 'train', file, (n) => n >= 0, 'a non-negative number'),
-    early_stopping_patience: num(sec, 'early_stopping_patience', d.early_stopping_patience, 'train', file, nonNegativeInt, 'a non-negative integer (0 = off)'),
+    early_stopping_patience: num(
+      sec,
+      'early_stopping_patience',
+      d.early_stopping_patience,
+      'train',
+      file,
+      nonNegativeInt,
+      'a non-negative integer (0 = off)',
+    ),
     augment,
-    max_train_images: num(sec, 'max_train_images', d.max_train_images, 'train', file, nonNegativeInt, 'a non-negative integer (0 = all)'),
+    max_train_images: num(
+      sec,
+      'max_train_images',
+      d.max_train_images,
+      'train',
+      file,
+      nonNegativeInt,
+      'a non-negative integer (0 = all)',
+    ),
   };
   if (p.schedule === 'onecycle' && p.warmup_epochs >= p.epochs) {
-    throw new StageError(`${file}: train.warmup_epochs: ${p.warmup_epochs} leaves no epoch to anneal in (train.epochs is ${p.epochs})`, 'Make it smaller than train.epochs.');
+    throw new StageError(
+      `${file}: train.warmup_epochs: ${p.warmup_epochs} leaves no epoch to anneal in (train.epochs is ${p.epochs})`,
+      'Make it smaller than train.epochs.',
+    );
   }
   return p;
 }

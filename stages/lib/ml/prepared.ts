@@ -50,13 +50,19 @@ export async function readMeta(dir: string): Promise<PreparedMeta> {
   if (!m || !posInt(m.height) || !posInt(m.width) || !posInt(m.channels)) {
     throw new StageError(`${file}: expected positive integers height, width and channels`, HINT);
   }
-  if (!Array.isArray(m.classes) || m.classes.length < 2 || m.classes.length > 256 || !m.classes.every((c) => typeof c === 'string' && c.length > 0)) {
+  if (
+    !Array.isArray(m.classes) ||
+    m.classes.length < 2 ||
+    m.classes.length > 256 ||
+    !m.classes.every((c) => typeof c === 'string' && c.length > 0)
+  ) {
     throw new StageError(`${file}: expected "classes" to be a list of 2-256 class names`, HINT);
   }
   if (!m.splits || typeof m.splits !== 'object') throw new StageError(`${file}: missing "splits"`, HINT);
   for (const s of SPLITS) {
     const n = m.splits[s];
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new StageError(`${file}: splits.${s}: expected a non-negative integer`, HINT);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0)
+      throw new StageError(`${file}: splits.${s}: expected a non-negative integer`, HINT);
   }
   return m as PreparedMeta;
 }
@@ -69,13 +75,20 @@ export async function readSplit(dir: string, meta: PreparedMeta, split: SplitNam
   const idsFile = path.join(dir, `${split}.ids.tsv`);
   const images = await readOrFail(imagesFile);
   if (images.length !== count * pixels) {
-    throw new StageError(`${imagesFile}: ${images.length} bytes, expected ${count * pixels} (${count} images of ${meta.height}x${meta.width}x${meta.channels} in meta.json)`, HINT);
+    throw new StageError(
+      `${imagesFile}: ${images.length} bytes, expected ${count * pixels} (${count} images of ${meta.height}x${meta.width}x${meta.channels} in meta.json)`,
+      HINT,
+    );
   }
   const labels = await readOrFail(labelsFile);
-  if (labels.length !== count) throw new StageError(`${labelsFile}: ${labels.length} bytes, expected ${count} (one per image)`, HINT);
+  if (labels.length !== count)
+    throw new StageError(`${labelsFile}: ${labels.length} bytes, expected ${count} (one per image)`, HINT);
   for (let i = 0; i < count; i++) {
     if (labels[i]! >= meta.classes.length) {
-      throw new StageError(`${labelsFile}: label ${labels[i]} at index ${i} is not a class index (${meta.classes.length} classes)`, HINT);
+      throw new StageError(
+        `${labelsFile}: label ${labels[i]} at index ${i} is not a class index (${meta.classes.length} classes)`,
+        HINT,
+      );
     }
   }
   const lines = (await readOrFail(idsFile)).toString('utf8').split('\n');

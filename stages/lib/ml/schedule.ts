@@ -39,7 +39,13 @@ export function oneCycleLr(peak: number, step: number, totalSteps: number, warmu
  * The state after `epoch` (1-based) ended with these validation figures, and whether this epoch is
  * the new best (its weights are the ones to keep).
  */
-export function afterEpoch<S extends ScheduleState>(state: S, epoch: number, valLoss: number, valAcc: number, p: ScheduleParams): { state: S; isBest: boolean } {
+export function afterEpoch<S extends ScheduleState>(
+  state: S,
+  epoch: number,
+  valLoss: number,
+  valAcc: number,
+  p: ScheduleParams,
+): { state: S; isBest: boolean } {
   const s = { ...state };
   const isBest = valAcc > s.bestValAcc;
   if (isBest) {

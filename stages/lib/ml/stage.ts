@@ -68,10 +68,13 @@ export async function writeDirAtomic(target: string, files: Record<string, strin
     closeSync(fd);
   }
   const old = tmpSibling(target);
-  const hadOld = await fs.rename(target, old).then(() => true, (e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return false;
-    throw e;
-  });
+  const hadOld = await fs.rename(target, old).then(
+    () => true,
+    (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return false;
+      throw e;
+    },
+  );
   await fs.rename(tmp, target);
   if (hadOld) await fs.rm(old, { recursive: true, force: true });
 }

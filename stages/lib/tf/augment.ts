@@ -129,8 +129,17 @@ export function mirrorImages(buf: Float32Array, count: number, shape: ImageShape
 }
 
 /** One-hot labels for the same slice of `order`; with `smoothing` ε, 1 - ε + ε/classes and ε/classes. */
-export function fillOneHot(out: Float32Array, labels: Uint8Array, classes: number, order: ArrayLike<number> | null, start: number, count: number, smoothing = 0): void {
+export function fillOneHot(
+  out: Float32Array,
+  labels: Uint8Array,
+  classes: number,
+  order: ArrayLike<number> | null,
+  start: number,
+  count: number,
+  smoothing = 0,
+): void {
   const off = smoothing / classes;
   out.fill(off, 0, count * classes);
-  for (let b = 0; b < count; b++) out[b * classes + labels[order ? order[start + b]! : start + b]!] = 1 - smoothing + off;
+  for (let b = 0; b < count; b++)
+    out[b * classes + labels[order ? order[start + b]! : start + b]!] = 1 - smoothing + off;
 }

@@ -64,7 +64,10 @@ export function wasmThreads(env: NodeJS.ProcessEnv = process.env, cores = os.ava
   return Math.max(1, Math.floor(cores / (Number.isInteger(jobs) && jobs >= 1 ? jobs : 1)));
 }
 
-async function tryWasm(purpose: Purpose, notes: string[]): Promise<{ error?: string; simd?: boolean; threads?: number }> {
+async function tryWasm(
+  purpose: Purpose,
+  notes: string[],
+): Promise<{ error?: string; simd?: boolean; threads?: number }> {
   let wasm: typeof import('@tensorflow/tfjs-backend-wasm');
   try {
     wasm = await import('@tensorflow/tfjs-backend-wasm');
@@ -114,7 +117,8 @@ export async function initBackend(requested: BackendName, purpose: Purpose, para
   if (requested === 'node' || requested === 'auto') {
     const error = await tryNode();
     if (!error) return { name: 'node', tfBackend: tf.getBackend(), notes };
-    if (requested === 'node') throw new StageError(`${param}: node: ${error}`, 'Install @tensorflow/tfjs-node or set it to auto, wasm or cpu.');
+    if (requested === 'node')
+      throw new StageError(`${param}: node: ${error}`, 'Install @tensorflow/tfjs-node or set it to auto, wasm or cpu.');
     notes.push(error);
   }
   if (requested === 'wasm' || requested === 'auto') {

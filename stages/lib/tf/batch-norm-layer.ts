@@ -45,7 +45,14 @@ export class BatchNorm extends tfl.layers.Layer {
     this.gamma = this.addWeight('gamma', [channels], 'float32', tfl.initializers.ones());
     this.beta = this.addWeight('beta', [channels], 'float32', tfl.initializers.zeros());
     this.movingMean = this.addWeight('moving_mean', [channels], 'float32', tfl.initializers.zeros(), undefined, false);
-    this.movingVariance = this.addWeight('moving_variance', [channels], 'float32', tfl.initializers.ones(), undefined, false);
+    this.movingVariance = this.addWeight(
+      'moving_variance',
+      [channels],
+      'float32',
+      tfl.initializers.ones(),
+      undefined,
+      false,
+    );
     this.built = true;
   }
 
@@ -87,7 +94,9 @@ export class BatchNorm extends tfl.layers.Layer {
     if (mean !== undefined && variance !== undefined) {
       tf.tidy(() => {
         this.movingMean.write(tf.add(tf.mul(this.movingMean.read(), this.momentum), tf.mul(mean, 1 - this.momentum)));
-        this.movingVariance.write(tf.add(tf.mul(this.movingVariance.read(), this.momentum), tf.mul(variance, 1 - this.momentum)));
+        this.movingVariance.write(
+          tf.add(tf.mul(this.movingVariance.read(), this.momentum), tf.mul(variance, 1 - this.momentum)),
+        );
       });
       tf.dispose([mean, variance]);
     }

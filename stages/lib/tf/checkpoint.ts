@@ -4,7 +4,7 @@
  * fingerprint of everything that shapes the run. A checkpoint is only resumed when the fingerprint
  * matches, and the directory is swapped in whole, so a kill mid-write leaves the previous epoch.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -79,7 +79,11 @@ export async function saveCheckpoint(
   });
 }
 
-export type LoadResult = { kind: 'none' } | { kind: 'mismatch' } | { kind: 'unreadable'; reason: string } | { kind: 'ok'; checkpoint: Checkpoint };
+export type LoadResult =
+  | { kind: 'none' }
+  | { kind: 'mismatch' }
+  | { kind: 'unreadable'; reason: string }
+  | { kind: 'ok'; checkpoint: Checkpoint };
 
 /** Reads a checkpoint; the caller disposes the returned tensors once they are assigned. */
 export async function loadCheckpoint(dir: string, fingerprint: string): Promise<LoadResult> {
@@ -94,7 +98,9 @@ export async function loadCheckpoint(dir: string, fingerprint: string): Promise<
   // JSON has no Infinity: a val loss that never became finite is stored as null.
   if (file.state.bestValLoss === null) file.state.bestValLoss = Infinity;
   try {
-    const [w, b, o] = await Promise.all(['weights.bin', 'best.bin', 'optimizer.bin'].map((f) => fs.readFile(path.join(dir, f))));
+    const [w, b, o] = await Promise.all(
+      ['weights.bin', 'best.bin', 'optimizer.bin'].map((f) => fs.readFile(path.join(dir, f))),
+    );
     return {
       kind: 'ok',
       checkpoint: {

@@ -33,7 +33,19 @@ function backpropFilter(x: tf.TensorInfo, dy: tf.TensorInfo, attrs: Attrs, backe
     false,
     'channelsLast',
   );
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, strideHeight, strideWidth, filterHeight, filterWidth } = info;
+  const {
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels,
+    outHeight,
+    outWidth,
+    outChannels,
+    strideHeight,
+    strideWidth,
+    filterHeight,
+    filterWidth,
+  } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   const xv = backend.data.get(x.dataId).values;
@@ -80,7 +92,8 @@ export function registerFastCpuKernels(): void {
     kernelFunc: (args) => {
       const attrs = args.attrs as unknown as Attrs;
       const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-      if (attrs.dataFormat === 'NCHW' || x.dtype !== 'float32' || dy.dtype !== 'float32') return original.kernelFunc(args);
+      if (attrs.dataFormat === 'NCHW' || x.dtype !== 'float32' || dy.dtype !== 'float32')
+        return original.kernelFunc(args);
       return backpropFilter(x, dy, attrs, args.backend as unknown as CpuBackend);
     },
   });

@@ -45,7 +45,11 @@ export async function serializeModel(model: tfl.LayersModel): Promise<Record<str
 }
 
 /** Writes the model and any extra files (e.g. normalisation stats) into `dir`, atomically as a whole. */
-export async function saveModelDir(model: tfl.LayersModel, dir: string, extra: Record<string, string | Uint8Array> = {}): Promise<void> {
+export async function saveModelDir(
+  model: tfl.LayersModel,
+  dir: string,
+  extra: Record<string, string | Uint8Array> = {},
+): Promise<void> {
   await writeDirAtomic(dir, { ...(await serializeModel(model)), ...extra });
 }
 
@@ -56,7 +60,10 @@ export async function loadModelDir(dir: string): Promise<tfl.LayersModel> {
     json = JSON.parse(await fs.readFile(jsonFile, 'utf8'));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new StageError(`${jsonFile}: ${code === 'ENOENT' ? 'missing' : 'not a readable tfjs model.json'}`, 'Re-run the train stage.');
+    throw new StageError(
+      `${jsonFile}: ${code === 'ENOENT' ? 'missing' : 'not a readable tfjs model.json'}`,
+      'Re-run the train stage.',
+    );
   }
   const manifest = json.weightsManifest ?? [];
   const specs = manifest.flatMap((g) => g.weights);
@@ -79,14 +86,21 @@ export async function loadModelDir(dir: string): Promise<tfl.LayersModel> {
     offset += b.length;
   }
   try {
-    return await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData: weightData.buffer }));
+    return await tfl.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData: weightData.buffer }),
+    );
   } catch (e) {
-    throw new StageError(`${dir}: cannot load the model (${(e as Error).message.split('\n')[0]})`, 'Re-run the train stage.');
+    throw new StageError(
+      `${dir}: cannot load the model (${(e as Error).message.split('\n')[0]})`,
+      'Re-run the train stage.',
+    );
   }
 }
 
 /** Named tensors (e.g. optimizer state) as one binary blob plus its specs, for checkpoints. */
-export async function encodeTensors(tensors: NamedTensor[]): Promise<{ specs: tf.io.WeightsManifestEntry[]; data: Uint8Array }> {
+export async function encodeTensors(
+  tensors: NamedTensor[],
+): Promise<{ specs: tf.io.WeightsManifestEntry[]; data: Uint8Array }> {
   const { data, specs } = await tf.io.encodeWeights(tensors);
   return { specs, data: weightBytes(data) };
 }

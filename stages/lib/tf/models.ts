@@ -105,7 +105,12 @@ function convBn(name: string, filters: number, seeds: Seeds, inputShape?: number
 const pool = (name: string) => tfl.layers.maxPooling2d({ name, poolSize: 2, strides: 2 });
 const inputOf = (s: ModelShape) => [s.height, s.width, s.channels];
 const head = (s: ModelShape, seeds: Seeds) =>
-  tfl.layers.dense({ name: 'logits_softmax', units: s.classes, activation: 'softmax', kernelInitializer: seeds.glorot() });
+  tfl.layers.dense({
+    name: 'logits_softmax',
+    units: s.classes,
+    activation: 'softmax',
+    kernelInitializer: seeds.glorot(),
+  });
 
 const BUILDERS: Record<ModelName, Builder> = {
   /** One small conv: for tests, trains in seconds on the cpu backend. */
@@ -179,7 +184,10 @@ const BUILDERS: Record<ModelName, Builder> = {
     [32, 64, 128].forEach((w, i) => {
       const g = `group${i + 1}`;
       layers.push(conv(`${g}a`, w, seeds, false), pool(`${g}_pool`));
-      layers.push(new BatchNorm({ name: `${g}a_bn`, momentum: 0.9 }), tfl.layers.activation({ name: `${g}a_relu`, activation: 'relu' }));
+      layers.push(
+        new BatchNorm({ name: `${g}a_bn`, momentum: 0.9 }),
+        tfl.layers.activation({ name: `${g}a_relu`, activation: 'relu' }),
+      );
       layers.push(...convBn(`${g}b`, w, seeds));
       size = Math.floor(size / 2);
     });

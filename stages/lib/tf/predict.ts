@@ -23,10 +23,11 @@ export function predictProbabilities(
     const n = Math.min(batchSize, count - start);
     const buf = new Float32Array(n * size);
     fillImages(buf, images, shape, lut, null, start, n);
-    const run = () => tf.tidy(() => {
-      const x = tf.tensor4d(buf, [n, shape.height, shape.width, shape.channels]);
-      return (model.apply(x, { training: false }) as tf.Tensor).dataSync() as Float32Array;
-    });
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(buf, [n, shape.height, shape.width, shape.channels]);
+        return (model.apply(x, { training: false }) as tf.Tensor).dataSync() as Float32Array;
+      });
     const out = run();
     if (tta === 'flip') {
       mirrorImages(buf, n, shape);
@@ -39,7 +40,11 @@ export function predictProbabilities(
 }
 
 /** Mean cross-entropy (probabilities clipped like Keras, epsilon 1e-7) and accuracy, in float64. */
-export function lossAndAccuracy(probs: Float32Array, labels: Uint8Array, classes: number): { loss: number; accuracy: number } {
+export function lossAndAccuracy(
+  probs: Float32Array,
+  labels: Uint8Array,
+  classes: number,
+): { loss: number; accuracy: number } {
   const n = labels.length;
   let loss = 0;
   let correct = 0;

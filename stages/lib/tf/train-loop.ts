@@ -56,7 +56,12 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
   const stepsPerEpoch = Math.ceil(nTrain / p.batch_size);
   const variables = model.trainableWeights.map((w) => w.read() as unknown as tf.Variable);
   // Weight decay applies to conv and dense kernels, not to biases or batch-norm parameters.
-  const decayed = p.weight_decay > 0 ? model.trainableWeights.filter((w) => /kernel$/.test(w.originalName)).map((w) => w.read() as unknown as tf.Variable) : [];
+  const decayed =
+    p.weight_decay > 0
+      ? model.trainableWeights
+          .filter((w) => /kernel$/.test(w.originalName))
+          .map((w) => w.read() as unknown as tf.Variable)
+      : [];
   const totalSteps = p.epochs * stepsPerEpoch;
   const warmupSteps = Math.round(p.warmup_epochs * stepsPerEpoch);
   // Reused for every batch: the tensors made from them are disposed before the next refill.
@@ -88,14 +93,27 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
         setLearningRate(optimizer, state.lr);
       }
       setDropoutStep(model, globalStep);
-      const [loss, hits] = trainStep(model, optimizer, variables, decayed, p.weight_decay, xBuf.subarray(0, n * size), yBuf.subarray(0, n * classes), n, shape, classes);
+      const [loss, hits] = trainStep(
+        model,
+        optimizer,
+        variables,
+        decayed,
+        p.weight_decay,
+        xBuf.subarray(0, n * size),
+        yBuf.subarray(0, n * classes),
+        n,
+        shape,
+        classes,
+      );
       lossSum += loss * n;
       correct += hits;
       const now = performance.now();
       if (now - lastLog > PROGRESS_EVERY_MS) {
         lastLog = now;
         const done = start + n;
-        log(`  epoch ${epoch + 1}: ${done}/${nTrain} images, loss ${fmt(lossSum / done)}, ${(done / ((now - t0) / 1000)).toFixed(1)} images/s`);
+        log(
+          `  epoch ${epoch + 1}: ${done}/${nTrain} images, loss ${fmt(lossSum / done)}, ${(done / ((now - t0) / 1000)).toFixed(1)} images/s`,
+        );
       }
     }
     const epochMs = performance.now() - t0;
@@ -105,7 +123,14 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
 
     const probs = predictProbabilities(model, input.val.images, input.val.count, shape, lut, classes, p.batch_size);
     const v = lossAndAccuracy(probs, input.val.labels, classes);
-    const record = { epoch: epoch + 1, loss: lossSum / nTrain, accuracy: correct / nTrain, val_loss: v.loss, val_acc: v.accuracy, lr: state.lr };
+    const record = {
+      epoch: epoch + 1,
+      loss: lossSum / nTrain,
+      accuracy: correct / nTrain,
+      val_loss: v.loss,
+      val_acc: v.accuracy,
+      lr: state.lr,
+    };
     state.history.push(record);
     state.epoch = epoch + 1;
     const decision = afterEpoch(state, epoch + 1, v.loss, v.accuracy, p);
@@ -124,7 +149,13 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
         (state.stopped ? ` | early stop (best epoch ${state.bestEpoch})` : ''),
     );
   }
-  return { state, best, imagesPerSec: trainMs > 0 ? imagesSeen / (trainMs / 1000) : 0, trainSeconds: trainMs / 1000, epochsThisRun };
+  return {
+    state,
+    best,
+    imagesPerSec: trainMs > 0 ? imagesSeen / (trainMs / 1000) : 0,
+    trainSeconds: trainMs / 1000,
+    epochsThisRun,
+  };
 }
 
 function trainStep(

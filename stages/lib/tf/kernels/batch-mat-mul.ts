@@ -19,8 +19,14 @@ export function batchMatMul(args: KernelArgs): TensorInfo {
   const backend = asWasm(args.backend);
   const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
   const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
-  const fast = (transposeA || transposeB) && a.dtype === 'float32' && b.dtype === 'float32' &&
-    a.shape.length >= 2 && b.shape.length >= 2 && sizeOf(a.shape.slice(0, -2)) === 1 && sizeOf(b.shape.slice(0, -2)) === 1;
+  const fast =
+    (transposeA || transposeB) &&
+    a.dtype === 'float32' &&
+    b.dtype === 'float32' &&
+    a.shape.length >= 2 &&
+    b.shape.length >= 2 &&
+    sizeOf(a.shape.slice(0, -2)) === 1 &&
+    sizeOf(b.shape.slice(0, -2)) === 1;
   if (!fast) return callOriginal('BatchMatMul', backend, args.inputs, args.attrs);
   const [ar, ac] = a.shape.slice(-2) as [number, number];
   const [br, bc] = b.shape.slice(-2) as [number, number];

@@ -17,9 +17,20 @@ export function fusedBatchNorm(args: KernelArgs): TensorInfo {
   const { x, mean, variance, offset, scale } = args.inputs as Record<string, TensorInfo | undefined>;
   const { varianceEpsilon } = args.attrs as { varianceEpsilon: number };
   const C = x?.shape[x.shape.length - 1];
-  const perChannel = (t: TensorInfo | undefined) => t === undefined || (t.dtype === 'float32' && t.shape.length === 1 && t.shape[0] === C);
-  if (x === undefined || mean === undefined || variance === undefined || C === undefined || x.dtype !== 'float32' ||
-    sizeOf(x.shape) <= C || !perChannel(mean) || !perChannel(variance) || !perChannel(offset) || !perChannel(scale)) {
+  const perChannel = (t: TensorInfo | undefined) =>
+    t === undefined || (t.dtype === 'float32' && t.shape.length === 1 && t.shape[0] === C);
+  if (
+    x === undefined ||
+    mean === undefined ||
+    variance === undefined ||
+    C === undefined ||
+    x.dtype !== 'float32' ||
+    sizeOf(x.shape) <= C ||
+    !perChannel(mean) ||
+    !perChannel(variance) ||
+    !perChannel(offset) ||
+    !perChannel(scale)
+  ) {
     return callOriginal('FusedBatchNorm', backend, args.inputs, args.attrs);
   }
   const s = alloc(backend, [C]);

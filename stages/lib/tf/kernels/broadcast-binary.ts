@@ -11,8 +11,14 @@ import { asWasm, callOriginal, sizeOf, type KernelArgs } from './wasm-heap.js';
 /** Whether `v` is a channel vector for `big`: all ones but the last dim, which matches big's. */
 function isChannelVector(v: TensorInfo, big: TensorInfo): boolean {
   const c = v.shape[v.shape.length - 1];
-  return v.shape.length >= 1 && big.shape.length > 1 && v.shape.length <= big.shape.length &&
-    c === big.shape[big.shape.length - 1] && sizeOf(v.shape) === c && sizeOf(big.shape) > c;
+  return (
+    v.shape.length >= 1 &&
+    big.shape.length > 1 &&
+    v.shape.length <= big.shape.length &&
+    c === big.shape[big.shape.length - 1] &&
+    sizeOf(v.shape) === c &&
+    sizeOf(big.shape) > c
+  );
 }
 
 function commutative(kernelName: 'Multiply' | 'Add') {

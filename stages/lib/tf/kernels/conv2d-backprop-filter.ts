@@ -15,7 +15,16 @@
 import { backend_util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import {
-  alloc, asWasm, f32Index, matMulWasm, release, releaseView, transposeWasm, viewOf, type KernelArgs, type WasmBackend,
+  alloc,
+  asWasm,
+  f32Index,
+  matMulWasm,
+  release,
+  releaseView,
+  transposeWasm,
+  viewOf,
+  type KernelArgs,
+  type WasmBackend,
 } from './wasm-heap.js';
 import { filterGradByGrid, gridApplies } from './filter-grad-grid.js';
 import { tuning } from './tuning.js';
@@ -46,16 +55,36 @@ export function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   }
   try {
     const info = backend_util.computeConv2DInfo(
-      xs.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad,
-      attrs.dimRoundingMode, false, 'channelsLast');
+      xs.shape as [number, number, number, number],
+      attrs.filterShape,
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
     return gridApplies(info) ? filterGradByGrid(backend, xs, dys, info) : filterGradNHWC(backend, xs, dys, info);
   } finally {
     release(backend, ...temps);
   }
 }
 
-function filterGradNHWC(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
-  const { batchSize: N, outHeight: Ho, outWidth: Wo, outChannels: Co, inChannels: Ci, filterHeight: fh, filterWidth: fw } = info;
+function filterGradNHWC(
+  backend: WasmBackend,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const {
+    batchSize: N,
+    outHeight: Ho,
+    outWidth: Wo,
+    outChannels: Co,
+    inChannels: Ci,
+    filterHeight: fh,
+    filterWidth: fw,
+  } = info;
   const K = fh * fw * Ci;
   const outRows = N * Ho; // (n, oh) pairs; a chunk is a run of whole output rows
   const out = alloc(backend, [fh, fw, Ci, Co]);
@@ -64,8 +93,10 @@ function filterGradNHWC(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, inf
     backend.wasm.HEAPF32.fill(0, o, o + K * Co);
     return out;
   }
-  const rowsPerChunk = Math.max(1, Math.min(outRows,
-    Math.floor(tuning.im2colDyChunk / (Wo * Co)), Math.floor(tuning.im2colColChunk / (Wo * K))));
+  const rowsPerChunk = Math.max(
+    1,
+    Math.min(outRows, Math.floor(tuning.im2colDyChunk / (Wo * Co)), Math.floor(tuning.im2colColChunk / (Wo * K))),
+  );
   const acc = rowsPerChunk < outRows ? new Float64Array(K * Co) : null;
   for (let r0 = 0; r0 < outRows; r0 += rowsPerChunk) {
     const rows = Math.min(rowsPerChunk, outRows - r0);
@@ -96,10 +127,26 @@ function filterGradNHWC(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, inf
  * advance together one element per output pixel, so both sides stream through cache lines
  * (a per-row gather would touch a new x cache line for every element).
  */
-function fillIm2colT(backend: WasmBackend, x: TensorInfo, colT: TensorInfo, info: backend_util.Conv2DInfo, r0: number, rows: number): void {
+function fillIm2colT(
+  backend: WasmBackend,
+  x: TensorInfo,
+  colT: TensorInfo,
+  info: backend_util.Conv2DInfo,
+  r0: number,
+  rows: number,
+): void {
   const heap = backend.wasm.HEAPF32;
-  const { inHeight: H, inWidth: W, inChannels: Ci, outHeight: Ho, outWidth: Wo, filterHeight: fh, filterWidth: fw,
-    strideHeight: sh, strideWidth: sw } = info;
+  const {
+    inHeight: H,
+    inWidth: W,
+    inChannels: Ci,
+    outHeight: Ho,
+    outWidth: Wo,
+    filterHeight: fh,
+    filterWidth: fw,
+    strideHeight: sh,
+    strideWidth: sw,
+  } = info;
   const pt = info.padInfo.top;
   const pl = info.padInfo.left;
   const xBase = f32Index(backend, x);
@@ -139,4 +186,3 @@ export const conv2DBackpropFilterConfig: KernelConfig = {
   backendName: 'wasm',
   kernelFunc: conv2DBackpropFilter as unknown as KernelConfig['kernelFunc'],
 };
-

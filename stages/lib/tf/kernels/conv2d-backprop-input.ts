@@ -28,7 +28,11 @@ export function conv2DBackpropInput(args: KernelArgs): TensorInfo {
   const flipped = flipFilter(backend, filter);
   try {
     return callOriginal('Conv2D', backend, { x: dy, filter: flipped }, {
-      strides: [1, 1], pad: plan, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined,
+      strides: [1, 1],
+      pad: plan,
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+      dimRoundingMode: undefined,
     } as unknown as Record<string, never>);
   } finally {
     // Disposing the filter also drops the XNNPACK operator wasm cached for it.
@@ -37,21 +41,42 @@ export function conv2DBackpropInput(args: KernelArgs): TensorInfo {
 }
 
 /** The explicit padding of the equivalent forward conv, or null when the fast path does not apply. */
-function planAsConv(dy: TensorInfo, filter: TensorInfo, attrs: BackpropInputAttrs): backend_util.ExplicitPadding | null {
+function planAsConv(
+  dy: TensorInfo,
+  filter: TensorInfo,
+  attrs: BackpropInputAttrs,
+): backend_util.ExplicitPadding | null {
   if (dy.dtype !== 'float32' || filter.dtype !== 'float32' || attrs.dataFormat === 'NCHW') return null;
   const info = backend_util.computeConv2DInfo(
-    attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad,
-    attrs.dimRoundingMode, false, 'channelsLast');
+    attrs.inputShape,
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   if (info.strideHeight !== 1 || info.strideWidth !== 1) return null;
   const { filterHeight: fh, filterWidth: fw, padInfo } = info;
   const pads: backend_util.ExplicitPadding = [
-    [0, 0], [fh - 1 - padInfo.top, fh - 1 - padInfo.bottom], [fw - 1 - padInfo.left, fw - 1 - padInfo.right], [0, 0],
+    [0, 0],
+    [fh - 1 - padInfo.top, fh - 1 - padInfo.bottom],
+    [fw - 1 - padInfo.left, fw - 1 - padInfo.right],
+    [0, 0],
   ];
   if (pads.some(([a, b]) => a < 0 || b < 0)) return null;
   // The equivalent conv must give back exactly the input's spatial size.
   const check = backend_util.computeConv2DInfo(
-    dy.shape as [number, number, number, number], [fh, fw, info.outChannels, info.inChannels], 1, 1, pads,
-    undefined, false, 'channelsLast');
+    dy.shape as [number, number, number, number],
+    [fh, fw, info.outChannels, info.inChannels],
+    1,
+    1,
+    pads,
+    undefined,
+    false,
+    'channelsLast',
+  );
   const want = attrs.inputShape;
   if (check.outHeight !== want[1] || check.outWidth !== want[2] || dy.shape[0] !== want[0]) return null;
   return pads;

@@ -22,7 +22,15 @@ import { tuning } from './tuning.js';
 import { simdKernels, type SimdKernels } from './simd.js';
 import { alloc, f32Index, offsetOf, matMulWasm, release, releaseView, viewOf, type WasmBackend } from './wasm-heap.js';
 
-interface Grid { GW: number; GH: number; cellsPerImage: number; lead: number; deltas: number[]; slackLo: number; slackHi: number }
+interface Grid {
+  GW: number;
+  GH: number;
+  cellsPerImage: number;
+  lead: number;
+  deltas: number[];
+  slackLo: number;
+  slackHi: number;
+}
 
 function gridOf(info: backend_util.Conv2DInfo): Grid {
   const { inHeight: H, inWidth: W, filterHeight: fh, filterWidth: fw } = info;
@@ -33,7 +41,9 @@ function gridOf(info: backend_util.Conv2DInfo): Grid {
   const deltas: number[] = [];
   for (let kh = 0; kh < fh; kh++) for (let kw = 0; kw < fw; kw++) deltas.push((kh - pt) * GW + (kw - pl));
   return {
-    GW, GH, cellsPerImage: GH * GW,
+    GW,
+    GH,
+    cellsPerImage: GH * GW,
     lead: pt * GW + pl, // cells before the first image: its top and left padding
     deltas,
     slackLo: Math.max(0, -Math.min(...deltas)),
@@ -47,13 +57,19 @@ function gridOf(info: backend_util.Conv2DInfo): Grid {
  */
 export function gridApplies(info: backend_util.Conv2DInfo): boolean {
   const { padInfo, filterHeight: fh, filterWidth: fw } = info;
-  if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1) return false;
+  if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1)
+    return false;
   if (info.outHeight !== info.inHeight || info.outWidth !== info.inWidth) return false;
   if (padInfo.top < 0 || padInfo.left < 0 || padInfo.top > fh - 1 || padInfo.left > fw - 1) return false;
   return gridOf(info).cellsPerImage <= 1.6 * info.inHeight * info.inWidth;
 }
 
-export function filterGradByGrid(backend: WasmBackend, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+export function filterGradByGrid(
+  backend: WasmBackend,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
   const { batchSize: N, inChannels: Ci, outChannels: Co, filterHeight: fh, filterWidth: fw } = info;
   const grid = gridOf(info);
   const block = Ci * Co;
@@ -96,8 +112,18 @@ export function filterGradByGrid(backend: WasmBackend, x: TensorInfo, dy: Tensor
  * four rows at a time straight from the planes, DY in slices that stay in L2. XNNPACK would pack
  * DY (~5 ns per element) for only fh·fw·Ci = 27 multiply-adds per element.
  */
-function tapsBySimd(backend: WasmBackend, simd: SimdKernels, planes: TensorInfo, dyG: TensorInfo, out: TensorInfo,
-  acc: Float64Array | null, grid: Grid, Ci: number, Co: number, R: number): void {
+function tapsBySimd(
+  backend: WasmBackend,
+  simd: SimdKernels,
+  planes: TensorInfo,
+  dyG: TensorInfo,
+  out: TensorInfo,
+  acc: Float64Array | null,
+  grid: Grid,
+  Ci: number,
+  Co: number,
+  R: number,
+): void {
   const rows = grid.deltas.length * Ci;
   const blocks = Math.ceil(rows / 4);
   const c = alloc(backend, [blocks * 4, Co]);
@@ -106,15 +132,24 @@ function tapsBySimd(backend: WasmBackend, simd: SimdKernels, planes: TensorInfo,
   heap.fill(0, ci0, ci0 + blocks * 4 * Co);
   const p0 = offsetOf(backend, planes) + 4 * grid.slackLo;
   // row (tap, ci): plane ci from δ(tap) on; rows past the last repeat row 0 into C's padding rows
-  const rowAt = (r: number) => (r < rows ? p0 + 4 * ((r % Ci) * R + grid.deltas[Math.floor(r / Ci)]!) : p0 + 4 * grid.deltas[0]!);
+  const rowAt = (r: number) =>
+    r < rows ? p0 + 4 * ((r % Ci) * R + grid.deltas[Math.floor(r / Ci)]!) : p0 + 4 * grid.deltas[0]!;
   const b0 = offsetOf(backend, dyG);
   const c0 = offsetOf(backend, c);
   const slice = Math.max(1, Math.floor(tuning.gridSimdSlice / Co));
   for (let k0 = 0; k0 < R; k0 += slice) {
     const k = Math.min(slice, R - k0);
     for (let m = 0; m < blocks; m++) {
-      simd.gemm4Acc(rowAt(4 * m) + 4 * k0, rowAt(4 * m + 1) + 4 * k0, rowAt(4 * m + 2) + 4 * k0, rowAt(4 * m + 3) + 4 * k0,
-        b0 + 4 * k0 * Co, Co, c0 + 16 * m * Co, k);
+      simd.gemm4Acc(
+        rowAt(4 * m) + 4 * k0,
+        rowAt(4 * m + 1) + 4 * k0,
+        rowAt(4 * m + 2) + 4 * k0,
+        rowAt(4 * m + 3) + 4 * k0,
+        b0 + 4 * k0 * Co,
+        Co,
+        c0 + 16 * m * Co,
+        k,
+      );
     }
   }
   const o = f32Index(backend, out);
@@ -127,8 +162,16 @@ function tapsBySimd(backend: WasmBackend, simd: SimdKernels, planes: TensorInfo,
  * planes[slackLo + ci·R + lead + cell] = x at that grid cell for images n0 … n0+nb-1, zero in
  * padding, lead and slack. Each pixel's channels are read contiguously and scattered down the rows.
  */
-function fillPlanes(backend: WasmBackend, x: TensorInfo, planes: TensorInfo, info: backend_util.Conv2DInfo, grid: Grid,
-  n0: number, nb: number, R: number): void {
+function fillPlanes(
+  backend: WasmBackend,
+  x: TensorInfo,
+  planes: TensorInfo,
+  info: backend_util.Conv2DInfo,
+  grid: Grid,
+  n0: number,
+  nb: number,
+  R: number,
+): void {
   const heap = backend.wasm.HEAPF32;
   const { inHeight: H, inWidth: W, inChannels: Ci } = info;
   const base = f32Index(backend, planes);
@@ -152,8 +195,16 @@ function fillPlanes(backend: WasmBackend, x: TensorInfo, planes: TensorInfo, inf
 }
 
 /** dyG[lead + cell, co] = dy at that grid cell, zeros elsewhere: whole image rows are copied at once. */
-function fillGrid(backend: WasmBackend, dy: TensorInfo, dyG: TensorInfo, info: backend_util.Conv2DInfo, grid: Grid,
-  n0: number, nb: number, R: number): void {
+function fillGrid(
+  backend: WasmBackend,
+  dy: TensorInfo,
+  dyG: TensorInfo,
+  info: backend_util.Conv2DInfo,
+  grid: Grid,
+  n0: number,
+  nb: number,
+  R: number,
+): void {
   const heap = backend.wasm.HEAPF32;
   const { inHeight: H, inWidth: W, outChannels: Co } = info;
   const base = f32Index(backend, dyG);

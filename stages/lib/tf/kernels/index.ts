@@ -54,10 +54,13 @@ export interface RegisterOptions {
  */
 export function registerWasmTrainingKernels(opts: RegisterOptions = {}): readonly string[] {
   if (registered !== null) return registered;
-  const chosen = opts.only === undefined ? TRAINING_KERNELS : TRAINING_KERNELS.filter((k) => opts.only!.includes(k.kernelName));
+  const chosen =
+    opts.only === undefined ? TRAINING_KERNELS : TRAINING_KERNELS.filter((k) => opts.only!.includes(k.kernelName));
   for (const name of REQUIRED_ORIGINALS) {
     if (captureOriginal(name) === undefined) {
-      throw new Error(`lockstep wasm kernels: wasm kernel '${name}' is not registered; import @tensorflow/tfjs-backend-wasm first`);
+      throw new Error(
+        `lockstep wasm kernels: wasm kernel '${name}' is not registered; import @tensorflow/tfjs-backend-wasm first`,
+      );
     }
   }
   for (const config of chosen) {

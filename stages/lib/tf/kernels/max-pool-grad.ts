@@ -25,16 +25,42 @@ export function maxPoolGrad(args: KernelArgs): TensorInfo {
     return callOriginal('MaxPoolGrad', backend, args.inputs, args.attrs);
   }
   const info = backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+    input.shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || info.dataFormat !== 'channelsLast') {
     return callOriginal('MaxPoolGrad', backend, args.inputs, args.attrs);
   }
   const dx = alloc(backend, input.shape.slice());
-  const plain2x2 = info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
-    info.padInfo.top === 0 && info.padInfo.left === 0 && info.outHeight * 2 <= info.inHeight && info.outWidth * 2 <= info.inWidth;
+  const plain2x2 =
+    info.filterHeight === 2 &&
+    info.filterWidth === 2 &&
+    info.strideHeight === 2 &&
+    info.strideWidth === 2 &&
+    info.padInfo.top === 0 &&
+    info.padInfo.left === 0 &&
+    info.outHeight * 2 <= info.inHeight &&
+    info.outWidth * 2 <= info.inWidth;
   const simd = simdKernels();
-  if (plain2x2 && simd !== null && info.inChannels % 4 === 0 && info.inHeight === 2 * info.outHeight && info.inWidth === 2 * info.outWidth) {
-    simd.maxPoolGrad2x2(offsetOf(backend, input), offsetOf(backend, dy), offsetOf(backend, dx), info.batchSize * info.outHeight, info.outWidth, info.inChannels);
+  if (
+    plain2x2 &&
+    simd !== null &&
+    info.inChannels % 4 === 0 &&
+    info.inHeight === 2 * info.outHeight &&
+    info.inWidth === 2 * info.outWidth
+  ) {
+    simd.maxPoolGrad2x2(
+      offsetOf(backend, input),
+      offsetOf(backend, dy),
+      offsetOf(backend, dx),
+      info.batchSize * info.outHeight,
+      info.outWidth,
+      info.inChannels,
+    );
   } else if (plain2x2 && output !== undefined && output.dtype === 'float32') {
     grad2x2(backend, input, dy, output, dx, info);
   } else {
@@ -51,7 +77,14 @@ export function maxPoolGrad(args: KernelArgs): TensorInfo {
  * maximum need not be recomputed). A NaN maximum, or one not found in its window, takes the
  * cpu backend's rule (first strictly greater than -Infinity, none if all are NaN).
  */
-function grad2x2(backend: WasmBackend, input: TensorInfo, dy: TensorInfo, output: TensorInfo, dx: TensorInfo, info: backend_util.Conv2DInfo): void {
+function grad2x2(
+  backend: WasmBackend,
+  input: TensorInfo,
+  dy: TensorInfo,
+  output: TensorInfo,
+  dx: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): void {
   const heap = backend.wasm.HEAPF32;
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo } = info;
   const xi = f32Index(backend, input);
@@ -88,15 +121,34 @@ function firstMax(heap: Float32Array, ...at: number[]): number {
   let v = Number.NEGATIVE_INFINITY;
   for (const i of at) {
     const u = heap[i]!;
-    if (u > v) { v = u; best = i; }
+    if (u > v) {
+      v = u;
+      best = i;
+    }
   }
   return best;
 }
 
-function gradGeneral(backend: WasmBackend, input: TensorInfo, dy: TensorInfo, dx: TensorInfo, info: backend_util.Conv2DInfo): void {
+function gradGeneral(
+  backend: WasmBackend,
+  input: TensorInfo,
+  dy: TensorInfo,
+  dx: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): void {
   const heap = backend.wasm.HEAPF32;
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: Ho, outWidth: Wo,
-    filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+  const {
+    batchSize: N,
+    inHeight: H,
+    inWidth: W,
+    inChannels: C,
+    outHeight: Ho,
+    outWidth: Wo,
+    filterHeight: fh,
+    filterWidth: fw,
+    strideHeight: sh,
+    strideWidth: sw,
+  } = info;
   const pt = info.padInfo.top;
   const pl = info.padInfo.left;
   const xi = f32Index(backend, input);
@@ -117,7 +169,10 @@ function gradGeneral(backend: WasmBackend, input: TensorInfo, dy: TensorInfo, dx
               if (iw < 0 || iw >= W) continue;
               const at = img + (ih * W + iw) * C + c;
               const u = heap[xi + at]!;
-              if (u > v) { v = u; best = at; }
+              if (u > v) {
+                v = u;
+                best = at;
+              }
             }
           }
           if (best >= 0) heap[di + best]! += heap[g]!;

@@ -21,7 +21,9 @@ export function wasmBinaryDir(): string {
 }
 
 /** Makes 'wasm' the active backend; with `training` the lockstep training kernels are installed too. */
-export async function useWasmBackend(opts: { training: boolean; only?: readonly string[]; threads?: number; simd?: boolean } = { training: true }): Promise<number> {
+export async function useWasmBackend(
+  opts: { training: boolean; only?: readonly string[]; threads?: number; simd?: boolean } = { training: true },
+): Promise<number> {
   if (!pathsSet) {
     wasm.setWasmPaths(wasmBinaryDir());
     pathsSet = true;

@@ -8,9 +8,23 @@
  */
 import { util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
-import { alloc, asWasm, callOriginal, f32Index, release, releaseView, sizeOf, viewOf, type KernelArgs, type WasmBackend } from './wasm-heap.js';
+import {
+  alloc,
+  asWasm,
+  callOriginal,
+  f32Index,
+  release,
+  releaseView,
+  sizeOf,
+  viewOf,
+  type KernelArgs,
+  type WasmBackend,
+} from './wasm-heap.js';
 
-interface ReduceAttrs { axis: number | number[]; keepDims: boolean }
+interface ReduceAttrs {
+  axis: number | number[];
+  keepDims: boolean;
+}
 
 /** Number of leading axes reduced, or 0 when the axes are not a proper leading prefix. */
 export function leadingReduction(shape: readonly number[], axis: number | number[]): number {
@@ -63,7 +77,13 @@ function addRows(backend: WasmBackend, m: TensorInfo, r0: number, rows: number, 
   }
 }
 
-function reduceLeading(backend: WasmBackend, x: TensorInfo, k: number, keepDims: boolean, scaleByCount: boolean): TensorInfo {
+function reduceLeading(
+  backend: WasmBackend,
+  x: TensorInfo,
+  k: number,
+  keepDims: boolean,
+  scaleByCount: boolean,
+): TensorInfo {
   const rows = sizeOf(x.shape.slice(0, k));
   const kept = x.shape.slice(k);
   const C = sizeOf(kept);

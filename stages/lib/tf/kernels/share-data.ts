@@ -23,7 +23,8 @@ export function identity(args: KernelArgs): TensorInfo {
 export function cast(args: KernelArgs): TensorInfo {
   const { x } = args.inputs as { x: TensorInfo };
   const { dtype } = args.attrs as { dtype: string };
-  if (dtype !== x.dtype || x.dtype === 'string') return callOriginal('Cast', asWasm(args.backend), args.inputs, args.attrs);
+  if (dtype !== x.dtype || x.dtype === 'string')
+    return callOriginal('Cast', asWasm(args.backend), args.inputs, args.attrs);
   return share(args);
 }
 

@@ -34,18 +34,22 @@ ${ROWS.map((r) => `      (local.set $c${r}0 (v128.const i32x4 0 0 0 0)) (local.s
         (br_if $done (i32.eqz (local.get $kk)))
         (local.set $b0 (v128.load (local.get $bp)))
         (local.set $b1 (v128.load offset=16 (local.get $bp)))
-${ROWS.map((r) => `        (local.set $s (f32x4.splat (f32.load (i32.add (local.get $a${r}) (local.get $o)))))
+${ROWS.map(
+  (r) => `        (local.set $s (f32x4.splat (f32.load (i32.add (local.get $a${r}) (local.get $o)))))
         (local.set $c${r}0 (f32x4.add ${acc(r, 0)} (f32x4.mul (local.get $s) (local.get $b0))))
-        (local.set $c${r}1 (f32x4.add ${acc(r, 1)} (f32x4.mul (local.get $s) (local.get $b1))))`).join('\n')}
+        (local.set $c${r}1 (f32x4.add ${acc(r, 1)} (f32x4.mul (local.get $s) (local.get $b1))))`,
+).join('\n')}
         (local.set $bp (i32.add (local.get $bp) (local.get $rowBytes)))
         (local.set $o (i32.add (local.get $o) (i32.const 4)))
         (local.set $kk (i32.sub (local.get $kk) (i32.const 1)))
         (br $steps)))
       ;; c[r, col…col+7] += the accumulators, row by row
       (local.set $cp (i32.add (local.get $c) (local.get $col)))
-${ROWS.map((r) => `      (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp)) ${acc(r, 0)}))
+${ROWS.map(
+  (r) => `      (v128.store (local.get $cp) (f32x4.add (v128.load (local.get $cp)) ${acc(r, 0)}))
       (v128.store offset=16 (local.get $cp) (f32x4.add (v128.load offset=16 (local.get $cp)) ${acc(r, 1)}))
-      (local.set $cp (i32.add (local.get $cp) (local.get $rowBytes)))`).join('\n')}
+      (local.set $cp (i32.add (local.get $cp) (local.get $rowBytes)))`,
+).join('\n')}
       (local.set $col (i32.add (local.get $col) (i32.const 32)))
       (br $colBlocks))))
 `;
@@ -114,7 +118,10 @@ interface WasmMemory {
 declare const WebAssembly: {
   Memory: abstract new (...args: never[]) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
+  Instance: new (
+    module: object,
+    imports: Record<string, Record<string, unknown>>,
+  ) => { exports: Record<string, unknown> };
 };
 
 export interface SimdKernels {
@@ -152,7 +159,10 @@ export function prepareSimdKernels(backend: WasmBackend): Promise<SimdKernels | 
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
     try {
       const wabt = await wabtInit();
-      const parsed = wabt.parseWat('lockstep-simd.wat', watSource(shared ? '(memory 1 65536 shared)' : '(memory 1)'), { simd: true, threads: true });
+      const parsed = wabt.parseWat('lockstep-simd.wat', watSource(shared ? '(memory 1 65536 shared)' : '(memory 1)'), {
+        simd: true,
+        threads: true,
+      });
       const { buffer } = parsed.toBinary({});
       parsed.destroy();
       const instance = new WebAssembly.Instance(new WebAssembly.Module(buffer), { env: { memory } });

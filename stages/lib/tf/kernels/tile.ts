@@ -24,7 +24,14 @@ export function tile(args: KernelArgs): TensorInfo {
 }
 
 /** Writes the tiling of x's sub-block at dimension `dim` to dst; returns the number of elements written. */
-function tileInto(heap: Int32Array, src: number, shape: readonly number[], reps: readonly number[], dst: number, dim: number): number {
+function tileInto(
+  heap: Int32Array,
+  src: number,
+  shape: readonly number[],
+  reps: readonly number[],
+  dst: number,
+  dim: number,
+): number {
   const d = shape[dim]!;
   const r = reps[dim]!;
   let block: number;
@@ -51,4 +58,3 @@ export const tileConfig: KernelConfig = {
   backendName: 'wasm',
   kernelFunc: tile as unknown as KernelConfig['kernelFunc'],
 };
-

@@ -8,7 +8,15 @@
  * detaches every typed array made over the old buffer.
  */
 import { getKernel } from '@tensorflow/tfjs-core';
-import type { DataType, KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type {
+  DataType,
+  KernelBackend,
+  KernelConfig,
+  KernelFunc,
+  NamedAttrMap,
+  NamedTensorInfoMap,
+  TensorInfo,
+} from '@tensorflow/tfjs-core';
 
 export interface WasmModule {
   HEAPF32: Float32Array;
@@ -30,7 +38,11 @@ interface TensorRecord {
 /** The parts of tfjs-backend-wasm's BackendWasm the kernels touch (its class is not exported by the node bundle). */
 export interface WasmBackend extends KernelBackend {
   wasm: WasmModule;
-  dataIdMap: { get(dataId: object): TensorRecord | undefined; has(dataId: object): boolean; delete(dataId: object): boolean };
+  dataIdMap: {
+    get(dataId: object): TensorRecord | undefined;
+    has(dataId: object): boolean;
+    delete(dataId: object): boolean;
+  };
   makeOutput(shape: number[], dtype: DataType, memoryOffset?: number): TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
 }
@@ -114,7 +126,12 @@ export function original(kernelName: string): KernelFunc {
 }
 
 /** Runs an original kernel directly; the result is a backend tensor the caller owns (release or return it). */
-export function callOriginal(kernelName: string, backend: KernelBackend, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
+export function callOriginal(
+  kernelName: string,
+  backend: KernelBackend,
+  inputs: NamedTensorInfoMap,
+  attrs: NamedAttrMap = {},
+): TensorInfo {
   const out = original(kernelName)({ inputs, backend, attrs });
   if (Array.isArray(out)) throw new Error(`lockstep wasm kernels: '${kernelName}' returned several outputs`);
   return out;

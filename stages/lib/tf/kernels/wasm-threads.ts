@@ -36,7 +36,8 @@ const DEFINED = new Set(['require$$0', 'require$$1', 'require$$3', 'require$$4']
  */
 function checkFactory(text: string): void {
   const unknown = [...new Set(text.match(/\brequire\$\$\d+\b/g) ?? [])].filter((n) => !DEFINED.has(n));
-  if (unknown.length) throw new Error(`lockstep wasm threads: this tfjs-backend-wasm build's factory uses ${unknown.join(', ')}`);
+  if (unknown.length)
+    throw new Error(`lockstep wasm threads: this tfjs-backend-wasm build's factory uses ${unknown.join(', ')}`);
 }
 
 /** Runs in each pthread worker after Emscripten's worker code: the factory arrives as a Blob; load it from the file instead. */
