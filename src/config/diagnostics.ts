@@ -2,6 +2,7 @@
  * Config problems point at their source (`pipeline.yaml:12:7: ...`) and are collected, so a user
  * fixes every problem of a file in one pass instead of one per run.
  */
+import { closest, distance } from 'fastest-levenshtein';
 import { LockstepError, type FailureReason } from '../errors.js';
 import type { SourcePos } from './types.js';
 
@@ -90,6 +91,13 @@ export function formatPos(pos: SourcePos | undefined): string {
 }
 
 /** Collects every problem found while loading one pipeline file. */
+/** `(did you mean 'deps'?)` when a known name is close enough to be a typo. */
+export function didYouMean(word: string, known: readonly string[]): string {
+  if (!known.length) return '';
+  const best = closest(word, known as string[]);
+  return distance(word, best) <= Math.max(2, Math.floor(word.length / 3)) ? ` (did you mean '${best}'?)` : '';
+}
+
 export class Problems {
   readonly list: ConfigProblem[] = [];
 

@@ -10,3 +10,4 @@ export { readParamsFile, resolveStageParams, getParam, flattenParams, ParamsCach
 export { ConfigProblemsError, type ConfigProblem } from './diagnostics.js';
 export { expandForeach, expandMatrix } from './generate.js';
 export { resolveStagePath } from './paths.js';
+export { PLOT_TEMPLATES, readTopLevelPlots, readTopLevelMetrics } from './plots.js';

@@ -15,6 +15,7 @@ import { getParam, ParamsCache } from './params.js';
 import { checkOutputsReal, checkOverlaps, normalizeWdir, resolveStagePath, type OutRef } from './paths.js';
 import { DEFAULT_PARAMS_FILE, STAGE_FIELDS, StageBuilder, TOP_LEVEL_FIELDS, didYouMean } from './schema.js';
 import { parseYamlSourceCached } from './parse-cache.js';
+import { readTopLevelMetrics, readTopLevelPlots } from './plots.js';
 import { entry, toPlain, type Span, type YMap, type YNode } from './source.js';
 import type { Pipeline, StageDef } from './types.js';
 
@@ -47,8 +48,12 @@ export async function loadPipeline(root: string, opts: LoadOptions = {}): Promis
     return { file, stages: [] };
   }
   const stages = await new PipelineLoader(root, sources, problems, cache).load(doc);
+  const plotsNode = entry(doc, 'plots')?.value;
+  const metricsNode = entry(doc, 'metrics')?.value;
+  const plots = plotsNode ? readTopLevelPlots(plotsNode, problems, root) : [];
+  const metrics = metricsNode ? readTopLevelMetrics(metricsNode, problems, root) : [];
   problems.throwIfAny();
-  return { file, stages };
+  return { file, stages, plots, metrics };
 }
 
 /** Files already loaded into a context: null = whole file, list = only those keys (DVC's rules). */

@@ -2,9 +2,9 @@
  * DVC's stage schema (dvc/schema.py) checked on an interpolated stage body, producing a StageDef.
  * Every problem is collected with its position; a stage with problems yields no StageDef.
  */
-import { closest, distance } from 'fastest-levenshtein';
 import type { FailureReason } from '../errors.js';
-import type { Problems, SourceFile } from './diagnostics.js';
+import { didYouMean, type Problems, type SourceFile } from './diagnostics.js';
+import { PLOT_PROP_FIELDS, readPlotProps } from './plots.js';
 import { resolveStagePath, type OutRef } from './paths.js';
 import type { Span, YMap, YNode } from './source.js';
 import { toPlain } from './source.js';
@@ -26,15 +26,8 @@ export const STAGE_FIELDS = [
 ] as const;
 export const TOP_LEVEL_FIELDS = ['stages', 'vars', 'plots', 'metrics', 'params', 'artifacts', 'datasets'] as const;
 const OUT_FIELDS = ['cache', 'persist', 'push', 'remote', 'desc', 'type', 'labels', 'meta', 'checkpoint'] as const;
-const PLOT_FIELDS = ['template', 'x', 'y', 'x_label', 'y_label', 'title', 'header'] as const;
 export const DEFAULT_PARAMS_FILE = 'params.yaml';
-
-/** `(did you mean 'deps'?)` when a known name is close enough to be a typo. */
-export function didYouMean(word: string, known: readonly string[]): string {
-  if (!known.length) return '';
-  const best = closest(word, known as string[]);
-  return distance(word, best) <= Math.max(2, Math.floor(word.length / 3)) ? ` (did you mean '${best}'?)` : '';
-}
+export { didYouMean };
 
 export interface StageBuild {
   name: string;
@@ -251,11 +244,20 @@ export class StageBuilder {
   }
 
   private outOptions(where: string, kind: OutKind, rawPath: string, opts: YMap, out: OutDef): void {
-    const allowed: readonly string[] = kind === 'plots' ? [...OUT_FIELDS, ...PLOT_FIELDS] : OUT_FIELDS;
+    if (kind === 'plots') {
+      // The plot properties (x, y, template...) next to the output options (cache, persist...).
+      const props = readPlotProps(`${where}: plots '${rawPath}'`, opts, this.problems, this.root, {
+        topLevel: false,
+        extra: OUT_FIELDS,
+      });
+      if (Object.keys(props).length) out.plot = props;
+    }
+    const allowed: readonly string[] = kind === 'plots' ? [...OUT_FIELDS, ...PLOT_PROP_FIELDS] : OUT_FIELDS;
     for (const e of opts.entries) {
       const v = e.value;
       const label = `${kind} '${rawPath}'`;
       if (!allowed.includes(e.key)) {
+        if (kind === 'plots') continue; // reported by readPlotProps
         this.problems.add(
           'unknown-field',
           `${where}: ${label}: unknown field '${e.key}'${didYouMean(e.key, allowed)}`,

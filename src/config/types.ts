@@ -17,7 +17,45 @@ export interface OutDef {
   persist: boolean; // default false
   push: boolean; // default true
   remote?: string;
+  /** For `plots` outputs: the plot properties written next to the output options. */
+  plot?: PlotProps;
   pos?: SourcePos;
+}
+
+/** DVC's built-in Vega-Lite templates. */
+export type PlotTemplate =
+  | 'linear'
+  | 'simple'
+  | 'scatter'
+  | 'smooth'
+  | 'confusion'
+  | 'confusion_normalized'
+  | 'bar_horizontal'
+  | 'bar_horizontal_sorted';
+
+/** A field, several fields (y only), or (top-level plots only) data file -> fields. */
+export type PlotAxis = string | string[] | Record<string, string[]>;
+
+/** DVC's plot properties (dvc/schema.py PLOT_PROPS). */
+export interface PlotProps {
+  template?: PlotTemplate;
+  x?: PlotAxis;
+  y?: PlotAxis;
+  x_label?: string;
+  y_label?: string;
+  title?: string;
+  /** CSV/TSV: whether the first line holds the field names (default true). */
+  header?: boolean;
+}
+
+/**
+ * One entry of the top-level `plots:` section. `path` is set when the entry names a data file or folder
+ * (`- plots/loss.csv`); a named plot (`- loss: {y: {file: field}}`) takes its files from x/y.
+ */
+export interface PlotDef {
+  id: string;
+  path?: string;
+  props: PlotProps;
 }
 
 export interface DepDef {
@@ -67,6 +105,10 @@ export interface Pipeline {
   /** The file the pipeline came from ('pipeline.yaml' or 'dvc.yaml'). */
   file: string;
   stages: StageDef[];
+  /** The top-level `plots:` section (empty when absent). */
+  plots?: PlotDef[];
+  /** The top-level `metrics:` section: metrics files no stage writes (empty when absent). */
+  metrics?: string[];
 }
 
 export type ParamsValue = unknown;

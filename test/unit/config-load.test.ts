@@ -98,7 +98,14 @@ stages:
     [
       { path: 'models/model.bin', kind: 'outs', cache: false, persist: true, push: false, remote: 'store' },
       { path: 'metrics.json', kind: 'metrics', cache: false, persist: false, push: true },
-      { path: 'plots/loss.csv', kind: 'plots', cache: true, persist: false, push: true },
+      {
+        path: 'plots/loss.csv',
+        kind: 'plots',
+        cache: true,
+        persist: false,
+        push: true,
+        plot: { x: 'step', y: 'loss', template: 'linear', title: 'Loss' },
+      },
     ],
   );
   assert.equal(t.frozen, true);
