@@ -15,6 +15,7 @@ import { listExperiments, writeRecord, type RecordMeta } from '../src/exp/record
 import { showTable } from '../src/exp/show.js';
 import { renderText } from '../src/cli/exp-render.js';
 import { createWorkspace, trackedFiles } from '../src/exp/workspace.js';
+import { asMd5 } from '../src/hash/types.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/lockstep.js');
 const N = Number(process.argv[2] ?? 1000);
@@ -48,7 +49,7 @@ function fakeMeta(i: number, baseline: string): RecordMeta {
         s,
         {
           cmd: `node stages/${s}.ts`,
-          outs: [{ path: `out/${s}`, hash: 'md5' as const, md5: `${i}`.padStart(32, '0'), size: 1 }],
+          outs: [{ path: `out/${s}`, hash: 'md5' as const, md5: asMd5(`${i}`.padStart(32, '0')), size: 1 }],
         },
       ]),
     ),

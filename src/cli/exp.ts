@@ -307,14 +307,14 @@ async function moveOutputs(
   if (!flags.remote && !project.config.core?.remote)
     return ` Outputs stay local: no default remote store (lockstep remote add -d NAME URL), or use -r NAME.`;
   const wanted = new Set(refs);
-  const hashes = new Set<string>();
+  const hashes = new Set<Md5>();
   for (const record of await listExperiments(root, { allCommits: true })) {
     if (!wanted.has(record.ref)) continue;
     for (const stage of Object.values(record.lock?.stages ?? {})) for (const o of stage.outs ?? []) hashes.add(o.md5);
   }
   const remote = await import('../remote/index.js');
   const move = direction === 'push' ? remote.pushObjects : remote.fetchObjects;
-  const r = await move(project, [...hashes] as Md5[], { remote: flags.remote });
+  const r = await move(project, [...hashes], { remote: flags.remote });
   const missing = r.missing.length
     ? `, ${r.missing.length} missing on the ${direction === 'push' ? 'local cache' : 'remote'}`
     : '';

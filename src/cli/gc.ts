@@ -10,7 +10,7 @@ import { globals, out, parseWait } from './options.js';
 export function hashesOf(lock: LockFile): Md5[] {
   const used: Md5[] = [];
   for (const s of Object.values(lock.stages)) {
-    for (const p of [...(s.outs ?? []), ...(s.deps ?? [])]) used.push(p.md5 as Md5);
+    for (const p of [...(s.outs ?? []), ...(s.deps ?? [])]) used.push(p.md5);
   }
   return used;
 }

@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
+import { lockFromData } from '../pipeline/lockfile.js';
 import type { LockFile } from '../pipeline/lockfile-types.js';
 import { catFileBatch, git, gitMaybe } from './git.js';
 import type { Assignment } from './sweep.js';
@@ -176,7 +177,7 @@ export function recordFromMeta(entry: RefEntry, text: string): ListedExperiment 
     state: meta.state,
     params: meta.params ?? {},
     metrics: meta.metrics ?? {},
-    lock: meta.lock ?? null,
+    lock: meta.lock ? lockFromData(meta.lock, `experiment '${entry.name}' (${META_PATH})`) : null,
     overrides: meta.overrides ?? [],
   };
   if (meta.error !== undefined) rec.error = meta.error;

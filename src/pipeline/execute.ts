@@ -1,20 +1,20 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import pLimit from 'p-limit';
 import { checkoutOutput, commitOutput, unprotectOutput } from '../cache/index.js';
 import { resolveStageParams } from '../config/index.js';
 import type { StageDef } from '../config/types.js';
 import { LockstepError } from '../errors.js';
+import type { Md5 } from '../hash/types.js';
 import { absPath, stageWdirs, type Workspace } from './context.js';
 import type { Emit, ReproSummary, StageOutcome } from './events.js';
 import { ignoreOutputs } from './gitignore.js';
 import { withDownstream } from './graph.js';
 import { LockWriter, lockedPath, type LockedPath, type LockedStage } from './lockfile.js';
-import { observeStage } from './observe.js';
+import { collectStaleReasons, observeStage } from './observe.js';
 import { planRepro, selectStages } from './plan.js';
 import { runStageCommands, stageEnv } from './run-command.js';
 import { findRunCacheEntries, runCacheKey, saveRunCacheEntry } from './run-cache.js';
-import { isAuxiliary, lockedCmd, staleReasons, type StaleReason } from './staleness.js';
+import { isAuxiliary, lockedCmd, staleReasons } from './staleness.js';
 
 export interface ReproOptions {
   targets: string[];
@@ -34,7 +34,7 @@ export interface MissingFetcher {
   /** The run-cache entries the remote keeps under `key`, copied into the local run-cache. */
   runCacheEntries(key: string): Promise<void>;
   /** These objects (directory manifests expanded) into the cache; what the remote lacks stays missing. */
-  objects(hashes: string[]): Promise<void>;
+  objects(hashes: Md5[]): Promise<void>;
 }
 
 /**
@@ -88,16 +88,7 @@ export async function reproduce(
   const summary: ReproSummary = { outcomes: new Map(), failures: [], interrupted: false };
 
   if (opts.dry) {
-    const limit = pLimit(8);
-    const own = new Map<string, StaleReason[]>();
-    await Promise.all(
-      selected.map((n) =>
-        limit(async () => {
-          const stage = ws.graph.byName.get(n)!;
-          if (!stage.frozen) own.set(n, staleReasons(stage, ws.lock.stages[n], await observeStage(ws, stage)));
-        }),
-      ),
-    );
+    const own = await collectStaleReasons(ws, selected);
     const plan = planRepro(ws.graph, selected, own, { force: opts.force });
     emit({ type: 'plan', items: plan });
     for (const p of plan)
@@ -305,7 +296,7 @@ async function runOne(
 }
 
 /** The objects restoreOutputs needs for this entry (what --pull asks the remote for). */
-function restorableHashes(stage: StageDef, entry: LockedStage): string[] {
+function restorableHashes(stage: StageDef, entry: LockedStage): Md5[] {
   return stage.outs
     .filter((o) => !isAuxiliary(o))
     .flatMap((o) => entry.outs?.find((x) => x.path === o.path)?.md5 ?? []);
@@ -317,7 +308,7 @@ async function restoreOutputs(ws: Workspace, stage: StageDef, entry: LockedStage
   const found: LockedPath[] = [];
   for (const o of wanted) {
     const e = entry.outs?.find((x) => x.path === o.path);
-    if (!e || !(await ws.store.has(e.md5 as never))) return null;
+    if (!e || !(await ws.store.has(e.md5))) return null;
     found.push(e);
   }
   try {
@@ -326,7 +317,7 @@ async function restoreOutputs(ws: Workspace, stage: StageDef, entry: LockedStage
       const cached = stage.outs.find((o) => o.path === e.path)?.cache !== false;
       await checkoutOutput(
         ws.store,
-        { md5: e.md5 as never, size: e.size, nfiles: e.nfiles },
+        { md5: e.md5, size: e.size, nfiles: e.nfiles },
         absPath(ws, e.path),
         cached ? ws.project.linkTypes : ['copy'],
         { displayRoot: ws.project.root },

@@ -1,3 +1,5 @@
+import type { Md5 } from '../hash/types.js';
+
 /**
  * pipeline.lock in dvc.lock's format (schema '2.0'):
  *
@@ -23,7 +25,8 @@
 export interface LockedPath {
   path: string;
   hash: 'md5';
-  md5: string;
+  /** Checked and branded when a lock file is read (`lockFromData` in lockfile.ts). */
+  md5: Md5;
   size: number;
   nfiles?: number;
 }

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { dump, load, YAMLException } from 'js-yaml';
 import { LockstepError } from '../errors.js';
-import type { HashInfo } from '../hash/types.js';
+import { type HashInfo, isMd5 } from '../hash/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { LockFile, LockedPath, LockedStage } from './lockfile-types.js';
 
@@ -24,24 +24,57 @@ export async function readLockFile(file: string): Promise<LockFile> {
 
 /** The lock file is ours and large (a line per hash): parsed with js-yaml, several times faster than `yaml`. */
 export function parseLockFile(text: string, name: string): LockFile {
-  let data: Partial<LockFile> | null;
+  let data: unknown;
   try {
-    data = load(text) as Partial<LockFile> | null;
+    data = load(text);
   } catch (e) {
     const mark = e instanceof YAMLException ? e.mark : undefined;
     const where = mark ? `${name}:${mark.line + 1}:${mark.column + 1}` : name;
     const reason = e instanceof YAMLException ? e.reason : (e as Error).message;
     throw new LockstepError('yaml-syntax', `${where}: ${reason}`, `Fix it, or delete ${name} to rebuild every stage.`);
   }
-  if (!data) return emptyLock();
+  return lockFromData(data, name);
+}
+
+/**
+ * A lock file's data (parsed YAML, or the copy an experiment record keeps) checked into a LockFile: every
+ * dep and out names a path and a well-formed md5, branded here once, since the hash becomes a path in the cache.
+ */
+export function lockFromData(data: unknown, name: string): LockFile {
+  if (data === null || data === undefined) return emptyLock();
+  const d = data as Partial<Record<keyof LockFile, unknown>>;
   if (
     typeof data !== 'object' ||
-    (data.schema !== '2.0' && data.schema !== undefined) ||
-    (data.stages && typeof data.stages !== 'object')
+    (d.schema !== '2.0' && d.schema !== undefined) ||
+    (d.stages !== undefined && d.stages !== null && typeof d.stages !== 'object')
   ) {
     throw new LockstepError('config', `${name}: not a schema 2.0 lock file`, `Delete ${name} to rebuild every stage.`);
   }
-  return { schema: '2.0', stages: data.stages ?? {} };
+  const stages = (d.stages ?? {}) as Record<string, LockedStage>;
+  for (const [stage, entry] of Object.entries(stages)) {
+    for (const kind of ['deps', 'outs'] as const) {
+      const list: unknown = entry?.[kind];
+      if (list === undefined) continue;
+      const bad = !Array.isArray(list)
+        ? `${kind} is not a list`
+        : list
+            .map((p: Partial<Record<keyof LockedPath, unknown>> | null) =>
+              typeof p?.path !== 'string'
+                ? `an entry of ${kind} has no path`
+                : typeof p.md5 !== 'string' || !isMd5(p.md5)
+                  ? `${kind} '${p.path}' has no valid md5 ('${String(p.md5)}')`
+                  : '',
+            )
+            .find((m) => m !== '');
+      if (bad)
+        throw new LockstepError(
+          'config',
+          `${name}: stage '${stage}': ${bad}`,
+          `Delete ${name} to rebuild every stage.`,
+        );
+    }
+  }
+  return { schema: '2.0', stages };
 }
 
 export function lockedPath(p: string, info: HashInfo): LockedPath {

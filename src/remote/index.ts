@@ -254,7 +254,7 @@ export function missingFetcher(
     },
     async objects(hashes) {
       const { remote, jobs, store } = await open();
-      await fetchObjectsFrom(store, remote, hashes as Md5[], { jobs });
+      await fetchObjectsFrom(store, remote, hashes, { jobs });
     },
     async close() {
       if (opened) await (await opened.catch(() => null))?.remote.close();

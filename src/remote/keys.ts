@@ -17,8 +17,7 @@ export function md5FromKey(key: string): Md5 | null {
   return m ? asMd5(`${m[1]}${m[2]}`) : null;
 }
 
-const MD5_RE = /^[0-9a-f]{32}(\.dir)?$/;
-export const isMd5 = (s: string): boolean => MD5_RE.test(s);
+export { isMd5 } from '../hash/types.js';
 
 /** Names the remotes give their in-flight uploads; skipped by listings of objects. */
 export const isTempName = (key: string): boolean => /\.tmp$/.test(key) || key.split('/').some((p) => p.startsWith('.'));

@@ -1,8 +1,8 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
 import { LockstepError } from '../errors.js';
-import { asMd5, type Md5 } from '../hash/types.js';
+import type { Md5 } from '../hash/types.js';
+import { parseLockFile } from '../pipeline/lockfile.js';
 import type { LockFile } from '../pipeline/lockfile-types.js';
 import { LOCK_FILES, PIPELINE_FILES } from '../project.js';
 import { isMd5 } from './keys.js';
@@ -48,7 +48,7 @@ export function selectOutputs(lock: LockFile, targets: readonly string[], flags:
       out.push({
         stage,
         path: o.path,
-        md5: asMd5(o.md5),
+        md5: o.md5,
         size: o.size ?? 0,
         nfiles: o.nfiles,
         push: f?.push ?? true,
@@ -80,16 +80,7 @@ export async function readLockFile(root: string): Promise<LockFile> {
     }
     throw e;
   }
-  try {
-    const lock = (YAML.parse(text) ?? { schema: '2.0', stages: {} }) as LockFile;
-    return { schema: '2.0', stages: lock.stages ?? {} };
-  } catch (e) {
-    throw new LockstepError(
-      'yaml-syntax',
-      `${path.basename(file)}: ${(e as Error).message.split('\n')[0]}`,
-      'Fix or regenerate the lock file (lockstep repro).',
-    );
-  }
+  return parseLockFile(text, path.basename(file));
 }
 
 /** `push` and `remote` of every output in the pipeline file (empty when it cannot be read). */

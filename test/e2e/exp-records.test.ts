@@ -11,6 +11,7 @@ import {
   writeRecord,
   type RecordMeta,
 } from '../../src/exp/records.js';
+import { asMd5 } from '../../src/hash/types.js';
 
 function meta(name: string, baseline: string, extra: Partial<RecordMeta> = {}): RecordMeta {
   return {
@@ -24,7 +25,7 @@ function meta(name: string, baseline: string, extra: Partial<RecordMeta> = {}): 
     metrics: { 'm.json': { acc: 0.9 } },
     lock: {
       schema: '2.0',
-      stages: { train: { cmd: 'x', outs: [{ path: 'model', hash: 'md5', md5: 'a'.repeat(32), size: 1 }] } },
+      stages: { train: { cmd: 'x', outs: [{ path: 'model', hash: 'md5', md5: asMd5('a'.repeat(32)), size: 1 }] } },
     },
     ...extra,
   };

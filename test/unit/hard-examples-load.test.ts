@@ -10,6 +10,7 @@ import { ImageResolver, cacheObjectPath, loadPredictionRuns } from '../../src/re
 import { runHardExamples, type HardExamplesCliOptions, type ListExperiments } from '../../src/cli/hard-examples.js';
 import { tempProject, type TempProject } from '../helpers/project.js';
 import { CLASSES, RUN_A, RUN_B, imagePath, predictionsCsv, solidPng, type Row } from './hard-examples-fixtures.js';
+import { asMd5 } from '../../src/hash/types.js';
 
 const md5 = (b: string | Uint8Array) => createHash('md5').update(b).digest('hex');
 
@@ -45,13 +46,18 @@ async function record(
       partition: {
         cmd: 'true',
         // a dep whose manifest is not in the cache must not stop the workspace fallback
-        deps: [{ path: 'elsewhere', hash: 'md5', md5: `${'e'.repeat(32)}.dir`, size: 0, nfiles: 1 }],
-        outs: [{ path: 'data/p', hash: 'md5', md5: await addImagesDir(cacheDir, RUN_A), size: 0, nfiles: 4 }],
+        deps: [{ path: 'elsewhere', hash: 'md5', md5: asMd5(`${'e'.repeat(32)}.dir`), size: 0, nfiles: 1 }],
+        outs: [{ path: 'data/p', hash: 'md5', md5: asMd5(await addImagesDir(cacheDir, RUN_A)), size: 0, nfiles: 4 }],
       },
       evaluate: {
         cmd: 'true',
         outs: [
-          { path: 'results/predictions.csv', hash: 'md5', md5: await addObject(cacheDir, text), size: text.length },
+          {
+            path: 'results/predictions.csv',
+            hash: 'md5',
+            md5: asMd5(await addObject(cacheDir, text)),
+            size: text.length,
+          },
         ],
       },
     },

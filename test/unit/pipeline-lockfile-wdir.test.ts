@@ -2,12 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { load } from 'js-yaml';
 import { lockToRepoPaths, rebaseStage, serializeLockFile, type LockFile } from '../../src/pipeline/lockfile.js';
+import { asMd5 } from '../../src/hash/types.js';
 
 const entry = (p: (s: string) => string) => ({
   cmd: 'x',
-  deps: [{ path: p('in.txt'), hash: 'md5' as const, md5: 'a'.repeat(32), size: 1 }],
+  deps: [{ path: p('in.txt'), hash: 'md5' as const, md5: asMd5('a'.repeat(32)), size: 1 }],
   params: { [p('params.yaml')]: { lr: 1 }, [p('conf.toml')]: { d: 2 } },
-  outs: [{ path: p('out'), hash: 'md5' as const, md5: `${'b'.repeat(32)}.dir`, size: 2, nfiles: 1 }],
+  outs: [{ path: p('out'), hash: 'md5' as const, md5: asMd5(`${'b'.repeat(32)}.dir`), size: 2, nfiles: 1 }],
 });
 
 test('lock paths: written relative to the stage wdir as dvc.lock does, read back repo-relative', () => {
@@ -25,7 +26,7 @@ test('lock paths: written relative to the stage wdir as dvc.lock does, read back
   assert.deepEqual(rebaseStage(onDisk, 'sub/dir', 'repo'), inRepo);
   // stages at the root and absolute paths are left alone
   assert.equal(rebaseStage(inRepo, '.', 'wdir'), inRepo);
-  const abs = { cmd: 'x', deps: [{ path: '/data/x', hash: 'md5' as const, md5: 'c'.repeat(32), size: 1 }] };
+  const abs = { cmd: 'x', deps: [{ path: '/data/x', hash: 'md5' as const, md5: asMd5('c'.repeat(32)), size: 1 }] };
   assert.deepEqual(rebaseStage(abs, 'sub', 'wdir'), abs);
 
   const lock: LockFile = { schema: '2.0', stages: { s: inRepo, t: entry((x) => x) } };

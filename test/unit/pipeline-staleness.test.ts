@@ -32,9 +32,9 @@ const observed = (o: Partial<ObservedStage> = {}): ObservedStage => ({
 });
 const locked = {
   cmd: 'python train.py',
-  deps: [{ path: 'data', hash: 'md5' as const, md5: 'd1.dir', size: 1 }],
+  deps: [{ path: 'data', hash: 'md5' as const, md5: asMd5('d1.dir'), size: 1 }],
   params: { 'params.yaml': { 'train.lr': 0.001 } },
-  outs: [{ path: 'model', hash: 'md5' as const, md5: 'm1', size: 1 }],
+  outs: [{ path: 'model', hash: 'md5' as const, md5: asMd5('m1'), size: 1 }],
 };
 
 test('fresh when everything matches; an auxiliary (persist, uncached) output never makes a stage stale', () => {
@@ -77,8 +77,8 @@ test('lock file round-trips in dvc.lock layout with stable order', () => {
         z: {
           cmd: 'b',
           outs: [
-            { path: 'y', hash: 'md5', md5: '2', size: 2 },
-            { path: 'x', hash: 'md5', md5: '1', size: 1, nfiles: 3 },
+            { path: 'y', hash: 'md5', md5: asMd5('2'), size: 2 },
+            { path: 'x', hash: 'md5', md5: asMd5('1'), size: 1, nfiles: 3 },
           ],
         },
         a: { cmd: ['p', 'q'] },
@@ -90,18 +90,28 @@ test('lock file round-trips in dvc.lock layout with stable order', () => {
     text,
     "schema: '2.0'\nstages:\n  z:\n    cmd: b\n    outs:\n      - path: x\n        hash: md5\n        md5: '1'\n        size: 1\n        nfiles: 3\n      - path: 'y'\n        hash: md5\n        md5: '2'\n        size: 2\n  a:\n    cmd:\n      - p\n      - q\n",
   );
-  assert.deepEqual(parseLockFile(text, 'pipeline.lock').stages.z!.outs![0]!.nfiles, 3);
+  const valid = text.replace("md5: '1'", `md5: ${'1'.repeat(32)}.dir`).replace("md5: '2'", `md5: ${'f'.repeat(32)}`);
+  assert.deepEqual(parseLockFile(valid, 'pipeline.lock').stages.z!.outs![0]!.nfiles, 3);
+  // the md5 becomes a path in the cache: one that is not a hash is refused when the lock is read
+  assert.throws(
+    () => parseLockFile(text, 'pipeline.lock'),
+    /^LockstepError: pipeline\.lock: stage 'z': outs 'x' has no valid md5 \('1'\)$/,
+  );
+  assert.throws(
+    () => parseLockFile(valid.replace(`${'f'.repeat(32)}`, '../../../etc/passwd'), 'dvc.lock'),
+    /stage 'z': outs 'y' has no valid md5/,
+  );
   assert.throws(() => parseLockFile('schema: [', 'pipeline.lock'), /^LockstepError: pipeline\.lock:1:\d+: /);
 });
 
 test('the run-cache key covers cmd, dep hashes and params, and ignores dep order', () => {
   const d = [
-    { path: 'a', hash: 'md5' as const, md5: '1', size: 1 },
-    { path: 'b', hash: 'md5' as const, md5: '2', size: 1 },
+    { path: 'a', hash: 'md5' as const, md5: asMd5('1'), size: 1 },
+    { path: 'b', hash: 'md5' as const, md5: asMd5('2'), size: 1 },
   ];
   const k = runCacheKey('cmd', d, { 'params.yaml': { x: 1 } });
   assert.equal(k, runCacheKey('cmd', [d[1]!, d[0]!], { 'params.yaml': { x: 1 } }));
   assert.notEqual(k, runCacheKey('cmd2', d, { 'params.yaml': { x: 1 } }));
-  assert.notEqual(k, runCacheKey('cmd', [d[0]!, { ...d[1]!, md5: '3' }], { 'params.yaml': { x: 1 } }));
+  assert.notEqual(k, runCacheKey('cmd', [d[0]!, { ...d[1]!, md5: asMd5('3') }], { 'params.yaml': { x: 1 } }));
   assert.notEqual(k, runCacheKey('cmd', d, { 'params.yaml': { x: 2 } }));
 });

@@ -92,12 +92,15 @@ test('selectOutputs filters by stage, skips uncached outs, carries push/remote f
   const lock = {
     schema: '2.0' as const,
     stages: {
-      a: { cmd: 'x', outs: [{ path: 'd', hash: 'md5' as const, md5: `${'a'.repeat(32)}.dir`, size: 10, nfiles: 2 }] },
+      a: {
+        cmd: 'x',
+        outs: [{ path: 'd', hash: 'md5' as const, md5: asMd5(`${'a'.repeat(32)}.dir`), size: 10, nfiles: 2 }],
+      },
       b: {
         cmd: 'y',
         outs: [
-          { path: 'm', hash: 'md5' as const, md5: 'b'.repeat(32), size: 1 },
-          { path: 'nocache', hash: 'md5' as const, md5: '', size: 0 },
+          { path: 'm', hash: 'md5' as const, md5: asMd5('b'.repeat(32)), size: 1 },
+          { path: 'nocache', hash: 'md5' as const, md5: asMd5(''), size: 0 },
         ],
       },
     },
