@@ -9,7 +9,7 @@ import { CachingHasher } from '../hash/hasher.js';
 import type { Hasher } from '../hash/index.js';
 import type { DirEntry, HashInfo, Md5 } from '../hash/types.js';
 import { isLinkedTo, LinkPlanner, placeAt, placeObject, usableLinkTypes, WRITABLE_MODE } from './link.js';
-import type { LinkType, ObjectStore } from './types.js';
+import type { LinkType } from './types.js';
 import type { LocalObjectStore } from './object-store.js';
 import { yieldToLoop } from '../util/yield.js';
 
@@ -139,12 +139,4 @@ function readlinkOrNull(abs: string): string | null {
   } catch {
     return null;
   }
-}
-
-/** Only for callers holding any ObjectStore: the local store's extra operations are needed here. */
-export function asLocalStore(store: ObjectStore): LocalObjectStore {
-  if (typeof (store as LocalObjectStore).readVerifiedSmallSync !== 'function') {
-    throw new Error('commitOutput/checkoutOutput need the local object store (openObjectStore)');
-  }
-  return store as LocalObjectStore;
 }

@@ -1,15 +1,18 @@
 /**
  * Public API of the cache: the object store and moving outputs between workspace and cache.
+ * `ObjectStore` (types.ts) is the narrow contract every store passes (test/contract); commit and checkout
+ * are operations of the local cache alone (they link, verify once and read synchronously in batches), so
+ * they take the concrete `LocalObjectStore`, which `openObjectStore` returns.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Hasher } from '../hash/index.js';
 import type { HashInfo } from '../hash/types.js';
 import { checkoutOutputImpl, type CheckoutOptions } from './checkout.js';
-import { asLocalStore, commitOutputImpl, type OutputOptions } from './commit.js';
+import { commitOutputImpl, type OutputOptions } from './commit.js';
 import { LocalObjectStore } from './object-store.js';
 import { unprotectFile } from './link.js';
-import type { LinkType, ObjectStore } from './types.js';
+import type { LinkType } from './types.js';
 export type * from './types.js';
 export { LocalObjectStore } from './object-store.js';
 export { collectGarbage, type GcResult } from './gc.js';
@@ -27,13 +30,13 @@ export function openObjectStore(cacheDir: string): LocalObjectStore {
  * Throws LockstepError('missing-output') when the path does not exist.
  */
 export async function commitOutput(
-  store: ObjectStore,
+  store: LocalObjectStore,
   hasher: Hasher,
   absPath: string,
   linkTypes: LinkType[],
   opts?: OutputOptions,
 ): Promise<HashInfo> {
-  return commitOutputImpl(asLocalStore(store), hasher, absPath, linkTypes, opts);
+  return commitOutputImpl(store, hasher, absPath, linkTypes, opts);
 }
 
 /**
@@ -42,13 +45,13 @@ export async function commitOutput(
  * Throws LockstepError('missing-object' | 'corrupt-object').
  */
 export async function checkoutOutput(
-  store: ObjectStore,
+  store: LocalObjectStore,
   info: HashInfo,
   absPath: string,
   linkTypes: LinkType[],
   opts?: CheckoutOptions,
 ): Promise<{ changed: boolean }> {
-  return checkoutOutputImpl(asLocalStore(store), info, absPath, linkTypes, opts);
+  return checkoutOutputImpl(store, info, absPath, linkTypes, opts);
 }
 
 /**

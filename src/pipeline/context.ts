@@ -3,8 +3,7 @@ import { existsSync } from 'node:fs';
 import { ParamsCache, loadPipeline } from '../config/index.js';
 import type { Pipeline } from '../config/types.js';
 import { openHasher, type Hasher } from '../hash/index.js';
-import { openObjectStore } from '../cache/index.js';
-import type { ObjectStore } from '../cache/types.js';
+import { type LocalObjectStore, openObjectStore } from '../cache/index.js';
 import { LOCK_FILES, findProjectRoot, openProject, type Project } from '../project.js';
 import { acquireRepoLock, type LockHolder } from './repo-lock.js';
 import { buildGraph, type Graph } from './graph.js';
@@ -18,7 +17,7 @@ export interface Workspace {
   lockPath: string;
   lock: LockFile;
   hasher: Hasher;
-  store: ObjectStore;
+  store: LocalObjectStore;
   /** Params files read once per command; cleared after a stage runs (it may write one). */
   params: ParamsCache;
 }

@@ -282,3 +282,32 @@ test("a user's symlink inside an output is hashed through; its target is copied 
     assert.equal(info.nfiles, 5);
   }
 });
+
+test('reflink where the file system clones: independent writable copies, the cache never changed through them', async (t) => {
+  // ext4 and tmpfs cannot clone; set LOCKSTEP_REFLINK_DIR to a folder on btrfs or XFS (reflink=1) to run this
+  const base = process.env.LOCKSTEP_REFLINK_DIR;
+  const p = await project();
+  const root = base ? await fs.mkdtemp(path.join(base, 'lockstep-reflink-')) : p.root;
+  if (base) t.after(() => fs.rm(root, { recursive: true, force: true }));
+  const cacheDir = path.join(root, '.cache');
+  const { reflinkPossible } = await import('../../src/cache/link.js');
+  if (!reflinkPossible(cacheDir, root)) {
+    t.skip(`the file system of ${root} cannot clone files (reflink); set LOCKSTEP_REFLINK_DIR to a btrfs/XFS folder`);
+    return;
+  }
+  const store = openObjectStore(cacheDir);
+  const hasher = await openHasher(cacheDir);
+  const data = path.join(root, 'data');
+  await writeTree(data, TREE);
+  const info = await commitOutput(store, hasher, data, ['reflink']);
+  const a = path.join(data, 'a.txt');
+  const st = await fs.lstat(a);
+  assert.ok(!st.isSymbolicLink() && st.nlink === 1, 'a clone is its own file, not a link to the object');
+  assert.ok(st.mode & 0o200, 'and stays writable');
+  await fs.writeFile(a, 'edited');
+  assert.equal(await fs.readFile(store.objectPath(md5Hex('alpha\n')), 'utf8'), 'alpha\n');
+  await fs.rm(data, { recursive: true });
+  assert.deepEqual(await checkoutOutput(store, info, data, ['reflink']), { changed: true });
+  assert.deepEqual(await readTree(data), TREE);
+  assert.equal((await fs.lstat(a)).nlink, 1);
+});
