@@ -49,7 +49,8 @@ export function expandMatrix(axes: Record<string, unknown[]>): Generated[] {
   const out = new Map<string, Generated>();
   for (const c of combos) {
     const suffix = c.fragments.join('-');
-    out.set(suffix, { suffix, vars: { item: c.item } });
+    // DVC's matrix sets `key` to the generated name's suffix too (`train@lr1-relu` -> `${key}` is `lr1-relu`).
+    out.set(suffix, { suffix, vars: { item: c.item, key: suffix } });
   }
   return [...out.values()];
 }

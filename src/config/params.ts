@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { LockstepError } from '../errors.js';
 import { formatPos, SourceFile } from './diagnostics.js';
@@ -13,7 +13,13 @@ import { isPlainObject } from './source.js';
 import type { SourcePos, StageDef } from './types.js';
 
 export type ParamsRead =
-  | { ok: true; data: Record<string, unknown>; text: string }
+  | {
+      ok: true;
+      data: Record<string, unknown>;
+      text: string;
+      /** Dotted paths (`train.lr`, `layers.0`) of values written as floats but integral (`1.0`): DVC keeps them `1.0`. */
+      floats: Set<string>;
+    }
   | { ok: false; kind: 'missing'; file: string }
   | { ok: false; kind: 'syntax'; file: string; message: string; pos?: SourcePos; text: string };
 
@@ -62,9 +68,12 @@ export function parseParamsText(file: string, text: string): ParamsRead {
     ...(pos ? { pos } : offset !== undefined ? { pos: src.posAt(offset) } : {}),
   });
   let data: unknown;
+  let floats = new Set<string>();
   if (ext === '.json') {
     try {
       data = JSON.parse(text);
+      // JSON is YAML 1.2: the yaml parser tells `1.0` from `1` where JSON.parse cannot
+      if (/\d\.0*(?![1-9])|\d[eE]/.test(text)) floats = integralFloats(parseDocument(text).contents);
     } catch {
       const offset = jsonErrorOffset(text);
       const found = offset >= 0 && offset < text.length ? `unexpected '${text[offset]}'` : 'unexpected end of input';
@@ -72,7 +81,9 @@ export function parseParamsText(file: string, text: string): ParamsRead {
     }
   } else if (ext === '.toml') {
     try {
-      data = plainToml(parseToml(text));
+      const table = parseToml(text, { integersAsBigInt: true });
+      floats = tomlFloats(table);
+      data = plainToml(table);
     } catch (e) {
       if (e instanceof TomlError)
         return syntax((e.message.split('\n')[0] ?? '').replace(/^Invalid TOML document: /, ''), undefined, {
@@ -88,11 +99,45 @@ export function parseParamsText(file: string, text: string): ParamsRead {
     if (first)
       return syntax((first.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, ''), first.pos[0]);
     data = doc.toJS() ?? {};
+    floats = integralFloats(doc.contents);
   } else {
     return syntax(`unsupported params file type '${ext || file}' (use .yaml, .yml, .json or .toml)`);
   }
   if (!isPlainObject(data)) return syntax('a params file must hold a mapping at the top level', 0);
-  return { ok: true, data, text };
+  return { ok: true, data, text, floats };
+}
+
+/** Paths of YAML scalars whose source is a float (`1.0`, `1e3`) with an integral value. */
+function integralFloats(root: unknown): Set<string> {
+  const out = new Set<string>();
+  const visit = (node: unknown, prefix: string) => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        visit(pair.value, prefix ? `${prefix}.${k}` : k);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((it, i) => visit(it, prefix ? `${prefix}.${i}` : String(i)));
+    } else if (isScalar(node) && typeof node.value === 'number' && Number.isInteger(node.value)) {
+      const src = node.source ?? '';
+      if (/^[-+]?(\d[\d_]*)?\.|^[-+]?\d[\d_]*[eE]/.test(src)) out.add(prefix);
+    }
+  };
+  visit(root, '');
+  return out;
+}
+
+/** With integers read as bigint, every integral `number` in a TOML table was written as a float. */
+function tomlFloats(table: unknown): Set<string> {
+  const out = new Set<string>();
+  const visit = (v: unknown, prefix: string) => {
+    if (typeof v === 'number' && Number.isInteger(v)) out.add(prefix);
+    else if (Array.isArray(v)) v.forEach((it, i) => visit(it, prefix ? `${prefix}.${i}` : String(i)));
+    else if (typeof v === 'object' && v !== null && !(v instanceof Date))
+      for (const [k, it] of Object.entries(v)) visit(it, prefix ? `${prefix}.${k}` : k);
+  };
+  visit(table, '');
+  return out;
 }
 
 /** Read a params file (YAML, JSON or TOML by extension) as a plain object. */
@@ -205,6 +250,7 @@ export async function resolveStageParams(
 /** smol-toml builds null-prototype objects and TomlDate values; params are plain data. */
 function plainToml(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'bigint') return Number(value);
   if (Array.isArray(value)) return value.map(plainToml);
   if (typeof value === 'object' && value !== null) {
     const out: Record<string, unknown> = {};

@@ -97,7 +97,10 @@ export async function reproduce(
   }
 
   await checkBeforeRunning(ws, selected);
-  const writer = new LockWriter(ws.lockPath, ws.lock, ws.graph.order, stageWdirs(ws.graph));
+  const writer = new LockWriter(ws.lockPath, ws.lock, ws.graph.order, stageWdirs(ws.graph), async (f) => {
+    const r = await ws.params.read(f);
+    return r.ok ? r.floats : undefined;
+  });
   const inSelection = new Set(selected);
   const pending = new Set(selected);
   const running = new Map<string, Promise<void>>();

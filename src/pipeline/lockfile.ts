@@ -1,9 +1,10 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { dump, load, YAMLException } from 'js-yaml';
+import { load, YAMLException } from 'js-yaml';
 import { LockstepError } from '../errors.js';
 import { type HashInfo, isMd5 } from '../hash/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { dumpRuamel, PyFloat } from '../util/ruamel-yaml.js';
 import type { LockFile, LockedPath, LockedStage } from './lockfile-types.js';
 
 export type { LockFile, LockedPath, LockedStage };
@@ -109,19 +110,60 @@ export function lockToRepoPaths(lock: LockFile, wdirs: ReadonlyMap<string, strin
   return { schema: lock.schema, stages };
 }
 
-/** Stable order: stages in pipeline order (others after, by name); keys cmd, deps, params, outs; paths sorted. */
+/** Which params values of a (repo-relative) params file were written as integral floats (`1.0`). */
+export type FloatPaths = (file: string) => ReadonlySet<string> | undefined;
+
+/**
+ * Stable order: stages in pipeline order (others after, by name); keys cmd, deps, params, outs; paths sorted.
+ * The text is byte-identical to DVC's (ruamel.yaml's layout, `1.0` stays `1.0` when `floats` says so).
+ */
 export function serializeLockFile(
   lock: LockFile,
   stageOrder: string[] = [],
   wdirs: ReadonlyMap<string, string> = new Map(),
+  floats: FloatPaths = () => undefined,
 ): string {
   const rank = new Map(stageOrder.map((n, i) => [n, i]));
   const names = Object.keys(lock.stages).sort(
     (a, b) => (rank.get(a) ?? Infinity) - (rank.get(b) ?? Infinity) || (a < b ? -1 : a > b ? 1 : 0),
   );
   const stages: Record<string, LockedStage> = {};
-  for (const n of names) stages[n] = normaliseStage(rebaseStage(lock.stages[n]!, wdirs.get(n) ?? '.', 'wdir'));
-  return dump({ schema: '2.0', stages }, { lineWidth: -1, noRefs: true });
+  for (const n of names) {
+    const wdir = wdirs.get(n) ?? '.';
+    const s = normaliseStage(rebaseStage(lock.stages[n]!, wdir, 'wdir'));
+    const inRepo = (f: string) => (wdir === '.' ? f : path.posix.normalize(path.posix.join(wdir, f)));
+    if (s.params) s.params = markFloats(s.params, (f) => floats(inRepo(f)));
+    stages[n] = s;
+  }
+  return dumpRuamel({ schema: '2.0', stages });
+}
+
+/** Integral numbers that the params file wrote as floats become PyFloat so they are written `1.0`. */
+function markFloats(params: Record<string, Record<string, unknown>>, floats: FloatPaths) {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [file, keys] of Object.entries(params)) {
+    const set = floats(file);
+    if (!set?.size) {
+      out[file] = keys;
+      continue;
+    }
+    const mark = (v: unknown, at: string): unknown => {
+      if (typeof v === 'number' && Number.isInteger(v)) return set.has(at) ? new PyFloat(v) : v;
+      if (Array.isArray(v)) return v.map((x, i) => mark(x, `${at}.${i}`));
+      if (typeof v === 'object' && v !== null)
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mark(x, `${at}.${k}`)]));
+      return v;
+    };
+    out[file] = Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, mark(v, k)]));
+  }
+  return out;
+}
+
+/** The params files named in a lock (repo-relative), so their float paths can be read before writing. */
+export function lockParamsFiles(lock: LockFile): string[] {
+  const files = new Set<string>();
+  for (const s of Object.values(lock.stages)) for (const f of Object.keys(s.params ?? {})) files.add(f);
+  return [...files];
 }
 
 export function normaliseStage(s: LockedStage): LockedStage {
@@ -161,14 +203,23 @@ export class LockWriter {
     private readonly stageOrder: string[],
     /** Stage name -> wdir, for the stages that have one (their paths are written relative to it). */
     private readonly wdirs: ReadonlyMap<string, string> = new Map(),
+    /** Reads a params file's integral-float paths (a failed read counts as none). */
+    private readonly floatsOf: (file: string) => Promise<ReadonlySet<string> | undefined> = async () => undefined,
   ) {}
 
   /** Record a stage (or forget it with `undefined`) and write the file. */
   update(stage: string, entry: LockedStage | undefined): Promise<void> {
     if (entry) this.lock.stages[stage] = normaliseStage(entry);
     else delete this.lock.stages[stage];
-    const text = serializeLockFile(this.lock, this.stageOrder, this.wdirs);
-    const next = this.chain.then(() => writeFileAtomic(this.file, text));
+    const snapshot: LockFile = { schema: '2.0', stages: { ...this.lock.stages } };
+    const next = this.chain.then(async () => {
+      const files = lockParamsFiles(snapshot);
+      const sets = new Map(await Promise.all(files.map(async (f) => [f, await this.floatsOf(f)] as const)));
+      await writeFileAtomic(
+        this.file,
+        serializeLockFile(snapshot, this.stageOrder, this.wdirs, (f) => sets.get(f)),
+      );
+    });
     this.chain = next.catch(() => undefined);
     return next;
   }

@@ -27,8 +27,8 @@ export async function runStageCommands(
   const { execa } = await import('execa');
   for (let i = 0; i < cmds.length; i++) {
     if (opts.signal.aborted) return { exitCode: null, signal: 'SIGINT', interrupted: true, failedIndex: i };
-    const child = execa(cmds[i]!, {
-      shell: true,
+    const [file, ...args] = shellCommand(cmds[i]!, opts.env.SHELL);
+    const child = execa(file!, args, {
       cwd: opts.cwd,
       env: opts.env,
       detached: true,
@@ -79,6 +79,18 @@ export async function runStageCommands(
     }
   }
   return { exitCode: 0, signal: null, interrupted: false };
+}
+
+/**
+ * The argv that runs `cmd` as DVC does (dvc/stage/run.py): through the user's `$SHELL` (so bash syntax
+ * works where the user's shell is bash), `/bin/sh` when it is unset, with the flags that keep bash
+ * and zsh from reading start-up files that could change the environment or the behaviour.
+ */
+export function shellCommand(cmd: string, shell: string | undefined): string[] {
+  const executable = shell?.trim() || '/bin/sh';
+  const name = path.basename(executable).toLowerCase();
+  const quiet: Record<string, string[]> = { zsh: ['--no-rcs'], bash: ['--noprofile', '--norc'] };
+  return [executable, ...(quiet[name] ?? []), '-c', cmd];
 }
 
 /**

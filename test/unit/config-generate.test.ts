@@ -27,7 +27,8 @@ test('matrix names join axis values with "-"; composite values use <axis><index>
     g.map((x) => x.suffix),
     ['cnn-0.1', 'cnn-0.001', 'mlp-0.1', 'mlp-0.001'],
   );
-  assert.deepEqual(g[3]?.vars, { item: { model: 'mlp', lr: 0.001 } });
+  // ${key} is the generated name's suffix, as DVC's test_matrix_key_present
+  assert.deepEqual(g[3]?.vars, { item: { model: 'mlp', lr: 0.001 }, key: 'mlp-0.001' });
   const c = expandMatrix({ data: [{ a: 1 }, { a: 2 }], seed: [1] });
   assert.deepEqual(
     c.map((x) => x.suffix),
