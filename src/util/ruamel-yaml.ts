@@ -178,10 +178,10 @@ class Emitter {
   /** A scalar at the current position; `split` is false for mapping keys. */
   scalar(text: string, implicitPlain: boolean, split: boolean): void {
     const a = analyze(text);
-    if (implicitPlain && !(!split && (a.empty || a.multiline)) && a.allowBlockPlain) return this.plain(text, split);
-    if (text.includes("'") || text.includes('\n')) return this.doubleQuoted(text, split);
-    if (a.allowSingle && !(!split && a.multiline)) return this.singleQuoted(text, split);
-    return this.doubleQuoted(text, split);
+    if (implicitPlain && !(!split && (a.empty || a.multiline)) && a.allowBlockPlain) this.plain(text, split);
+    else if (text.includes("'") || text.includes('\n')) this.doubleQuoted(text, split);
+    else if (a.allowSingle && !(!split && a.multiline)) this.singleQuoted(text, split);
+    else this.doubleQuoted(text, split);
   }
 
   plain(text: string, split: boolean): void {
@@ -370,10 +370,12 @@ export function dumpRuamel(doc: Record<string, Value>): string {
   const value = (v: Value, indent: number) => {
     e.indent = indent;
     if (v === null || v === undefined) return;
-    if (Array.isArray(v) && v.length === 0) return e.indicator('[]', true);
-    if (isMap(v) && Object.keys(v).length === 0) return e.indicator('{}', true);
-    const { text, implicit } = scalarText(v);
-    e.scalar(text, implicit, true);
+    if (Array.isArray(v) && v.length === 0) e.indicator('[]', true);
+    else if (isMap(v) && Object.keys(v).length === 0) e.indicator('{}', true);
+    else {
+      const { text, implicit } = scalarText(v);
+      e.scalar(text, implicit, true);
+    }
   };
   const map = (m: Record<string, Value>, indent: number, inline: boolean) => {
     let first = inline;
