@@ -10,9 +10,11 @@ import { stringify } from 'csv-stringify/sync';
 import type { Normalization } from './lib/tf/augment.js';
 import { classification, confusionMatrix, round6 } from './lib/ml/metrics.js';
 import { confusionPng, samplesPng, type SampleTile } from './lib/ml/images.js';
-import { evaluateParams, readParamsDoc } from './lib/ml/params.js';
+import { ParamsFile } from './lib/common/params.js';
+import { evaluateParams } from './lib/ml/params.js';
 import { readMeta, readSplit, type PreparedMeta } from './lib/ml/prepared.js';
-import { StageError, runStage, toJson, writeFileAtomic } from './lib/ml/stage.js';
+import { writeFileAtomic } from './lib/common/atomic.js';
+import { StageError, runStage, toJson } from './lib/common/stage.js';
 
 const PREPARED = 'data/prepared';
 const MODEL_DIR = 'models/model';
@@ -68,7 +70,7 @@ function confusionJson(classes: string[], matrix: number[][]): string {
 const p6 = (x: number) => x.toFixed(6);
 
 async function main(): Promise<void> {
-  const p = evaluateParams(readParamsDoc());
+  const p = evaluateParams(await ParamsFile.load());
   const meta = await readMeta(PREPARED);
   const test = await readSplit(PREPARED, meta, 'test');
   if (test.count === 0) throw new StageError(`${PREPARED}/meta.json: the test split is empty`, 'Check prepare.split.');

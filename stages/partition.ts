@@ -16,11 +16,12 @@
 import { copyFileSync, constants, mkdirSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseCsv, toCsv } from './lib/data/csv.js';
-import { DataError, runStage } from './lib/data/errors.js';
-import { PARTITIONS_DIR, RAW_DIR, classDir, readMeta, writeDirAtomically } from './lib/data/layout.js';
-import { ParamsFile } from './lib/data/params.js';
+import { StageError, runStage } from './lib/common/stage.js';
+import { writeDirAtomically } from './lib/common/atomic.js';
+import { PARTITIONS_DIR, RAW_DIR, classDir, readMeta } from './lib/data/layout.js';
+import { ParamsFile } from './lib/common/params.js';
 import { partitionName, planPartitions } from './lib/data/partition-plan.js';
-import { progress } from './lib/data/progress.js';
+import { progress } from './lib/common/progress.js';
 
 export const PARTITION_COLUMNS = ['id', 'class', 'path'] as const;
 
@@ -34,14 +35,14 @@ async function main(): Promise<void> {
   const meta = await readMeta(`${RAW_DIR}/meta.json`);
   const indexFile = `${RAW_DIR}/index.csv`;
   const text = await fs.readFile(indexFile, 'utf8').catch(() => {
-    throw new DataError(`missing ${indexFile}`, 'Run the pull stage first (lockstep repro pull).');
+    throw new StageError(`missing ${indexFile}`, 'Run the pull stage first (lockstep repro pull).');
   });
   const rows = parseCsv(text, indexFile, ['id', 'class', 'label', 'path']);
   const byId = new Map<string, { id: string; label: number; path: string }>();
   for (const r of rows) {
     const label = Number(r.label);
     if (!Number.isInteger(label) || meta.classes[label] !== r.class)
-      throw new DataError(
+      throw new StageError(
         `${indexFile}: image ${r.id} has label ${r.label} / class ${r.class}, which meta.json does not agree with`,
         'Re-run the pull stage.',
       );
@@ -53,8 +54,8 @@ async function main(): Promise<void> {
     plan = planPartitions([...byId.values()], meta.classes, size, parts, seed);
   } catch (e) {
     // Point the size error at the line in params.yaml.
-    if (e instanceof DataError && e.message.startsWith('partition.size'))
-      throw new DataError(`${params.where('partition.size')}: ${e.message}`, e.hint);
+    if (e instanceof StageError && e.message.startsWith('partition.size'))
+      throw new StageError(`${params.where('partition.size')}: ${e.message}`, e.hint);
     throw e;
   }
 
@@ -86,4 +87,4 @@ async function main(): Promise<void> {
   );
 }
 
-await runStage('partition', main);
+runStage('partition', main);

@@ -17,9 +17,10 @@
 import { readFileSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { parseCsv } from './lib/data/csv.js';
-import { DataError, runStage } from './lib/data/errors.js';
-import { PARTITIONS_DIR, PREPARED_DIR, readMeta, writeDirAtomically, type DatasetMeta } from './lib/data/layout.js';
-import { ParamsFile } from './lib/data/params.js';
+import { StageError, runStage } from './lib/common/stage.js';
+import { writeDirAtomically } from './lib/common/atomic.js';
+import { PARTITIONS_DIR, PREPARED_DIR, readMeta, type DatasetMeta } from './lib/data/layout.js';
+import { ParamsFile } from './lib/common/params.js';
 import { decodePng, rgbaInto } from './lib/data/png.js';
 import {
   SPLITS,
@@ -29,7 +30,7 @@ import {
   type PreparedItem,
   type SplitFractions,
 } from './lib/data/prepare-plan.js';
-import { progress } from './lib/data/progress.js';
+import { progress } from './lib/common/progress.js';
 
 function readFractions(params: ParamsFile): SplitFractions {
   const split = params.value('prepare.split');
@@ -53,17 +54,17 @@ async function readPartitions(names: readonly string[], meta: DatasetMeta): Prom
   for (const name of names) {
     const file = `${PARTITIONS_DIR}/${name}.csv`;
     const text = await fs.readFile(file, 'utf8').catch(() => {
-      throw new DataError(`missing ${file}`, 'Run the partition stage first (lockstep repro partition).');
+      throw new StageError(`missing ${file}`, 'Run the partition stage first (lockstep repro partition).');
     });
     for (const r of parseCsv(text, file, ['id', 'class', 'path'])) {
       const label = meta.classes.indexOf(r.class!);
       if (label < 0)
-        throw new DataError(
+        throw new StageError(
           `${file}: image ${r.id} has class '${r.class}', not one of ${meta.classes.join(', ')}`,
           'Re-run the partition stage.',
         );
       if (seen.has(r.id!))
-        throw new DataError(
+        throw new StageError(
           `${file}: image ${r.id} is in more than one of ${names.join(', ')}`,
           'Re-run the partition stage.',
         );
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
   try {
     names = parseDataSpec(dataSpec, valid);
   } catch (e) {
-    if (e instanceof DataError) throw new DataError(`${params.where('data')}: ${e.message}`, e.hint);
+    if (e instanceof StageError) throw new StageError(`${params.where('data')}: ${e.message}`, e.hint);
     throw e;
   }
 
@@ -106,7 +107,10 @@ async function main(): Promise<void> {
       items.forEach((it, i) => {
         const png = decodePng(readFileSync(it.path), it.path);
         if (png.width !== W || png.height !== H)
-          throw new DataError(`${it.path} is ${png.width}x${png.height}, expected ${W}x${H}`, 'Re-run the pull stage.');
+          throw new StageError(
+            `${it.path} is ${png.width}x${png.height}, expected ${W}x${H}`,
+            'Re-run the pull stage.',
+          );
         rgbaInto(png.rgba, C, images, i * H * W * C);
         labels[i] = it.label;
         if (++done % 1000 === 0) bar.update(done);
@@ -128,4 +132,4 @@ async function main(): Promise<void> {
   );
 }
 
-await runStage('prepare', main);
+runStage('prepare', main);

@@ -31,12 +31,12 @@ import {
   cifarMeta,
   CIFAR_RECORDS_PER_BATCH,
 } from './lib/data/cifar.js';
-import { DataError, runStage } from './lib/data/errors.js';
+import { StageError, runStage } from './lib/common/stage.js';
 import { readImageFolder } from './lib/data/folder.js';
 import { fashionMeta, readFashionMnist } from './lib/data/idx.js';
 import { PULL_DIR, RAW_DIR } from './lib/data/layout.js';
-import { ParamsFile } from './lib/data/params.js';
-import { progress } from './lib/data/progress.js';
+import { ParamsFile } from './lib/common/params.js';
+import { progress } from './lib/common/progress.js';
 import { RawWriter } from './lib/data/raw-writer.js';
 import { locate, type SourceSpec } from './lib/data/sources.js';
 
@@ -98,7 +98,7 @@ async function pullCifar(params: ParamsFile, writer: RawWriter): Promise<string>
   } else {
     const dir = await resolveCifarFolder(found.dir);
     if (!dir)
-      throw new DataError(
+      throw new StageError(
         `${found.url}: no cifar-10-batches-bin/data_batch_1.bin in ${found.dir}`,
         'Point the source at the extracted CIFAR-10 binary folder or the .tar.gz.',
       );
@@ -141,4 +141,4 @@ async function main(): Promise<void> {
   }
 }
 
-await runStage('pull', main);
+runStage('pull', main);

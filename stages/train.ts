@@ -13,10 +13,12 @@ import { fileURLToPath } from 'node:url';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { NamedTensor } from './lib/tf/model-io.js';
 import type { LoopState } from './lib/tf/checkpoint.js';
-import { Mulberry32, deriveSeed, permutation } from './lib/ml/prng.js';
-import { readParamsDoc, trainParams, type TrainParams } from './lib/ml/params.js';
+import { Mulberry32, deriveSeed, permutation } from './lib/common/prng.js';
+import { ParamsFile } from './lib/common/params.js';
+import { trainParams, type TrainParams } from './lib/ml/params.js';
 import { readMeta, readSplit, type PreparedMeta, type Split } from './lib/ml/prepared.js';
-import { StageError, runStage, toJson, writeFileAtomic } from './lib/ml/stage.js';
+import { writeFileAtomic } from './lib/common/atomic.js';
+import { StageError, runStage, toJson } from './lib/common/stage.js';
 
 const PREPARED = 'data/prepared';
 const MODEL_DIR = 'models/model';
@@ -27,7 +29,7 @@ const CHECKPOINT_DIR = 'models/checkpoint';
 async function sourceDigest(): Promise<string> {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const files = [fileURLToPath(import.meta.url)];
-  for (const dir of ['lib/tf', 'lib/ml']) {
+  for (const dir of ['lib/tf', 'lib/ml', 'lib/common']) {
     const entries = await fs.readdir(path.join(here, dir), { recursive: true });
     for (const e of entries) if (/\.[cm]?[jt]s$/.test(e)) files.push(path.join(here, dir, e));
   }
@@ -75,7 +77,7 @@ function freshState(p: TrainParams): LoopState {
 }
 
 async function main(): Promise<void> {
-  const p = trainParams(readParamsDoc());
+  const p = trainParams(await ParamsFile.load());
   const meta = await readMeta(PREPARED);
   const train = await readSplit(PREPARED, meta, 'train');
   const val = await readSplit(PREPARED, meta, 'val');

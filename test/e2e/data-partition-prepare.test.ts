@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
+import { runStageProgram } from '../helpers/stage.js';
 import { tempProject, type TempProject } from '../helpers/project.js';
-import { CLASSES, cifarMembers, md5, paramsYaml, runStageProgram, tarGz } from '../helpers/data-fixtures.js';
+import { CLASSES, cifarMembers, md5, paramsYaml, tarGz } from '../helpers/data-fixtures.js';
 
 const R = 60; // records per batch: 360 images, 36 per class
 const SIZE = 120; // 12 per class per partition; the maximum is 10 x floor(36 / 3) = 120
@@ -52,7 +53,7 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
 
   before(async () => {
     for (const stage of ['pull', 'partition'] as const) {
-      const r = await runStageProgram(base.dir, stage);
+      const r = await runStageProgram(stage, base.dir);
       assert.equal(r.exitCode, 0, r.stderr);
     }
   });
@@ -87,18 +88,18 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
 
   it('partition is deterministic for a seed and changes with it', async () => {
     const same = await variant({});
-    const r = await runStageProgram(same.dir, 'partition');
+    const r = await runStageProgram('partition', same.dir);
     assert.equal(r.exitCode, 0, r.stderr);
     for (const v of ['v1', 'v2', 'v3'])
       assert.equal(await same.read(`data/partitions/${v}.csv`), await base.read(`data/partitions/${v}.csv`));
     const other = await variant({ partitionSeed: 8 });
-    assert.equal((await runStageProgram(other.dir, 'partition')).exitCode, 0);
+    assert.equal((await runStageProgram('partition', other.dir)).exitCode, 0);
     assert.notEqual(await other.read('data/partitions/v1.csv'), await base.read('data/partitions/v1.csv'));
   });
 
   it('partition rejects a size over a third of the data, naming partition.size and the maximum', async () => {
     const p = await variant({ size: SIZE + 1 });
-    const r = await runStageProgram(p.dir, 'partition');
+    const r = await runStageProgram('partition', p.dir);
     assert.equal(r.exitCode, 1);
     assert.equal(
       lastLine(r.stderr),
@@ -110,7 +111,7 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
 
   it('prepare writes the tensors, labels and ids of a stratified split, byte-identical on a re-run', async () => {
     const p = await variant({});
-    const r = await runStageProgram(p.dir, 'prepare');
+    const r = await runStageProgram('prepare', p.dir);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.match(r.stdout, /^prepare: data v1 \(seed 42\): train 100, val 10, test 10 -> data\/prepared in /);
     assert.equal(
@@ -154,7 +155,7 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
       }
     }
     const first = await filesMd5(path.join(p.dir, 'data/prepared'));
-    const again = await runStageProgram(p.dir, 'prepare');
+    const again = await runStageProgram('prepare', p.dir);
     assert.equal(again.exitCode, 0, again.stderr);
     assert.deepEqual(await filesMd5(path.join(p.dir, 'data/prepared')), first);
     assert.deepEqual((await fs.readdir(path.join(p.dir, 'data'))).sort(), ['partitions', 'prepared', 'raw']);
@@ -162,7 +163,7 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
 
   it('prepare follows seed and data: v1+v2 takes both partitions, another seed another split', async () => {
     const p = await variant({ data: 'v2+v1', seed: 43 });
-    const r = await runStageProgram(p.dir, 'prepare');
+    const r = await runStageProgram('prepare', p.dir);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.deepEqual(JSON.parse(await p.read('data/prepared/meta.json')).splits, { train: 190, val: 30, test: 20 }); // 24 per class: 19.2, 2.4, 2.4 -> 19, 3, 2
     const all = (await Promise.all(['train', 'val', 'test'].map((s) => p.read(`data/prepared/${s}.ids.tsv`)))).join('');
@@ -176,7 +177,7 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
 
     const q = await variant({ seed: 43 });
     const s = await variant({ seed: 44 });
-    await Promise.all([q, s].map(async (x) => assert.equal((await runStageProgram(x.dir, 'prepare')).exitCode, 0)));
+    await Promise.all([q, s].map(async (x) => assert.equal((await runStageProgram('prepare', x.dir)).exitCode, 0)));
     assert.notEqual(await q.read('data/prepared/train.ids.tsv'), await s.read('data/prepared/train.ids.tsv'));
   });
 
@@ -194,7 +195,7 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
   for (const [data, message] of badData) {
     it(`prepare rejects data ${data} naming the param and the valid partitions`, async () => {
       const p = await variant({ data });
-      const r = await runStageProgram(p.dir, 'prepare');
+      const r = await runStageProgram('prepare', p.dir);
       assert.equal(r.exitCode, 1);
       assert.equal(
         lastLine(r.stderr),
@@ -211,7 +212,7 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
   for (const [split, message] of badSplits) {
     it(`prepare rejects split ${split}`, async () => {
       const p = await variant({ split });
-      const r = await runStageProgram(p.dir, 'prepare');
+      const r = await runStageProgram('prepare', p.dir);
       assert.equal(r.exitCode, 1);
       assert.match(
         lastLine(r.stderr),

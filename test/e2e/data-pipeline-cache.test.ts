@@ -11,17 +11,17 @@ const R = 60; // 360 images; partitions of 120 use every one of them
 const PIPELINE = `stages:
   pull:
     cmd: node --import tsx stages/pull.ts
-    deps: [stages/pull.ts, stages/lib/data, src/cifar.tar.gz]
+    deps: [stages/pull.ts, stages/lib/common, stages/lib/data, src/cifar.tar.gz]
     params: [pull]
     outs: [data/raw]
   partition:
     cmd: node --import tsx stages/partition.ts
-    deps: [stages/partition.ts, stages/lib/data, data/raw]
+    deps: [stages/partition.ts, stages/lib/common, stages/lib/data, data/raw]
     params: [partition]
     outs: [data/partitions]
   prepare:
     cmd: node --import tsx stages/prepare.ts
-    deps: [stages/prepare.ts, stages/lib/data, data/partitions]
+    deps: [stages/prepare.ts, stages/lib/common, stages/lib/data, data/partitions]
     params: [seed, data, prepare]
     outs: [data/prepared]
 `;
@@ -39,9 +39,9 @@ test('the real pipeline under lockstep repro: partitions cost (almost) no cache 
   const stageFiles: Record<string, Uint8Array> = {};
   for (const rel of ['stages/pull.ts', 'stages/partition.ts', 'stages/prepare.ts'])
     stageFiles[rel] = await fs.readFile(path.join(REPO_ROOT, rel));
-  for (const f of await fs.readdir(path.join(REPO_ROOT, 'stages/lib/data'))) {
-    if (f.endsWith('.ts'))
-      stageFiles[`stages/lib/data/${f}`] = await fs.readFile(path.join(REPO_ROOT, 'stages/lib/data', f));
+  for (const lib of ['stages/lib/common', 'stages/lib/data']) {
+    for (const f of await fs.readdir(path.join(REPO_ROOT, lib)))
+      if (f.endsWith('.ts')) stageFiles[`${lib}/${f}`] = await fs.readFile(path.join(REPO_ROOT, lib, f));
   }
   const p = await tempProject({
     ...stageFiles,
@@ -81,4 +81,10 @@ test('the real pipeline under lockstep repro: partitions cost (almost) no cache 
   const again = await p.run(['repro']);
   assert.equal(again.exitCode, 0, again.all);
   assert.match(again.stdout, /Stage 'prepare' didn't change, skipping/);
+
+  // Shared stage code is a declared dependency: editing it makes every stage that runs it stale.
+  await fs.appendFile(path.join(p.dir, 'stages/lib/common/stage.ts'), '// edited\n');
+  const status = await p.run(['status', '--json']);
+  assert.equal(status.exitCode, 0, status.all);
+  assert.deepEqual(Object.keys(JSON.parse(status.stdout)).sort(), ['partition', 'prepare', 'pull']);
 });

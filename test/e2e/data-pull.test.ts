@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
+import { runStageProgram } from '../helpers/stage.js';
 import { tempProject } from '../helpers/project.js';
 import {
   CLASSES,
@@ -15,15 +16,13 @@ import {
   idxLabels,
   md5,
   paramsYaml,
-  runStageProgram,
-  startStageProgram,
   tarGz,
   type ArchiveMember,
 } from '../helpers/data-fixtures.js';
 import { gzipSync } from 'node:zlib';
 import os from 'node:os';
 import { readCifarArchive } from '../../stages/lib/data/cifar.js';
-import { DataError } from '../../stages/lib/data/errors.js';
+import { StageError } from '../../stages/lib/common/stage.js';
 
 const R = 20; // records per batch: 120 images, 12 per class
 
@@ -50,7 +49,7 @@ describe('pull stage', { concurrency: 4 }, () => {
       { 'src/cifar.tar.gz': archive, 'params.yaml': cifarParams('file://src/cifar.tar.gz', md5(archive)) },
       { git: false },
     );
-    const r = await runStageProgram(p.dir, 'pull');
+    const r = await runStageProgram('pull', p.dir);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.match(
       r.stdout,
@@ -90,7 +89,7 @@ describe('pull stage', { concurrency: 4 }, () => {
       },
       { git: false },
     );
-    const r = await runStageProgram(p.dir, 'pull');
+    const r = await runStageProgram('pull', p.dir);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.equal((await p.read('data/raw/index.csv')).trim().split('\n').length, 121);
   });
@@ -103,7 +102,7 @@ describe('pull stage', { concurrency: 4 }, () => {
       { 'src/cifar.tar.gz': archive, 'params.yaml': cifarParams('http://127.0.0.1:1/cifar.tar.gz', sum, mirrors) },
       { git: false },
     );
-    const r = await runStageProgram(p.dir, 'pull');
+    const r = await runStageProgram('pull', p.dir);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.match(
       r.stderr,
@@ -118,7 +117,7 @@ describe('pull stage', { concurrency: 4 }, () => {
     const none = `  mirrors:\n    - url: file://missing/cifar.tar.gz\n      md5: ${sum}\n`;
     await p.write('params.yaml', cifarParams('http://127.0.0.1:1/cifar.tar.gz', sum, none));
     await fs.rm(path.join(p.dir, 'data'), { recursive: true });
-    const bad = await runStageProgram(p.dir, 'pull');
+    const bad = await runStageProgram('pull', p.dir);
     assert.equal(bad.exitCode, 1);
     const last = bad.stderr.trim().split('\n').at(-1)!;
     assert.equal(
@@ -136,7 +135,7 @@ describe('pull stage', { concurrency: 4 }, () => {
       { 'src/cifar.tar.gz': archive, 'params.yaml': cifarParams('file://src/cifar.tar.gz', wrong) },
       { git: false },
     );
-    const r = await runStageProgram(p.dir, 'pull');
+    const r = await runStageProgram('pull', p.dir);
     assert.equal(r.exitCode, 1);
     assert.equal(
       oneLine(r.stderr),
@@ -223,7 +222,7 @@ describe('pull stage', { concurrency: 4 }, () => {
         await assert.rejects(
           readCifarArchive(file, R, () => {}),
           (e: unknown) => {
-            assert.ok(e instanceof DataError, String(e));
+            assert.ok(e instanceof StageError, String(e));
             assert.match(`pull: ${e.message} `, bad.expect);
             return true;
           },
@@ -241,7 +240,7 @@ describe('pull stage', { concurrency: 4 }, () => {
         { 'src/cifar.tar.gz': archive, 'params.yaml': cifarParams('file://src/cifar.tar.gz', md5(archive)) },
         { git: false },
       );
-      const r = await runStageProgram(p.dir, 'pull');
+      const r = await runStageProgram('pull', p.dir);
       assert.equal(r.exitCode, 1, r.stdout);
       assert.match(oneLine(r.stderr), bad.expect);
       assert.deepEqual(await leftovers(p.dir), []);
@@ -272,7 +271,7 @@ describe('pull stage', { concurrency: 4 }, () => {
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/dl/cifar-10-binary.tar.gz`;
       const p = await tempProject({ 'params.yaml': cifarParams(url, md5(archive)) }, { git: false });
-      const r = await runStageProgram(p.dir, 'pull');
+      const r = await runStageProgram('pull', p.dir);
       assert.equal(r.exitCode, 0, r.stderr);
       assert.equal(ranges[0], undefined);
       assert.equal(ranges.length, 2, `requests: ${JSON.stringify(ranges)}`);
@@ -284,7 +283,7 @@ describe('pull stage', { concurrency: 4 }, () => {
       assert.equal((await p.read('data/raw/index.csv')).trim().split('\n').length, 121);
 
       // A second pull reuses the verified download instead of fetching again.
-      const again = await runStageProgram(p.dir, 'pull');
+      const again = await runStageProgram('pull', p.dir);
       assert.equal(again.exitCode, 0, again.stderr);
       assert.equal(ranges.length, 2, 'no new request');
     } finally {
@@ -300,7 +299,7 @@ describe('pull stage', { concurrency: 4 }, () => {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cifar.tar.gz`;
       const wrong = 'ffffffffffffffffffffffffffffffff';
       const p = await tempProject({ 'params.yaml': cifarParams(url, wrong) }, { git: false });
-      const r = await runStageProgram(p.dir, 'pull');
+      const r = await runStageProgram('pull', p.dir);
       assert.equal(r.exitCode, 1);
       assert.equal(
         oneLine(r.stderr),
@@ -323,7 +322,7 @@ describe('pull stage', { concurrency: 4 }, () => {
       'params.yaml': paramsYaml({ pull: 'pull:\n  dataset: fashion-mnist\n  path: fm' }),
     };
     const p = await tempProject(files, { git: false });
-    const r = await runStageProgram(p.dir, 'pull');
+    const r = await runStageProgram('pull', p.dir);
     assert.equal(r.exitCode, 0, r.stderr);
     const meta = JSON.parse(await p.read('data/raw/meta.json'));
     assert.equal(meta.channels, 1);
@@ -337,7 +336,7 @@ describe('pull stage', { concurrency: 4 }, () => {
     for (const i of [0, 100, 783]) assert.equal(png.data[i * 4], src[i]);
 
     await p.write('fm/t10k-labels-idx1-ubyte.gz', gzipSync(idxLabels(labels.slice(0, 10), 0x803)));
-    const bad = await runStageProgram(p.dir, 'pull');
+    const bad = await runStageProgram('pull', p.dir);
     assert.equal(bad.exitCode, 1);
     assert.match(
       oneLine(bad.stderr),
@@ -362,7 +361,7 @@ describe('pull stage', { concurrency: 4 }, () => {
       },
       { git: false },
     );
-    const r = await runStageProgram(p.dir, 'pull');
+    const r = await runStageProgram('pull', p.dir);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.deepEqual(JSON.parse(await p.read('data/raw/meta.json')), {
       dataset: 'folder',
@@ -382,21 +381,21 @@ describe('pull stage', { concurrency: 4 }, () => {
     assert.ok(Math.abs(fromJpeg.data[0]! - 200) <= 3);
 
     await p.write('imgs/dogs/d.png', rgb(9, 8, 0));
-    const bad = await runStageProgram(p.dir, 'pull');
+    const bad = await runStageProgram('pull', p.dir);
     assert.equal(bad.exitCode, 1);
     assert.match(oneLine(bad.stderr), /^pull: \S+imgs\/dogs\/d\.png is 9x8, but the first image is 8x8 /);
   });
 
   test('pull reports bad params with their position in params.yaml', async () => {
     const p = await tempProject({ 'params.yaml': 'seed: 1\npull:\n  dataset: imagenet\n' }, { git: false });
-    const r = await runStageProgram(p.dir, 'pull');
+    const r = await runStageProgram('pull', p.dir);
     assert.equal(r.exitCode, 1);
     assert.equal(
       oneLine(r.stderr),
       'pull: params.yaml:3:12: pull.dataset must be one of cifar10, fashion-mnist, folder, got "imagenet"',
     );
     await p.write('params.yaml', 'pull:\n  dataset: cifar10\n  url: file://x\n  md5: abc\n');
-    const r2 = await runStageProgram(p.dir, 'pull');
+    const r2 = await runStageProgram('pull', p.dir);
     assert.equal(oneLine(r2.stderr), 'pull: params.yaml:4:8: pull.md5 must be 32 hex digits, got "abc"');
   });
 
@@ -417,7 +416,7 @@ describe('pull stage', { concurrency: 4 }, () => {
         { 'params.yaml': cifarParams(url, md5(archive)), 'data/.raw.tmp-999999999-dead/x.png': 'left by a crash' },
         { git: false },
       );
-      const child = startStageProgram(p.dir, 'pull');
+      const child = runStageProgram('pull', p.dir);
       await gotRequest;
       const names = await fs.readdir(path.join(p.dir, 'data'));
       assert.ok(

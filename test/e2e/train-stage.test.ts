@@ -217,28 +217,29 @@ test('bad params and bad prepared data fail with one line naming the param or fi
     name: string;
     params?: string;
     mutate?: (p: TempProject) => Promise<void>;
-    stage?: string;
+    stage?: 'train' | 'evaluate';
     expect: RegExp;
   }[] = [
     {
       name: 'unknown model',
       params: PARAMS().replace('model: tiny', 'model: resnet'),
-      expect: /^train: params\.yaml: train\.model: unknown value "resnet" Use one of: tiny, seed, bn, vgg, fast\.$/,
+      expect:
+        /^train: params\.yaml:3:10: train\.model: unknown value "resnet" Use one of: tiny, seed, bn, vgg, fast\.$/,
     },
     {
       name: 'unknown backend',
       params: PARAMS().replace('backend: cpu', 'backend: gpu'),
-      expect: /^train: params\.yaml: train\.backend: unknown value "gpu" Use one of: auto, node, wasm, cpu\.$/,
+      expect: /^train: params\.yaml:\d+:\d+: train\.backend: unknown value "gpu" Use one of: auto, node, wasm, cpu\.$/,
     },
     {
       name: 'bad epochs',
       params: PARAMS().replace('epochs: 2', 'epochs: -1'),
-      expect: /^train: params\.yaml: train\.epochs: expected a positive integer, got -1$/,
+      expect: /^train: params\.yaml:\d+:\d+: train\.epochs: expected a positive integer, got -1$/,
     },
     {
       name: 'typo',
       params: PARAMS().replace('epochs: 2', 'epoch: 2'),
-      expect: /^train: params\.yaml: train\.epoch: unknown param Known: /,
+      expect: /^train: params\.yaml:\d+:\d+: train\.epoch: unknown param Known: /,
     },
     ...(tfjsNodeInstalled()
       ? []
@@ -273,7 +274,7 @@ test('bad params and bad prepared data fail with one line naming the param or fi
       name: 'bad samples',
       stage: 'evaluate',
       params: PARAMS().replace('samples: 9', 'samples: many'),
-      expect: /^evaluate: params\.yaml: evaluate\.samples: expected a non-negative integer, got "many"$/,
+      expect: /^evaluate: params\.yaml:\d+:\d+: evaluate\.samples: expected a non-negative integer, got "many"$/,
     },
   ];
   await Promise.all(

@@ -1,14 +1,11 @@
 /**
  * Tiny but real inputs for the data stages: a CIFAR-10-format .tar.gz with the real member names
- * (written with tar-stream + zlib), Fashion-MNIST IDX files, and a way to run a stage program as a
- * real process in a temp project.
+ * (written with tar-stream + zlib) and Fashion-MNIST IDX files. Stage programs run through
+ * runStageProgram in ./stage.ts.
  */
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { execa } from 'execa';
 import tar from 'tar-stream';
-import { REPO_ROOT } from './project.js';
 
 export const RECORD = 3073;
 export const CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
@@ -112,35 +109,4 @@ export function paramsYaml(p: {
     p.prepare ?? 'prepare:\n  split: {train: 0.8, val: 0.1, test: 0.1}',
     '',
   ].join('\n');
-}
-
-const TSX = import.meta.resolve('tsx');
-
-export interface StageRun {
-  exitCode: number | undefined;
-  stdout: string;
-  stderr: string;
-}
-
-/** Starts stages/<name>.ts of this repository as a real process with `cwd` as the project root. */
-export function startStageProgram(
-  cwd: string,
-  name: 'pull' | 'partition' | 'prepare',
-  env: Record<string, string> = {},
-) {
-  return execa(process.execPath, ['--import', TSX, path.join(REPO_ROOT, 'stages', `${name}.ts`)], {
-    cwd,
-    reject: false,
-    env: { ...env, FORCE_COLOR: '0' },
-    timeout: 60_000,
-  });
-}
-
-export async function runStageProgram(
-  cwd: string,
-  name: 'pull' | 'partition' | 'prepare',
-  env: Record<string, string> = {},
-): Promise<StageRun> {
-  const r = await startStageProgram(cwd, name, env);
-  return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
 }

@@ -2,7 +2,7 @@
  * A tiny learnable data set in the prepare stage's format, for the train/evaluate tests: each class
  * is a colour plus a stripe direction, with seeded noise, so a one-conv model beats chance in an epoch.
  */
-import { Mulberry32 } from '../../stages/lib/ml/prng.js';
+import { Mulberry32 } from '../../stages/lib/common/prng.js';
 import { writePrepared, SPLITS, type SplitName } from '../../stages/lib/ml/prepared.js';
 
 export const FIXTURE_CLASSES = ['red', 'green', 'blue', 'yellow'];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mulberry32, shuffled, deriveSeed } from '../../stages/lib/data/prng.js';
+import { Mulberry32, labelSeed, shuffled } from '../../stages/lib/common/prng.js';
 import { classQuotas, maxPartitionSize, planPartitions, type LabeledId } from '../../stages/lib/data/partition-plan.js';
 import {
   parseDataSpec,
@@ -9,32 +9,32 @@ import {
   splitProblem,
   type PreparedItem,
 } from '../../stages/lib/data/prepare-plan.js';
-import { DataError } from '../../stages/lib/data/errors.js';
+import { StageError } from '../../stages/lib/common/stage.js';
 
 const CLASSES = ['a', 'b', 'c'];
 
 test('mulberry32 is a fixed, seeded sequence in [0, 1)', () => {
-  const a = mulberry32(42);
-  const first = [a(), a(), a()];
-  const b = mulberry32(42);
-  assert.deepEqual([b(), b(), b()], first);
-  // Reference values of mulberry32(42) (same as the widely used reference implementation): a change of algorithm would silently reshuffle every partition.
+  const a = new Mulberry32(42);
+  const first = [a.next(), a.next(), a.next()];
+  const b = new Mulberry32(42);
+  assert.deepEqual([b.next(), b.next(), b.next()], first);
+  // Reference values of new Mulberry32(42) (same as the widely used reference implementation): a change of algorithm would silently reshuffle every partition.
   assert.deepEqual(
     first.map((x) => x.toFixed(8)),
     ['0.60110375', '0.44829056', '0.85246579'],
   );
-  const c = mulberry32(43);
-  assert.notEqual(c(), first[0]);
-  const r = mulberry32(1);
+  const c = new Mulberry32(43);
+  assert.notEqual(c.next(), first[0]);
+  const r = new Mulberry32(1);
   for (let i = 0; i < 1000; i++) {
-    const x = r();
+    const x = r.next();
     assert.ok(x >= 0 && x < 1);
   }
 });
 
 test('shuffled returns a permutation and leaves the input alone', () => {
   const input = Array.from({ length: 50 }, (_, i) => i);
-  const out = shuffled(input, mulberry32(1));
+  const out = shuffled(input, new Mulberry32(1));
   assert.deepEqual(
     input,
     Array.from({ length: 50 }, (_, i) => i),
@@ -46,10 +46,12 @@ test('shuffled returns a permutation and leaves the input alone', () => {
   );
 });
 
-test('deriveSeed gives different streams per label and per seed', () => {
-  assert.equal(deriveSeed(7, 'cat'), deriveSeed(7, 'cat'));
-  assert.notEqual(deriveSeed(7, 'cat'), deriveSeed(7, 'dog'));
-  assert.notEqual(deriveSeed(7, 'cat'), deriveSeed(8, 'cat'));
+test('labelSeed gives different streams per label and per seed, and never changes', () => {
+  assert.equal(labelSeed(7, 'cat'), labelSeed(7, 'cat'));
+  assert.notEqual(labelSeed(7, 'cat'), labelSeed(7, 'dog'));
+  assert.notEqual(labelSeed(7, 'cat'), labelSeed(8, 'cat'));
+  // Values of the data stages' seed derivation before the stage kits merged: partitions and splits depend on them.
+  assert.deepEqual([labelSeed(7, 'cat'), labelSeed(42, 'split:train')], [508117719, 2052084941]);
 });
 
 test('classQuotas: equal shares, remainder to the lowest labels, small classes give way', () => {
@@ -84,7 +86,7 @@ test('planPartitions: disjoint, equal-sized, stratified, order-independent, seed
       seen.add(id);
     }
   }
-  assert.deepEqual(planPartitions(shuffled(all, mulberry32(99)), CLASSES, 15, 3, 7), plan);
+  assert.deepEqual(planPartitions(shuffled(all, new Mulberry32(99)), CLASSES, 15, 3, 7), plan);
   assert.notDeepEqual(planPartitions(all, CLASSES, 15, 3, 8), plan);
 });
 
@@ -92,7 +94,7 @@ test('planPartitions: a size over the maximum is a one-line error naming partiti
   assert.throws(
     () => planPartitions(items([20, 20, 7]), CLASSES, 16, 3, 7),
     (e: unknown) =>
-      e instanceof DataError &&
+      e instanceof StageError &&
       e.message === 'partition.size 16 is too large: 3 disjoint stratified partitions of 47 images allow at most 14' &&
       e.hint === 'Set partition.size to 14 or less in params.yaml.',
   );
@@ -123,7 +125,7 @@ test('parseDataSpec rejects unknown, empty and repeated names with the exact tex
   for (const [spec, message] of cases) {
     assert.throws(
       () => parseDataSpec(spec, valid),
-      (e: unknown) => e instanceof DataError && e.message === message && e.hint === hint,
+      (e: unknown) => e instanceof StageError && e.message === message && e.hint === hint,
       spec,
     );
   }
@@ -167,7 +169,7 @@ test('planSplits: stratified per class, covering, disjoint, deterministic, inter
   }
   const ids = [...s.train, ...s.val, ...s.test].map((it) => it.id).sort();
   assert.deepEqual(ids, all.map((it) => it.id).sort());
-  assert.deepEqual(planSplits(shuffled(all, mulberry32(5)), CLASSES, f, 42), s);
+  assert.deepEqual(planSplits(shuffled(all, new Mulberry32(5)), CLASSES, f, 42), s);
   assert.notDeepEqual(planSplits(all, CLASSES, f, 43).train, s.train);
   // Classes are interleaved, not in label blocks.
   assert.notDeepEqual(

@@ -4,14 +4,14 @@ import { safeMemberName } from '../../stages/lib/data/tar.js';
 import { decodeBatch, CIFAR_BATCHES } from '../../stages/lib/data/cifar.js';
 import { parseIdxImages, parseIdxLabels } from '../../stages/lib/data/idx.js';
 import { parseCsv, toCsv } from '../../stages/lib/data/csv.js';
-import { ParamsFile } from '../../stages/lib/data/params.js';
+import { ParamsFile } from '../../stages/lib/common/params.js';
 import { localPath } from '../../stages/lib/data/sources.js';
 import { classDir } from '../../stages/lib/data/layout.js';
 import { encodePng, decodePng } from '../../stages/lib/data/png.js';
-import { DataError } from '../../stages/lib/data/errors.js';
+import { StageError } from '../../stages/lib/common/stage.js';
 import { batchBytes, idxImages, idxLabels, recordBytes } from '../helpers/data-fixtures.js';
 
-const dataError = (text: RegExp) => (e: unknown) => e instanceof DataError && text.test(e.message);
+const dataError = (text: RegExp) => (e: unknown) => e instanceof StageError && text.test(e.message);
 
 test('safeMemberName strips ./ and rejects absolute and escaping paths', () => {
   assert.equal(

@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { DataError } from './errors.js';
+import { StageError } from '../common/stage.js';
 import type { DatasetMeta } from './layout.js';
 import type { OriginalSplit } from './raw-writer.js';
 import { readTarGz, type TarLimits } from './tar.js';
@@ -52,7 +52,7 @@ export type OnCifarBatch = (images: CifarImage[]) => void | Promise<void>;
 export function decodeBatch(where: string, batch: CifarBatchFile, data: Buffer, recordsPerBatch: number): CifarImage[] {
   const expected = recordsPerBatch * CIFAR_RECORD;
   if (data.length !== expected) {
-    throw new DataError(
+    throw new StageError(
       `${where}: ${batch.member} is ${data.length} bytes, expected ${recordsPerBatch} x ${CIFAR_RECORD} = ${expected}`,
       'The archive is truncated or not CIFAR-10 binary (pull.records_per_batch must match it).',
     );
@@ -63,7 +63,7 @@ export function decodeBatch(where: string, batch: CifarBatchFile, data: Buffer, 
     const base = r * CIFAR_RECORD;
     const label = data[base]!;
     if (label >= CIFAR_CLASSES.length) {
-      throw new DataError(
+      throw new StageError(
         `${where}: ${batch.member} record ${r} has label ${label}, expected 0-9`,
         'The archive is corrupt or not CIFAR-10 binary.',
       );
@@ -93,7 +93,7 @@ function checkClassNames(where: string, text: string): void {
     .map((s) => s.trim())
     .filter(Boolean);
   if (names.join(',') !== CIFAR_CLASSES.join(',')) {
-    throw new DataError(
+    throw new StageError(
       `${where}: ${META_MEMBER} lists classes ${names.join(', ')}, expected ${CIFAR_CLASSES.join(', ')}`,
       'The archive is not CIFAR-10 binary.',
     );
@@ -110,7 +110,7 @@ export async function readCifarArchive(archive: string, recordsPerBatch: number,
     archive,
     (name) => byMember.has(name) || name === `${CIFAR_DIR}/${META_MEMBER}`,
     async (name, data) => {
-      if (seen.has(name)) throw new DataError(`${archive}: member '${name}' appears twice`, 'The archive is corrupt.');
+      if (seen.has(name)) throw new StageError(`${archive}: member '${name}' appears twice`, 'The archive is corrupt.');
       seen.add(name);
       const batch = byMember.get(name);
       if (batch) await onBatch(decodeBatch(archive, batch, data, recordsPerBatch));
@@ -120,7 +120,7 @@ export async function readCifarArchive(archive: string, recordsPerBatch: number,
   );
   const missing = [...byMember.keys()].filter((m) => !seen.has(m));
   if (missing.length)
-    throw new DataError(
+    throw new StageError(
       `${archive}: missing member${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`,
       'The archive is truncated or not CIFAR-10 binary.',
     );
@@ -145,12 +145,12 @@ export async function readCifarFolder(dir: string, recordsPerBatch: number, onBa
     const file = path.join(dir, batch.member);
     const st = await fs.lstat(file).catch(() => undefined);
     if (!st?.isFile())
-      throw new DataError(
+      throw new StageError(
         `${dir}: missing ${batch.member}`,
         'Point pull.url at the extracted cifar-10-batches-bin folder.',
       );
     if (st.size !== recordsPerBatch * CIFAR_RECORD) {
-      throw new DataError(
+      throw new StageError(
         `${file} is ${st.size} bytes, expected ${recordsPerBatch} x ${CIFAR_RECORD} = ${recordsPerBatch * CIFAR_RECORD}`,
         'The file is truncated or not CIFAR-10 binary.',
       );

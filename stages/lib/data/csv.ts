@@ -1,5 +1,5 @@
 /** Minimal RFC 4180 CSV for the index and manifest files (class names from image folders may hold commas). */
-import { DataError } from './errors.js';
+import { StageError } from '../common/stage.js';
 
 const quote = (field: string): string => (/[",\r\n]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field);
 
@@ -55,23 +55,23 @@ export function parseCsv(text: string, file: string, need: readonly string[]): R
     field += c;
     i++;
   }
-  if (quoted) throw new DataError(`${file}: unterminated quoted field`, 'Re-run the stage that wrote it.');
+  if (quoted) throw new StageError(`${file}: unterminated quoted field`, 'Re-run the stage that wrote it.');
   if (field !== '' || row.length > 0) {
     row.push(field);
     rows.push(row);
   }
   const header = rows.shift();
-  if (!header) throw new DataError(`${file}: empty CSV file`, 'Re-run the stage that wrote it.');
+  if (!header) throw new StageError(`${file}: empty CSV file`, 'Re-run the stage that wrote it.');
   for (const col of need) {
     if (!header.includes(col))
-      throw new DataError(
+      throw new StageError(
         `${file}: missing column '${col}' (has ${header.join(', ')})`,
         'Re-run the stage that wrote it.',
       );
   }
   return rows.map((r, n) => {
     if (r.length !== header.length)
-      throw new DataError(
+      throw new StageError(
         `${file}:${n + 2}: ${r.length} fields, expected ${header.length}`,
         'Re-run the stage that wrote it.',
       );

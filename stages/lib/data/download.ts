@@ -9,7 +9,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { pipeline } from 'node:stream/promises';
-import { DataError, errorText } from './errors.js';
+import { StageError, errorText } from '../common/stage.js';
 
 /** The source could not be reached (DNS, refused, timeout, HTTP error status): try the next one. */
 export class Unreachable extends Error {
@@ -38,8 +38,8 @@ export async function md5File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-export function checksumError(file: string, source: string, expected: string, actual: string): DataError {
-  return new DataError(
+export function checksumError(file: string, source: string, expected: string, actual: string): StageError {
+  return new StageError(
     `checksum mismatch for ${file} (from ${source}): expected md5 ${expected}, got ${actual}`,
     'Fix the md5 in params.yaml if the source changed on purpose, else the download is corrupt.',
   );
@@ -172,7 +172,7 @@ export async function download(url: string, dest: string, md5: string, opts: Dow
         res.resume();
         await fs.rm(part, { force: true });
         if (failures++ >= maxResumes)
-          throw new DataError(
+          throw new StageError(
             `${url}: server answered a resume with a wrong range (${res.headers['content-range'] ?? 'none'})`,
             'Delete data/.pull and try again.',
           );
@@ -198,7 +198,7 @@ export async function download(url: string, dest: string, md5: string, opts: Dow
       break;
     } catch (e) {
       if (failures++ >= maxResumes) {
-        throw new DataError(
+        throw new StageError(
           `download of ${url} failed after ${maxResumes} resumes: ${errorText(e)}`,
           `Run the stage again to resume from ${part}.`,
         );

@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import jpeg from 'jpeg-js';
-import { DataError, errorText } from './errors.js';
+import { StageError, errorText } from '../common/stage.js';
 import type { DatasetMeta } from './layout.js';
 import { decodePng, encodePng } from './png.js';
 
@@ -35,13 +35,13 @@ export async function listImageFolder(
   root: string,
 ): Promise<{ classes: string[]; files: { cls: number; file: string }[] }> {
   const entries = await fs.readdir(root, { withFileTypes: true }).catch((e: unknown) => {
-    throw new DataError(`cannot read image folder ${root}: ${errorText(e)}`, HINT);
+    throw new StageError(`cannot read image folder ${root}: ${errorText(e)}`, HINT);
   });
   const classes = entries
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
     .map((e) => e.name)
     .sort(byCodePoint);
-  if (classes.length === 0) throw new DataError(`image folder ${root} has no class sub-folders`, HINT);
+  if (classes.length === 0) throw new StageError(`image folder ${root} has no class sub-folders`, HINT);
   const files: { cls: number; file: string }[] = [];
   for (const [cls, name] of classes.entries()) {
     const inside = await fs.readdir(path.join(root, name), { withFileTypes: true });
@@ -49,7 +49,8 @@ export async function listImageFolder(
       .filter((e) => e.isFile() && /\.(png|jpe?g)$/i.test(e.name))
       .map((e) => e.name)
       .sort(byCodePoint);
-    if (images.length === 0) throw new DataError(`class folder ${path.join(root, name)} has no .png/.jpg images`, HINT);
+    if (images.length === 0)
+      throw new StageError(`class folder ${path.join(root, name)} has no .png/.jpg images`, HINT);
     for (const f of images) files.push({ cls, file: path.join(root, name, f) });
   }
   return { classes, files };
@@ -69,7 +70,7 @@ export async function readImageFolder(
   for (const { cls, file } of files) {
     const st = await fs.stat(file);
     if (st.size > MAX_FILE_BYTES)
-      throw new DataError(`${file} is ${st.size} bytes, over the limit of ${MAX_FILE_BYTES}`, HINT);
+      throw new StageError(`${file} is ${st.size} bytes, over the limit of ${MAX_FILE_BYTES}`, HINT);
     const bytes = await fs.readFile(file);
     let png: Buffer;
     let width: number;
@@ -87,14 +88,14 @@ export async function readImageFolder(
           maxMemoryUsageInMB: 256,
         });
       } catch (e) {
-        throw new DataError(`${file}: not a readable JPEG (${errorText(e)})`, HINT);
+        throw new StageError(`${file}: not a readable JPEG (${errorText(e)})`, HINT);
       }
       ({ width, height } = img);
       png = encodePng(img.data, width, height, 3);
     }
     meta ??= { dataset: 'folder', height, width, channels: 3, classes };
     if (width !== meta.width || height !== meta.height) {
-      throw new DataError(`${file} is ${width}x${height}, but the first image is ${meta.width}x${meta.height}`, HINT);
+      throw new StageError(`${file} is ${width}x${height}, but the first image is ${meta.width}x${meta.height}`, HINT);
     }
     onImage({ id: makeId(classes[cls]!, file, used), label: cls, png }, meta);
   }

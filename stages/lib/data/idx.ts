@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { DataError, errorText } from './errors.js';
+import { StageError, errorText } from '../common/stage.js';
 import type { DatasetMeta } from './layout.js';
 import type { OriginalSplit } from './raw-writer.js';
 
@@ -45,10 +45,10 @@ export interface IdxImages {
 }
 
 export function parseIdxImages(buf: Buffer, file: string): IdxImages {
-  if (buf.length < 16) throw new DataError(`${file}: too short for an IDX image header (${buf.length} bytes)`, HINT);
+  if (buf.length < 16) throw new StageError(`${file}: too short for an IDX image header (${buf.length} bytes)`, HINT);
   const magic = buf.readUInt32BE(0);
   if (magic !== IMAGES_MAGIC)
-    throw new DataError(
+    throw new StageError(
       `${file}: magic number 0x${magic.toString(16)}, expected 0x803 (unsigned bytes, 3 dimensions)`,
       HINT,
     );
@@ -56,26 +56,29 @@ export function parseIdxImages(buf: Buffer, file: string): IdxImages {
   const rows = buf.readUInt32BE(8);
   const cols = buf.readUInt32BE(12);
   if (rows !== FASHION_SIDE || cols !== FASHION_SIDE)
-    throw new DataError(`${file}: images are ${rows}x${cols}, expected ${FASHION_SIDE}x${FASHION_SIDE}`, HINT);
+    throw new StageError(`${file}: images are ${rows}x${cols}, expected ${FASHION_SIDE}x${FASHION_SIDE}`, HINT);
   const expected = 16 + count * rows * cols;
   if (buf.length !== expected)
-    throw new DataError(`${file}: ${buf.length} bytes, expected 16 + ${count} x ${rows} x ${cols} = ${expected}`, HINT);
+    throw new StageError(
+      `${file}: ${buf.length} bytes, expected 16 + ${count} x ${rows} x ${cols} = ${expected}`,
+      HINT,
+    );
   return { count, rows, cols, pixels: buf.subarray(16) };
 }
 
 export function parseIdxLabels(buf: Buffer, file: string, classes: number): Buffer {
-  if (buf.length < 8) throw new DataError(`${file}: too short for an IDX label header (${buf.length} bytes)`, HINT);
+  if (buf.length < 8) throw new StageError(`${file}: too short for an IDX label header (${buf.length} bytes)`, HINT);
   const magic = buf.readUInt32BE(0);
   if (magic !== LABELS_MAGIC)
-    throw new DataError(
+    throw new StageError(
       `${file}: magic number 0x${magic.toString(16)}, expected 0x801 (unsigned bytes, 1 dimension)`,
       HINT,
     );
   const count = buf.readUInt32BE(4);
-  if (buf.length !== 8 + count) throw new DataError(`${file}: ${buf.length} bytes, expected 8 + ${count}`, HINT);
+  if (buf.length !== 8 + count) throw new StageError(`${file}: ${buf.length} bytes, expected 8 + ${count}`, HINT);
   const labels = buf.subarray(8);
   const bad = labels.findIndex((l) => l >= classes);
-  if (bad >= 0) throw new DataError(`${file}: label ${labels[bad]} at index ${bad}, expected 0-${classes - 1}`, HINT);
+  if (bad >= 0) throw new StageError(`${file}: label ${labels[bad]} at index ${bad}, expected 0-${classes - 1}`, HINT);
   return labels;
 }
 
@@ -88,10 +91,10 @@ async function readMaybeGz(dir: string, stem: string): Promise<{ file: string; b
     try {
       return { file, bytes: gunzipSync(bytes, { maxOutputLength: MAX_UNPACKED }) };
     } catch (e) {
-      throw new DataError(`${file}: cannot gunzip (${errorText(e)})`, HINT);
+      throw new StageError(`${file}: cannot gunzip (${errorText(e)})`, HINT);
     }
   }
-  throw new DataError(`missing ${path.join(dir, `${stem}.gz`)}`, HINT);
+  throw new StageError(`missing ${path.join(dir, `${stem}.gz`)}`, HINT);
 }
 
 export interface GrayImage {
@@ -115,7 +118,7 @@ export async function readFashionMnist(
     const images = parseIdxImages(img.bytes, img.file);
     const labels = parseIdxLabels(lab.bytes, lab.file, FASHION_CLASSES.length);
     if (labels.length !== images.count)
-      throw new DataError(`${lab.file} has ${labels.length} labels but ${img.file} has ${images.count} images`, HINT);
+      throw new StageError(`${lab.file} has ${labels.length} labels but ${img.file} has ${images.count} images`, HINT);
     const size = images.rows * images.cols;
     const out: GrayImage[] = [];
     for (let i = 0; i < images.count; i++) {

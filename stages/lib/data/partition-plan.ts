@@ -2,8 +2,8 @@
  * Pure planning of the partitions v1..vK: disjoint, equal-sized, stratified by class, drawn with a
  * seeded PRNG. No file system here, so the rules are unit-tested directly.
  */
-import { DataError } from './errors.js';
-import { deriveSeed, mulberry32, shuffled } from './prng.js';
+import { StageError } from '../common/stage.js';
+import { Mulberry32, labelSeed, shuffled } from '../common/prng.js';
 
 export interface LabeledId {
   id: string;
@@ -58,7 +58,7 @@ export function planPartitions(
   for (const it of items) {
     const bucket = byClass[it.label];
     if (!bucket)
-      throw new DataError(
+      throw new StageError(
         `image ${it.id} has label ${it.label}, but there are ${classes.length} classes`,
         'Re-run the pull stage.',
       );
@@ -67,7 +67,7 @@ export function planPartitions(
   const counts = byClass.map((ids) => ids.length);
   const max = maxPartitionSize(counts, parts);
   if (size > max) {
-    throw new DataError(
+    throw new StageError(
       `partition.size ${size} is too large: ${parts} disjoint stratified partitions of ${items.length} images allow at most ${max}`,
       `Set partition.size to ${max} or less in params.yaml.`,
     );
@@ -76,7 +76,7 @@ export function planPartitions(
   const out = Array.from({ length: parts }, (): string[] => []);
   byClass.forEach((ids, label) => {
     const q = quotas[label]!;
-    const order = shuffled(ids.slice().sort(), mulberry32(deriveSeed(seed, classes[label]!)));
+    const order = shuffled(ids.slice().sort(), new Mulberry32(labelSeed(seed, classes[label]!)));
     for (let k = 0; k < parts; k++) out[k]!.push(...order.slice(k * q, (k + 1) * q));
   });
   return out.map((ids) => ids.sort());

@@ -1,6 +1,6 @@
 /** PNG encode/decode for the data stages (pngjs sync API: no per-image promise overhead). */
 import { PNG } from 'pngjs';
-import { DataError, errorText } from './errors.js';
+import { StageError, errorText } from '../common/stage.js';
 
 /**
  * zlib level 1, default strategy, the Paeth filter only: on CIFAR's 32x32 images this takes ~25% less
@@ -32,7 +32,7 @@ export function decodePng(bytes: Buffer, file: string): Decoded {
     const png = PNG.sync.read(bytes);
     return { width: png.width, height: png.height, rgba: png.data };
   } catch (e) {
-    throw new DataError(`${file}: not a readable PNG (${errorText(e)})`, 'Re-run the stage that wrote it.');
+    throw new StageError(`${file}: not a readable PNG (${errorText(e)})`, 'Re-run the stage that wrote it.');
   }
 }
 

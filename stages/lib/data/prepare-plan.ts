@@ -2,8 +2,8 @@
  * Pure planning for the prepare stage: which partitions `data` names, and the stratified, seeded
  * train/val/test split of their images. Unit-tested without a file system.
  */
-import { DataError } from './errors.js';
-import { deriveSeed, mulberry32, shuffled } from './prng.js';
+import { StageError } from '../common/stage.js';
+import { Mulberry32, labelSeed, shuffled } from '../common/prng.js';
 
 export const SPLITS = ['train', 'val', 'test'] as const;
 export type SplitName = (typeof SPLITS)[number];
@@ -30,7 +30,7 @@ export function parseDataSpec(spec: string, valid: readonly string[]): string[] 
         ? 'names a partition twice'
         : undefined;
   if (problem) {
-    throw new DataError(
+    throw new StageError(
       `data '${spec}' ${problem}: it must be a '+'-joined set of distinct partitions from ${valid.join(', ')}`,
       `Set data to e.g. ${valid[0] ?? 'v1'}${valid[1] ? ` or ${valid[0]}+${valid[1]}` : ''} in params.yaml (or lockstep exp run --data).`,
     );
@@ -89,13 +89,13 @@ export function planSplits(
   byClass.forEach((list, label) => {
     const order = shuffled(
       list.slice().sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
-      mulberry32(deriveSeed(seed, classes[label]!)),
+      new Mulberry32(labelSeed(seed, classes[label]!)),
     );
     const c = splitCounts(order.length, f);
     out.train.push(...order.slice(0, c.train));
     out.val.push(...order.slice(c.train, c.train + c.val));
     out.test.push(...order.slice(c.train + c.val));
   });
-  for (const k of SPLITS) out[k] = shuffled(out[k], mulberry32(deriveSeed(seed, `split:${k}`)));
+  for (const k of SPLITS) out[k] = shuffled(out[k], new Mulberry32(labelSeed(seed, `split:${k}`)));
   return out;
 }

@@ -5,8 +5,9 @@
 import { mkdirSync, writeFileSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { toCsv } from './csv.js';
-import { DataError } from './errors.js';
-import { RAW_DIR, classDir, makeTempDir, metaJson, releaseTempDir, replaceDir, type DatasetMeta } from './layout.js';
+import { StageError } from '../common/stage.js';
+import { makeTempDir, releaseTempDir, replaceDir } from '../common/atomic.js';
+import { RAW_DIR, classDir, metaJson, type DatasetMeta } from './layout.js';
 import { encodePng } from './png.js';
 
 export type OriginalSplit = 'train' | 'test';
@@ -66,7 +67,7 @@ export class RawWriter {
     const name = this.meta.classes[label];
     if (name === undefined) throw new Error(`label ${label} out of range`);
     if (this.ids.has(id))
-      throw new DataError(`duplicate image id ${id}`, 'Check that the source holds each image once.');
+      throw new StageError(`duplicate image id ${id}`, 'Check that the source holds each image once.');
     this.ids.add(id);
     const rel = `${classDir(name)}/${id}.png`;
     // Sync writes: the encoder is sync too, and 60,000 tiny files are faster without promise churn.

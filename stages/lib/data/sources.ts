@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DataError } from './errors.js';
+import { StageError } from '../common/stage.js';
 import { Unreachable, checksumError, download, md5File, type DownloadOptions } from './download.js';
 
 export interface SourceSpec {
@@ -38,7 +38,7 @@ export function localPath(url: string, root: string): string | undefined {
     return path.resolve(root, decodeURIComponent(rest));
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url))
-    throw new DataError(`unsupported URL scheme in ${url}`, 'Use http://, https://, file:// or a path.');
+    throw new StageError(`unsupported URL scheme in ${url}`, 'Use http://, https://, file:// or a path.');
   return path.resolve(root, url);
 }
 
@@ -55,7 +55,7 @@ async function locateOne(src: SourceSpec, opts: LocateOptions): Promise<Located>
     });
     if (st.isDirectory()) return { kind: 'folder', dir: local, url: src.url };
     if (!src.md5)
-      throw new DataError(
+      throw new StageError(
         `${src.param}: no md5 for ${src.url}`,
         `Add md5: ${await md5File(local)} (after checking the file) next to it.`,
       );
@@ -64,7 +64,7 @@ async function locateOne(src: SourceSpec, opts: LocateOptions): Promise<Located>
     return { kind: 'archive', file: local, url: src.url };
   }
   if (!src.md5)
-    throw new DataError(`${src.param}: no md5 for ${src.url}`, 'Every downloaded archive is verified: add its md5.');
+    throw new StageError(`${src.param}: no md5 for ${src.url}`, 'Every downloaded archive is verified: add its md5.');
   await fs.mkdir(opts.pullDir, { recursive: true });
   const dest = path.join(opts.pullDir, archiveName(src.url));
   await download(src.url, dest, src.md5, opts);
@@ -84,7 +84,7 @@ export async function locate(sources: readonly SourceSpec[], opts: LocateOptions
       opts.onSkip?.(src.url, e.message);
     }
   }
-  throw new DataError(
+  throw new StageError(
     `no pull source could be reached; tried ${tried.join('; ')}`,
     'Check pull.url and pull.mirrors in params.yaml (this machine may be offline: add a file:// mirror).',
   );

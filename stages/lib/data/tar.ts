@@ -9,7 +9,7 @@ import { open } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { DataError, errorText } from './errors.js';
+import { StageError, errorText } from '../common/stage.js';
 
 export interface TarLimits {
   /** Largest member we accept (header size), in bytes. */
@@ -26,10 +26,10 @@ const BAD_ARCHIVE_HINT =
 export function safeMemberName(archive: string, raw: string): string {
   const name = raw.replace(/^(\.\/)+/, '');
   if (name.startsWith('/') || /^[A-Za-z]:/.test(name) || name.includes('\\')) {
-    throw new DataError(`${archive}: member '${raw}' has an absolute path`, BAD_ARCHIVE_HINT);
+    throw new StageError(`${archive}: member '${raw}' has an absolute path`, BAD_ARCHIVE_HINT);
   }
   if (name.split('/').some((seg) => seg === '..')) {
-    throw new DataError(`${archive}: member '${raw}' escapes the archive root ('..')`, BAD_ARCHIVE_HINT);
+    throw new StageError(`${archive}: member '${raw}' escapes the archive root ('..')`, BAD_ARCHIVE_HINT);
   }
   return name.replace(/\/+$/, '');
 }
@@ -39,7 +39,7 @@ export async function assertGzip(archive: string): Promise<void> {
   try {
     const { bytesRead, buffer } = await fh.read(Buffer.alloc(2), 0, 2, 0);
     if (bytesRead < 2 || buffer[0] !== 0x1f || buffer[1] !== 0x8b)
-      throw new DataError(`${archive} is not a gzip file`, BAD_ARCHIVE_HINT);
+      throw new StageError(`${archive} is not a gzip file`, BAD_ARCHIVE_HINT);
   } finally {
     await fh.close();
   }
@@ -70,26 +70,26 @@ export async function readTarGz(
       const h = entry.header;
       const name = safeMemberName(archive, h.name);
       if (h.type === 'symlink' || h.type === 'link') {
-        throw new DataError(
+        throw new StageError(
           `${archive}: member '${h.name}' is a ${h.type === 'link' ? 'hard link' : 'symlink'} (to '${h.linkname ?? ''}'); links are not allowed`,
           BAD_ARCHIVE_HINT,
         );
       }
       if (h.type !== 'file' && h.type !== 'directory' && h.type !== 'contiguous-file') {
-        throw new DataError(`${archive}: member '${h.name}' has unsupported type ${h.type}`, BAD_ARCHIVE_HINT);
+        throw new StageError(`${archive}: member '${h.name}' has unsupported type ${h.type}`, BAD_ARCHIVE_HINT);
       }
       const size = h.size ?? 0;
       if (++members > limits.maxMembers)
-        throw new DataError(`${archive}: more than ${limits.maxMembers} members`, BAD_ARCHIVE_HINT);
+        throw new StageError(`${archive}: more than ${limits.maxMembers} members`, BAD_ARCHIVE_HINT);
       if (size > limits.maxMemberBytes) {
-        throw new DataError(
+        throw new StageError(
           `${archive}: member '${name}' is ${size} bytes, over the limit of ${limits.maxMemberBytes}`,
           BAD_ARCHIVE_HINT,
         );
       }
       total += size;
       if (total > limits.maxTotalBytes)
-        throw new DataError(`${archive}: members add up to more than ${limits.maxTotalBytes} bytes`, BAD_ARCHIVE_HINT);
+        throw new StageError(`${archive}: members add up to more than ${limits.maxTotalBytes} bytes`, BAD_ARCHIVE_HINT);
       if (h.type === 'directory' || !want(name)) {
         entry.resume();
         continue;
@@ -99,24 +99,24 @@ export async function readTarGz(
       for await (const chunk of entry as AsyncIterable<Buffer>) {
         got += chunk.length;
         if (got > size)
-          throw new DataError(`${archive}: member '${name}' is longer than its header says`, BAD_ARCHIVE_HINT);
+          throw new StageError(`${archive}: member '${name}' is longer than its header says`, BAD_ARCHIVE_HINT);
         chunks.push(chunk);
       }
       if (got !== size)
-        throw new DataError(`${archive}: member '${name}' is truncated (${got} of ${size} bytes)`, BAD_ARCHIVE_HINT);
+        throw new StageError(`${archive}: member '${name}' is truncated (${got} of ${size} bytes)`, BAD_ARCHIVE_HINT);
       await onMember(name, Buffer.concat(chunks, got));
     }
     await source;
   } catch (e) {
     extract.destroy();
-    if (e instanceof DataError) throw e;
+    if (e instanceof StageError) throw e;
     throw corrupt(archive, streamError ?? e);
   }
   if (streamError) throw corrupt(archive, streamError);
 }
 
-function corrupt(archive: string, e: unknown): DataError {
+function corrupt(archive: string, e: unknown): StageError {
   const msg = errorText(e);
   const truncated = /unexpected end|premature close|end of data/i.test(msg);
-  return new DataError(`${archive} is ${truncated ? 'truncated' : 'corrupt'} (${msg})`, BAD_ARCHIVE_HINT);
+  return new StageError(`${archive} is ${truncated ? 'truncated' : 'corrupt'} (${msg})`, BAD_ARCHIVE_HINT);
 }

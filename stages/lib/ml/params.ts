@@ -1,7 +1,6 @@
 /** The train and evaluate knobs of params.yaml, with defaults and one-line errors naming the param. */
-import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
-import { StageError } from './stage.js';
+import type { ParamsFile } from '../common/params.js';
+import { StageError } from '../common/stage.js';
 
 export const MODEL_NAMES = ['tiny', 'seed', 'bn', 'vgg', 'fast'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
@@ -71,71 +70,56 @@ const EVALUATE_DEFAULTS: EvaluateParams = { batch_size: 500, samples: 64, backen
 
 type Doc = Record<string, unknown>;
 
-export function readParamsDoc(file = 'params.yaml'): Doc {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new StageError(
-      `${file}: cannot read the params file`,
-      'Run the stage from the project root, where params.yaml is.',
-    );
-  }
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (e) {
-    throw new StageError(`${file}: invalid YAML: ${(e as Error).message.split('\n')[0]}`);
-  }
-  if (doc == null) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc))
-    throw new StageError(`${file}: expected a mapping at the top level`);
-  return doc as Doc;
-}
-
-function section(doc: Doc, name: string, file: string): Doc {
-  const value = doc[name];
+/** One section of params.yaml as a plain mapping ({} when absent), its errors placed at the section. */
+function section(params: ParamsFile, name: string): Doc {
+  const value = params.value(name);
   if (value == null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new StageError(`${file}: ${name}: expected a mapping`);
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new StageError(`${params.where(name)}: ${name}: expected a mapping`);
   return value as Doc;
 }
 
-function checkKeys(sec: Doc, allowed: readonly string[], prefix: string, file: string): void {
+function checkKeys(params: ParamsFile, sec: Doc, allowed: readonly string[], prefix: string): void {
   for (const key of Object.keys(sec)) {
     if (!allowed.includes(key)) {
-      throw new StageError(`${file}: ${prefix}.${key}: unknown param`, `Known: ${allowed.join(', ')}.`);
+      throw new StageError(
+        `${params.where(`${prefix}.${key}`)}: ${prefix}.${key}: unknown param`,
+        `Known: ${allowed.join(', ')}.`,
+      );
     }
   }
 }
 
 function num(
+  params: ParamsFile,
   sec: Doc,
   key: string,
   fallback: number,
   prefix: string,
-  file: string,
   check: (n: number) => boolean,
   rule: string,
 ): number {
   const value = sec[key] ?? fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || !check(value)) {
-    throw new StageError(`${file}: ${prefix}.${key}: expected ${rule}, got ${JSON.stringify(value)}`);
+    throw new StageError(
+      `${params.where(`${prefix}.${key}`)}: ${prefix}.${key}: expected ${rule}, got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
 
 function oneOf<T extends string>(
+  params: ParamsFile,
   sec: Doc,
   key: string,
   fallback: T,
   names: readonly T[],
   prefix: string,
-  file: string,
 ): T {
   const value = sec[key] ?? fallback;
   if (typeof value !== 'string' || !names.includes(value as T)) {
     throw new StageError(
-      `${file}: ${prefix}.${key}: unknown value ${JSON.stringify(value)}`,
+      `${params.where(`${prefix}.${key}`)}: ${prefix}.${key}: unknown value ${JSON.stringify(value)}`,
       `Use one of: ${names.join(', ')}.`,
     );
   }
@@ -146,85 +130,87 @@ const isInt = (n: number) => Number.isInteger(n);
 const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
 const nonNegativeInt = (n: number) => Number.isInteger(n) && n >= 0;
 
-export function trainParams(doc: Doc, file = 'params.yaml'): TrainParams {
-  const sec = section(doc, 'train', file);
-  checkKeys(sec, Object.keys(TRAIN_DEFAULTS), 'train', file);
+export function trainParams(params: ParamsFile): TrainParams {
+  const sec = section(params, 'train');
+  checkKeys(params, sec, Object.keys(TRAIN_DEFAULTS), 'train');
   const d = TRAIN_DEFAULTS;
   const augment = sec.augment ?? d.augment;
   if (typeof augment !== 'boolean')
-    throw new StageError(`${file}: train.augment: expected true or false, got ${JSON.stringify(augment)}`);
-  const seedValue = doc.seed ?? 42;
+    throw new StageError(
+      `${params.where('train.augment')}: train.augment: expected true or false, got ${JSON.stringify(augment)}`,
+    );
+  const seedValue = params.value('seed') ?? 42;
   if (typeof seedValue !== 'number' || !isInt(seedValue))
-    throw new StageError(`${file}: seed: expected an integer, got ${JSON.stringify(seedValue)}`);
+    throw new StageError(`${params.where('seed')}: seed: expected an integer, got ${JSON.stringify(seedValue)}`);
   const p: TrainParams = {
     seed: seedValue,
-    model: oneOf(sec, 'model', d.model, MODEL_NAMES, 'train', file),
-    backend: oneOf(sec, 'backend', d.backend, BACKEND_NAMES, 'train', file),
-    epochs: num(sec, 'epochs', d.epochs, 'train', file, positiveInt, 'a positive integer'),
-    batch_size: num(sec, 'batch_size', d.batch_size, 'train', file, positiveInt, 'a positive integer'),
-    optimizer: oneOf(sec, 'optimizer', d.optimizer, OPTIMIZER_NAMES, 'train', file),
-    momentum: num(sec, 'momentum', d.momentum, 'train', file, (n) => n >= 0 && n < 1, 'a number in [0, 1)'),
-    schedule: oneOf(sec, 'schedule', d.schedule, SCHEDULE_NAMES, 'train', file),
+    model: oneOf(params, sec, 'model', d.model, MODEL_NAMES, 'train'),
+    backend: oneOf(params, sec, 'backend', d.backend, BACKEND_NAMES, 'train'),
+    epochs: num(params, sec, 'epochs', d.epochs, 'train', positiveInt, 'a positive integer'),
+    batch_size: num(params, sec, 'batch_size', d.batch_size, 'train', positiveInt, 'a positive integer'),
+    optimizer: oneOf(params, sec, 'optimizer', d.optimizer, OPTIMIZER_NAMES, 'train'),
+    momentum: num(params, sec, 'momentum', d.momentum, 'train', (n) => n >= 0 && n < 1, 'a number in [0, 1)'),
+    schedule: oneOf(params, sec, 'schedule', d.schedule, SCHEDULE_NAMES, 'train'),
     warmup_epochs: num(
+      params,
       sec,
       'warmup_epochs',
       d.warmup_epochs,
       'train',
-      file,
       (n) => n >= 0,
       'a non-negative number of epochs',
     ),
-    lr: num(sec, 'lr', d.lr, 'train', file, (n) => n > 0, 'a positive number'),
-    weight_decay: num(sec, 'weight_decay', d.weight_decay, 'train', file, (n) => n >= 0, 'a non-negative number'),
+    lr: num(params, sec, 'lr', d.lr, 'train', (n) => n > 0, 'a positive number'),
+    weight_decay: num(params, sec, 'weight_decay', d.weight_decay, 'train', (n) => n >= 0, 'a non-negative number'),
     label_smoothing: num(
+      params,
       sec,
       'label_smoothing',
       d.label_smoothing,
       'train',
-      file,
       (n) => n >= 0 && n < 1,
       'a number in [0, 1)',
     ),
-    lr_factor: num(sec, 'lr_factor', d.lr_factor, 'train', file, (n) => n > 0 && n <= 1, 'a number in (0, 1]'),
-    lr_patience: num(sec, 'lr_patience', d.lr_patience, 'train', file, nonNegativeInt, 'a non-negative integer'),
-    min_lr: num(sec, 'min_lr', d.min_lr, 'train', file, (n) => n >= 0, 'a non-negative number'),
+    lr_factor: num(params, sec, 'lr_factor', d.lr_factor, 'train', (n) => n > 0 && n <= 1, 'a number in (0, 1]'),
+    lr_patience: num(params, sec, 'lr_patience', d.lr_patience, 'train', nonNegativeInt, 'a non-negative integer'),
+    min_lr: num(params, sec, 'min_lr', d.min_lr, 'train', (n) => n >= 0, 'a non-negative number'),
     early_stopping_patience: num(
+      params,
       sec,
       'early_stopping_patience',
       d.early_stopping_patience,
       'train',
-      file,
       nonNegativeInt,
       'a non-negative integer (0 = off)',
     ),
     augment,
     max_train_images: num(
+      params,
       sec,
       'max_train_images',
       d.max_train_images,
       'train',
-      file,
       nonNegativeInt,
       'a non-negative integer (0 = all)',
     ),
   };
   if (p.schedule === 'onecycle' && p.warmup_epochs >= p.epochs) {
     throw new StageError(
-      `${file}: train.warmup_epochs: ${p.warmup_epochs} leaves no epoch to anneal in (train.epochs is ${p.epochs})`,
+      `${params.where('train.warmup_epochs')}: train.warmup_epochs: ${p.warmup_epochs} leaves no epoch to anneal in (train.epochs is ${p.epochs})`,
       'Make it smaller than train.epochs.',
     );
   }
   return p;
 }
 
-export function evaluateParams(doc: Doc, file = 'params.yaml'): EvaluateParams {
-  const sec = section(doc, 'evaluate', file);
-  checkKeys(sec, Object.keys(EVALUATE_DEFAULTS), 'evaluate', file);
+export function evaluateParams(params: ParamsFile): EvaluateParams {
+  const sec = section(params, 'evaluate');
+  checkKeys(params, sec, Object.keys(EVALUATE_DEFAULTS), 'evaluate');
   const d = EVALUATE_DEFAULTS;
   return {
-    batch_size: num(sec, 'batch_size', d.batch_size, 'evaluate', file, positiveInt, 'a positive integer'),
-    samples: num(sec, 'samples', d.samples, 'evaluate', file, nonNegativeInt, 'a non-negative integer'),
-    backend: oneOf(sec, 'backend', d.backend, BACKEND_NAMES, 'evaluate', file),
-    tta: oneOf(sec, 'tta', d.tta, TTA_NAMES, 'evaluate', file),
+    batch_size: num(params, sec, 'batch_size', d.batch_size, 'evaluate', positiveInt, 'a positive integer'),
+    samples: num(params, sec, 'samples', d.samples, 'evaluate', nonNegativeInt, 'a non-negative integer'),
+    backend: oneOf(params, sec, 'backend', d.backend, BACKEND_NAMES, 'evaluate'),
+    tta: oneOf(params, sec, 'tta', d.tta, TTA_NAMES, 'evaluate'),
   };
 }

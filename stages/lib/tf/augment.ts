@@ -4,7 +4,7 @@
  * a seeded PRNG. Plain loops over typed arrays: no tensors are created here, so nothing can leak,
  * and the result is bit-identical on every backend.
  */
-import type { Mulberry32 } from '../ml/prng.js';
+import type { Mulberry32 } from '../common/prng.js';
 
 export interface ImageShape {
   height: number;

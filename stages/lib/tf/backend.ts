@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { StageError } from '../ml/stage.js';
+import { StageError } from '../common/stage.js';
 import type { BackendName } from '../ml/params.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
 import { startWasmBackend } from './kernels/wasm-threads.js';

@@ -8,7 +8,8 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { toJson, writeDirAtomic } from '../ml/stage.js';
+import { writeDirAtomically, writeFilesSynced } from '../common/atomic.js';
+import { toJson } from '../common/stage.js';
 import { decodeTensors, encodeTensors, type NamedTensor } from './model-io.js';
 
 export interface EpochRecord {
@@ -71,12 +72,14 @@ export async function saveCheckpoint(
   // getWeights() makes a fresh `iter` scalar; the moments are the optimizer's own variables.
   for (const w of optWeights) if (w.name === 'iter') w.tensor.dispose();
   const file: StateFile = { version: 1, fingerprint, state, weights: weights.specs, optimizer: opt.specs };
-  await writeDirAtomic(dir, {
-    'state.json': toJson(file),
-    'weights.bin': weights.data,
-    'best.bin': bestEnc.data,
-    'optimizer.bin': opt.data,
-  });
+  await writeDirAtomically(dir, (tmp) =>
+    writeFilesSynced(tmp, {
+      'state.json': toJson(file),
+      'weights.bin': weights.data,
+      'best.bin': bestEnc.data,
+      'optimizer.bin': opt.data,
+    }),
+  );
 }
 
 export type LoadResult =

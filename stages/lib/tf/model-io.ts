@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { StageError, writeDirAtomic } from '../ml/stage.js';
+import { writeDirAtomically, writeFilesSynced } from '../common/atomic.js';
+import { StageError } from '../common/stage.js';
 import './models.js'; // registers the custom layers a saved model may contain
 
 /** A tensor with the name it is saved under (what tf.io.encodeWeights and optimizers use). */
@@ -50,7 +51,8 @@ export async function saveModelDir(
   dir: string,
   extra: Record<string, string | Uint8Array> = {},
 ): Promise<void> {
-  await writeDirAtomic(dir, { ...(await serializeModel(model)), ...extra });
+  const files = { ...(await serializeModel(model)), ...extra };
+  await writeDirAtomically(dir, (tmp) => writeFilesSynced(tmp, files));
 }
 
 export async function loadModelDir(dir: string): Promise<tfl.LayersModel> {

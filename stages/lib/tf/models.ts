@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { deriveSeed } from '../ml/prng.js';
+import { deriveSeed } from '../common/prng.js';
 import { BatchNorm } from './batch-norm-layer.js';
 import type { ModelName } from '../ml/params.js';
 

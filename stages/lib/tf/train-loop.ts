@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { Mulberry32, permutation } from '../ml/prng.js';
+import { Mulberry32, permutation } from '../common/prng.js';
 import type { TrainParams } from '../ml/params.js';
 import { afterEpoch, oneCycleLr } from '../ml/schedule.js';
 import { fillImages, fillOneHot, type ImageShape } from './augment.js';

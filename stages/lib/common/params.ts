@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml';
-import { DataError, errorText } from './errors.js';
+import { StageError, errorText } from './stage.js';
 
 export class ParamsFile {
   private constructor(
@@ -18,7 +18,7 @@ export class ParamsFile {
     try {
       text = await fs.readFile(file, 'utf8');
     } catch (e) {
-      throw new DataError(
+      throw new StageError(
         `cannot read ${file}: ${errorText(e)}`,
         'Run the stage from the project root, where params.yaml is.',
       );
@@ -32,9 +32,9 @@ export class ParamsFile {
     const first = doc.errors[0];
     if (first) {
       const pos = lines.linePos(first.pos[0]);
-      throw new DataError(`${file}:${pos.line}:${pos.col}: ${first.message.split('\n')[0]}`, 'Fix the YAML syntax.');
+      throw new StageError(`${file}:${pos.line}:${pos.col}: ${first.message.split('\n')[0]}`, 'Fix the YAML syntax.');
     }
-    if (doc.contents !== null && !isMap(doc.contents)) throw new DataError(`${file}: the top level must be a mapping`);
+    if (doc.contents !== null && !isMap(doc.contents)) throw new StageError(`${file}: the top level must be a mapping`);
     return new ParamsFile(file, doc, lines);
   }
 
@@ -64,13 +64,13 @@ export class ParamsFile {
   }
 
   fail(path: string, problem: string, hint?: string): never {
-    throw new DataError(`${this.where(path)}: ${path} ${problem}`, hint);
+    throw new StageError(`${this.where(path)}: ${path} ${problem}`, hint);
   }
 
   private required(path: string): unknown {
     const v = this.value(path);
     if (v === undefined)
-      throw new DataError(`${this.where(path)}: missing param ${path}`, `Add ${path} to ${this.file}.`);
+      throw new StageError(`${this.where(path)}: missing param ${path}`, `Add ${path} to ${this.file}.`);
     return v;
   }
 
