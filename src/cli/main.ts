@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { LockstepError, exitCodeFor } from '../errors.js';
 import { registerExpCommands } from './exp-register.js';
+import { registerPlotsCommands } from './plots-register.js';
 import { registerRemoteCommands } from './remote-commands.js';
 
 /**
@@ -155,4 +156,5 @@ function registerExtraCommands(program: Command): void {
     .action(lazy(() => import('./hard-examples.js')));
   registerExpCommands(program, lazy);
   registerRemoteCommands(program, lazy);
+  registerPlotsCommands(program, lazy);
 }

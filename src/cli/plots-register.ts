@@ -1,0 +1,34 @@
+/** Registers `lockstep plots show|diff` and `lockstep ui`; their code (and vega) loads only when they run. */
+import type { Command } from 'commander';
+
+type Action = (...args: any[]) => Promise<number | undefined>;
+type Lazy = (load: () => Promise<{ run: Action }>) => (...args: any[]) => Promise<void>;
+
+export function registerPlotsCommands(program: Command, lazy: Lazy): void {
+  const verb = (name: 'show' | 'diff') =>
+    lazy(async () => {
+      const mod = await import('./plots.js');
+      return { run: mod[name] as Action };
+    });
+  const plots = program
+    .command('plots')
+    .description("draw the pipeline's plots (DVC's plot definitions and templates) as one HTML page");
+  const common = (c: Command) =>
+    c
+      .option('-o, --out <dir>', "folder for index.html (default 'dvc_plots', as DVC)")
+      .option('--json', "print the Vega-Lite specs with their data instead (DVC's --json shape)")
+      .option('--open', 'open the page in the browser');
+  common(
+    plots
+      .command('show')
+      .description('plots of the workspace')
+      .argument('[targets...]', 'plot ids, data files or folders (default: every plot the pipeline declares)'),
+  ).action(verb('show'));
+  common(
+    plots
+      .command('diff')
+      .description('overlay the plots of several runs: workspace, git revisions, experiment names')
+      .argument('[revs...]', 'runs to compare (none: workspace and HEAD; one: workspace and it)')
+      .option('--targets <targets...>', 'only these plot ids, data files or folders'),
+  ).action(verb('diff'));
+}
