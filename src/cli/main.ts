@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { LockstepError, exitCodeFor } from '../errors.js';
 import { registerExpCommands } from './exp-register.js';
 import { registerPlotsCommands } from './plots-register.js';
+import { registerModelCommands } from './model-register.js';
 import { registerRemoteCommands } from './remote-commands.js';
 
 /**
@@ -157,4 +158,5 @@ function registerExtraCommands(program: Command): void {
   registerExpCommands(program, lazy);
   registerRemoteCommands(program, lazy);
   registerPlotsCommands(program, lazy);
+  registerModelCommands(program, lazy);
 }
