@@ -14,6 +14,8 @@ export type FailureReason =
   | 'missing-dep'
   | 'duplicate-out'
   | 'path-outside'
+  | 'control-path'
+  | 'dep-out-overlap'
   | 'unknown-stage'
   | 'stage-failed'
   | 'interrupted'
@@ -52,6 +54,8 @@ export function exitCodeFor(reason: FailureReason): number {
     case 'missing-dep':
     case 'duplicate-out':
     case 'path-outside':
+    case 'control-path':
+    case 'dep-out-overlap':
     case 'unknown-stage':
       return 2;
     case 'interrupted':

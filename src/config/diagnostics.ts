@@ -35,6 +35,10 @@ function hintFor(reason: FailureReason): string {
       return 'Fix the YAML syntax.';
     case 'path-outside':
       return 'Outputs must live inside the repository; move the path or make it a dependency.';
+    case 'control-path':
+      return "Outputs may not be the project's own files (.git, .lockstep, the cache, pipeline, lock and params files); rename the output.";
+    case 'dep-out-overlap':
+      return 'A stage may not read what it deletes and rewrites; give the output another path.';
     case 'duplicate-out':
       return 'Give every output exactly one stage, and do not nest one output inside another.';
     case 'missing-param':

@@ -3,16 +3,17 @@
  * (params.yaml, then `vars`), expand foreach/matrix, check each stage against the schema, then
  * check outputs across stages. Every problem in the file is reported at once.
  */
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
-import { PIPELINE_FILES } from '../project.js';
+import { LOCK_FILES, PIPELINE_FILES } from '../project.js';
 import { Context } from './context.js';
 import { Problems, SourceFile } from './diagnostics.js';
 import { expandForeach, expandMatrix, type Generated } from './generate.js';
 import { resolveNode, resolveString, type ResolveEnv } from './interpolate.js';
 import { getParam, ParamsCache } from './params.js';
-import { checkOutputsReal, checkOverlaps, normalizeWdir, resolveStagePath, type OutRef } from './paths.js';
+import { checkOverlaps, checkRealPaths, resolveStagePath, type OutRef, type PathRef } from './paths.js';
+import { projectControlPaths } from './safe-path.js';
 import { DEFAULT_PARAMS_FILE, STAGE_FIELDS, StageBuilder, TOP_LEVEL_FIELDS, didYouMean } from './schema.js';
 import { parseYamlSourceCached } from './parse-cache.js';
 import { readTopLevelMetrics, readTopLevelPlots } from './plots.js';
@@ -20,7 +21,10 @@ import { entry, toPlain, type Span, type YMap, type YNode } from './source.js';
 import type { Pipeline, StageDef } from './types.js';
 
 export interface LoadOptions {
-  /** The project's cache folder: when given, the parsed YAML of a large pipeline file is kept there. */
+  /**
+   * The project's cache folder: when given, the parsed YAML of a large pipeline file is kept there,
+   * and no output may be or hold it (`.cache` is refused either way).
+   */
   cacheDir?: string;
   /** Share parsed params files with later resolveStageParams calls. */
   params?: ParamsCache;
@@ -47,7 +51,7 @@ export async function loadPipeline(root: string, opts: LoadOptions = {}): Promis
     problems.throwIfAny();
     return { file, stages: [] };
   }
-  const stages = await new PipelineLoader(root, sources, problems, cache).load(doc);
+  const stages = await new PipelineLoader(root, sources, problems, cache, opts.cacheDir).load(doc);
   const plotsNode = entry(doc, 'plots')?.value;
   const metricsNode = entry(doc, 'metrics')?.value;
   const plots = plotsNode ? readTopLevelPlots(plotsNode, problems, root) : [];
@@ -64,12 +68,17 @@ class PipelineLoader {
   private readonly names = new Set<string>();
   private readonly stages: StageDef[] = [];
   private readonly outs: OutRef[] = [];
+  /** Every path a stage names, for the symlink and control-path checks. */
+  private readonly paths: PathRef[] = [];
+  /** Params and vars files read while loading: outputs may not overwrite them. */
+  private readonly paramsFiles = new Set<string>();
 
   constructor(
     private readonly root: string,
     private readonly sources: Map<string, SourceFile>,
     private readonly problems: Problems,
     private readonly cache: ParamsCache,
+    private readonly cacheDir: string | undefined,
   ) {
     this.builder = new StageBuilder(root, problems, sources);
   }
@@ -103,8 +112,27 @@ class PipelineLoader {
       else for (const e of stagesNode.entries) await this.loadEntry(e.key, e.keySpan, e.value, global, imported);
     }
     checkOverlaps(this.outs, this.problems);
-    checkOutputsReal(this.root, this.outs, this.problems);
+    this.checkPaths();
     return this.stages;
+  }
+
+  /** Outputs never name the project's own files; no path leaves the project through a symlink. */
+  private checkPaths(): void {
+    const cacheDirs = ['.cache'];
+    const allowed: string[] = [];
+    if (this.cacheDir) {
+      const rel = path.relative(this.root, path.resolve(this.root, this.cacheDir)).split(path.sep).join('/');
+      cacheDirs.push(rel);
+      allowed.push(realOrSelf(path.resolve(this.root, this.cacheDir)));
+    }
+    for (const s of this.stages) for (const p of s.params) this.paramsFiles.add(p.file);
+    const controls = projectControlPaths({
+      pipelineFiles: PIPELINE_FILES,
+      lockFiles: Object.values(LOCK_FILES),
+      cacheDirs,
+      paramsFiles: [DEFAULT_PARAMS_FILE, ...this.paramsFiles],
+    });
+    checkRealPaths(this.root, this.paths, this.problems, controls, allowed);
   }
 
   private async loadEntry(
@@ -216,9 +244,14 @@ class PipelineLoader {
         v.kind === 'scalar' && typeof v.value === 'string'
           ? resolveString(v.value, v.span, this.env(ctx, where), 'string')
           : v;
-      if (resolved.kind === 'scalar' && typeof resolved.value === 'string' && resolved.value)
-        wdir = normalizeWdir(resolved.value);
-      else if (!(resolved.kind === 'scalar' && typeof resolved.value === 'string')) {
+      if (resolved.kind === 'scalar' && typeof resolved.value === 'string' && resolved.value) {
+        const r = resolveStagePath(this.root, '.', resolved.value);
+        if (r.kind === 'outside') {
+          this.problems.add('path-outside', `${where}: wdir '${resolved.value}' is outside the repository`, v.span);
+          return;
+        }
+        wdir = r.path;
+      } else if (!(resolved.kind === 'scalar' && typeof resolved.value === 'string')) {
         this.problems.add('config', `${where}: 'wdir' must be a folder path`, v.span);
         return;
       }
@@ -247,6 +280,7 @@ class PipelineLoader {
     if (!built || this.problems.size > before) return;
     this.stages.push(built.stage);
     this.outs.push(...built.outs);
+    this.paths.push(...built.paths);
   }
 
   private env(ctx: Context, where: string): ResolveEnv {
@@ -282,7 +316,17 @@ class PipelineLoader {
               .split(',')
               .map((k) => k.trim())
               .filter(Boolean);
-      const file = resolveStagePath(this.root, wdir, rawFile).path;
+      const resolvedFile = resolveStagePath(this.root, wdir, rawFile);
+      if (resolvedFile.kind === 'outside') {
+        this.problems.add(
+          'path-outside',
+          `${label}[${i}]: vars file '${rawFile}' is outside the repository`,
+          item.span,
+        );
+        continue;
+      }
+      const file = resolvedFile.path;
+      this.paramsFiles.add(file);
       const prior = imported.get(file);
       if (prior !== undefined) {
         if (!keys.length && prior === null) continue; // the same whole file twice is fine
@@ -335,6 +379,14 @@ class PipelineLoader {
       offset = lines.reduce((n, l) => n + l.length + 1, 0) + r.pos.col - 1;
     }
     this.problems.add('yaml-syntax', r.message, offset === undefined ? undefined : { file: r.file, offset, length: 1 });
+  }
+}
+
+function realOrSelf(abs: string): string {
+  try {
+    return realpathSync.native(abs);
+  } catch {
+    return abs;
   }
 }
 

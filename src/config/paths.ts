@@ -2,9 +2,9 @@
  * Stage paths -> repo-relative POSIX paths, and the checks that keep outputs inside the repository
  * and owned by exactly one stage.
  */
-import { lstatSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { formatPos, type Problems } from './diagnostics.js';
+import { type ControlPaths, controlPathClash, isInsideRel, RealPaths } from './safe-path.js';
 import type { Span } from './source.js';
 import type { SourcePos, StageDef } from './types.js';
 
@@ -19,7 +19,8 @@ export type ResolvedPath =
 /** Join a stage path onto its wdir (both relative to the root) and normalize to POSIX. */
 export function resolveStagePath(root: string, wdir: string, p: string): ResolvedPath {
   // Most paths are already clean and relative (`data/x.csv`): skip the general normalization.
-  if (SIMPLE_RE.test(p)) return { kind: 'inside', path: wdir === '.' ? p : `${wdir}/${p}` };
+  if (SIMPLE_RE.test(p) && (wdir === '.' || isInsideRel(wdir)))
+    return { kind: 'inside', path: wdir === '.' ? p : `${wdir}/${p}` };
   if (URL_RE.test(p)) return { kind: 'outside', path: p, why: 'url' };
   if (path.isAbsolute(p) || path.posix.isAbsolute(p)) {
     const rel = path.relative(root, p);
@@ -27,7 +28,7 @@ export function resolveStagePath(root: string, wdir: string, p: string): Resolve
     return { kind: 'outside', path: p, why: 'absolute' };
   }
   const joined = path.posix.normalize(path.posix.join(wdir, toPosix(p))).replace(/\/+$/, '') || '.';
-  if (joined === '..' || joined.startsWith('../')) return { kind: 'outside', path: joined, why: 'parent' };
+  if (!isInsideRel(joined)) return { kind: 'outside', path: joined, why: 'parent' };
   return { kind: 'inside', path: joined };
 }
 
@@ -47,67 +48,45 @@ export interface OutRef {
   pos?: SourcePos;
 }
 
+/** Any path a stage names (for the symlink check): what it is, for messages. */
+export interface PathRef extends OutRef {
+  role: 'output' | 'dependency' | 'params file' | 'vars file' | 'wdir';
+}
+
 /**
- * Outputs reached through a symlinked folder that points out of the repository are outside too.
- * Only the folders above an output are checked: the output itself may be a symlink into the cache.
- * Folders are walked top-down with lstat (no exceptions on the common missing-folder path), and a
- * missing folder ends the walk: nothing below it can be a symlink yet.
+ * Paths reached through a symlinked folder that points out of the repository are outside too, and an
+ * output that lands in one of the project's own files through a link is refused like the file itself.
+ * For outputs only the folders above are followed (the output may be a link into the cache); inputs
+ * are followed to the end, except into the cache folders in `allowed`.
  */
-export function checkOutputsReal(root: string, outs: OutRef[], problems: Problems): void {
-  let realRoot: string;
-  try {
-    realRoot = realpathSync.native(root);
-  } catch {
-    return;
-  }
-  /** Folder (repo-relative) -> undefined when fine, else the real path it escapes to. */
-  const verdict = new Map<string, string | undefined>();
-  const missing = new Set<string>();
-  for (const out of outs) {
-    const parts = out.path.split('/').slice(0, -1);
-    let rel = '';
-    let escaped: string | undefined;
-    let dir = '';
-    for (const part of parts) {
-      rel = rel ? `${rel}/${part}` : part;
-      if (missing.has(rel)) break;
-      if (verdict.has(rel)) {
-        escaped = verdict.get(rel);
-        if (escaped) {
-          dir = rel;
-          break;
-        }
-        continue;
-      }
-      const abs = path.join(root, rel);
-      const st = lstatSync(abs, { throwIfNoEntry: false });
-      if (!st) {
-        missing.add(rel);
-        break;
-      }
-      let real: string | undefined;
-      if (st.isSymbolicLink()) {
-        try {
-          real = realpathSync.native(abs);
-        } catch {
-          real = undefined; // a dangling link: the command will fail to write through it
-        }
-        const r = real === undefined ? '' : path.relative(realRoot, real);
-        if (real === undefined || !(r.startsWith('..') || path.isAbsolute(r))) real = undefined;
-      }
-      verdict.set(rel, real);
-      if (real) {
-        escaped = real;
-        dir = rel;
-        break;
-      }
+export function checkRealPaths(
+  root: string,
+  refs: readonly PathRef[],
+  problems: Problems,
+  controls: ControlPaths,
+  allowed: readonly string[] = [],
+): void {
+  const real = new RealPaths(root, allowed);
+  /** Stages whose wdir escapes: their other paths would only repeat it. */
+  const escaped = new Set<StageDef>();
+  for (const ref of refs) {
+    if (escaped.has(ref.stage)) continue;
+    const r = real.resolve(ref.path, ref.role !== 'output');
+    const label = `stage '${ref.stage.name}': ${ref.role} '${ref.path}'`;
+    if (!r.inside) {
+      const how =
+        r.via === ref.path
+          ? `it is a symlink to ${r.real}`
+          : `its folder '${r.via}' resolves to ${r.real} through a symlink`;
+      problems.add('path-outside', `${label} is outside the repository (${how})`, ref.span);
+      if (ref.role === 'wdir') escaped.add(ref.stage);
+      continue;
     }
-    if (escaped) {
-      problems.add(
-        'path-outside',
-        `stage '${out.stage.name}': output '${out.path}' is outside the repository (its folder '${dir}' resolves to ${escaped} through a symlink)`,
-        out.span,
-      );
+    if (ref.role !== 'output') continue;
+    const clash = controlPathClash(r.real, controls);
+    if (clash) {
+      const through = r.real === ref.path ? '' : ` (through a symlink it is '${r.real}')`;
+      problems.add('control-path', `${label} ${clash}${through}`, ref.span);
     }
   }
 }

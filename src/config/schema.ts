@@ -5,7 +5,7 @@
 import type { FailureReason } from '../errors.js';
 import { didYouMean, type Problems, type SourceFile } from './diagnostics.js';
 import { PLOT_PROP_FIELDS, readPlotProps } from './plots.js';
-import { resolveStagePath, type OutRef } from './paths.js';
+import { resolveStagePath, type OutRef, type PathRef } from './paths.js';
 import type { Span, YMap, YNode } from './source.js';
 import { toPlain } from './source.js';
 import type { DepDef, OutDef, OutKind, ParamDep, SourcePos, StageDef } from './types.js';
@@ -28,6 +28,8 @@ export const TOP_LEVEL_FIELDS = ['stages', 'vars', 'plots', 'metrics', 'params',
 const OUT_FIELDS = ['cache', 'persist', 'push', 'remote', 'desc', 'type', 'labels', 'meta', 'checkpoint'] as const;
 export const DEFAULT_PARAMS_FILE = 'params.yaml';
 export { didYouMean };
+
+type PathRefInput = { path: string; span: Span; role: PathRef['role'] };
 
 export interface StageBuild {
   name: string;
@@ -63,8 +65,8 @@ export class StageBuilder {
     }
   }
 
-  /** Build one stage; returns its outputs for the overlap checks too. */
-  build(b: StageBuild): { stage: StageDef; outs: OutRef[] } | undefined {
+  /** Build one stage; returns its outputs for the overlap checks, and every path for the symlink check. */
+  build(b: StageBuild): { stage: StageDef; outs: OutRef[]; paths: PathRef[] } | undefined {
     const where = `stage '${b.name}'`;
     const before = this.problems.size;
     const bad = (reason: FailureReason, text: string, span: Span) =>
@@ -107,12 +109,13 @@ export class StageBuilder {
     const metaEntry = field('meta');
 
     const outs: OutRef[] = [];
+    const inputs: PathRefInput[] = [];
     const stage: StageDef = {
       name: b.name,
       cmd,
       wdir: b.wdir,
-      deps: this.deps(where, b, field('deps')?.value),
-      params: this.params(where, b, field('params')?.value),
+      deps: this.deps(where, b, field('deps')?.value, inputs),
+      params: this.params(where, b, field('params')?.value, inputs),
       outs: [],
       frozen,
       alwaysChanged,
@@ -126,8 +129,31 @@ export class StageBuilder {
       const node = field(kind)?.value;
       if (node) this.outputs(where, b, kind, node, stage, outs);
     }
+    this.checkDepOutOverlap(where, stage, outs);
     if (this.problems.size > before) return undefined;
-    return { stage, outs };
+    const paths: PathRef[] = [
+      ...(b.wdir !== '.' ? [{ stage, path: b.wdir, span: field('wdir')?.value.span, role: 'wdir' as const }] : []),
+      ...inputs.map((i) => ({ stage, ...i })),
+      ...outs.map((o) => ({ ...o, role: 'output' as const })),
+    ];
+    return { stage, outs, paths };
+  }
+
+  /** DVC refuses a path that is both a dep and an out of one stage; nested ones are refused too. */
+  private checkDepOutOverlap(where: string, stage: StageDef, outs: readonly OutRef[]): void {
+    const inside = (a: string, b: string) => a.startsWith(`${b}/`);
+    for (const o of outs) {
+      for (const d of stage.deps) {
+        let text: string | undefined;
+        if (d.path === o.path) text = `'${o.path}' is both a dependency and an output of this stage`;
+        else if (inside(o.path, d.path)) text = `output '${o.path}' is inside its own dependency '${d.path}'`;
+        else if (inside(d.path, o.path)) text = `dependency '${d.path}' is inside its own output '${o.path}'`;
+        if (text && o.span) {
+          this.problems.add('dep-out-overlap', `${where}: ${text}`, o.span);
+          break;
+        }
+      }
+    }
   }
 
   private list(where: string, key: string, node: YNode | undefined, what: string): YNode[] {
@@ -137,7 +163,7 @@ export class StageBuilder {
     return [];
   }
 
-  private deps(where: string, b: StageBuild, node: YNode | undefined): DepDef[] {
+  private deps(where: string, b: StageBuild, node: YNode | undefined, inputs: PathRefInput[]): DepDef[] {
     const deps: DepDef[] = [];
     for (const item of this.list(where, 'deps', node, 'paths')) {
       if (item.kind !== 'scalar' || typeof item.value !== 'string' || !item.value) {
@@ -145,13 +171,18 @@ export class StageBuilder {
         continue;
       }
       const r = resolveStagePath(this.root, b.wdir, item.value);
+      if (r.kind === 'outside') {
+        this.problems.add('path-outside', `${where}: dependency '${item.value}' is outside the repository`, item.span);
+        continue;
+      }
       const pos = this.pos(item.span);
-      deps.push({ path: r.path, ...(r.kind === 'outside' ? { external: true } : {}), ...(pos ? { pos } : {}) });
+      deps.push({ path: r.path, ...(pos ? { pos } : {}) });
+      inputs.push({ path: r.path, span: item.span, role: 'dependency' });
     }
     return deps;
   }
 
-  private params(where: string, b: StageBuild, node: YNode | undefined): ParamDep[] {
+  private params(where: string, b: StageBuild, node: YNode | undefined, inputs: PathRefInput[]): ParamDep[] {
     const byFile = new Map<string, ParamDep>();
     const add = (file: string, keys: string[] | null, span: Span) => {
       const r = resolveStagePath(this.root, b.wdir, file);
@@ -161,6 +192,7 @@ export class StageBuilder {
       }
       const existing = byFile.get(r.path);
       if (!existing) {
+        inputs.push({ path: r.path, span, role: 'params file' });
         const pos = this.pos(span);
         byFile.set(r.path, { file: r.path, keys: keys ? [...new Set(keys)] : null, ...(pos ? { pos } : {}) });
       } else if (existing.keys !== null) {

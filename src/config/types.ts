@@ -60,12 +60,10 @@ export interface PlotDef {
 
 export interface DepDef {
   /**
-   * Repo-relative POSIX path (resolved against wdir). External deps (DVC allows them) keep their
-   * absolute path or URL as given, or are root-relative and start with `../`.
+   * Repo-relative POSIX path (resolved against wdir). Unlike DVC, a dep outside the repository
+   * (absolute, `../`, URL) is refused: every path a pipeline names stays inside the project.
    */
   path: string;
-  /** True for a dep outside the repository: absolute path, `../` path or URL. */
-  external?: boolean;
   pos?: SourcePos;
 }
 

@@ -22,8 +22,6 @@ stages:
       - echo done
     deps:
       - ../data/prepared
-      - /abs/dataset
-      - s3://bucket/key
     params:
       - train.lr
       - seed
@@ -78,12 +76,8 @@ stages:
   assert.deepEqual(t.cmd, ['node train.js', 'echo done']);
   assert.equal(t.wdir, 'src');
   assert.deepEqual(
-    t.deps.map((d) => [d.path, d.external ?? false]),
-    [
-      ['data/prepared', false],
-      ['/abs/dataset', true],
-      ['s3://bucket/key', true],
-    ],
+    t.deps.map((d) => d.path),
+    ['data/prepared'],
   );
   assert.deepEqual(
     t.params.map((x) => [x.file, x.keys]),
