@@ -1,0 +1,129 @@
+/**
+ * A controllable fake stage command, after wireit's test rig: the test decides when the stage ends.
+ * No fixed sleeps, no machine-wide pgrep: the fake command reports its pid (and its child's) in a
+ * control folder of this test, and holds until the test releases it.
+ *
+ *   const rig = await testRig();
+ *   // pipeline.yaml: cmd: ${rig.command('train', { write: { 'model.txt': 'm1' }, child: true })}
+ *   const run = await rig.started('train');      // waits until the stage's command runs
+ *   // ... kill lockstep, run gc, run a second command ...
+ *   await rig.release('train');                  // or rig.release('train', { exitCode: 3 })
+ *   assert.equal(await rig.runs('train'), 1);
+ */
+import { promises as fs, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tempDir } from './tmp.js';
+
+/** The compiled fake command (dist/test/helpers/rig-command.js). */
+export const RIG_COMMAND = path.join(path.dirname(fileURLToPath(import.meta.url)), 'rig-command.js');
+
+export interface RigRun {
+  /** 1 for the first run of this name, 2 for the second... */
+  n: number;
+  pid: number;
+  ppid: number;
+  /** The fake command's process group (Linux), or null. */
+  pgid: number | null;
+  cwd: string;
+  /** The pid of the child it started with `child: true`, else null. */
+  childPid: number | null;
+}
+
+export interface RigCommandOptions {
+  /** Files (relative to the stage's cwd) written with this text once released. */
+  write?: Record<string, string>;
+  /** Files appended with this text once released. */
+  append?: Record<string, string>;
+  /** Start one child process that holds until the same release (to check a whole tree stops). */
+  child?: boolean;
+}
+
+export interface Rig {
+  /** The control folder (outside any project). */
+  dir: string;
+  /** A shell command line for pipeline.yaml's `cmd` that runs the fake command named `name`. */
+  command(name: string, opts?: RigCommandOptions): string;
+  /** Wait until run `n` (default 1) of `name` has started; its pids. */
+  started(name: string, n?: number, timeoutMs?: number): Promise<RigRun>;
+  /** Let every run of `name`, present and future, end with this exit code (default 0). */
+  release(name: string, opts?: { exitCode?: number; run?: number }): Promise<void>;
+  /** How many runs of `name` have started so far. */
+  runs(name: string): Promise<number>;
+}
+
+const shellQuote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
+
+export async function testRig(): Promise<Rig> {
+  const dir = await tempDir('lockstep-rig-');
+  const runDirs = async (name: string) =>
+    (await fs.readdir(dir)).filter((f) => f.startsWith(`${name}.`) && /^\d+$/.test(f.slice(name.length + 1)));
+  return {
+    dir,
+    command(name, opts = {}) {
+      if (!/^[\w-]+$/.test(name)) throw new Error(`rig: name ${name} must be a word`);
+      const args = [process.execPath, RIG_COMMAND, dir, name].map(shellQuote);
+      if (opts.child) args.push('--child');
+      for (const [f, t] of Object.entries(opts.write ?? {})) args.push('--write', shellQuote(`${f}=${t}`));
+      for (const [f, t] of Object.entries(opts.append ?? {})) args.push('--append', shellQuote(`${f}=${t}`));
+      return args.join(' ');
+    },
+    async started(name, n = 1, timeoutMs = 60_000) {
+      const file = path.join(dir, `${name}.${n}`, 'started.json');
+      let text = '';
+      await waitFor(
+        async () => {
+          text = await fs.readFile(file, 'utf8').catch(() => '');
+          return text !== '';
+        },
+        { timeoutMs, what: `run ${n} of the rig command '${name}' to start` },
+      );
+      return { n, ...(JSON.parse(text) as Omit<RigRun, 'n'>) };
+    },
+    async release(name, opts = {}) {
+      const file = opts.run ? path.join(dir, `${name}.${opts.run}`, 'release') : path.join(dir, `${name}.release`);
+      await fs.writeFile(`${file}.tmp`, String(opts.exitCode ?? 0));
+      await fs.rename(`${file}.tmp`, file);
+    },
+    async runs(name) {
+      return (await runDirs(name)).length;
+    },
+  };
+}
+
+/**
+ * Poll `check` until it holds; throw naming `what` after `timeoutMs`. For waiting on a state another
+ * process reaches (a file appears, a pid dies), never a fixed sleep.
+ */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  opts: { timeoutMs?: number; what?: string; everyMs?: number } = {},
+): Promise<void> {
+  const end = Date.now() + (opts.timeoutMs ?? 30_000);
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > end)
+      throw new Error(`timed out after ${opts.timeoutMs ?? 30_000} ms waiting for ${opts.what ?? 'a condition'}`);
+    await new Promise((r) => setTimeout(r, opts.everyMs ?? 20));
+  }
+}
+
+/** Whether a process is alive; a zombie (exited, not yet reaped by its parent) counts as dead. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return process.platform !== 'linux'; // gone between the two calls, or no /proc
+  }
+}
+
+/** Wait until every pid is dead (see `alive`). */
+export async function waitDead(pids: number[], what: string, timeoutMs = 15_000): Promise<void> {
+  await waitFor(() => pids.every((p) => !alive(p)), { timeoutMs, what: `${what} (pids ${pids.join(' ')}) to die` });
+}
