@@ -2,10 +2,11 @@
  * Stage `prepare`: turns the partitions named by `data` into train/val/test tensors for training.
  *
  * params.yaml:
- *   seed: 42        # top level (lockstep exp run --seed): seeds the stratified split
  *   data: v1        # top level (lockstep exp run --data): '+'-joined distinct partitions, e.g. v1+v2
  *   prepare:
  *     split: {train: 0.8, val: 0.1, test: 0.1}   # positive fractions summing to 1 (within 1e-9)
+ *     split_seed: 42  # seeds the stratified split; fixed (42 when absent), NOT the training `seed`, so
+ *                     # every experiment on the same data choice is scored on the same test images
  *
  * Output data/prepared/ (read by stages/lib/tf):
  *   meta.json            {"height":32,"width":32,"channels":3,"classes":[...],"splits":{"train":N,"val":N,"test":N}}
@@ -75,10 +76,16 @@ async function readPartitions(names: readonly string[], meta: DatasetMeta): Prom
   return items;
 }
 
+/** The split seed when params.yaml names none: the seed the project's splits always had. */
+const DEFAULT_SPLIT_SEED = 42;
+
 async function main(): Promise<void> {
   const started = Date.now();
   const params = await ParamsFile.load();
-  const seed = params.int('seed', { min: 0, max: 2 ** 32 - 1 });
+  const seed =
+    params.value('prepare.split_seed') === undefined
+      ? DEFAULT_SPLIT_SEED
+      : params.int('prepare.split_seed', { min: 0, max: 2 ** 32 - 1 });
   const dataSpec = String(params.value('data') ?? params.string('data'));
   const fractions = readFractions(params);
 
@@ -128,7 +135,7 @@ async function main(): Promise<void> {
   bar.stop(`${total} images`);
   const counts = SPLITS.map((k) => `${k} ${splits[k].length}`).join(', ');
   process.stdout.write(
-    `prepare: data ${names.join('+')} (seed ${seed}): ${counts} -> ${PREPARED_DIR} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+    `prepare: data ${names.join('+')} (split seed ${seed}): ${counts} -> ${PREPARED_DIR} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
   );
 }
 

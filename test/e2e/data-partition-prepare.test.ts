@@ -11,7 +11,7 @@ const R = 60; // records per batch: 360 images, 36 per class
 const SIZE = 120; // 12 per class per partition; the maximum is 10 x floor(36 / 3) = 120
 
 function params(
-  o: { seed?: number; data?: string; size?: number; partitionSeed?: number; split?: string },
+  o: { seed?: number; data?: string; size?: number; partitionSeed?: number; split?: string; splitSeed?: number },
   sum: string,
 ): string {
   return paramsYaml({
@@ -19,7 +19,7 @@ function params(
     data: o.data ?? 'v1',
     pull: `pull:\n  dataset: cifar10\n  url: file://src/cifar.tar.gz\n  md5: ${sum}\n  records_per_batch: ${R}`,
     partition: `partition:\n  size: ${o.size ?? SIZE}\n  seed: ${o.partitionSeed ?? 7}`,
-    prepare: `prepare:\n  split: ${o.split ?? '{train: 0.8, val: 0.1, test: 0.1}'}`,
+    prepare: `prepare:\n  split: ${o.split ?? '{train: 0.8, val: 0.1, test: 0.1}'}${o.splitSeed === undefined ? '' : `\n  split_seed: ${o.splitSeed}`}`,
   });
 }
 
@@ -113,7 +113,7 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
     const p = await variant({});
     const r = await runStageProgram('prepare', p.dir);
     assert.equal(r.exitCode, 0, r.stderr);
-    assert.match(r.stdout, /^prepare: data v1 \(seed 42\): train 100, val 10, test 10 -> data\/prepared in /);
+    assert.match(r.stdout, /^prepare: data v1 \(split seed 42\): train 100, val 10, test 10 -> data\/prepared in /);
     assert.equal(
       await p.read('data/prepared/meta.json'),
       `${JSON.stringify({
@@ -161,8 +161,8 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
     assert.deepEqual((await fs.readdir(path.join(p.dir, 'data'))).sort(), ['partitions', 'prepared', 'raw']);
   });
 
-  it('prepare follows seed and data: v1+v2 takes both partitions, another seed another split', async () => {
-    const p = await variant({ data: 'v2+v1', seed: 43 });
+  it('prepare follows split_seed and data, not the training seed: v1+v2 takes both partitions', async () => {
+    const p = await variant({ data: 'v2+v1', splitSeed: 43 });
     const r = await runStageProgram('prepare', p.dir);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.deepEqual(JSON.parse(await p.read('data/prepared/meta.json')).splits, { train: 190, val: 30, test: 20 }); // 24 per class: 19.2, 2.4, 2.4 -> 19, 3, 2
@@ -175,10 +175,13 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
     );
     assert.deepEqual([...parts].sort(), ['v1', 'v2']);
 
-    const q = await variant({ seed: 43 });
-    const s = await variant({ seed: 44 });
-    await Promise.all([q, s].map(async (x) => assert.equal((await runStageProgram('prepare', x.dir)).exitCode, 0)));
+    const q = await variant({ splitSeed: 43 });
+    const s = await variant({ splitSeed: 44 });
+    const t = await variant({ splitSeed: 43, seed: 7 });
+    await Promise.all([q, s, t].map(async (x) => assert.equal((await runStageProgram('prepare', x.dir)).exitCode, 0)));
     assert.notEqual(await q.read('data/prepared/train.ids.tsv'), await s.read('data/prepared/train.ids.tsv'));
+    // Another training seed, the same test images: experiments are scored on the same set.
+    assert.equal(await q.read('data/prepared/test.ids.tsv'), await t.read('data/prepared/test.ids.tsv'));
   });
 
   // Every other bad value's exact text is checked in test/unit/data-plan.test.ts; these check the real stage.
