@@ -27,6 +27,7 @@ export function registerExpCommands(program: Command, lazy: Lazy): void {
     .option('-j, --jobs <n>', 'experiments to run at once', '1')
     .option('--no-run-cache', 'do not restore stage outputs from the run-cache')
     .option('--json', 'print events as JSON lines')
+    .option('--challenge', 'then challenge the champion with each successful experiment (model challenge)')
     .action((opts) => verb('run')({ ...opts, quiet: program.opts().quiet }));
 
   exp

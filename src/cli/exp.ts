@@ -35,6 +35,7 @@ export interface RunOpts {
   json?: boolean;
   runCache?: boolean;
   quiet?: boolean;
+  challenge?: boolean;
 }
 
 export async function run(opts: RunOpts): Promise<number> {
@@ -103,6 +104,15 @@ export async function run(opts: RunOpts): Promise<number> {
       const secs = ((Date.now() - started) / 1000).toFixed(1);
       err(
         `${results.length} experiment${results.length > 1 ? 's' : ''} recorded in ${secs}s: ${results.length - failed.length} succeeded, ${failed.length} failed${failed.length ? ` (${failed.map((f) => f.name).join(', ')})` : ''}; stages: ${ran} ran, ${restored} restored from the run-cache. See them with \`lockstep exp show\`.`,
+      );
+    }
+    const succeeded = results.filter((r) => r.state === 'success');
+    if (opts.challenge && succeeded.length) {
+      // Each finished experiment challenges the champion in turn (README: Champion and challenger).
+      const { challenge } = await import('./model.js');
+      await challenge(
+        succeeded.map((r) => r.sha),
+        { json: !!opts.json },
       );
     }
     return failed.length ? 1 : 0;
