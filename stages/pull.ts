@@ -16,11 +16,13 @@
  *     records_per_batch: 10000  # optional; CIFAR-10 has 10000 (tests build smaller archives)
  *     timeout_s: 30             # optional; per-request connect/idle timeout for http(s)
  *     # fashion-mnist: folder of {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz; folder: <path>/<class>/*.png|jpg
+ *     # or <path>/{train,test}/<class>/* (ImageFolder layout; the original split is kept)
  *     path: /usr/share/datasets/fashion-mnist
  *
  * Output data/raw/: <class>/<id>.png, index.csv (id,class,label,split,path; split = the original
  * train|test split; rows sorted by id) and meta.json ({dataset,height,width,channels,classes}).
- * Ids are train-NNNNN / test-NNNNN by position in the original split (folder datasets: <class>-<file stem>).
+ * Ids are train-NNNNN / test-NNNNN by position in the original split (folder datasets: <class>-<file stem>,
+ * or <split folder>-<class>-<file stem> in the train/test layout).
  * data/raw is written to a temp dir and renamed into place, so a failed pull leaves nothing behind.
  */
 import path from 'node:path';
@@ -127,7 +129,7 @@ async function main(): Promise<void> {
       source = path.resolve(params.string('pull.path'));
       await readImageFolder(source, (img, meta) => {
         writer.setMeta(meta);
-        writer.addPng(img.id, img.label, 'train', img.png);
+        writer.addPng(img.id, img.label, img.split, img.png);
       });
     }
     const rows = await writer.finish();

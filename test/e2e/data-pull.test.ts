@@ -386,6 +386,53 @@ describe('pull stage', { concurrency: 4 }, () => {
     assert.match(oneLine(bad.stderr), /^pull: \S+imgs\/dogs\/d\.png is 9x8, but the first image is 8x8 /);
   });
 
+  test('pull reads train/test image folders (ImageFolder layout) keeping the split; other layouts show the expected ones', async () => {
+    const rgb = (v: number) => {
+      const png = new PNG({ width: 4, height: 4 });
+      png.data.fill(v);
+      return PNG.sync.write(png);
+    };
+    const p = await tempProject(
+      {
+        'imgs/train/cat/1.png': rgb(10),
+        'imgs/train/dog/1.png': rgb(20),
+        'imgs/test/cat/1.png': rgb(30),
+        'imgs/test/dog/2.png': rgb(40),
+        'params.yaml': paramsYaml({ pull: 'pull:\n  dataset: folder\n  path: imgs' }),
+      },
+      { git: false },
+    );
+    const r = await runStageProgram('pull', p.dir);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.deepEqual(JSON.parse(await p.read('data/raw/meta.json')).classes, ['cat', 'dog']);
+    assert.deepEqual((await p.read('data/raw/index.csv')).trim().split('\n'), [
+      'id,class,label,split,path',
+      'test-cat-1,cat,0,test,data/raw/cat/test-cat-1.png',
+      'test-dog-2,dog,1,test,data/raw/dog/test-dog-2.png',
+      'train-cat-1,cat,0,train,data/raw/cat/train-cat-1.png',
+      'train-dog-1,dog,1,train,data/raw/dog/train-dog-1.png',
+    ]);
+    assert.deepEqual(await fs.readFile(path.join(p.dir, 'data/raw/cat/test-cat-1.png')), rgb(30));
+
+    // A class missing from one split, and a split folder beside class folders, are refused with the layouts.
+    await fs.rm(path.join(p.dir, 'imgs/test/dog'), { recursive: true });
+    const missing = await runStageProgram('pull', p.dir);
+    assert.equal(missing.exitCode, 1);
+    assert.match(
+      oneLine(missing.stderr),
+      /^pull: split folder \S+imgs\/train has classes cat, dog, but \S+imgs\/test has cat /,
+    );
+    await fs.mkdir(path.join(p.dir, 'imgs/test/dog'));
+    await fs.writeFile(path.join(p.dir, 'imgs/test/dog/2.png'), rgb(40));
+    await fs.mkdir(path.join(p.dir, 'imgs/horse'));
+    const mixed = await runStageProgram('pull', p.dir);
+    assert.equal(mixed.exitCode, 1);
+    assert.match(
+      oneLine(mixed.stderr),
+      /^pull: image folder \S+imgs mixes split folders \(test, train\) with other folders \(horse\) pull.path must hold <class>\/\*.png\|jpg, or train\/<class>\/\* and test\/<class>\/\*/,
+    );
+  });
+
   test('pull reports bad params with their position in params.yaml', async () => {
     const p = await tempProject({ 'params.yaml': 'seed: 1\npull:\n  dataset: imagenet\n' }, { git: false });
     const r = await runStageProgram('pull', p.dir);

@@ -1,7 +1,12 @@
 /**
- * Reader for an image-folder dataset: <root>/<class>/*.png|jpg|jpeg, classes = sub-folder names in
- * sorted order. PNGs are kept byte for byte; JPEGs are decoded (jpeg-js) and re-encoded as PNG.
- * Every image must have the size of the first: prepare writes fixed-shape tensors.
+ * Reader for an image-folder dataset, in the layouts people download:
+ *   <root>/<class>/*.png|jpg|jpeg                      (flat; Keras' image_dataset_from_directory)
+ *   <root>/{train,test}/<class>/*  (also val, valid, validation, training, testing: torchvision's
+ *                                   ImageFolder per split, the "CIFAR-10 as PNG folders" downloads)
+ * Classes are the class folder names in sorted order (the same in every split); in the split layout
+ * the original split is kept (train/training -> train; test/testing/val/... -> test) and ids start
+ * with the split folder's name. PNGs are kept byte for byte; JPEGs are decoded (jpeg-js) and
+ * re-encoded as PNG. Every image must have the size of the first: prepare writes fixed-shape tensors.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -11,11 +16,16 @@ import type { DatasetMeta } from './layout.js';
 import { decodePng, encodePng } from './png.js';
 
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
-const HINT = 'pull.path must hold one folder per class with .png/.jpg images of one size.';
+const HINT =
+  'pull.path must hold <class>/*.png|jpg, or train/<class>/* and test/<class>/* (also val, validation), images of one size.';
+const TRAIN_SPLITS = ['train', 'training'];
+const TEST_SPLITS = ['test', 'testing', 'val', 'valid', 'validation'];
+const isSplitName = (n: string) => [...TRAIN_SPLITS, ...TEST_SPLITS].includes(n.toLowerCase());
 
 export interface FolderImage {
   id: string;
   label: number;
+  split: 'train' | 'test';
   /** PNG bytes. */
   png: Buffer;
 }
@@ -31,29 +41,71 @@ function makeId(cls: string, file: string, used: Set<string>): string {
   return id;
 }
 
-export async function listImageFolder(
-  root: string,
-): Promise<{ classes: string[]; files: { cls: number; file: string }[] }> {
-  const entries = await fs.readdir(root, { withFileTypes: true }).catch((e: unknown) => {
-    throw new StageError(`cannot read image folder ${root}: ${errorText(e)}`, HINT);
-  });
-  const classes = entries
+interface FolderFile {
+  cls: number;
+  file: string;
+  split: 'train' | 'test';
+  /** The split folder's own name in the split layout (the id prefix), else ''. */
+  splitDir: string;
+}
+
+const subdirs = async (dir: string): Promise<string[]> =>
+  (
+    await fs.readdir(dir, { withFileTypes: true }).catch((e: unknown) => {
+      throw new StageError(`cannot read image folder ${dir}: ${errorText(e)}`, HINT);
+    })
+  )
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
     .map((e) => e.name)
     .sort(byCodePoint);
-  if (classes.length === 0) throw new StageError(`image folder ${root} has no class sub-folders`, HINT);
-  const files: { cls: number; file: string }[] = [];
-  for (const [cls, name] of classes.entries()) {
-    const inside = await fs.readdir(path.join(root, name), { withFileTypes: true });
-    const images = inside
-      .filter((e) => e.isFile() && /\.(png|jpe?g)$/i.test(e.name))
-      .map((e) => e.name)
-      .sort(byCodePoint);
-    if (images.length === 0)
-      throw new StageError(`class folder ${path.join(root, name)} has no .png/.jpg images`, HINT);
-    for (const f of images) files.push({ cls, file: path.join(root, name, f) });
+
+async function imagesIn(dir: string): Promise<string[]> {
+  const inside = await fs.readdir(dir, { withFileTypes: true });
+  return inside
+    .filter((e) => e.isFile() && /\.(png|jpe?g)$/i.test(e.name))
+    .map((e) => e.name)
+    .sort(byCodePoint);
+}
+
+export async function listImageFolder(root: string): Promise<{ classes: string[]; files: FolderFile[] }> {
+  const top = await subdirs(root);
+  if (top.length === 0) throw new StageError(`image folder ${root} has no class sub-folders`, HINT);
+  const splitDirs = top.filter(isSplitName);
+  if (splitDirs.length > 0 && splitDirs.length < top.length) {
+    const other = top.filter((d) => !isSplitName(d));
+    throw new StageError(
+      `image folder ${root} mixes split folders (${splitDirs.join(', ')}) with other folders (${other.join(', ')})`,
+      HINT,
+    );
   }
-  return { classes, files };
+  const layout = splitDirs.length
+    ? splitDirs.map((d) => ({ dir: path.join(root, d), splitDir: d }))
+    : [{ dir: root, splitDir: '' }];
+  let classes: string[] | undefined;
+  const files: FolderFile[] = [];
+  for (const { dir, splitDir } of layout) {
+    const names = await subdirs(dir);
+    if (names.length === 0) throw new StageError(`split folder ${dir} has no class sub-folders`, HINT);
+    if (classes && names.join('/') !== classes.join('/'))
+      throw new StageError(
+        `split folder ${dir} has classes ${names.join(', ')}, but ${layout[0]!.dir} has ${classes.join(', ')}`,
+        'Every split folder must hold the same class folders.',
+      );
+    classes = names;
+    const split = TRAIN_SPLITS.includes(splitDir.toLowerCase()) || splitDir === '' ? 'train' : 'test';
+    for (const [cls, name] of names.entries()) {
+      const images = await imagesIn(path.join(dir, name));
+      if (images.length === 0) {
+        const nested = (await subdirs(path.join(dir, name))).length > 0;
+        throw new StageError(
+          `class folder ${path.join(dir, name)} has no .png/.jpg images${nested ? ' (it holds folders: is this a split layout under another name?)' : ''}`,
+          HINT,
+        );
+      }
+      for (const f of images) files.push({ cls, file: path.join(dir, name, f), split, splitDir });
+    }
+  }
+  return { classes: classes!, files };
 }
 
 /**
@@ -67,7 +119,7 @@ export async function readImageFolder(
   const { classes, files } = await listImageFolder(root);
   let meta: DatasetMeta | undefined;
   const used = new Set<string>();
-  for (const { cls, file } of files) {
+  for (const { cls, file, split, splitDir } of files) {
     const st = await fs.stat(file);
     if (st.size > MAX_FILE_BYTES)
       throw new StageError(`${file} is ${st.size} bytes, over the limit of ${MAX_FILE_BYTES}`, HINT);
@@ -97,7 +149,8 @@ export async function readImageFolder(
     if (width !== meta.width || height !== meta.height) {
       throw new StageError(`${file} is ${width}x${height}, but the first image is ${meta.width}x${meta.height}`, HINT);
     }
-    onImage({ id: makeId(classes[cls]!, file, used), label: cls, png }, meta);
+    const id = makeId(splitDir ? `${splitDir}-${classes[cls]!}` : classes[cls]!, file, used);
+    onImage({ id, label: cls, split, png }, meta);
   }
   return meta!;
 }
