@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { openLockedWorkspace } from '../pipeline/context.js';
 import { checkoutFailure, checkoutWorkspace } from '../pipeline/checkout-workspace.js';
-import { globals, out, parseWait } from './options.js';
+import { globals, parseWait } from './options.js';
+import { out } from './render.js';
 
 /** Restore workspace outputs from the cache, as the lock file records them. */
 export async function run(

@@ -3,7 +3,7 @@ import { loadPipeline } from '../config/index.js';
 import { buildGraph } from '../pipeline/graph.js';
 import { dagAscii, dagDot, dagJson, dagMermaid } from '../pipeline/dag-render.js';
 import { selectStages } from '../pipeline/plan.js';
-import { out } from './options.js';
+import { out } from './render.js';
 
 /** Read-only: takes no lock and hashes nothing. */
 export async function run(

@@ -1,17 +1,11 @@
 /** Registers `lockstep exp <verb>`; each verb's code loads only when it runs. */
 import type { Command } from 'commander';
+import { lazy } from './lazy.js';
+import { collect } from './options.js';
 
-type Action = (...args: any[]) => Promise<number | undefined>;
-type Lazy = (load: () => Promise<{ run: Action }>) => (...args: any[]) => Promise<void>;
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
-export function registerExpCommands(program: Command, lazy: Lazy): void {
+export function registerExpCommands(program: Command): void {
   const verb = (name: 'run' | 'show' | 'diff' | 'apply' | 'remove' | 'list' | 'push' | 'pull') =>
-    lazy(async () => {
-      const mod = await import('./exp.js');
-      return { run: mod[name] as Action };
-    });
+    lazy(async () => ({ run: (await import('./exp.js'))[name] }));
   // commander passes (args…, options, command); the verbs take (args…, options)
   const exp = program
     .command('exp')
@@ -28,7 +22,7 @@ export function registerExpCommands(program: Command, lazy: Lazy): void {
     .option('--no-run-cache', 'do not restore stage outputs from the run-cache')
     .option('--json', 'print events as JSON lines')
     .option('--challenge', 'then challenge the champion with each successful experiment (model challenge)')
-    .action((opts) => verb('run')({ ...opts, quiet: program.opts().quiet }));
+    .action(verb('run'));
 
   exp
     .command('show')

@@ -2,6 +2,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type { Column, ExpTable, Row } from '../exp/table.js';
 import type { DiffRow } from '../exp/diff.js';
+import { drawTable } from './render.js';
 
 const MAX_CELL = 28;
 
@@ -123,21 +124,6 @@ export function renderText(table: ExpTable, opts: { width: number; head?: string
     ? `${hidden.length} column${hidden.length > 1 ? 's' : ''} did not fit the ${opts.width}-column terminal and ${hidden.length > 1 ? 'are' : 'is'} not shown: ${hidden.map((c) => c.label).join(', ')} (use --keep/--drop, --csv or --json)`
     : '';
   return { text: title + text, note };
-}
-
-/**
- * A boxed table with a rule under the header only. Drawn by hand rather than with cli-table3, which
- * measures every cell's display width and takes seconds on a thousand rows.
- */
-export function drawTable(head: string[], body: string[][], rightAlign: boolean[]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
-  const rule = (l: string, m: string, r: string) => `${l}${widths.map((w) => '─'.repeat(w + 2)).join(m)}${r}`;
-  const line = (cells: string[], align: boolean) =>
-    `│${cells.map((c, i) => ` ${align && rightAlign[i] ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number)} `).join('│')}│`;
-  const out = [rule('┌', '┬', '┐'), line(head, false), rule('├', '┼', '┤')];
-  for (const r of body) out.push(line(r, true));
-  out.push(rule('└', '┴', '┘'));
-  return out.join('\n');
 }
 
 export function renderCsv(table: ExpTable): string {

@@ -2,6 +2,7 @@
  * `lockstep exp run|show|diff|apply|remove|list`: argument handling and rendering only; the work is in
  * src/exp/. Loaded lazily, and never loads TensorFlow.js (the exp module imports nothing from stages/).
  */
+import type { Command } from 'commander';
 import { LockstepError } from '../errors.js';
 import type { Md5 } from '../hash/types.js';
 import { findProjectRoot } from '../project.js';
@@ -12,19 +13,11 @@ import { listExperiments, resolveExperiment } from '../exp/records.js';
 import type { ExpEvent } from '../exp/run.js';
 import { showTable } from '../exp/show.js';
 import { renderCsv, renderDiff, renderMarkdown, renderText } from './exp-render.js';
+import { globals, parseJobs } from './options.js';
+import { errLine as err, out } from './render.js';
 
 // run, apply, remove and push/pull load their modules (yaml, execa, p-limit) only when used, so
 // `exp show` over a thousand records spends its time on the records, not on loading code.
-
-const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
-const err = (s: string) => process.stderr.write(`${s}\n`);
-
-function parseJobs(value: string | undefined): number {
-  const n = Number(value ?? '1');
-  if (!Number.isInteger(n) || n < 1)
-    throw new LockstepError('usage', `-j/--jobs must be a positive integer, got '${value}'`, 'E.g. -j 2.');
-  return n;
-}
 
 export interface RunOpts {
   seed?: string;
@@ -34,11 +27,11 @@ export interface RunOpts {
   jobs?: string;
   json?: boolean;
   runCache?: boolean;
-  quiet?: boolean;
   challenge?: boolean;
 }
 
-export async function run(opts: RunOpts): Promise<number> {
+export async function run(opts: RunOpts, cmd: Command): Promise<number> {
+  const { quiet } = globals(cmd);
   const { describeAssignments, parseSetArg, shorthandOverrides } = await import('../exp/sweep.js');
   const { DEFAULT_BIN, runExperiments } = await import('../exp/run.js');
   const overrides = [
@@ -52,7 +45,7 @@ export async function run(opts: RunOpts): Promise<number> {
   const started = Date.now();
   const onEvent = (e: ExpEvent) => {
     if (opts.json) return out(JSON.stringify(e));
-    if (opts.quiet) return;
+    if (quiet) return;
     switch (e.type) {
       case 'planned':
         return err(
@@ -79,7 +72,7 @@ export async function run(opts: RunOpts): Promise<number> {
       cwd: process.cwd(),
       overrides,
       ...(opts.name !== undefined ? { name: opts.name } : {}),
-      jobs: parseJobs(opts.jobs),
+      jobs: parseJobs(opts.jobs, 1),
       signal: controller.signal,
       onEvent,
       bin: DEFAULT_BIN,
@@ -100,7 +93,7 @@ export async function run(opts: RunOpts): Promise<number> {
           durationMs: Date.now() - started,
         }),
       );
-    } else if (!opts.quiet) {
+    } else if (!quiet) {
       const secs = ((Date.now() - started) / 1000).toFixed(1);
       err(
         `${results.length} experiment${results.length > 1 ? 's' : ''} recorded in ${secs}s: ${results.length - failed.length} succeeded, ${failed.length} failed${failed.length ? ` (${failed.map((f) => f.name).join(', ')})` : ''}; stages: ${ran} ran, ${restored} restored from the run-cache. See them with \`lockstep exp show\`.`,
@@ -194,8 +187,10 @@ export async function show(opts: ShowOpts): Promise<number> {
     }
     return 0;
   }
-  if (opts.csv) return (process.stdout.write(renderCsv(table)), 0);
-  if (opts.md) return (process.stdout.write(renderMarkdown(table)), 0);
+  if (opts.csv || opts.md) {
+    process.stdout.write(opts.csv ? renderCsv(table) : renderMarkdown(table));
+    return 0;
+  }
   if (table.rows.length === 0) {
     err(
       opts.allCommits
@@ -220,9 +215,9 @@ export async function diff(
   const root = findProjectRoot(process.cwd());
   const [ra, rb] = [await resolveExperiment(root, a), await resolveExperiment(root, b)];
   const rows = diffExperiments(ra, rb, { all: opts.all ?? false });
-  if (opts.json) return (out(JSON.stringify(rows, null, 2)), 0);
-  if (rows.length === 0) return (err(`${ra.name} and ${rb.name} have the same params and metrics.`), 0);
-  process.stdout.write(renderDiff(rows, ra.name, rb.name, opts.md ? 'md' : 'text'));
+  if (opts.json) out(JSON.stringify(rows, null, 2));
+  else if (rows.length === 0) err(`${ra.name} and ${rb.name} have the same params and metrics.`);
+  else process.stdout.write(renderDiff(rows, ra.name, rb.name, opts.md ? 'md' : 'text'));
   return 0;
 }
 
@@ -256,12 +251,13 @@ export async function remove(
     allCommits: opts.allCommits ?? false,
     ...(opts.rev ? { revs: opts.rev } : {}),
   });
-  if (opts.json) return (out(JSON.stringify(removed)), 0);
-  err(
-    removed.length
-      ? `Removed ${removed.length} experiment${removed.length > 1 ? 's' : ''}: ${removed.map((r) => r.name).join(', ')}`
-      : 'No experiments to remove.',
-  );
+  if (opts.json) out(JSON.stringify(removed));
+  else
+    err(
+      removed.length
+        ? `Removed ${removed.length} experiment${removed.length > 1 ? 's' : ''}: ${removed.map((r) => r.name).join(', ')}`
+        : 'No experiments to remove.',
+    );
   return 0;
 }
 

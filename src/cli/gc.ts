@@ -4,7 +4,8 @@ import { collectGarbage } from '../cache/index.js';
 import type { Md5 } from '../hash/types.js';
 import { openLockedWorkspace } from '../pipeline/context.js';
 import type { LockFile } from '../pipeline/lockfile-types.js';
-import { globals, out, parseWait } from './options.js';
+import { globals, parseWait } from './options.js';
+import { out } from './render.js';
 
 /** Every object hash a lock file references (outs and deps: deps may be another stage's outs). */
 export function hashesOf(lock: LockFile): Md5[] {

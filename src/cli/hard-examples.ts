@@ -1,6 +1,5 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { LockstepError } from '../errors.js';
 import type { ExperimentRecord } from '../exp/types.js';
 import { openProject } from '../project.js';
@@ -8,6 +7,7 @@ import { buildHardExamples, type HardExamplesOutput } from '../report/index.js';
 import { DEFAULT_OPTIONS } from '../report/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { globals } from './options.js';
+import { drawTable } from './render.js';
 
 export interface HardExamplesCliOptions {
   exp?: string[];
@@ -178,21 +178,15 @@ export function renderSummary(out: HardExamplesOutput, top: number, csvFile: str
 }
 
 export function renderByClass(out: HardExamplesOutput): string {
-  const table = new Table({
-    head: ['class', 'images', 'hard', 'hard %', 'mean miss rate', 'mean p_true', 'top confusion'],
-    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'left'],
-    style: { head: [], border: [] },
-  });
-  for (const c of out.report.byClass) {
-    table.push([
-      c.label,
-      c.images,
-      c.hard,
-      c.images ? pct(c.hard / c.images) : '-',
-      c.meanMissRate.toFixed(3),
-      c.meanPTrue.toFixed(3),
-      c.topConfusion ?? '',
-    ]);
-  }
-  return table.toString();
+  const body = out.report.byClass.map((c) => [
+    c.label,
+    String(c.images),
+    String(c.hard),
+    c.images ? pct(c.hard / c.images) : '-',
+    c.meanMissRate.toFixed(3),
+    c.meanPTrue.toFixed(3),
+    c.topConfusion ?? '',
+  ]);
+  const head = ['class', 'images', 'hard', 'hard %', 'mean miss rate', 'mean p_true', 'top confusion'];
+  return drawTable(head, body, [false, true, true, true, true, true, false]);
 }

@@ -1,14 +1,16 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { LockstepError, exitCodeFor } from '../errors.js';
 import { registerExpCommands } from './exp-register.js';
-import { registerPlotsCommands } from './plots-register.js';
+import { registerPipelineCommands } from './pipeline-commands.js';
 import { registerModelCommands } from './model-register.js';
+import { registerPlotsCommands } from './plots-register.js';
 import { registerRemoteCommands } from './remote-commands.js';
+import { registerReportCommands } from './report-commands.js';
 
 /**
  * The one place that turns failures into exit codes and one-line messages.
- * Verbs live in their own files and are imported lazily, so `status` never loads what `repro`
- * or the stages need (TensorFlow.js is never loaded by the CLI at all).
+ * Verbs live in their own files and are imported lazily (see lazy.ts), so `status` never loads what
+ * `repro` or the remotes need (TensorFlow.js is never loaded by the CLI at all).
  */
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
@@ -58,16 +60,18 @@ const indent = (s: string) =>
     .map((l) => `    ${l}`)
     .join('\n');
 
-type Action = (...args: any[]) => Promise<number | undefined>;
-
-/** Wrap a lazily imported verb so its exit code becomes the process's. */
-function lazy(load: () => Promise<{ run: Action }>): (...args: any[]) => Promise<void> {
-  return async (...args: any[]) => {
-    const mod = await load();
-    const code = await mod.run(...args);
-    if (typeof code === 'number') process.exitCode = code;
-  };
-}
+/**
+ * Each group of verbs registers itself from its own file (options and help text there; the verb's code
+ * loads lazily when it runs). A new group is one import and one line here.
+ */
+const VERB_GROUPS: readonly ((program: Command) => void)[] = [
+  registerPipelineCommands, // repro, status, dag, checkout, gc
+  registerReportCommands, // hard-examples
+  registerExpCommands, // exp run|show|diff|apply|remove|list|push|pull
+  registerRemoteCommands, // remote add|list|modify|remove|default, push, fetch, pull
+  registerPlotsCommands, // plots show|diff, ui
+  registerModelCommands, // model register|list|show|assign|get|deprecate|challenge, retrain
+];
 
 export function buildProgram(): Command {
   const program = new Command('lockstep')
@@ -83,80 +87,6 @@ export function buildProgram(): Command {
     })
     .showSuggestionAfterError(true);
 
-  program
-    .command('repro')
-    .description('run the stale stages of the pipeline, in order')
-    .argument('[targets...]', 'stages to reproduce (with their upstream stages)')
-    .option('-f, --force', 'run the targets even when they are up to date')
-    .option('-s, --single-item', 'run only the targets, not their upstream stages')
-    .option('--downstream', 'also run the stages downstream of the targets')
-    .option('--dry', 'print what would run and why, without running')
-    .option('-k, --keep-going', 'keep running independent stages after a failure')
-    .option('-j, --jobs <n>', 'independent stages to run in parallel', '1')
-    .option('--no-run-cache', 'do not restore outputs from the run-cache')
-    .option('--pull', 'before running a stage, pull its outputs (and run-cache entries) from the remote if it has them')
-    .option('-r, --remote <name>', 'remote for --pull (default: core.remote)')
-    .option('--wait [seconds]', 'wait for another lockstep holding the repository lock (default 60 s)')
-    .option('--json', 'print events as JSON lines')
-    .action(lazy(() => import('./repro.js')));
-
-  program
-    .command('status')
-    .description('show the stale stages and why (takes no lock)')
-    .argument('[targets...]', 'stages to check')
-    .option('--json', 'print as JSON')
-    .addOption(new Option('-c, --cloud', 'compare the cache with the remote instead'))
-    .option('-r, --remote <name>', 'remote for --cloud')
-    .option('-j, --jobs <n>', 'parallel remote requests for --cloud')
-    .action(lazy(() => import('./status.js')));
-
-  program
-    .command('dag')
-    .description('show the stage graph')
-    .argument('[target]', 'show only this stage and its upstream')
-    .option('--mermaid', 'Mermaid flowchart')
-    .option('--dot', 'Graphviz dot')
-    .option('--json', 'JSON nodes and edges')
-    .action(lazy(() => import('./dag.js')));
-
-  program
-    .command('checkout')
-    .description('restore workspace outputs from the cache, as pipeline.lock records them')
-    .argument('[targets...]', 'stages to check out')
-    .option('-f, --force', 'overwrite modified outputs without asking')
-    .action(lazy(() => import('./checkout.js')));
-
-  program
-    .command('gc')
-    .description('remove cache objects used neither by pipeline.lock nor by any recorded experiment')
-    .option('--dry', 'list what would be removed')
-    .option('--json', 'print as JSON')
-    .action(lazy(() => import('./gc.js')));
-
-  registerExtraCommands(program);
+  for (const register of VERB_GROUPS) register(program);
   return program;
-}
-
-/** Commands added by later features register themselves here. */
-function registerExtraCommands(program: Command): void {
-  program
-    .command('hard-examples')
-    .description('images the recorded experiments keep getting wrong: results/hard_examples.csv and .html')
-    .option(
-      '--exp <name>',
-      'experiment to include (repeatable; default: every recorded experiment)',
-      (v: string, acc: string[] = []) => [...acc, v],
-    )
-    .option('--rev <rev>', 'only the experiments of this baseline commit')
-    .option('--min-rate <rate>', 'hard when missed in at least this share of runs (default 1.0)')
-    .option('--min-runs <n>', '... over at least this many runs (default 2)')
-    .option('--top <n>', 'images shown on the HTML page (default 48)')
-    .option('-o, --out-dir <dir>', 'where to write the CSV and HTML (default <project>/results)')
-    .option('--by-class', 'also print a per-class summary table')
-    .option('--json', 'print the whole report as JSON')
-    .action(lazy(() => import('./hard-examples.js')));
-  registerExpCommands(program, lazy);
-  registerRemoteCommands(program, lazy);
-  registerPlotsCommands(program, lazy);
-  registerModelCommands(program, lazy);
 }

@@ -1,19 +1,11 @@
 /** Registers `lockstep model <verb>` and `lockstep retrain`; the code of each verb loads when it runs. */
 import type { Command } from 'commander';
-
-// biome-ignore lint/suspicious/noExplicitAny: commander hands actions untyped arguments
-type Action = (...args: any[]) => Promise<number | undefined>;
-// biome-ignore lint/suspicious/noExplicitAny: commander hands actions untyped arguments
-type Lazy = (load: () => Promise<{ run: Action }>) => (...args: any[]) => Promise<void>;
+import { lazy } from './lazy.js';
 
 type Verb = 'register' | 'list' | 'show' | 'assign' | 'get' | 'deprecate' | 'challenge' | 'retrain';
 
-export function registerModelCommands(program: Command, lazy: Lazy): void {
-  const verb = (name: Verb) =>
-    lazy(async () => {
-      const mod = await import('./model.js');
-      return { run: mod[name] as Action };
-    });
+export function registerModelCommands(program: Command): void {
+  const verb = (name: Verb) => lazy(async () => ({ run: (await import('./model.js'))[name] }));
   const model = program
     .command('model')
     .description('model registry in git tags (GTO format): versions, stages, champion and challenger');

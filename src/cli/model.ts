@@ -2,7 +2,7 @@
 import type { Decision } from '../model/challenge.js';
 import type { ShownArtifact } from '../model/registry.js';
 import { openProject } from '../project.js';
-import { drawTable } from './exp-render.js';
+import { drawTable } from './render.js';
 import { errLine, out } from './options.js';
 
 type Json = { json?: boolean };

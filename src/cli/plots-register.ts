@@ -1,15 +1,9 @@
 /** Registers `lockstep plots show|diff` and `lockstep ui`; their code (and vega) loads only when they run. */
 import type { Command } from 'commander';
+import { lazy } from './lazy.js';
 
-type Action = (...args: any[]) => Promise<number | undefined>;
-type Lazy = (load: () => Promise<{ run: Action }>) => (...args: any[]) => Promise<void>;
-
-export function registerPlotsCommands(program: Command, lazy: Lazy): void {
-  const verb = (name: 'show' | 'diff') =>
-    lazy(async () => {
-      const mod = await import('./plots.js');
-      return { run: mod[name] as Action };
-    });
+export function registerPlotsCommands(program: Command): void {
+  const verb = (name: 'show' | 'diff') => lazy(async () => ({ run: (await import('./plots.js'))[name] }));
   const plots = program
     .command('plots')
     .description("draw the pipeline's plots (DVC's plot definitions and templates) as one HTML page");

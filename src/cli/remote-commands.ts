@@ -1,14 +1,11 @@
 import { Option, type Command } from 'commander';
-
-type Lazy = (
-  load: () => Promise<{ run: (...args: any[]) => Promise<number | undefined> }>,
-) => (...args: any[]) => Promise<void>;
+import { lazy } from './lazy.js';
 
 /**
  * `remote add|list|modify|remove|default`, `push`, `fetch`, `pull`. Only commander is loaded here;
  * each verb's module (and ssh2 / the AWS SDK behind it) loads when the verb runs.
  */
-export function registerRemoteCommands(program: Command, lazy: Lazy): void {
+export function registerRemoteCommands(program: Command): void {
   const remote = program
     .command('remote')
     .description('manage remote stores (config in .lockstep/config.yaml; --local: .lockstep/config.local.yaml)');

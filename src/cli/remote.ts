@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { LockstepError } from '../errors.js';
 import { openProject } from '../project.js';
+import { globals } from './options.js';
 import { addRemote, listRemotes, modifyRemote, removeRemote, setDefaultRemote } from '../remote/config-edit.js';
 
-const quiet = (cmd: Command) => Boolean(cmd.optsWithGlobals().quiet);
+const quiet = (cmd: Command) => globals(cmd).quiet;
 
 export async function add(
   name: string,

@@ -4,7 +4,8 @@ import { openLockedWorkspace } from '../pipeline/context.js';
 import type { ReproEvent } from '../pipeline/events.js';
 import { reproduce } from '../pipeline/execute.js';
 import { describeReason } from '../pipeline/staleness.js';
-import { errLine, globals, out, parsePositiveInt, parseWait } from './options.js';
+import { globals, parseJobs, parseWait } from './options.js';
+import { errLine, out } from './render.js';
 
 interface ReproFlags {
   force?: boolean;
@@ -22,7 +23,7 @@ interface ReproFlags {
 
 export async function run(targets: string[], flags: ReproFlags, cmd: Command): Promise<number> {
   const g = globals(cmd);
-  const jobs = parsePositiveInt(flags.jobs, '--jobs', 1);
+  const jobs = parseJobs(flags.jobs, 1);
   const waitMs = parseWait(flags.wait);
   const render = flags.json ? (e: ReproEvent) => out(JSON.stringify(e)) : textRenderer(g.quiet);
   const { ws, release } = await openLockedWorkspace(

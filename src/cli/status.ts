@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { openWorkspace } from '../pipeline/context.js';
 import { describeReason, type StaleReason } from '../pipeline/staleness.js';
 import { workspaceStatus } from '../pipeline/status.js';
-import { out } from './options.js';
+import { out } from './render.js';
 
 interface StatusFlags {
   json?: boolean;

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { LockstepError } from '../errors.js';
 import type { SyncSummary } from '../remote/index.js';
+import { globals } from './options.js';
+import { formatBytes } from './render.js';
 
 export interface TransferCliOptions {
   remote?: string;
@@ -9,31 +11,16 @@ export interface TransferCliOptions {
   force?: boolean;
 }
 
-export function parseJobs(jobs: string | undefined): number | undefined {
-  if (jobs === undefined) return undefined;
-  const n = Number(jobs);
-  if (!Number.isInteger(n) || n < 1)
-    throw new LockstepError('usage', `-j ${jobs}: the number of jobs must be a positive integer`, 'Pass e.g. -j 8.');
-  return n;
-}
-
-export const isQuiet = (cmd: Command): boolean => Boolean(cmd.optsWithGlobals().quiet);
-
-const size = (n: number) =>
-  n >= 1e9
-    ? `${(n / 1e9).toFixed(2)} GB`
-    : n >= 1e6
-      ? `${(n / 1e6).toFixed(1)} MB`
-      : n >= 1e3
-        ? `${(n / 1e3).toFixed(1)} kB`
-        : `${n} B`;
+// -j and -q are read by options.ts like every verb's; these names stay for push, fetch and pull.
+export { parseJobs } from './options.js';
+export const isQuiet = (cmd: Command): boolean => globals(cmd).quiet;
 
 /** One line per remote: what moved, what was already there. */
 export function summaryLines(verb: 'pushed' | 'fetched', summary: SyncSummary, seconds: number): string[] {
   const lines: string[] = [];
   for (const r of summary.remotes) {
     const dir = verb === 'pushed' ? 'to' : 'from';
-    let line = `${verb} ${r.transferred} object${r.transferred === 1 ? '' : 's'} (${size(r.bytes)}) ${dir} '${r.name}' (${r.display}) in ${seconds.toFixed(1)} s; ${r.upToDate} already there`;
+    let line = `${verb} ${r.transferred} object${r.transferred === 1 ? '' : 's'} (${formatBytes(r.bytes)}) ${dir} '${r.name}' (${r.display}) in ${seconds.toFixed(1)} s; ${r.upToDate} already there`;
     if (r.runCache)
       line += `; run-cache: ${r.runCache.transferred} entr${r.runCache.transferred === 1 ? 'y' : 'ies'} ${verb}`;
     lines.push(line);

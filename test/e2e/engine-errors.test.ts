@@ -11,7 +11,7 @@ test('usage and config errors: one line, exit 2, no stack trace; --verbose adds 
     [['repro', 'nope'], /^lockstep: no stage named 'nope'. Did you mean 'a'\?/],
     [['repro', '--forse'], /^lockstep: unknown option '--forse' \(Did you mean --force\?\)$/],
     [['statsu'], /^lockstep: unknown command 'statsu' \(Did you mean status\?\)$/],
-    [['repro', '-j', '0'], /^lockstep: --jobs takes a whole number of at least 1, not '0'/],
+    [['repro', '-j', '0'], /^lockstep: -j\/--jobs takes a whole number of at least 1, not '0'\. Example: -j 4\.$/],
     [['status', 'nope'], /^lockstep: no stage named 'nope'/],
   ];
   for (const [args, expected] of cases) {

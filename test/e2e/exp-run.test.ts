@@ -138,7 +138,7 @@ test('bad input fails before anything runs, with one-line errors and nothing und
       (await fs.realpath(p.dir)) +
       '. Create it, or name an existing file with -S file.yaml:key=value.',
   );
-  await expectError(['-j', '0'], "lockstep: -j/--jobs must be a positive integer, got '0'. E.g. -j 2.");
+  await expectError(['-j', '0'], "lockstep: -j/--jobs takes a whole number of at least 1, not '0'. Example: -j 4.");
   // declared choices catch an unknown partition before the upstream stage runs
   await p.write('.lockstep/config.yaml', "exp:\n  choices:\n    data: {values: [v1, v2, v3], join: '+'}\n");
   await p.git('add', '.lockstep/config.yaml');

@@ -1,0 +1,55 @@
+/** Registers the pipeline verbs: repro, status, dag, checkout, gc. Each verb's code loads only when it runs. */
+import { type Command, Option } from 'commander';
+import { lazy } from './lazy.js';
+
+export function registerPipelineCommands(program: Command): void {
+  program
+    .command('repro')
+    .description('run the stale stages of the pipeline, in order')
+    .argument('[targets...]', 'stages to reproduce (with their upstream stages)')
+    .option('-f, --force', 'run the targets even when they are up to date')
+    .option('-s, --single-item', 'run only the targets, not their upstream stages')
+    .option('--downstream', 'also run the stages downstream of the targets')
+    .option('--dry', 'print what would run and why, without running')
+    .option('-k, --keep-going', 'keep running independent stages after a failure')
+    .option('-j, --jobs <n>', 'independent stages to run in parallel', '1')
+    .option('--no-run-cache', 'do not restore outputs from the run-cache')
+    .option('--pull', 'before running a stage, pull its outputs (and run-cache entries) from the remote if it has them')
+    .option('-r, --remote <name>', 'remote for --pull (default: core.remote)')
+    .option('--wait [seconds]', 'wait for another lockstep holding the repository lock (default 60 s)')
+    .option('--json', 'print events as JSON lines')
+    .action(lazy(() => import('./repro.js')));
+
+  program
+    .command('status')
+    .description('show the stale stages and why (takes no lock)')
+    .argument('[targets...]', 'stages to check')
+    .option('--json', 'print as JSON')
+    .addOption(new Option('-c, --cloud', 'compare the cache with the remote instead'))
+    .option('-r, --remote <name>', 'remote for --cloud')
+    .option('-j, --jobs <n>', 'parallel remote requests for --cloud')
+    .action(lazy(() => import('./status.js')));
+
+  program
+    .command('dag')
+    .description('show the stage graph')
+    .argument('[target]', 'show only this stage and its upstream')
+    .option('--mermaid', 'Mermaid flowchart')
+    .option('--dot', 'Graphviz dot')
+    .option('--json', 'JSON nodes and edges')
+    .action(lazy(() => import('./dag.js')));
+
+  program
+    .command('checkout')
+    .description('restore workspace outputs from the cache, as pipeline.lock records them')
+    .argument('[targets...]', 'stages to check out')
+    .option('-f, --force', 'overwrite modified outputs without asking')
+    .action(lazy(() => import('./checkout.js')));
+
+  program
+    .command('gc')
+    .description('remove cache objects used neither by pipeline.lock nor by any recorded experiment')
+    .option('--dry', 'list what would be removed')
+    .option('--json', 'print as JSON')
+    .action(lazy(() => import('./gc.js')));
+}
