@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { LockstepError, exitCodeFor } from '../errors.js';
+import { registerDvcCommands } from './dvc-register.js';
 import { registerExpCommands } from './exp-register.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
 import { registerModelCommands } from './model-register.js';
@@ -71,6 +72,7 @@ const VERB_GROUPS: readonly ((program: Command) => void)[] = [
   registerRemoteCommands, // remote add|list|modify|remove|default, push, fetch, pull
   registerPlotsCommands, // plots show|diff, ui
   registerModelCommands, // model register|list|show|assign|get|deprecate|challenge, retrain
+  registerDvcCommands, // init, metrics show|diff, params diff, stage add|list, freeze, unfreeze
 ];
 
 export function buildProgram(): Command {

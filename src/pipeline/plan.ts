@@ -1,4 +1,4 @@
-import { closest } from 'fastest-levenshtein';
+import { closest, distance } from 'fastest-levenshtein';
 import { LockstepError, type Result, ok, err } from '../errors.js';
 import { type Graph, withDownstream, withUpstream } from './graph.js';
 import type { StaleReason } from './staleness.js';
@@ -29,9 +29,11 @@ export function resolveTargets(graph: Graph, targets: string[]): Result<string[]
     const all = graph.stages.map((s) => s.name);
     // A foreach/matrix group ('build' for every 'build@…') is a valid target too, so it can be suggested.
     const groups = [...new Set(all.filter((n) => n.includes('@')).map((n) => n.slice(0, n.indexOf('@'))))];
-    const hint = all.length
-      ? `Did you mean '${closest(t, [...all, ...groups])}'? Stages: ${all.slice(0, 10).join(', ')}${all.length > 10 ? ', …' : ''}.`
-      : 'The pipeline has no stages.';
+    // Suggest a name only when it is close enough to be a typo (`dag nosuch` suggested 'pull').
+    const best = all.length ? closest(t, [...all, ...groups]) : '';
+    const close = best !== '' && distance(t, best) <= Math.max(2, Math.floor(t.length / 3));
+    const list = `Stages: ${all.slice(0, 10).join(', ')}${all.length > 10 ? ', …' : ''}.`;
+    const hint = all.length ? (close ? `Did you mean '${best}'? ${list}` : list) : 'The pipeline has no stages.';
     return err(new LockstepError('unknown-stage', `no stage named '${t}'`, hint));
   }
   return ok(names);

@@ -8,7 +8,8 @@ const PIPELINE = 'stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n';
 test('usage and config errors: one line, exit 2, no stack trace; --verbose adds the stack', async () => {
   const p = await tempProject({ 'pipeline.yaml': PIPELINE });
   const cases: [string[], RegExp][] = [
-    [['repro', 'nope'], /^lockstep: no stage named 'nope'. Did you mean 'a'\?/],
+    [['repro', 'nope'], /^lockstep: no stage named 'nope'. Stages: a\.$/],
+    [['repro', 'aa'], /^lockstep: no stage named 'aa'. Did you mean 'a'\?/],
     [['repro', '--forse'], /^lockstep: unknown option '--forse' \(Did you mean --force\?\)$/],
     [['statsu'], /^lockstep: unknown command 'statsu' \(Did you mean status\?\)$/],
     [['repro', '-j', '0'], /^lockstep: -j\/--jobs takes a whole number of at least 1, not '0'\. Example: -j 4\.$/],
