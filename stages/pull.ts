@@ -9,7 +9,7 @@
  *     # (a checksum mismatch stops the pull). http(s) downloads resume from data/.pull/<name>.part.
  *     # file:// URLs and plain paths are relative to the project root (file://../shared/...).
  *     url: https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz
- *     md5: c32a1d4ab5d03f1284b67883e8d87530
+ *     md5: c32a1d4ab5d03f1284b67883e8d87530   # or `changes`: a source whose content changes over time
  *     mirrors:
  *       - url: file://../shared/datasets/cifar-10-binary.tar.gz
  *         md5: d29201a22872bdb1ba1b3a96d86cf19f
@@ -48,18 +48,17 @@ function sourcesFrom(params: ParamsFile): SourceSpec[] {
   const md5 = (p: string): string | undefined => {
     if (!params.has(p)) return undefined;
     const v = params.string(p).toLowerCase();
+    if (v === 'changes') return v;
     if (!/^[0-9a-f]{32}$/.test(v)) params.fail(p, `must be 32 hex digits, got ${JSON.stringify(v)}`);
     return v;
   };
-  const list: SourceSpec[] = [{ url: params.string('pull.url'), md5: md5('pull.md5'), param: 'pull.url' }];
+  const spec = (url: string, sum: string | undefined, param: string): SourceSpec =>
+    sum === 'changes' ? { url, param, changing: true } : { url, md5: sum, param };
+  const list: SourceSpec[] = [spec(params.string('pull.url'), md5('pull.md5'), 'pull.url')];
   const mirrors = params.value('pull.mirrors');
   if (mirrors !== undefined && !Array.isArray(mirrors)) params.fail('pull.mirrors', 'must be a list of {url, md5}');
   for (let i = 0; i < (mirrors?.length ?? 0); i++) {
-    list.push({
-      url: params.string(`pull.mirrors.${i}.url`),
-      md5: md5(`pull.mirrors.${i}.md5`),
-      param: `pull.mirrors[${i}]`,
-    });
+    list.push(spec(params.string(`pull.mirrors.${i}.url`), md5(`pull.mirrors.${i}.md5`), `pull.mirrors[${i}]`));
   }
   return list;
 }

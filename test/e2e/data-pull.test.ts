@@ -312,6 +312,30 @@ describe('pull stage', { concurrency: 4 }, () => {
     }
   });
 
+  test('md5: changes: a URL whose content changes is downloaded afresh each time, with no pinned hash', async () => {
+    const first = await tarGz(cifarMembers(R));
+    const swapped = cifarMembers(R); // the same layout, two batches' records swapped: other images per id
+    [swapped[2]!.data, swapped[3]!.data] = [swapped[3]!.data, swapped[2]!.data];
+    const second = await tarGz(swapped);
+    let serving = first;
+    const server = http.createServer((_req, res) => res.end(serving));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/nightly.tar.gz`;
+      const p = await tempProject({ 'params.yaml': cifarParams(url, 'changes') }, { git: false });
+      const r1 = await runStageProgram('pull', p.dir);
+      assert.equal(r1.exitCode, 0, r1.stderr);
+      const index1 = await p.read('data/raw/index.csv');
+      serving = second;
+      const r2 = await runStageProgram('pull', p.dir);
+      assert.equal(r2.exitCode, 0, r2.stderr);
+      assert.notEqual(await p.read('data/raw/index.csv'), index1, 'the new content was read, not the old download');
+      assert.deepEqual(await fs.readFile(path.join(p.dir, 'data/.pull/nightly.tar.gz')), second);
+    } finally {
+      server.close();
+    }
+  });
+
   test('pull reads Fashion-MNIST IDX files into 28x28 gray PNGs and checks magic numbers', async () => {
     const labels = Array.from({ length: 30 }, (_, i) => i % 10);
     const files = {

@@ -128,12 +128,24 @@ const sizeOf = (file: string) =>
   );
 
 /** Downloads `url` to `dest`, verified against `md5`. Reuses a verified `dest` that is already there. */
-export async function download(url: string, dest: string, md5: string, opts: DownloadOptions = {}): Promise<void> {
+/**
+ * `md5` null: a source whose content changes over time (`md5: changes`): downloaded afresh every time
+ * (no earlier copy or part file is reused across runs), and not checked against a pinned hash.
+ */
+export async function download(
+  url: string,
+  dest: string,
+  md5: string | null,
+  opts: DownloadOptions = {},
+): Promise<void> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const maxResumes = opts.maxResumes ?? 5;
-  if ((await sizeOf(dest)) > 0 && (await md5File(dest)) === md5) return;
   const part = `${dest}.part`;
   const note = `${part}.json`;
+  if (md5 === null) {
+    await fs.rm(dest, { force: true });
+    await fs.rm(part, { force: true });
+  } else if ((await sizeOf(dest)) > 0 && (await md5File(dest)) === md5) return;
   const noted = await fs.readFile(note, 'utf8').then(
     (t) => (JSON.parse(t) as { url?: string }).url,
     () => undefined,
@@ -209,7 +221,7 @@ export async function download(url: string, dest: string, md5: string, opts: Dow
   }
 
   const actual = await md5File(part);
-  if (actual !== md5) {
+  if (md5 !== null && actual !== md5) {
     await fs.rm(part, { force: true });
     await fs.rm(note, { force: true });
     throw checksumError(part, url, md5, actual);

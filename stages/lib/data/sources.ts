@@ -13,6 +13,8 @@ import { Unreachable, checksumError, download, md5File, type DownloadOptions } f
 export interface SourceSpec {
   url: string;
   md5?: string | undefined;
+  /** `md5: changes`: the content changes over time (a nightly export): read afresh, no pinned hash. */
+  changing?: boolean;
   /** Where it is in params.yaml, for error messages. */
   param: string;
 }
@@ -54,6 +56,7 @@ async function locateOne(src: SourceSpec, opts: LocateOptions): Promise<Located>
       throw new Unreachable(`${src.url}: ${e.code ?? e.message}`);
     });
     if (st.isDirectory()) return { kind: 'folder', dir: local, url: src.url };
+    if (src.changing) return { kind: 'archive', file: local, url: src.url };
     if (!src.md5)
       throw new StageError(
         `${src.param}: no md5 for ${src.url}`,
@@ -63,11 +66,14 @@ async function locateOne(src: SourceSpec, opts: LocateOptions): Promise<Located>
     if (actual !== src.md5) throw checksumError(local, src.url, src.md5, actual);
     return { kind: 'archive', file: local, url: src.url };
   }
-  if (!src.md5)
-    throw new StageError(`${src.param}: no md5 for ${src.url}`, 'Every downloaded archive is verified: add its md5.');
+  if (!src.md5 && !src.changing)
+    throw new StageError(
+      `${src.param}: no md5 for ${src.url}`,
+      'Every downloaded archive is verified: add its md5 (or md5: changes for a source that changes over time).',
+    );
   await fs.mkdir(opts.pullDir, { recursive: true });
   const dest = path.join(opts.pullDir, archiveName(src.url));
-  await download(src.url, dest, src.md5, opts);
+  await download(src.url, dest, src.changing ? null : (src.md5 ?? null), opts);
   return { kind: 'archive', file: dest, url: src.url };
 }
 
