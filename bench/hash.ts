@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { CachingHasher } from '../src/hash/hasher.js';
 import { hashFile, hashSmallFileSync, md5Hex } from '../src/hash/md5-file.js';
-import { walkFilesSync } from '../src/hash/walk.js';
+import { walkTree } from '../src/hash/walk.js';
 import { StatCache } from '../src/hash/stat-cache.js';
 import { checkoutOutput, commitOutput, openObjectStore } from '../src/cache/index.js';
 
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
 
   if (want('ab')) {
     // Why the hasher reads small files synchronously: the same files through the promise API.
-    const files = walkFilesSync(small).slice(0, 30000);
+    const files = (await walkTree(small)).relpaths.slice(0, 30000).map((r) => ({ absPath: `${small}/${r}` }));
     let next = 0;
     const lane = async (): Promise<void> => {
       while (next < files.length) md5Hex(await fs.readFile(files[next++]!.absPath));

@@ -11,8 +11,9 @@ import path from 'node:path';
 import { hashFile, md5Hex, readSmallFileSync, WHOLE_READ_LIMIT } from './md5-file.js';
 import { compareCodePoints, manifestJson } from './pyjson.js';
 import type { FileStat, StatCache } from './stat-cache.js';
+import { racyWindow } from './stat-table.js';
 import { asMd5, type DirEntry, type Md5 } from './types.js';
-import { walkFilesSync } from './walk.js';
+import { walkTree } from './walk.js';
 import { yieldToLoop } from '../util/yield.js';
 
 export interface HashResult {
@@ -29,6 +30,8 @@ export interface HasherOptions {
 }
 
 export interface HashHooks {
+  /** The caller wants only the hash (no manifest entries): a directory whose stats are unchanged is not looked into. */
+  infoOnly?: boolean;
   /** Sees the bytes of every small file read (valid only during the call): commit stores them. */
   onContent?: (absPath: string, md5: Md5, bytes: Uint8Array) => void;
 }
@@ -37,6 +40,12 @@ export interface HashHooks {
 const BATCH = 1000;
 /** Bytes read between two yields to the event loop. */
 const BATCH_BYTES = 16 << 20;
+
+const fileStat = (stats: Float64Array, i: number): FileStat => ({
+  ino: stats[3 * i]!,
+  mtimeMs: stats[3 * i + 1]!,
+  size: stats[3 * i + 2]!,
+});
 
 export function statOrNull(absPath: string): Stats | null {
   try {
@@ -93,60 +102,65 @@ export class CachingHasher {
   }
 
   async hashDir(absPath: string, hooks: HashHooks = {}): Promise<HashResult> {
-    const walked = walkFilesSync(absPath);
-    walked.sort((a, b) => compareCodePoints(a.relpath, b.relpath));
-
-    const entries: DirEntry[] = [];
-    const absPaths: string[] = [];
-    const stats: FileStat[] = [];
-    const misses: number[] = [];
-    // Fingerprint input: every relpath, and (ino, mtime, size) of every file as raw doubles.
-    const numbers = new Float64Array(walked.length * 3);
+    // Taken before any stat: a file whose mtime is not safely older than this may change unseen.
+    const observedAt = Date.now();
+    const tree = await walkTree(absPath);
+    const { relpaths, stats, count } = tree;
     let size = 0;
-    for (let w = 0; w < walked.length; w++) {
-      if (w > 0 && w % BATCH === 0) await yieldToLoop();
-      const f = walked[w]!;
-      const st = statOrNull(f.absPath);
-      if (st === null || !st.isFile()) continue; // removed while we walked
-      const n = entries.length;
-      const fst: FileStat = { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size };
-      numbers[3 * n] = fst.ino;
-      numbers[3 * n + 1] = fst.mtimeMs;
-      numbers[3 * n + 2] = fst.size;
-      const md5 = this.statCache.getFile(f.absPath, fst);
-      if (md5 === undefined) misses.push(n);
-      entries.push({ relpath: f.relpath, md5: md5 ?? asMd5(''), size: fst.size });
-      absPaths.push(f.absPath);
-      stats.push(fst);
-      size += fst.size;
+    let racyUntil = 0;
+    for (let i = 0; i < count; i++) {
+      size += stats[3 * i + 2]!;
+      const m = stats[3 * i + 1]!;
+      racyUntil = Math.max(racyUntil, m + racyWindow(m));
     }
+    // The directory record's key: every relpath and (ino, mtime, size) of every file as raw doubles.
     const fingerprint = createHash('md5')
-      .update(entries.map((e) => e.relpath).join('\0'))
-      .update(new Uint8Array(numbers.buffer, 0, entries.length * 24))
+      .update(relpaths.join('\0'))
+      .update(Buffer.from(stats.buffer, stats.byteOffset, count * 24))
       .digest('hex');
-
-    if (misses.length === 0) {
+    const trusted = racyUntil < observedAt;
+    if (trusted && hooks.infoOnly) {
+      // Observing only: every file's stat unchanged means the manifest's md5 is unchanged.
       const known = this.statCache.getDir(absPath, fingerprint);
-      if (known !== undefined) return { info: { md5: known.md5, size, nfiles: entries.length }, entries };
+      if (known !== undefined) return { info: { md5: known.md5, size, nfiles: count } };
+    }
+
+    // The manifest's order (code points of the relpaths), and each file's md5 from the stat cache or a read.
+    const order = Array.from({ length: count }, (_, i) => i);
+    order.sort((a, b) => compareCodePoints(relpaths[a]!, relpaths[b]!));
+    const entries: DirEntry[] = new Array(count);
+    const misses: number[] = [];
+    for (let k = 0; k < count; k++) {
+      const i = order[k]!;
+      const abs = `${absPath}/${relpaths[i]}`;
+      const md5 = this.statCache.getFile(abs, fileStat(stats, i));
+      if (md5 === undefined) misses.push(k);
+      entries[k] = { relpath: relpaths[i]!, md5: md5 ?? asMd5(''), size: stats[3 * i + 2]! };
+    }
+    if (misses.length === 0 && trusted) {
+      const known = this.statCache.getDir(absPath, fingerprint);
+      if (known !== undefined) return { info: { md5: known.md5, size, nfiles: count }, entries };
     }
 
     let sinceYield = 0;
-    let observedAt = Date.now();
+    let readAt = Date.now();
     for (let m = 0; m < misses.length; m++) {
-      const i = misses[m]!;
-      const e = entries[i]!;
-      e.md5 = await this.read(absPaths[i]!, e.size, hooks);
-      this.statCache.setFile(absPaths[i]!, stats[i]!, e.md5, observedAt);
+      const k = misses[m]!;
+      const e = entries[k]!;
+      const abs = `${absPath}/${e.relpath}`;
+      e.md5 = await this.read(abs, e.size, hooks);
+      this.statCache.setFile(abs, fileStat(stats, order[k]!), e.md5, readAt);
       sinceYield += e.size + 4096;
       if (sinceYield > BATCH_BYTES || m % BATCH === BATCH - 1) {
         await yieldToLoop();
         sinceYield = 0;
-        observedAt = Date.now();
+        readAt = Date.now();
       }
     }
     const md5 = asMd5(`${md5Hex(manifestJson(entries))}.dir`);
-    this.statCache.setDir(absPath, { fingerprint, md5, size, nfiles: entries.length });
-    return { info: { md5, size, nfiles: entries.length }, entries };
+    // Only when no file was racy: otherwise an edit keeping its stat would keep this record too.
+    if (trusted) this.statCache.setDir(absPath, { fingerprint, md5, size, nfiles: count, racyUntil });
+    return { info: { md5, size, nfiles: count }, entries };
   }
 
   save(): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * Public API of hashing: DVC-compatible md5 of files and directories, with a persistent stat cache.
  */
-import { CachingHasher, type HashResult, type HasherOptions } from './hasher.js';
+import { CachingHasher, type HashHooks, type HashResult, type HasherOptions } from './hasher.js';
 import { statCacheFor } from './stat-cache.js';
 export * from './types.js';
 export type { HashHooks, HashResult, HasherOptions } from './hasher.js';
@@ -10,7 +10,7 @@ export { manifestJson, pyJsonString, compareCodePoints } from './pyjson.js';
 
 export interface Hasher {
   /** Hash a file or directory; null when the path does not exist. Uses and fills the stat cache. */
-  hashPath(absPath: string): Promise<HashResult | null>;
+  hashPath(absPath: string, hooks?: HashHooks): Promise<HashResult | null>;
   /** Persist new stat-cache entries (safe with concurrent processes). */
   save(): Promise<void>;
 }

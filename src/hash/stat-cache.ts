@@ -2,6 +2,10 @@
  * The stat cache: (inode, mtime ns, size) of a path -> md5 of its content, so unchanged files are
  * not read again. Also remembers directory results, keyed by a fingerprint of their files' stats.
  *
+ * Storage: binary segment files (see stat-table.ts), each read in one go and used as columns; the
+ * file entries are only read when a lookup needs them (a warm directory hash needs only the
+ * directory record). The text segments of lockstep before 0.1 (`.seg`) are ignored and removed.
+ *
  * Concurrency design (several lockstep processes may share one cache directory):
  * - each process appends nothing in place; `save()` writes its new entries as a new segment file
  *   (temp + fsync + rename), so no reader ever sees a half-written segment;
@@ -11,22 +15,37 @@
  *   which costs a re-hash, never a wrong answer.
  * An entry is only ever used when the path's current stat matches it exactly, so a stale or lost
  * entry can cost time but cannot produce a wrong hash.
+ *
+ * Racy entries (git's "racy clean" problem: a file changed again within its timestamp's granularity
+ * keeps its stat): an entry is not recorded when its mtime is within the racy window of the time its
+ * content was read, and on loading, an entry whose mtime is not safely older than its segment's
+ * writing is not trusted (git's own rule, kept as a second guard).
  */
-import { existsSync, promises as fs } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../util/atomic.js';
 import { asMd5, type Md5 } from './types.js';
+import {
+  dirsOffset,
+  encodeSegment,
+  HEADER_BYTES,
+  pathHash,
+  racyWindow,
+  readHead,
+  Segment,
+  type Row,
+  type SegmentHead,
+} from './stat-table.js';
 
-const HEADER = 'lockstep-stat-cache 2';
-const SEGMENT_SUFFIX = '.seg';
+const SEGMENT_SUFFIX = '.bin';
+const LEGACY_SUFFIX = '.seg';
 const COMPACT_AFTER_SEGMENTS = 8;
 /** Also compact when segments hold this many more records than there are distinct paths. */
 const COMPACT_AFTER_EXTRA_RECORDS = 100_000;
 const STALE_LOCK_MS = 60_000;
 const MAX_FILE_ENTRIES = 1_000_000;
 const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EEXIST']);
-const MD5_RE = /^[0-9a-f]{32}(\.dir)?$/; // .dir for verified manifest objects
 const DIR_MD5_RE = /^[0-9a-f]{32}\.dir$/;
 
 /**
@@ -41,33 +60,10 @@ export interface FileStat {
   size: number;
 }
 
-/**
- * A file modified within this window before we read it could be modified again within the same
- * timestamp tick without its stat changing (git's "racy clean" problem), so such entries are not
- * recorded. Whole-second timestamps suggest a coarse file system: use a wider window.
- */
-const RACY_MS = 100;
-const RACY_COARSE_MS = 2000;
-
+/** A file modified within its racy window (see racyWindow) before we read it is not recorded. */
 export function isRacy(mtimeMs: number, observedAtMs: number): boolean {
-  const window = mtimeMs % 1000 === 0 ? RACY_COARSE_MS : RACY_MS;
-  return mtimeMs + window >= observedAtMs;
+  return mtimeMs + racyWindow(mtimeMs) >= observedAtMs;
 }
-
-interface Version {
-  ino: number;
-  mtimeMs: number;
-  size: number;
-  md5: Md5;
-}
-
-interface FileRecord extends Version {
-  /** An older entry for the same path, from merging segments (see parse). */
-  prev?: Version;
-}
-
-const sameVersion = (v: Version, st: FileStat): boolean =>
-  v.mtimeMs === st.mtimeMs && v.size === st.size && v.ino === st.ino;
 
 export interface DirRecord {
   /** Identifies the sorted relpaths and stats of every file below the directory. */
@@ -75,50 +71,113 @@ export interface DirRecord {
   md5: Md5;
   size: number;
   nfiles: number;
+  /** The largest mtime + racy window of its files: the record is not trusted from a segment written before it. */
+  racyUntil: number;
+}
+
+interface Head extends SegmentHead {
+  name: string;
+  dirsJson: string;
+}
+
+interface Segments {
+  /** Every segment file listed (damaged ones too: compaction removes them). */
+  names: string[];
+  heads: Head[];
+  legacy: string[];
 }
 
 export class StatCache {
-  private readonly files = new Map<string, FileRecord>();
+  /** File rows of the segments listed at load, newest first; read on first use. */
+  private table: Segment[] | undefined;
+  private segments: Head[] = [];
   private readonly dirs = new Map<string, DirRecord>();
-  private pendingFiles = new Map<string, FileRecord>();
+  /** Every entry this process recorded (saved or not): the table only holds what was on disk at load. */
+  private readonly added = new Map<string, Row>();
+  private pendingFiles = new Map<string, Row>();
   private pendingDirs = new Map<string, DirRecord>();
   private loaded: Promise<void> | undefined;
   private segmentsSeen = 0;
   private recordsSeen = 0;
+  private legacySeen: string[] = [];
+  private extraSeen = 0;
 
   constructor(readonly dir: string) {}
 
   load(): Promise<void> {
-    this.loaded ??= this.readAll(this.files, this.dirs).then(({ segments, records }) => {
-      this.segmentsSeen = segments;
-      this.recordsSeen = records;
+    this.loaded ??= this.readAll().then(({ heads, legacy }) => {
+      this.segments = heads;
+      this.legacySeen = legacy;
+      this.segmentsSeen = heads.length;
+      this.recordsSeen = heads.reduce((a, s) => a + s.n, 0);
+      for (const s of heads) parseDirs(s, this.dirs);
     });
     return this.loaded;
   }
 
+  /**
+   * The file rows, read on first use from the segments load() listed (a segment never changes once
+   * in place; one merged away meanwhile is skipped: its entries cost a re-hash).
+   */
+  private files(): Segment[] {
+    this.table ??= this.readRows(this.segments.map((h) => h.name)).reverse();
+    return this.table;
+  }
+
+  private readRows(names: string[]): Segment[] {
+    const raw: Segment[] = [];
+    for (const name of names) {
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(path.join(this.dir, name));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw e;
+      }
+      const seg = Segment.from(bytes);
+      if (seg !== undefined) raw.push(seg);
+    }
+    return raw;
+  }
+
   /** The md5 recorded for `absPath` when its stat still matches, else undefined. */
   getFile(absPath: string, st: FileStat): Md5 | undefined {
-    const r = this.files.get(absPath);
-    if (r === undefined) return undefined;
-    if (sameVersion(r, st)) return r.md5;
-    return r.prev !== undefined && sameVersion(r.prev, st) ? r.prev.md5 : undefined;
+    const mine = this.added.get(absPath);
+    if (mine !== undefined && mine.mtimeMs === st.mtimeMs && mine.size === st.size && mine.ino === st.ino)
+      return asMd5(mine.md5);
+    if (this.segments.length === 0) return undefined;
+    const h = pathHash(absPath);
+    for (const seg of this.files()) {
+      const md5 = seg.match(absPath, h, st.ino, st.mtimeMs, st.size);
+      if (md5 !== undefined) return asMd5(md5);
+    }
+    return undefined;
   }
 
   /** Record a hash observed at `observedAtMs` (a time taken before the content was read). */
   setFile(absPath: string, st: FileStat, md5: Md5, observedAtMs: number): void {
     if (isRacy(st.mtimeMs, observedAtMs)) {
-      this.files.delete(absPath);
+      this.forgetFile(absPath);
       return;
     }
-    const old = this.files.get(absPath);
-    if (old !== undefined && sameVersion(old, st) && old.md5 === md5) return;
-    const r: FileRecord = { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size, md5 };
-    this.files.set(absPath, r);
-    this.pendingFiles.set(absPath, r);
+    if (this.getFile(absPath, st) === md5) return;
+    const row: Row = { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size, md5 };
+    this.added.set(absPath, row);
+    this.pendingFiles.set(absPath, row);
+  }
+
+  /** Whether older segments hold any entry for this path (for the compaction estimate). */
+  private heldBefore(p: string): boolean {
+    const h = pathHash(p);
+    return this.files().some((seg) => seg.has(p, h));
   }
 
   forgetFile(absPath: string): void {
-    this.files.delete(absPath);
+    this.added.delete(absPath);
+    this.pendingFiles.delete(absPath);
+    if (this.segments.length === 0) return;
+    const h = pathHash(absPath);
+    for (const seg of this.files()) seg.forget(absPath, h);
   }
 
   getDir(absPath: string, fingerprint: string): DirRecord | undefined {
@@ -128,6 +187,7 @@ export class StatCache {
 
   forgetDir(absPath: string): void {
     this.dirs.delete(absPath);
+    this.pendingDirs.delete(absPath);
   }
 
   setDir(absPath: string, r: DirRecord): void {
@@ -135,10 +195,6 @@ export class StatCache {
     if (old !== undefined && old.fingerprint === r.fingerprint && old.md5 === r.md5) return;
     this.dirs.set(absPath, r);
     this.pendingDirs.set(absPath, r);
-  }
-
-  get size(): number {
-    return this.files.size;
   }
 
   /** Write this process's new entries as one segment; compact when segments pile up. */
@@ -149,16 +205,25 @@ export class StatCache {
     this.pendingFiles = new Map();
     this.pendingDirs = new Map();
     try {
-      await writeFileAtomic(path.join(this.dir, segmentName()), serialise(files, dirs));
+      await writeFileAtomic(path.join(this.dir, segmentName()), encodeSegment([...files], dirsJson(dirs), Date.now()));
     } catch (e) {
       // The stat cache only saves time: a read-only or full cache folder must not fail the work.
       if (UNWRITABLE.has((e as NodeJS.ErrnoException).code ?? '')) return;
       throw e;
     }
     this.segmentsSeen++;
-    this.recordsSeen += files.size + dirs.size;
-    const extra = this.recordsSeen - this.files.size - this.dirs.size;
-    if (this.segmentsSeen > COMPACT_AFTER_SEGMENTS || extra > COMPACT_AFTER_EXTRA_RECORDS) {
+    this.recordsSeen += files.size;
+    // Records that repeat a path (estimated: this save's paths already in older segments).
+    let extra = 0;
+    if (this.table !== undefined && this.table.length > 0) {
+      for (const p of files.keys()) if (this.heldBefore(p)) extra++;
+    }
+    this.extraSeen += extra;
+    if (
+      this.segmentsSeen > COMPACT_AFTER_SEGMENTS ||
+      this.extraSeen > COMPACT_AFTER_EXTRA_RECORDS ||
+      this.legacySeen.length > 0
+    ) {
       await this.compact().catch((e: NodeJS.ErrnoException) => {
         if (!UNWRITABLE.has(e.code ?? '')) throw e;
       });
@@ -179,25 +244,25 @@ export class StatCache {
       return false;
     }
     try {
-      const files = new Map<string, FileRecord>();
+      const { names, heads, legacy } = await this.readAll();
+      for (const name of legacy) await fs.rm(path.join(this.dir, name), { force: true });
+      this.legacySeen = [];
+      this.segmentsSeen = heads.length;
+      if (names.length <= 1) return true;
       const dirs = new Map<string, DirRecord>();
-      const merged: string[] = [];
-      this.segmentsSeen = (await this.readAll(files, dirs, merged)).segments;
-      if (merged.length <= 1) return true;
-      pruneVanished(files, dirs);
-      // Keep the most recently written entries when over the cap (Map keeps insertion order).
-      while (files.size > MAX_FILE_ENTRIES) {
-        const first = files.keys().next();
-        if (first.done) break;
-        files.delete(first.value);
-      }
+      for (const s of heads) parseDirs(s, dirs);
+      const rows = keptRows(this.readRows(heads.map((h) => h.name)));
+      for (const p of dirs.keys()) if (!existsSync(p)) dirs.delete(p);
       // Named after the newest merged segment so segments written meanwhile still sort after it.
-      const newest = merged[merged.length - 1] as string;
+      const newest = names[names.length - 1] as string;
       const target = path.join(this.dir, `${newest.slice(0, 16)}-c-${randomBytes(4).toString('hex')}${SEGMENT_SUFFIX}`);
-      await writeFileAtomic(target, serialise(files, dirs));
-      for (const name of merged) await fs.rm(path.join(this.dir, name), { force: true });
+      // Every kept row was trusted against its own segment's time, so also against the newest one's.
+      const writtenAt = Math.max(0, ...heads.map((s) => s.writtenAtMs));
+      await writeFileAtomic(target, encodeSegment(rows, dirsJson(dirs), writtenAt));
+      for (const name of names) await fs.rm(path.join(this.dir, name), { force: true });
       this.segmentsSeen = 1;
-      this.recordsSeen = files.size + dirs.size;
+      this.recordsSeen = rows.length;
+      this.extraSeen = 0;
       return true;
     } finally {
       await handle.close();
@@ -205,139 +270,101 @@ export class StatCache {
     }
   }
 
-  private async readAll(
-    files: Map<string, FileRecord>,
-    dirs: Map<string, DirRecord>,
-    names: string[] = [],
-  ): Promise<{ segments: number; records: number }> {
+  /** List the segments and read each one's header and directory records (not its file rows). */
+  private async readAll(): Promise<Segments> {
     let listing: string[];
     try {
       listing = await fs.readdir(this.dir);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR') return { segments: 0, records: 0 };
+      if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR') return { names: [], heads: [], legacy: [] };
       throw e;
     }
-    let records = 0;
-    const segments = listing.filter((n) => n.endsWith(SEGMENT_SUFFIX)).sort();
-    for (const name of segments) {
-      let text: string;
+    const names: string[] = [];
+    const heads: Head[] = [];
+    for (const name of listing.filter((n) => n.endsWith(SEGMENT_SUFFIX)).sort()) {
+      let fd: number;
       try {
-        text = await fs.readFile(path.join(this.dir, name), 'utf8');
+        fd = openSync(path.join(this.dir, name), 'r');
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // merged away meanwhile
         throw e;
       }
-      records += parse(text, files, dirs);
-      names.push(name);
+      try {
+        names.push(name);
+        const header = Buffer.alloc(HEADER_BYTES);
+        readSync(fd, header, 0, HEADER_BYTES, 0);
+        const head = readHead(header, fstatSync(fd).size); // a damaged segment costs re-hashing
+        if (head === undefined) continue;
+        const dirs = Buffer.alloc(head.dirBytes);
+        if (readSync(fd, dirs, 0, head.dirBytes, dirsOffset(head)) !== head.dirBytes) continue;
+        heads.push({ ...head, name, dirsJson: dirs.toString('utf8') });
+      } finally {
+        closeSync(fd);
+      }
     }
-    return { segments: segments.length, records };
+    return { names, heads, legacy: listing.filter((n) => n.endsWith(LEGACY_SUFFIX)) };
   }
 }
 
 /**
- * Drop entries under folders that no longer exist (deleted workspaces, temp folders): one stat per
- * distinct folder, not per file, so compaction stays cheap. Entries of single deleted files in
- * folders that remain are dropped by the size cap instead.
+ * The rows compaction keeps, oldest first: trusted ones, the two newest versions of each path (two
+ * processes' segments can land out of order, so the newest is not always the current one), not
+ * under a folder that no longer exists (deleted workspaces, temp folders: one stat per distinct
+ * folder), at most MAX_FILE_ENTRIES paths (the most recently written).
  */
-function pruneVanished(files: Map<string, FileRecord>, dirs: Map<string, DirRecord>): void {
+function keptRows(segments: Segment[]): [string, Row][] {
+  const versions = new Map<string, Row[]>();
+  for (const seg of segments) {
+    for (const [p, r] of seg.rows()) {
+      const old = versions.get(p) ?? [];
+      const others = old.filter((o) => o.ino !== r.ino || o.mtimeMs !== r.mtimeMs || o.size !== r.size);
+      versions.delete(p); // re-insert: the Map's order tracks recency
+      versions.set(p, [...others.slice(-1), r]);
+    }
+  }
   const exists = new Map<string, boolean>();
-  const folderExists = (folder: string): boolean => {
+  const out: [string, Row][] = [];
+  let paths = [...versions.keys()];
+  if (paths.length > MAX_FILE_ENTRIES) paths = paths.slice(paths.length - MAX_FILE_ENTRIES);
+  for (const p of paths) {
+    const folder = p.slice(0, p.lastIndexOf('/')) || '/';
     let known = exists.get(folder);
     if (known === undefined) {
       known = existsSync(folder);
       exists.set(folder, known);
     }
-    return known;
-  };
-  for (const p of files.keys()) if (!folderExists(p.slice(0, p.lastIndexOf('/')) || '/')) files.delete(p);
-  for (const p of dirs.keys()) if (!folderExists(p)) dirs.delete(p);
+    if (known) for (const r of versions.get(p) ?? []) out.push([p, r]);
+  }
+  return out;
 }
 
-/** `<ms timestamp, 15 digits>-<pid>-<random>.seg`: sorts by time of writing. */
+function dirsJson(dirs: Map<string, DirRecord>): string {
+  return JSON.stringify([...dirs].map(([p, r]) => [p, r.fingerprint, r.md5, r.size, r.nfiles, r.racyUntil]));
+}
+
+/** Directory records of a segment; later segments override earlier ones. Malformed ones are skipped. */
+function parseDirs(s: Head, dirs: Map<string, DirRecord>): void {
+  let list: unknown;
+  try {
+    list = JSON.parse(s.dirsJson);
+  } catch {
+    return;
+  }
+  if (!Array.isArray(list)) return;
+  for (const item of list) {
+    if (!Array.isArray(item) || item.length !== 6) continue;
+    const [p, fingerprint, md5, size, nfiles, racyUntil] = item as unknown[];
+    if (typeof p !== 'string' || typeof fingerprint !== 'string' || typeof md5 !== 'string') continue;
+    if (!DIR_MD5_RE.test(md5) || typeof size !== 'number' || typeof nfiles !== 'number') continue;
+    if (typeof racyUntil !== 'number' || !(racyUntil < s.writtenAtMs)) continue; // racy when written
+    dirs.set(p, { fingerprint, md5: asMd5(md5), size, nfiles, racyUntil });
+  }
+}
+
+/** `<ms timestamp, 15 digits>-<pid>-<random>.bin`: sorts by time of writing. */
 function segmentName(): string {
   return `${String(Date.now()).padStart(15, '0')}-${process.pid}-${randomBytes(4).toString('hex')}${SEGMENT_SUFFIX}`;
-}
-
-const encodePath = (p: string): string => (/[\n\r]/.test(p) || p.startsWith('"') ? JSON.stringify(p) : p);
-const decodePath = (p: string): string => (p.startsWith('"') ? (JSON.parse(p) as string) : p);
-
-/**
- * One record a line, path last so it may hold spaces:
- *   F <ino> <mtimeMs> <size> <md5> <path>
- *   D <fingerprint> <md5>.dir <size> <nfiles> <path>
- */
-function serialise(files: Map<string, FileRecord>, dirs: Map<string, DirRecord>): string {
-  const lines: string[] = [HEADER];
-  const line = (v: Version, ep: string): string => `F ${v.ino} ${v.mtimeMs} ${v.size} ${v.md5} ${ep}`;
-  for (const [p, r] of files) {
-    const ep = encodePath(p);
-    if (r.prev !== undefined) lines.push(line(r.prev, ep));
-    lines.push(line(r, ep));
-  }
-  for (const [p, r] of dirs) lines.push(`D ${r.fingerprint} ${r.md5} ${r.size} ${r.nfiles} ${encodePath(p)}`);
-  lines.push('');
-  return lines.join('\n');
-}
-
-/** Lines that do not parse are skipped: a damaged segment costs re-hashing, never a wrong hash. */
-function parse(text: string, files: Map<string, FileRecord>, dirs: Map<string, DirRecord>): number {
-  if (!text.startsWith(`${HEADER}\n`)) return 0;
-  let records = 0;
-  let pos = HEADER.length + 1;
-  while (pos < text.length) {
-    let end = text.indexOf('\n', pos);
-    if (end < 0) end = text.length;
-    const line = text.slice(pos, end);
-    pos = end + 1;
-    records++;
-    try {
-      if (line.startsWith('F ')) parseFileLine(line, files);
-      else if (line.startsWith('D ')) parseDirLine(line, dirs);
-    } catch {
-      // skip a damaged line
-    }
-  }
-  return records;
-}
-
-function parseFileLine(line: string, files: Map<string, FileRecord>): void {
-  const a = line.indexOf(' ', 2);
-  const b = line.indexOf(' ', a + 1);
-  const c = line.indexOf(' ', b + 1);
-  const d = line.indexOf(' ', c + 1);
-  if (a < 0 || b < 0 || c < 0 || d < 0) return;
-  const ino = Number(line.slice(2, a));
-  const mtimeMs = Number(line.slice(a + 1, b));
-  const size = Number(line.slice(b + 1, c));
-  const md5 = line.slice(c + 1, d);
-  if (!Number.isFinite(ino) || !Number.isFinite(mtimeMs) || !Number.isFinite(size) || !MD5_RE.test(md5)) return;
-  const p = decodePath(line.slice(d + 1));
-  const v: Version = { ino, mtimeMs, size, md5: asMd5(md5) };
-  const old = files.get(p);
-  // Segments of concurrent processes can merge out of order, so the latest segment's entry is not
-  // always the current one: keep the previous distinct entry too; lookups try both.
-  let r: FileRecord = v;
-  if (old !== undefined) {
-    const prev = sameVersion(old, v) ? old.prev : { ino: old.ino, mtimeMs: old.mtimeMs, size: old.size, md5: old.md5 };
-    if (prev !== undefined) r = { ...v, prev };
-    files.delete(p); // re-insert so the Map's order tracks recency
-  }
-  files.set(p, r);
-}
-
-function parseDirLine(line: string, dirs: Map<string, DirRecord>): void {
-  const f = line.split(' ', 5);
-  if (f.length < 5) return;
-  const [, fingerprint, md5, size, nfiles] = f as [string, string, string, string, string];
-  if (!DIR_MD5_RE.test(md5)) return;
-  const prefix = 6 + fingerprint.length + md5.length + size.length + nfiles.length;
-  dirs.set(decodePath(line.slice(prefix)), {
-    fingerprint,
-    md5: asMd5(md5),
-    size: Number(size),
-    nfiles: Number(nfiles),
-  });
 }
 
 /** One StatCache per cache directory per process, shared by the hasher and the object store. */

@@ -10,7 +10,7 @@ import type { Emit, ReproSummary, StageOutcome } from './events.js';
 import { ignoreOutputs } from './gitignore.js';
 import { withDownstream } from './graph.js';
 import { LockWriter, lockedPath, type LockedPath, type LockedStage } from './lockfile.js';
-import { collectStaleReasons, observeStage } from './observe.js';
+import { collectStaleReasons, forgetObservations, observeStage } from './observe.js';
 import { planRepro, selectStages } from './plan.js';
 import { runStageCommands, stageEnv } from './run-command.js';
 import { findRunCacheEntries, runCacheKey, saveRunCacheEntry } from './run-cache.js';
@@ -107,6 +107,7 @@ export async function reproduce(
   let stopLaunching = false;
 
   const finish = (name: string, outcome: StageOutcome, message?: string) => {
+    if (outcome !== 'fresh' && outcome !== 'frozen') forgetObservations(ws);
     summary.outcomes.set(name, outcome);
     if (outcome === 'interrupted') summary.interrupted = true;
     if (outcome === 'failed' || outcome === 'interrupted') {
@@ -176,6 +177,7 @@ async function runOne(
     emit({ type: 'stage-fresh', stage: name });
     return { outcome: 'fresh' };
   }
+  forgetObservations(ws); // this stage writes from here on
   const cmd = lockedCmd(stage);
   const deps: LockedPath[] = [];
   for (const [p, info] of observed.deps) {

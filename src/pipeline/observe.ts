@@ -6,14 +6,41 @@ import { absPath, type Workspace } from './context.js';
 import { type ObservedStage, type StaleReason, staleReasons } from './staleness.js';
 
 /**
+ * What each path hashed to during one command, while nothing has written to the workspace: a
+ * directory that is the out of one stage and the dep of the next is walked once, not twice. Any
+ * stage that restores or runs calls forgetObservations before it writes and when it is done (a hash
+ * in flight meanwhile is dropped with the rest, so it is not reused).
+ */
+const memos = new WeakMap<Workspace, Map<string, Promise<HashInfo | null>>>();
+
+export function forgetObservations(ws: Workspace): void {
+  memos.get(ws)?.clear();
+}
+
+function observePath(ws: Workspace, p: string): Promise<HashInfo | null> {
+  let memo = memos.get(ws);
+  if (memo === undefined) {
+    memo = new Map();
+    memos.set(ws, memo);
+  }
+  const abs = absPath(ws, p);
+  const known = memo.get(abs);
+  if (known !== undefined) return known;
+  const pending = ws.hasher.hashPath(abs, { infoOnly: true }).then((r) => r?.info ?? null);
+  memo.set(abs, pending);
+  const m = memo;
+  pending.catch(() => {
+    if (m.get(abs) === pending) m.delete(abs);
+  });
+  return pending;
+}
+
+/**
  * Gather what the workspace holds now for a stage: param values, dep and out hashes. Hashing goes
  * through the stat cache, so unchanged files are not read again.
  */
 export async function observeStage(ws: Workspace, stage: StageDef): Promise<ObservedStage> {
-  const hashOne = async (p: string): Promise<[string, HashInfo | null]> => [
-    p,
-    (await ws.hasher.hashPath(absPath(ws, p)))?.info ?? null,
-  ];
+  const hashOne = async (p: string): Promise<[string, HashInfo | null]> => [p, await observePath(ws, p)];
   const [params, deps, outs] = await Promise.all([
     resolveStageParams(ws.project.root, stage, ws.params),
     Promise.all(stage.deps.map((d) => hashOne(d.path))),

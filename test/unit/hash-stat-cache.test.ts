@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { CachingHasher } from '../../src/hash/hasher.js';
 import { hashFile } from '../../src/hash/md5-file.js';
 import { isRacy, StatCache } from '../../src/hash/stat-cache.js';
+import { encodeSegment } from '../../src/hash/stat-table.js';
 import { LockstepError } from '../../src/errors.js';
 import { age, ageTree, tempDir, writeTree } from '../helpers/tmp.js';
 
@@ -108,7 +109,7 @@ test('directory: unchanged files reuse the stored manifest hash; one changed fil
   assert.ok(statCache.getDir(data, 'no-such-fingerprint') === undefined);
 });
 
-test('damaged segment lines are skipped, never trusted', async () => {
+test('damaged segments are skipped, never trusted; old text segments are ignored and removed', async () => {
   const dir = await tempDir();
   const file = path.join(dir, 'f.txt');
   await fs.writeFile(file, 'real');
@@ -116,15 +117,88 @@ test('damaged segment lines are skipped, never trusted', async () => {
   const st = await fs.stat(file);
   const segDir = path.join(dir, '.cache', 'tmp', 'stat-cache');
   await fs.mkdir(segDir, { recursive: true });
-  await fs.writeFile(path.join(segDir, '000000000000001-1-aaaa.seg'), `garbage\nF 1-2-3 zz ${file}\n`);
+  // A lockstep-0.1 text segment that claims a wrong md5 for the file's exact stat: must be ignored.
   await fs.writeFile(
-    path.join(segDir, '000000000000002-1-bbbb.seg'),
-    `lockstep-stat-cache 2\nF ${st.ino} ${st.mtimeMs} ${st.size} not-an-md5 ${file}\nF ${st.ino} x ${st.size} ${'0'.repeat(32)} ${file}\nF truncated\nD x\n`,
+    path.join(segDir, '000000000000001-1-aaaa.seg'),
+    `lockstep-stat-cache 2\nF ${st.ino} ${st.mtimeMs} ${st.size} ${'0'.repeat(32)} ${file}\n`,
   );
+  // A binary segment with the same wrong claim, truncated by one byte; and one that is garbage.
+  const fake = encodeSegment([[file, { ...st, md5: '0'.repeat(32) }]], '[]', Date.now());
+  await fs.writeFile(path.join(segDir, '000000000000002-1-bbbb.bin'), fake.subarray(0, fake.length - 1));
+  await fs.writeFile(path.join(segDir, '000000000000003-1-cccc.bin'), 'LSSTAT03 garbage');
   const { hasher, reads } = countingHasher(path.join(dir, '.cache'));
   const r = await hasher.hashPath(file);
   assert.equal(reads.length, 1);
   assert.equal(r?.info.md5, await hashFile(file));
+  await hasher.save();
+  const names = await fs.readdir(segDir);
+  assert.ok(!names.some((n) => n.endsWith('.seg')), `the text segment is removed (${names})`);
+  assert.deepEqual(names.filter((n) => n.endsWith('.bin')).length, 1, `damaged segments merged away (${names})`);
+});
+
+test("git's racy rule on load: an entry whose mtime is not older than its segment's writing is not trusted", async () => {
+  const dir = await tempDir();
+  const file = path.join(dir, 'f.txt');
+  await fs.writeFile(file, 'real');
+  await age(file);
+  const st = await fs.stat(file);
+  const segDir = path.join(dir, '.cache', 'tmp', 'stat-cache');
+  await fs.mkdir(segDir, { recursive: true });
+  // The right md5, but written (so the segment says) within 50 ms of the file's mtime.
+  const entry = encodeSegment([[file, { ...st, md5: await hashFile(file) }]], '[]', st.mtimeMs + 50);
+  await fs.writeFile(path.join(segDir, '000000000000001-1-aaaa.bin'), entry);
+  const racy = countingHasher(path.join(dir, '.cache'));
+  await racy.hasher.hashPath(file);
+  assert.equal(racy.reads.length, 1, 'read again');
+  await fs.writeFile(
+    path.join(segDir, '000000000000001-1-aaaa.bin'),
+    encodeSegment([[file, { ...st, md5: await hashFile(file) }]], '[]', st.mtimeMs + 5000),
+  );
+  const safe = countingHasher(path.join(dir, '.cache'));
+  await safe.hasher.hashPath(file);
+  assert.equal(safe.reads.length, 0, 'trusted when written well after the mtime');
+});
+
+test('a directory with a racy file gets no directory record; an edit keeping its stat is still seen', async () => {
+  const dir = await tempDir();
+  const data = path.join(dir, 'data');
+  await writeTree(data, { 'a.txt': 'aaaa', 'b.txt': 'bbbb' });
+  await ageTree(data);
+  const soon = new Date(Date.now() + 60_000); // "just modified", however slow this machine is
+  await fs.utimes(path.join(data, 'b.txt'), soon, soon);
+  const { hasher, reads } = countingHasher(path.join(dir, '.cache'));
+  const first = await hasher.hashPath(data, { infoOnly: true });
+  // Same size, same mtime, other content: only a re-read can see it.
+  await fs.writeFile(path.join(data, 'b.txt'), 'BBBB');
+  await fs.utimes(path.join(data, 'b.txt'), soon, soon);
+  const second = await hasher.hashPath(data, { infoOnly: true });
+  assert.notEqual(second?.info.md5, first?.info.md5);
+  assert.equal(reads.filter((r) => r.endsWith('b.txt')).length, 2);
+});
+
+test('observing a warm directory (infoOnly) reads no file and no file entry: the directory record answers', async () => {
+  const dir = await tempDir();
+  const data = path.join(dir, 'data');
+  await writeTree(data, { 'a.txt': 'a', 'sub/b.txt': 'b' });
+  await ageTree(data);
+  const cacheDir = path.join(dir, '.cache');
+  const one = countingHasher(cacheDir);
+  const cold = await one.hasher.hashPath(data);
+  await one.hasher.save();
+  // Remove every file entry from the segment, keeping the directory record: a warm observe still answers.
+  const segDir = path.join(cacheDir, 'tmp', 'stat-cache');
+  const [seg] = (await fs.readdir(segDir)).filter((n) => n.endsWith('.bin'));
+  const bytes = await fs.readFile(path.join(segDir, seg as string));
+  const dirs = bytes.toString('utf8', bytes.indexOf('[['));
+  await fs.writeFile(path.join(segDir, seg as string), encodeSegment([], dirs, Date.now()));
+  const two = countingHasher(cacheDir);
+  await two.statCache.load();
+  const warm = await two.hasher.hashPath(data, { infoOnly: true });
+  assert.deepEqual(warm?.info, cold?.info);
+  assert.equal(two.reads.length, 0);
+  // A full hash (with entries, as commit needs) reads the files whose entries are gone.
+  await two.hasher.hashPath(data);
+  assert.equal(two.reads.length, 2);
 });
 
 test('two processes writing the stat cache at once never corrupt it or lose it', async () => {
@@ -140,7 +214,7 @@ test('two processes writing the stat cache at once never corrupt it or lose it',
   const segDir = path.join(cacheDir, 'tmp', 'stat-cache');
   const names = await fs.readdir(segDir);
   assert.ok(!names.includes('compact.lock'), 'no lock left behind');
-  assert.ok(names.filter((n) => n.endsWith('.seg')).length < 40, `compaction ran (${names.length} segments)`);
+  assert.ok(names.filter((n) => n.endsWith('.bin')).length < 40, `compaction ran (${names.length} segments)`);
   assert.ok(!names.some((n) => n.endsWith('.tmp')), 'no temp files left behind');
 
   // Every file's current stat must be known, and known with its true md5.
@@ -183,9 +257,9 @@ test('compaction merges segments into one and drops entries under deleted folder
   await statCache.load();
   assert.equal(await statCache.compact(), true);
   const segDir = path.join(cacheDir, 'tmp', 'stat-cache');
-  const segments = (await fs.readdir(segDir)).filter((n) => n.endsWith('.seg'));
+  const segments = (await fs.readdir(segDir)).filter((n) => n.endsWith('.bin'));
   assert.equal(segments.length, 1);
-  const text = await fs.readFile(path.join(segDir, segments[0] as string), 'utf8');
+  const text = await fs.readFile(path.join(segDir, segments[0] as string), 'latin1');
   assert.ok(text.includes(path.join(keep, 'a.txt')));
   assert.ok(!text.includes(gone), 'entries under the deleted folder are gone');
   const again = countingHasher(cacheDir);
@@ -205,10 +279,10 @@ test('the directory record is what a warm hash returns (no re-serialising); comm
 
   // Tamper with the stored directory record: a warm hash that used it returns the tampered value.
   const segDir = path.join(cacheDir, 'tmp', 'stat-cache');
-  const [seg] = (await fs.readdir(segDir)).filter((n) => n.endsWith('.seg'));
-  const text = await fs.readFile(path.join(segDir, seg as string), 'utf8');
+  const [seg] = (await fs.readdir(segDir)).filter((n) => n.endsWith('.bin'));
+  const text = await fs.readFile(path.join(segDir, seg as string), 'latin1');
   const fake = `${'f'.repeat(32)}.dir`;
-  await fs.writeFile(path.join(segDir, seg as string), text.replace(real?.info.md5 as string, fake));
+  await fs.writeFile(path.join(segDir, seg as string), text.replace(real?.info.md5 as string, fake), 'latin1');
   const two = countingHasher(cacheDir);
   await two.statCache.load();
   assert.equal((await two.hasher.hashPath(data))?.info.md5, fake, 'the record was reused as is');
