@@ -5,7 +5,11 @@
 #   FILES [60000] files of 3 KiB in data/, BIG_MB [1024] size of big.bin, STAGES [500] small stages,
 #   RUNS [3] runs per measurement (median wall time, max peak RSS), WORK [/tmp/lockstep-dvc-compare],
 #   DVC_VENV [/tmp/dvcvenv] (created with `pip install dvc` when missing), KEEP=1 keeps the projects,
-#   PROJECTS ["big many"] which projects to run.
+#   PROJECTS ["big many"] which projects to run; "real" also runs the project's own pipeline:
+#   REAL=<a copy of this project where `lockstep repro prepare` ran on the real CIFAR-10> (120k files in
+#   data/), REAL_TARGETS [prepare] the stages its no-op repro names (the later ones never ran).
+#   lockstep runs in REAL itself; DVC in $WORK/real.dvc: the same files (hardlinks), dvc.yaml =
+#   pipeline.yaml, dvc.lock = pipeline.lock, .dvc/cache/files = a symlink to REAL's .cache/files.
 # Each project exists twice (one copy per tool, each its own `git init`; `dvc init` for DVC) with the
 # same dvc.yaml: lockstep reads dvc.yaml when there is no pipeline.yaml and writes dvc.lock.
 # Prints one table of medians, then whether both tools wrote the same hashes, and whether each tool
@@ -30,7 +34,7 @@ export DVC_NO_ANALYTICS=1
   { echo "build first: (cd $REPO && npm run build)" >&2; exit 2; }
 if [[ ! -x $DVC_VENV/bin/dvc ]]; then
   echo "installing DVC into $DVC_VENV …"
-  python3 -m venv "$DVC_VENV" && "$DVC_VENV/bin/pip" install -q dvc
+  python3 -m venv "$DVC_VENV" && "$DVC_VENV/bin/pip" install -q "dvc==3.67.*"
 fi
 LOCKSTEP=(node "$REPO/bin/lockstep.js")
 DVC=("$DVC_VENV/bin/dvc")
@@ -210,6 +214,51 @@ run_big() {
   bench_tool dvc "$WORK/big.dvc" 'count.txt big.txt'
 }
 
+REAL_TARGETS=${REAL_TARGETS:-prepare}
+
+run_real() { # the project's own pipeline after its data stages ran: cold/warm status and no-op repro
+  PROJECT=real
+  [[ -n ${REAL:-} && -f $REAL/pipeline.lock && -d $REAL/.cache/files ]] ||
+    { echo "PROJECTS=real needs REAL=<project copy where lockstep repro $REAL_TARGETS ran>" >&2; exit 2; }
+  local dvcdir=$WORK/real.dvc entry
+  mkdir -p "$dvcdir"
+  for entry in "$REAL"/* "$REAL"/.gitignore; do
+    case ${entry##*/} in
+      data) cp -al "$entry" "$dvcdir/" ;; # same files, same inodes: nothing to copy
+      node_modules | dist | pipeline.yaml | pipeline.lock) ;;
+      *) [[ -e $entry ]] && cp -a "$entry" "$dvcdir/" ;;
+    esac
+  done
+  ln -s "$REAL/node_modules" "$dvcdir/node_modules"
+  cp "$REAL/pipeline.yaml" "$dvcdir/dvc.yaml"
+  cp "$REAL/pipeline.lock" "$dvcdir/dvc.lock"
+  git -C "$dvcdir" init -q
+  (cd "$dvcdir" && "${DVC[@]}" init -q && "${DVC[@]}" config core.analytics false &&
+    "${DVC[@]}" config core.check_update false && "${DVC[@]}" config --local core.site_cache_dir "$dvcdir.site")
+  mkdir -p "$dvcdir/.dvc/cache"
+  ln -s "$REAL/.cache/files" "$dvcdir/.dvc/cache/files"
+  echo "project real ($(find "$REAL/data" -type f | wc -l) files in data/; targets $REAL_TARGETS):"
+  local statdrop="rm -rf $REAL/.cache/tmp/stat-cache $REAL/.cache/tmp/parsed"
+  local dvcdrop="rm -rf $dvcdir/.dvc/tmp $dvcdir.site"
+  # shellcheck disable=SC2086 # REAL_TARGETS is a list of stage names
+  {
+    measure 'cold status' lockstep "$REAL" "$statdrop" status
+    measure 'status' lockstep "$REAL" ':' status
+    measure 'no-op repro' lockstep "$REAL" ':' repro $REAL_TARGETS
+    measure 'cold status' dvc "$dvcdir" "$dvcdrop" status
+    measure 'status' dvc "$dvcdir" ':' status
+    measure 'no-op repro' dvc "$dvcdir" ':' repro $REAL_TARGETS
+  }
+}
+
+real_checks() { # both tools say the targets are up to date, from the same lock
+  local t
+  for t in $REAL_TARGETS; do
+    check "real: lockstep status $t is up to date" sh -c "cd '$REAL' && out=\$(node '$REPO/bin/lockstep.js' status --json $t) && echo \"\$out\" && [ \"\$(echo \$out | tr -d ' ')\" = '{}' ]"
+    check "real: DVC status $t is up to date" sh -c "cd '$WORK/real.dvc' && out=\$('${DVC[*]}' status --json $t) && echo \"\$out\" && [ \"\$(echo \$out | tr -d ' ')\" = '{}' ]"
+  done
+}
+
 run_many() {
   PROJECT=many
   gen_many_project "$WORK/many.src"
@@ -225,13 +274,18 @@ for p in $PROJECTS; do
   case $p in
     big) run_big ;;
     many) run_many ;;
-    *) echo "unknown project '$p' in PROJECTS (big, many)" >&2; exit 2 ;;
+    real) run_real ;;
+    *) echo "unknown project '$p' in PROJECTS (big, many, real)" >&2; exit 2 ;;
   esac
 done
 
 echo
 echo "checks:"
 for p in $PROJECTS; do
+  if [[ $p == real ]]; then
+    real_checks
+    continue
+  fi
   focus=()
   [[ $p == big ]] && focus=(data big.bin)
   check "$p: same md5/size/nfiles in both dvc.lock files" \
@@ -257,5 +311,5 @@ awk -F'\t' '
   }' "$RESULTS"
 echo
 printf '%s\n' "${CHECKS[@]}"
-[[ ${KEEP:-0} == 1 ]] || rm -rf "$WORK"/big.* "$WORK"/many.* # results.tsv stays
+[[ ${KEEP:-0} == 1 ]] || rm -rf "$WORK"/big.* "$WORK"/many.* "$WORK"/real.* # results.tsv stays
 printf '%s\n' "${CHECKS[@]}" | grep -q '^FAIL' && exit 1 || exit 0
