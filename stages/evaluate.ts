@@ -1,6 +1,6 @@
 /**
  * Stage `evaluate`: runs models/model on the test split of data/prepared and writes
- * metrics/eval.json, results/confusion.{json,png}, results/samples.{png,json} and
+ * metrics/eval.json, plots/per_class.json, results/confusion.{json,png}, results/samples.{png,json} and
  * results/predictions.csv (one row per test image; hard-examples and experiments read it).
  * Run from the project root: node --import tsx stages/evaluate.ts
  */
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { Normalization } from './lib/tf/augment.js';
 import { classification, confusionMatrix, round6 } from './lib/ml/metrics.js';
-import { confusionPng, samplesPng, type SampleTile } from './lib/ml/images.js';
+import { chartPng, confusionSpec, perClassRows, samplesSpec, type SampleTile } from './lib/ml/charts.js';
 import { ParamsFile } from './lib/common/params.js';
 import { evaluateParams } from './lib/ml/params.js';
 import { readMeta, readSplit, type PreparedMeta } from './lib/ml/prepared.js';
@@ -151,11 +151,23 @@ async function main(): Promise<void> {
     });
   }
 
+  // Pictures drawn as Vega-Lite charts (vega's SVG renderer, resvg for PNG).
+  const confusionImage = await chartPng(confusionSpec(matrix, meta.classes, cls.accuracy));
+  const samplesImage = await chartPng(samplesSpec(test.images, shape, tiles, meta.classes, cls.accuracy));
+  const perClass = perClassRows(
+    meta.classes,
+    meta.classes.map((_, c) => {
+      const m = cls.per_class[c]!;
+      return { precision: round6(m.precision), recall: round6(m.recall), f1: round6(m.f1), support: m.support };
+    }),
+  );
+
   // Everything is computed before the first write, so a failure leaves no partial outputs.
   await writeFileAtomic('metrics/eval.json', toJson(metrics));
+  await writeFileAtomic('plots/per_class.json', toJson(perClass));
   await writeFileAtomic('results/predictions.csv', csv);
   await writeFileAtomic('results/confusion.json', confusionJson(meta.classes, matrix));
-  await writeFileAtomic('results/confusion.png', confusionPng(matrix, meta.classes));
+  await writeFileAtomic('results/confusion.png', confusionImage);
   await writeFileAtomic(
     'results/samples.json',
     toJson({
@@ -164,7 +176,7 @@ async function main(): Promise<void> {
       samples: sampleInfo,
     }),
   );
-  await writeFileAtomic('results/samples.png', samplesPng(test.images, shape, tiles, meta.classes));
+  await writeFileAtomic('results/samples.png', samplesImage);
   console.log(
     `test accuracy ${metrics.accuracy.toFixed(4)}, loss ${metrics.loss.toFixed(4)}, macro F1 ${metrics.macro_f1.toFixed(4)} on ${describeBackend(backend)}`,
   );

@@ -131,6 +131,8 @@ async function main(): Promise<void> {
     checkpointDir: CHECKPOINT_DIR,
     fingerprint: start.fingerprint,
     log: (line) => console.log(line),
+    // The curves so far after each epoch, written whole (temp + rename) so a reader never sees half a file.
+    onEpoch: (history) => writeFileAtomic('plots/train.json', toJson(history)),
   });
 
   // Early stopping keeps the weights of the best epoch.

@@ -62,6 +62,7 @@ const OUTPUTS = [
   'results/predictions.csv',
   'results/confusion.json',
   'results/samples.json',
+  'plots/per_class.json',
 ];
 const BINARY_OUTPUTS = ['results/confusion.png', 'results/samples.png'];
 

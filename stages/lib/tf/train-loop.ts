@@ -32,6 +32,8 @@ export interface TrainLoopInput {
   checkpointDir: string;
   fingerprint: string;
   log: (line: string) => void;
+  /** Called after each epoch's checkpoint with the history so far (the live curves of `lockstep ui`). */
+  onEpoch?: (history: LoopState['history']) => Promise<void>;
 }
 
 export interface TrainLoopResult {
@@ -142,6 +144,7 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
     state.rngState = rng.state;
 
     await saveCheckpoint(input.checkpointDir, input.fingerprint, state, model, best, optimizer);
+    await input.onEpoch?.(state.history);
     log(
       `epoch ${record.epoch}/${p.epochs}: loss ${fmt(record.loss)} acc ${fmt(record.accuracy)} ` +
         `val_loss ${fmt(record.val_loss)} val_acc ${fmt(record.val_acc)} lr ${record.lr} | ` +
