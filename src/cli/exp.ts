@@ -39,9 +39,8 @@ export async function run(opts: RunOpts, cmd: Command): Promise<number> {
     ...(opts.setParam ?? []).map(parseSetArg),
   ];
   const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const { onInterrupt } = await import('../util/interrupt.js');
+  const stopListening = onInterrupt(() => controller.abort());
   const started = Date.now();
   const onEvent = (e: ExpEvent) => {
     if (opts.json) return out(JSON.stringify(e));
@@ -110,8 +109,7 @@ export async function run(opts: RunOpts, cmd: Command): Promise<number> {
     }
     return failed.length ? 1 : 0;
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    stopListening();
   }
 }
 

@@ -48,8 +48,14 @@ export function registerPipelineCommands(program: Command): void {
 
   program
     .command('gc')
-    .description('remove cache objects used neither by pipeline.lock nor by any recorded experiment')
+    .description('remove cache objects the given scope does not use (a scope is required, as in dvc gc)')
+    .option('-w, --workspace', "keep the objects of the workspace's lock file")
+    .option('-a, --all-branches', 'also keep those of every branch tip')
+    .option('-T, --all-tags', 'also keep those of every tag')
+    .option('-A, --all-commits', 'also keep those of every commit of every branch and tag')
+    .option('--all-experiments', 'also keep those of every recorded experiment')
     .option('--dry', 'list what would be removed')
     .option('--json', 'print as JSON')
+    .option('--wait [seconds]', 'wait for the repository lock and for runs using the cache (default 60 s)')
     .action(lazy(() => import('./gc.js')));
 }

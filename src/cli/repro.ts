@@ -4,6 +4,7 @@ import { openLockedWorkspace } from '../pipeline/context.js';
 import type { ReproEvent } from '../pipeline/events.js';
 import { reproduce } from '../pipeline/execute.js';
 import { describeReason } from '../pipeline/staleness.js';
+import { onInterrupt } from '../util/interrupt.js';
 import { globals, parseJobs, parseWait } from './options.js';
 import { errLine, out } from './render.js';
 
@@ -34,9 +35,7 @@ export async function run(targets: string[], flags: ReproFlags, cmd: Command): P
   // --pull: restores that lack objects ask the remote first; it is opened only if one does
   const fetcher = flags.pull ? (await import('../remote/index.js')).missingFetcher(ws.project, flags.remote) : null;
   const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopListening = onInterrupt(() => controller.abort());
   try {
     const summary = await reproduce(
       ws,
@@ -79,8 +78,7 @@ export async function run(targets: string[], flags: ReproFlags, cmd: Command): P
     }
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
     await fetcher?.close();
     await release();
   }

@@ -14,6 +14,8 @@ import { LockstepError } from '../errors.js';
 import { LOCAL_CONFIG_FILE, openProject } from '../project.js';
 import type { Pipeline } from '../config/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { registerRun } from '../cache/activity.js';
+import { canSupervise, killGroup, supervised } from '../util/supervise.js';
 import { checkChoices, loadExpConfig } from './exp-config.js';
 import { collectRecordFiles, paramsFilesOf } from './collect.js';
 import { gitMaybe } from './git.js';
@@ -181,13 +183,23 @@ async function prepare(opts: ExpRunOptions) {
 
 /** Run the sweep; resolves with one result per experiment (failed ones included). */
 export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentResult[]> {
-  const emit = opts.onEvent ?? (() => {});
   const ctx = await prepare(opts);
   await removeStaleWorkspaces();
+  // from the first object an experiment caches until its record names it, gc must keep out
+  const unregister = await registerRun(ctx.project.cacheDir, 'lockstep exp run');
+  try {
+    return await sweep(ctx, opts);
+  } finally {
+    await unregister();
+  }
+}
+
+async function sweep(ctx: Awaited<ReturnType<typeof prepare>>, opts: ExpRunOptions): Promise<ExperimentResult[]> {
+  const emit = opts.onEvent ?? (() => {});
   const jobs = Math.max(1, opts.jobs ?? 1);
   emit({ type: 'planned', baseline: ctx.baseline, experiments: ctx.experiments, jobs });
   const bin = opts.bin ?? DEFAULT_BIN;
-  const running = new Set<ResultPromise>();
+  const running = new Set<{ pid?: number | undefined }>();
   const workspaces = new Set<Workspace>();
   let aborted = opts.signal?.aborted ?? false;
   const onAbort = () => {
@@ -202,7 +214,10 @@ export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentRes
     targets: string[],
   ): Promise<{ ok: boolean; log: string; stages: StageCounts }> => {
     if (aborted) return { ok: false, log: 'interrupted', stages: { ran: [], restored: [] } };
-    const child = execa(process.execPath, [bin, 'repro', '--json', ...(opts.reproArgs ?? []), ...targets], {
+    // supervised: the repro (and so its stages) dies with this process even on kill -9
+    const argv = [process.execPath, bin, 'repro', '--json', ...(opts.reproArgs ?? []), ...targets];
+    const sup = canSupervise ? supervised(argv) : null;
+    const child = execa(sup?.file ?? argv[0]!, sup?.args ?? argv.slice(1), {
       cwd: ws.dir,
       env: {
         LOCKSTEP_CACHE_DIR: ctx.project.cacheDir,
@@ -216,7 +231,7 @@ export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentRes
       },
       detached: true, // own process group, so Ctrl-C can stop the whole stage tree
       reject: false,
-      stdin: 'ignore',
+      stdio: sup?.stdio ?? ['ignore', 'pipe', 'pipe'],
       maxBuffer: 64 * 1024 * 1024,
     });
     running.add(child);
@@ -350,16 +365,9 @@ async function preferLinks(dir: string): Promise<void> {
 }
 
 /** SIGTERM the repro's process group, SIGKILL it if it lingers. */
-function killTree(child: ResultPromise): void {
+function killTree(child: { pid?: number | undefined }): void {
   const pid = child.pid;
   if (pid === undefined) return;
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      // already gone
-    }
-  };
-  signal('SIGTERM');
-  setTimeout(() => signal('SIGKILL'), 3000).unref();
+  killGroup(pid, 'SIGTERM');
+  setTimeout(() => killGroup(pid, 'SIGKILL'), 3000).unref();
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { LockstepError } from '../errors.js';
 import { LOCAL_CONFIG_FILE } from '../project.js';
 import type { Pipeline } from '../config/types.js';
+import { type ProcessId, stillRunning, thisProcess } from '../util/process-id.js';
 import { git } from './git.js';
 
 export interface Workspace {
@@ -48,17 +49,22 @@ async function eachLimited<T>(items: T[], width: number, fn: (item: T) => Promis
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }
 
-/** Holds the pid of the `exp run` that owns a workspace, so a later run can sweep up after a crash. */
+/**
+ * Names the `exp run` that owns a workspace (pid, start time, host: see util/process-id.ts), so a later
+ * run can sweep up after a crash without mistaking a reused pid for a live owner.
+ */
 const OWNER_FILE = '.lockstep-exp-owner';
 
-const pidAlive = (pid: number): boolean => {
+function ownerAlive(text: string): boolean | null {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return stillRunning({ pid: Number(t) }); // written by an older version
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    const id = JSON.parse(t) as ProcessId;
+    return typeof id?.pid === 'number' ? stillRunning(id) : null;
+  } catch {
+    return null;
   }
-};
+}
 
 /**
  * Remove workspaces left by an `exp run` that was killed outright (SIGKILL, power loss): those whose
@@ -70,8 +76,8 @@ export async function removeStaleWorkspaces(parent = process.env.LOCKSTEP_EXP_TM
   for (const e of entries) {
     if (!e.startsWith('lockstep-exp-')) continue;
     const owner = await fs.readFile(path.join(parent, e, OWNER_FILE), 'utf8').catch(() => null);
-    if (owner === null || !/^\d+$/.test(owner.trim())) continue; // not ours, or still being created
-    if (pidAlive(Number(owner))) continue;
+    if (owner === null) continue; // not ours, or still being created
+    if (ownerAlive(owner) !== false) continue;
     await fs.rm(path.join(parent, e), { recursive: true, force: true }).catch(() => {});
     removed++;
   }
@@ -100,7 +106,7 @@ export async function createWorkspace(
   const ws: Workspace = { dir, remove: () => fs.rm(outer, { recursive: true, force: true, maxRetries: 3 }) };
   try {
     await fs.mkdir(dir);
-    await fs.writeFile(path.join(outer, OWNER_FILE), String(process.pid));
+    await fs.writeFile(path.join(outer, OWNER_FILE), JSON.stringify(thisProcess()));
     const up = path.dirname(root);
     // a project right in / or in the temp folder has no meaningful siblings
     const siblings =

@@ -1,5 +1,6 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { registerRun } from '../cache/activity.js';
 import { checkoutOutput, commitOutput, unprotectOutput } from '../cache/index.js';
 import { resolveStageParams } from '../config/index.js';
 import type { StageDef } from '../config/types.js';
@@ -125,6 +126,8 @@ export async function reproduce(
   const ready = (name: string) =>
     [...ws.graph.upstream.get(name)!].every((u) => !inSelection.has(u) || (summary.outcomes.has(u) && !running.has(u)));
 
+  // gc must not sweep the cache while this run writes objects its lock file does not name yet
+  const unregister = await registerRun(ws.project.cacheDir, 'lockstep repro');
   try {
     while (pending.size > 0 || running.size > 0) {
       if (!stopLaunching && !signal.aborted) {
@@ -152,6 +155,7 @@ export async function reproduce(
   } finally {
     await Promise.allSettled(running.values());
     await ws.hasher.save();
+    await unregister();
   }
   if (signal.aborted) summary.interrupted = true;
   return summary;

@@ -1,36 +1,34 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
+import { stillRunning, thisProcess } from '../util/process-id.js';
 
 export interface LockHolder {
   pid: number;
   command: string;
   started: string;
+  /** Start time of the holder process (see util/process-id.ts); absent in locks of older versions. */
+  startTime?: string | null;
+  host?: string;
 }
 
 export const REPO_LOCK = '.lockstep/tmp/repo.lock';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function readHolder(file: string): Promise<LockHolder | null> {
   try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as LockHolder;
+    const h = JSON.parse(await fs.readFile(file, 'utf8')) as LockHolder;
+    return typeof h?.pid === 'number' ? h : null;
   } catch {
     return null;
   }
 }
 
 /**
- * Take the workspace's repository lock (an O_EXCL file holding our pid), so two writers never
- * interleave. A lock whose holder is dead (killed with -9) is taken over. With `waitMs` > 0 we poll
- * until the holder finishes; otherwise, or after the wait, fail naming the holder's pid.
+ * Take the workspace's repository lock (an O_EXCL file naming our process: pid, start time, host), so
+ * two writers never interleave. A lock whose holder is gone (killed with -9, or its pid now belongs to
+ * another process) is taken over. With `waitMs` > 0 we poll until the holder finishes; otherwise, or
+ * after the wait, fail naming the holder and the lock file. The lock is also removed when the process
+ * exits without releasing it (process.exit on SIGINT/SIGTERM/SIGHUP, see util/interrupt.ts).
  */
 export async function acquireRepoLock(
   root: string,
@@ -38,7 +36,14 @@ export async function acquireRepoLock(
 ): Promise<() => Promise<void>> {
   const file = path.join(root, REPO_LOCK);
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const me: LockHolder = { pid: process.pid, command: opts.command, started: new Date().toISOString() };
+  const id = thisProcess();
+  const me: LockHolder = {
+    pid: id.pid,
+    startTime: id.startTime,
+    host: id.host,
+    command: opts.command,
+    started: new Date().toISOString(),
+  };
   const deadline = Date.now() + opts.waitMs;
   let told = false;
   for (;;) {
@@ -46,16 +51,27 @@ export async function acquireRepoLock(
       const handle = await fs.open(file, 'wx');
       await handle.writeFile(JSON.stringify(me));
       await handle.close();
+      const ours = () => {
+        try {
+          return (JSON.parse(readFileSync(file, 'utf8')) as LockHolder).pid === process.pid;
+        } catch {
+          return false;
+        }
+      };
+      const onExit = () => {
+        if (ours()) rmSync(file, { force: true });
+      };
+      process.on('exit', onExit);
       return async () => {
-        const holder = await readHolder(file);
-        if (holder?.pid === process.pid) await fs.rm(file, { force: true });
+        process.off('exit', onExit);
+        if (ours()) await fs.rm(file, { force: true });
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const holder = await readHolder(file);
-    if (holder === null || !alive(holder.pid)) {
-      // Half-written or orphaned by a killed process. Rename first so two takers cannot both win.
+    if (holder === null || !stillRunning(holder)) {
+      // Half-written or orphaned by a dead process. Rename first so two takers cannot both win.
       const stale = `${file}.stale.${process.pid}`;
       await fs.rename(file, stale).then(
         () => fs.rm(stale, { force: true }),
@@ -64,12 +80,13 @@ export async function acquireRepoLock(
       continue;
     }
     if (Date.now() >= deadline) {
+      const where = holder.host && holder.host !== id.host ? ` on host ${holder.host}` : '';
       throw new LockstepError(
         'locked',
-        `the repository is locked by pid ${holder.pid} (${holder.command}, started ${holder.started})`,
+        `the repository is locked by pid ${holder.pid}${where} (${holder.command}, started ${holder.started}) in ${REPO_LOCK}`,
         opts.waitMs > 0
           ? 'It is still running; wait longer with --wait SECONDS.'
-          : 'Wait for it to finish, or run with --wait to queue behind it.',
+          : `Wait for it to finish, or run with --wait to queue behind it${where ? `; if it is not running, remove ${REPO_LOCK}` : ''}.`,
       );
     }
     if (!told) {

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { canSupervise, killGroup, supervised } from '../util/supervise.js';
 
 export interface CommandOutcome {
   exitCode: number | null;
@@ -11,7 +11,9 @@ export interface CommandOutcome {
 
 /**
  * Run a stage's commands in sequence through the shell, in their own process group so that an
- * interruption stops the whole tree. Output is delivered line by line.
+ * interruption stops the whole tree, each under the supervisor of util/supervise.ts so that the tree
+ * also dies when lockstep is killed outright (kill -9), from the command's first instant. Output is
+ * delivered line by line.
  */
 export async function runStageCommands(
   cmds: string[],
@@ -27,15 +29,14 @@ export async function runStageCommands(
   const { execa } = await import('execa');
   for (let i = 0; i < cmds.length; i++) {
     if (opts.signal.aborted) return { exitCode: null, signal: 'SIGINT', interrupted: true, failedIndex: i };
-    const [file, ...args] = shellCommand(cmds[i]!, opts.env.SHELL);
-    const child = execa(file!, args, {
+    const argv = shellCommand(cmds[i]!, opts.env.SHELL);
+    const sup = canSupervise ? supervised(argv) : null;
+    const child = execa(sup?.file ?? argv[0]!, sup?.args ?? argv.slice(1), {
       cwd: opts.cwd,
       env: opts.env,
       detached: true,
       reject: false,
-      stdin: 'ignore',
-      stdout: 'pipe',
-      stderr: 'pipe',
+      stdio: sup?.stdio ?? ['ignore', 'pipe', 'pipe'],
       stripFinalNewline: false,
       buffer: false,
     });
@@ -56,7 +57,6 @@ export async function runStageCommands(
       );
     };
     const pumps = Promise.all([pump('stdout', child.stdout), pump('stderr', child.stderr)]);
-    const stopWatchdog = startWatchdog(child.pid);
     let interrupted = false;
     let killTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {
@@ -66,7 +66,6 @@ export async function runStageCommands(
     };
     opts.signal.addEventListener('abort', onAbort, { once: true });
     const result = await child;
-    stopWatchdog();
     await pumps;
     opts.signal.removeEventListener('abort', onAbort);
     if (killTimer) clearTimeout(killTimer);
@@ -91,44 +90,6 @@ export function shellCommand(cmd: string, shell: string | undefined): string[] {
   const name = path.basename(executable).toLowerCase();
   const quiet: Record<string, string[]> = { zsh: ['--no-rcs'], bash: ['--noprofile', '--norc'] };
   return [executable, ...(quiet[name] ?? []), '-c', cmd];
-}
-
-/**
- * A `kill -9` of lockstep cannot be handled, and the stage runs in its own process group, so it
- * would live on. A small detached shell stops the group once lockstep is gone. It is started only
- * when the command outlives WATCHDOG_DELAY_MS (short commands end by themselves and would pay a
- * process spawn each), and stopped as soon as the command ends, so it never signals a process
- * group id that may have been reused.
- */
-const WATCHDOG_DELAY_MS = 500;
-
-function startWatchdog(groupPid: number | undefined): () => void {
-  if (!groupPid || process.platform === 'win32') return () => {};
-  let dog: ReturnType<typeof spawn> | undefined;
-  const timer = setTimeout(() => {
-    const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.5; done; kill -TERM -${groupPid} 2>/dev/null; sleep 2; kill -KILL -${groupPid} 2>/dev/null`;
-    dog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' });
-    dog.on('error', () => undefined);
-    dog.unref();
-  }, WATCHDOG_DELAY_MS);
-  timer.unref();
-  return () => {
-    clearTimeout(timer);
-    try {
-      if (dog?.pid) process.kill(-dog.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  };
-}
-
-function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (!pid) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // already gone
-  }
 }
 
 /**

@@ -184,7 +184,7 @@ test('gc keeps the cache objects that experiments reference, so apply still rest
   const before = await objects();
   assert.ok(before > 0);
   // the user's workspace has no pipeline.lock at all: only the experiment holds the objects
-  const gc = await p.run(['gc']);
+  const gc = await p.run(['gc', '--workspace', '--all-experiments']);
   assert.equal(gc.exitCode, 0, gc.all);
   assert.equal(await objects(), before);
   assert.equal((await p.run(['exp', 'apply', 'kept'])).exitCode, 0);

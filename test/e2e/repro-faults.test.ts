@@ -174,12 +174,12 @@ test('gc removes objects no lock references; --dry only lists them', async () =>
   assert.equal((await p.run(['repro'])).exitCode, 0);
   await p.write('in.txt', 'two\n');
   assert.equal((await p.run(['repro'])).exitCode, 0);
-  const dry = await p.run(['gc', '--dry', '--json']);
+  const dry = await p.run(['gc', '-w', '--dry', '--json']);
   assert.equal(JSON.parse(dry.stdout).removed.length, 1, dry.all);
   const objects = async () =>
     (await execa('find', ['.cache/files', '-type', 'f'], { cwd: p.dir })).stdout.trim().split('\n').length;
   assert.equal(await objects(), 2);
-  assert.equal((await p.run(['gc'])).exitCode, 0);
+  assert.equal((await p.run(['gc', '-w'])).exitCode, 0);
   assert.equal(await objects(), 1);
   assert.equal((await p.run(['status'])).stdout, 'Data and pipelines are up to date.');
 });

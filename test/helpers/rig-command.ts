@@ -40,7 +40,9 @@ function writeJson(file: string, value: unknown): void {
 }
 
 function claimRun(control: string, name: string): { n: number; dir: string } {
-  const taken = readdirSync(control).filter((f) => f.startsWith(`${name}.`)).length;
+  const taken = readdirSync(control).filter(
+    (f) => f.startsWith(`${name}.`) && /^\d+$/.test(f.slice(name.length + 1)),
+  ).length;
   for (let n = Math.max(1, taken); ; n++) {
     const dir = path.join(control, `${name}.${n}`);
     try {

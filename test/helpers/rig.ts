@@ -4,7 +4,8 @@
  * control folder of this test, and holds until the test releases it.
  *
  *   const rig = await testRig();
- *   // pipeline.yaml: cmd: ${rig.command('train', { write: { 'model.txt': 'm1' }, child: true })}
+ *   // pipeline.yaml (JSON.stringify makes it a YAML double-quoted scalar, whatever the text holds):
+ *   //   cmd: ${JSON.stringify(rig.command('train', { write: { 'model.txt': 'm1\n' }, child: true }))}
  *   const run = await rig.started('train');      // waits until the stage's command runs
  *   // ... kill lockstep, run gc, run a second command ...
  *   await rig.release('train');                  // or rig.release('train', { exitCode: 3 })
@@ -37,22 +38,32 @@ export interface RigCommandOptions {
   append?: Record<string, string>;
   /** Start one child process that holds until the same release (to check a whole tree stops). */
   child?: boolean;
+  /**
+   * Report the stage's shell pid the instant the shell starts, before node loads (see `shellStarted`);
+   * the shell then execs the fake command, which keeps that pid.
+   */
+  early?: boolean;
 }
 
 export interface Rig {
   /** The control folder (outside any project). */
   dir: string;
-  /** A shell command line for pipeline.yaml's `cmd` that runs the fake command named `name`. */
+  /**
+   * A shell command line that runs the fake command named `name`. Put it in pipeline.yaml as
+   * `cmd: ${JSON.stringify(line)}` (a YAML double-quoted scalar) when texts hold newlines or quotes.
+   */
   command(name: string, opts?: RigCommandOptions): string;
   /** Wait until run `n` (default 1) of `name` has started; its pids. */
   started(name: string, n?: number, timeoutMs?: number): Promise<RigRun>;
+  /** With `early`: wait until the `n`th shell running `name` has started (within ms of the spawn); its pid. */
+  shellStarted(name: string, n?: number, timeoutMs?: number): Promise<number>;
   /** Let every run of `name`, present and future, end with this exit code (default 0). */
   release(name: string, opts?: { exitCode?: number; run?: number }): Promise<void>;
   /** How many runs of `name` have started so far. */
   runs(name: string): Promise<number>;
 }
 
-const shellQuote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
+const shellQuote = (s: string): string => (/^[\w/.,:=+-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`);
 
 export async function testRig(): Promise<Rig> {
   const dir = await tempDir('lockstep-rig-');
@@ -66,7 +77,20 @@ export async function testRig(): Promise<Rig> {
       if (opts.child) args.push('--child');
       for (const [f, t] of Object.entries(opts.write ?? {})) args.push('--write', shellQuote(`${f}=${t}`));
       for (const [f, t] of Object.entries(opts.append ?? {})) args.push('--append', shellQuote(`${f}=${t}`));
-      return args.join(' ');
+      const line = args.join(' ');
+      return opts.early ? `echo $$ >> ${shellQuote(path.join(dir, `${name}.shells`))} && exec ${line}` : line;
+    },
+    async shellStarted(name, n = 1, timeoutMs = 60_000) {
+      let pids: number[] = [];
+      await waitFor(
+        async () => {
+          const text = await fs.readFile(path.join(dir, `${name}.shells`), 'utf8').catch(() => '');
+          pids = text.split('\n').filter(Boolean).map(Number);
+          return pids.length >= n;
+        },
+        { timeoutMs, what: `shell ${n} of the rig command '${name}' to start` },
+      );
+      return pids[n - 1]!;
     },
     async started(name, n = 1, timeoutMs = 60_000) {
       const file = path.join(dir, `${name}.${n}`, 'started.json');
