@@ -22,6 +22,7 @@ export type FailureReason =
   | 'locked'
   | 'corrupt-object'
   | 'missing-object'
+  | 'unreadable-object'
   | 'missing-output'
   | 'remote'
   | 'exp'
@@ -64,6 +65,7 @@ export function exitCodeFor(reason: FailureReason): number {
     case 'locked':
     case 'corrupt-object':
     case 'missing-object':
+    case 'unreadable-object':
     case 'missing-output':
     case 'remote':
     case 'exp':

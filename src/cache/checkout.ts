@@ -143,7 +143,7 @@ function checkRelpath(ctx: Ctx, dirMd5: Md5, relpath: string): void {
 }
 
 async function checkoutDir(ctx: Ctx, md5: Md5, absPath: string): Promise<boolean> {
-  const entries: DirEntry[] = await ctx.store.readManifest(md5);
+  const entries: DirEntry[] = await ctx.store.readManifest(md5, () => ctx.display(absPath));
   for (const e of entries) checkRelpath(ctx, md5, e.relpath);
   let changed = false;
 

@@ -10,7 +10,7 @@ import type { Hasher } from '../hash/index.js';
 import type { DirEntry, HashInfo, Md5 } from '../hash/types.js';
 import { isLinkedTo, LinkPlanner, placeAt, placeObject, usableLinkTypes, WRITABLE_MODE } from './link.js';
 import type { LinkType } from './types.js';
-import type { LocalObjectStore } from './object-store.js';
+import { ChangedWhileCachingError, type LocalObjectStore } from './object-store.js';
 import { yieldToLoop } from '../util/yield.js';
 
 const BATCH = 500;
@@ -28,36 +28,59 @@ export async function commitOutputImpl(
   opts: OutputOptions = {},
 ): Promise<HashInfo> {
   const planner = new LinkPlanner(usableLinkTypes(linkTypes, store.root, absPath));
+  const shown = (abs: string) => path.relative(opts.displayRoot ?? process.cwd(), abs) || abs;
+  try {
+    return await commitChecked(store, hasher, absPath, planner, shown);
+  } catch (e) {
+    // the store names the file by its absolute path; the user reads it relative to the project
+    if (e instanceof ChangedWhileCachingError)
+      throw new LockstepError(e.reason, `output file '${shown(e.absPath)}' changed while it was being cached`, e.hint);
+    throw e;
+  }
+}
+
+/**
+ * Every file of the output ends up in the store as exactly the bytes that were hashed (the store
+ * checks what it places, see LocalObjectStore.addFileSync), and an object already present is
+ * inspected first (size, verification mark, else its content) and replaced when corrupt, so a
+ * commit repairs a bad cache instead of trusting it.
+ */
+async function commitChecked(
+  store: LocalObjectStore,
+  hasher: Hasher,
+  absPath: string,
+  planner: LinkPlanner,
+  shown: (abs: string) => string,
+): Promise<HashInfo> {
   // With copy, files read for hashing go straight into the store from the same bytes: one read
   // per new file, and the object is exactly what was hashed.
   const result =
     planner.current === 'copy' && hasher instanceof CachingHasher
-      ? await hasher.hashPath(absPath, { onContent: (_abs, md5, bytes) => store.addBytesSync(md5, bytes) })
+      ? await hasher.hashPath(absPath, {
+          onContent: (_abs, md5, bytes) => store.addBytesSync(md5, bytes),
+          readLarge: (abs) => store.ingestFile(abs),
+        })
       : await hasher.hashPath(absPath);
   if (result === null) {
-    const shown = path.relative(opts.displayRoot ?? process.cwd(), absPath) || absPath;
     throw new LockstepError(
       'missing-output',
-      `output '${shown}' does not exist`,
+      `output '${shown(absPath)}' does not exist`,
       'Check that the stage command writes it.',
     );
   }
-  // With hardlink/symlink the objects are exposed to writes through workspace links (root ignores
-  // their 0444 mode): never link a fresh output to an object whose content has changed.
-  if (planner.current === 'hardlink' || planner.current === 'symlink') {
-    for (const md5 of result.entries?.map((e) => e.md5) ?? [result.info.md5]) {
-      if (store.hasSync(md5) && !(await isIntact(store, md5))) await store.remove(md5);
-    }
-  }
+  // Objects already present are inspected before they are trusted (with hardlink/symlink they are
+  // also exposed to writes through workspace links, which root's writes ignore the 0444 mode of).
   if (result.entries === undefined) {
-    commitFile(store, planner, path.resolve(absPath), result.info.md5);
+    const state = await store.inspect(result.info.md5, result.info.size);
+    commitFile(store, planner, path.resolve(absPath), result.info.md5, state);
   } else {
     const entries: DirEntry[] = result.entries;
     const root = path.resolve(absPath);
     for (let i = 0; i < entries.length; i++) {
       if (i > 0 && i % BATCH === 0) await yieldToLoop();
       const e = entries[i] as DirEntry;
-      commitFile(store, planner, `${root}/${e.relpath}`, e.md5);
+      const state = await store.inspect(e.md5, e.size);
+      commitFile(store, planner, `${root}/${e.relpath}`, e.md5, state);
     }
     const md5 = await store.addManifest(entries);
     if (md5 !== result.info.md5) {
@@ -72,33 +95,44 @@ export async function commitOutputImpl(
   return result.info;
 }
 
-/** Store one workspace file whose hash is known; the workspace keeps it in the planner's link type. */
-function commitFile(store: LocalObjectStore, planner: LinkPlanner, abs: string, md5: Md5): void {
+/**
+ * Store one workspace file whose hash is known; the workspace keeps it in the planner's link type.
+ * `state` is the object's state found by inspect: a corrupt object is replaced by the file's bytes.
+ */
+function commitFile(
+  store: LocalObjectStore,
+  planner: LinkPlanner,
+  abs: string,
+  md5: Md5,
+  state: 'absent' | 'sound' | 'corrupt',
+): void {
   const obj = store.objectPath(md5);
+  const replace = state === 'corrupt';
   // A symlink of the user's (to a file outside the cache) is hashed through, like DVC does; its
   // target must be copied in, never moved or hardlinked (which would store the link itself).
   const foreignLink = lstatSync(abs).isSymbolicLink() && readlinkOrNull(abs) !== obj;
   planner.run((type) => {
-    const present = store.hasSync(md5);
+    // a type tried earlier in this loop may have stored it already
+    const present = state === 'sound' || (state === 'absent' && store.hasSync(md5));
     switch (type) {
       case 'reflink':
       case 'copy':
         // The workspace file stays as it is (independent), unless it is a link into the cache.
-        if (!present) store.addFileSync(abs, md5, { reflinkOnly: type === 'reflink' });
+        if (!present) store.addFileSync(abs, md5, { reflinkOnly: type === 'reflink', replace });
         else if (isLinkedTo(abs, obj)) placeAt(abs, true, (t) => placeObject(type, obj, t));
         return;
       case 'hardlink':
         if (!present && !foreignLink) {
           // Linking the workspace file in as the object copies no data at all.
-          store.addFileSync(abs, md5, { hardlink: true });
+          store.addFileSync(abs, md5, { hardlink: true, replace });
           return;
         }
-        if (!present) store.addFileSync(abs, md5);
+        if (!present) store.addFileSync(abs, md5, { replace });
         if (!isHardlinkOf(abs, obj)) placeAt(abs, true, (t) => placeObject('hardlink', obj, t));
         return;
       case 'symlink':
         if (!present && !foreignLink) {
-          store.addFileSync(abs, md5, { move: true });
+          store.addFileSync(abs, md5, { move: true, replace });
           try {
             symlinkSync(obj, abs);
           } catch (e) {
@@ -109,21 +143,11 @@ function commitFile(store: LocalObjectStore, planner: LinkPlanner, abs: string, 
           }
           return;
         }
-        if (!present) store.addFileSync(abs, md5);
+        if (!present) store.addFileSync(abs, md5, { replace });
         if (readlinkOrNull(abs) !== obj) placeAt(abs, true, (t) => placeObject('symlink', obj, t));
         return;
     }
   });
-}
-
-async function isIntact(store: LocalObjectStore, md5: Md5): Promise<boolean> {
-  try {
-    await store.ensureVerified(md5, store.displayPath(md5));
-    return true;
-  } catch (e) {
-    if (e instanceof LockstepError && e.reason === 'corrupt-object') return false;
-    throw e;
-  }
 }
 
 function isHardlinkOf(abs: string, obj: string): boolean {

@@ -15,16 +15,25 @@ import {
   lstatSync,
   mkdirSync,
   promises as fs,
+  readFileSync,
   renameSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
-import { hashFile, md5Hex, readSmallFileSync, WHOLE_READ_LIMIT } from '../hash/md5-file.js';
+import {
+  copyHashingSync,
+  hashFile,
+  hashFileSync,
+  md5Hex,
+  readSmallFileSync,
+  WHOLE_READ_LIMIT,
+} from '../hash/md5-file.js';
 import { compareCodePoints, manifestJson } from '../hash/pyjson.js';
-import { statCacheFor, type StatCache } from '../hash/stat-cache.js';
+import { statCacheFor, type FileStat, type StatCache } from '../hash/stat-cache.js';
 import { asMd5, isDirHash, type DirEntry, type Md5 } from '../hash/types.js';
 import { tempSibling, writeFileAtomic } from '../util/atomic.js';
 import type { ObjectStore } from './types.js';
@@ -41,14 +50,31 @@ export interface AddFileOptions {
   move?: boolean;
   /** Hardlink `src` as the object: no data is copied and `src` becomes the read-only object. */
   hardlink?: boolean;
-  /** Copy only by reflink (fail where the file system cannot), instead of reflink-else-copy. */
+  /** Copy only by reflink (fail where the file system cannot), instead of a copy. */
   reflinkOnly?: boolean;
+  /** Replace the object when present (it was found corrupt). */
+  replace?: boolean;
+  /** The caller has checked `src` against `md5` itself and nothing else writes it (a verified download). */
+  trusted?: boolean;
+}
+
+/** A file whose content changed between its hash and its store: nothing was stored. */
+export class ChangedWhileCachingError extends LockstepError {
+  constructor(readonly absPath: string) {
+    super(
+      'stage-failed',
+      `'${absPath}' changed while it was being cached`,
+      'Make sure nothing writes the output after the stage command exits, then run lockstep repro again.',
+    );
+  }
 }
 
 export class LocalObjectStore implements ObjectStore {
   readonly root: string;
   readonly statCache: StatCache;
   private readonly madeDirs = new Set<string>();
+  /** Objects this process wrote or verified, with their stat then (see inspect). */
+  private readonly sound = new Map<Md5, FileStat>();
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -77,17 +103,23 @@ export class LocalObjectStore implements ObjectStore {
     this.addFileSync(src, md5, opts);
   }
 
-  /** addFile, synchronously; a no-op when the object is present (`src` is then left alone). */
+  /**
+   * addFile, synchronously; a no-op when the object is present (`src` is then left alone), unless
+   * `replace` (a corrupt object is replaced atomically). What lands under the name is checked to be
+   * what was hashed (see placedIsHashed); a file that changed since its hash is refused with a
+   * ChangedWhileCachingError and nothing is stored.
+   */
   addFileSync(src: string, md5: Md5, opts: AddFileOptions = {}): void {
     const obj = this.objectPath(md5);
-    if (existsSync(obj)) return;
+    if (!opts.replace && existsSync(obj)) return;
     this.ensureDir(obj);
     const tmp = tempSibling(obj);
     // A symlink is stored by its target's content: moving or hardlinking it would store the link.
     const viaLink = (opts.hardlink || opts.move) && lstatSync(src).isSymbolicLink();
     try {
+      let copied: Md5 | undefined;
       if (viaLink) {
-        copyFileSync(src, tmp, constants.COPYFILE_FICLONE);
+        copied = copyHashingSync(src, tmp, READ_ONLY);
         if (opts.move) rmSync(src, { force: true });
       } else if (opts.hardlink) {
         linkSync(src, tmp);
@@ -96,14 +128,78 @@ export class LocalObjectStore implements ObjectStore {
           renameSync(src, tmp);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
-          copyFileSync(src, tmp, constants.COPYFILE_FICLONE);
+          copied = copyHashingSync(src, tmp, READ_ONLY);
           rmSync(src, { force: true });
         }
+      } else if (opts.reflinkOnly) {
+        copyFileSync(src, tmp, constants.COPYFILE_FICLONE_FORCE);
       } else {
-        copyFileSync(src, tmp, opts.reflinkOnly ? constants.COPYFILE_FICLONE_FORCE : constants.COPYFILE_FICLONE);
+        copied = copyHashingSync(src, tmp, READ_ONLY);
+      }
+      if (!opts.trusted && !(copied === undefined ? this.placedIsHashed(src, tmp, md5, opts) : copied === md5)) {
+        if (opts.move && !viaLink) renameSync(tmp, src); // give the workspace its file back
+        throw new ChangedWhileCachingError(src);
       }
       chmodSync(tmp, READ_ONLY);
       renameSync(tmp, obj);
+      this.markSound(md5, obj);
+      this.statCache.forgetFile(obj);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  private markSound(md5: Md5, obj: string, st: FileStat | undefined = statSync(obj, { throwIfNoEntry: false })): void {
+    if (st !== undefined) this.sound.set(md5, { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size });
+  }
+
+  /** Did this process write or verify the object, and is its stat unchanged since? */
+  private knownSound(md5: Md5, st: FileStat): boolean {
+    const k = this.sound.get(md5);
+    return k !== undefined && k.ino === st.ino && k.mtimeMs === st.mtimeMs && k.size === st.size;
+  }
+
+  /**
+   * Is what was placed at `tmp` (a reflink clone, a hardlink or the moved file itself) the content
+   * that was hashed to `md5`? Cheaply, when the stat cache still has the source's stat as it was
+   * when hashed: nothing has written it since (the stat cache only records stats observed outside
+   * the racy window, like git's index). Otherwise by hashing what was placed.
+   */
+  private placedIsHashed(src: string, tmp: string, md5: Md5, opts: AddFileOptions): boolean {
+    const sameInode = opts.hardlink || opts.move;
+    const st = statSync(sameInode ? tmp : src, { throwIfNoEntry: false });
+    if (st !== undefined && this.statCache.getFile(src, st) === md5) return true;
+    return hashFileSync(tmp) === md5;
+  }
+
+  /**
+   * Store bytes the caller just hashed to `md5` (commit reads each new file once: to hash it and to
+   * store it, so the object always matches its name). When the object is present it is checked
+   * against these bytes (size, then its verification mark or its content) and replaced if corrupt.
+   */
+  addBytesSync(md5: Md5, bytes: Uint8Array): void {
+    const obj = this.objectPath(md5);
+    const st = statSync(obj, { throwIfNoEntry: false });
+    if (st !== undefined) {
+      if (this.knownSound(md5, st)) return;
+      const observedAt = Date.now();
+      if (
+        st.size === bytes.length &&
+        (this.statCache.getFile(obj, st) === md5 || this.readObjectSync(obj).equals(bytes))
+      ) {
+        this.statCache.setFile(obj, st, md5, observedAt);
+        this.markSound(md5, obj, st);
+        return;
+      }
+    }
+    this.ensureDir(obj);
+    const tmp = tempSibling(obj);
+    try {
+      writeFileSync(tmp, bytes, { flag: 'wx', mode: READ_ONLY });
+      renameSync(tmp, obj);
+      this.markSound(md5, obj);
+      this.statCache.forgetFile(obj);
     } catch (e) {
       rmSync(tmp, { force: true });
       throw e;
@@ -111,20 +207,64 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   /**
-   * Store bytes the caller just hashed to `md5` (commit reads each new file once: to hash it and to
-   * store it, so the object always matches its name). No-op when present.
+   * Copy a file into the store while hashing it (one read), and return its md5: the object holds
+   * exactly the bytes hashed. The file's stat before and after the copy must agree, else it was
+   * being written meanwhile: ChangedWhileCachingError, nothing stored. A present object is kept
+   * when inspect finds it sound, else replaced.
    */
-  addBytesSync(md5: Md5, bytes: Uint8Array): void {
-    const obj = this.objectPath(md5);
-    if (existsSync(obj)) return;
-    this.ensureDir(obj);
-    const tmp = tempSibling(obj);
+  async ingestFile(src: string): Promise<Md5> {
+    const tmpDir = path.join(this.root, 'tmp');
+    if (!this.madeDirs.has(tmpDir)) {
+      mkdirSync(tmpDir, { recursive: true });
+      this.madeDirs.add(tmpDir);
+    }
+    const tmp = path.join(tmpDir, `.ingest.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     try {
-      writeFileSync(tmp, bytes, { flag: 'wx', mode: READ_ONLY });
+      const before = statSync(src);
+      const md5 = copyHashingSync(src, tmp, READ_ONLY);
+      const after = statSync(src);
+      if (before.mtimeMs !== after.mtimeMs || before.size !== after.size || before.ino !== after.ino)
+        throw new ChangedWhileCachingError(src);
+      const obj = this.objectPath(md5);
+      if ((await this.inspect(md5, after.size)) === 'sound') return md5;
+      this.ensureDir(obj);
       renameSync(tmp, obj);
-    } catch (e) {
+      this.markSound(md5, obj);
+      this.statCache.forgetFile(obj);
+      return md5;
+    } finally {
       rmSync(tmp, { force: true });
-      throw e;
+    }
+  }
+
+  /**
+   * The state of an object a commit is about to rely on: absent, sound, or corrupt. The rule: an
+   * object this process wrote or verified is sound; a size other than the file's (`size`, when
+   * known) is corrupt (a truncation costs no read); an object whose stat still matches the mark of
+   * its last successful verification (stat cache: inode, mtime, size) is sound; anything else is
+   * read and hashed once, and marked. A flipped byte in an object never verified since it last
+   * changed is therefore always found, and a verified, untouched object is never read again.
+   */
+  async inspect(md5: Md5, size = -1): Promise<'absent' | 'sound' | 'corrupt'> {
+    const obj = this.objectPath(md5);
+    const st = statSync(obj, { throwIfNoEntry: false });
+    if (st === undefined) return 'absent';
+    if (this.knownSound(md5, st)) return 'sound';
+    if (size >= 0 && !isDirHash(md5) && st.size !== size) return 'corrupt';
+    await this.statCache.load();
+    if (this.statCache.getFile(obj, st) === md5) {
+      this.markSound(md5, obj, st);
+      return 'sound';
+    }
+    return (await this.verify(md5)) ? 'sound' : 'corrupt';
+  }
+
+  /** Read a whole object; an unreadable one is a LockstepError naming it. */
+  private readObjectSync(obj: string, forPath?: ForPath): Buffer {
+    try {
+      return readFileSync(obj);
+    } catch (e) {
+      throw this.unreadable(obj, e, forPath);
     }
   }
 
@@ -139,30 +279,41 @@ export class LocalObjectStore implements ObjectStore {
     const sorted = [...entries].sort((a, b) => compareCodePoints(a.relpath, b.relpath));
     const bytes = manifestJson(sorted);
     const md5 = asMd5(`${md5Hex(bytes)}.dir`);
-    if (!this.hasSync(md5)) await writeFileAtomic(this.objectPath(md5), bytes, READ_ONLY);
+    const obj = this.objectPath(md5);
+    // a present manifest is compared with the bytes it must hold, and replaced when it does not
+    const st = statSync(obj, { throwIfNoEntry: false });
+    if (st !== undefined && this.knownSound(md5, st)) return md5;
+    if (st === undefined || st.size !== bytes.length || !this.readObjectSync(obj).equals(Buffer.from(bytes))) {
+      await writeFileAtomic(obj, bytes, READ_ONLY);
+    }
+    this.markSound(md5, obj);
     return md5;
   }
 
-  /** Reads and checks a manifest; throws 'missing-object' or 'corrupt-object'. */
-  async readManifest(md5: Md5): Promise<DirEntry[]> {
+  /**
+   * Reads and checks a manifest; throws 'missing-object' or 'corrupt-object' (naming `forPath`, the
+   * output it is read for, when given).
+   */
+  async readManifest(md5: Md5, forPath?: ForPath): Promise<DirEntry[]> {
     let text: string;
     try {
       text = await fs.readFile(this.objectPath(md5), 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw this.missing(md5);
-      throw e;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw this.missing(md5, forPath);
+      throw this.unreadable(this.objectPath(md5), e, forPath);
     }
-    if (`${md5Hex(text)}.dir` !== md5) throw this.corrupt(md5);
+    if (`${md5Hex(text)}.dir` !== md5) throw this.corrupt(md5, forPath);
     let raw: unknown;
     try {
       raw = JSON.parse(text);
     } catch {
-      throw this.corrupt(md5);
+      throw this.corrupt(md5, forPath);
     }
-    if (!Array.isArray(raw)) throw this.corrupt(md5);
+    if (!Array.isArray(raw)) throw this.corrupt(md5, forPath);
     return raw.map((e: unknown) => {
       const { md5: m, relpath } = (e ?? {}) as { md5?: unknown; relpath?: unknown };
-      if (typeof m !== 'string' || !/^[0-9a-f]{32}$/.test(m) || typeof relpath !== 'string') throw this.corrupt(md5);
+      if (typeof m !== 'string' || !/^[0-9a-f]{32}$/.test(m) || typeof relpath !== 'string')
+        throw this.corrupt(md5, forPath);
       // The .dir format records no sizes; -1 means unknown.
       return { md5: asMd5(m), relpath, size: -1 };
     });
@@ -174,12 +325,19 @@ export class LocalObjectStore implements ObjectStore {
     const st = statSync(obj, { throwIfNoEntry: false });
     if (st === undefined) return false;
     const observedAt = Date.now();
-    const actual = isDirHash(md5) ? asMd5(`${md5Hex(await fs.readFile(obj))}.dir`) : await hashFile(obj, st.size);
+    let actual: Md5;
+    try {
+      actual = isDirHash(md5) ? asMd5(`${md5Hex(await fs.readFile(obj))}.dir`) : await hashFile(obj, st.size);
+    } catch (e) {
+      throw this.unreadable(obj, e);
+    }
     if (actual !== md5) {
       this.statCache.forgetFile(obj);
+      this.sound.delete(md5);
       return false;
     }
     this.statCache.setFile(obj, st, md5, observedAt);
+    this.markSound(md5, obj, st);
     return true;
   }
 
@@ -193,7 +351,13 @@ export class LocalObjectStore implements ObjectStore {
     const st = statSync(obj, { throwIfNoEntry: false });
     if (st === undefined) throw this.missing(md5, forPath);
     if (this.statCache.getFile(obj, st) === md5) return;
-    if (!(await this.verify(md5))) throw this.corrupt(md5, forPath);
+    let ok: boolean;
+    try {
+      ok = await this.verify(md5);
+    } catch (e) {
+      throw this.unreadable(obj, e, forPath);
+    }
+    if (!ok) throw this.corrupt(md5, forPath);
   }
 
   /**
@@ -207,7 +371,12 @@ export class LocalObjectStore implements ObjectStore {
     if (st === undefined) throw this.missing(md5, forPath);
     if (st.size > WHOLE_READ_LIMIT) return undefined;
     const observedAt = Date.now();
-    const bytes = readSmallFileSync(obj);
+    let bytes: Buffer | undefined;
+    try {
+      bytes = readSmallFileSync(obj);
+    } catch (e) {
+      throw this.unreadable(obj, e, forPath);
+    }
     if (bytes === undefined) return undefined;
     if (this.statCache.getFile(obj, st) === md5) return bytes;
     if (md5Hex(bytes) !== md5) {
@@ -237,6 +406,7 @@ export class LocalObjectStore implements ObjectStore {
     const obj = this.objectPath(md5);
     await fs.rm(obj, { force: true });
     this.statCache.forgetFile(obj);
+    this.sound.delete(md5);
   }
 
   /** Persist verification marks. */
@@ -250,6 +420,18 @@ export class LocalObjectStore implements ObjectStore {
       'missing-object',
       `cache object ${this.displayPath(md5)}${what} is missing`,
       'Run lockstep pull or lockstep repro.',
+    );
+  }
+
+  /** An object that exists but cannot be read (EACCES, EIO): one line naming it and the output. */
+  unreadable(obj: string, e: unknown, forPath?: ForPath): LockstepError {
+    if (e instanceof LockstepError) return e;
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    const what = forPath === undefined ? '' : ` for '${typeof forPath === 'function' ? forPath() : forPath}'`;
+    return new LockstepError(
+      'unreadable-object',
+      `cannot read cache object ${path.relative(this.root, obj)}${what}: ${code}`,
+      `Check the permissions of ${obj} (lockstep needs to read the cache), or remove it and run lockstep pull or repro.`,
     );
   }
 

@@ -34,6 +34,11 @@ export interface HashHooks {
   infoOnly?: boolean;
   /** Sees the bytes of every small file read (valid only during the call): commit stores them. */
   onContent?: (absPath: string, md5: Md5, bytes: Uint8Array) => void;
+  /**
+   * Reads a file past WHOLE_READ_LIMIT in place of the hasher and returns its md5: commit copies it
+   * into the store while hashing it, so a large new file is read once and stored as hashed.
+   */
+  readLarge?: (absPath: string) => Promise<Md5>;
 }
 
 /** Files handled between two yields to the event loop. */
@@ -98,7 +103,7 @@ export class CachingHasher {
         return md5;
       }
     }
-    return hashFile(absPath);
+    return hooks.readLarge ? hooks.readLarge(absPath) : hashFile(absPath);
   }
 
   async hashDir(absPath: string, hooks: HashHooks = {}): Promise<HashResult> {

@@ -2,7 +2,7 @@
  * md5 of a file's raw bytes, as DVC 3 computes it (no dos2unix normalisation).
  */
 import crypto, { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, promises as fs } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync, promises as fs } from 'node:fs';
 import { asMd5, type Md5 } from './types.js';
 
 /** Files up to this size are read in one go; larger ones stream through two alternating buffers. */
@@ -76,6 +76,54 @@ async function hashLargeFile(absPath: string): Promise<Md5> {
     }
   } finally {
     await handle.close();
+  }
+  return asMd5(hash.digest('hex'));
+}
+
+/** Reused by the synchronous large-file paths (hash, copy while hashing), which never interleave. */
+let chunkBuffer: Buffer | undefined;
+
+/** md5 of a file of any size, synchronously, in 4 MiB reads. */
+export function hashFileSync(absPath: string): Md5 {
+  const hash = createHash('md5');
+  const buf = (chunkBuffer ??= Buffer.allocUnsafe(CHUNK));
+  const fd = openSync(absPath, 'r');
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, CHUNK, null);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return asMd5(hash.digest('hex'));
+}
+
+/**
+ * Copy `src` to the new file `dst` (created with `mode`, which must not exist) and return the md5 of
+ * exactly the bytes written: one read serves the copy and its hash, so a caller comparing the result
+ * with the name it expects knows that what it stored is what it hashed.
+ */
+export function copyHashingSync(src: string, dst: string, mode: number): Md5 {
+  const hash = createHash('md5');
+  const buf = (chunkBuffer ??= Buffer.allocUnsafe(CHUNK));
+  const from = openSync(src, 'r');
+  try {
+    const to = openSync(dst, 'wx', mode);
+    try {
+      for (;;) {
+        const n = readSync(from, buf, 0, CHUNK, null);
+        if (n === 0) break;
+        const bytes = buf.subarray(0, n);
+        hash.update(bytes);
+        for (let off = 0; off < n; ) off += writeSync(to, bytes, off, n - off);
+      }
+    } finally {
+      closeSync(to);
+    }
+  } finally {
+    closeSync(from);
   }
   return asMd5(hash.digest('hex'));
 }

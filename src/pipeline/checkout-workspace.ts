@@ -86,7 +86,10 @@ export async function checkoutWorkspace(ws: Workspace, opts: CheckoutWorkspaceOp
             { displayRoot: ws.project.root },
           ));
         } catch (e) {
-          if (!(e instanceof LockstepError) || (e.reason !== 'missing-object' && e.reason !== 'corrupt-object'))
+          if (
+            !(e instanceof LockstepError) ||
+            !['missing-object', 'corrupt-object', 'unreadable-object'].includes(e.reason)
+          )
             throw e;
           result.problems.push({ ...ref, kind: 'unrestorable', error: e });
           continue;
