@@ -82,11 +82,15 @@ async function hashLargeFile(absPath: string): Promise<Md5> {
 
 /** Reused by the synchronous large-file paths (hash, copy while hashing), which never interleave. */
 let chunkBuffer: Buffer | undefined;
+function chunk(): Buffer {
+  if (chunkBuffer === undefined) chunkBuffer = Buffer.allocUnsafe(CHUNK);
+  return chunkBuffer;
+}
 
 /** md5 of a file of any size, synchronously, in 4 MiB reads. */
 export function hashFileSync(absPath: string): Md5 {
   const hash = createHash('md5');
-  const buf = (chunkBuffer ??= Buffer.allocUnsafe(CHUNK));
+  const buf = chunk();
   const fd = openSync(absPath, 'r');
   try {
     for (;;) {
@@ -107,7 +111,7 @@ export function hashFileSync(absPath: string): Md5 {
  */
 export function copyHashingSync(src: string, dst: string, mode: number): Md5 {
   const hash = createHash('md5');
-  const buf = (chunkBuffer ??= Buffer.allocUnsafe(CHUNK));
+  const buf = chunk();
   const from = openSync(src, 'r');
   try {
     const to = openSync(dst, 'wx', mode);

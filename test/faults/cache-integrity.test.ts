@@ -168,7 +168,7 @@ test('repro: a stage whose output is still being written after its command exits
     'pipeline.yaml': `stages:
   gen:
     cmd: >-
-      head -c ${4 * BIG} /dev/zero > grow.bin &&
+      head -c ${4 * BIG} /dev/zero > grow.bin;
       (sleep 2 & s=$!; while kill -0 $s 2>/dev/null; do printf x >> grow.bin; done) >/dev/null 2>&1 &
       sleep 0.2
     outs: [grow.bin]
