@@ -42,6 +42,9 @@ const OBJECT_NAME_RE = /^[0-9a-f]{30}(\.dir)?$/;
 const HASH_RE = /^[0-9a-f]{32}(\.dir)?$/;
 const READ_ONLY = 0o444;
 
+/** Does content whose md5 is `actual` belong under the object name `md5` (a file's or a `.dir`'s)? */
+const sameContent = (actual: Md5, md5: Md5): boolean => (isDirHash(md5) ? `${actual}.dir` === md5 : actual === md5);
+
 /** The workspace path an object is wanted for, in messages; a function so it is only built on failure. */
 export type ForPath = string | (() => string);
 
@@ -136,7 +139,10 @@ export class LocalObjectStore implements ObjectStore {
       } else {
         copied = copyHashingSync(src, tmp, READ_ONLY);
       }
-      if (!opts.trusted && !(copied === undefined ? this.placedIsHashed(src, tmp, md5, opts) : copied === md5)) {
+      if (
+        !opts.trusted &&
+        !(copied === undefined ? this.placedIsHashed(src, tmp, md5, opts) : sameContent(copied, md5))
+      ) {
         if (opts.move && !viaLink) renameSync(tmp, src); // give the workspace its file back
         throw new ChangedWhileCachingError(src);
       }
@@ -170,7 +176,7 @@ export class LocalObjectStore implements ObjectStore {
     const sameInode = opts.hardlink || opts.move;
     const st = statSync(sameInode ? tmp : src, { throwIfNoEntry: false });
     if (st !== undefined && this.statCache.getFile(src, st) === md5) return true;
-    return hashFileSync(tmp) === md5;
+    return sameContent(hashFileSync(tmp), md5);
   }
 
   /**
@@ -183,12 +189,12 @@ export class LocalObjectStore implements ObjectStore {
     const st = statSync(obj, { throwIfNoEntry: false });
     if (st !== undefined) {
       if (this.knownSound(md5, st)) return;
-      const observedAt = Date.now();
+      // a small object costs one read to compare; it is not marked in the stat cache, whose size
+      // would otherwise grow by one record per object of every output (large objects are: inspect)
       if (
         st.size === bytes.length &&
         (this.statCache.getFile(obj, st) === md5 || this.readObjectSync(obj).equals(bytes))
       ) {
-        this.statCache.setFile(obj, st, md5, observedAt);
         this.markSound(md5, obj, st);
         return;
       }

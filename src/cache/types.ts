@@ -13,11 +13,16 @@ export interface ObjectStore {
   readonly root: string;
   objectPath(md5: Md5): string;
   has(md5: Md5): Promise<boolean>;
-  /** Copy (or move, when `move`) a file whose hash is known into the store; no-op when present. */
-  addFile(src: string, md5: Md5, opts?: { move?: boolean }): Promise<void>;
+  /**
+   * Copy (or move, when `move`) a file whose hash is known into the store; no-op when present. The
+   * bytes stored are checked against `md5` unless `trusted` (the caller hashed them itself and
+   * nothing else writes `src`): a mismatch stores nothing and throws.
+   */
+  addFile(src: string, md5: Md5, opts?: { move?: boolean; trusted?: boolean }): Promise<void>;
   /** Write a directory manifest object; returns its `.dir` hash. */
   addManifest(entries: readonly DirEntry[]): Promise<Md5>;
-  readManifest(md5: Md5): Promise<DirEntry[]>;
+  /** `forPath` names the output the manifest is read for, in errors. */
+  readManifest(md5: Md5, forPath?: string | (() => string)): Promise<DirEntry[]>;
   /** True when the object's content hashes to its name. */
   verify(md5: Md5): Promise<boolean>;
   /** Every object hash in the store (files and manifests). */

@@ -273,7 +273,8 @@ async function downloadVerified(
       closeSync(fd!);
       fd = null;
     }
-    await store.addFile(tmp, h, { move: true });
+    // trusted: the bytes were hashed as they arrived, and the temp file is this process's own
+    await store.addFile(tmp, h, { move: true, trusted: true });
     moved = true;
     return size;
   } finally {
