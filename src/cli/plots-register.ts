@@ -25,4 +25,12 @@ export function registerPlotsCommands(program: Command): void {
       .argument('[revs...]', 'runs to compare (none: workspace and HEAD; one: workspace and it)')
       .option('--targets <targets...>', 'only these plot ids, data files or folders'),
   ).action(verb('diff'));
+
+  program
+    .command('ui')
+    .description("a local web page over the project's experiments: table, curves, confusion matrices, live runs")
+    .option('--host <address>', 'address to listen on (default 127.0.0.1; any other needs the access token in the URL)')
+    .option('--port <n>', 'port (default 0: a free one)')
+    .option('--open', 'open the page in the browser')
+    .action(lazy(() => import('./ui.js')));
 }

@@ -3,6 +3,7 @@
  * of the sweep as `lockstep repro` in its own workspace sharing the project's cache, record it under
  * refs/exps, and remove the workspace. Emits typed events; never prints.
  */
+import { markRunning } from './running.js';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -256,7 +257,16 @@ async function sweep(ctx: Awaited<ReturnType<typeof prepare>>, opts: ExpRunOptio
     emit({ type: 'start', name: exp.name, assignments: exp.assignments });
     const ws = await createWorkspace(ctx.root, ctx.tracked, { links: ctx.links });
     workspaces.add(ws);
+    let unmark: (() => Promise<void>) | undefined;
     try {
+      unmark = await markRunning(ctx.root, {
+        name: exp.name,
+        baseline: ctx.baseline,
+        dir: ws.dir,
+        pid: process.pid,
+        started: new Date(started).toISOString(),
+        assignments: exp.assignments,
+      });
       if (!ctx.project.config.cache?.type) await preferLinks(ws.dir);
       for (const [file, text] of ctx.texts) {
         const own = exp.assignments.filter((a) => a.file === file);
@@ -320,6 +330,7 @@ async function sweep(ctx: Awaited<ReturnType<typeof prepare>>, opts: ExpRunOptio
       emit({ type: 'done', result });
       return result;
     } finally {
+      await unmark?.().catch(() => {});
       resolvers[i]?.();
       workspaces.delete(ws);
       await ws.remove();

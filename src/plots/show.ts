@@ -23,6 +23,10 @@ export interface PlotsQuery {
   targets: string[];
   /** Runs to read: 'workspace', git revisions, experiment names. */
   revs: string[];
+  /** Names to show instead of the revs given (e.g. an experiment's name for its sha). */
+  labels?: Record<string, string>;
+  /** Read from these instead of opening `revs` (e.g. the workspaces of running experiments). */
+  sources?: RevSource[];
 }
 
 export interface PlotsReport {
@@ -58,7 +62,9 @@ function listAcross(sources: RevSource[]) {
 
 export async function collectPlots(q: PlotsQuery): Promise<PlotsReport> {
   const pipeline = await loadPipeline(q.root);
-  const sources = await openSources(q.root, q.cacheDir, LOCK_FILES[pipeline.file] ?? 'pipeline.lock', q.revs);
+  const sources =
+    q.sources ?? (await openSources(q.root, q.cacheDir, LOCK_FILES[pipeline.file] ?? 'pipeline.lock', q.revs));
+  for (const s of sources) s.name = q.labels?.[s.name] ?? s.name;
   const list = listAcross(sources);
   const all = await collectDefinitions(pipeline, list);
   let defs = selectDefinitions(all, q.targets);
@@ -76,7 +82,7 @@ export async function collectPlots(q: PlotsQuery): Promise<PlotsReport> {
     if (!readable.length)
       throw new LockstepError(
         'usage',
-        `no plot or plot file '${t}' in ${q.revs.join(', ')}`,
+        `no plot or plot file '${t}' in ${sources.map((s) => s.name).join(', ')}`,
         'Give a plot id or a data file (JSON, YAML, CSV, TSV) or image; `lockstep plots show` lists what the pipeline declares.',
       );
     defs = [...defs, ...readable];

@@ -23,6 +23,7 @@ export interface BuiltSpec {
   /** Data points drawn (rows after the series are split out). */
   points: number;
   revs: string[];
+  template: PlotTemplate;
 }
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
@@ -120,7 +121,7 @@ function curves(def: PlotDefinition, runs: RunRows[], template: PlotTemplate): B
     spec.mark = template === 'linear' ? { type: 'line', point: true, tooltip: true } : { type: 'line' };
     spec.encoding = encoding;
   }
-  return { spec, series, points: values.length, revs: runs.map((r) => r.rev) };
+  return { spec, series, points: values.length, revs: runs.map((r) => r.rev), template };
 }
 
 /** The (x, y) category fields of a matrix or bar plot and the rows that carry them. */
@@ -198,7 +199,13 @@ function confusion(def: PlotDefinition, runs: RunRows[], normalized: boolean): B
           resolve: { scale: { color: 'independent' } },
         }
       : { ...shared, data: { values }, ...cell };
-  return { spec, series: runs.map((r) => r.rev), points: values.length, revs: runs.map((r) => r.rev) };
+  return {
+    spec,
+    series: runs.map((r) => r.rev),
+    points: values.length,
+    revs: runs.map((r) => r.rev),
+    template: normalized ? 'confusion_normalized' : 'confusion',
+  };
 }
 
 function bars(def: PlotDefinition, runs: RunRows[], sorted: boolean): BuiltSpec {
@@ -227,5 +234,11 @@ function bars(def: PlotDefinition, runs: RunRows[], sorted: boolean): BuiltSpec 
         }
       : {}),
   };
-  return { spec, series: runs.map((r) => r.rev), points: values.length, revs: runs.map((r) => r.rev) };
+  return {
+    spec,
+    series: runs.map((r) => r.rev),
+    points: values.length,
+    revs: runs.map((r) => r.rev),
+    template: sorted ? 'bar_horizontal_sorted' : 'bar_horizontal',
+  };
 }

@@ -9,6 +9,8 @@ export const FAKE_TRAIN = `import fs from 'node:fs';
 const text = fs.readFileSync('params.yaml', 'utf8');
 const epochs = Number(/epochs: *(\\d+)/.exec(text)[1]);
 const lr = Number(/lr: *([\\d.]+)/.exec(text)[1]);
+const seed = Number(/seed: *(\\d+)/.exec(text)[1]);
+const data = /data: *(\\S+)/.exec(text)[1];
 const delay = Number(process.env.FAKE_EPOCH_MS ?? 0);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 fs.mkdirSync('plots', { recursive: true });
@@ -28,14 +30,17 @@ let csv = 'id,true_label,pred_label\\n';
 for (let i = 0; i < 30; i++) csv += i + ',' + classes[i % 3] + ',' + classes[(i * epochs) % 7 % 3] + '\\n';
 fs.writeFileSync('results/pred.csv', csv);
 fs.writeFileSync('plots/per_class.json', JSON.stringify(classes.map((c, i) => ({ class: c, f1: +(0.5 + i / 10 + epochs / 100).toFixed(3) }))));
-fs.writeFileSync('metrics/eval.json', JSON.stringify({ accuracy: +(0.5 + epochs / 40).toFixed(4) }));
+const bonus = (data === 'v1' ? 0 : 0.05) + seed / 1000;
+fs.writeFileSync('metrics/eval.json', JSON.stringify({ accuracy: +(0.5 + epochs / 40 + bonus).toFixed(4) }));
 `;
+
+export const PARAMS_YAML = 'epochs: 4\nlr: 0.1\ndata: v1\nseed: 1\n';
 
 export const PIPELINE = `stages:
   train:
     cmd: node fake-train.mjs
     deps: [fake-train.mjs]
-    params: [epochs, lr]
+    params: [epochs, lr, data, seed]
     outs: [results/pred.csv]
     metrics:
       - metrics/eval.json:
@@ -70,7 +75,7 @@ plots:
 export async function plotsProject(): Promise<TempProject> {
   const p = await tempProject({
     'pipeline.yaml': PIPELINE,
-    'params.yaml': 'epochs: 4\nlr: 0.1\n',
+    'params.yaml': PARAMS_YAML,
     'fake-train.mjs': FAKE_TRAIN,
     '.gitignore': '.cache/\n/results/\n/dvc_plots/\n',
   });

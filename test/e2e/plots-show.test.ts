@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { launchBrowser, maybeScreenshot, NO_CHROMIUM, offlinePage, readCharts } from '../helpers/browser.js';
-import { plotsProject } from './plots-fixture.js';
+import { PARAMS_YAML, plotsProject } from './plots-fixture.js';
 
 test('plots show: one offline HTML page; each declared plot drawn with its series, points and axis titles', {
   skip: NO_CHROMIUM,
@@ -54,7 +54,7 @@ test('plots diff: workspace against HEAD (cached outputs read from the cache) an
   skip: NO_CHROMIUM,
 }, async () => {
   const p = await plotsProject();
-  await p.write('params.yaml', 'epochs: 6\nlr: 0.1\n');
+  await p.write('params.yaml', PARAMS_YAML.replace('epochs: 4', 'epochs: 6'));
   assert.equal((await p.run(['repro'])).exitCode, 0);
   const r = await p.run(['plots', 'diff', '-o', 'out']);
   assert.equal(r.exitCode, 0, r.all);
