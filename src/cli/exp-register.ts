@@ -1,5 +1,6 @@
 /** Registers `lockstep exp <verb>`; each verb's code loads only when it runs. */
 import type { Command } from 'commander';
+import { EXP_SHORTHANDS } from '../product/sweep-shorthands.js';
 import { lazy } from './lazy.js';
 import { collect } from './options.js';
 
@@ -11,11 +12,11 @@ export function registerExpCommands(program: Command): void {
     .command('exp')
     .description('run, compare and apply experiments (params sweeps recorded under refs/exps)');
 
-  exp
+  const run = exp
     .command('run')
-    .description('run the pipeline with changed params in isolated workspaces and record each run')
-    .option('--seed <values>', 'shorthand for -S seed=<values> (comma list sweeps)')
-    .option('--data <values>', 'shorthand for -S data=<values>, e.g. v1,v1+v2')
+    .description('run the pipeline with changed params in isolated workspaces and record each run');
+  for (const s of EXP_SHORTHANDS) run.option(`--${s.key} <values>`, s.description);
+  run
     .option('-S, --set-param <key=value>', 'override a param: [file.yaml:]key=value[,value…] (repeatable)', collect)
     .option('-n, --name <name>', 'experiment name (a sweep gets <name>-1, <name>-2, …)')
     .option('-j, --jobs <n>', 'experiments to run at once', '1')

@@ -13,15 +13,15 @@ import { listExperiments, resolveExperiment } from '../exp/records.js';
 import type { ExpEvent } from '../exp/run.js';
 import { showTable } from '../exp/show.js';
 import { renderCsv, renderDiff, renderMarkdown, renderText } from './exp-render.js';
+import { EXP_SHORTHANDS } from '../product/sweep-shorthands.js';
 import { globals, parseJobs } from './options.js';
 import { errLine as err, out } from './render.js';
 
 // run, apply, remove and push/pull load their modules (yaml, execa, p-limit) only when used, so
 // `exp show` over a thousand records spends its time on the records, not on loading code.
 
+/** exp run's flags; the project's shorthands (EXP_SHORTHANDS: --seed, --data) arrive under their keys. */
 export interface RunOpts {
-  seed?: string;
-  data?: string;
   setParam?: string[];
   name?: string;
   jobs?: string;
@@ -34,10 +34,7 @@ export async function run(opts: RunOpts, cmd: Command): Promise<number> {
   const { quiet } = globals(cmd);
   const { describeAssignments, parseSetArg, shorthandOverrides } = await import('../exp/sweep.js');
   const { DEFAULT_BIN, runExperiments } = await import('../exp/run.js');
-  const overrides = [
-    ...shorthandOverrides({ seed: opts.seed, data: opts.data }),
-    ...(opts.setParam ?? []).map(parseSetArg),
-  ];
+  const overrides = [...shorthandOverrides({ ...opts }, EXP_SHORTHANDS), ...(opts.setParam ?? []).map(parseSetArg)];
   const controller = new AbortController();
   const { onInterrupt } = await import('../util/interrupt.js');
   const stopListening = onInterrupt(() => controller.abort());

@@ -1,5 +1,5 @@
 /**
- * Sweep expansion, pure: `-S key=a,b`, `--seed 1,2`, `--data v1,v1+v2` -> the cartesian product of
+ * Sweep expansion, pure: `-S key=a,b` and a project's shorthands (`--seed 1,2`) -> the cartesian product of
  * assignments, one list per experiment. No file system here; params files are edited in params-edit.ts.
  */
 import YAML from 'yaml';
@@ -121,48 +121,34 @@ export function parseSetArg(arg: string): ParamOverride {
 }
 
 /**
- * `--data` takes a `+`-joined set of distinct partitions (`v1`, `v1+v2`). The valid partition names
- * belong to the pipeline, so only the shape is checked here; an unknown name fails the stage that reads it.
+ * A project's shorthand for `-S <key>=<values>` (`--seed 1,2` for `-S seed=1,2`): which flags exist and
+ * what their values must look like are the project's conventions (src/product/sweep-shorthands.ts), not
+ * the engine's.
  */
-export function checkDataValue(value: string): void {
-  const parts = value.split('+');
-  if (parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p))) {
-    throw new LockstepError(
-      'usage',
-      `malformed --data '${value}': expected partitions joined by '+', e.g. v1 or v1+v2`,
-      'Name each partition once, joined by +.',
-    );
-  }
-  const dup = parts.find((p, i) => parts.indexOf(p) !== i);
-  if (dup) {
-    throw new LockstepError(
-      'usage',
-      `malformed --data '${value}': partition '${dup}' appears twice`,
-      'Name each partition once, joined by +.',
-    );
-  }
+export interface Shorthand {
+  /** The params key it sets in the default params file; the flag is `--<key>`. */
+  key: string;
+  /** For `--help`. */
+  description: string;
+  /** Values stay text (YAML would read `1` as a number). */
+  text?: boolean;
+  /** Throws a usage LockstepError for a value this project does not accept. `raw` is the whole flag value. */
+  check?: (value: unknown, raw: string) => void;
 }
 
-/** `--seed` and `--data` are shorthands for the top-level `seed` and `data` params. */
-export function shorthandOverrides(opts: { seed?: string; data?: string }): ParamOverride[] {
+/** The overrides the given shorthand flags stand for, in the order of `shorthands`. */
+export function shorthandOverrides(
+  given: Readonly<Record<string, unknown>>,
+  shorthands: readonly Shorthand[],
+): ParamOverride[] {
   const out: ParamOverride[] = [];
-  if (opts.seed !== undefined) {
-    const values = parseValues(opts.seed, `--seed ${opts.seed}`);
-    for (const v of values) {
-      if (typeof v !== 'number' || !Number.isInteger(v)) {
-        throw new LockstepError(
-          'usage',
-          `malformed --seed '${opts.seed}': '${String(v)}' is not an integer`,
-          'Give integers, e.g. --seed 42,100,2025.',
-        );
-      }
-    }
-    out.push({ file: null, key: 'seed', values, source: `--seed ${opts.seed}` });
-  }
-  if (opts.data !== undefined) {
-    const values = parseValues(opts.data, `--data ${opts.data}`).map(String);
-    values.forEach(checkDataValue);
-    out.push({ file: null, key: 'data', values, source: `--data ${opts.data}` });
+  for (const s of shorthands) {
+    const raw = given[s.key];
+    if (typeof raw !== 'string') continue;
+    const source = `--${s.key} ${raw}`;
+    const values = s.text ? parseValues(raw, source).map(String) : parseValues(raw, source);
+    if (s.check) for (const v of values) s.check(v, raw);
+    out.push({ file: null, key: s.key, values, source });
   }
   return out;
 }

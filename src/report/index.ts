@@ -12,8 +12,8 @@ import type { HardExampleOptions, HardExamplesReport } from './types.js';
 export { computeHardExamples, hardestFirst, isHard, populationStd } from './hard-examples.js';
 export { hardExamplesCsv, HARD_EXAMPLES_COLUMNS } from './csv.js';
 export { renderHardExamplesHtml, THUMB_PX } from './html.js';
-export { parsePredictionsCsv } from './predictions-csv.js';
-export { loadPredictionRuns, ImageResolver, cacheObjectPath, PREDICTIONS_PATH } from './load.js';
+export { PREDICTIONS_PATH, parsePredictionsCsv } from '../product/predictions.js';
+export { loadPredictionRuns, ImageResolver, cacheObjectPath } from './load.js';
 export type * from './types.js';
 
 export interface HardExamplesRequest {

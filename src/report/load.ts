@@ -4,11 +4,8 @@ import path from 'node:path';
 import { LockstepError } from '../errors.js';
 import type { ExperimentRecord } from '../exp/types.js';
 import type { LockFile, LockedPath } from '../pipeline/lockfile-types.js';
-import { parsePredictionsCsv } from './predictions-csv.js';
+import { PREDICTIONS_PATH, parsePredictionsCsv } from '../product/predictions.js';
 import type { PredictionRun } from './types.js';
-
-/** Where the evaluate stage writes its predictions (an out in pipeline.lock). */
-export const PREDICTIONS_PATH = 'results/predictions.csv';
 
 /** `<cacheDir>/files/md5/ab/cdef…` (DVC 3 layout; `.dir` manifests keep their suffix). */
 export function cacheObjectPath(cacheDir: string, md5: string): string {

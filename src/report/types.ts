@@ -3,18 +3,9 @@
  * over these types; loading them from experiment records and the cache lives in load.ts.
  */
 
-/** One row of an evaluate stage's results/predictions.csv. */
-export interface PredictionRow {
-  id: string;
-  /** Repo-relative path of the image (e.g. data/partitions/v1/cat/train-01234.png). */
-  path: string;
-  trueLabel: string;
-  predLabel: string;
-  pTrue: number;
-  pPred: number;
-  /** Full probability vector in the file's class order (`classes`). */
-  probs: number[];
-}
+import type { PredictionRow } from '../product/predictions.js';
+
+export type { PredictionRow };
 
 /** The predictions of one experiment. */
 export interface PredictionRun {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { Pipeline, StageDef } from '../../src/config/types.js';
 import { planSweep, stageSignatures } from '../../src/exp/schedule.js';
 import { expandSweep, shorthandOverrides } from '../../src/exp/sweep.js';
+import { EXP_SHORTHANDS } from '../../src/product/index.js';
 
 const pos = { file: 'pipeline.yaml', line: 1, col: 1 };
 function stage(name: string, deps: string[], outs: string[], params: string[]): StageDef {
@@ -32,7 +33,7 @@ const PIPELINE: Pipeline = {
 };
 
 function signaturesFor(seed: string, data: string) {
-  return expandSweep(shorthandOverrides({ seed, data })).map((combo, i) => {
+  return expandSweep(shorthandOverrides({ seed, data }, EXP_SHORTHANDS)).map((combo, i) => {
     const params: Record<string, unknown> = { pull: { url: 'u' }, partition: { size: 10 }, seed: 0, data: 'v1' };
     for (const a of combo) params[a.key] = a.value;
     return stageSignatures(PIPELINE, { 'params.yaml': params }, String(i));

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LockstepError } from '../../src/errors.js';
 import { describeAssignments, expandSweep, parseSetArg, shorthandOverrides, splitList } from '../../src/exp/sweep.js';
+import { EXP_SHORTHANDS } from '../../src/product/index.js';
 import { assertValidName, generateName, planNames, refNameProblem } from '../../src/exp/names.js';
 import { applyAssignments, closestKeys, flattenParams } from '../../src/exp/params-edit.js';
 
@@ -14,7 +15,9 @@ const usage = (fn: () => unknown, message: string | RegExp) =>
   });
 
 test('seed x data shorthands expand to the cartesian product, seed outermost', () => {
-  const combos = expandSweep(shorthandOverrides({ seed: '42,100,2025', data: 'v1,v2,v3,v1+v2,v1+v2+v3' }));
+  const combos = expandSweep(
+    shorthandOverrides({ seed: '42,100,2025', data: 'v1,v2,v3,v1+v2,v1+v2+v3' }, EXP_SHORTHANDS),
+  );
   assert.equal(combos.length, 15);
   assert.equal(describeAssignments(combos[0]!), 'seed=42 data=v1');
   assert.equal(describeAssignments(combos[4]!), 'seed=42 data=v1+v2+v3');
@@ -26,7 +29,7 @@ test('seed x data shorthands expand to the cartesian product, seed outermost', (
 
 test('no overrides is one experiment with the current params; duplicates collapse', () => {
   assert.deepEqual(expandSweep([]), [[]]);
-  assert.equal(expandSweep(shorthandOverrides({ seed: '1,1,2' })).length, 2);
+  assert.equal(expandSweep(shorthandOverrides({ seed: '1,1,2' }, EXP_SHORTHANDS)).length, 2);
 });
 
 test('-S parses files, dotted keys, typed values and comma lists', () => {
@@ -65,12 +68,15 @@ test('malformed -S, --seed and --data fail with one-line usage errors', () => {
     "malformed -S notes.txt:a=1: 'notes.txt' is not a params file (.yaml, .yml, .json or .toml)",
   );
   usage(() => parseSetArg('a=1,,2'), "malformed -S a=1,,2: empty value in '1,,2'");
-  usage(() => shorthandOverrides({ seed: '4x' }), "malformed --seed '4x': '4x' is not an integer");
+  usage(() => shorthandOverrides({ seed: '4x' }, EXP_SHORTHANDS), "malformed --seed '4x': '4x' is not an integer");
   usage(
-    () => shorthandOverrides({ data: 'v1++v2' }),
+    () => shorthandOverrides({ data: 'v1++v2' }, EXP_SHORTHANDS),
     "malformed --data 'v1++v2': expected partitions joined by '+', e.g. v1 or v1+v2",
   );
-  usage(() => shorthandOverrides({ data: 'v1+v1' }), "malformed --data 'v1+v1': partition 'v1' appears twice");
+  usage(
+    () => shorthandOverrides({ data: 'v1+v1' }, EXP_SHORTHANDS),
+    "malformed --data 'v1+v1': partition 'v1' appears twice",
+  );
 });
 
 test('generated names are adjective-noun, unique, valid refs', () => {
@@ -168,10 +174,10 @@ test('declared choices reject unknown values and repeated parts before anything 
     'params.yaml:data': { values: ['v1', 'v2', 'v3'], join: '+' },
     'params.yaml:train.model': { values: ['seed', 'bn'] },
   };
-  const combos = expandSweep(shorthandOverrides({ seed: '1', data: 'v1,v1+v2+v3' }));
+  const combos = expandSweep(shorthandOverrides({ seed: '1', data: 'v1,v1+v2+v3' }, EXP_SHORTHANDS));
   for (const c of combos) checkChoices(c, choices);
   usage(
-    () => checkChoices(expandSweep(shorthandOverrides({ data: 'v1+v4' }))[0]!, choices),
+    () => checkChoices(expandSweep(shorthandOverrides({ data: 'v1+v4' }, EXP_SHORTHANDS))[0]!, choices),
     "invalid value 'v1+v4' for data: 'v4' is not one of v1, v2, v3 (joined by '+')",
   );
   usage(

@@ -1,64 +1,22 @@
-/** Minimal RFC 4180 CSV for the index and manifest files (class names from image folders may hold commas). */
+/** RFC 4180 CSV for the index and manifest files (class names from image folders may hold commas). */
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import { StageError } from '../common/stage.js';
 
-const quote = (field: string): string => (/[",\r\n]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field);
-
+/** Fields quoted only when they hold a comma, quote or line break; LF line ends and a final newline. */
 export function toCsv(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
-  const lines = [header.map(quote).join(',')];
-  for (const row of rows) lines.push(row.map((f) => quote(String(f))).join(','));
-  return `${lines.join('\n')}\n`;
+  return stringify([header, ...rows]);
 }
 
 /** Parses CSV text into records keyed by the header, checking that every column in `need` is present. */
 export function parseCsv(text: string, file: string, need: readonly string[]): Record<string, string>[] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i += 2;
-        continue;
-      }
-      if (c === '"') {
-        quoted = false;
-        i++;
-        continue;
-      }
-      field += c;
-      i++;
-      continue;
-    }
-    if (c === '"' && field === '') {
-      quoted = true;
-      i++;
-      continue;
-    }
-    if (c === ',') {
-      row.push(field);
-      field = '';
-      i++;
-      continue;
-    }
-    if (c === '\n' || c === '\r') {
-      row.push(field);
-      field = '';
-      rows.push(row);
-      row = [];
-      i += c === '\r' && text[i + 1] === '\n' ? 2 : 1;
-      continue;
-    }
-    field += c;
-    i++;
-  }
-  if (quoted) throw new StageError(`${file}: unterminated quoted field`, 'Re-run the stage that wrote it.');
-  if (field !== '' || row.length > 0) {
-    row.push(field);
-    rows.push(row);
+  let rows: string[][];
+  try {
+    rows = parse(text, { relax_column_count: true });
+  } catch (e) {
+    const { code, lines } = e as { code?: string; lines?: number };
+    const what = code === 'CSV_QUOTE_NOT_CLOSED' ? 'unterminated quoted field' : (e as Error).message;
+    throw new StageError(`${file}${lines ? `:${lines}` : ''}: ${what}`, 'Re-run the stage that wrote it.');
   }
   const header = rows.shift();
   if (!header) throw new StageError(`${file}: empty CSV file`, 'Re-run the stage that wrote it.');
