@@ -30,7 +30,14 @@ export interface WalkedTree {
   count: number;
 }
 
-export async function walkTree(root: string, opts: { parallel?: boolean } = {}): Promise<WalkedTree> {
+export interface WalkOptions {
+  /** Use the worker thread (default: for big trees when a core is idle). */
+  parallel?: boolean;
+  /** Tests: leave every stat to the worker, so what it writes is what they check. */
+  workerOnly?: boolean;
+}
+
+export async function walkTree(root: string, opts: WalkOptions = {}): Promise<WalkedTree> {
   const relpaths: string[] = [];
   /** Stats of symlinked files, taken while listing (index -> stat); every other file is stat'ed below. */
   const linked = new Map<number, Stats>();
@@ -62,7 +69,7 @@ export async function walkTree(root: string, opts: { parallel?: boolean } = {}):
   }
 
   const n = relpaths.length;
-  const parallel = (opts.parallel ?? wantThread()) && n >= PARALLEL_MIN;
+  const parallel = opts.parallel ?? (n >= PARALLEL_MIN && wantThread()); // tests force it with `parallel: true`
   const shared = new SharedArrayBuffer(8 + 24 * n);
   const ctl = new Int32Array(shared, 0, 2); // [next chunk, worker state: 0 not started, 1 working, 2 closed]
   const stats = new Float64Array(shared, 8, 3 * n);
@@ -72,14 +79,14 @@ export async function walkTree(root: string, opts: { parallel?: boolean } = {}):
     stats[3 * i + 2] = st.size;
   }
   const done = parallel ? await startWorker(root, relpaths, linked, shared, n) : undefined;
-  for (;;) {
+  for (; !(opts.workerOnly && done); ) {
     const from = Atomics.add(ctl, 0, 1) * CHUNK;
     if (from >= n) break;
     statChunk(root, relpaths, linked, stats, from, Math.min(n, from + CHUNK));
     await yieldToLoop();
   }
   // A worker that has not started by now is not waited for.
-  if (done !== undefined) await done(Atomics.compareExchange(ctl, 1, 0, 2) !== 0);
+  if (done !== undefined) await done(opts.workerOnly === true || Atomics.compareExchange(ctl, 1, 0, 2) !== 0);
   return compact(relpaths, stats, n);
 }
 

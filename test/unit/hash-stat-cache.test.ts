@@ -307,3 +307,21 @@ test('a broken symlink inside a directory output is reported, not silently skipp
     return true;
   });
 });
+
+test('the walk with a worker thread sharing the stats gives exactly what the main thread alone gives', async () => {
+  const { walkTree } = await import('../../src/hash/walk.js');
+  const dir = await tempDir();
+  const data = path.join(dir, 'data');
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 1500; i++) files[`d${i % 7}/sub${i % 3}/f${i}.txt`] = `${i}`;
+  await writeTree(data, files);
+  await fs.symlink(path.join(data, 'd0', 'sub0', 'f0.txt'), path.join(data, 'link.txt'));
+  const serial = await walkTree(data, { parallel: false });
+  const parallel = await walkTree(data, { parallel: true, workerOnly: true });
+  assert.equal(serial.count, 1501);
+  assert.deepEqual(parallel.relpaths, serial.relpaths);
+  assert.deepEqual([...parallel.stats], [...serial.stats]);
+  const i = serial.relpaths.indexOf('link.txt');
+  const target = await fs.stat(path.join(data, 'd0', 'sub0', 'f0.txt'));
+  assert.deepEqual([...serial.stats.subarray(3 * i, 3 * i + 3)], [target.ino, target.mtimeMs, target.size]);
+});
