@@ -13,7 +13,8 @@ import { compareCodePoints, manifestJson } from './pyjson.js';
 import type { FileStat, StatCache } from './stat-cache.js';
 import { racyWindow } from './stat-table.js';
 import { asMd5, type DirEntry, type Md5 } from './types.js';
-import { walkTree } from './walk.js';
+import { PARALLEL_MIN, walkTree, wantThread } from './walk.js';
+import { hashFilesParallel } from './parallel-hash.js';
 import { yieldToLoop } from '../util/yield.js';
 
 export interface HashResult {
@@ -149,6 +150,21 @@ export class CachingHasher {
 
     let sinceYield = 0;
     let readAt = Date.now();
+    // Many files to read and nothing to do with their bytes but hash them: two cores when one is idle.
+    const plain = hooks.onContent === undefined && this.injected === undefined && this.onRead === undefined;
+    if (plain && misses.length >= PARALLEL_MIN && wantThread()) {
+      const absPaths = misses.map((k) => `${absPath}/${entries[k]!.relpath}`);
+      const md5s = await hashFilesParallel(
+        absPaths,
+        misses.map((k) => entries[k]!.size),
+      );
+      for (let m = 0; m < misses.length; m++) {
+        const k = misses[m]!;
+        entries[k]!.md5 = md5s[m]!;
+        this.statCache.setFile(absPaths[m]!, fileStat(stats, order[k]!), md5s[m]!, readAt);
+      }
+      misses.length = 0;
+    }
     for (let m = 0; m < misses.length; m++) {
       const k = misses[m]!;
       const e = entries[k]!;

@@ -20,7 +20,7 @@ import { yieldToLoop } from '../util/yield.js';
 
 const CHUNK = 1024;
 /** Fewer files than this are not worth a worker's start-up (~30 ms of the other core). */
-const PARALLEL_MIN = 20_000;
+export const PARALLEL_MIN = 20_000;
 
 export interface WalkedTree {
   /** POSIX paths relative to the walked directory, in walk order (names sorted per directory). */
@@ -94,7 +94,7 @@ export async function walkTree(root: string, opts: WalkOptions = {}): Promise<Wa
  * A second thread only pays when a core is idle: on a busy machine (load average at or above the
  * cores minus one) it measured 15% slower and 30 MB bigger. LOCKSTEP_WALK_THREADS=0/1 decides instead.
  */
-function wantThread(): boolean {
+export function wantThread(): boolean {
   const env = process.env.LOCKSTEP_WALK_THREADS;
   if (env === '0' || env === '1') return env === '1';
   const cores = availableParallelism();

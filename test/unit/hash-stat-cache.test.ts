@@ -325,3 +325,24 @@ test('the walk with a worker thread sharing the stats gives exactly what the mai
   const target = await fs.stat(path.join(data, 'd0', 'sub0', 'f0.txt'));
   assert.deepEqual([...serial.stats.subarray(3 * i, 3 * i + 3)], [target.ino, target.mtimeMs, target.size]);
 });
+
+test('hashing on a worker thread gives every file its own md5, in order', async () => {
+  const { hashFilesParallel } = await import('../../src/hash/parallel-hash.js');
+  const dir = await tempDir();
+  const files: Record<string, string | Uint8Array> = { big: Buffer.alloc((2 << 20) + 1, 7) }; // several reads
+  for (let i = 0; i < 200; i++) files[`f${i}`] = `file ${i}`;
+  await writeTree(dir, files);
+  const paths = Object.keys(files).map((f) => path.join(dir, f));
+  const sizes = await Promise.all(paths.map(async (p) => (await fs.stat(p)).size));
+  const viaWorker = await hashFilesParallel(paths, sizes, { workerOnly: true });
+  const shared = await hashFilesParallel(paths, sizes);
+  const direct = await Promise.all(paths.map((p) => hashFile(p)));
+  assert.deepEqual(viaWorker, direct);
+  assert.deepEqual(shared, direct);
+  await fs.rm(paths[3] as string);
+  await assert.rejects(
+    hashFilesParallel(paths, sizes, { workerOnly: true }),
+    /ENOENT/,
+    'an unreadable file is an error',
+  );
+});
