@@ -37,7 +37,11 @@ export const LOCK_FILES: Record<string, string> = { 'pipeline.yaml': 'pipeline.l
 export function findProjectRoot(cwd: string): string {
   let dir = path.resolve(cwd);
   for (;;) {
-    if (PIPELINE_FILES.some((f) => existsSync(path.join(dir, f))) || existsSync(path.join(dir, '.lockstep')))
+    if (
+      PIPELINE_FILES.some((f) => existsSync(path.join(dir, f))) ||
+      existsSync(path.join(dir, '.lockstep')) ||
+      existsSync(path.join(dir, '.dvc'))
+    )
       return dir;
     const parent = path.dirname(dir);
     if (parent === dir) {

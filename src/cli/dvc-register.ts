@@ -131,4 +131,50 @@ export function registerDvcCommands(program: Command): void {
         (m) => m.unfreeze,
       ),
     );
+
+  program
+    .command('add')
+    .description("track data outside the pipeline: cache it, write <path>.dvc (DVC's format), git-ignore it")
+    .argument('<paths...>', 'files or folders')
+    .option('--wait [seconds]', 'wait for another lockstep holding the repository lock')
+    .action(
+      from(
+        () => import('./data.js'),
+        (m) => m.add,
+      ),
+    );
+  program
+    .command('commit')
+    .description('record the current content of data tracked by .dvc files (all when no targets)')
+    .argument('[targets...]', '.dvc files or the data they track')
+    .option('--wait [seconds]', 'wait for another lockstep holding the repository lock')
+    .action(
+      from(
+        () => import('./data.js'),
+        (m) => m.commit,
+      ),
+    );
+  program
+    .command('remove')
+    .description('stop tracking data: remove its .dvc file and .gitignore entry (the data stays)')
+    .argument('<targets...>', '.dvc files or the data they track')
+    .option('--wait [seconds]', 'wait for another lockstep holding the repository lock')
+    .action(
+      from(
+        () => import('./data.js'),
+        (m) => m.remove,
+      ),
+    );
+  program
+    .command('move')
+    .description('move data tracked by a .dvc file, and the .dvc file with it')
+    .argument('<src>', 'tracked data (or its .dvc file)')
+    .argument('<dst>', 'new path (or an existing folder to move into)')
+    .option('--wait [seconds]', 'wait for another lockstep holding the repository lock')
+    .action(
+      from(
+        () => import('./data.js'),
+        (m) => m.move,
+      ),
+    );
 }

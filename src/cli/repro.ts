@@ -64,9 +64,10 @@ export async function run(targets: string[], flags: ReproFlags, cmd: Command): P
       const others = summary.failures.slice(1).map((f) => f.stage);
       const more = others.length ? ` (also failed: ${others.join(', ')})` : '';
       throw new LockstepError(
-        'stage-failed',
+        first.reason ?? 'stage-failed',
         `${first.message}${more}`,
-        'Its outputs were not cached and downstream stages did not run; fix it and run lockstep repro again.',
+        first.hint ??
+          'Its outputs were not cached and downstream stages did not run; fix it and run lockstep repro again.',
       );
     }
     if (!flags.json && !g.quiet && !flags.dry) {

@@ -34,6 +34,9 @@ export async function loadPipeline(root: string, opts: LoadOptions = {}): Promis
   const cache = opts.params ?? new ParamsCache(root);
   const file = PIPELINE_FILES.find((f) => existsSync(path.join(root, f)));
   if (!file) {
+    // A data-only repository (`lockstep init`, or DVC's `.dvc/` with only .dvc files) has no stages yet.
+    if (existsSync(path.join(root, '.lockstep')) || existsSync(path.join(root, '.dvc')))
+      return { file: existsSync(path.join(root, '.dvc')) ? 'dvc.yaml' : 'pipeline.yaml', stages: [] };
     throw new LockstepError(
       'not-a-repo',
       `no pipeline.yaml or dvc.yaml in ${root}`,

@@ -8,6 +8,8 @@ import { LockstepError } from '../errors.js';
 import type { HashResult } from '../hash/index.js';
 import { absPath, type Workspace } from './context.js';
 import { selectStages } from './plan.js';
+import { splitTargets } from './status.js';
+import type { Md5 } from '../hash/types.js';
 
 export interface CheckoutWorkspaceOptions {
   /** Stages whose outputs to restore (each alone, without upstream); all stages when empty. */
@@ -49,16 +51,29 @@ async function losesData(store: ObjectStore, current: HashResult): Promise<boole
 export async function checkoutWorkspace(ws: Workspace, opts: CheckoutWorkspaceOptions): Promise<CheckoutResult> {
   const result: CheckoutResult = { restored: [], unchanged: [], problems: [] };
   try {
-    const sel = selectStages(ws.graph, {
-      targets: opts.targets,
-      singleItem: opts.targets.length > 0,
-      downstream: false,
-    });
+    // .dvc files are targets too (`data.dvc` or the data path), and are restored with the stages' outputs.
+    const split = splitTargets(ws, opts.targets);
+    const onlyData = opts.targets.length > 0 && split.stages.length === 0;
+    const sel = onlyData
+      ? ({ ok: true, value: [] as string[] } as const)
+      : selectStages(ws.graph, { targets: split.stages, singleItem: opts.targets.length > 0, downstream: false });
     if (!sel.ok) throw sel.error;
+    const work: { stage: string; o: { path: string; md5: Md5; size: number; nfiles?: number } }[] = [];
     for (const stage of sel.value) {
       const def = ws.graph.byName.get(stage)!;
       for (const o of ws.lock.stages[stage]?.outs ?? []) {
         if (def.outs.find((d) => d.path === o.path)?.cache === false) continue;
+        work.push({ stage, o });
+      }
+    }
+    for (const f of opts.targets.length ? split.dvcFiles : ws.dvcFiles) {
+      for (const o of f.outs) {
+        if (o.md5 && o.cache)
+          work.push({ stage: f.file, o: { path: o.path, md5: o.md5, size: o.size ?? 0, nfiles: o.nfiles } });
+      }
+    }
+    for (const { stage, o } of work) {
+      {
         const ref = { stage, path: o.path };
         const abs = absPath(ws, o.path);
         const current = await ws.hasher.hashPath(abs);
@@ -70,7 +85,7 @@ export async function checkoutWorkspace(ws: Workspace, opts: CheckoutWorkspaceOp
         if (current && !opts.force && (await losesData(ws.store, current))) {
           const error = new LockstepError(
             'usage',
-            `output '${o.path}' of stage '${stage}' has changes that are not in the cache`,
+            `output '${o.path}' of ${stage.endsWith('.dvc') ? stage : `stage '${stage}'`} has changes that are not in the cache`,
             'Move it away, or run lockstep checkout --force to discard the changes.',
           );
           result.problems.push({ ...ref, kind: 'kept-local-changes', error });

@@ -8,6 +8,8 @@ import { LOCK_FILES, findProjectRoot, openProject, type Project } from '../proje
 import { acquireRepoLock, type LockHolder } from './repo-lock.js';
 import { buildGraph, type Graph } from './graph.js';
 import { lockToRepoPaths, readLockFile, type LockFile } from './lockfile.js';
+import { collectDvcFiles } from '../dvcfile/collect.js';
+import type { DvcFile } from '../dvcfile/format.js';
 
 /** Everything a verb needs about one workspace, loaded once. */
 export interface Workspace {
@@ -20,6 +22,8 @@ export interface Workspace {
   store: LocalObjectStore;
   /** Params files read once per command; cleared after a stage runs (it may write one). */
   params: ParamsCache;
+  /** Data tracked outside the pipeline by `.dvc` files (`lockstep add`, or a DVC repository's). */
+  dvcFiles: DvcFile[];
 }
 
 export async function openWorkspace(cwd: string = process.cwd()): Promise<Workspace> {
@@ -28,7 +32,13 @@ export async function openWorkspace(cwd: string = process.cwd()): Promise<Worksp
   const graph = buildGraph(pipeline.stages);
   if (!graph.ok) throw graph.error;
   const lockPath = path.join(project.root, LOCK_FILES[pipeline.file] ?? 'pipeline.lock');
-  const [onDisk, hasher] = await Promise.all([readLockFile(lockPath), openHasher(project.cacheDir)]);
+  // Stage outputs are data folders: never searched for .dvc files.
+  const outDirs = pipeline.stages.flatMap((s) => s.outs.map((o) => o.path));
+  const [onDisk, hasher, dvcFiles] = await Promise.all([
+    readLockFile(lockPath),
+    openHasher(project.cacheDir),
+    collectDvcFiles(project.root, outDirs),
+  ]);
   const lock = lockToRepoPaths(onDisk, stageWdirs(graph.value));
   return {
     project,
@@ -39,6 +49,7 @@ export async function openWorkspace(cwd: string = process.cwd()): Promise<Worksp
     hasher,
     store: openObjectStore(project.cacheDir),
     params: new ParamsCache(project.root),
+    dvcFiles,
   };
 }
 

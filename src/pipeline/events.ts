@@ -22,6 +22,7 @@ export type StageOutcome = 'fresh' | 'frozen' | 'ran' | 'restored' | 'failed' | 
 
 export interface ReproSummary {
   outcomes: Map<string, StageOutcome>;
-  failures: { stage: string; message: string }[];
+  /** `reason`/`hint` when the stage failed before running for a known cause (a missing dependency). */
+  failures: { stage: string; message: string; reason?: 'missing-dep'; hint?: string }[];
   interrupted: boolean;
 }

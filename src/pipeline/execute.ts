@@ -10,6 +10,7 @@ import { absPath, stageWdirs, type Workspace } from './context.js';
 import type { Emit, ReproSummary, StageOutcome } from './events.js';
 import { ignoreOutputs } from './gitignore.js';
 import { withDownstream } from './graph.js';
+import { trackedBy } from '../dvcfile/collect.js';
 import { LockWriter, lockedPath, type LockedPath, type LockedStage } from './lockfile.js';
 import { collectStaleReasons, forgetObservations, observeStage } from './observe.js';
 import { planRepro, selectStages } from './plan.js';
@@ -47,10 +48,15 @@ function canUseRunCache(stage: StageDef): boolean {
 }
 
 /**
- * Configuration problems surface before anything runs: every selected stage's params resolve, and its
- * deps exist or are produced by some stage.
+ * Configuration problems surface before anything runs: every selected stage's params resolve. A dep that
+ * no stage produces and that does not exist blocks only the stages that need it (and their downstream),
+ * as in DVC: the others run. Data tracked by a .dvc file is a valid source; when it is not in the
+ * workspace the message says how to get it.
  */
-async function checkBeforeRunning(ws: Workspace, selected: string[]): Promise<void> {
+async function checkBeforeRunning(
+  ws: Workspace,
+  selected: string[],
+): Promise<Map<string, { message: string; hint: string }>> {
   for (const name of selected) {
     const stage = ws.graph.byName.get(name)!;
     if (!stage.frozen) await resolveStageParams(ws.project.root, stage, ws.params);
@@ -61,20 +67,29 @@ async function checkBeforeRunning(ws: Workspace, selected: string[]): Promise<vo
     e.paths.forEach((p) => set.add(p));
     produced.set(e.to, set);
   }
+  const blocked = new Map<string, { message: string; hint: string }>();
   for (const name of selected) {
     const stage = ws.graph.byName.get(name)!;
     if (stage.frozen) continue;
     for (const d of stage.deps) {
-      if (produced.get(name)?.has(d.path)) continue;
-      if (!existsSync(absPath(ws, d.path))) {
-        throw new LockstepError(
-          'missing-dep',
-          `stage '${name}': dependency '${d.path}' does not exist and no stage produces it`,
-          'Create it, or fix the path in deps.',
-        );
-      }
+      if (produced.get(name)?.has(d.path) || existsSync(absPath(ws, d.path))) continue;
+      const tracker = trackedBy(ws.dvcFiles, d.path);
+      blocked.set(
+        name,
+        tracker
+          ? {
+              message: `stage '${name}': dependency '${d.path}' is tracked by ${tracker.file} but is not in the workspace`,
+              hint: `Run lockstep checkout ${tracker.file} (or lockstep pull ${tracker.file}).`,
+            }
+          : {
+              message: `stage '${name}': dependency '${d.path}' does not exist and no stage produces it`,
+              hint: 'Create it, or fix the path in deps.',
+            },
+      );
+      break;
     }
   }
+  return blocked;
 }
 
 export async function reproduce(
@@ -97,7 +112,7 @@ export async function reproduce(
     return summary;
   }
 
-  await checkBeforeRunning(ws, selected);
+  const blocked = await checkBeforeRunning(ws, selected);
   const writer = new LockWriter(ws.lockPath, ws.lock, ws.graph.order, stageWdirs(ws.graph), async (f) => {
     const r = await ws.params.read(f);
     return r.ok ? r.floats : undefined;
@@ -133,8 +148,22 @@ export async function reproduce(
       if (!stopLaunching && !signal.aborted) {
         for (const name of [...pending]) {
           if (running.size >= Math.max(1, opts.jobs)) break;
-          if (!ready(name)) continue;
+          if (!pending.has(name) || !ready(name)) continue;
           pending.delete(name);
+          const block = blocked.get(name);
+          if (block) {
+            // only this stage and its downstream fail; independent stages still run
+            emit({ type: 'stage-failed', stage: name, message: block.message });
+            summary.outcomes.set(name, 'failed');
+            summary.failures.push({ stage: name, message: block.message, reason: 'missing-dep', hint: block.hint });
+            for (const d of withDownstream(ws.graph, [name])) {
+              if (d !== name && pending.delete(d)) {
+                summary.outcomes.set(d, 'skipped');
+                emit({ type: 'stage-skipped', stage: d, because: `upstream stage '${name}' failed` });
+              }
+            }
+            continue;
+          }
           const task = runOne(ws, writer, name, opts, emit, signal)
             .then(({ outcome, message }) => finish(name, outcome, message))
             .catch((e: unknown) => {

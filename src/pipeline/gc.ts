@@ -111,6 +111,8 @@ export async function garbageCollect(
   try {
     // roots are read with the cache held, so a run that ended meanwhile has recorded what it wrote
     const used = new Set<Md5>(hashesOf(ws.lock));
+    // data tracked by the workspace's .dvc files is a root too (a small hook: .dvc files of other revisions are not read)
+    for (const f of ws.dvcFiles) for (const o of f.outs) if (o.md5) used.add(o.md5);
     const revs = await scopeRevisions(root, scope);
     const lockName = path.basename(ws.lockPath) || LOCK_FILES['pipeline.yaml']!;
     for (const lock of await locksAt(root, lockName, revs)) for (const h of hashesOf(lock)) used.add(h);

@@ -65,13 +65,20 @@ export function lockFilePath(root: string): string {
   return path.join(root, 'pipeline.lock');
 }
 
+/**
+ * The lock file's stages plus the data tracked by .dvc files (as entries named after the .dvc file,
+ * `data/raw.dvc`), so push/fetch/pull move both. Refused only when neither records anything.
+ */
 export async function readLockFile(root: string): Promise<LockFile> {
   const file = lockFilePath(root);
+  const { collectDvcFiles, dvcFilesAsLock } = await import('../dvcfile/collect.js');
+  const tracked = dvcFilesAsLock(await collectDvcFiles(root));
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (Object.keys(tracked.stages).length) return tracked;
       throw new LockstepError(
         'missing-object',
         `${path.basename(file)} does not exist: nothing is recorded to transfer`,
@@ -80,7 +87,8 @@ export async function readLockFile(root: string): Promise<LockFile> {
     }
     throw e;
   }
-  return parseLockFile(text, path.basename(file));
+  const lock = parseLockFile(text, path.basename(file));
+  return { ...lock, stages: { ...lock.stages, ...tracked.stages } };
 }
 
 /** `push` and `remote` of every output in the pipeline file (empty when it cannot be read). */
@@ -90,6 +98,11 @@ export async function readOutputFlags(root: string): Promise<Map<string, { push:
   const pipeline = await loadPipeline(root);
   for (const stage of pipeline.stages) {
     for (const o of stage.outs) flags.set(flagKey(stage.name, o.path), { push: o.push, remote: o.remote });
+  }
+  const { collectDvcFiles } = await import('../dvcfile/collect.js');
+  for (const f of await collectDvcFiles(root)) {
+    for (const o of f.outs)
+      flags.set(flagKey(f.file, o.path), { push: o.push, ...(o.remote ? { remote: o.remote } : {}) });
   }
   return flags;
 }
