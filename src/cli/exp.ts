@@ -39,16 +39,21 @@ export async function run(opts: RunOpts, cmd: Command): Promise<number> {
   const { onInterrupt } = await import('../util/interrupt.js');
   const stopListening = onInterrupt(() => controller.abort());
   const started = Date.now();
+  const { headline, liveView } = await import('./exp-progress.js');
+  const view = await liveView(err);
   const onEvent = (e: ExpEvent) => {
     if (opts.json) return out(JSON.stringify(e));
     if (quiet) return;
     switch (e.type) {
+      case 'progress':
+        return view.progress(e.name, e.stage, e.epoch, e.epochs);
       case 'planned':
         return err(
           `Running ${e.experiments.length} experiment${e.experiments.length > 1 ? 's' : ''} from ${e.baseline.slice(0, 7)} (${e.jobs} at a time)`,
         );
       case 'start':
-        return err(`  started  ${e.name}  ${describeAssignments(e.assignments)}`);
+        err(`  started  ${e.name}  ${describeAssignments(e.assignments)}`);
+        return view.start(e.name);
       case 'warmup':
         return err(`  ${e.name}: running shared stages first: ${e.stages.join(', ')}`);
       case 'done': {
@@ -59,7 +64,11 @@ export async function run(opts: RunOpts, cmd: Command): Promise<number> {
         const why = r.error
           ? `: ${[...errLines].reverse().find((l) => l.startsWith('[')) ?? errLines.pop() ?? ''}`
           : '';
-        return err(`  ${r.state === 'success' ? 'done   ' : 'FAILED '}  ${r.name}  ${secs}s${why}`);
+        const metric = r.state === 'success' ? headline(r.metrics) : '';
+        return view.done(
+          r.name,
+          `  ${r.state === 'success' ? 'done   ' : 'FAILED '}  ${r.name}  ${secs}s${metric ? `  ${metric}` : ''}${why}`,
+        );
       }
     }
   };
@@ -74,6 +83,7 @@ export async function run(opts: RunOpts, cmd: Command): Promise<number> {
       bin: DEFAULT_BIN,
       reproArgs: opts.runCache === false ? ['--no-run-cache'] : [],
     });
+    view.stop();
     const failed = results.filter((r) => r.state === 'failed');
     const ran = results.reduce((n, r) => n + r.stages.ran.length, 0);
     const restored = results.reduce((n, r) => n + r.stages.restored.length, 0);
@@ -106,6 +116,7 @@ export async function run(opts: RunOpts, cmd: Command): Promise<number> {
     }
     return failed.length ? 1 : 0;
   } finally {
+    view.stop();
     stopListening();
   }
 }

@@ -49,3 +49,25 @@ export function readReproOutput(stdout: string, stderr: string): { log: string; 
   for (const raw of stderr.split('\n')) if (raw.trim()) lines.push(raw);
   return { log: lines.join('\n'), stages };
 }
+
+/** What a running experiment is doing, read from one line of its repro's JSON events. */
+export type LiveProgress = { stage: string; epoch?: number; epochs?: number };
+
+/** A stage reports progress with output lines starting `epoch N/M` (the train stage does, per epoch). */
+const EPOCH_RE = /^epoch (\d+)\/(\d+)\b/;
+
+export function progressOf(line: string): LiveProgress | null {
+  if (!line.startsWith('{')) return null;
+  let e: ReproEvent;
+  try {
+    e = JSON.parse(line) as ReproEvent;
+  } catch {
+    return null;
+  }
+  if (e.type === 'stage-start') return { stage: e.stage };
+  if (e.type === 'stage-output') {
+    const m = EPOCH_RE.exec(e.line.trim());
+    if (m) return { stage: e.stage, epoch: Number(m[1]), epochs: Number(m[2]) };
+  }
+  return null;
+}

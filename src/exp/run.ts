@@ -21,7 +21,7 @@ import { checkChoices, loadExpConfig } from './exp-config.js';
 import { collectRecordFiles, paramsFilesOf } from './collect.js';
 import { gitMaybe } from './git.js';
 import { planNames } from './names.js';
-import { readReproOutput, type StageCounts } from './repro-log.js';
+import { progressOf, readReproOutput, type StageCounts } from './repro-log.js';
 import { applyAssignments, parseParamsText } from './params-edit.js';
 import { expRef, META_PATH, takenNames, writeRecord, type RecordMeta } from './records.js';
 import { planSweep, stageSignatures } from './schedule.js';
@@ -69,6 +69,8 @@ export interface ExperimentResult {
   assignments: Assignment[];
   /** Stages that ran and stages restored from the run-cache in this experiment. */
   stages: StageCounts;
+  /** Flattened metrics of every metrics file (as recorded). */
+  metrics: Record<string, Record<string, unknown>>;
   error?: string;
 }
 
@@ -76,6 +78,7 @@ export type ExpEvent =
   | { type: 'planned'; baseline: string; experiments: PlannedExperiment[]; jobs: number }
   | { type: 'start'; name: string; assignments: Assignment[] }
   | { type: 'warmup'; name: string; stages: string[] }
+  | { type: 'progress'; name: string; stage: string; epoch?: number; epochs?: number }
   | { type: 'done'; result: ExperimentResult };
 
 export function logTail(log: string, lines = LOG_TAIL_LINES): string {
@@ -236,6 +239,16 @@ async function sweep(ctx: Awaited<ReturnType<typeof prepare>>, opts: ExpRunOptio
       maxBuffer: 64 * 1024 * 1024,
     });
     running.add(child);
+    // repro's events stream in as JSON lines: the stage that started and `epoch N/M` lines become progress
+    let pending = '';
+    child.stdout?.on('data', (b: Buffer) => {
+      const lines = (pending + b.toString('utf8')).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        const p = progressOf(line);
+        if (p) emit({ type: 'progress', name, ...p });
+      }
+    });
     try {
       const r = await child;
       const { log, stages } = readReproOutput(String(r.stdout ?? ''), String(r.stderr ?? ''));
@@ -325,6 +338,7 @@ async function sweep(ctx: Awaited<ReturnType<typeof prepare>>, opts: ExpRunOptio
         durationMs,
         assignments: exp.assignments,
         stages,
+        metrics: meta.metrics,
       };
       if (meta.error) result.error = meta.error;
       emit({ type: 'done', result });

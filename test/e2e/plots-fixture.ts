@@ -24,6 +24,7 @@ for (let e = 1; e <= epochs; e++) {
   // written whole after each epoch (temp + rename), as the real train stage does
   fs.writeFileSync('plots/train.json.tmp', JSON.stringify(history, null, 1));
   fs.renameSync('plots/train.json.tmp', 'plots/train.json');
+  console.log('epoch ' + e + '/' + epochs + ': loss ' + history[e - 1].loss);
 }
 const classes = ['cat', 'dog', 'ship'];
 let csv = 'id,true_label,pred_label\\n';

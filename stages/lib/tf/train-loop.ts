@@ -113,8 +113,11 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
       if (now - lastLog > PROGRESS_EVERY_MS) {
         lastLog = now;
         const done = start + n;
+        const rate = done / ((now - t0) / 1000);
+        const epochLeft = (nTrain - done) / rate;
         log(
-          `  epoch ${epoch + 1}: ${done}/${nTrain} images, loss ${fmt(lossSum / done)}, ${(done / ((now - t0) / 1000)).toFixed(1)} images/s`,
+          `  epoch ${epoch + 1} of ${p.epochs}: ${done}/${nTrain} images, loss ${fmt(lossSum / done)}, ${rate.toFixed(1)} images/s, ` +
+            `epoch done in ${duration(epochLeft)}, run in ${duration(epochLeft + ((p.epochs - epoch - 1) * nTrain) / rate)}`,
         );
       }
     }
@@ -148,7 +151,7 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
     log(
       `epoch ${record.epoch}/${p.epochs}: loss ${fmt(record.loss)} acc ${fmt(record.accuracy)} ` +
         `val_loss ${fmt(record.val_loss)} val_acc ${fmt(record.val_acc)} lr ${record.lr} | ` +
-        `${(nTrain / (epochMs / 1000)).toFixed(1)} images/s | tensors ${tf.memory().numTensors}` +
+        `${(nTrain / (epochMs / 1000)).toFixed(1)} images/s | run done in ${duration(((p.epochs - state.epoch) * trainMs) / epochsThisRun / 1000)} | tensors ${tf.memory().numTensors}` +
         (state.stopped ? ` | early stop (best epoch ${state.bestEpoch})` : ''),
     );
   }
@@ -207,3 +210,12 @@ function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
 }
 
 const fmt = (x: number) => x.toFixed(4);
+
+/** 75 -> '1m15s', 4000 -> '1h06m': the time left, to the second under an hour. */
+export function duration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
