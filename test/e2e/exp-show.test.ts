@@ -77,32 +77,43 @@ test('exp show renders table, csv, markdown, group-by; list, diff, remove, apply
   assert.equal(await p.git('for-each-ref', 'refs/exps/'), '');
 });
 
-test('exp show never loads TensorFlow.js', async () => {
+test('status, dag, exp show and --help never load TensorFlow.js nor the AWS SDK', async () => {
   const { p } = await setup();
   assert.equal((await p.run(['exp', 'run', '-n', 'one'])).exitCode, 0);
-  const hook = path.join(p.dir, 'no-tfjs.mjs');
+  // an S3 remote as the default: the read-only verbs must still not load its SDK
+  assert.equal((await p.run(['remote', 'add', '-d', 's3store', 's3://bucket/prefix'])).exitCode, 0);
+  const hook = path.join(p.dir, 'no-heavy.mjs');
+  const forbidden = ['@tensorflow', '/stages/', '@aws-sdk', '@smithy'];
   await fs.writeFile(
     hook,
     `import { register } from 'node:module';
-register('data:text/javascript,' + encodeURIComponent('export async function resolve(s, c, next) { if (s.includes("@tensorflow") || s.includes("/stages/")) throw new Error("forbidden module loaded: " + s); return next(s, c); }'));
+register('data:text/javascript,' + encodeURIComponent('export async function resolve(s, c, next) { if (${JSON.stringify(forbidden)}.some((f) => s.includes(f))) throw new Error("forbidden module loaded: " + s); return next(s, c); }'));
 `,
   );
-  // the hook itself works: importing tfjs under it fails
-  const control = await execa(
-    process.execPath,
-    ['--import', hook, '-e', 'await import("@tensorflow/tfjs-core")', '--input-type=module'],
-    { cwd: path.dirname(CLI), reject: false },
-  );
-  assert.notEqual(control.exitCode, 0);
-  assert.match(control.stderr, /forbidden module loaded: @tensorflow\/tfjs-core/);
+  // the hook itself works: importing tfjs or the AWS SDK under it fails
+  for (const mod of ['@tensorflow/tfjs-core', '@aws-sdk/client-s3']) {
+    const control = await execa(
+      process.execPath,
+      ['--import', hook, '-e', `await import(${JSON.stringify(mod)})`, '--input-type=module'],
+      { cwd: path.dirname(CLI), reject: false },
+    );
+    assert.notEqual(control.exitCode, 0);
+    assert.match(control.stderr, new RegExp(`forbidden module loaded: ${mod.replace('/', '\\/')}`));
+  }
   for (const args of [
+    ['--help'],
+    ['status'],
+    ['status', '--json'],
+    ['dag'],
+    ['dag', '--mermaid'],
     ['exp', 'show'],
     ['exp', 'show', '--json'],
     ['exp', 'list'],
     ['exp', 'show', '--group-by', 'data'],
+    ['exp', '--help'],
   ]) {
     const r = await execa(process.execPath, ['--import', hook, CLI, ...args], { cwd: p.dir, reject: false, all: true });
-    assert.equal(r.exitCode, 0, r.all);
+    assert.equal(r.exitCode, 0, `${args.join(' ')}: ${r.all}`);
     assert.doesNotMatch(r.all ?? '', /forbidden module/);
   }
 });

@@ -1,0 +1,137 @@
+/**
+ * The layering rules of ARCHITECTURE.md, read from the import graph of the TypeScript sources (static
+ * imports, re-exports and dynamic `import()`, found by the TypeScript compiler's own pre-processor, so
+ * imports inside comments and strings do not count).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import ts from 'typescript';
+import { REPO_ROOT } from '../helpers/project.js';
+
+interface Import {
+  /** Repo-relative, POSIX: src/pipeline/gc.ts */
+  from: string;
+  /** Repo-relative target for a relative import, else the package specifier. */
+  to: string;
+  line: number;
+}
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(path.join(REPO_ROOT, dir), { withFileTypes: true })) {
+    const rel = `${dir}/${e.name}`;
+    if (e.isDirectory()) out.push(...sources(rel));
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(rel);
+  }
+  return out;
+}
+
+function importsOf(file: string): Import[] {
+  const text = readFileSync(path.join(REPO_ROOT, file), 'utf8');
+  const info = ts.preProcessFile(text, true, true);
+  return info.importedFiles.map((f) => ({
+    from: file,
+    to: f.fileName.startsWith('.')
+      ? path.posix.normalize(path.posix.join(path.posix.dirname(file), f.fileName)).replace(/\.js$/, '.ts')
+      : f.fileName,
+    line: ts.getLineAndCharacterOfPosition(ts.createSourceFile(file, text, ts.ScriptTarget.Latest), f.pos).line + 1,
+  }));
+}
+
+const ALL = [...sources('src'), ...sources('stages')].flatMap(importsOf);
+const show = (list: Import[]) => list.map((i) => `${i.from}:${i.line} imports ${i.to}`).join('\n');
+
+/** The unit of the folder rules: `src/pipeline` for src/pipeline/x.ts, `src/errors` for src/errors.ts. */
+const unit = (file: string): string => {
+  const parts = file.split('/');
+  if (parts[0] !== 'src') return parts[0]!;
+  return parts.length > 2 ? `src/${parts[1]}` : `src/${parts[1]!.replace(/\.ts$/, '')}`;
+};
+
+test('the graph is read: every file of src and stages is seen, dynamic imports included', () => {
+  assert.ok(ALL.some((i) => i.from === 'src/cli/main.ts' && i.to === 'src/cli/pipeline-commands.ts'));
+  // lazy verbs are dynamic imports: they must be in the graph too
+  assert.ok(ALL.some((i) => i.from === 'src/cli/pipeline-commands.ts' && i.to === 'src/cli/repro.ts'));
+  assert.ok(ALL.some((i) => i.from.startsWith('stages/') && i.to.startsWith('@tensorflow/')));
+});
+
+test('the engine (src/ outside src/cli) never imports src/cli nor stages/', () => {
+  const bad = ALL.filter(
+    (i) => i.from.startsWith('src/') && !i.from.startsWith('src/cli/') && /^(src\/cli\/|stages\/)/.test(i.to),
+  );
+  assert.equal(show(bad), '');
+});
+
+test('stages/ never imports src/: the stages reach the engine only through files, params and LOCKSTEP_JOBS', () => {
+  const bad = ALL.filter((i) => i.from.startsWith('stages/') && i.to.startsWith('src/'));
+  assert.equal(show(bad), '');
+});
+
+test("the generic engine never imports the CIFAR-10 project's conventions (src/product, src/report)", () => {
+  const engine = /^src\/(cache|config|exp|hash|pipeline|remote|util|errors|project)(\/|\.ts$)/;
+  const bad = ALL.filter((i) => engine.test(i.from) && /^src\/(product|report)\//.test(i.to));
+  assert.equal(show(bad), '');
+});
+
+/**
+ * Imports that close a cycle between top-level folders, allowed for a stated reason (ARCHITECTURE.md,
+ * "Known exceptions"). Each must still exist: a stale entry fails the test, so the list only shrinks.
+ */
+const ALLOWED_CYCLE_EDGES: { from: string; to: string; why: string }[] = [
+  {
+    from: 'src/pipeline/gc.ts',
+    to: 'src/exp',
+    why: "gc's roots include every experiment's lock: a lazy import of the exp records from the pipeline layer",
+  },
+];
+
+test('no import cycles between top-level src folders (except the listed, lazily imported ones)', () => {
+  const allowed = (i: Import) => ALLOWED_CYCLE_EDGES.some((a) => a.from === i.from && unit(i.to) === a.to);
+  for (const a of ALLOWED_CYCLE_EDGES) {
+    assert.ok(
+      ALL.some((i) => i.from === a.from && unit(i.to) === a.to),
+      `stale exception: ${a.from} no longer imports ${a.to}; remove it from ALLOWED_CYCLE_EDGES`,
+    );
+  }
+  const edges = new Map<string, Map<string, Import>>();
+  for (const i of ALL) {
+    if (!i.from.startsWith('src/') || !i.to.startsWith('src/') || allowed(i)) continue;
+    const [a, b] = [unit(i.from), unit(i.to)];
+    if (a === b) continue;
+    if (!edges.has(a)) edges.set(a, new Map());
+    if (!edges.get(a)!.has(b)) edges.get(a)!.set(b, i);
+  }
+  // depth-first search for a back edge; report the cycle with one import per step
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const cycles: string[] = [];
+  const visit = (n: string) => {
+    state.set(n, 'open');
+    stack.push(n);
+    for (const m of edges.get(n)?.keys() ?? []) {
+      if (state.get(m) === 'open') {
+        const loop = [...stack.slice(stack.indexOf(m)), m];
+        const steps = loop.slice(0, -1).map((x, k) => edges.get(x)!.get(loop[k + 1]!)!);
+        cycles.push(`${loop.join(' -> ')}\n${show(steps)}`);
+      } else if (!state.has(m)) visit(m);
+    }
+    stack.pop();
+    state.set(n, 'done');
+  };
+  for (const n of [...edges.keys()].sort()) if (!state.has(n)) visit(n);
+  assert.equal(cycles.join('\n\n'), '');
+});
+
+test('heavy packages are imported only where ARCHITECTURE.md says (and lazily by the CLI)', () => {
+  const where: Record<string, RegExp> = {
+    '@tensorflow/': /^stages\//,
+    '@aws-sdk/': /^src\/remote\//,
+    ssh2: /^src\/remote\//,
+  };
+  const bad = ALL.filter((i) =>
+    Object.entries(where).some(([pkg, allowed]) => i.to.startsWith(pkg) && !allowed.test(i.from)),
+  );
+  assert.equal(show(bad), '');
+});
