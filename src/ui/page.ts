@@ -157,9 +157,17 @@ async function showRun(sha) {
   document.getElementById('run-section').hidden = false;
 }
 
+let runningNames = '';
 async function drawRunning() {
   const box = document.getElementById('running');
   const list = await api('/api/running');
+  const names = list.map((r) => r.name).join(',');
+  if (runningNames && names !== runningNames) {
+    // a run ended (or began): its record is in the table now
+    state.data = await api('/api/experiments');
+    renderTable();
+  }
+  runningNames = names || ' ';
   box.replaceChildren();
   if (!list.length) box.append(el('p', { class: 'muted', text: 'no experiment is running' }));
   for (const r of list) {

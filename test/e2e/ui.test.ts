@@ -122,8 +122,15 @@ test('ui: a running experiment appears and its curves grow as epochs end, withou
   assert.equal(await page.evaluate('window.notReloaded'), true);
   const r = await run;
   assert.equal(r.exitCode, 0, r.all);
-  // when the run ends its card goes away
+  // when the run ends its card goes away and its record joins the table, still without a reload
   await page.waitForFunction('!document.querySelector(\'[data-running="live"]\')', { timeout: 20_000 });
+  await page.waitForFunction(
+    "[...document.querySelectorAll('#exp-table a.run')].some((a) => a.textContent === 'live')",
+    {
+      timeout: 20_000,
+    },
+  );
+  assert.equal(await page.evaluate('window.notReloaded'), true);
 });
 
 test('ui: read-only; bound beyond the loopback it needs the token of its URL; a foreign Host is refused', async (t) => {

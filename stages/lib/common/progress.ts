@@ -1,5 +1,5 @@
 /**
- * Progress for the data stages: a cli-progress bar on stderr when it is a TTY, otherwise a start and
+ * Progress for the data stages: a cli-progress bar on stderr when it is a TTY (and not under CI), otherwise a start and
  * an end line only (logs of CI and of `lockstep repro` stay short).
  */
 import cliProgress from 'cli-progress';
@@ -11,7 +11,7 @@ export interface Progress {
 
 export function progress(label: string, unit: 'bytes' | 'images', total?: number): Progress {
   const fmt = (n: number) => (unit === 'bytes' ? `${(n / 1048576).toFixed(1)} MiB` : String(n));
-  if (!process.stderr.isTTY) {
+  if (!process.stderr.isTTY || process.env.CI) {
     process.stderr.write(`${label}...\n`);
     return {
       update() {},
