@@ -86,7 +86,8 @@ export async function initProject(dir: string, opts: { force?: boolean; noDvc?: 
     };
     // DVC's config.local (credentials) goes to lockstep's git-ignored config.local.yaml
     if (local.remote || local.core) {
-      await writeFileAtomic(path.join(root, '.lockstep', 'config.local.yaml'), YAML.stringify(local));
+      // credentials: readable by the owner only
+      await writeFileAtomic(path.join(root, '.lockstep', 'config.local.yaml'), YAML.stringify(local), 0o600);
       created.push('.lockstep/config.local.yaml');
     }
   }

@@ -230,16 +230,8 @@ export async function diff(
 export async function apply(name: string, opts: { force?: boolean }): Promise<number> {
   const root = findProjectRoot(process.cwd());
   const { applyExperiment } = await import('../exp/manage.js');
-  const { DEFAULT_BIN } = await import('../exp/run.js');
-  const r = await applyExperiment(root, name, { force: opts.force ?? false, bin: DEFAULT_BIN });
-  err(`Applied ${r.experiment.name}: wrote ${r.files.join(', ')}`);
-  if (r.checkout.exitCode !== 0) {
-    throw new LockstepError(
-      'exp',
-      `applied ${r.experiment.name}'s params and lock, but \`lockstep checkout\` failed: ${r.checkout.log.trim().split('\n').pop() ?? ''}`,
-      'Fix the checkout problem and run `lockstep checkout` (or `lockstep repro`).',
-    );
-  }
+  const r = await applyExperiment(root, name, { force: opts.force ?? false });
+  err(`Applied ${r.experiment.name}: wrote ${r.files.join(', ')}; restored ${r.checkout.restored.length} outputs`);
   return 0;
 }
 

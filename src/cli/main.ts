@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { LockstepError, exitCodeFor } from '../errors.js';
 import { registerDvcCommands } from './dvc-register.js';
-import { exitOnInterrupt } from '../util/interrupt.js';
+import { exitOnClosedPipe, exitOnInterrupt } from '../util/interrupt.js';
 import { registerExpCommands } from './exp-register.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
 import { registerModelCommands } from './model-register.js';
@@ -18,6 +18,7 @@ export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   const program = buildProgram();
   exitOnInterrupt();
+  exitOnClosedPipe();
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -13,6 +13,7 @@ import pLimit from 'p-limit';
 import YAML from 'yaml';
 import { LockstepError } from '../errors.js';
 import { LOCAL_CONFIG_FILE, openProject } from '../project.js';
+import type { LinkType } from '../cache/types.js';
 import type { Pipeline } from '../config/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { registerRun } from '../cache/activity.js';
@@ -280,7 +281,7 @@ async function sweep(ctx: Awaited<ReturnType<typeof prepare>>, opts: ExpRunOptio
         started: new Date(started).toISOString(),
         assignments: exp.assignments,
       });
-      if (!ctx.project.config.cache?.type) await preferLinks(ws.dir);
+      await restoreByCopy(ws.dir, ctx.project.linkTypes);
       for (const [file, text] of ctx.texts) {
         const own = exp.assignments.filter((a) => a.file === file);
         if (own.length) await writeFileAtomic(path.join(ws.dir, file), applyAssignments(file, text, own));
@@ -376,17 +377,21 @@ async function sweep(ctx: Awaited<ReturnType<typeof prepare>>, opts: ExpRunOptio
 }
 
 /**
- * Workspace outputs are throwaway, so unless the project chose a link type, a workspace links cache
- * objects (read-only, so a stage writing into an input fails instead of corrupting the cache) rather
- * than copying them: restoring tens of thousands of upstream files per experiment then costs links.
+ * Outputs restored in a workspace are reflinked or copied, never hardlinked or symlinked to cache
+ * objects, whatever the project chose: a stage that writes into its input would otherwise change the
+ * shared cache in place (read-only modes do not stop root, and CI runs as root). The project's order is
+ * kept among the safe types; copy is the last resort.
  */
-async function preferLinks(dir: string): Promise<void> {
+async function restoreByCopy(dir: string, projectTypes: readonly LinkType[]): Promise<void> {
+  const safe = projectTypes.filter((t) => t === 'reflink' || t === 'copy');
+  const types = safe.length ? safe : ['reflink'];
+  if (!types.includes('copy')) types.push('copy');
   const file = path.join(dir, LOCAL_CONFIG_FILE);
   const text = await fs.readFile(file, 'utf8').catch(() => '');
   const doc = YAML.parseDocument(text || '{}');
-  doc.setIn(['cache', 'type'], 'reflink,hardlink,copy');
+  doc.setIn(['cache', 'type'], types.join(','));
   await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.writeFile(file, doc.toString());
+  await writeFileAtomic(file, doc.toString(), 0o600);
 }
 
 /** SIGTERM the repro's process group, SIGKILL it if it lingers. */

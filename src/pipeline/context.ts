@@ -5,6 +5,7 @@ import type { Pipeline } from '../config/types.js';
 import { openHasher, type Hasher } from '../hash/index.js';
 import { type LocalObjectStore, openObjectStore } from '../cache/index.js';
 import { LOCK_FILES, findProjectRoot, openProject, type Project } from '../project.js';
+import { ignoreProjectFiles } from './gitignore.js';
 import { acquireRepoLock, type LockHolder } from './repo-lock.js';
 import { buildGraph, type Graph } from './graph.js';
 import { lockToRepoPaths, readLockFile, type LockFile } from './lockfile.js';
@@ -77,7 +78,9 @@ export async function openLockedWorkspace(
   if (!lock) return { ws: await openWorkspace(cwd), release: async () => {} };
   const release = await acquireRepoLock(findProjectRoot(cwd), lock);
   try {
-    return { ws: await openWorkspace(cwd), release };
+    const ws = await openWorkspace(cwd);
+    await ignoreProjectFiles(ws.project.root, ws.project.cacheDir);
+    return { ws, release };
   } catch (e) {
     await release();
     throw e;

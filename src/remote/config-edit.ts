@@ -32,8 +32,55 @@ async function loadDoc(file: string): Promise<YAML.Document> {
 
 async function saveDoc(root: string, level: ConfigLevel, doc: YAML.Document): Promise<void> {
   const file = fileFor(root, level);
-  await writeFileAtomic(file, doc.toString());
+  // the local file holds credentials: readable by its owner only (the temp file is created 0600, then renamed)
+  await writeFileAtomic(file, doc.toString(), level === 'local' ? 0o600 : undefined);
   if (level === 'local') await ensureGitignored(root);
+}
+
+/** Option keys whose values are credentials: never written to the tracked config.yaml. */
+export const SECRET_KEYS = [
+  'password',
+  'secret_access_key',
+  'access_key_id',
+  'session_token',
+  'key_passphrase',
+  'token',
+  'secret',
+] as const;
+
+/** Query parameters of a URL that carry credentials (s3://bucket?secret_access_key=..., ?token=...). */
+const SECRET_QUERY =
+  /[?&](password|passwd|secret[a-z_]*|[a-z_]*access_key[a-z_]*|[a-z_]*token|key_passphrase|sig|signature)=/i;
+
+/** What secret a URL carries, or null: a password (`scheme://user:pass@host`) or a secret query parameter. */
+export function secretInUrl(url: string): string | null {
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(url)) return 'a password';
+  const q = SECRET_QUERY.exec(url);
+  return q ? `a secret (${q[1]})` : null;
+}
+
+/**
+ * Secrets go to the git-ignored local file only. For the tracked level, refuse with a one-line message
+ * rather than move the value silently: the user then knows where their credential lives.
+ */
+function refuseSecret(level: ConfigLevel, name: string, key: string, value: string | undefined, args: string): void {
+  if (level !== 'project' || value === undefined) return;
+  if ((SECRET_KEYS as readonly string[]).includes(key)) {
+    throw new LockstepError(
+      'usage',
+      `'${key}' is a secret: it would go to ${CONFIG_FILE}, which git tracks`,
+      `Set it with --local (${LOCAL_CONFIG_FILE}, git-ignored, mode 0600): lockstep remote ${args} --local.`,
+    );
+  }
+  if (key === 'url') {
+    const what = secretInUrl(value);
+    if (what)
+      throw new LockstepError(
+        'usage',
+        `the url of remote '${name}' holds ${what}: it would go to ${CONFIG_FILE}, which git tracks`,
+        `Add it with --local (${LOCAL_CONFIG_FILE}, git-ignored, mode 0600), or put the credential in an option set with --local.`,
+      );
+  }
 }
 
 /** `.lockstep/.gitignore` keeps the local override (credentials) out of git. */
@@ -67,6 +114,7 @@ export async function addRemote(
   checkName(name);
   remoteKindOf(url);
   const level = opts.level ?? 'project';
+  refuseSecret(level, name, 'url', url, `add ${name} URL`);
   if (project.config.remote?.[name] && !opts.force) {
     throw new LockstepError(
       'config',
@@ -121,6 +169,7 @@ export async function modifyRemote(
       `the url of remote '${name}' cannot be unset`,
       `Use lockstep remote remove ${name}.`,
     );
+  refuseSecret(level, name, key, value, `modify ${name} ${key} VALUE`);
   const doc = await loadDoc(fileFor(project.root, level));
   if (value === undefined) doc.deleteIn(['remote', name, key]);
   else doc.setIn(['remote', name, key], value);

@@ -30,3 +30,17 @@ export function exitOnInterrupt(): void {
     });
   }
 }
+
+/**
+ * A reader that went away (`lockstep status | head -1`) ends lockstep as SIGPIPE ends other tools: at
+ * once, quietly, with 128 + 13, the 'exit' listeners run (locks released). Node ignores SIGPIPE and
+ * reports EPIPE as a stream error, which would otherwise be an uncaught exception with a stack trace.
+ */
+export function exitOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') process.exit(141);
+      throw e;
+    });
+  }
+}

@@ -140,3 +140,21 @@ test('exp run killed with -9 leaves no repro nor stage running; the next exp run
     'the stale workspace was removed',
   );
 });
+
+test('a closed stdout (lockstep status | head -1, exp show --json | head) ends quietly: no stack trace', async () => {
+  const p = await tempProject({
+    'pipeline.yaml': `stages:\n${Array.from({ length: 40 }, (_, i) => `  s${i}:\n    cmd: echo ${i} > o${i}.txt\n    outs: [o${i}.txt]\n`).join('')}`,
+  });
+  for (const args of [['status'], ['exp', 'show', '--json', '-A'], ['dag']]) {
+    const child = execa(process.execPath, [CLI, ...args], {
+      cwd: p.dir,
+      reject: false,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
+    child.stdout.destroy(); // the reader is gone before lockstep writes its first line
+    const r = await child;
+    assert.ok(r.exitCode === 0 || r.exitCode === 141, `${args.join(' ')}: exit ${r.exitCode}: ${r.stderr}`);
+    assert.equal(String(r.stderr), '', `${args.join(' ')} is quiet`);
+  }
+});
