@@ -1,4 +1,4 @@
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { LockstepError } from './errors.js';
@@ -102,5 +102,14 @@ export async function openProject(cwd: string = process.cwd()): Promise<Project>
   );
   const envCache = process.env.LOCKSTEP_CACHE_DIR;
   const cacheDir = envCache ? path.resolve(envCache) : path.resolve(root, config.cache?.dir ?? '.cache');
+  const st = statSync(cacheDir, { throwIfNoEntry: false });
+  if (st && !st.isDirectory()) {
+    const shown = path.relative(root, cacheDir) || cacheDir;
+    throw new LockstepError(
+      'config',
+      `the cache folder ${shown.startsWith('..') ? cacheDir : shown} is a file, not a folder`,
+      'Move that file away (lockstep makes a new cache folder), or set cache.dir in .lockstep/config.yaml.',
+    );
+  }
   return { root, cacheDir, linkTypes: parseLinkTypes(config.cache?.type), config };
 }

@@ -36,6 +36,7 @@ import { compareCodePoints, manifestJson } from '../hash/pyjson.js';
 import { statCacheFor, type FileStat, type StatCache } from '../hash/stat-cache.js';
 import { asMd5, isDirHash, type DirEntry, type Md5 } from '../hash/types.js';
 import { tempSibling, writeFileAtomic } from '../util/atomic.js';
+import { showPath, unsafeRelPath } from '../util/safe-path.js';
 import type { ObjectStore } from './types.js';
 
 const OBJECT_NAME_RE = /^[0-9a-f]{30}(\.dir)?$/;
@@ -316,13 +317,24 @@ export class LocalObjectStore implements ObjectStore {
       throw this.corrupt(md5, forPath);
     }
     if (!Array.isArray(raw)) throw this.corrupt(md5, forPath);
-    return raw.map((e: unknown) => {
+    const entries = raw.map((e: unknown) => {
       const { md5: m, relpath } = (e ?? {}) as { md5?: unknown; relpath?: unknown };
       if (typeof m !== 'string' || !/^[0-9a-f]{32}$/.test(m) || typeof relpath !== 'string')
         throw this.corrupt(md5, forPath);
       // The .dir format records no sizes; -1 means unknown.
       return { md5: asMd5(m), relpath, size: -1 };
     });
+    // Its hash matching proves only that nobody changed it since it was named: the names come from
+    // whoever made it (a remote, a teammate), so each must stay inside the output it is checked out to.
+    const unsafe = unsafeManifestEntry(entries);
+    if (unsafe) {
+      throw new LockstepError(
+        'corrupt-object',
+        `cache object ${this.displayPath(md5)} lists an unsafe path ${unsafe}`,
+        'Remove it and run lockstep pull or repro.',
+      );
+    }
+    return entries;
   }
 
   /** Re-reads the object and compares its content with its name; remembers a match in the stat cache. */
@@ -449,4 +461,20 @@ export class LocalObjectStore implements ObjectStore {
       'Remove it and run lockstep pull or repro.',
     );
   }
+}
+
+/** The first entry of a manifest that could write outside its folder or collide with another: `'p' (why)`. */
+function unsafeManifestEntry(entries: readonly DirEntry[]): string | undefined {
+  const files = new Set<string>();
+  for (const e of entries) {
+    const why = unsafeRelPath(e.relpath) ?? (e.relpath.endsWith('/') ? 'a trailing slash' : undefined);
+    if (why) return `${showPath(e.relpath)} (${why})`;
+    if (files.has(e.relpath)) return `${showPath(e.relpath)} (listed twice)`;
+    files.add(e.relpath);
+  }
+  for (const f of files) {
+    for (let i = f.indexOf('/'); i !== -1; i = f.indexOf('/', i + 1))
+      if (files.has(f.slice(0, i))) return `${showPath(f)} (inside the file ${showPath(f.slice(0, i))})`;
+  }
+  return undefined;
 }

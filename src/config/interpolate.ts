@@ -20,6 +20,8 @@ export interface ResolveEnv {
   where: string;
   /** Params-file values the stage interpolated: file -> key -> value (DVC's tracked vars). */
   tracked?: Map<string, Record<string, unknown>>;
+  /** The default params file when it does not exist: an unknown variable then names it. */
+  missingParamsFile?: string;
 }
 
 /**
@@ -126,6 +128,17 @@ function lookup(m: RegExpMatchArray, text: string, span: Span, env: ResolveEnv):
     return { ok: false };
   }
   const sel = select(env.ctx.data, segments);
+  if (!sel.found && env.missingParamsFile && sel.missingAt === 0) {
+    report(
+      env,
+      'missing-param',
+      `params file ${env.missingParamsFile} (used by ${env.where}) does not exist, so '${m[0]}' is unknown`,
+      m,
+      text,
+      span,
+    );
+    return { ok: false };
+  }
   if (!sel.found) {
     report(
       env,
@@ -165,7 +178,7 @@ function track(env: ResolveEnv, segments: Segment[], value: unknown): void {
 
 function report(
   env: ResolveEnv,
-  reason: 'interpolation',
+  reason: 'interpolation' | 'missing-param',
   message: string,
   m: RegExpMatchArray,
   text: string,

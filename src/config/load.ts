@@ -13,7 +13,7 @@ import { expandForeach, expandMatrix, type Generated } from './generate.js';
 import { resolveNode, resolveString, type ResolveEnv } from './interpolate.js';
 import { getParam, ParamsCache } from './params.js';
 import { checkOverlaps, checkRealPaths, resolveStagePath, type OutRef, type PathRef } from './paths.js';
-import { projectControlPaths } from './safe-path.js';
+import { projectControlPaths } from '../util/safe-path.js';
 import { DEFAULT_PARAMS_FILE, STAGE_FIELDS, StageBuilder, TOP_LEVEL_FIELDS, didYouMean } from './schema.js';
 import { parseYamlSourceCached } from './parse-cache.js';
 import { readTopLevelMetrics, readTopLevelPlots } from './plots.js';
@@ -75,6 +75,8 @@ class PipelineLoader {
   private readonly paths: PathRef[] = [];
   /** Params and vars files read while loading: outputs may not overwrite them. */
   private readonly paramsFiles = new Set<string>();
+  /** params.yaml does not exist: an unknown `${...}` says so instead of only naming the variable. */
+  private missingDefaults = false;
 
   constructor(
     private readonly root: string,
@@ -104,6 +106,8 @@ class PipelineLoader {
       imported.set(DEFAULT_PARAMS_FILE, null);
     } else if (defaults.kind === 'syntax') {
       this.fileSyntaxProblem(defaults);
+    } else {
+      this.missingDefaults = true;
     }
     const vars = entry(doc, 'vars');
     if (vars) await this.loadVars(global, vars.value, '.', 'vars', imported);
@@ -287,7 +291,9 @@ class PipelineLoader {
   }
 
   private env(ctx: Context, where: string): ResolveEnv {
-    return { ctx, problems: this.problems, sources: this.sources, where };
+    const env: ResolveEnv = { ctx, problems: this.problems, sources: this.sources, where };
+    if (this.missingDefaults) env.missingParamsFile = DEFAULT_PARAMS_FILE;
+    return env;
   }
 
   /** `vars`: params-like files (`file.yaml`, `file.yaml:key1,key2`, relative to wdir) and inline dicts. */

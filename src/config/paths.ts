@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { formatPos, type Problems } from './diagnostics.js';
-import { type ControlPaths, controlPathClash, isInsideRel, RealPaths } from './safe-path.js';
+import { type ControlPaths, controlPathClash, isInsideRel, RealPaths } from '../util/safe-path.js';
 import type { Span } from './source.js';
 import type { SourcePos, StageDef } from './types.js';
 

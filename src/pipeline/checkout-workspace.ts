@@ -62,7 +62,8 @@ export async function checkoutWorkspace(ws: Workspace, opts: CheckoutWorkspaceOp
     for (const stage of sel.value) {
       const def = ws.graph.byName.get(stage)!;
       for (const o of ws.lock.stages[stage]?.outs ?? []) {
-        if (def.outs.find((d) => d.path === o.path)?.cache === false) continue;
+        // Only declared, cached outputs: a lock entry the pipeline does not declare names no file to write.
+        if (def.outs.find((d) => d.path === o.path)?.cache !== true) continue;
         work.push({ stage, o });
       }
     }

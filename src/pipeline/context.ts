@@ -40,7 +40,10 @@ export async function openWorkspace(cwd: string = process.cwd()): Promise<Worksp
     openHasher(project.cacheDir),
     collectDvcFiles(project.root, outDirs),
   ]);
-  const lock = lockToRepoPaths(onDisk, stageWdirs(graph.value));
+  const lock = lockToRepoPaths(onDisk, stageWdirs(graph.value), {
+    file: path.basename(lockPath),
+    stages: new Set(graph.value.byName.keys()),
+  });
   return {
     project,
     pipeline,

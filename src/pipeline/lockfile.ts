@@ -2,23 +2,29 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { load, YAMLException } from 'js-yaml';
 import { LockstepError } from '../errors.js';
-import { type HashInfo, isMd5 } from '../hash/types.js';
+import type { HashInfo } from '../hash/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { dumpRuamel, PyFloat } from '../util/ruamel-yaml.js';
+import { assertLockPathsInside, lockFromData } from './lockfile-schema.js';
 import type { LockFile, LockedPath, LockedStage } from './lockfile-types.js';
 
 export type { LockFile, LockedPath, LockedStage };
+export { lockFromData };
 
 export const emptyLock = (): LockFile => ({ schema: '2.0', stages: {} });
 
-/** Read pipeline.lock (or dvc.lock); a missing file is an empty lock. */
+/** Read pipeline.lock (or dvc.lock); a missing file is an empty lock, anything unreadable an error naming it. */
 export async function readLockFile(file: string): Promise<LockFile> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyLock();
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return emptyLock();
+    const name = path.basename(file);
+    const what =
+      code === 'EISDIR' ? 'is a folder, not a lock file' : `cannot be read (${code ?? (e as Error).message})`;
+    throw new LockstepError('config', `${name} ${what}`, `Move ${name} away (lockstep repro writes a new one).`);
   }
   return parseLockFile(text, path.basename(file));
 }
@@ -35,47 +41,6 @@ export function parseLockFile(text: string, name: string): LockFile {
     throw new LockstepError('yaml-syntax', `${where}: ${reason}`, `Fix it, or delete ${name} to rebuild every stage.`);
   }
   return lockFromData(data, name);
-}
-
-/**
- * A lock file's data (parsed YAML, or the copy an experiment record keeps) checked into a LockFile: every
- * dep and out names a path and a well-formed md5, branded here once, since the hash becomes a path in the cache.
- */
-export function lockFromData(data: unknown, name: string): LockFile {
-  if (data === null || data === undefined) return emptyLock();
-  const d = data as Partial<Record<keyof LockFile, unknown>>;
-  if (
-    typeof data !== 'object' ||
-    (d.schema !== '2.0' && d.schema !== undefined) ||
-    (d.stages !== undefined && d.stages !== null && typeof d.stages !== 'object')
-  ) {
-    throw new LockstepError('config', `${name}: not a schema 2.0 lock file`, `Delete ${name} to rebuild every stage.`);
-  }
-  const stages = (d.stages ?? {}) as Record<string, LockedStage>;
-  for (const [stage, entry] of Object.entries(stages)) {
-    for (const kind of ['deps', 'outs'] as const) {
-      const list: unknown = entry?.[kind];
-      if (list === undefined) continue;
-      const bad = !Array.isArray(list)
-        ? `${kind} is not a list`
-        : list
-            .map((p: Partial<Record<keyof LockedPath, unknown>> | null) =>
-              typeof p?.path !== 'string'
-                ? `an entry of ${kind} has no path`
-                : typeof p.md5 !== 'string' || !isMd5(p.md5)
-                  ? `${kind} '${p.path}' has no valid md5 ('${String(p.md5)}')`
-                  : '',
-            )
-            .find((m) => m !== '');
-      if (bad)
-        throw new LockstepError(
-          'config',
-          `${name}: stage '${stage}': ${bad}`,
-          `Delete ${name} to rebuild every stage.`,
-        );
-    }
-  }
-  return { schema: '2.0', stages };
 }
 
 export function lockedPath(p: string, info: HashInfo): LockedPath {
@@ -103,11 +68,22 @@ export function rebaseStage(s: LockedStage, wdir: string, to: 'repo' | 'wdir'): 
   return out;
 }
 
-/** A lock as read from disk, with the paths of stages that have a wdir made repo-relative. */
-export function lockToRepoPaths(lock: LockFile, wdirs: ReadonlyMap<string, string>): LockFile {
+/**
+ * A lock as read from disk, with the paths of stages that have a wdir made repo-relative. The paths of
+ * the pipeline's stages (`check`) must then lie inside the project; `file` names the lock in the error.
+ * Entries of stages no longer in the pipeline are kept as they are (gc still honours their hashes)
+ * but never used as paths.
+ */
+export function lockToRepoPaths(
+  lock: LockFile,
+  wdirs: ReadonlyMap<string, string>,
+  check?: { file: string; stages: ReadonlySet<string> },
+): LockFile {
   const stages: Record<string, LockedStage> = {};
   for (const [n, s] of Object.entries(lock.stages)) stages[n] = rebaseStage(s, wdirs.get(n) ?? '.', 'repo');
-  return { schema: lock.schema, stages };
+  const out: LockFile = { schema: lock.schema, stages };
+  if (check) assertLockPathsInside(out, check.file, check.stages);
+  return out;
 }
 
 /** Which params values of a (repo-relative) params file were written as integral floats (`1.0`). */

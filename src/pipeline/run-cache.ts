@@ -3,6 +3,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { dump, load } from 'js-yaml';
 import { writeFileAtomic } from '../util/atomic.js';
+import { unsafeRelPath } from '../util/safe-path.js';
+import { checkStage } from './lockfile-schema.js';
 import type { LockedPath, LockedStage } from './lockfile-types.js';
 import { canonicalJson } from './staleness.js';
 
@@ -54,10 +56,12 @@ export async function findRunCacheEntries(cacheDir: string, key: string): Promis
   const entries: LockedStage[] = [];
   for (const { n } of withTime) {
     try {
-      const e = load(await fs.readFile(path.join(dir, n), 'utf8')) as LockedStage;
-      if (e && typeof e === 'object' && Array.isArray(e.outs)) entries.push(e);
+      // Entries travel through remotes: the same checks as a lock file's, and every path repo-relative.
+      const e = checkStage(`run-cache entry ${n}`, key, load(await fs.readFile(path.join(dir, n), 'utf8')));
+      const paths = [...(e.deps ?? []), ...(e.outs ?? [])].map((p) => p.path).concat(Object.keys(e.params ?? {}));
+      if (Array.isArray(e.outs) && paths.every((p) => unsafeRelPath(p) === undefined)) entries.push(e);
     } catch {
-      // a damaged entry is ignored, not trusted
+      // a damaged or hostile entry is ignored, not trusted: the stage runs instead
     }
   }
   return entries;

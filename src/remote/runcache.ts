@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { LockstepError } from '../errors.js';
+import { showPath, unsafeRelPath } from '../util/safe-path.js';
 import { RUNS_PREFIX } from './keys.js';
 import { forEachConcurrent, retryingOp, type TransferOptions, type TransferResult } from './transfer.js';
 import type { Remote } from './types.js';
@@ -42,6 +44,24 @@ async function remoteRunFiles(remote: Remote, opts: TransferOptions, under = '')
   return keys;
 }
 
+const RUN_FILE_RE = /^[0-9a-f]{2}\/[0-9a-f]{64}\/[0-9a-f]{64}$/;
+
+/**
+ * A remote's listing is untrusted: a name that could write outside `runs/` is refused, other names
+ * that are not `ab/<key>/<entry>` (a README, a stray upload) are left alone.
+ */
+function isRunCacheName(remote: Remote, rel: string): boolean {
+  const why = unsafeRelPath(rel);
+  if (why) {
+    throw new LockstepError(
+      'remote',
+      `remote ${remote.display} lists an unsafe run-cache entry ${showPath(RUNS_PREFIX + rel)} (${why})`,
+      'Remove that entry from the remote.',
+    );
+  }
+  return RUN_FILE_RE.test(rel);
+}
+
 /** Where the entries of one run-cache key live, under `runs/` (the engine's layout, DVC's too). */
 export const runCacheKeyPrefix = (key: string): string => `${key.slice(0, 2)}/${key}/`;
 
@@ -67,7 +87,7 @@ export async function fetchRunCache(
 ): Promise<TransferResult> {
   const there = await remoteRunFiles(remote, opts, under);
   const local = new Set(await localRunFiles(cacheDir));
-  const todo = [...there].filter((r) => !local.has(r));
+  const todo = [...there].filter((r) => !local.has(r) && isRunCacheName(remote, r));
   let bytes = 0;
   await forEachConcurrent(todo, opts.jobs, (rel) =>
     retryingOp(remote, RUNS_PREFIX + rel, opts, async () => {
