@@ -45,8 +45,8 @@ test('a lock whose stages are a list is an error naming the file; gc deletes not
   const sb = await ranProject();
   await sb.write('pipeline.lock', "schema: '2.0'\nstages:\n- a\n- b\n");
   const msg = `pipeline.lock: 'stages' must be a mapping of stage names to entries, not a list. ${LOCK_HINT('pipeline.lock')}`;
-  await expectRefused(sb, ['gc'], 2, msg);
-  await expectRefused(sb, ['gc', '--dry'], 2, msg);
+  await expectRefused(sb, ['gc', '-w'], 2, msg);
+  await expectRefused(sb, ['gc', '-w', '--dry'], 2, msg);
   await expectRefused(sb, ['status'], 2, msg);
 });
 
@@ -77,7 +77,7 @@ test('lock entries of the wrong shape name the file, the stage and the entry', a
   for (const [text, msg] of cases) {
     assert.notEqual(text, good, msg);
     await sb.write('pipeline.lock', text);
-    await expectRefused(sb, ['gc'], 2, `${msg}. ${LOCK_HINT('pipeline.lock')}`);
+    await expectRefused(sb, ['gc', '-w'], 2, `${msg}. ${LOCK_HINT('pipeline.lock')}`);
   }
 });
 
@@ -244,7 +244,7 @@ test('pipeline.lock a folder, .cache a file, params.yaml deleted: one-line error
   );
   await sb.write('params.yaml', 'train:\n  lr: 1\n');
   await fs.mkdir(path.join(sb.proj, 'pipeline.lock'));
-  for (const cmd of [['status'], ['repro'], ['gc']])
+  for (const cmd of [['status'], ['repro'], ['gc', '-w']])
     await expectRefusedNoCache(
       sb,
       cmd,
@@ -252,7 +252,7 @@ test('pipeline.lock a folder, .cache a file, params.yaml deleted: one-line error
     );
   await fs.rmdir(path.join(sb.proj, 'pipeline.lock'));
   await sb.write('.cache', 'not a folder\n');
-  for (const cmd of [['status'], ['repro'], ['gc'], ['checkout', '-f']])
+  for (const cmd of [['status'], ['repro'], ['gc', '-w'], ['checkout', '-f']])
     await expectRefusedNoCache(
       sb,
       cmd,
