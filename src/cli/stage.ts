@@ -1,7 +1,7 @@
 /** `lockstep stage add` / `stage list`, with DVC's flags and output. */
 import { addStage, type NewStage } from '../config/edit.js';
 import { loadPipeline } from '../config/load.js';
-import { ignoreOutputs } from '../pipeline/gitignore.js';
+import { ignoreOutputs } from '../util/gitignore.js';
 import { openProject } from '../project.js';
 import { out } from './options.js';
 

@@ -6,7 +6,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { commitOutput } from '../cache/index.js';
 import { LockstepError } from '../errors.js';
-import { ignoreOutputs } from '../pipeline/gitignore.js';
+import { ignoreOutputs } from '../util/gitignore.js';
 import type { Workspace } from '../pipeline/context.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { parseDvcFile, serializeDvcFile, type DvcFile, type DvcOut } from './format.js';

@@ -8,7 +8,7 @@ import { LockstepError } from '../errors.js';
 import type { Md5 } from '../hash/types.js';
 import { absPath, stageWdirs, type Workspace } from './context.js';
 import type { Emit, ReproSummary, StageOutcome } from './events.js';
-import { ignoreOutputs } from './gitignore.js';
+import { ignoreOutputs } from '../util/gitignore.js';
 import { withDownstream } from './graph.js';
 import { trackedBy } from '../dvcfile/collect.js';
 import { LockWriter, lockedPath, type LockedPath, type LockedStage } from './lockfile.js';

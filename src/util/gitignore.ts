@@ -1,6 +1,6 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic } from './atomic.js';
 
 /**
  * As DVC does, cached outputs are listed in the .gitignore beside them (`/name`), so git tracks the
