@@ -23,6 +23,7 @@ export function registerExpCommands(program: Command): void {
     .option('--no-run-cache', 'do not restore stage outputs from the run-cache')
     .option('--json', 'print events as JSON lines')
     .option('--challenge', 'then challenge the champion with each successful experiment (model challenge)')
+    .option('--queue', 'put the experiments on the queue for `lockstep worker`s instead of running them here')
     .action(verb('run'));
 
   exp

@@ -28,6 +28,7 @@ export interface RunOpts {
   json?: boolean;
   runCache?: boolean;
   challenge?: boolean;
+  queue?: boolean;
 }
 
 export async function run(opts: RunOpts, cmd: Command): Promise<number> {
@@ -35,6 +36,10 @@ export async function run(opts: RunOpts, cmd: Command): Promise<number> {
   const { describeAssignments, parseSetArg, shorthandOverrides } = await import('../exp/sweep.js');
   const { DEFAULT_BIN, runExperiments } = await import('../exp/run.js');
   const overrides = [...shorthandOverrides({ ...opts }, EXP_SHORTHANDS), ...(opts.setParam ?? []).map(parseSetArg)];
+  if (opts.queue) {
+    const { enqueue } = await import('./queue.js');
+    return enqueue({ overrides, ...(opts.name !== undefined ? { name: opts.name } : {}), json: !!opts.json });
+  }
   const controller = new AbortController();
   const { onInterrupt } = await import('../util/interrupt.js');
   const stopListening = onInterrupt(() => controller.abort());

@@ -6,6 +6,7 @@ import { registerExpCommands } from './exp-register.js';
 import { registerPipelineCommands } from './pipeline-commands.js';
 import { registerModelCommands } from './model-register.js';
 import { registerPlotsCommands } from './plots-register.js';
+import { registerQueueCommands } from './queue-register.js';
 import { registerRemoteCommands } from './remote-commands.js';
 import { registerReportCommands } from './report-commands.js';
 
@@ -72,6 +73,7 @@ const VERB_GROUPS: readonly ((program: Command) => void)[] = [
   registerPipelineCommands, // repro, status, dag, checkout, gc
   registerReportCommands, // hard-examples
   registerExpCommands, // exp run|show|diff|apply|remove|list|push|pull
+  registerQueueCommands, // exp queue list|status|logs|remove|kill|clear, worker (after exp)
   registerRemoteCommands, // remote add|list|modify|remove|default, push, fetch, pull
   registerPlotsCommands, // plots show|diff, ui
   registerModelCommands, // model register|list|show|assign|get|deprecate|challenge, retrain

@@ -90,8 +90,11 @@ export function logTail(log: string, lines = LOG_TAIL_LINES): string {
   return all.slice(-lines).join('\n');
 }
 
-/** Everything checked before anything runs; a bad input never leaves a workspace or a ref behind. */
-async function prepare(opts: ExpRunOptions) {
+/**
+ * Everything checked before anything runs; a bad input never leaves a workspace or a ref behind.
+ * Exported for `exp run --queue`, which plans the same sweep and hands it to workers.
+ */
+export async function planExperimentRun(opts: ExpRunOptions) {
   const project = await openProject(opts.cwd);
   const root = project.root;
   if ((await gitMaybe(root, ['rev-parse', '--git-dir'])) === null) {
@@ -188,7 +191,7 @@ async function prepare(opts: ExpRunOptions) {
 
 /** Run the sweep; resolves with one result per experiment (failed ones included). */
 export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentResult[]> {
-  const ctx = await prepare(opts);
+  const ctx = await planExperimentRun(opts);
   await removeStaleWorkspaces();
   // from the first object an experiment caches until its record names it, gc must keep out
   const unregister = await registerRun(ctx.project.cacheDir, 'lockstep exp run');
@@ -199,7 +202,7 @@ export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentRes
   }
 }
 
-async function sweep(ctx: Awaited<ReturnType<typeof prepare>>, opts: ExpRunOptions): Promise<ExperimentResult[]> {
+async function sweep(ctx: Awaited<ReturnType<typeof planExperimentRun>>, opts: ExpRunOptions): Promise<ExperimentResult[]> {
   const emit = opts.onEvent ?? (() => {});
   const jobs = Math.max(1, opts.jobs ?? 1);
   emit({ type: 'planned', baseline: ctx.baseline, experiments: ctx.experiments, jobs });

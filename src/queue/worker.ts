@@ -1,0 +1,250 @@
+/**
+ * `lockstep worker`: takes queued jobs and runs each in a temporary git worktree of this clone at the
+ * job's baseline (fetched from the git remote when this clone is behind), sharing this clone's cache.
+ * An experiment runs as `exp run` does (its stages restored from the lockstep remote when it has them:
+ * `repro --pull`); then its record goes to the git remote and its outputs and run-cache entries to the
+ * lockstep remote. A warm-up job reproduces shared stages and pushes them, so other workers restore
+ * them instead of running them again. A job whose record already exists on the git remote (a worker
+ * died after pushing it) completes without running again: exactly one record per job.
+ */
+import { existsSync, promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { LockstepError } from '../errors.js';
+import { git, gitMaybe } from '../exp/git.js';
+import { expRef, resolveExperiment } from '../exp/records.js';
+import type { ParamOverride } from '../exp/sweep.js';
+import { applyAssignments } from '../exp/params-edit.js';
+import type { Md5 } from '../hash/types.js';
+import type { LockFile } from '../pipeline/lockfile-types.js';
+import { LOCAL_CONFIG_FILE, type Project } from '../project.js';
+import { openQueue, loadQueueConfig } from './open.js';
+import type { JobContext, JobOutcome, JobSpec, QueueBackend } from './types.js';
+
+const LINKED = ['node_modules', '.venv', 'venv'];
+const WAIT_POLL_MS = 500;
+
+export type WorkerEvent =
+  | { type: 'ready'; worker: string; queue: string }
+  | { type: 'job'; worker: string; name: string; kind: string; attempt: number }
+  | { type: 'done'; worker: string; name: string; state: string; error?: string };
+
+export interface WorkerOptions {
+  name: string;
+  concurrency: number;
+  bin: string;
+  signal: AbortSignal;
+  untilEmpty?: boolean;
+  onEvent?: (e: WorkerEvent) => void;
+}
+
+const toOverrides = (spec: JobSpec): ParamOverride[] =>
+  spec.assignments.map((a) => ({ file: a.file, key: a.key, values: [a.value], source: `${a.key}=${String(a.value)}` }));
+
+function hashesOf(lock: LockFile | null, stages?: string[]): Md5[] {
+  if (!lock) return [];
+  return Object.entries(lock.stages)
+    .filter(([name]) => !stages || stages.includes(name))
+    .flatMap(([, s]) => (s.outs ?? []).map((o) => o.md5 as Md5));
+}
+
+async function ensureBaseline(root: string, spec: JobSpec, ctx: JobContext): Promise<void> {
+  if ((await gitMaybe(root, ['cat-file', '-e', `${spec.baseline}^{commit}`])) !== null) return;
+  await ctx.log(`fetching ${spec.baseline.slice(0, 7)} from ${spec.gitRemote}`);
+  await gitMaybe(root, ['fetch', '--quiet', spec.gitRemote]);
+  if ((await gitMaybe(root, ['cat-file', '-e', `${spec.baseline}^{commit}`])) === null)
+    await gitMaybe(root, ['fetch', '--quiet', spec.gitRemote, spec.baseline]);
+  if ((await gitMaybe(root, ['cat-file', '-e', `${spec.baseline}^{commit}`])) === null)
+    throw new LockstepError(
+      'exp',
+      `baseline ${spec.baseline.slice(0, 7)} is not on ${spec.gitRemote}`,
+      'Push the baseline commit, then queue again.',
+    );
+}
+
+async function withWorktree<T>(project: Project, spec: JobSpec, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-worker-'));
+  await git(project.root, ['worktree', 'add', '--quiet', '--detach', dir, spec.baseline]);
+  try {
+    for (const name of LINKED) {
+      const src = path.join(project.root, name);
+      if (existsSync(src) && !existsSync(path.join(dir, name))) await fs.symlink(src, path.join(dir, name));
+    }
+    const local = path.join(project.root, LOCAL_CONFIG_FILE);
+    if (existsSync(local)) await fs.copyFile(local, path.join(dir, LOCAL_CONFIG_FILE));
+    return await fn(dir);
+  } finally {
+    await gitMaybe(project.root, ['worktree', 'remove', '--force', dir]);
+    await fs.rm(dir, { recursive: true, force: true });
+    await gitMaybe(project.root, ['worktree', 'prune']);
+  }
+}
+
+function hasRemoteStore(project: Project): boolean {
+  return Object.keys(project.config.remote ?? {}).length > 0;
+}
+
+async function pushResults(project: Project, hashes: Md5[], ctx: JobContext): Promise<void> {
+  if (!hasRemoteStore(project)) return;
+  const { pushObjects } = await import('../remote/index.js');
+  const r = await pushObjects(project, hashes, { runCache: true });
+  await ctx.log(`pushed ${r.transferred ?? 0} objects and the run-cache to the lockstep remote`);
+}
+
+/** Wait until the warm-ups a job needs are done (completed, or failed: then the job runs them itself). */
+async function waitForDeps(queue: QueueBackend, spec: JobSpec, ctx: JobContext): Promise<void> {
+  if (!spec.after?.length) return;
+  await ctx.progress(`waiting for shared stages (${spec.after.length} warm-up job(s))`);
+  for (;;) {
+    if (ctx.signal.aborted) throw new LockstepError('interrupted', 'stopped while waiting for shared stages');
+    const states = new Map((await queue.list()).map((j) => [j.spec.id, j.state]));
+    if (
+      spec.after.every((id) => {
+        const s = states.get(id);
+        return s === undefined || s === 'completed' || s === 'failed';
+      })
+    )
+      return;
+    await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
+  }
+}
+
+async function runWarmup(
+  project: Project,
+  spec: JobSpec,
+  dir: string,
+  opts: WorkerOptions,
+  ctx: JobContext,
+): Promise<JobOutcome> {
+  // The experiment's params, for the stages it shares with others.
+  for (const file of new Set(spec.assignments.map((a) => a.file))) {
+    const abs = path.join(dir, file);
+    const text = await fs.readFile(abs, 'utf8');
+    await fs.writeFile(
+      abs,
+      applyAssignments(
+        file,
+        text,
+        spec.assignments.filter((a) => a.file === file),
+      ),
+    );
+  }
+  const pull = hasRemoteStore(project) ? ['--pull'] : [];
+  await ctx.progress(`warm-up: ${spec.stages?.join(', ')}`);
+  const r = await execa(process.execPath, [opts.bin, 'repro', ...pull, ...(spec.stages ?? [])], {
+    cwd: dir,
+    reject: false,
+    all: true,
+    cancelSignal: ctx.signal,
+    env: { LOCKSTEP_CACHE_DIR: project.cacheDir },
+  });
+  await ctx.log(String(r.all ?? ''));
+  if (r.exitCode !== 0)
+    return {
+      state: 'failed',
+      error:
+        String(r.all ?? '')
+          .trim()
+          .split('\n')
+          .at(-1) ?? 'warm-up failed',
+    };
+  const { readLockFile } = await import('../pipeline/lockfile.js');
+  const lockName = existsSync(path.join(dir, 'pipeline.lock')) ? 'pipeline.lock' : 'dvc.lock';
+  const lock = await readLockFile(path.join(dir, lockName));
+  await pushResults(project, hashesOf(lock, spec.stages), ctx);
+  return { state: 'success' };
+}
+
+async function runExperimentJob(
+  project: Project,
+  spec: JobSpec,
+  dir: string,
+  opts: WorkerOptions,
+  ctx: JobContext,
+  push: boolean,
+): Promise<JobOutcome> {
+  const { runExperiments } = await import('../exp/run.js');
+  const results = await runExperiments({
+    cwd: dir,
+    overrides: toOverrides(spec),
+    name: spec.name,
+    bin: opts.bin,
+    signal: ctx.signal,
+    reproArgs: hasRemoteStore(project) ? ['--pull'] : [],
+    onEvent: (e) => {
+      if (e.type === 'start') void ctx.progress(`running ${e.name}`);
+      if (e.type === 'done')
+        void ctx.log(`${e.result.name}: ${e.result.state}${e.result.error ? `\n${e.result.error}` : ''}`);
+    },
+  });
+  const result = results[0];
+  if (!result) return { state: 'failed', error: 'the experiment did not run' };
+  const record = await resolveExperiment(project.root, result.sha);
+  await pushResults(project, hashesOf(record.lock), ctx);
+  if (push) {
+    const { pushExperiments } = await import('../exp/share.js');
+    await pushExperiments(project.root, spec.gitRemote, { names: [result.sha] });
+  }
+  return { state: result.state, sha: result.sha, ...(result.error ? { error: result.error } : {}) };
+}
+
+export async function runWorker(project: Project, opts: WorkerOptions): Promise<void> {
+  const cfg = await loadQueueConfig(project.root);
+  const queue = await openQueue(project.root, cfg);
+  const remoteWorkers = !!cfg.url; // with the local queue, workers share this clone's refs
+  // Every worktree shares this clone's cache: outputs restored or produced once serve every job.
+  process.env.LOCKSTEP_CACHE_DIR ??= project.cacheDir;
+  opts.onEvent?.({ type: 'ready', worker: opts.name, queue: queue.display });
+  try {
+    await queue.work({
+      name: opts.name,
+      concurrency: opts.concurrency,
+      signal: opts.signal,
+      ...(opts.untilEmpty ? { untilEmpty: true } : {}),
+      handler: async (spec, ctx) => {
+        opts.onEvent?.({
+          type: 'job',
+          worker: opts.name,
+          name: spec.name,
+          kind: spec.kind ?? 'experiment',
+          attempt: ctx.attempt,
+        });
+        let outcome: JobOutcome;
+        try {
+          if (spec.kind !== 'warmup' && remoteWorkers) {
+            // A worker that died after pushing the record: take the record, do not run it twice.
+            const ref = expRef(spec.baseline, spec.name);
+            const there = await gitMaybe(project.root, ['ls-remote', spec.gitRemote, ref]);
+            if (there?.trim()) {
+              await gitMaybe(project.root, ['fetch', '--quiet', spec.gitRemote, `${ref}:${ref}`]);
+              const rec = await resolveExperiment(project.root, there.split('\t')[0]!.trim());
+              outcome = { state: rec.state, sha: rec.sha };
+              opts.onEvent?.({ type: 'done', worker: opts.name, name: spec.name, state: outcome.state });
+              return outcome;
+            }
+          }
+          await ensureBaseline(project.root, spec, ctx);
+          await waitForDeps(queue, spec, ctx);
+          outcome = await withWorktree(project, spec, (dir) =>
+            spec.kind === 'warmup'
+              ? runWarmup(project, spec, dir, opts, ctx)
+              : runExperimentJob(project, spec, dir, opts, ctx, remoteWorkers),
+          );
+        } catch (e) {
+          outcome = { state: 'failed', error: e instanceof Error ? e.message : String(e) };
+        }
+        opts.onEvent?.({
+          type: 'done',
+          worker: opts.name,
+          name: spec.name,
+          state: outcome.state,
+          ...(outcome.error ? { error: outcome.error } : {}),
+        });
+        return outcome;
+      },
+    });
+  } finally {
+    await queue.close();
+  }
+}
