@@ -202,7 +202,10 @@ export async function runExperiments(opts: ExpRunOptions): Promise<ExperimentRes
   }
 }
 
-async function sweep(ctx: Awaited<ReturnType<typeof planExperimentRun>>, opts: ExpRunOptions): Promise<ExperimentResult[]> {
+async function sweep(
+  ctx: Awaited<ReturnType<typeof planExperimentRun>>,
+  opts: ExpRunOptions,
+): Promise<ExperimentResult[]> {
   const emit = opts.onEvent ?? (() => {});
   const jobs = Math.max(1, opts.jobs ?? 1);
   emit({ type: 'planned', baseline: ctx.baseline, experiments: ctx.experiments, jobs });

@@ -1,0 +1,190 @@
+/**
+ * A sweep across machines: a real Redis, a bare git repository as the git remote, a folder as the
+ * lockstep remote, and workers in separate clones (as separate machines have), started as real
+ * `lockstep worker` processes. Checks the shared stage runs once across workers, a clone that is
+ * behind fetches the baseline, a worker killed with -9 mid-job leaves the job to another (exactly one
+ * record in the end), a failing training is recorded as failed and not retried, and a Redis restart
+ * mid-sweep does not stop it.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, promises as fs, openSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { execa } from 'execa';
+import { CLI, runCli, tempProject } from '../helpers/project.js';
+import { REDIS_BIN, startRedis } from '../helpers/redis.js';
+
+interface QueuedJob {
+  spec: { name: string; kind?: string };
+  state: string;
+  worker?: string;
+  attempts: number;
+  outcome?: string;
+}
+
+const PIPELINE = (counts: string) => `stages:
+  shared:
+    cmd: echo x >> ${counts}/shared && mkdir -p data && cat input.txt > data/base.txt
+    deps: [input.txt]
+    outs: [data/base.txt]
+  train:
+    cmd: |
+      s=$(sed -n 's/^seed: *\\([^ #]*\\).*/\\1/p' params.yaml)
+      echo "$s" >> ${counts}/train
+      if [ "$s" = 13 ]; then echo "loss is NaN" >&2; exit 1; fi
+      while [ "$s" = 7 ] && [ -f ${counts}/hold ]; do sleep 0.1; done
+      mkdir -p metrics
+      echo "{\\"acc\\": 0.$s}" > metrics/eval.json
+    deps: [data/base.txt]
+    params: [seed]
+    metrics: [metrics/eval.json]
+`;
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 120_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('a sweep on BullMQ/Redis across two worker clones: shared stage once, kill -9, failure, Redis restart, exactly one record each', {
+  skip: REDIS_BIN ? false : 'redis-server is not installed (apt-get install redis-server)',
+  timeout: 300_000,
+}, async () => {
+  const redis = await startRedis();
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-queue-e2e-'));
+  after(() => fs.rm(tmp, { recursive: true, force: true }));
+  const counts = path.join(tmp, 'counts');
+  const bare = path.join(tmp, 'origin.git');
+  const store = path.join(tmp, 'store');
+  await fs.mkdir(counts);
+  await fs.mkdir(store);
+  await execa('git', ['init', '-q', '--bare', '-b', 'main', bare]);
+  const env = { LOCKSTEP_QUEUE_URL: redis.url, LOCKSTEP_QUEUE_LOCK_MS: '2000' };
+
+  const p = await tempProject({
+    'pipeline.yaml': PIPELINE(counts),
+    'params.yaml': 'seed: 1\n',
+    'input.txt': 'hello\n',
+    '.gitignore': '.cache/\n/data/\n/metrics/\n.lockstep/tmp/\n',
+    '.lockstep/config.yaml': `core:\n  remote: store\nremote:\n  store:\n    url: ${store}\n`,
+  });
+  await p.git('remote', 'add', 'origin', bare);
+  await p.git('push', '-q', 'origin', 'main');
+  const clone = async (name: string) => {
+    const dir = path.join(tmp, name);
+    await execa('git', ['clone', '-q', bare, dir]);
+    await execa('git', ['config', 'user.email', 'w@example.com'], { cwd: dir });
+    await execa('git', ['config', 'user.name', name], { cwd: dir });
+    return dir;
+  };
+  const wA = await clone('worker-a');
+  const wB = await clone('worker-b'); // cloned before the next commit: it is behind and must fetch
+
+  // A new baseline, pushed: the queue refuses a baseline the remote lacks, so check that first.
+  await p.write('input.txt', 'hello again\n');
+  await p.git('commit', '-qam', 'new input');
+  const unpushed = await p.run(['exp', 'run', '--queue', '--seed', '1'], { env });
+  assert.equal(unpushed.exitCode, 1, unpushed.all);
+  assert.match(
+    unpushed.stderr,
+    /^lockstep: the baseline [0-9a-f]{7} is not on 'origin', so workers could not check it out\. Push it first/m,
+  );
+  await p.git('push', '-q', 'origin', 'main');
+
+  await fs.writeFile(path.join(counts, 'hold'), '');
+  const q = await p.run(['exp', 'run', '--queue', '--seed', '7,2,3,13', '-n', 'sweep'], { env });
+  assert.equal(q.exitCode, 0, q.all);
+  assert.match(q.stderr, /Queued 4 experiments and 1 warm-up job for shared stages/);
+  const list = async (): Promise<QueuedJob[]> => {
+    const r = await runCli(p.dir, ['exp', 'queue', 'list', '--json'], { env });
+    assert.equal(r.exitCode, 0, r.all);
+    return JSON.parse(r.stdout) as QueuedJob[];
+  };
+  assert.deepEqual((await list()).map((j) => [j.spec.name, j.state]).sort(), [
+    ['sweep-1', 'waiting'],
+    ['sweep-1.warmup', 'waiting'],
+    ['sweep-2', 'waiting'],
+    ['sweep-3', 'waiting'],
+    ['sweep-4', 'waiting'],
+  ]);
+
+  const workers: ChildProcess[] = [];
+  // Worker output goes to files: a pipe would be held open by the stages of a killed worker.
+  const logFiles: string[] = [];
+  const logs = { join: (_: string) => logFiles.map((f) => `${f}:\n${readFileSync(f, 'utf8')}`).join('\n') };
+  const startWorker = (dir: string, name: string) => {
+    const file = path.join(tmp, `${name}.log`);
+    logFiles.push(file);
+    const fd = openSync(file, 'a');
+    const child = spawn(process.execPath, [CLI, 'worker', '--name', name, '--until-empty'], {
+      cwd: dir,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', fd, fd],
+      detached: true, // its own process group: kill -9 takes the worker and the stages it runs
+    });
+    closeSync(fd);
+    workers.push(child);
+    return child;
+  };
+  after(() => {
+    for (const w of workers) {
+      try {
+        if (w.exitCode === null && w.signalCode === null) process.kill(-w.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+  const a = startWorker(wA, 'worker-a');
+
+  // worker-a takes the warm-up, then sweep-1 (seed 7), which holds: kill it with -9 mid-job.
+  await until('worker-a running sweep-1', async () =>
+    (await list()).find((j) => j.spec.name === 'sweep-1' && j.state === 'active' && j.worker === 'worker-a'),
+  );
+  assert.equal(a.exitCode, null, `worker-a stopped by itself:\n${logs.join('')}`);
+  const exited = new Promise((r) => a.once('exit', r));
+  process.kill(-a.pid!, 'SIGKILL');
+  await exited;
+  await fs.rm(path.join(counts, 'hold'));
+  await redis.restart(); // mid-sweep: the worker must reconnect
+
+  const b = startWorker(wB, 'worker-b');
+  const bExit = new Promise<number | null>((r) => b.once('exit', (code) => r(code)));
+  const code = await Promise.race([bExit, new Promise((r) => setTimeout(() => r('timeout'), 150_000))]);
+  assert.equal(code, 0, `worker-b: ${code}\n${logs.join('')}\n${JSON.stringify(await list(), null, 1)}`);
+
+  const final = await list();
+  const byName = new Map(final.map((j) => [j.spec.name, j]));
+  assert.equal(byName.get('sweep-1')?.state, 'completed');
+  assert.equal(byName.get('sweep-1')?.attempts, 2, 'retried once after the kill');
+  assert.equal(byName.get('sweep-1')?.worker, 'worker-b');
+  assert.equal(byName.get('sweep-4')?.state, 'failed', 'seed 13 fails its training');
+  assert.equal(byName.get('sweep-4')?.attempts, 1, 'a failed training is not retried');
+
+  // Exactly one record per experiment on the git remote, failed one included.
+  const refs = (await execa('git', ['ls-remote', bare, 'refs/exps/*'])).stdout.trim().split('\n');
+  assert.deepEqual(refs.map((l) => l.split('/').at(-1)).sort(), ['sweep-1', 'sweep-2', 'sweep-3', 'sweep-4']);
+  const shared = (await fs.readFile(path.join(counts, 'shared'), 'utf8')).trim().split('\n');
+  assert.equal(shared.length, 1, 'the shared stage ran once across both workers');
+
+  // The author pulls the records and their outputs: exp show has them, with metrics.
+  assert.equal((await p.run(['exp', 'pull', 'origin', '--all'], { env })).exitCode, 0);
+  const shown = JSON.parse((await p.run(['exp', 'show', '--json'], { env })).stdout) as Array<{
+    name: string;
+    state: string;
+    metrics: Record<string, Record<string, number>>;
+  }>;
+  const states = Object.fromEntries(shown.filter((e) => e.name.startsWith('sweep')).map((e) => [e.name, e.state]));
+  assert.deepEqual(states, { 'sweep-1': 'success', 'sweep-2': 'success', 'sweep-3': 'success', 'sweep-4': 'failed' });
+  assert.match(
+    (await runCli(p.dir, ['exp', 'queue', 'logs', 'sweep-4'], { env })).stdout,
+    /loss is NaN/,
+    "the failed job's log holds the stage's error",
+  );
+});
