@@ -25,6 +25,15 @@ export interface ObjectStore {
   readManifest(md5: Md5, forPath?: string | (() => string)): Promise<DirEntry[]>;
   /** True when the object's content hashes to its name. */
   verify(md5: Md5): Promise<boolean>;
+  /**
+   * Is the object absent, sound or corrupt? Reads it only when no earlier verification still holds
+   * (size first, then the stat cache's mark of its last verification); marks what it verifies.
+   */
+  inspect(md5: Md5, size?: number): Promise<'absent' | 'sound' | 'corrupt'>;
+  /** Persist verification marks. */
+  save(): Promise<void>;
+  /** `files/md5/ab/cdef…`, for messages. */
+  displayPath(md5: Md5): string;
   /** Every object hash in the store (files and manifests). */
   list(): AsyncIterable<Md5>;
   remove(md5: Md5): Promise<void>;

@@ -1,29 +1,9 @@
 import type { Command } from 'commander';
-import { openProject } from '../project.js';
-import { failOnMissing, isQuiet, parseJobs, summaryLines, type TransferCliOptions } from './transfer-common.js';
-import { transferRenderer } from './transfer-progress.js';
+import { runTransfer, type TransferCliOptions } from './transfer-common.js';
 
-export async function run(targets: string[], opts: TransferCliOptions, cmd: Command): Promise<number> {
-  const project = await openProject();
-  const { push } = await import('../remote/index.js');
-  const quiet = isQuiet(cmd);
-  const progress = await transferRenderer({ quiet });
-  const started = performance.now();
-  let summary;
-  try {
-    summary = await push(project, {
-      targets,
-      remote: opts.remote,
-      jobs: parseJobs(opts.jobs),
-      runCache: opts.runCache,
-      onEvent: progress.onEvent,
-    });
-  } finally {
-    progress.stop();
-  }
-  if (!quiet)
-    for (const l of summaryLines('pushed', summary, (performance.now() - started) / 1000))
-      process.stdout.write(`${l}\n`);
-  failOnMissing('push', summary);
-  return 0;
+/**
+ * `lockstep push`: upload the cached outputs of the lock file to their remotes.
+ */
+export function run(targets: string[], opts: TransferCliOptions, cmd: Command): Promise<number> {
+  return runTransfer('push', targets, opts, cmd);
 }

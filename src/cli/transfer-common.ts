@@ -1,7 +1,14 @@
+/**
+ * The transfer verbs (push, fetch, pull) in one place: parse the options, call the use case in
+ * src/remote, render its result. push.ts / fetch.ts / pull.ts only name their verb.
+ */
 import type { Command } from 'commander';
 import { LockstepError } from '../errors.js';
+import type { CheckoutResult } from '../pipeline/checkout-workspace.js';
+import { openProject } from '../project.js';
 import type { SyncSummary } from '../remote/index.js';
-import { globals } from './options.js';
+import { transferRenderer } from './transfer-progress.js';
+import { globals, parseJobs } from './options.js';
 import { formatBytes } from './render.js';
 
 export interface TransferCliOptions {
@@ -12,7 +19,7 @@ export interface TransferCliOptions {
 }
 
 // -j and -q are read by options.ts like every verb's; these names stay for push, fetch and pull.
-export { parseJobs } from './options.js';
+export { parseJobs };
 export const isQuiet = (cmd: Command): boolean => globals(cmd).quiet;
 
 /** One line per remote: what moved, what was already there. */
@@ -48,4 +55,52 @@ export function failOnMissing(verb: 'push' | 'fetch', summary: SyncSummary): voi
       'Push them from a machine that has them, or run lockstep repro.',
     );
   }
+}
+
+export type TransferVerb = 'push' | 'fetch' | 'pull';
+
+/** Run one transfer verb and render it: progress, one summary line per remote, then the failure if any. */
+export async function runTransfer(
+  verb: TransferVerb,
+  targets: string[],
+  opts: TransferCliOptions,
+  cmd: Command,
+): Promise<number> {
+  const project = await openProject();
+  const remote = await import('../remote/index.js');
+  const quiet = isQuiet(cmd);
+  const write = (line: string) => {
+    if (!quiet) process.stdout.write(`${line}\n`);
+  };
+  const sync = { targets, remote: opts.remote, jobs: parseJobs(opts.jobs), runCache: opts.runCache };
+  const progress = await transferRenderer({ quiet });
+  const started = performance.now();
+  let summary: SyncSummary;
+  let checkout: CheckoutResult | undefined;
+  try {
+    if (verb === 'push') summary = await remote.push(project, { ...sync, onEvent: progress.onEvent });
+    else if (verb === 'fetch') summary = await remote.fetch(project, { ...sync, onEvent: progress.onEvent });
+    else {
+      const pulled = await remote.pull(project, { ...sync, onEvent: progress.onEvent, force: opts.force });
+      summary = pulled.fetched;
+      checkout = pulled.checkout;
+    }
+  } finally {
+    progress.stop();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  for (const l of summaryLines(verb === 'push' ? 'pushed' : 'fetched', summary, seconds)) write(l);
+  if (checkout) {
+    for (const o of checkout.restored) write(`M\t${o.path}`);
+    const notRestored = checkout.problems.length ? `, ${checkout.problems.length} not restored` : '';
+    write(`${checkout.restored.length} outputs restored, ${checkout.unchanged.length} unchanged${notRestored}.`);
+  }
+  // what could not move is named after everything else has moved (and, for pull, been checked out)
+  failOnMissing(verb === 'push' ? 'push' : 'fetch', summary);
+  if (checkout) {
+    const { checkoutFailure } = await import('../pipeline/checkout-workspace.js');
+    const failure = checkoutFailure(checkout);
+    if (failure) throw failure;
+  }
+  return 0;
 }

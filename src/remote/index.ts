@@ -1,10 +1,10 @@
 /**
- * Public API of the remote store: push / fetch of the lock file's outputs (pull = fetch + the
- * cache's checkout, in src/cli/pull.ts), raw object
+ * Public API of the remote store: push / fetch / pull of the lock file's outputs (pull = fetch + the
+ * workspace checkout, in ./pull.ts), raw object
  * transfer for experiments (pushObjects / fetchObjects), and the data of `status --cloud`.
  * Everything returns data or emits typed events; src/cli/* renders.
  */
-import type { Md5 } from '../hash/types.js';
+import { isDirHash, type Md5 } from '../hash/types.js';
 import type { MissingFetcher } from '../pipeline/execute.js';
 import type { Project } from '../project.js';
 import { readLockFile, readOutputFlags, selectOutputs, type TrackedOutput } from './objects.js';
@@ -14,6 +14,7 @@ import {
   fetchObjectsFrom,
   pushObjectsTo,
   type LocalObjects,
+  type PushSource,
   type TransferEvent,
   type TransferResult,
 } from './transfer.js';
@@ -23,6 +24,7 @@ export type { Remote } from './types.js';
 export type { TransferEvent, TransferResult } from './transfer.js';
 export type { TrackedOutput } from './objects.js';
 export { cloudStatus, type CloudStatus, type OutputCloudStatus } from './status.js';
+export { pull, type PullOptions, type PullResult } from './pull.js';
 
 export type RemoteEvent =
   | TransferEvent
@@ -51,7 +53,7 @@ export interface SyncSummary {
   remotes: RemoteSyncResult[];
 }
 
-export async function openStore(project: Project): Promise<LocalObjects> {
+export async function openStore(project: Project): Promise<PushSource> {
   const { openObjectStore } = await import('../cache/index.js');
   return openObjectStore(project.cacheDir);
 }
@@ -98,10 +100,24 @@ async function withRemote<T>(
   }
 }
 
-const incomplete = (outs: readonly TrackedOutput[], missing: readonly Md5[]): string[] => {
+/** The outputs (`stage:path`) with a missing object: the output's own, or a file of its directory. */
+async function incomplete(
+  store: LocalObjects,
+  outs: readonly TrackedOutput[],
+  missing: readonly Md5[],
+): Promise<string[]> {
+  if (missing.length === 0) return [];
   const m = new Set<string>(missing);
-  return outs.filter((o) => m.has(o.md5)).map((o) => `${o.stage}:${o.path}`);
-};
+  const found: string[] = [];
+  for (const o of outs) {
+    let hit = m.has(o.md5);
+    if (!hit && isDirHash(o.md5) && (await store.has(o.md5))) {
+      hit = (await store.readManifest(o.md5).catch(() => [])).some((e) => m.has(e.md5));
+    }
+    if (hit) found.push(`${o.stage}:${o.path}`);
+  }
+  return found;
+}
 
 async function lockOutputs(project: Project, targets: readonly string[]): Promise<TrackedOutput[]> {
   const lock = await readLockFile(project.root);
@@ -134,7 +150,7 @@ export async function push(project: Project, opts: SyncOptions = {}): Promise<Sy
           ...res,
           name: remote.name,
           display: remote.display,
-          incompleteOutputs: incomplete(group, res.missing),
+          incompleteOutputs: await incomplete(store, group, res.missing),
           runCache,
         };
       }),
@@ -196,7 +212,7 @@ async function fetchOutputs(
           ...res,
           name: remote.name,
           display: remote.display,
-          incompleteOutputs: incomplete(group, res.missing),
+          incompleteOutputs: await incomplete(store, group, res.missing),
           runCache,
         };
       }),

@@ -21,12 +21,20 @@ export interface TrackedOutput {
 }
 
 /** Per-output flags from the pipeline file, keyed `stage\0path`. */
-export type OutputFlags = ReadonlyMap<string, { push: boolean; remote?: string }>;
+export type OutputFlags = ReadonlyMap<string, OutputFlag>;
+export interface OutputFlag {
+  push: boolean;
+  remote?: string;
+  /** `cache: false`: the output is not in the cache (git or the stage keeps it), so it never travels. */
+  cache: boolean;
+}
 export const flagKey = (stage: string, p: string): string => `${stage}\0${p}`;
 
 /**
  * The outputs of the lock file's stages (all, or those named in `targets`), with their flags.
- * Outputs without an md5 (uncached) are left out. Unknown targets are an error naming the stages.
+ * Uncached outputs (`cache: false` in the pipeline file, or no md5 in the lock) are left out: they are
+ * not in the cache, so there is nothing to push, fetch or compare. Unknown targets are an error
+ * naming the stages.
  */
 export function selectOutputs(lock: LockFile, targets: readonly string[], flags: OutputFlags): TrackedOutput[] {
   const stages = Object.keys(lock.stages ?? {});
@@ -45,6 +53,7 @@ export function selectOutputs(lock: LockFile, targets: readonly string[], flags:
     for (const o of lock.stages[stage]?.outs ?? []) {
       if (typeof o.md5 !== 'string' || !isMd5(o.md5)) continue;
       const f = flags.get(flagKey(stage, o.path));
+      if (f?.cache === false) continue;
       out.push({
         stage,
         path: o.path,
@@ -91,13 +100,14 @@ export async function readLockFile(root: string): Promise<LockFile> {
   return { ...lock, stages: { ...lock.stages, ...tracked.stages } };
 }
 
-/** `push` and `remote` of every output in the pipeline file (empty when it cannot be read). */
-export async function readOutputFlags(root: string): Promise<Map<string, { push: boolean; remote?: string }>> {
-  const flags = new Map<string, { push: boolean; remote?: string }>();
+/** `push`, `remote` and `cache` of every output in the pipeline file. */
+export async function readOutputFlags(root: string): Promise<Map<string, OutputFlag>> {
+  const flags = new Map<string, OutputFlag>();
   const { loadPipeline } = await import('../config/index.js');
   const pipeline = await loadPipeline(root);
   for (const stage of pipeline.stages) {
-    for (const o of stage.outs) flags.set(flagKey(stage.name, o.path), { push: o.push, remote: o.remote });
+    for (const o of stage.outs)
+      flags.set(flagKey(stage.name, o.path), { push: o.push, remote: o.remote, cache: o.cache });
   }
   const { collectDvcFiles } = await import('../dvcfile/collect.js');
   for (const f of await collectDvcFiles(root)) {

@@ -35,18 +35,20 @@ export interface PushPlan {
   /** File objects to upload, in no particular order. */
   files: Md5[];
   /**
-   * Directory manifests to upload once every file of theirs is on the remote. DVC uploads a
-   * `.dir` last, so a `.dir` on a remote means all its files are there.
+   * Directory manifests to upload once every file of theirs is on the remote (uploaded last, as
+   * DVC does). A `.dir` on a remote is never taken as proof that its files are there: files can
+   * be deleted from a remote behind it, so every file is asked about on every push.
    */
   dirs: Md5[];
-  /** Objects already on the remote (not counting the files of complete directories). */
+  /** Objects already on the remote (files and manifests). */
   upToDate: number;
 }
 
 /**
  * What to upload. `manifests` maps each wanted `.dir` to its file hashes; `remoteHas` holds the
- * objects the remote is known to have; `localMissing` lists objects the local cache lacks (they
- * cannot be pushed, and a directory missing any file is not completed on the remote).
+ * objects the remote is known to have (each file asked about, see filesToQuery); `localMissing`
+ * lists objects the local cache lacks (they cannot be pushed, and a directory missing any file is
+ * not completed on the remote).
  */
 export function planPush(
   roots: readonly Md5[],
@@ -56,44 +58,35 @@ export function planPush(
 ): PushPlan {
   const files = new Set<Md5>();
   const dirs: Md5[] = [];
-  let upToDate = 0;
+  const counted = new Set<Md5>();
   const seen = new Set<Md5>();
   for (const root of roots) {
     if (seen.has(root)) continue;
     seen.add(root);
     if (!isDirHash(root)) {
-      if (remoteHas.has(root)) upToDate++;
+      if (remoteHas.has(root)) counted.add(root);
       else if (!localMissing.has(root)) files.add(root);
       continue;
     }
-    if (remoteHas.has(root)) {
-      upToDate++;
-      continue;
-    }
     const children = manifests.get(root);
-    if (!children || localMissing.has(root)) continue;
-    let complete = true;
-    for (const f of children) {
-      if (remoteHas.has(f)) continue;
-      if (localMissing.has(f)) complete = false;
+    let complete = children !== undefined && !localMissing.has(root);
+    for (const f of children ?? []) {
+      if (remoteHas.has(f)) counted.add(f);
+      else if (localMissing.has(f)) complete = false;
       else files.add(f);
     }
-    if (complete) dirs.push(root);
+    if (remoteHas.has(root)) counted.add(root);
+    else if (complete) dirs.push(root);
   }
-  for (const f of files) if (remoteHas.has(f)) files.delete(f);
-  return { files: [...files], dirs, upToDate };
+  return { files: [...files], dirs, upToDate: counted.size };
 }
 
-/** Hashes the remote must be asked about for a push: roots first, then files of dirs it lacks. */
-export function filesToQuery(
-  roots: readonly Md5[],
-  manifests: ReadonlyMap<Md5, readonly Md5[]>,
-  remoteHasDirs: ReadonlySet<Md5>,
-): Md5[] {
+/** Hashes the remote must be asked about for a push: every file root, every `.dir` and all of its files. */
+export function filesToQuery(roots: readonly Md5[], manifests: ReadonlyMap<Md5, readonly Md5[]>): Md5[] {
   const out = new Set<Md5>();
   for (const root of roots) {
-    if (!isDirHash(root)) out.add(root);
-    else if (!remoteHasDirs.has(root)) for (const f of manifests.get(root) ?? []) out.add(f);
+    out.add(root);
+    if (isDirHash(root)) for (const f of manifests.get(root) ?? []) out.add(f);
   }
   return [...out];
 }

@@ -68,8 +68,8 @@ export async function cloudStatus(project: Project, opts: CloudStatusOptions = {
         if (isDirHash(o.md5) && (await store.has(o.md5))) {
           for (const e of await store.readManifest(o.md5)) {
             list.push({ md5: e.md5, name: e.relpath });
-            // a complete directory on the remote vouches for its files (its manifest went up last)
-            if (!remoteDirs.has(o.md5)) queried.add(e.md5);
+            // a .dir on the remote vouches for nothing: files can be deleted behind it
+            queried.add(e.md5);
           }
         }
         if (!isDirHash(o.md5)) queried.add(o.md5);
@@ -90,10 +90,9 @@ export async function cloudStatus(project: Project, opts: CloudStatusOptions = {
           deleted: [],
           missing: [],
         };
-        const dirOnRemote = remoteDirs.has(o.md5);
         for (const x of objects.get(`${o.stage}\0${o.path}`) ?? []) {
           const label = x.name ? `${o.path}/${x.name}` : isDirHash(x.md5) ? `${o.path}/ (manifest)` : o.path;
-          const r = onRemote.has(x.md5) || (dirOnRemote && x.name !== '');
+          const r = onRemote.has(x.md5);
           const l = local.has(x.md5);
           if (r && l) st.ok++;
           else if (l) st.new.push(label);

@@ -42,6 +42,8 @@ export interface TransferResult {
 
 /** The parts of the cache's ObjectStore a transfer needs. */
 export type LocalObjects = Pick<ObjectStore, 'root' | 'objectPath' | 'has' | 'addFile' | 'readManifest'>;
+/** What a push reads: the objects, checked against their names before they leave (see ObjectStore.inspect). */
+export type PushSource = LocalObjects & Pick<ObjectStore, 'inspect' | 'save' | 'displayPath'>;
 
 /**
  * Run `fn` over `items` with `jobs` workers. Memory stays flat (no promise per item is created up
@@ -165,33 +167,41 @@ export async function localHas(store: LocalObjects, md5s: Iterable<Md5>): Promis
 
 /**
  * Upload the objects of `roots` (files and `.dir` manifests with their files) that the remote lacks.
- * A manifest goes up only after all of its files are there, so its presence marks the directory
- * complete; a directory found complete on the remote is skipped without asking about its files.
+ * Every file is asked about, also under a `.dir` the remote has (files can disappear behind it; one
+ * listing answers for all of them when there are many, see remoteHas). A manifest goes up only after
+ * all of its files are there. Each object is checked against its name before it leaves (size, its
+ * verification mark, else its content): a corrupt one is never uploaded, its directory is not
+ * completed, and the push fails naming it once everything else has gone up.
  */
 export async function pushObjectsTo(
-  store: LocalObjects,
+  store: PushSource,
   remote: Remote,
   roots: readonly Md5[],
   opts: TransferOptions,
 ): Promise<TransferResult> {
   const missing = new Set<Md5>();
   const manifests = await localManifests(store, roots, missing);
-  const dirRoots = [...manifests.keys()];
-  const haveDirs = await remoteHas(remote, dirRoots, opts);
   const query = filesToQuery(
     roots.filter((r) => !missing.has(r)),
     manifests,
-    haveDirs,
   );
   const have = await remoteHas(remote, query, opts);
-  for (const d of haveDirs) have.add(d);
   // ask the local cache only about what must move
   const sizes = await localSizes(
     store,
     query.filter((h) => !have.has(h)),
     missing,
   );
-  const plan = planPush(roots, manifests, have, missing);
+  const corrupt = new Set<Md5>();
+  const moving = query.filter((h) => !have.has(h) && !missing.has(h));
+  for (let i = 0; i < moving.length; i++) {
+    const h = moving[i]!;
+    if ((await store.inspect(h, isDirHash(h) ? -1 : (sizes.get(h) ?? -1))) !== 'sound') corrupt.add(h);
+    if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+  }
+  await store.save();
+  // a corrupt object is treated as absent: not uploaded, and its directory not completed
+  const plan = planPush(roots, manifests, have, new Set([...missing, ...corrupt]));
   for (const [h, n] of await localSizes(store, plan.dirs, missing)) sizes.set(h, n);
   let bytesTotal = 0;
   for (const h of [...plan.files, ...plan.dirs]) bytesTotal += sizes.get(h) ?? 0;
@@ -217,6 +227,15 @@ export async function pushObjectsTo(
   await forEachConcurrent(plan.files, opts.jobs, upload);
   // manifests last: only now are all their files on the remote
   await forEachConcurrent(plan.dirs, opts.jobs, upload);
+  if (corrupt.size > 0) {
+    const [first] = corrupt;
+    const more = corrupt.size > 1 ? ` (and ${corrupt.size - 1} more)` : '';
+    throw new LockstepError(
+      'corrupt-object',
+      `cache object ${store.displayPath(first!)} does not match its hash${more}: not pushed to '${remote.name || remote.display}'`,
+      'Run lockstep repro -f on its stage (or lockstep commit) to cache the right bytes again, then push again.',
+    );
+  }
   return { transferred: files, bytes, upToDate: plan.upToDate, missing: [...missing] };
 }
 

@@ -196,7 +196,7 @@ test('an S3 account that may not write the bucket: one line saying permission de
   const denied = await p.run(['push', '-r', 's3']);
   oneLine(
     denied,
-    /^lockstep: permission denied on remote 's3' \(s3:\/\/lockstep-test\/store at http:\/\/127\.0\.0\.1:\d+\) at files\/md5\/\w\w\/\w+(\.dir)?: .*403.* Check that this user or key may read and write the remote path\.$/,
+    /^lockstep: permission denied on remote 's3' \(s3:\/\/lockstep-test\/store at http:\/\/127\.0\.0\.1:\d+\) at files\/md5\/\w\w\/\w+(\.dir)?: .*(403|Access Denied).* Check that this user or key may read and write the remote path\.$/,
   );
   assert.doesNotMatch(denied.all, /alice-secret-key/);
   assert.deepEqual(await audit(path.join(s3.dataDir, s3.bucket, 'store')), { objects: 0, corrupt: [], temps: [] });

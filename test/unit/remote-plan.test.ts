@@ -46,11 +46,13 @@ test('planPush uploads only what the remote lacks, and a .dir only when all its 
   const plan = planPush([dir1, dir2, c], manifests, new Set([a]), new Set([d]));
   assert.deepEqual(plan.files.sort(), [b, c].sort());
   assert.deepEqual(plan.dirs, [dir1]);
-  assert.equal(plan.upToDate, 0);
-  // a complete .dir on the remote vouches for its files: nothing to do and nothing to ask
-  const done = planPush([dir1], manifests, new Set([dir1]), new Set());
-  assert.deepEqual(done, { files: [], dirs: [], upToDate: 1 });
-  assert.deepEqual(filesToQuery([dir1, dir2, c], manifests, new Set([dir1])).sort(), [c, d].sort());
+  assert.equal(plan.upToDate, 1);
+  // a .dir on the remote proves nothing about its files: a missing one is uploaded again
+  const done = planPush([dir1], manifests, new Set([dir1, a, b]), new Set());
+  assert.deepEqual(done, { files: [], dirs: [], upToDate: 3 });
+  const holed = planPush([dir1], manifests, new Set([dir1, a]), new Set());
+  assert.deepEqual(holed, { files: [b], dirs: [], upToDate: 2 });
+  assert.deepEqual(filesToQuery([dir1, dir2, c], manifests).sort(), [dir1, dir2, a, b, c, d].sort());
 });
 
 test('faults: transient errors are retried with growing delays, auth and permission errors are not', async () => {
@@ -101,11 +103,16 @@ test('selectOutputs filters by stage, skips uncached outs, carries push/remote f
         outs: [
           { path: 'm', hash: 'md5' as const, md5: asMd5('b'.repeat(32)), size: 1 },
           { path: 'nocache', hash: 'md5' as const, md5: asMd5(''), size: 0 },
+          // cache: false in the pipeline, though the lock records its md5 (a persist checkpoint)
+          { path: 'ckpt', hash: 'md5' as const, md5: asMd5('c'.repeat(32)), size: 1 },
         ],
       },
     },
   };
-  const flags = new Map([[flagKey('b', 'm'), { push: false, remote: 'other' }]]);
+  const flags = new Map([
+    [flagKey('b', 'm'), { push: false, remote: 'other', cache: true }],
+    [flagKey('b', 'ckpt'), { push: true, cache: false }],
+  ]);
   assert.deepEqual(
     selectOutputs(lock, [], flags).map((o) => [o.stage, o.path, o.push, o.remote]),
     [
