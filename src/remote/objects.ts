@@ -112,7 +112,7 @@ export async function readOutputFlags(root: string): Promise<Map<string, OutputF
   const { collectDvcFiles } = await import('../dvcfile/collect.js');
   for (const f of await collectDvcFiles(root)) {
     for (const o of f.outs)
-      flags.set(flagKey(f.file, o.path), { push: o.push, ...(o.remote ? { remote: o.remote } : {}) });
+      flags.set(flagKey(f.file, o.path), { push: o.push, cache: true, ...(o.remote ? { remote: o.remote } : {}) });
   }
   return flags;
 }
