@@ -107,8 +107,9 @@ test('cache: false outputs, metrics and plots are recorded in the lock, stay pla
     (f) => f.length > 3,
   );
   assert.equal(objects.length, 4, `every output, for the run-cache: ${objects.join(', ')}`);
-  // only cached outputs are git-ignored; uncached ones are plain writable files for git
+  // only cached outputs are git-ignored (and the cache); uncached ones are plain writable files for git
   assert.deepEqual((await p.read('.gitignore')).split('\n').filter(Boolean).sort(), [
+    '/.cache/',
     '/model.bin',
     '/plot.csv',
     'runs/',
@@ -225,8 +226,8 @@ test('-j 4: stages finishing together each get their line in the shared .gitigno
   });
   const r = await p.run(['repro', '-j', '4']);
   assert.equal(r.exitCode, 0, r.all);
-  assert.deepEqual(
-    (await p.read('.gitignore')).split('\n').filter(Boolean).sort(),
-    names.map((n) => `/${n}.txt`),
-  );
+  assert.deepEqual((await p.read('.gitignore')).split('\n').filter(Boolean).sort(), [
+    '/.cache/',
+    ...names.map((n) => `/${n}.txt`),
+  ]);
 });

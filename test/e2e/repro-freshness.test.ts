@@ -47,8 +47,10 @@ test('a second repro runs nothing; touching a dep without changing it runs nothi
   // cached outputs are git-ignored beside them, as DVC does; uncached metrics are left to git
   assert.equal(await p.read('data/.gitignore'), '/prepared.txt\n');
   assert.match(await p.read('.gitignore'), /^\/model\.txt$/m);
+  // .lockstep/.gitignore (tmp/ and the local config stay out of git) is new, to be committed as DVC's .dvc/.gitignore
   assert.deepEqual((await p.git('status', '--porcelain')).split('\n').sort(), [
     ' M .gitignore',
+    '?? .lockstep/',
     '?? data/',
     '?? pipeline.lock',
     '?? score.txt',
