@@ -13,6 +13,8 @@
 import path from 'node:path';
 import { load, YAMLException } from 'js-yaml';
 import { LockstepError } from '../errors.js';
+import { LOCK_FILES, PIPELINE_FILES } from '../project.js';
+import { controlPathClash, projectControlPaths, showPath, unsafeRelPath } from '../util/safe-path.js';
 import { isMd5, type Md5 } from '../hash/types.js';
 import { dumpRuamel } from '../util/ruamel-yaml.js';
 
@@ -64,6 +66,18 @@ export function parseDvcFile(file: string, text: string): DvcFile {
         `${file}: outs[${i}] path '${r.path}' is outside the repository`,
         'Track only data inside the repository.',
       );
+    // A .dvc file is committed and shared: its path may not hold NUL, go through .git, or name lockstep's files.
+    const why =
+      unsafeRelPath(rel) ??
+      controlPathClash(
+        rel,
+        projectControlPaths({
+          pipelineFiles: PIPELINE_FILES,
+          lockFiles: Object.values(LOCK_FILES),
+          cacheDirs: ['.cache'],
+        }),
+      );
+    if (why) throw bad(file, `outs[${i}] path ${showPath(r.path)} is unsafe (${why})`);
     const md5 = typeof r.md5 === 'string' ? r.md5 : undefined;
     if (md5 !== undefined && !isMd5(md5)) throw bad(file, `outs[${i}] md5 '${md5}' is not an md5`);
     const out: DvcOut = { path: rel, cache: r.cache !== false, push: r.push !== false };

@@ -271,3 +271,23 @@ async function expectRefusedNoCache(sb: Sandbox, args: string[], message: string
     [],
   );
 }
+
+test('a committed .dvc file whose path goes through .git, names the lock file or holds NUL is refused', async () => {
+  const sb = await ranProject();
+  const md5 = createHash('md5').update('one\n').digest('hex');
+  const cases: [string, string][] = [
+    ['.git/HEAD', "a '.git' segment"],
+    ['pipeline.lock', "is the project's file 'pipeline.lock'"],
+    ['"a\\0b"', 'a NUL byte'],
+  ];
+  for (const [p, why] of cases) {
+    await sb.write('evil.dvc', `outs:\n- md5: ${md5}\n  size: 4\n  hash: md5\n  path: ${p}\n`);
+    const shown = p.startsWith('"') ? "'a\\u0000b'" : `'${p}'`;
+    await expectRefused(
+      sb,
+      ['checkout', '-f'],
+      2,
+      `evil.dvc: outs[0] path ${shown} is unsafe (${why}). Fix the .dvc file, or remove it and run lockstep add again.`,
+    );
+  }
+});
