@@ -7,7 +7,9 @@ import path from 'node:path';
 import { classifyFault, withRetry } from '../../src/remote/faults.js';
 import { RemoteNotFound, type Remote } from '../../src/remote/types.js';
 import { objectKey } from '../../src/remote/keys.js';
-import { forEachConcurrent } from '../../src/remote/transfer.js';
+import { forEachConcurrent, pushObjectsTo } from '../../src/remote/transfer.js';
+import { LocalObjectStore } from '../../src/cache/object-store.js';
+import { LockstepError } from '../../src/errors.js';
 import { asMd5 } from '../../src/hash/types.js';
 
 /** What a backend's test file hands the suite. */
@@ -137,6 +139,31 @@ export function remoteContract(label: string, start: () => Promise<RemoteFixture
       await r.upload(file, keyOf(data));
       assert.deepEqual(await readAll(r, keyOf(data)), data);
       assert.deepEqual(await listAll(r, ''), [keyOf(data)]);
+    });
+
+    t('a push never uploads a cache object whose content does not match its name', async () => {
+      const r = await open();
+      const store = new LocalObjectStore(path.join(tmp, `cache${++n}`));
+      const good = randomBytes(2000);
+      const bad = randomBytes(3000);
+      const goodMd5 = asMd5(md5(good));
+      const badMd5 = asMd5(md5(bad));
+      store.addBytesSync(goodMd5, good);
+      store.addBytesSync(badMd5, bad);
+      // a byte flipped on disk after the object was written
+      const obj = store.objectPath(badMd5);
+      await fs.chmod(obj, 0o644);
+      bad[7] = (bad[7] ?? 0) ^ 0xff;
+      await fs.writeFile(obj, bad);
+      await fs.utimes(obj, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+      const fresh = new LocalObjectStore(store.root);
+      await assert.rejects(
+        pushObjectsTo(fresh, r, [goodMd5, badMd5], { jobs: 2 }),
+        (e: unknown) =>
+          e instanceof LockstepError && e.reason === 'corrupt-object' && e.message.includes(badMd5.slice(2)),
+      );
+      assert.equal(await r.exists(objectKey(badMd5)), false, 'the corrupt object is not on the remote');
+      assert.deepEqual(await readAll(r, objectKey(goodMd5)), good, 'the sound one went up');
     });
 
     t('remove deletes a key; removing an absent key is not an error', async () => {
