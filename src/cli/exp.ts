@@ -208,6 +208,7 @@ export async function show(opts: ShowOpts): Promise<number> {
         ? 'No experiments recorded.'
         : 'No experiments on this commit (HEAD). Run one with `lockstep exp run`, or see older ones with --all-commits.',
     );
+    await showPending(root, records);
     return 0;
   }
   const width = opts.width ? Number(opts.width) : (process.stdout.columns ?? Number(process.env.COLUMNS ?? 0)) || 160;
@@ -215,7 +216,25 @@ export async function show(opts: ShowOpts): Promise<number> {
   const { text, note } = renderText(table, { width, ...(head ? { head } : {}) });
   out(text);
   if (note) err(note);
+  await showPending(root, records);
   return 0;
+}
+
+/** Queued and running experiments (exp run --queue) under the table, with worker and progress. */
+async function showPending(root: string, records: Array<{ baseline: string; name: string }>): Promise<void> {
+  const { pendingJobs } = await import('../queue/pending.js');
+  const jobs = await pendingJobs(root, new Set(records.map((r) => `${r.baseline}/${r.name}`))).catch((e: Error) => {
+    err(`(queue not read: ${e.message})`);
+    return [];
+  });
+  if (!jobs.length) return;
+  out('');
+  out('Queued experiments (lockstep exp queue list):');
+  for (const j of jobs) {
+    const what = j.spec.assignments.map((a) => `${a.key}=${String(a.value)}`).join(' ');
+    const where = j.state === 'active' ? ` on ${j.worker ?? '?'}${j.progress ? `: ${j.progress}` : ''}` : '';
+    out(`  ${j.spec.name}  ${j.state === 'active' ? 'running' : j.state}${where}  ${what}`);
+  }
 }
 
 export async function diff(

@@ -65,7 +65,9 @@ export async function enqueueExperiments(
         `experiment name '${clash.name}' is already queued on this baseline`,
         'Pick another name with -n.',
       );
-    const created = new Date().toISOString();
+    // Warm-ups first in the queue's order (by creation time), then the experiments that wait for them.
+    const now = Date.now();
+    const created = new Date(now + 1).toISOString();
     const base = { baseline: ctx.baseline, gitRemote: cfg.gitRemote, created };
     const ids = ctx.experiments.map(() => randomUUID());
     const warmups = new Map<number, JobSpec>();

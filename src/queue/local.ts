@@ -140,7 +140,12 @@ export class LocalQueue implements QueueBackend {
 
   /** Take the oldest waiting job, or null. */
   private async take(worker: string): Promise<JobInfo | null> {
-    for (const info of await this.list()) {
+    const all = await this.list();
+    const state = new Map(all.map((j) => [j.spec.id, j.state]));
+    const ready = (j: JobInfo) =>
+      (j.spec.after ?? []).every((id) => state.get(id) !== 'waiting' && state.get(id) !== 'active');
+    // Jobs whose warm-ups are done first, so one worker never sits on a job that waits for another.
+    for (const info of [...all.filter(ready), ...all.filter((j) => !ready(j))]) {
       if (info.state !== 'waiting') continue;
       await fs.mkdir(path.join(this.dir, 'claims'), { recursive: true });
       try {
