@@ -11,6 +11,8 @@ import type { Emit, ReproSummary, StageOutcome } from './events.js';
 import { ignoreOutputs } from '../util/gitignore.js';
 import { withDownstream } from './graph.js';
 import { trackedBy } from '../dvcfile/collect.js';
+import { commitDvcFiles } from '../dvcfile/add.js';
+import { dvcFilesStatus } from './status.js';
 import { LockWriter, lockedPath, type LockedPath, type LockedStage } from './lockfile.js';
 import { collectStaleReasons, forgetObservations, observeStage } from './observe.js';
 import { planRepro, selectStages } from './plan.js';
@@ -45,6 +47,33 @@ export interface MissingFetcher {
  */
 function canUseRunCache(stage: StageDef): boolean {
   return stage.outs.every((o) => isAuxiliary(o) || !o.persist);
+}
+
+/**
+ * As `dvc repro` does, data tracked by a .dvc file that changed in the workspace is committed first (its
+ * .dvc file records the new content): all .dvc files, or with targets those the selected stages depend on.
+ */
+async function commitChangedDvcFiles(ws: Workspace, selected: string[], targeted: boolean): Promise<void> {
+  let files = ws.dvcFiles;
+  if (targeted) {
+    const deps = selected.flatMap((n) => ws.graph.byName.get(n)!.deps.map((d) => d.path));
+    files = files.filter((f) => deps.some((d) => trackedBy([f], d)));
+  }
+  const changed = (await dvcFilesStatus(ws, files)).filter((s) =>
+    Object.values(s.changed).every((c) => c === 'modified' || c === 'not in cache'),
+  );
+  if (!changed.length) return;
+  const byFile = new Set(changed.map((c) => c.file));
+  const done = await commitDvcFiles(
+    ws,
+    files.filter((f) => byFile.has(f.file)),
+  );
+  // later steps (status, checkout) see the new records
+  for (const d of done) {
+    const f = ws.dvcFiles.find((x) => x.file === d.file);
+    const o = f?.outs.find((x) => x.path === d.path);
+    if (o) Object.assign(o, { md5: d.md5, size: d.size, ...(d.nfiles !== undefined ? { nfiles: d.nfiles } : {}) });
+  }
 }
 
 /**
@@ -112,6 +141,7 @@ export async function reproduce(
     return summary;
   }
 
+  await commitChangedDvcFiles(ws, selected, opts.targets.length > 0);
   const blocked = await checkBeforeRunning(ws, selected);
   const writer = new LockWriter(ws.lockPath, ws.lock, ws.graph.order, stageWdirs(ws.graph), async (f) => {
     const r = await ws.params.read(f);

@@ -97,11 +97,27 @@ function paramReasons(
       const inA = Object.hasOwn(a, key);
       if (inB && !inA) reasons.push({ kind: 'param-removed', file, key, before: b[key] });
       else if (!inB && inA) reasons.push({ kind: 'param-added', file, key, after: a[key] });
-      else if (canonicalJson(b[key]) !== canonicalJson(a[key]))
-        reasons.push({ kind: 'param-changed', file, key, before: b[key], after: a[key] });
+      else leafChanges(file, key, b[key], a[key], reasons);
     }
   }
   return reasons;
+}
+
+const isDict = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A tracked section (`train`) that changed is reported per key (`train.lr 0.001 -> 0.002`), not as a whole. */
+function leafChanges(file: string, key: string, b: unknown, a: unknown, reasons: StaleReason[]): void {
+  if (canonicalJson(b) === canonicalJson(a)) return;
+  if (!isDict(b) || !isDict(a)) {
+    reasons.push({ kind: 'param-changed', file, key, before: b, after: a });
+    return;
+  }
+  for (const k of new Set([...Object.keys(b), ...Object.keys(a)])) {
+    const sub = `${key}.${k}`;
+    if (!Object.hasOwn(a, k)) reasons.push({ kind: 'param-removed', file, key: sub, before: b[k] });
+    else if (!Object.hasOwn(b, k)) reasons.push({ kind: 'param-added', file, key: sub, after: a[k] });
+    else leafChanges(file, sub, b[k], a[k], reasons);
+  }
 }
 
 function pathReasons(side: 'dep' | 'out', locked: LockedPath[], now: Map<string, HashInfo | null>): StaleReason[] {

@@ -47,3 +47,14 @@ test('dvc.lock keeps 1.0 as 1.0 and lists indentless, as DVC writes it', async (
   const lock = await p.read('dvc.lock');
   assert.match(lock, /\n {8}epochs: 2\n {8}lr: 1\.0\n {4}outs:\n {4}- path: o\.txt\n {6}hash: md5\n/);
 });
+
+test('status names the changed key when a stage tracks a whole params section', async () => {
+  const p = await tempProject({
+    'params.yaml': 'train:\n  lr: 0.001\n  epochs: 3\n  big: [1, 2, 3]\n',
+    'dvc.yaml': 'stages:\n  s:\n    cmd: echo x > o.txt\n    params:\n      - train\n    outs:\n      - o.txt\n',
+  });
+  assert.equal((await p.run(['repro'])).exitCode, 0);
+  await p.write('params.yaml', 'train:\n  lr: 0.002\n  epochs: 3\n  big: [1, 2, 3]\n');
+  const r = await p.run(['status']);
+  assert.equal(r.stdout, 's:\n\tparams changed: train.lr 0.001 -> 0.002');
+});
