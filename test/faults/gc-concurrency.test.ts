@@ -27,7 +27,7 @@ test('gc during an exp run refuses, naming the run; gc --wait waits; the experim
     params: [seed]
     outs: [first.txt]
   held:
-    cmd: ${JSON.stringify(`cat first.txt > held.txt && ${rig.command('held')}`)}
+    cmd: ${JSON.stringify(`(cat first.txt; echo held) > held.txt && ${rig.command('held')}`)}
     deps: [first.txt]
     outs: [held.txt]
 `,
@@ -41,7 +41,9 @@ test('gc during an exp run refuses, naming the run; gc --wait waits; the experim
     all: true,
     env,
   });
-  await rig.started('held'); // stage 'first' has been cached: its object is in the shared cache, recorded nowhere yet
+  // stage 'first' has been cached: its object is in the shared cache, recorded nowhere yet (held.txt differs
+  // from it, so nothing writes that object again: before the fix, gc removed it and apply could not restore it)
+  await rig.started('held');
   const gc = await p.run(['gc', '--workspace']);
   assert.equal(gc.exitCode, 1, gc.all);
   // the exp run, and the repro it runs in its workspace (sharing the cache), are both registered
@@ -59,7 +61,7 @@ test('gc during an exp run refuses, naming the run; gc --wait waits; the experim
   const apply = await p.run(['exp', 'apply', 'seven']);
   assert.equal(apply.exitCode, 0, apply.all);
   assert.equal(await p.read('first.txt'), 'seed 7\n');
-  assert.equal(await p.read('held.txt'), 'seed 7\n');
+  assert.equal(await p.read('held.txt'), 'seed 7\nheld\n');
   await fs.rm(path.join(p.dir, 'first.txt'));
   assert.equal((await p.run(['checkout'])).exitCode, 0);
   assert.equal(await p.read('first.txt'), 'seed 7\n');
