@@ -64,7 +64,11 @@ function processGroup(): number | null {
   }
 }
 
+/** A rig never released (its test failed or was killed) must not poll forever: it gives up after this long. */
+const GIVE_UP_MS = 10 * 60_000;
+
 function main(argv: string[]): void {
+  setTimeout(() => process.exit(124), GIVE_UP_MS).unref();
   if (argv[0] === '--hold') {
     // the child: report its pid, hold until the parent's release, exit 0
     const [, runDir, release] = argv as [string, string, string];
