@@ -76,13 +76,12 @@ async function main(): Promise<void> {
   if (test.count === 0) throw new StageError(`${PREPARED}/meta.json: the test split is empty`, 'Check prepare.split.');
   const norm = await readNormalization(meta);
   // TensorFlow.js loads only once params, data and model files have passed their checks.
-  const { describeBackend, initBackend } = await import('./lib/tf/backend.js');
+  const { backendLine, describeBackend, initBackend } = await import('./lib/tf/backend.js');
   const { loadModelDir } = await import('./lib/tf/model-io.js');
   const { normalizationTable } = await import('./lib/tf/augment.js');
   const { argmax, lossAndAccuracy, predictProbabilities } = await import('./lib/tf/predict.js');
   const backend = await initBackend(p.backend, 'infer', 'evaluate.backend');
-  for (const note of backend.notes) console.log(`backend: skipped: ${note}`);
-  console.log(`backend: ${describeBackend(backend)}`);
+  console.log(backendLine(backend));
   const model = await loadModelDir(MODEL_DIR);
 
   const shape = { height: meta.height, width: meta.width, channels: meta.channels };

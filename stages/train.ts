@@ -91,15 +91,14 @@ async function main(): Promise<void> {
 
   // TensorFlow.js loads only once params and data have passed their checks: bad input fails fast.
   const tf = await import('@tensorflow/tfjs-core');
-  const { describeBackend, initBackend } = await import('./lib/tf/backend.js');
+  const { backendLine, describeBackend, initBackend } = await import('./lib/tf/backend.js');
   const { buildModel } = await import('./lib/tf/models.js');
   const { saveModelDir } = await import('./lib/tf/model-io.js');
   const { channelStats, normalizationTable } = await import('./lib/tf/augment.js');
   const { trainLoop } = await import('./lib/tf/train-loop.js');
 
   const backend = await initBackend(p.backend, 'train', 'train.backend');
-  for (const note of backend.notes) console.log(`backend: skipped: ${note}`);
-  console.log(`backend: ${describeBackend(backend)}`);
+  console.log(backendLine(backend));
 
   const shape = { height: meta.height, width: meta.width, channels: meta.channels };
   const classes = meta.classes.length;

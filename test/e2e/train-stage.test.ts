@@ -249,7 +249,7 @@ test('bad params and bad prepared data fail with one line naming the param or fi
             name: 'node backend absent',
             params: PARAMS().replace('backend: cpu', 'backend: node'),
             expect:
-              /^train: train\.backend: node: @tensorflow\/tfjs-node is not usable \(.*\) Install @tensorflow\/tfjs-node or set it to auto, wasm or cpu\.$/,
+              /^train: train\.backend: node: @tensorflow\/tfjs-node is not usable \(.*\) Install @tensorflow\/tfjs-node \(or run scripts\/tfjs-node-from-registries\.sh\) or set it to auto, wasm or cpu\.$/,
           },
         ]),
     {

@@ -12,6 +12,7 @@ import { readMeta, readSplit } from '../../stages/lib/ml/prepared.js';
 import { StageError } from '../../stages/lib/common/stage.js';
 import { ParamsFile } from '../../stages/lib/common/params.js';
 import { afterEpoch, oneCycleLr } from '../../stages/lib/ml/schedule.js';
+import { backendLine } from '../../stages/lib/tf/backend.js';
 import { writeFixture } from '../helpers/prepared-fixture.js';
 
 test('mulberry32 is reproducible from its seed and from a saved state', () => {
@@ -274,4 +275,12 @@ test('mirrorImages flips every row of every image left to right, channels kept t
   const buf = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   mirrorImages(buf, 2, { height: 1, width: 3, channels: 2 });
   assert.deepEqual([...buf], [5, 6, 3, 4, 1, 2, 11, 12, 9, 10, 7, 8]);
+});
+
+test('backendLine: what runs and why auto skipped a faster backend, in one line', () => {
+  assert.equal(backendLine({ name: 'node', tfBackend: 'tensorflow', notes: [] }), 'backend: node');
+  assert.equal(
+    backendLine({ name: 'wasm', tfBackend: 'wasm', simd: true, threads: 2, notes: ['tfjs-node is not installed'] }),
+    'backend: wasm (simd, 2 threads); tfjs-node is not installed',
+  );
 });

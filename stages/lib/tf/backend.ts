@@ -8,6 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import util from 'node:util';
 import { StageError } from '../common/stage.js';
 import type { BackendName } from '../ml/params.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
@@ -34,13 +35,25 @@ const TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoo
 
 const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
 
-async function tryNode(): Promise<string | undefined> {
+/** tfjs-node 4.22 calls util.isNullOrUndefined on every op; Node 23 removed it, so Node 24 needs it back. */
+function restoreIsNullOrUndefined(): void {
+  const u = util as unknown as Record<string, unknown>;
+  if (typeof u.isNullOrUndefined !== 'function') u.isNullOrUndefined = (x: unknown) => x === null || x === undefined;
+}
+
+/** Loads tfjs-node; undefined when its backend is active, else why not (`installed` false when the package is absent). */
+async function tryNode(): Promise<{ reason: string; installed: boolean } | undefined> {
+  // libtensorflow logs INFO lines (CPU features) on stderr when it loads; warnings and errors still show.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
+  restoreIsNullOrUndefined();
   try {
     // A variable specifier keeps TypeScript from requiring the optional package's types.
     const specifier = '@tensorflow/tfjs-node';
     await import(specifier);
   } catch (e) {
-    return `@tensorflow/tfjs-node is not usable (${firstLine(e)})`;
+    const code = (e as NodeJS.ErrnoException).code;
+    const installed = code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND';
+    return { reason: (firstLine(e) ?? '').replace(/[\s.]+$/, ''), installed };
   }
   // tfjs-node registers its backend with the tfjs-core it was installed with; a second copy of
   // tfjs-core (a version mismatch) would not know it.
@@ -49,7 +62,7 @@ async function tryNode(): Promise<string | undefined> {
   } catch {
     // falls through
   }
-  return 'tfjs-node loaded but its tensorflow backend is not registered with this tfjs-core (versions differ?)';
+  return { reason: 'its tensorflow backend is not registered with this tfjs-core (versions differ?)', installed: true };
 }
 
 /**
@@ -115,11 +128,15 @@ export async function initBackend(requested: BackendName, purpose: Purpose, para
   tf.enableProdMode();
   const notes: string[] = [];
   if (requested === 'node' || requested === 'auto') {
-    const error = await tryNode();
-    if (!error) return { name: 'node', tfBackend: tf.getBackend(), notes };
+    const failed = await tryNode();
+    if (!failed) return { name: 'node', tfBackend: tf.getBackend(), notes };
     if (requested === 'node')
-      throw new StageError(`${param}: node: ${error}`, 'Install @tensorflow/tfjs-node or set it to auto, wasm or cpu.');
-    notes.push(error);
+      throw new StageError(
+        `${param}: node: @tensorflow/tfjs-node is not usable (${failed.reason})`,
+        'Install @tensorflow/tfjs-node (or run scripts/tfjs-node-from-registries.sh) or set it to auto, wasm or cpu.',
+      );
+    // Not having the optional native backend is normal: say so calmly.
+    notes.push(failed.installed ? `tfjs-node did not load (${failed.reason})` : 'tfjs-node is not installed');
   }
   if (requested === 'wasm' || requested === 'auto') {
     const w = await tryWasm(purpose, notes);
@@ -129,6 +146,11 @@ export async function initBackend(requested: BackendName, purpose: Purpose, para
   }
   await useCpu();
   return { name: 'cpu', tfBackend: tf.getBackend(), notes };
+}
+
+/** The one line a stage prints about its backend: what runs, and why auto did not take a faster one. */
+export function backendLine(info: BackendInfo): string {
+  return [`backend: ${describeBackend(info)}`, ...info.notes].join('; ');
 }
 
 export function describeBackend(info: BackendInfo): string {
