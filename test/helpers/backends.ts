@@ -13,7 +13,9 @@ export async function availableBackends(): Promise<StageBackend[]> {
     process.execPath,
     [
       '-e',
-      "const tf = require('@tensorflow/tfjs-node'); if (tf.tensor([3]).square().dataSync()[0] !== 9) process.exit(1)",
+      // As stages/lib/tf/backend.ts does: tfjs-node 4.22 needs util.isNullOrUndefined, which Node 23 removed.
+      "require('util').isNullOrUndefined ??= (x) => x == null; const tf = require('@tensorflow/tfjs-node');" +
+        'if (tf.tensor([3]).square().dataSync()[0] !== 9) process.exit(1)',
     ],
     { cwd: REPO_ROOT, reject: false, env: { TF_CPP_MIN_LOG_LEVEL: '2' }, timeout: 60_000 },
   );

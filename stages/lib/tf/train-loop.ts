@@ -164,7 +164,8 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
   };
 }
 
-function trainStep(
+/** One optimizer step on a filled batch; returns its loss and correct count (the only sync point of a step). */
+export function trainStep(
   model: tfl.LayersModel,
   optimizer: tf.Optimizer,
   variables: tf.Variable[],

@@ -1,0 +1,188 @@
+/**
+ * lockstep's training and inference throughput beside TensorFlow/Keras and PyTorch on CPU, in one run:
+ * the same networks (the train stage's `seed` and `fast` models), the same batch and thread count, contenders
+ * in alternating order round by round, medians over rounds and the load average.
+ *
+ *   node dist/bench/train-compare.js [--models seed,fast] [--contenders node,wasm,keras,torch] [--batch 128]
+ *        [--threads 2] [--steps 10] [--repeat 3] [--rounds 3] [--venv /work/venv-bench]
+ *
+ * lockstep runs the train stage's own step (stages/lib/tf/train-loop.ts trainStep, fed by fillImages with the
+ * stage's crop+flip augmentation from uint8 images, seeded dropout), on tfjs-node (node) or wasm; inference is
+ * the stage's predictProbabilities. Keras and PyTorch run bench/frameworks_throughput.py in a venv this script
+ * makes on first use (pip install tensorflow-cpu torch). Each contender runs in its own process per round.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { median } from './lib.js';
+
+type Contender = 'node' | 'wasm' | 'keras' | 'torch';
+interface Figures {
+  version?: string;
+  train: number[];
+  infer: number[];
+}
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SOURCE_BENCH = path.resolve(HERE, '../../bench');
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+const opts = {
+  models: arg('models', 'seed,fast').split(','),
+  contenders: arg('contenders', 'node,wasm,keras,torch').split(',') as Contender[],
+  batch: Number(arg('batch', '128')),
+  threads: Number(arg('threads', '2')),
+  steps: Number(arg('steps', '10')),
+  repeat: Number(arg('repeat', '3')),
+  rounds: Number(arg('rounds', '3')),
+  venv: arg('venv', '/work/venv-bench'),
+};
+
+/** One lockstep measurement in this process (child mode): backend, model, then timed stage steps. */
+async function child(backend: 'node' | 'wasm', model: string): Promise<Figures> {
+  const threads = String(opts.threads);
+  process.env.LOCKSTEP_WASM_THREADS = threads;
+  process.env.TF_NUM_INTRAOP_THREADS = threads;
+  process.env.TF_NUM_INTEROP_THREADS = threads;
+  const tf = await import('@tensorflow/tfjs-core');
+  const { initBackend, describeBackend } = await import('../stages/lib/tf/backend.js');
+  const { buildModel, setDropoutStep } = await import('../stages/lib/tf/models.js');
+  const { fillImages, fillOneHot, normalizationTable } = await import('../stages/lib/tf/augment.js');
+  const { trainStep } = await import('../stages/lib/tf/train-loop.js');
+  const { predictProbabilities } = await import('../stages/lib/tf/predict.js');
+  const { Mulberry32 } = await import('../stages/lib/common/prng.js');
+  const info = await initBackend(backend, 'train', 'bench');
+  const shape = { height: 32, width: 32, channels: 3 };
+  const size = 32 * 32 * 3;
+  const classes = 10;
+  const n = opts.batch;
+  const rng = new Mulberry32(1);
+  const count = n * 4;
+  const images = Uint8Array.from({ length: count * size }, () => rng.int(256));
+  const labels = Uint8Array.from({ length: count }, () => rng.int(classes));
+  const lut = normalizationTable({ mean: [0.49, 0.48, 0.45], std: [0.25, 0.24, 0.26] });
+  const net = buildModel(model as never, { ...shape, classes }, 1);
+  const optimizer = tf.train.adam(1e-3);
+  const variables = net.trainableWeights.map((w) => w.read() as unknown as import('@tensorflow/tfjs-core').Variable);
+  const xBuf = new Float32Array(n * size);
+  const yBuf = new Float32Array(n * classes);
+  let step = 0;
+  const oneStep = () => {
+    const start = (step % 4) * n;
+    fillImages(xBuf, images, shape, lut, null, start, n, { rng, pad: 4, flip: true });
+    fillOneHot(yBuf, labels, classes, null, start, n, 0);
+    setDropoutStep(net, step++);
+    trainStep(net, optimizer, variables, [], 0, xBuf, yBuf, n, shape, classes);
+  };
+  for (let i = 0; i < 3; i++) oneStep();
+  const train: number[] = [];
+  for (let r = 0; r < opts.repeat; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < opts.steps; i++) oneStep();
+    train.push((n * opts.steps) / ((performance.now() - t0) / 1000));
+  }
+  predictProbabilities(net, images, n, shape, lut, classes, n);
+  const t0 = performance.now();
+  for (let i = 0; i < opts.steps; i++) predictProbabilities(net, images, n, shape, lut, classes, n);
+  const infer = [(n * opts.steps) / ((performance.now() - t0) / 1000)];
+  return { version: `tfjs ${tf.version_core} ${describeBackend(info)}`, train, infer };
+}
+
+function ensureVenv(): string {
+  const python = path.join(opts.venv, 'bin', 'python');
+  if (!existsSync(python)) {
+    process.stderr.write(`making ${opts.venv} (pip install tensorflow-cpu torch)...\n`);
+    execFileSync('python3', ['-m', 'venv', opts.venv], { stdio: 'inherit' });
+  }
+  const missing = ['tensorflow', 'torch'].filter(
+    (m) => spawnSync(python, ['-c', `import ${m}`], { stdio: 'ignore' }).status !== 0,
+  );
+  const pkgs = missing.map((m) => (m === 'tensorflow' ? 'tensorflow-cpu' : 'torch'));
+  if (pkgs.length) execFileSync(path.join(opts.venv, 'bin', 'pip'), ['install', '-q', ...pkgs], { stdio: 'inherit' });
+  return python;
+}
+
+function runContender(c: Contender, model: string, python: string): Figures {
+  const common = ['--batch', String(opts.batch), '--threads', String(opts.threads), '--steps', String(opts.steps)];
+  const more = ['--repeat', String(opts.repeat)];
+  const [cmd, args] =
+    c === 'node' || c === 'wasm'
+      ? [process.execPath, [fileURLToPath(import.meta.url), '--child', c, '--model', model, ...common, ...more]]
+      : [
+          python,
+          [path.join(SOURCE_BENCH, 'frameworks_throughput.py'), '--framework', c, '--model', model, ...common, ...more],
+        ];
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2', OMP_NUM_THREADS: String(opts.threads) },
+    maxBuffer: 1 << 24,
+  });
+  const line = r.stdout.trim().split('\n').at(-1) ?? '';
+  if (r.status !== 0 || !line.startsWith('{'))
+    throw new Error(`${c} ${model} failed (${r.status}): ${r.stderr.slice(-1500)}`);
+  return JSON.parse(line) as Figures;
+}
+
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+
+async function main(): Promise<void> {
+  const childOf = arg('child', '');
+  if (childOf) {
+    console.log(JSON.stringify(await child(childOf as 'node' | 'wasm', arg('model', 'seed'))));
+    return;
+  }
+  const python = opts.contenders.some((c) => c === 'keras' || c === 'torch') ? ensureVenv() : '';
+  const loadBefore = load();
+  const started = Date.now();
+  const rows = new Map<string, { train: number[]; infer: number[]; version?: string }>();
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const model of opts.models) {
+      // Alternate: each round starts with the next contender, so drift in the machine's load spreads evenly.
+      const order = opts.contenders.map((_, i) => opts.contenders[(i + round) % opts.contenders.length]!);
+      for (const c of order) {
+        const f = runContender(c, model, python);
+        const key = `${model}\t${c}`;
+        const row = rows.get(key) ?? { train: [], infer: [] };
+        row.train.push(median(f.train));
+        row.infer.push(median(f.infer));
+        row.version = f.version;
+        rows.set(key, row);
+        process.stderr.write(
+          `round ${round + 1} ${model} ${c}: train ${median(f.train).toFixed(0)} img/s, inference ${median(f.infer).toFixed(0)} img/s (load ${load()})\n`,
+        );
+      }
+    }
+  }
+  const lines = [
+    `batch ${opts.batch}, ${opts.threads} threads, ${opts.steps} steps x ${opts.repeat} per process, ${opts.rounds} alternating rounds; ` +
+      `load ${loadBefore} before, ${load()} after; ${((Date.now() - started) / 60000).toFixed(1)} min`,
+    '| model | contender | train img/s (median) | runs | vs Keras | inference img/s (median) | vs Keras |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const model of opts.models) {
+    const keras = rows.get(`${model}\tkeras`);
+    for (const c of opts.contenders) {
+      const r = rows.get(`${model}\t${c}`)!;
+      const t = median(r.train);
+      const i = median(r.infer);
+      const vs = (x: number, y?: number[]) => (y ? `${((100 * x) / median(y)).toFixed(0)}%` : '');
+      lines.push(
+        `| ${model} | ${c} (${r.version}) | ${t.toFixed(0)} | ${r.train.map((x) => x.toFixed(0)).join(', ')} | ${vs(t, keras?.train)} | ${i.toFixed(0)} | ${vs(i, keras?.infer)} |`,
+      );
+    }
+  }
+  console.log(lines.join('\n'));
+}
+
+await main();
