@@ -53,7 +53,7 @@ test('lockstep repro runs train then evaluate; an evaluate param reruns only eva
   assert.match(lock, /^ {2}train:$/m);
   assert.match(lock, /^ {2}evaluate:$/m);
   // hard-examples finds the predictions by this path among the evaluate stage's outs
-  assert.match(lock, /- path: results\/predictions\.csv\n {8}hash: md5\n {8}md5: [0-9a-f]{32}/);
+  assert.match(lock, /- path: results\/predictions\.csv\n +hash: md5\n +md5: [0-9a-f]{32}/);
   assert.ok(await p.exists('results/predictions.csv'));
   assert.equal(JSON.parse(await p.read('results/samples.json')).samples.length, 4);
   const trainMetrics = await p.read('metrics/train.json');
