@@ -101,9 +101,9 @@ function ensureVenv(): string {
     process.stderr.write(`making ${opts.venv} (pip install tensorflow-cpu torch)...\n`);
     execFileSync('python3', ['-m', 'venv', opts.venv], { stdio: 'inherit' });
   }
-  const missing = ['tensorflow', 'torch'].filter(
-    (m) => spawnSync(python, ['-c', `import ${m}`], { stdio: 'ignore' }).status !== 0,
-  );
+  // Only what the chosen contenders need; PyPI's torch is the CUDA build (its CUDA libraries load on CPU too).
+  const wanted = opts.contenders.flatMap((c) => (c === 'keras' ? ['tensorflow'] : c === 'torch' ? ['torch'] : []));
+  const missing = wanted.filter((m) => spawnSync(python, ['-c', `import ${m}`], { stdio: 'ignore' }).status !== 0);
   const pkgs = missing.map((m) => (m === 'tensorflow' ? 'tensorflow-cpu' : 'torch'));
   if (pkgs.length) execFileSync(path.join(opts.venv, 'bin', 'pip'), ['install', '-q', ...pkgs], { stdio: 'inherit' });
   return python;

@@ -20,7 +20,8 @@ export function runStageProgram(
     cwd,
     reject: false,
     all: true,
-    timeout: opts.timeout ?? 120_000,
+    // Generous: on a shared 2-core machine under load a tiny training run can take minutes; a hung stage still ends.
+    timeout: opts.timeout ?? 600_000,
     env: { ...opts.env, FORCE_COLOR: '0', NO_COLOR: '1' },
   });
 }
