@@ -1,13 +1,19 @@
 import { promises as fs, writeSync } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
-/** A unique sibling temp name: same directory, so the final rename is atomic. */
+/** Longest target name kept whole in a temp name; longer ones are abbreviated (names end at 255 bytes). */
+const MAX_STEM_BYTES = 200;
+
+/**
+ * A unique sibling temp name: same directory, so the final rename is atomic. It stays within the
+ * 255-byte name limit whatever the target's name: a long name is replaced by a short digest of it.
+ */
 export function tempSibling(target: string): string {
-  return path.join(
-    path.dirname(target),
-    `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
-  );
+  const base = path.basename(target);
+  const stem =
+    Buffer.byteLength(base) > MAX_STEM_BYTES ? createHash('md5').update(base).digest('hex').slice(0, 16) : base;
+  return path.join(path.dirname(target), `.${stem}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
 /** Write a file atomically: temp file in the same directory, fsync, rename over the target. */

@@ -226,3 +226,17 @@ test('an unreadable cache object (EACCES): one line naming the object and the ou
     /^lockstep: cannot read cache object files\/md5\/\w\w\/\w+ for 'model\.txt': EACCES\. Check the permissions of /,
   );
 });
+
+test('a 240-byte file name in an output: checkout -f restores it (temp names stay within 255 bytes)', async () => {
+  const long = `${'n'.repeat(236)}.txt`;
+  const p = await tempProject({
+    'pipeline.yaml': `stages:\n  gen:\n    cmd: mkdir -p out && echo first > out/${long}\n    outs: [out]\n`,
+    '.gitignore': '.cache/\n',
+  });
+  const r = await p.run(['repro']);
+  assert.equal(r.exitCode, 0, r.all);
+  await p.write(`out/${long}`, 'edited\n');
+  const co = await p.run(['checkout', '-f']);
+  assert.equal(co.exitCode, 0, co.all);
+  assert.equal(await p.read(`out/${long}`), 'first\n');
+});
