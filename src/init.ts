@@ -40,7 +40,8 @@ export function parseDvcConfig(text: string): ProjectConfig {
     if (section.kind === 'core' && key === 'remote') cfg.core = { ...cfg.core, remote: value };
     else if (section.kind === 'cache' && key === 'type') cfg.cache = { ...cfg.cache, type: value };
     else if (section.kind === 'remote' && section.name) {
-      const remotes = (cfg.remote ??= {});
+      cfg.remote ??= {};
+      const remotes = cfg.remote;
       remotes[section.name] = { ...remotes[section.name], [key]: value } as RemoteConfig;
     }
   }

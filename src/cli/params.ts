@@ -17,7 +17,7 @@ export async function diff(a: string | undefined, b: string | undefined, flags: 
     for (const row of r.rows) {
       const entry: Record<string, unknown> = { old: row.old ?? null, new: row.new ?? null };
       if (typeof row.old === 'number' && typeof row.new === 'number') entry.diff = row.new - row.old;
-      (data[row.path] ??= {})[row.key] = entry;
+      data[row.path] = { ...data[row.path], [row.key]: entry };
     }
     out(JSON.stringify(data));
     return 0;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { openWorkspace } from '../pipeline/context.js';
-import { describeReason, type StaleReason } from '../pipeline/staleness.js';
+import { describeReason } from '../pipeline/staleness.js';
 import { dvcFilesStatus, splitTargets, workspaceStatus } from '../pipeline/status.js';
 import { out } from './render.js';
 

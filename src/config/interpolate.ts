@@ -172,7 +172,10 @@ function track(env: ResolveEnv, segments: Segment[], value: unknown): void {
   const source = env.ctx.fileSourceOf(segments, expr);
   if (source === undefined) return;
   let rec = env.tracked.get(source);
-  if (!rec) env.tracked.set(source, (rec = {}));
+  if (!rec) {
+    rec = {};
+    env.tracked.set(source, rec);
+  }
   rec[expr] = value;
 }
 

@@ -117,7 +117,9 @@ function integralFloats(root: unknown): Set<string> {
         visit(pair.value, prefix ? `${prefix}.${k}` : k);
       }
     } else if (isSeq(node)) {
-      node.items.forEach((it, i) => visit(it, prefix ? `${prefix}.${i}` : String(i)));
+      node.items.forEach((it, i) => {
+        visit(it, prefix ? `${prefix}.${i}` : String(i));
+      });
     } else if (isScalar(node) && typeof node.value === 'number' && Number.isInteger(node.value)) {
       const src = node.source ?? '';
       if (/^[-+]?(\d[\d_]*)?\.|^[-+]?\d[\d_]*[eE]/.test(src)) out.add(prefix);
@@ -132,7 +134,10 @@ function tomlFloats(table: unknown): Set<string> {
   const out = new Set<string>();
   const visit = (v: unknown, prefix: string) => {
     if (typeof v === 'number' && Number.isInteger(v)) out.add(prefix);
-    else if (Array.isArray(v)) v.forEach((it, i) => visit(it, prefix ? `${prefix}.${i}` : String(i)));
+    else if (Array.isArray(v))
+      v.forEach((it, i) => {
+        visit(it, prefix ? `${prefix}.${i}` : String(i));
+      });
     else if (typeof v === 'object' && v !== null && !(v instanceof Date))
       for (const [k, it] of Object.entries(v)) visit(it, prefix ? `${prefix}.${k}` : k);
   };
@@ -227,7 +232,8 @@ export async function resolveStageParams(
         `Fix the syntax of ${r.file}.`,
       );
     }
-    const values = (result[dep.file] ??= {});
+    result[dep.file] ??= {};
+    const values = result[dep.file]!;
     if (dep.keys === null) {
       Object.assign(values, r.data);
       continue;

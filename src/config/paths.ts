@@ -108,7 +108,7 @@ export function checkOverlaps(outs: OutRef[], problems: Problems): void {
     }
     let parent = out.path;
     let clash: OutRef | undefined;
-    while ((parent = path.posix.dirname(parent)) !== '.' && parent !== '/') {
+    for (parent = path.posix.dirname(parent); parent !== '.' && parent !== '/'; parent = path.posix.dirname(parent)) {
       clash = owners.get(parent);
       if (clash) break;
     }
@@ -131,7 +131,7 @@ export function checkOverlaps(outs: OutRef[], problems: Problems): void {
     }
     owners.set(out.path, out);
     let dir = out.path;
-    while ((dir = path.posix.dirname(dir)) !== '.' && dir !== '/') {
+    for (dir = path.posix.dirname(dir); dir !== '.' && dir !== '/'; dir = path.posix.dirname(dir)) {
       if (under.has(dir)) break;
       under.set(dir, out);
     }

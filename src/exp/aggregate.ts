@@ -70,7 +70,10 @@ export function groupTable(table: ExpTable, groupBy: string[], aggs: Aggregate[]
     const key = groupCols.map((c) => row.cells[c.id]);
     const id = JSON.stringify([row.baseline, key]);
     let g = groups.get(id);
-    if (!g) groups.set(id, (g = { baseline: row.baseline, key, rows: [] }));
+    if (!g) {
+      g = { baseline: row.baseline, key, rows: [] };
+      groups.set(id, g);
+    }
     g.rows.push(row);
   }
   const columns: Column[] = [
@@ -100,7 +103,7 @@ export function groupTable(table: ExpTable, groupBy: string[], aggs: Aggregate[]
   const rows: Row[] = ordered.map((g) => {
     const ok = g.rows.filter((r) => r.state !== 'failed');
     const cells: Record<string, unknown> = { 'meta:n': ok.length, 'meta:failed': g.rows.length - ok.length };
-    groupCols.forEach((c, i) => (cells[c.id] = g.key[i]));
+    for (const [i, c] of groupCols.entries()) cells[c.id] = g.key[i];
     for (const m of metricCols) {
       const values = ok
         .map((r) => r.cells[m.id])

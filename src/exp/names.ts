@@ -184,7 +184,8 @@ export function refNameProblem(name: string): string | null {
   if (name.includes('..')) return "it contains '..'";
   if (name.includes('@{')) return "it contains '@{'";
   if (name === '@') return "it is '@'";
-  // eslint-disable-next-line no-control-regex
+  // git's refname rules forbid control characters: matching them is the point
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: git refuses control characters in ref names
   const bad = /[\x00-\x20\x7f~^:?*[\\]/.exec(name);
   if (bad) return `it contains ${JSON.stringify(bad[0])}`;
   if (/^[0-9a-f]{40}$/i.test(name)) return 'it looks like a commit sha';

@@ -72,7 +72,10 @@ function collectKeys(
   for (const r of records) {
     for (const [file, values] of Object.entries(pick(r))) {
       let keys = seen.get(file);
-      if (!keys) seen.set(file, (keys = new Set()));
+      if (!keys) {
+        keys = new Set();
+        seen.set(file, keys);
+      }
       for (const key in values) {
         if (keys.has(key)) continue;
         keys.add(key);

@@ -4,7 +4,7 @@
  * `git diff HEAD` to a checkout of HEAD gives), without a .git and without outputs; repro restores
  * outputs from the shared cache. Copies use reflinks where the file system has them.
  */
-import { constants, promises as fs } from 'node:fs';
+import { constants, promises as fs, type Stats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
@@ -25,7 +25,7 @@ export async function trackedFiles(root: string): Promise<string[]> {
 }
 
 async function copyEntry(src: string, dst: string): Promise<void> {
-  let st;
+  let st: Stats;
   try {
     st = await fs.lstat(src);
   } catch {

@@ -14,10 +14,10 @@ export function dagAscii(graph: Graph, names: Set<string>): string {
     printed.add(n);
     const kids = children(n);
     const childPrefix = root ? '' : `${prefix}${last ? '    ' : '│   '}`;
-    kids.forEach((k, i) => walk(k, childPrefix, i === kids.length - 1, false));
+    for (const [i, k] of kids.entries()) walk(k, childPrefix, i === kids.length - 1, false);
   };
   const roots = graph.order.filter((n) => names.has(n) && [...graph.upstream.get(n)!].every((u) => !names.has(u)));
-  roots.forEach((r) => walk(r, '', true, true));
+  for (const r of roots) walk(r, '', true, true);
   return lines.join('\n');
 }
 

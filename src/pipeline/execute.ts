@@ -93,7 +93,7 @@ async function checkBeforeRunning(
   const produced = new Map<string, Set<string>>();
   for (const e of ws.graph.edges) {
     const set = produced.get(e.to) ?? new Set();
-    e.paths.forEach((p) => set.add(p));
+    for (const p of e.paths) set.add(p);
     produced.set(e.to, set);
   }
   const blocked = new Map<string, { message: string; hint: string }>();

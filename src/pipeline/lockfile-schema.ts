@@ -65,7 +65,7 @@ export function checkStage(file: string, name: string, entry: unknown): LockedSt
     const list = entry[kind];
     if (list === undefined || list === null) continue;
     if (!Array.isArray(list)) throw new LockShapeError(file, where, `${kind} must be a list, not ${kindOf(list)}`);
-    list.forEach((e, i) => checkPathEntry(file, `${where} ${kind}[${i}]`, e));
+    for (const [i, e] of list.entries()) checkPathEntry(file, `${where} ${kind}[${i}]`, e);
   }
   const params = entry.params;
   if (params !== undefined && params !== null) {
@@ -128,7 +128,8 @@ export function assertLockPathsInside(lock: LockFile, file: string, stages: Read
       const why = unsafeRelPath(p);
       if (why) throw new LockShapeError(file, `stage '${name}' ${where}`, `unsafe path ${showPath(p)} (${why})`);
     };
-    for (const kind of ['deps', 'outs'] as const) s[kind]?.forEach((e, i) => check(e.path, `${kind}[${i}]`));
+    for (const kind of ['deps', 'outs'] as const)
+      for (const [i, e] of (s[kind] ?? []).entries()) check(e.path, `${kind}[${i}]`);
     for (const f of Object.keys(s.params ?? {})) check(f, 'params');
   }
 }

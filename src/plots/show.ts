@@ -7,7 +7,7 @@ import path from 'node:path';
 import { loadPipeline } from '../config/load.js';
 import { LockstepError } from '../errors.js';
 import { LOCK_FILES } from '../project.js';
-import { parsePlotData, plotFileKind, type Row } from './data.js';
+import { parsePlotData, type Row } from './data.js';
 import { collectDefinitions, type PlotDefinition, selectDefinitions } from './definitions.js';
 import { openSources, type RevSource } from './revs.js';
 import { buildSpec, type BuiltSpec, type RunRows } from './vega.js';

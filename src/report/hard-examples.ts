@@ -136,7 +136,7 @@ function checkSameClasses(a: PredictionRun, b: PredictionRun): void {
 
 function reorder(probs: readonly number[], toCanonical: readonly number[]): number[] {
   const out = new Array<number>(probs.length).fill(0);
-  probs.forEach((p, i) => (out[toCanonical[i] as number] = p));
+  for (const [i, p] of probs.entries()) out[toCanonical[i] as number] = p;
   return out;
 }
 

@@ -14,7 +14,10 @@ const threads = await useWasmBackend({ training: true, threads: Number(process.a
 const model = buildModel(process.argv[3] as ModelName, { height: 32, width: 32, channels: 3, classes: 10 }, 5);
 const optimizer = tf.train.adam(1e-3);
 let s = 1;
-const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
+const next = () => {
+  s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+  return s / 4294967296;
+};
 for (let step = 0; step < 3; step++) {
   tf.tidy(() => {
     const x = tf.tensor4d(

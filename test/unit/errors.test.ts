@@ -14,7 +14,10 @@ test('a failure is one line: the message, then the hint as its own sentence', as
   const { reportFailure } = await import('../../src/cli/main.js');
   const lines: string[] = [];
   const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string) => (lines.push(chunk), true)) as typeof process.stderr.write;
+  process.stderr.write = ((chunk: string) => {
+    lines.push(chunk);
+    return true;
+  }) as typeof process.stderr.write;
   try {
     assert.equal(
       reportFailure(

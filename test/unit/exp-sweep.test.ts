@@ -81,7 +81,10 @@ test('malformed -S, --seed and --data fail with one-line usage errors', () => {
 
 test('generated names are adjective-noun, unique, valid refs', () => {
   let seed = 1;
-  const rng = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const rng = () => {
+    seed = (seed * 16807) % 2147483647;
+    return seed / 2147483647;
+  };
   const taken = new Set<string>();
   for (let i = 0; i < 500; i++) {
     const n = generateName(taken, rng);

@@ -164,16 +164,20 @@ test('the BatchNorm layer matches tf.layers.batchNormalization: outputs, gradien
     };
   };
   const close = (a: number[], b: number[], what: string) =>
-    a.forEach((v, i) =>
-      assert.ok(Math.abs(v - b[i]!) <= 1e-4 * Math.max(1, Math.abs(b[i]!)), `${what}[${i}]: ${v} vs ${b[i]}`),
-    );
+    a.forEach((v, i) => {
+      assert.ok(Math.abs(v - b[i]!) <= 1e-4 * Math.max(1, Math.abs(b[i]!)), `${what}[${i}]: ${v} vs ${b[i]}`);
+    });
   const ours = run(make(true));
   const theirs = run(make(false));
   assert.ok(Math.abs(ours.value - theirs.value) < 1e-3);
-  ours.grads.forEach((g, i) => close(g, theirs.grads[i]!, `grad ${i}`));
+  ours.grads.forEach((g, i) => {
+    close(g, theirs.grads[i]!, `grad ${i}`);
+  });
   close(ours.dx, theirs.dx, 'dx');
   // the moving averages moved the same way (twice: the variableGrads and the grad pass)
-  ours.weights.forEach((w, i) => close(w, theirs.weights[i]!, `weight ${i}`));
+  ours.weights.forEach((w, i) => {
+    close(w, theirs.weights[i]!, `weight ${i}`);
+  });
   close(ours.infer, theirs.infer, 'inference');
   assert.notDeepEqual(ours.weights[2], [0, 0, 0], 'the moving mean moved');
 });

@@ -17,7 +17,10 @@ const BATCH = 4;
 
 function batch(seed: number): { x: Float32Array; y: Float32Array } {
   let s = seed >>> 0;
-  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
+  const next = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
   const x = Float32Array.from({ length: BATCH * INPUT[0] * INPUT[1] * INPUT[2] }, () => next() * 2 - 1);
   const y = new Float32Array(BATCH * 10);
   for (let i = 0; i < BATCH; i++) y[i * 10 + Math.floor(next() * 10)] = 1;
