@@ -96,11 +96,11 @@ test('lock file round-trips in dvc.lock layout with stable order', () => {
   // the md5 becomes a path in the cache: one that is not a hash is refused when the lock is read
   assert.throws(
     () => parseLockFile(text, 'pipeline.lock'),
-    /^LockstepError: pipeline\.lock: stage 'z': outs 'x' has no valid md5 \('1'\)$/,
+    /^LockstepError: pipeline\.lock: stage 'z' outs\[0\] \('x'\): md5 '1' is not an md5 hash$/,
   );
   assert.throws(
     () => parseLockFile(valid.replace(`${'f'.repeat(32)}`, '../../../etc/passwd'), 'dvc.lock'),
-    /stage 'z': outs 'y' has no valid md5/,
+    /stage 'z' outs\[1\] \('y'\): md5 '..\/..\/..\/etc\/passwd' is not an md5 hash/,
   );
   assert.throws(() => parseLockFile('schema: [', 'pipeline.lock'), /^LockstepError: pipeline\.lock:1:\d+: /);
 });
