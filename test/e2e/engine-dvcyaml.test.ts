@@ -131,7 +131,7 @@ test('dvc.yaml params: an untracked TOML key changes nothing; a tracked one, or 
   assert.deepEqual(Object.keys(json), ['sub']);
   assert.deepEqual(
     json.sub.reasons.map((x: { kind: string; key: string }) => [x.kind, x.key]),
-    [['param-changed', 'y']],
+    [['param-changed', 'y.z']], // a changed section is reported per key,
   );
   assert.equal((await p.run(['repro'])).exitCode, 0);
   assert.equal(await subRuns(p), 3);
