@@ -1,25 +1,10 @@
 /**
  * `exp push` / `exp pull`: experiment refs to and from a git remote. Outputs (cache objects named by
  * each record's pipeline.lock) travel with `lockstep push`/`pull` of the remote store.
- * Porcelain (remote, push, ls-remote, fetch) goes through simple-git; the records' plumbing, which feeds
- * git on stdin, stays in git.ts.
  */
-import { type SimpleGit, simpleGit } from 'simple-git';
 import { LockstepError } from '../errors.js';
+import { git, gitMaybe } from './git.js';
 import { listExperiments, REF_PREFIX, resolveExperiment } from './records.js';
-
-/**
- * git in `root`, never prompting for credentials (a prompt would hang a command nobody watches). simple-git 4
- * drops the caller's GIT_* variables unless each is allowed; experiment refs must travel as the user's own
- * `git push` would (GIT_SSH_COMMAND, GIT_SSL_CAINFO, ...), so the whole environment is passed on as it is.
- */
-function gitIn(root: string): SimpleGit {
-  const env = { ...process.env, GIT_TERMINAL_PROMPT: '0' };
-  return simpleGit({ baseDir: root, allowEnvironment: Object.keys(env) }).env(env);
-}
-
-/** git's own first line of complaint, for the message. */
-const why = (e: unknown): string => ((e as Error).message ?? '').trim().split('\n')[0] ?? '';
 
 export interface ShareOptions {
   names?: string[];
@@ -28,7 +13,7 @@ export interface ShareOptions {
 }
 
 async function checkRemote(root: string, remote: string): Promise<void> {
-  const remotes = (await gitIn(root).getRemotes()).map((r) => r.name);
+  const remotes = (await git(root, ['remote'])).split('\n').filter(Boolean);
   if (!remotes.includes(remote) && !/[:/]/.test(remote)) {
     throw new LockstepError(
       'remote',
@@ -56,35 +41,26 @@ export async function pushExperiments(root: string, remote: string, opts: ShareO
   }
   if (refs.length === 0) return [];
   // the record commits' parents are baselines: git pushes those too if the remote lacks them
-  try {
-    await gitIn(root).push(
-      remote,
-      undefined,
-      refs.map((r) => `${r}:${r}`),
-    );
-  } catch (e) {
+  const res = await gitMaybe(root, ['push', '--quiet', remote, ...refs.map((r) => `${r}:${r}`)]);
+  if (res === null)
     throw new LockstepError(
       'remote',
-      `git push of ${refs.length} experiment ref(s) to '${remote}' failed: ${why(e)}`,
-      'Check access and network; a ref that exists there with another commit is not overwritten.',
+      `git push of ${refs.length} experiment ref(s) to '${remote}' failed`,
+      'Run `git push` by hand to see why (access, network, a ref that exists there with another commit).',
     );
-  }
   return refs;
 }
 
 /** Fetch experiment refs (by name, or all) from a git remote; returns the refs fetched. */
 export async function pullExperiments(root: string, remote: string, opts: ShareOptions): Promise<string[]> {
   await checkRemote(root, remote);
-  let listing: string;
-  try {
-    listing = await gitIn(root).listRemote([remote, `${REF_PREFIX}*`]);
-  } catch (e) {
+  const listing = await gitMaybe(root, ['ls-remote', remote, `${REF_PREFIX}*`]);
+  if (listing === null)
     throw new LockstepError(
       'remote',
-      `cannot list experiment refs of '${remote}': ${why(e)}`,
+      `cannot list experiment refs of '${remote}'`,
       'Check the remote URL and your access with `git ls-remote`.',
     );
-  }
   let refs = listing
     .split('\n')
     .filter(Boolean)
@@ -107,15 +83,12 @@ export async function pullExperiments(root: string, remote: string, opts: ShareO
     );
   }
   if (refs.length === 0) return [];
-  try {
-    // `git fetch <remote> <refspec>…`: simple-git passes a list of options through in order
-    await gitIn(root).fetch([remote, ...refs.map((r) => `+${r}:${r}`)]);
-  } catch (e) {
+  const res = await gitMaybe(root, ['fetch', '--quiet', remote, ...refs.map((r) => `+${r}:${r}`)]);
+  if (res === null)
     throw new LockstepError(
       'remote',
-      `git fetch of ${refs.length} experiment ref(s) from '${remote}' failed: ${why(e)}`,
-      'Check the remote URL and your access with `git fetch`.',
+      `git fetch of ${refs.length} experiment ref(s) from '${remote}' failed`,
+      'Run `git fetch` by hand to see why.',
     );
-  }
   return refs;
 }
