@@ -54,6 +54,14 @@ export function reportFailure(e: unknown, verbose: boolean): number {
     return exitCodeFor(e.reason);
   }
   const message = e instanceof Error ? e.message : String(e);
+  const fsProblem = pathProblem(e);
+  if (fsProblem) {
+    // A path in the files that cannot exist as written (a file where a folder should be, a name too
+    // long): the user's files, not a bug; one line, like every expected failure.
+    process.stderr.write(`lockstep: ${fsProblem}\n`);
+    if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
   process.stderr.write(`lockstep: internal error: ${message.split('\n')[0]} (run again with --verbose for details)\n`);
   if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
   return 3;
@@ -96,4 +104,18 @@ export function buildProgram(): Command {
 
   for (const register of VERB_GROUPS) register(program);
   return program;
+}
+
+const PATH_ERRORS: Record<string, string> = {
+  ENOTDIR: 'a file stands where the path needs a folder',
+  EISDIR: 'a folder stands where the path needs a file',
+  ENAMETOOLONG: 'the name is too long for the file system',
+  ELOOP: 'too many symbolic links (a link loop?)',
+};
+
+function pathProblem(e: unknown): string | null {
+  const err = e as NodeJS.ErrnoException;
+  const what = err?.code ? PATH_ERRORS[err.code] : undefined;
+  if (!what || !err.path) return null;
+  return `${err.path}: ${what} (${err.code}). Check the paths in the pipeline, lock and .dvc files, and the files in the project.`;
 }

@@ -154,7 +154,13 @@ export class RealPaths {
     const hit = this.memo.get(prefix);
     if (hit !== undefined) return hit;
     const abs = path.join(this.root, prefix);
-    const st = lstatSync(abs, { throwIfNoEntry: false });
+    let st: ReturnType<typeof lstatSync> | undefined;
+    try {
+      st = lstatSync(abs, { throwIfNoEntry: false });
+    } catch (e) {
+      // a file where a folder of the path should be: the path does not exist (as ENOENT)
+      if ((e as NodeJS.ErrnoException).code !== 'ENOTDIR') throw e;
+    }
     let r: RealPath | null;
     if (!st) r = null;
     else if (!st.isSymbolicLink()) {
