@@ -65,7 +65,12 @@ test('ui: the experiments table (sort, filter, grouped mean ± std), curves of s
   await boxes[0]?.click();
   await boxes[1]?.click();
   await page.waitForFunction("document.querySelectorAll('#compare .vega svg.marks').length >= 2", { timeout: 20_000 });
-  const compare = (await readCharts(page)).filter((c) => c.title === 'Loss per epoch');
+  // the second click redraws the chart: read until it has settled on both runs (or time out and report)
+  let compare = (await readCharts(page)).filter((c) => c.title === 'Loss per epoch');
+  for (let i = 0; i < 100 && compare[0]?.lines !== 4; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    compare = (await readCharts(page)).filter((c) => c.title === 'Loss per epoch');
+  }
   assert.equal(compare[0]?.lines, 4);
   assert.equal(compare[0]?.legend.length, 4);
 
