@@ -115,6 +115,8 @@ const PATH_ERRORS: Record<string, string> = {
 
 function pathProblem(e: unknown): string | null {
   const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'ERR_INVALID_ARG_VALUE' && /null bytes/.test(err.message ?? ''))
+    return 'a path holds a NUL byte. Check the paths in the pipeline, lock and .dvc files.';
   const what = err?.code ? PATH_ERRORS[err.code] : undefined;
   if (!what || !err.path) return null;
   return `${err.path}: ${what} (${err.code}). Check the paths in the pipeline, lock and .dvc files, and the files in the project.`;

@@ -126,7 +126,10 @@ test('hostile paths in pipeline, lock and manifests: nothing outside changes, no
     }),
     {
       numRuns: Number(process.env.LOCKSTEP_PROP_RUNS ?? 24),
-      ...(process.env.LOCKSTEP_PROP_SEED ? { seed: Number(process.env.LOCKSTEP_PROP_SEED) } : {}),
+      // A fixed seed by default, so CI is repeatable; LOCKSTEP_PROP_SEED=random explores new cases.
+      ...(process.env.LOCKSTEP_PROP_SEED === 'random'
+        ? {}
+        : { seed: Number(process.env.LOCKSTEP_PROP_SEED ?? 263269742) }),
     },
   );
 });
