@@ -3,7 +3,7 @@
  * free (git's ref lock makes that atomic), which is the compare-and-swap the registry relies on: two
  * challengers that both saw assignment counter N race for the tag `NAME#STAGE#N`, and only one wins.
  */
-import { gitMaybe, git } from '../exp/git.js';
+import { catFileBatch, gitMaybe } from '../exp/git.js';
 import type { TagRecord } from './tags.js';
 
 const SEP = '\u0001';
@@ -58,9 +58,6 @@ export async function resolveCommit(root: string, rev: string): Promise<string |
 
 /** A file's bytes at a commit, or null when it is not there. */
 export async function fileAt(root: string, commit: string, rel: string): Promise<Buffer | null> {
-  const { catFileBatch } = await import('../exp/git.js');
   const [r] = await catFileBatch(root, [`${commit}:${rel}`]);
   return r && r.type === 'blob' ? Buffer.from(r.content) : null;
 }
-
-export { git };
