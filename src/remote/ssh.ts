@@ -63,6 +63,8 @@ export class SshRemote implements Remote {
   private session: Promise<Session> | null = null;
   private next = 0;
   private readonly madeDirs = new Set<string>();
+  /** The server accepted these credentials once in this process: a later refusal is a broken reconnect. */
+  private authenticated = false;
 
   constructor(
     readonly name: string,
@@ -114,11 +116,12 @@ export class SshRemote implements Remote {
       let ready = false;
       client.once('ready', () => {
         ready = true;
+        this.authenticated = true;
         resolve();
       });
       // one permanent handler: ssh2 may emit several errors, and an unhandled one would crash the process
       client.on('error', (e) => {
-        if (!ready) reject(e);
+        if (!ready) reject(this.authenticated ? reconnectFailure(e, this.spec) : e);
         drop();
       });
       client.on('close', () => {
@@ -439,6 +442,19 @@ function noSpace(sftp: SFTPWrapper, dir: string, size: number): Promise<Error | 
       resolve(null); // the server lacks the extension
     }
   });
+}
+
+/**
+ * A reconnect refused at authentication after the same credentials were accepted in this run: the
+ * connection broke during the exchange (seen when a link is cut mid-handshake), so it is a
+ * transient fault to retry, not a wrong key to report.
+ */
+export function reconnectFailure(e: Error, spec: SshSpec): Error {
+  if ((e as { level?: string }).level !== 'client-authentication') return e;
+  return Object.assign(
+    new Error(`connection to ${spec.host}:${spec.port} broke while reconnecting (${e.message.replace(/\.$/, '')})`),
+    { code: 'ECONNRESET' },
+  );
 }
 
 /** Agent first (SSH_AUTH_SOCK), then the configured key or the usual ~/.ssh/id_* files, then a password. */

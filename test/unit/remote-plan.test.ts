@@ -6,6 +6,7 @@ import { backoffDelay, classifyFault, DEFAULT_RETRY, errorText, withRetry } from
 import { md5FromKey, objectKey } from '../../src/remote/keys.js';
 import { selectOutputs, flagKey } from '../../src/remote/objects.js';
 import { LockstepError } from '../../src/errors.js';
+import { reconnectFailure } from '../../src/remote/ssh.js';
 
 const h = (c: string, dir = false): Md5 => asMd5(c.repeat(32) + (dir ? '.dir' : ''));
 
@@ -68,6 +69,15 @@ test('faults: transient errors are retried with growing delays, auth and permiss
     'auth',
   );
   assert.equal(classifyFault(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })), 'unreachable');
+  // after the same key was accepted in this run, a refusal on reconnect is a broken link (seen in CI), retried
+  const spec = { host: 'h', port: 22, user: 'u', root: '/r', channels: 1, timeoutMs: 1000 };
+  const refused = Object.assign(new Error('All configured authentication methods failed'), {
+    level: 'client-authentication',
+  });
+  assert.equal(classifyFault(reconnectFailure(refused, spec)), 'transient');
+  assert.match(reconnectFailure(refused, spec).message, /^connection to h:22 broke while reconnecting \(All config/);
+  const reset = Object.assign(new Error('y'), { level: 'client-socket' });
+  assert.equal(reconnectFailure(reset, spec), reset);
   assert.ok(backoffDelay(DEFAULT_RETRY, 3, () => 1) > backoffDelay(DEFAULT_RETRY, 1, () => 1));
   assert.ok(backoffDelay(DEFAULT_RETRY, 30, () => 1) <= DEFAULT_RETRY.maxDelayMs);
 
