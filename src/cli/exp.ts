@@ -10,6 +10,7 @@ import { parseAggregates } from '../exp/aggregate.js';
 import { diffExperiments } from '../exp/diff.js';
 import { gitMaybe } from '../exp/git.js';
 import { listExperiments, resolveExperiment } from '../exp/records.js';
+import { lockHashes } from '../pipeline/lockfile.js';
 import type { ExpEvent } from '../exp/run.js';
 import { showTable } from '../exp/show.js';
 import { renderCsv, renderDiff, renderMarkdown, renderText } from './exp-render.js';
@@ -338,7 +339,7 @@ async function moveOutputs(
   const hashes = new Set<Md5>();
   for (const record of await listExperiments(root, { allCommits: true })) {
     if (!wanted.has(record.ref)) continue;
-    for (const stage of Object.values(record.lock?.stages ?? {})) for (const o of stage.outs ?? []) hashes.add(o.md5);
+    for (const h of lockHashes(record.lock, { outsOnly: true })) hashes.add(h);
   }
   const remote = await import('../remote/index.js');
   const move = direction === 'push' ? remote.pushObjects : remote.fetchObjects;

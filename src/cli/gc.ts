@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { openLockedWorkspace } from '../pipeline/context.js';
+import { gitGcRoots } from '../exp/gc-roots.js';
 import { checkScope, garbageCollect, type GcScope } from '../pipeline/gc.js';
 import { globals, parseWait } from './options.js';
 import { out } from './render.js';
@@ -28,7 +29,7 @@ export async function run(flags: GcFlags, cmd: Command): Promise<number> {
   const waitMs = parseWait(flags.wait);
   const { ws, release } = await openLockedWorkspace(flags.dry ? null : { command: 'lockstep gc', waitMs });
   try {
-    const result = await garbageCollect(ws, scope, { dry: !!flags.dry, waitMs });
+    const result = await garbageCollect(ws, scope, gitGcRoots(ws.project.root), { dry: !!flags.dry, waitMs });
     if (flags.json) out(JSON.stringify(result, null, 2));
     else if (!g.quiet) {
       if (flags.dry) for (const h of result.removed) out(h);

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { load, YAMLException } from 'js-yaml';
 import { LockstepError } from '../errors.js';
-import type { HashInfo } from '../hash/types.js';
+import type { HashInfo, Md5 } from '../hash/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { dumpRuamel, PyFloat } from '../util/ruamel-yaml.js';
 import { assertLockPathsInside, lockFromData } from './lockfile-schema.js';
@@ -133,6 +133,24 @@ function markFloats(params: Record<string, Record<string, unknown>>, floats: Flo
     out[file] = Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, mark(v, k)]));
   }
   return out;
+}
+
+/**
+ * The object hashes a lock references: every stage's outs, and its deps too unless `outsOnly` (a dep may be
+ * another stage's out or data a .dvc file tracks). `stages` limits it to those stages. The roots of `gc`, and
+ * what a queue worker or `exp push` sends to the remote.
+ */
+export function lockHashes(
+  lock: LockFile | null,
+  opts: { stages?: readonly string[]; outsOnly?: boolean } = {},
+): Md5[] {
+  const used: Md5[] = [];
+  for (const [name, s] of Object.entries(lock?.stages ?? {})) {
+    if (opts.stages && !opts.stages.includes(name)) continue;
+    for (const p of s.outs ?? []) used.push(p.md5);
+    if (!opts.outsOnly) for (const p of s.deps ?? []) used.push(p.md5);
+  }
+  return used;
 }
 
 /** The params files named in a lock (repo-relative), so their float paths can be read before writing. */

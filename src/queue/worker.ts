@@ -17,7 +17,7 @@ import { expRef, resolveExperiment } from '../exp/records.js';
 import type { ParamOverride } from '../exp/sweep.js';
 import { applyAssignments } from '../exp/params-edit.js';
 import type { Md5 } from '../hash/types.js';
-import type { LockFile } from '../pipeline/lockfile-types.js';
+import { lockHashes, readLockFile } from '../pipeline/lockfile.js';
 import { LOCAL_CONFIG_FILE, type Project } from '../project.js';
 import { openQueue, loadQueueConfig } from './open.js';
 import type { JobContext, JobOutcome, JobSpec, QueueBackend } from './types.js';
@@ -41,13 +41,6 @@ export interface WorkerOptions {
 
 const toOverrides = (spec: JobSpec): ParamOverride[] =>
   spec.assignments.map((a) => ({ file: a.file, key: a.key, values: [a.value], source: `${a.key}=${String(a.value)}` }));
-
-function hashesOf(lock: LockFile | null, stages?: string[]): Md5[] {
-  if (!lock) return [];
-  return Object.entries(lock.stages)
-    .filter(([name]) => !stages || stages.includes(name))
-    .flatMap(([, s]) => (s.outs ?? []).map((o) => o.md5 as Md5));
-}
 
 async function ensureBaseline(root: string, spec: JobSpec, ctx: JobContext): Promise<void> {
   if ((await gitMaybe(root, ['cat-file', '-e', `${spec.baseline}^{commit}`])) !== null) return;
@@ -149,10 +142,9 @@ async function runWarmup(
           .split('\n')
           .at(-1) ?? 'warm-up failed',
     };
-  const { readLockFile } = await import('../pipeline/lockfile.js');
   const lockName = existsSync(path.join(dir, 'pipeline.lock')) ? 'pipeline.lock' : 'dvc.lock';
   const lock = await readLockFile(path.join(dir, lockName));
-  await pushResults(project, hashesOf(lock, spec.stages), ctx);
+  await pushResults(project, lockHashes(lock, { stages: spec.stages, outsOnly: true }), ctx);
   return { state: 'success' };
 }
 
@@ -181,7 +173,7 @@ async function runExperimentJob(
   const result = results[0];
   if (!result) return { state: 'failed', error: 'the experiment did not run' };
   const record = await resolveExperiment(project.root, result.sha);
-  await pushResults(project, hashesOf(record.lock), ctx);
+  await pushResults(project, lockHashes(record.lock, { outsOnly: true }), ctx);
   if (push) {
     const { pushExperiments } = await import('../exp/share.js');
     await pushExperiments(project.root, spec.gitRemote, { names: [result.sha] });

@@ -1,15 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT, tempProject } from '../helpers/project.js';
+import { tempProject } from '../helpers/project.js';
 import { solidPng } from '../unit/hard-examples-fixtures.js';
 
 /** execa's result fields are typed loosely; the CLI's output is text. */
 const text = (x: unknown): string => String(x ?? '');
-
-const HAS_EXP = existsSync(path.join(REPO_ROOT, 'dist', 'src', 'exp', 'records.js'));
 
 /** p_true of image a (a cat, always called dog) per seed; b and c are missed once each. */
 const PREDICTIONS: Record<string, string> = {
@@ -35,7 +33,6 @@ const PIPELINE = `stages:
 `;
 
 test('hard-examples over a real 3-seed sweep recorded by lockstep exp run', {
-  skip: HAS_EXP ? false : 'the exp module is not in this build yet',
   timeout: 240_000,
 }, async () => {
   const files: Record<string, string | Uint8Array> = {

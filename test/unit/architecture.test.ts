@@ -101,30 +101,11 @@ test("the generic engine never imports the CIFAR-10 project's conventions (src/p
   assert.equal(show(bad), '');
 });
 
-/**
- * Imports that close a cycle between top-level folders, allowed for a stated reason (ARCHITECTURE.md,
- * "Known exceptions"). Each must still exist: a stale entry fails the test, so the list only shrinks.
- */
-const ALLOWED_CYCLE_EDGES: { from: string; to: string; why: string }[] = [
-  {
-    from: 'src/pipeline/gc.ts',
-    to: 'src/exp',
-    why: "gc's roots include every experiment's lock: a lazy import of the exp records from the pipeline layer",
-  },
-];
-
-test('no import cycles between top-level src folders (type-only imports aside; listed exceptions)', () => {
-  const allowed = (i: Import) => ALLOWED_CYCLE_EDGES.some((a) => a.from === i.from && unit(i.to) === a.to);
-  for (const a of ALLOWED_CYCLE_EDGES) {
-    assert.ok(
-      ALL.some((i) => i.from === a.from && unit(i.to) === a.to),
-      `stale exception: ${a.from} no longer imports ${a.to}; remove it from ALLOWED_CYCLE_EDGES`,
-    );
-  }
+test('no import cycles between top-level src folders (type-only imports aside), and no exceptions', () => {
   const edges = new Map<string, Map<string, Import>>();
   for (const i of ALL) {
     // a type-only import loads no code: layers may share types both ways
-    if (!i.from.startsWith('src/') || !i.to.startsWith('src/') || i.typeOnly || allowed(i)) continue;
+    if (!i.from.startsWith('src/') || !i.to.startsWith('src/') || i.typeOnly) continue;
     const [a, b] = [unit(i.from), unit(i.to)];
     if (a === b) continue;
     if (!edges.has(a)) edges.set(a, new Map());

@@ -5,7 +5,14 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Mulberry32, deriveSeed, permutation } from '../../stages/lib/common/prng.js';
-import { channelStats, fillImages, fillOneHot, mirrorImages, normalizationTable } from '../../stages/lib/tf/augment.js';
+import {
+  channelStats,
+  drawAugmentation,
+  fillImages,
+  fillOneHot,
+  mirrorImages,
+  normalizationTable,
+} from '../../stages/lib/tf/augment.js';
 import { classification, confusionMatrix } from '../../stages/lib/ml/metrics.js';
 import { evaluateParams, trainParams } from '../../stages/lib/ml/params.js';
 import { readMeta, readSplit } from '../../stages/lib/ml/prepared.js';
@@ -74,10 +81,7 @@ test('fillImages normalises, flips and crops with zero padding', () => {
   // Find draws that give a pure flip and a pure shift, and check the pixels they produce.
   const seen = new Set<string>();
   for (let seed = 0; seed < 400 && seen.size < 2; seed++) {
-    const probe = new Mulberry32(seed);
-    const dy = probe.int(3) - 1;
-    const dx = probe.int(3) - 1;
-    const flip = probe.next() < 0.5;
+    const { dy, dx, flip } = drawAugmentation({ rng: new Mulberry32(seed), pad: 1, flip: true });
     const out = new Float32Array(6);
     fillImages(out, images, shape, lut, null, 0, 1, { rng: new Mulberry32(seed), pad: 1, flip: true });
     if (dy === 0 && dx === 0 && flip) {

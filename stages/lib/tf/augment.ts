@@ -62,6 +62,14 @@ export interface Augmentation {
   flip: boolean;
 }
 
+/** One image's random crop offset (-pad..pad each way) and flip, drawn from `aug.rng` in this order. */
+export function drawAugmentation(aug: Augmentation): { dy: number; dx: number; flip: boolean } {
+  const dy = aug.pad ? aug.rng.int(2 * aug.pad + 1) - aug.pad : 0;
+  const dx = aug.pad ? aug.rng.int(2 * aug.pad + 1) - aug.pad : 0;
+  const flip = aug.flip && aug.rng.next() < 0.5;
+  return { dy, dx, flip };
+}
+
 /**
  * Writes images `order[start .. start+count)` of `images` (order null: images start..start+count)
  * into `out` (count*H*W*C floats, NHWC),
@@ -90,9 +98,7 @@ export function fillImages(
       }
       continue;
     }
-    const dy = aug.pad ? aug.rng.int(2 * aug.pad + 1) - aug.pad : 0;
-    const dx = aug.pad ? aug.rng.int(2 * aug.pad + 1) - aug.pad : 0;
-    const flip = aug.flip && aug.rng.next() < 0.5;
+    const { dy, dx, flip } = drawAugmentation(aug);
     for (let y = 0; y < H; y++) {
       const sy = y + dy;
       for (let x = 0; x < W; x++) {
