@@ -156,7 +156,14 @@ test('a sweep on BullMQ/Redis across two worker clones: shared stage once, kill 
 
   const b = startWorker(wB, 'worker-b');
   const bExit = new Promise<number | null>((r) => b.once('exit', (code) => r(code)));
-  const code = await Promise.race([bExit, new Promise((r) => setTimeout(() => r('timeout'), 150_000))]);
+  // The deadline timer is cleared once the worker exits: left pending, it held the test process ~150 s.
+  let deadline: NodeJS.Timeout | undefined;
+  const code = await Promise.race([
+    bExit,
+    new Promise((r) => {
+      deadline = setTimeout(() => r('timeout'), 150_000);
+    }),
+  ]).finally(() => clearTimeout(deadline));
   assert.equal(code, 0, `worker-b: ${code}\n${logs.join('')}\n${JSON.stringify(await list(), null, 1)}`);
 
   const final = await list();
