@@ -19,6 +19,7 @@ import { applyAssignments } from '../exp/params-edit.js';
 import type { Md5 } from '../hash/types.js';
 import { lockHashes, readLockFile } from '../pipeline/lockfile.js';
 import { LOCAL_CONFIG_FILE, type Project } from '../project.js';
+import { canSupervise, killGroup, supervised } from '../util/supervise.js';
 import { openQueue, loadQueueConfig } from './open.js';
 import type { JobContext, JobOutcome, JobSpec, QueueBackend } from './types.js';
 
@@ -125,13 +126,24 @@ async function runWarmup(
   }
   const pull = hasRemoteStore(project) ? ['--pull'] : [];
   await ctx.progress(`warm-up: ${spec.stages?.join(', ')}`);
-  const r = await execa(process.execPath, [opts.bin, 'repro', ...pull, ...(spec.stages ?? [])], {
+  // Supervised as exp run's repro is (util/supervise.ts): the repro and its stages die with this worker,
+  // kill -9 included; detached, so a cancelled job stops the whole tree.
+  const argv = [process.execPath, opts.bin, 'repro', ...pull, ...(spec.stages ?? [])];
+  const sup = canSupervise ? supervised(argv) : null;
+  const child = execa(sup?.file ?? argv[0]!, sup?.args ?? argv.slice(1), {
     cwd: dir,
     reject: false,
     all: true,
-    cancelSignal: ctx.signal,
+    detached: true,
+    stdio: sup?.stdio ?? ['ignore', 'pipe', 'pipe'],
     env: { LOCKSTEP_CACHE_DIR: project.cacheDir },
   });
+  const stop = () => {
+    killGroup(child.pid, 'SIGTERM'); // repro stops its stages and forgets their lock entries
+    setTimeout(() => killGroup(child.pid, 'SIGKILL'), 3000).unref();
+  };
+  ctx.signal.addEventListener('abort', stop, { once: true });
+  const r = await child.finally(() => ctx.signal.removeEventListener('abort', stop));
   await ctx.log(String(r.all ?? ''));
   if (r.exitCode !== 0)
     return {
