@@ -30,6 +30,8 @@ export function summaryLines(verb: 'pushed' | 'fetched', summary: SyncSummary, s
     let line = `${verb} ${r.transferred} object${r.transferred === 1 ? '' : 's'} (${formatBytes(r.bytes)}) ${dir} '${r.name}' (${r.display}) in ${seconds.toFixed(1)} s; ${r.upToDate} already there`;
     if (r.runCache)
       line += `; run-cache: ${r.runCache.transferred} entr${r.runCache.transferred === 1 ? 'y' : 'ies'} ${verb}`;
+    const swept = r.staleTemps?.removed.length ?? 0;
+    if (swept) line += `; removed ${swept} temp file${swept === 1 ? '' : 's'} left by an interrupted push`;
     lines.push(line);
   }
   return lines;

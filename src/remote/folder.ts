@@ -1,9 +1,9 @@
 import { promises as fs, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { tempSibling } from '../util/atomic.js';
+import { isOwnTempName, tempSibling } from '../util/atomic.js';
 import { isTempName } from './keys.js';
-import { RemoteNotFound, type Remote } from './types.js';
+import { RemoteNotFound, UPLOAD_FOLDERS, type Remote, type RemoteTemp } from './types.js';
 
 /**
  * A remote in a local or mounted folder. Objects are copied to a temp sibling and renamed, so a
@@ -111,6 +111,29 @@ export class FolderRemote implements Remote {
 
   async remove(key: string): Promise<void> {
     await fs.rm(this.abs(key), { force: true });
+  }
+
+  async *listTemps(): AsyncIterable<RemoteTemp> {
+    for (const top of UPLOAD_FOLDERS) yield* this.temps(top);
+  }
+
+  private async *temps(dirKey: string): AsyncIterable<RemoteTemp> {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fs.readdir(this.abs(dirKey), { withFileTypes: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      throw e;
+    }
+    for (const ent of entries) {
+      const key = `${dirKey}/${ent.name}`;
+      if (ent.isDirectory() && !ent.name.startsWith('.')) yield* this.temps(key);
+      else if (ent.isFile() && isOwnTempName(ent.name)) {
+        const st = await fs.lstat(this.abs(key)).catch(() => null); // gone meanwhile: its writer finished
+        if (st) yield { key, mtimeMs: st.mtimeMs };
+      }
+    }
   }
 
   async close(): Promise<void> {}

@@ -10,6 +10,7 @@ import type { Project } from '../project.js';
 import { readLockFile, readOutputFlags, selectOutputs, type TrackedOutput } from './objects.js';
 import { defaultJobs, openRemote, remoteKindOf, resolveRemote } from './open.js';
 import { fetchRunCache, pushRunCache, runCacheKeyPrefix } from './runcache.js';
+import { removeStaleTemps, type TempSweep } from './stale-temps.js';
 import {
   fetchObjectsFrom,
   pushObjectsTo,
@@ -47,6 +48,8 @@ export interface RemoteSyncResult extends TransferResult {
   /** Outputs that had at least one missing object (`stage:path`). */
   incompleteOutputs: string[];
   runCache?: TransferResult;
+  /** push only: temp files of killed uploads removed from the remote. */
+  staleTemps?: TempSweep;
 }
 
 export interface SyncSummary {
@@ -152,6 +155,7 @@ export async function push(project: Project, opts: SyncOptions = {}): Promise<Sy
           display: remote.display,
           incompleteOutputs: await incomplete(store, group, res.missing),
           runCache,
+          staleTemps: await removeStaleTemps(remote),
         };
       }),
     );
@@ -234,6 +238,7 @@ export async function pushObjects(
   return withRemote(project, opts.remote, opts, 'push', async (remote, jobs) => {
     const res = await pushObjectsTo(store, remote, hashes, { jobs, onEvent: opts.onEvent });
     if (opts.runCache) await pushRunCache(project.cacheDir, remote, { jobs });
+    await removeStaleTemps(remote);
     return res;
   });
 }

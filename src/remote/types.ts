@@ -22,8 +22,22 @@ export interface Remote {
   read(key: string): Promise<Readable>;
   /** Remove a key; absent keys are not an error. */
   remove(key: string): Promise<void>;
+  /**
+   * lockstep's own temp files (util/atomic.ts `isOwnTempName`) under the object and run-cache folders,
+   * with their modification times: what a killed upload leaves behind. Absent on stores whose
+   * uploads leave no visible partial object (S3's multipart uploads).
+   */
+  listTemps?(): AsyncIterable<RemoteTemp>;
   close(): Promise<void>;
 }
+
+export interface RemoteTemp {
+  key: string;
+  mtimeMs: number;
+}
+
+/** The folders of the remote layout where uploads land (temp siblings included). */
+export const UPLOAD_FOLDERS = ['files', 'runs'] as const;
 
 export type RemoteKind = 'folder' | 'ssh' | 's3';
 
