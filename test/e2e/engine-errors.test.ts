@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { CLI, countRun, runCount, tempProject, uniqueTag } from '../helpers/project.js';
+import { CLI, tempProject } from '../helpers/project.js';
+import { testRig } from '../helpers/rig.js';
+import { waitDead } from '../helpers/wait.js';
 
 const PIPELINE = 'stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n';
 
@@ -45,31 +47,24 @@ test('usage and config errors: one line, exit 2, no stack trace; --verbose adds 
 });
 
 test("Ctrl-C during -j 2 stops both stages' process trees; neither is recorded; the next repro reruns both", async () => {
-  // Each stage starts a grandchild that would write late-<x>.txt after 33/34 s unless its tree is stopped.
-  // durations unique to this run, so pgrep finds these sleeps and no other process's
-  const tag = uniqueTag();
-  const stage = (x: string, secs: string) =>
-    `  ${x}:\n    cmd: ${countRun(x)} && echo partial > ${x}.txt && (sleep ${secs}; echo late > late-${x}.txt) & wait\n    outs: [${x}.txt]\n`;
-  const p = await tempProject({
-    'pipeline.yaml': `stages:\n${stage('a', `33.${tag}`)}${stage('b', `34.${tag}`)}`,
-    '.gitignore': 'runs/\n',
-  });
-  const child = execa(process.execPath, [CLI, 'repro', '-j', '2'], { cwd: p.dir, reject: false });
-  for (let i = 0; i < 200 && ((await runCount(p, 'a')) === 0 || (await runCount(p, 'b')) === 0); i++)
-    await new Promise((r) => setTimeout(r, 50));
-  assert.deepEqual([await runCount(p, 'a'), await runCount(p, 'b')], [1, 1], 'both stages run at once');
-  await new Promise((r) => setTimeout(r, 200));
+  // each stage holds with a child process until the test releases it (never, here)
+  const rig = await testRig();
+  const stage = (x: string) =>
+    `  ${x}:\n    cmd: ${JSON.stringify(rig.command(x, { child: true, write: { [`${x}.txt`]: 'x\n' } }))}\n` +
+    `    outs: [${x}.txt]\n`;
+  const p = await tempProject({ 'pipeline.yaml': `stages:\n${stage('a')}${stage('b')}` });
+  const child = execa(process.execPath, [CLI, 'repro', '-j', '2'], { cwd: p.dir, reject: false, all: true });
+  const [a, b] = [await rig.started('a'), await rig.started('b')]; // both stages run at once
   child.kill('SIGINT');
   const r = await child;
-  assert.equal(r.exitCode, 130, `${r.stdout}\n${r.stderr}`);
+  assert.equal(r.exitCode, 130, r.all);
   assert.match(r.stderr, /^lockstep: interrupted/m);
-  for (const secs of [`33.${tag}`, `34.${tag}`]) {
-    const ps = await execa('pgrep', ['-f', `sleep ${secs}`], { reject: false });
-    assert.equal(ps.stdout.trim(), '', `the tree of the stage sleeping ${secs} s is stopped`);
-  }
+  await waitDead([a.pid, a.childPid!, b.pid, b.childPid!], 'both stage trees');
   assert.doesNotMatch(await p.read('pipeline.lock').catch(() => ''), /\n {2}[ab]:/);
   const dry = await p.run(['repro', '--dry']);
   assert.equal(dry.stdout, "would run 'a': never run (no lock entry)\nwould run 'b': never run (no lock entry)");
+  await rig.release('a');
+  await rig.release('b');
 });
 
 test('a YAML syntax error is reported once, at its position, not as a cascade of follow-on errors', async () => {
@@ -84,23 +79,17 @@ test('a YAML syntax error is reported once, at its position, not as a cascade of
 });
 
 test("kill -9 of lockstep mid-stage: the stage's process tree is stopped too; the next repro reruns it", async () => {
-  const tag = uniqueTag();
+  const rig = await testRig();
+  const cmd = rig.command('long', { child: true, write: { 'out.txt': 'x\n' } });
   const p = await tempProject({
-    'pipeline.yaml': `stages:\n  long:\n    cmd: ${countRun('long')} && (sleep 35.${tag}; echo late > late.txt) & sleep 36.${tag}\n    outs: [out.txt]\n`,
-    '.gitignore': 'runs/\n',
+    'pipeline.yaml': `stages:\n  long:\n    cmd: ${JSON.stringify(cmd)}\n    outs: [out.txt]\n`,
   });
   const child = execa(process.execPath, [CLI, 'repro'], { cwd: p.dir, reject: false });
-  for (let i = 0; i < 200 && (await runCount(p, 'long')) === 0; i++) await new Promise((r) => setTimeout(r, 50));
-  await new Promise((r) => setTimeout(r, 1000)); // past the watchdog's start delay
+  const run = await rig.started('long');
   child.kill('SIGKILL');
   await child;
-  let left = '';
-  for (let i = 0; i < 60; i++) {
-    left = (await execa('pgrep', ['-f', `sleep 3[56]\\.${tag}`], { reject: false })).stdout.trim();
-    if (left === '') break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.equal(left, '', 'no process of the stage survives lockstep');
+  await waitDead([run.pid, run.childPid!], 'the stage tree of the killed lockstep');
   const again = await p.run(['repro', '--dry']);
   assert.match(again.stdout, /would run 'long': never run/);
+  await rig.release('long');
 });

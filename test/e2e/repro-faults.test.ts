@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { CLI, countRun, runCount, tempProject, uniqueTag } from '../helpers/project.js';
+import { CLI, countRun, runCount, tempProject } from '../helpers/project.js';
+import { testRig } from '../helpers/rig.js';
+import { waitDead, waitFor } from '../helpers/wait.js';
 
 const oneLine = (s: string) => s.trim().split('\n').length === 1 && !/\n\s+at /.test(s);
 
@@ -90,13 +92,14 @@ test('an output through a symlink that leaves the repository is refused', async 
 });
 
 test('a second repro in the same workspace fails naming the holder pid; --wait queues behind it', async () => {
-  // The stage holds until the test creates `release`, so the first repro surely holds the lock meanwhile.
+  // The stage holds until the test releases it, so the first repro surely holds the lock meanwhile.
+  const rig = await testRig();
+  const cmd = rig.command('slow', { write: { 's.txt': 'done\n' } });
   const p = await tempProject({
-    'pipeline.yaml':
-      'stages:\n  slow:\n    cmd: touch started && while [ ! -f release ]; do sleep 0.05; done && echo done > s.txt\n    outs: [s.txt]\n',
+    'pipeline.yaml': `stages:\n  slow:\n    cmd: ${JSON.stringify(cmd)}\n    outs: [s.txt]\n`,
   });
-  const first = execa(process.execPath, [CLI, 'repro'], { cwd: p.dir, reject: false });
-  for (let i = 0; i < 600 && !(await p.exists('started')); i++) await new Promise((r) => setTimeout(r, 50));
+  const first = execa(process.execPath, [CLI, 'repro'], { cwd: p.dir, reject: false, all: true });
+  await rig.started('slow');
   const second = await p.run(['repro']);
   assert.equal(second.exitCode, 1, second.all);
   assert.match(
@@ -105,50 +108,48 @@ test('a second repro in the same workspace fails naming the holder pid; --wait q
   );
   // read-only commands take no lock
   assert.equal((await p.run(['status'])).exitCode, 0);
-  const third = p.run(['repro', '--wait', '60']);
-  await new Promise((r) => setTimeout(r, 500));
-  await p.write('release', '');
+  const third = execa(process.execPath, [CLI, 'repro', '--wait', '60'], { cwd: p.dir, reject: false, all: true });
+  let waiting = '';
+  third.stderr?.on('data', (d: Buffer) => {
+    waiting += d.toString();
+  });
+  await waitFor(() => waiting.includes(`Waiting for pid ${first.pid}`), { what: 'the third repro to queue' });
+  assert.equal(await rig.runs('slow'), 1, 'the queued repro runs nothing while the lock is held');
+  await rig.release('slow');
   assert.equal((await first).exitCode, 0);
   const queued = await third;
   assert.equal(queued.exitCode, 0, queued.all);
   assert.match(queued.stdout, /Stage 'slow' didn't change, skipping/);
+  assert.equal(await rig.runs('slow'), 1);
 });
 
 async function interruptedProject() {
-  // The stage starts a child that would write late.txt after ~30 s unless its process tree is stopped;
-  // its duration is unique to this test, so pgrep/pkill find this sleep and no other on the machine.
-  const nap = `30.${uniqueTag()}`;
+  // The stage holds with a child process until the test releases it (never, here).
+  const rig = await testRig();
+  const cmd = rig.command('long', { child: true, write: { 'out.txt': 'done\n' } });
   const p = await tempProject({
-    'pipeline.yaml': `stages:
-  long:
-    cmd: ${countRun('long')} && echo partial > out.txt && (sleep ${nap}; echo late > late.txt) & wait
-    outs: [out.txt]
-`,
-    '.gitignore': 'runs/\n',
+    'pipeline.yaml': `stages:\n  long:\n    cmd: ${JSON.stringify(cmd)}\n    outs: [out.txt]\n`,
   });
-  return { p, nap };
+  return { p, rig };
 }
 
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGKILL'] as const) {
   test(`${signal} mid-stage: the tree stops, nothing is recorded, the next repro reruns the stage`, async () => {
-    const { p, nap } = await interruptedProject();
-    const child = execa(process.execPath, [CLI, 'repro'], { cwd: p.dir, reject: false });
-    for (let i = 0; i < 200 && (await runCount(p, 'long')) === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 300));
+    const { p, rig } = await interruptedProject();
+    const child = execa(process.execPath, [CLI, 'repro'], { cwd: p.dir, reject: false, all: true });
+    const run = await rig.started('long');
     child.kill(signal);
     const r = await child;
     if (signal !== 'SIGKILL') {
       assert.equal(r.exitCode, 130, r.all);
       assert.match(r.stderr, /^lockstep: interrupted/m);
-      const ps = await execa('pgrep', ['-f', `sleep ${nap}`], { reject: false });
-      assert.equal(ps.stdout.trim(), '', 'the stage process tree is stopped');
-    } else {
-      await execa('pkill', ['-f', `sleep ${nap}`], { reject: false });
     }
+    await waitDead([run.pid, run.childPid!], 'the stage process tree');
     assert.doesNotMatch(await p.read('pipeline.lock').catch(() => ''), /long:/);
     // the repository lock of a killed process is taken over
     const again = await p.run(['repro', '--dry']);
     assert.match(again.stdout, /would run 'long': never run/);
+    await rig.release('long');
   });
 }
 

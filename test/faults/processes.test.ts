@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { CLI, tempProject } from '../helpers/project.js';
-import { testRig, waitDead, waitFor } from '../helpers/rig.js';
+import { testRig } from '../helpers/rig.js';
+import { waitDead, waitFor } from '../helpers/wait.js';
 import { tempDir } from '../helpers/tmp.js';
 
 async function heldProject() {

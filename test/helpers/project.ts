@@ -95,12 +95,6 @@ export async function tempProject(
  */
 export const countRun = (name: string): string => `mkdir -p runs && echo x >> runs/${name}`;
 
-/**
- * Digits unique to this test process, to make a stage's `sleep` duration (e.g. `sleep 30.<tag>`)
- * something pgrep/pkill can find without matching another test's or another user's sleep.
- */
-export const uniqueTag = (): string => `${process.pid}${Math.floor(Math.random() * 1000)}`;
-
 export async function runCount(p: TempProject, name: string): Promise<number> {
   if (!(await p.exists(`runs/${name}`))) return 0;
   return (await p.read(`runs/${name}`)).split('\n').filter(Boolean).length;

@@ -11,10 +11,11 @@
  *   await rig.release('train');                  // or rig.release('train', { exitCode: 3 })
  *   assert.equal(await rig.runs('train'), 1);
  */
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './tmp.js';
+import { waitFor } from './wait.js';
 
 /** The compiled fake command (dist/test/helpers/rig-command.js). */
 export const RIG_COMMAND = path.join(path.dirname(fileURLToPath(import.meta.url)), 'rig-command.js');
@@ -113,41 +114,4 @@ export async function testRig(): Promise<Rig> {
       return (await runDirs(name)).length;
     },
   };
-}
-
-/**
- * Poll `check` until it holds; throw naming `what` after `timeoutMs`. For waiting on a state another
- * process reaches (a file appears, a pid dies), never a fixed sleep.
- */
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  opts: { timeoutMs?: number; what?: string; everyMs?: number } = {},
-): Promise<void> {
-  const end = Date.now() + (opts.timeoutMs ?? 30_000);
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > end)
-      throw new Error(`timed out after ${opts.timeoutMs ?? 30_000} ms waiting for ${opts.what ?? 'a condition'}`);
-    await new Promise((r) => setTimeout(r, opts.everyMs ?? 20));
-  }
-}
-
-/** Whether a process is alive; a zombie (exited, not yet reaped by its parent) counts as dead. */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
-  } catch {
-    return process.platform !== 'linux'; // gone between the two calls, or no /proc
-  }
-}
-
-/** Wait until every pid is dead (see `alive`). */
-export async function waitDead(pids: number[], what: string, timeoutMs = 15_000): Promise<void> {
-  await waitFor(() => pids.every((p) => !alive(p)), { timeoutMs, what: `${what} (pids ${pids.join(' ')}) to die` });
 }

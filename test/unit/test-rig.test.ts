@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { alive, testRig, waitDead } from '../helpers/rig.js';
+import { testRig } from '../helpers/rig.js';
+import { alive, waitDead } from '../helpers/wait.js';
 import { tempDir } from '../helpers/tmp.js';
 
 test('the rig command holds until released, reports its pids, writes its files and exits with the given code', async () => {
