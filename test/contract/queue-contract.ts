@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import type { JobOutcome, JobSpec, QueueBackend } from '../../src/queue/types.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Open a handle on the queue named `place` (a folder, a key prefix): the same place, the same queue. */
 export type OpenQueue = (place: string) => Promise<QueueBackend>;
@@ -20,14 +21,6 @@ const spec = (name: string, extra: Partial<JobSpec> = {}): JobSpec => ({
   created: new Date(Date.now() + n).toISOString(),
   ...extra,
 });
-
-const until = async (cond: () => Promise<boolean>, ms = 20_000) => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 export function queueContract(kind: string, open: OpenQueue): void {
   test(`queue contract (${kind}): jobs wait in order, two workers run each exactly once, failures are final`, async () => {
@@ -99,14 +92,18 @@ export function queueContract(kind: string, open: OpenQueue): void {
           return { state: 'failed', error: 'cancelled' };
         },
       });
-      await until(async () => (await q.list()).some((j) => j.state === 'active' && j.progress === 'epoch 1/3'));
+      await waitFor(async () => (await q.list()).some((j) => j.state === 'active' && j.progress === 'epoch 1/3'), {
+        what: 'the long job to report epoch 1/3',
+      });
       await q.add([waiting]);
       assert.equal(await q.remove(long.id), false, 'a running job is not removed');
       assert.equal(await q.kill(waiting.id), false, 'a waiting job is not running');
       assert.equal(await q.clear(), 1, 'clear removes the waiting job only');
       assert.match(await q.logs(long.id), /started long/);
       assert.equal(await q.kill(long.id), true);
-      await until(async () => (await q.list()).some((j) => j.spec.name === 'long' && j.state === 'failed'));
+      await waitFor(async () => (await q.list()).some((j) => j.spec.name === 'long' && j.state === 'failed'), {
+        what: 'the killed job to fail',
+      });
       assert.ok(sawAbort, 'the handler saw the abort');
       ctl.abort();
       await working;

@@ -1,11 +1,10 @@
 /** The embedded queue (no queue.url): the same commands on one machine, with no server. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { promises as fs, readFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, test } from 'node:test';
 import { CLI, tempProject } from '../helpers/project.js';
+import { testRig } from '../helpers/rig.js';
+import { alive, waitDead } from '../helpers/wait.js';
 import { setup, showJson } from './exp-fixture.js';
 
 test('exp run --queue with no queue configured: jobs wait in the local queue, exp show lists them, a worker runs them', async () => {
@@ -47,29 +46,18 @@ test('exp run --queue with no queue configured: jobs wait in the local queue, ex
   );
 });
 
-/** Whether a process runs (a zombie, dead but not reaped yet, does not). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
 test('a worker killed with -9 during a warm-up leaves nothing running (the warm-up repro is supervised); the next worker finishes the sweep', async () => {
-  const counts = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-queue-kill-'));
-  const hold = path.join(counts, 'hold');
-  after(() => fs.rm(counts, { recursive: true, force: true }));
-  await fs.writeFile(hold, '');
+  // the shared stage holds, with a child process, until the test releases it
+  const rig = await testRig();
+  const upstream = rig.command('upstream', { child: true, write: { 'data/base.txt': 'hello\n' } });
   const p = await tempProject({
     'pipeline.yaml': `stages:
   upstream:
-    cmd: echo $$ >> ${counts}/upstream && while [ -f ${hold} ]; do sleep 0.1; done && mkdir -p data && cat input.txt > data/base.txt
+    cmd: ${JSON.stringify(upstream)}
     deps: [input.txt]
     outs: [data/base.txt]
   train:
-    cmd: echo x >> ${counts}/train && mkdir -p metrics && echo '{"acc":1}' > metrics/eval.json
+    cmd: mkdir -p metrics && echo '{"acc":1}' > metrics/eval.json
     deps: [data/base.txt]
     params: [seed]
     metrics: [metrics/eval.json]
@@ -87,21 +75,17 @@ test('a worker killed with -9 during a warm-up leaves nothing running (the warm-
   after(() => {
     if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
   });
-  const pids = async () =>
-    (await fs.readFile(path.join(counts, 'upstream'), 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number);
-  for (let i = 0; i < 600 && (await pids()).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
-  const [stagePid] = await pids();
-  assert.ok(stagePid && running(stagePid), 'the warm-up is running its shared stage');
+  const stage = await rig.started('upstream', 1, 60_000);
+  assert.ok(alive(stage.pid), 'the warm-up is running its shared stage');
   const exited = new Promise((r) => worker.once('exit', r));
   worker.kill('SIGKILL'); // the worker alone, not its process group: its supervised children must follow
   await exited;
-  for (let i = 0; i < 100 && running(stagePid); i++) await new Promise((r) => setTimeout(r, 100));
-  assert.equal(running(stagePid), false, "the warm-up's stage outlived the killed worker");
+  await waitDead([stage.pid, stage.childPid!], "the warm-up's stage tree after the worker was killed");
 
-  await fs.rm(hold);
+  await rig.release('upstream');
   const w = await p.run(['worker', '--until-empty', '--name', 'next']);
   assert.equal(w.exitCode, 0, w.all);
-  assert.equal((await pids()).length, 2, 'the shared stage ran again (it never finished), once');
+  assert.equal(await rig.runs('upstream'), 2, 'the shared stage ran again (it never finished), once');
   assert.deepEqual((await showJson(p)).map((r) => [r.name, r.state]).sort(), [
     ['k-1', 'success'],
     ['k-2', 'success'],

@@ -15,6 +15,7 @@ import { after, test } from 'node:test';
 import { execa } from 'execa';
 import { CLI, runCli, tempProject } from '../helpers/project.js';
 import { REDIS_BIN, startRedis } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface QueuedJob {
   spec: { name: string; kind?: string };
@@ -41,16 +42,6 @@ const PIPELINE = (counts: string) => `stages:
     params: [seed]
     metrics: [metrics/eval.json]
 `;
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 120_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 test('a sweep on BullMQ/Redis across two worker clones: shared stage once, kill -9, failure, Redis restart, exactly one record each', {
   skip: REDIS_BIN ? false : 'redis-server is not installed (apt-get install redis-server)',
@@ -144,8 +135,10 @@ test('a sweep on BullMQ/Redis across two worker clones: shared stage once, kill 
   const a = startWorker(wA, 'worker-a');
 
   // worker-a takes the warm-up, then sweep-1 (seed 7), which holds: kill it with -9 mid-job.
-  await until('worker-a running sweep-1', async () =>
-    (await list()).find((j) => j.spec.name === 'sweep-1' && j.state === 'active' && j.worker === 'worker-a'),
+  await waitFor(
+    async () =>
+      (await list()).find((j) => j.spec.name === 'sweep-1' && j.state === 'active' && j.worker === 'worker-a'),
+    { what: 'worker-a running sweep-1', timeoutMs: 120_000, everyMs: 200 },
   );
   assert.equal(a.exitCode, null, `worker-a stopped by itself:\n${logs.join('')}`);
   const exited = new Promise((r) => a.once('exit', r));

@@ -4,6 +4,7 @@ import { execa, type ResultPromise } from 'execa';
 import type { Page } from 'puppeteer-core';
 import { launchBrowser, maybeScreenshot, NO_CHROMIUM, offlinePage, readCharts } from '../helpers/browser.js';
 import { CLI } from '../helpers/project.js';
+import { waitFor } from '../helpers/wait.js';
 import { plotsProject } from './plots-fixture.js';
 
 /** Start `lockstep ui` in `dir`; resolves with its printed URL. Stopped when the test ends. */
@@ -67,10 +68,11 @@ test('ui: the experiments table (sort, filter, grouped mean ± std), curves of s
   await page.waitForFunction("document.querySelectorAll('#compare .vega svg.marks').length >= 2", { timeout: 20_000 });
   // the second click redraws the chart: read until it has settled on both runs (or time out and report)
   let compare = (await readCharts(page)).filter((c) => c.title === 'Loss per epoch');
-  for (let i = 0; i < 100 && compare[0]?.lines !== 4; i++) {
-    await new Promise((r) => setTimeout(r, 200));
+  const settled = async () => {
     compare = (await readCharts(page)).filter((c) => c.title === 'Loss per epoch');
-  }
+    return compare[0]?.lines === 4;
+  };
+  await waitFor(settled, { timeoutMs: 20_000, everyMs: 200 }).catch(() => {}); // the assertion says what was drawn
   assert.equal(compare[0]?.lines, 4);
   assert.equal(compare[0]?.legend.length, 4);
 
@@ -108,15 +110,14 @@ test('ui: a running experiment appears and its curves grow as epochs end, withou
       return svg ? svg.querySelectorAll('.mark-symbol.role-mark path').length / 2 : -1;
     })()`) as Promise<number>;
   const seen: number[] = [];
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
+  const grown = async () => {
     const n = await points();
     if (n > 0 && n !== seen.at(-1)) seen.push(n);
     // the workspace starts with the committed curves (4 epochs); the run rewrites them from epoch 1 on
     const fresh = seen.slice(seen.indexOf(Math.min(...seen)));
-    if (n >= 3 && fresh.length >= 2) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+    return n >= 3 && fresh.length >= 2;
+  };
+  await waitFor(grown, { timeoutMs: 60_000, everyMs: 200 }).catch(() => {}); // the assertions say what was seen
   if (process.env.LOCKSTEP_SCREENSHOTS) await maybeScreenshot(page, 'ui-live');
   const fresh = seen.slice(seen.indexOf(Math.min(...seen)));
   assert.ok(fresh.length >= 2, `the curve grew while the page stayed open (epochs seen: ${seen.join(', ')})`);

@@ -19,6 +19,7 @@ import { asMd5 } from '../../src/hash/types.js';
 import { execa } from 'execa';
 import { CLI, tempProject, type TempProject } from '../helpers/project.js';
 import { age, tempDir } from '../helpers/tmp.js';
+import { waitDead } from '../helpers/wait.js';
 
 const BIG = 3 * 1024 * 1024;
 
@@ -170,7 +171,7 @@ test('repro: a stage whose output is still being written after its command exits
     cmd: >-
       head -c ${4 * BIG} /dev/zero > grow.bin;
       (sleep 2 & s=$!; while kill -0 $s 2>/dev/null; do printf x >> grow.bin; done) >/dev/null 2>&1 &
-      sleep 0.2
+      echo $! > writer.pid; sleep 0.2
     outs: [grow.bin]
 `,
     '.gitignore': '.cache/\n',
@@ -182,7 +183,7 @@ test('repro: a stage whose output is still being written after its command exits
   assert.match(lines[0]!, /^lockstep: .*'grow\.bin' changed while it was being cached/);
   assert.deepEqual(await corruptObjects(path.join(p.dir, '.cache')), []);
   // wait out the writer so the temp project can be removed
-  await new Promise((res) => setTimeout(res, 2200));
+  await waitDead([Number(await p.read('writer.pid'))], 'the writer the stage left behind');
 });
 
 test('a corrupt .dir manifest: checkout names the output it was for; caching the output again repairs it', async () => {

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { waitFor } from './wait.js';
 
 /** A TCP port free on 127.0.0.1 right now. */
 export async function freePort(): Promise<number> {
@@ -14,9 +15,8 @@ export async function freePort(): Promise<number> {
 
 /** Resolve once something accepts connections on the port (bounded wait). */
 export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
+  const accepts = () =>
+    new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
       s.once('connect', () => {
         s.destroy();
@@ -24,10 +24,7 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
       });
       s.once('error', () => resolve(false));
     });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitFor(accepts, { timeoutMs, everyMs: 100, what: `something to listen on 127.0.0.1:${port}` });
 }
 
 /**

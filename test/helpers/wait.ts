@@ -5,16 +5,17 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * Poll `check` until it holds; throw naming `what` after `timeoutMs`. For waiting on a state another
- * process reaches (a file appears, a pid dies), never a fixed sleep.
+ * Poll `check` until it returns something truthy, and return that; throw naming `what` after `timeoutMs`.
+ * For waiting on a state another process reaches (a file appears, a pid dies), never a fixed sleep.
  */
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
   opts: { timeoutMs?: number; what?: string; everyMs?: number } = {},
-): Promise<void> {
+): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
   const end = Date.now() + (opts.timeoutMs ?? 30_000);
   for (;;) {
-    if (await check()) return;
+    const v = await check();
+    if (v) return v as Exclude<T, false | null | undefined | 0 | ''>;
     if (Date.now() > end)
       throw new Error(`timed out after ${opts.timeoutMs ?? 30_000} ms waiting for ${opts.what ?? 'a condition'}`);
     await new Promise((r) => setTimeout(r, opts.everyMs ?? 20));
