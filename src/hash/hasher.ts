@@ -110,8 +110,8 @@ export class CachingHasher {
   async hashDir(absPath: string, hooks: HashHooks = {}): Promise<HashResult> {
     // Taken before any stat: a file whose mtime is not safely older than this may change unseen.
     const observedAt = Date.now();
-    const tree = await walkTree(absPath);
-    const { relpaths, stats, count } = tree;
+    const tree = await walkTree(absPath, { known: this.statCache.getListing(absPath) });
+    const { relpaths, stats, count, listing } = tree;
     let size = 0;
     let racyUntil = 0;
     for (let i = 0; i < count; i++) {
@@ -121,14 +121,19 @@ export class CachingHasher {
     }
     // The directory record's key: every relpath and (ino, mtime, size) of every file as raw doubles.
     const fingerprint = createHash('md5')
-      .update(relpaths.join('\0'))
+      .update(listing.dirs.length > 0 ? listing.files : relpaths.join('\0'))
       .update(Buffer.from(stats.buffer, stats.byteOffset, count * 24))
       .digest('hex');
     const trusted = racyUntil < observedAt;
+    // The listing is kept for the next walk only when no folder was modified within its racy window.
+    const keep = listing.dirs.length > 0 && listing.racyUntil < observedAt ? listing : undefined;
     if (trusted && hooks.infoOnly) {
       // Observing only: every file's stat unchanged means the manifest's md5 is unchanged.
       const known = this.statCache.getDir(absPath, fingerprint);
-      if (known !== undefined) return { info: { md5: known.md5, size, nfiles: count } };
+      if (known !== undefined) {
+        this.statCache.keepListing(absPath, known, keep);
+        return { info: { md5: known.md5, size, nfiles: count } };
+      }
     }
 
     // The manifest's order (code points of the relpaths), and each file's md5 from the stat cache or a read.
@@ -145,7 +150,10 @@ export class CachingHasher {
     }
     if (misses.length === 0 && trusted) {
       const known = this.statCache.getDir(absPath, fingerprint);
-      if (known !== undefined) return { info: { md5: known.md5, size, nfiles: count }, entries };
+      if (known !== undefined) {
+        this.statCache.keepListing(absPath, known, keep);
+        return { info: { md5: known.md5, size, nfiles: count }, entries };
+      }
     }
 
     let sinceYield = 0;
@@ -180,7 +188,7 @@ export class CachingHasher {
     }
     const md5 = asMd5(`${md5Hex(manifestJson(entries))}.dir`);
     // Only when no file was racy: otherwise an edit keeping its stat would keep this record too.
-    if (trusted) this.statCache.setDir(absPath, { fingerprint, md5, size, nfiles: count, racyUntil });
+    if (trusted) this.statCache.setDir(absPath, { fingerprint, md5, size, nfiles: count, racyUntil, listing: keep });
     return { info: { md5, size, nfiles: count }, entries };
   }
 

@@ -26,6 +26,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../util/atomic.js';
 import { asMd5, type Md5 } from './types.js';
+import { listingJson, parseListing, sameListing, type TreeListing } from './listing.js';
 import {
   dirsOffset,
   encodeSegment,
@@ -73,6 +74,8 @@ export interface DirRecord {
   nfiles: number;
   /** The largest mtime + racy window of its files: the record is not trusted from a segment written before it. */
   racyUntil: number;
+  /** The names below it as last listed, for a walk that skips readdir while its folders are unchanged. */
+  listing?: TreeListing;
 }
 
 interface Head extends SegmentHead {
@@ -190,9 +193,25 @@ export class StatCache {
     this.pendingDirs.delete(absPath);
   }
 
+  /** The listing kept with the directory's record (whatever its fingerprint: its folder stamps decide). */
+  getListing(absPath: string): TreeListing | undefined {
+    return this.dirs.get(absPath)?.listing;
+  }
+
+  /** Keep a listing with a record that still holds (written when it is not the one kept already). */
+  keepListing(absPath: string, r: DirRecord, listing: TreeListing | undefined): void {
+    if (listing !== undefined && !sameListing(r.listing, listing)) this.setDir(absPath, { ...r, listing });
+  }
+
   setDir(absPath: string, r: DirRecord): void {
     const old = this.dirs.get(absPath);
-    if (old !== undefined && old.fingerprint === r.fingerprint && old.md5 === r.md5) return;
+    if (
+      old !== undefined &&
+      old.fingerprint === r.fingerprint &&
+      old.md5 === r.md5 &&
+      sameListing(old.listing, r.listing)
+    )
+      return;
     this.dirs.set(absPath, r);
     this.pendingDirs.set(absPath, r);
   }
@@ -340,7 +359,13 @@ function keptRows(segments: Segment[]): [string, Row][] {
 }
 
 function dirsJson(dirs: Map<string, DirRecord>): string {
-  return JSON.stringify([...dirs].map(([p, r]) => [p, r.fingerprint, r.md5, r.size, r.nfiles, r.racyUntil]));
+  return JSON.stringify(
+    [...dirs].map(([p, r]) => {
+      const row: unknown[] = [p, r.fingerprint, r.md5, r.size, r.nfiles, r.racyUntil];
+      if (r.listing !== undefined) row.push(listingJson(r.listing));
+      return row;
+    }),
+  );
 }
 
 /** Directory records of a segment; later segments override earlier ones. Malformed ones are skipped. */
@@ -353,12 +378,13 @@ function parseDirs(s: Head, dirs: Map<string, DirRecord>): void {
   }
   if (!Array.isArray(list)) return;
   for (const item of list) {
-    if (!Array.isArray(item) || item.length !== 6) continue;
-    const [p, fingerprint, md5, size, nfiles, racyUntil] = item as unknown[];
+    if (!Array.isArray(item) || (item.length !== 6 && item.length !== 7)) continue;
+    const [p, fingerprint, md5, size, nfiles, racyUntil, listing] = item as unknown[];
     if (typeof p !== 'string' || typeof fingerprint !== 'string' || typeof md5 !== 'string') continue;
     if (!DIR_MD5_RE.test(md5) || typeof size !== 'number' || typeof nfiles !== 'number') continue;
     if (typeof racyUntil !== 'number' || !(racyUntil < s.writtenAtMs)) continue; // racy when written
-    dirs.set(p, { fingerprint, md5: asMd5(md5), size, nfiles, racyUntil });
+    const kept = listing === undefined ? undefined : parseListing(listing, s.writtenAtMs);
+    dirs.set(p, { fingerprint, md5: asMd5(md5), size, nfiles, racyUntil, ...(kept ? { listing: kept } : {}) });
   }
 }
 

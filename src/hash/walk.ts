@@ -12,10 +12,19 @@
  * when the worker is not up before the main thread is done, the main thread does them all.
  * Synchronous calls on purpose: the promise versions queue on libuv's pool and were 3-5x slower;
  * the main thread yields to the event loop between chunks.
+ *
+ * A listing kept from an earlier walk (TreeListing) replaces the readdir phase when every folder of
+ * the tree still has the inode and mtime it had then: a folder's mtime changes whenever an entry is
+ * created, removed or renamed in it, so the same stamps mean the same names of the same types. Only a
+ * listing whose folders were not modified within their timestamps' granularity of its reading is kept
+ * (the racy rule of files, applied to folders). Files are still stat'ed one by one: an edit in place
+ * leaves its folder's mtime alone.
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { LockstepError } from '../errors.js';
+import type { TreeListing } from './listing.js';
+import { racyWindow } from './stat-table.js';
 import { yieldToLoop } from '../util/yield.js';
 
 const CHUNK = 1024;
@@ -28,6 +37,8 @@ export interface WalkedTree {
   /** ino, mtimeMs, size of file i at 3i, 3i+1, 3i+2. */
   stats: Float64Array;
   count: number;
+  /** What the listing phase saw (reused or read), to keep for the next walk. */
+  listing: TreeListing;
 }
 
 export interface WalkOptions {
@@ -35,17 +46,55 @@ export interface WalkOptions {
   parallel?: boolean;
   /** Tests: leave every stat to the worker, so what it writes is what they check. */
   workerOnly?: boolean;
+  /** A listing kept from an earlier walk of this root: used instead of readdir when its folders are unchanged. */
+  known?: TreeListing;
 }
 
 export async function walkTree(root: string, opts: WalkOptions = {}): Promise<WalkedTree> {
-  const relpaths: string[] = [];
-  /** Stats of symlinked files, taken while listing (index -> stat); every other file is stat'ed below. */
+  const listed =
+    opts.known !== undefined && stampsHold(root, opts.known) ? reuseListing(root, opts.known) : await listTree(root);
+  return statFiles(root, listed, opts);
+}
+
+interface Listed {
+  relpaths: string[];
+  /** Stats of symlinked files, taken while listing (index -> stat); every other file is stat'ed afterwards. */
+  linked: Map<number, Stats>;
+  listing: TreeListing;
+}
+
+/** Whether every folder of a kept listing still has the inode and mtime it had when listed. */
+function stampsHold(root: string, known: TreeListing): boolean {
+  for (const [rel, ino, mtimeMs] of known.dirs) {
+    const st = statSync(rel === '' ? root : `${root}/${rel}`, { throwIfNoEntry: false });
+    if (st === undefined || !st.isDirectory() || st.ino !== ino || st.mtimeMs !== mtimeMs) return false;
+  }
+  return known.dirs.length > 0;
+}
+
+function reuseListing(root: string, known: TreeListing): Listed {
+  const relpaths = known.files === '' ? [] : known.files.split('\0');
   const linked = new Map<number, Stats>();
+  for (const i of known.links) linked.set(i, followLink(root, `${root}/${relpaths[i]}`));
+  return { relpaths, linked, listing: known };
+}
+
+/** The readdir phase: every folder listed with entry types, names sorted per folder, folders stamped first. */
+async function listTree(root: string): Promise<Listed> {
+  const relpaths: string[] = [];
+  const linked = new Map<number, Stats>();
+  const dirs: [string, number, number][] = [];
+  let racyUntil = 0;
   const pending: string[] = [''];
   let listed = 0;
   while (pending.length > 0) {
     const rel = pending.pop() as string;
-    const entries = readdirSync(rel === '' ? root : `${root}/${rel}`, { withFileTypes: true });
+    const abs = rel === '' ? root : `${root}/${rel}`;
+    // Stamped before it is read: an entry added meanwhile moves the mtime past the stamp.
+    const dst = statSync(abs);
+    dirs.push([rel, dst.ino, dst.mtimeMs]);
+    racyUntil = Math.max(racyUntil, dst.mtimeMs + racyWindow(dst.mtimeMs));
+    const entries = readdirSync(abs, { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const subdirs: string[] = [];
     for (const d of entries) {
@@ -67,7 +116,10 @@ export async function walkTree(root: string, opts: WalkOptions = {}): Promise<Wa
       await yieldToLoop();
     }
   }
+  return { relpaths, linked, listing: { dirs, files: relpaths.join('\0'), links: [...linked.keys()], racyUntil } };
+}
 
+async function statFiles(root: string, { relpaths, linked, listing }: Listed, opts: WalkOptions): Promise<WalkedTree> {
   const n = relpaths.length;
   const parallel = opts.parallel ?? (n >= PARALLEL_MIN && wantThread()); // tests force it with `parallel: true`
   const shared = new SharedArrayBuffer(8 + 24 * n);
@@ -78,7 +130,7 @@ export async function walkTree(root: string, opts: WalkOptions = {}): Promise<Wa
     stats[3 * i + 1] = st.mtimeMs;
     stats[3 * i + 2] = st.size;
   }
-  const done = parallel ? await startWorker(root, relpaths, linked, shared, n) : undefined;
+  const done = parallel ? await startWorker(root, listing.files, linked, shared, n) : undefined;
   for (; !(opts.workerOnly && done); ) {
     const from = Atomics.add(ctl, 0, 1) * CHUNK;
     if (from >= n) break;
@@ -87,7 +139,9 @@ export async function walkTree(root: string, opts: WalkOptions = {}): Promise<Wa
   }
   // A worker that has not started by now is not waited for.
   if (done !== undefined) await done(opts.workerOnly === true || Atomics.compareExchange(ctl, 1, 0, 2) !== 0);
-  return compact(relpaths, stats, n);
+  const tree = compact(relpaths, stats, n);
+  // A file gone while we walked: its folder's mtime moved, so this listing is not one to keep.
+  return { ...tree, listing: tree.count === n ? listing : { ...listing, dirs: [] } };
 }
 
 /**
@@ -150,7 +204,7 @@ parentPort.postMessage(failed);
 /** Start the helper thread; the function returned waits for it (and re-does, to throw, what it could not stat). */
 async function startWorker(
   root: string,
-  relpaths: string[],
+  joined: string,
   linked: Map<number, Stats>,
   shared: SharedArrayBuffer,
   n: number,
@@ -158,7 +212,7 @@ async function startWorker(
   const { Worker } = await import('node:worker_threads');
   const worker = new Worker(WORKER, {
     eval: true,
-    workerData: { root, joined: relpaths.join('\0'), linked: [...linked.keys()], shared, n },
+    workerData: { root, joined, linked: [...linked.keys()], shared, n },
     stdout: false,
     stderr: false,
     resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
@@ -176,13 +230,14 @@ async function startWorker(
     }
     const failed = await result;
     const stats = new Float64Array(shared, 8, 3 * n);
+    const relpaths = joined.split('\0');
     if (failed === 'all') statChunk(root, relpaths, linked, stats, 0, n);
     else for (const i of failed) statChunk(root, relpaths, linked, stats, i, i + 1);
   };
 }
 
 /** Drop the files that vanished while we walked. */
-function compact(relpaths: string[], stats: Float64Array, n: number): WalkedTree {
+function compact(relpaths: string[], stats: Float64Array, n: number): Omit<WalkedTree, 'listing'> {
   let kept = 0;
   for (let i = 0; i < n; i++) {
     if (Number.isNaN(stats[3 * i + 1])) continue;
