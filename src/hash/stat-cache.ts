@@ -35,6 +35,7 @@ import {
   racyWindow,
   readHead,
   Segment,
+  SegmentOnDisk,
   type Row,
   type SegmentHead,
 } from './stat-table.js';
@@ -48,6 +49,8 @@ const STALE_LOCK_MS = 60_000;
 const MAX_FILE_ENTRIES = 1_000_000;
 const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EEXIST']);
 const DIR_MD5_RE = /^[0-9a-f]{32}\.dir$/;
+/** Lookups answered by reads in place before the segments are read whole (a few reads each). */
+const LOOKUPS_IN_PLACE = 256;
 
 /**
  * The part of a stat that identifies a file's content version, as Node's number stats give it
@@ -93,6 +96,9 @@ interface Segments {
 export class StatCache {
   /** File rows of the segments listed at load, newest first; read on first use. */
   private table: Segment[] | undefined;
+  /** Until the table is read: the segments looked up in place, newest first, and how many lookups they served. */
+  private onDisk: SegmentOnDisk[] | undefined;
+  private lookupsInPlace = 0;
   private segments: Head[] = [];
   private readonly dirs = new Map<string, DirRecord>();
   /** Every entry this process recorded (saved or not): the table only holds what was on disk at load. */
@@ -123,8 +129,31 @@ export class StatCache {
    * in place; one merged away meanwhile is skipped: its entries cost a re-hash).
    */
   private files(): Segment[] {
-    this.table ??= this.readRows(this.segments.map((h) => h.name)).reverse();
+    if (this.table === undefined) {
+      this.table = this.readRows(this.segments.map((h) => h.name)).reverse();
+      for (const seg of this.onDisk ?? []) seg.close();
+      this.onDisk = undefined;
+    }
     return this.table;
+  }
+
+  /** The md5 of a matching row, by reads in place while lookups are few, else from the table. */
+  private lookup(absPath: string, st: FileStat): string | undefined {
+    const h = pathHash(absPath);
+    if (this.table === undefined && this.lookupsInPlace < LOOKUPS_IN_PLACE) {
+      this.lookupsInPlace++;
+      this.onDisk ??= this.segments.map((s) => new SegmentOnDisk(path.join(this.dir, s.name), s)).reverse();
+      for (const seg of this.onDisk) {
+        const md5 = seg.match(absPath, h, st.ino, st.mtimeMs, st.size);
+        if (md5 !== undefined) return md5;
+      }
+      return undefined;
+    }
+    for (const seg of this.files()) {
+      const md5 = seg.match(absPath, h, st.ino, st.mtimeMs, st.size);
+      if (md5 !== undefined) return md5;
+    }
+    return undefined;
   }
 
   private readRows(names: string[]): Segment[] {
@@ -149,12 +178,8 @@ export class StatCache {
     if (mine !== undefined && mine.mtimeMs === st.mtimeMs && mine.size === st.size && mine.ino === st.ino)
       return asMd5(mine.md5);
     if (this.segments.length === 0) return undefined;
-    const h = pathHash(absPath);
-    for (const seg of this.files()) {
-      const md5 = seg.match(absPath, h, st.ino, st.mtimeMs, st.size);
-      if (md5 !== undefined) return asMd5(md5);
-    }
-    return undefined;
+    const md5 = this.lookup(absPath, st);
+    return md5 === undefined ? undefined : asMd5(md5);
   }
 
   /** Record a hash observed at `observedAtMs` (a time taken before the content was read). */

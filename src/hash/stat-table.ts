@@ -12,6 +12,7 @@
  * A path may have several rows (compaction keeps two versions); every row whose stat matches is valid.
  */
 import { Buffer } from 'node:buffer';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 const MAGIC = 'LSSTAT03';
 export const HEADER_BYTES = 40;
@@ -213,5 +214,74 @@ export class Segment {
       const md5 = this.md5s.toString('hex', 16 * r, 16 * r + 16);
       yield [this.paths.toString('utf8', from, end), { ino: this.ino[r]!, mtimeMs: m, size: this.size[r]!, md5 }];
     }
+  }
+}
+
+/**
+ * A segment's rows looked up in place, a few small reads per lookup (its hash table, then the one
+ * row), for a command that needs a handful of entries: a warm no-op answers its folders from their
+ * directory records and looks up only its single-file deps, so reading every row (tens of MB on a
+ * big project) would cost more than the lookups. Same answers as Segment.match.
+ */
+export class SegmentOnDisk {
+  private fd: number | undefined;
+  private readonly word = Buffer.alloc(8);
+  private readonly at: ReturnType<typeof layout>;
+
+  constructor(
+    private readonly file: string,
+    private readonly head: SegmentHead,
+  ) {
+    this.at = layout(head.n, head.pathBytes);
+  }
+
+  /** The bytes at `offset`, or undefined when the file is gone (merged away) or shorter (damaged). */
+  private read(offset: number, length: number, into: Buffer = Buffer.alloc(length)): Buffer | undefined {
+    if (this.fd === undefined) {
+      try {
+        this.fd = openSync(this.file, 'r');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw e;
+      }
+    }
+    return readSync(this.fd, into, 0, length, offset) === length ? into : undefined;
+  }
+
+  private u32(offset: number): number | undefined {
+    return this.read(offset, 4, this.word)?.readUInt32LE(0);
+  }
+
+  private f64(offset: number): number | undefined {
+    return this.read(offset, 8, this.word)?.readDoubleLE(0);
+  }
+
+  match(p: string, h: number, ino: number, mtimeMs: number, size: number): string | undefined {
+    const { n, writtenAtMs, pathBytes } = this.head;
+    if (n === 0 || mtimeMs + racyWindow(mtimeMs) >= writtenAtMs) return undefined;
+    const mask = slotCount(n) - 1;
+    const want = Buffer.from(p);
+    for (let slot = h & mask, probes = 0; probes <= mask; slot = (slot + 1) & mask, probes++) {
+      const raw = this.u32(this.at.slotsAt + 4 * slot);
+      if (raw === undefined) return undefined;
+      const row = raw | 0;
+      if (row < 0 || row >= n) return undefined;
+      if (this.u32(HEADER_BYTES + 28 * n + 4 * row) !== h) continue;
+      const from = row === 0 ? 0 : this.u32(HEADER_BYTES + 24 * n + 4 * (row - 1));
+      const end = this.u32(HEADER_BYTES + 24 * n + 4 * row);
+      if (from === undefined || end === undefined || end < from || end > pathBytes || end - from !== want.length)
+        continue;
+      if (!this.read(this.at.pathsAt + from, want.length)?.equals(want)) continue;
+      if (this.f64(HEADER_BYTES + 8 * (n + row)) !== mtimeMs || this.f64(HEADER_BYTES + 8 * (2 * n + row)) !== size)
+        continue;
+      if (this.f64(HEADER_BYTES + 8 * row) !== ino) continue;
+      return this.read(this.at.md5At + 16 * row, 16)?.toString('hex');
+    }
+    return undefined;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 }
