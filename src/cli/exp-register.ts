@@ -47,9 +47,9 @@ export function registerExpCommands(program: Command): void {
 
   exp
     .command('diff')
-    .description('params and metrics of two experiments side by side')
-    .argument('<a>', 'experiment name or sha')
-    .argument('<b>', 'experiment name or sha')
+    .description('params and metrics side by side: A vs B, A vs the workspace, or HEAD vs the workspace')
+    .argument('[a]', 'experiment (name or sha), git revision or `workspace` (default HEAD)')
+    .argument('[b]', 'experiment (name or sha), git revision or `workspace` (default the workspace)')
     .option('--all', 'include equal values')
     .option('--json', 'print JSON')
     .option('--md', 'print a Markdown table')

@@ -32,18 +32,39 @@ export interface FitResult {
   hidden: Column[];
 }
 
+const missing = (v: unknown) => v === undefined || v === null;
+
+/** Whether a column tells rows apart (a workspace or baseline row without the value does not count). */
+function varies(table: ExpTable, c: Column): boolean {
+  let first: string | undefined;
+  for (const r of table.rows) {
+    const v = r.cells[c.id];
+    if (missing(v) && r.kind !== 'experiment') continue;
+    const s = JSON.stringify(v ?? null);
+    if (first === undefined) first = s;
+    else if (s !== first) return true;
+  }
+  return false;
+}
+
 /**
- * Which columns give way first when the terminal is narrow: what is the same in every row (Created,
- * State, constant params and metrics) before what tells the experiments apart.
+ * Which columns stay when the terminal is narrow, most important first: the metrics that tell the
+ * experiments apart in the primary metrics files (the top-level `metrics:` section, the last stages'),
+ * then the params that differ, then the other metrics (top-level numbers before nested ones and text),
+ * then what is the same in every row; Created and a State that is all `success` give way first.
  */
 function fitPriority(table: ExpTable, c: Column, i: number): number {
   if (i === 0 || c.kind === 'group') return 0;
-  if (c.id === 'meta:created') return 6;
-  if (c.id === 'meta:state') return table.rows.some((r) => r.cells[c.id] !== 'success') ? 1 : 5;
-  const first = JSON.stringify(table.rows[0]?.cells[c.id]);
-  const varies = table.rows.some((r) => JSON.stringify(r.cells[c.id]) !== first);
-  if (c.kind === 'param') return varies ? 1 : 3;
-  return varies ? 2 : 4;
+  if (c.id === 'meta:created') return 8;
+  if (c.id === 'meta:state')
+    return table.rows.some((r) => r.kind === 'experiment' && r.cells[c.id] === 'failed') ? 1 : 9;
+  if (c.kind === 'meta') return 1; // n and failed of a grouped table
+  const v = varies(table, c);
+  if (c.kind === 'param') return v ? 3 : 7;
+  if (!v) return 7;
+  if (!table.rows.some((r) => typeof r.cells[c.id] === 'number')) return 6;
+  if ((c.key ?? c.label).split(':')[0]?.includes('.')) return 5;
+  return c.primary ? 2 : 4;
 }
 
 /**
@@ -90,26 +111,40 @@ function groupRows(rows: Row[]): Array<[string, Row[]]> {
   return [...by.entries()];
 }
 
+/** DVC's tree: `workspace`, each baseline by name, its experiments under it (`├── name`, `└── name`). */
+function treeNames(rows: Row[]): Row[] {
+  return rows.map((r, i) => {
+    if (r.kind !== 'experiment') return r;
+    const next = rows[i + 1];
+    const last = next?.kind !== 'experiment' || next.baseline !== r.baseline;
+    return { ...r, cells: { ...r.cells, 'meta:name': `${last ? '└──' : '├──'} ${r.name}` } };
+  });
+}
+
 /**
- * The terminal table; returns the text and a note about hidden columns (or ''). One baseline gets a
- * title line; several get a Baseline column marking where each group starts.
+ * The terminal table; returns the text and a note about hidden columns (or ''). With workspace and
+ * baseline rows it is DVC's tree; without (grouped tables), one baseline gets a title line and several
+ * get a Baseline column marking where each group starts.
  */
 export function renderText(table: ExpTable, opts: { width: number; head?: string }): { text: string; note: string } {
+  const tree = table.rows.some((r) => r.kind !== 'experiment');
   const groups = groupRows(table.rows);
-  const multi = groups.length > 1;
+  const multi = !tree && groups.length > 1;
   const baselineCol: Column = { id: 'meta:baseline', label: 'Baseline', kind: 'meta' };
-  const rows: Row[] = multi
-    ? table.rows.map((r, i) => ({
-        ...r,
-        cells: {
-          ...r.cells,
-          'meta:baseline':
-            i === 0 || table.rows[i - 1]?.baseline !== r.baseline
-              ? baselineTitle(r.baseline, opts.head).replace('baseline ', '')
-              : '',
-        },
-      }))
-    : table.rows;
+  const rows: Row[] = tree
+    ? treeNames(table.rows)
+    : multi
+      ? table.rows.map((r, i) => ({
+          ...r,
+          cells: {
+            ...r.cells,
+            'meta:baseline':
+              i === 0 || table.rows[i - 1]?.baseline !== r.baseline
+                ? baselineTitle(r.baseline, opts.head).replace('baseline ', '')
+                : '',
+          },
+        }))
+      : table.rows;
   const { shown, hidden } = fitColumns(
     { columns: multi ? [baselineCol, ...table.columns] : table.columns, rows },
     opts.width,
@@ -119,17 +154,19 @@ export function renderText(table: ExpTable, opts: { width: number; head?: string
     rows.map((r) => shown.map((c) => truncate(formatCell(r.cells[c.id], c), MAX_CELL))),
     shown.map((c) => c.kind !== 'meta' && c.kind !== 'group' && rows.some((r) => typeof r.cells[c.id] === 'number')),
   );
-  const title = !multi && groups[0] ? `${baselineTitle(groups[0][0], opts.head)}\n` : '';
+  const title = !tree && !multi && groups[0] ? `${baselineTitle(groups[0][0], opts.head)}\n` : '';
   const note = hidden.length
     ? `${hidden.length} column${hidden.length > 1 ? 's' : ''} did not fit the ${opts.width}-column terminal and ${hidden.length > 1 ? 'are' : 'is'} not shown: ${hidden.map((c) => c.label).join(', ')} (use --keep/--drop, --csv or --json)`
     : '';
   return { text: title + text, note };
 }
 
+/** CSV: the baseline commit and the row's type (workspace, baseline, experiment) before the table's columns. */
 export function renderCsv(table: ExpTable): string {
-  const header = ['baseline', ...table.columns.map((c) => c.label)];
+  const header = ['baseline', 'type', ...table.columns.map((c) => c.label)];
   const rows = table.rows.map((r) => [
     r.baseline,
+    r.kind,
     ...table.columns.map((c) => {
       const v = r.cells[c.id];
       return v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
@@ -141,11 +178,12 @@ export function renderCsv(table: ExpTable): string {
 const mdEscape = (s: string): string => s.replace(/\|/g, '\\|');
 
 export function renderMarkdown(table: ExpTable): string {
+  const rows = table.rows.some((r) => r.kind !== 'experiment') ? treeNames(table.rows) : table.rows;
   const lines = [
     `| ${table.columns.map((c) => mdEscape(c.label)).join(' | ')} |`,
     `|${table.columns.map((c) => (c.kind === 'meta' || c.kind === 'group' ? ' --- ' : ' ---: ')).join('|')}|`,
   ];
-  for (const r of table.rows)
+  for (const r of rows)
     lines.push(`| ${table.columns.map((c) => mdEscape(formatCell(r.cells[c.id], c))).join(' | ')} |`);
   return `${lines.join('\n')}\n`;
 }

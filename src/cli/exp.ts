@@ -8,11 +8,12 @@ import type { Md5 } from '../hash/types.js';
 import { findProjectRoot } from '../project.js';
 import { parseAggregates } from '../exp/aggregate.js';
 import { diffExperiments } from '../exp/diff.js';
-import { gitMaybe } from '../exp/git.js';
-import { listExperiments, resolveExperiment } from '../exp/records.js';
+import { listExperiments } from '../exp/records.js';
 import { lockHashes } from '../pipeline/lockfile.js';
 import type { ExpEvent } from '../exp/run.js';
 import { showTable } from '../exp/show.js';
+import { collectShowRows, type ShowRows } from '../exp/show-rows.js';
+import type { ExpTable } from '../exp/table.js';
 import { renderCsv, renderDiff, renderMarkdown, renderText } from './exp-render.js';
 import { EXP_SHORTHANDS } from '../product/sweep-shorthands.js';
 import { globals, parseJobs } from './options.js';
@@ -153,72 +154,87 @@ export async function show(opts: ShowOpts): Promise<number> {
       'E.g. --sort-order desc.',
     );
   }
-  const records = await listExperiments(root, {
+  const groupBy = opts.groupBy
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const shown = await collectShowRows(root, {
     ...(opts.rev ? { revs: opts.rev } : {}),
     allCommits: opts.allCommits ?? false,
+    baselineRows: !groupBy?.length,
   });
-  const table = showTable(records, {
+  const table = showTable(shown.rows, {
     onlyChanged: opts.onlyChanged ?? false,
     allParams: opts.allParams ?? false,
     ...(opts.sortBy ? { sortBy: opts.sortBy } : {}),
     sortOrder: (opts.sortOrder as 'asc' | 'desc' | undefined) ?? 'asc',
     keep: opts.keep ?? [],
     drop: opts.drop ?? [],
-    ...(opts.groupBy
-      ? {
-          groupBy: opts.groupBy
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean),
-          agg: parseAggregates(opts.agg),
-        }
-      : {}),
+    metricsOrder: shown.metricsOrder,
+    ...(shown.primaryMetrics ? { primaryMetrics: shown.primaryMetrics } : {}),
+    ...(groupBy?.length ? { groupBy, agg: parseAggregates(opts.agg) } : {}),
   });
   if (opts.json) {
-    if (opts.groupBy) {
-      out(
-        JSON.stringify(
-          {
-            columns: table.columns,
-            groups: table.rows.map((r) => ({
-              baseline: r.baseline,
-              ...Object.fromEntries(table.columns.map((c) => [c.label, r.cells[c.id] ?? null])),
-            })),
-          },
-          null,
-          2,
-        ),
-      );
-    } else {
-      const bySha = new Map(records.map((r) => [r.sha, r]));
-      const rows = table.rows.map((row) => {
-        const { lock: _lock, ref: _ref, ...rest } = bySha.get(row.sha as string)!;
-        return rest;
-      });
-      out(JSON.stringify(rows, null, 2));
-    }
+    out(JSON.stringify(groupBy?.length ? groupedJson(table) : rowsJson(table, shown), null, 2));
     return 0;
   }
   if (opts.csv || opts.md) {
     process.stdout.write(opts.csv ? renderCsv(table) : renderMarkdown(table));
     return 0;
   }
-  if (table.rows.length === 0) {
+  if (shown.experiments.length === 0) {
     err(
       opts.allCommits
         ? 'No experiments recorded.'
         : 'No experiments on this commit (HEAD). Run one with `lockstep exp run`, or see older ones with --all-commits.',
     );
-    await showPending(root, records);
+  }
+  if (table.rows.length === 0) {
+    await showPending(root, shown.experiments);
     return 0;
   }
   const width = opts.width ? Number(opts.width) : (process.stdout.columns ?? Number(process.env.COLUMNS ?? 0)) || 160;
-  const head = (await gitMaybe(root, ['rev-parse', 'HEAD']))?.trim();
-  const { text, note } = renderText(table, { width, ...(head ? { head } : {}) });
+  const { text, note } = renderText(table, { width, ...(shown.head ? { head: shown.head } : {}) });
   out(text);
   if (note) err(note);
-  await showPending(root, records);
+  await showPending(root, shown.experiments);
   return 0;
+}
+
+/** `--json --group-by`: the columns, and one object per group keyed by column label. */
+function groupedJson(table: ExpTable) {
+  return {
+    columns: table.columns,
+    groups: table.rows.map((r) => ({
+      baseline: r.baseline,
+      ...Object.fromEntries(table.columns.map((c) => [c.label, r.cells[c.id] ?? null])),
+    })),
+  };
+}
+
+/**
+ * `--json`: the table's rows in its order, each with its type (`workspace`, `baseline`, `experiment`),
+ * params and metrics by file; experiments also carry their record's details (overrides, duration, stages).
+ */
+function rowsJson(table: ExpTable, shown: ShowRows) {
+  const bySha = new Map(shown.experiments.map((r) => [r.sha, r]));
+  const byKey = new Map(shown.rows.map((r) => [`${r.kind ?? 'experiment'}:${r.baseline}:${r.name}`, r]));
+  return table.rows.map((row) => {
+    if (row.kind === 'experiment') {
+      const { lock: _lock, ref: _ref, ...rest } = bySha.get(row.sha as string)!;
+      return { type: 'experiment', ...rest };
+    }
+    const r = byKey.get(`${row.kind}:${row.baseline}:${row.name}`)!;
+    return {
+      type: row.kind,
+      name: r.name,
+      baseline: r.baseline,
+      ...(r.sha ? { sha: r.sha } : {}),
+      ...(r.created ? { created: r.created } : {}),
+      params: r.params,
+      metrics: r.metrics,
+    };
+  });
 }
 
 /** Queued and running experiments (exp run --queue) under the table, with worker and progress. */
@@ -238,17 +254,22 @@ async function showPending(root: string, records: Array<{ baseline: string; name
   }
 }
 
+/** `exp diff [a] [b]`: HEAD vs the workspace, A vs the workspace, or A vs B (experiments, revisions, workspace). */
 export async function diff(
-  a: string,
-  b: string,
+  a: string | undefined,
+  b: string | undefined,
   opts: { all?: boolean; json?: boolean; md?: boolean },
 ): Promise<number> {
   const root = findProjectRoot(process.cwd());
-  const [ra, rb] = [await resolveExperiment(root, a), await resolveExperiment(root, b)];
+  const [{ diffSides }, { pipelineOf }] = await Promise.all([
+    import('../exp/diff-sides.js'),
+    import('../exp/show-rows.js'),
+  ]);
+  const [ra, rb] = await diffSides(root, a, b, await pipelineOf(root));
   const rows = diffExperiments(ra, rb, { all: opts.all ?? false });
   if (opts.json) out(JSON.stringify(rows, null, 2));
-  else if (rows.length === 0) err(`${ra.name} and ${rb.name} have the same params and metrics.`);
-  else process.stdout.write(renderDiff(rows, ra.name, rb.name, opts.md ? 'md' : 'text'));
+  else if (rows.length === 0) err(`${ra.label} and ${rb.label} have the same params and metrics.`);
+  else process.stdout.write(renderDiff(rows, ra.label, rb.label, opts.md ? 'md' : 'text'));
   return 0;
 }
 

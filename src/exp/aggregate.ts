@@ -1,6 +1,7 @@
 /**
  * `exp show --group-by data --agg mean,std,min,max`: one row per group of experiments sharing the group
- * params (typically everything but the seed), each metric aggregated over the successful ones. Pure.
+ * params (typically everything but the seed), each numeric metric aggregated over the successful ones
+ * (a text metric lists the group's distinct values). Pure.
  */
 import { LockstepError } from '../errors.js';
 import { compareValues, findColumn, type Column, type ExpTable, type Row } from './table.js';
@@ -81,13 +82,28 @@ export function groupTable(table: ExpTable, groupBy: string[], aggs: Aggregate[]
     { id: 'meta:n', label: 'n', kind: 'meta' },
     { id: 'meta:failed', label: 'failed', kind: 'meta' },
   ];
+  // a text metric (a backend's name, a model's) has no mean: it shows the group's distinct values instead
+  const numeric = new Set(
+    metricCols.filter((m) => table.rows.some((r) => typeof r.cells[m.id] === 'number')).map((m) => m.id),
+  );
   for (const m of metricCols) {
+    if (!numeric.has(m.id)) {
+      columns.push({
+        id: `agg:${m.id}:values`,
+        label: m.label,
+        kind: 'agg',
+        ...(m.file ? { file: m.file, key: m.key } : {}),
+        ...(m.primary ? { primary: true } : {}),
+      });
+      continue;
+    }
     for (const fn of aggs)
       columns.push({
         id: `agg:${m.id}:${fn}`,
         label: `${m.label}:${fn}`,
         kind: 'agg',
         ...(m.file ? { file: m.file, key: `${m.key}:${fn}` } : {}),
+        ...(m.primary ? { primary: true } : {}),
       });
   }
   const baselines = [...new Set(table.rows.map((r) => r.baseline))];
@@ -105,12 +121,20 @@ export function groupTable(table: ExpTable, groupBy: string[], aggs: Aggregate[]
     const cells: Record<string, unknown> = { 'meta:n': ok.length, 'meta:failed': g.rows.length - ok.length };
     for (const [i, c] of groupCols.entries()) cells[c.id] = g.key[i];
     for (const m of metricCols) {
+      if (!numeric.has(m.id)) {
+        const distinct = [...new Set(ok.map((r) => r.cells[m.id]).filter((v) => v !== undefined && v !== null))];
+        cells[`agg:${m.id}:values`] = distinct.length
+          ? distinct.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ')
+          : null;
+        continue;
+      }
       const values = ok
         .map((r) => r.cells[m.id])
         .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
       for (const fn of aggs) cells[`agg:${m.id}:${fn}`] = aggregateValues(values, fn);
     }
     return {
+      kind: 'experiment',
       baseline: g.baseline,
       name: g.key.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(' '),
       cells,

@@ -1,4 +1,7 @@
-/** What a finished workspace contributes to its record: params, pipeline.lock, metrics and small plots. */
+/**
+ * What a finished workspace contributes to its record: params, pipeline.lock, metrics (the stages' and
+ * the top-level `metrics:` section's) and small plots.
+ */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -6,6 +9,7 @@ import { LOCK_FILES } from '../project.js';
 import type { Pipeline } from '../config/types.js';
 import type { LockFile } from '../pipeline/lockfile-types.js';
 import { flattenParams, parseParamsText } from './params-edit.js';
+import { metricsFilesByImportance } from './snapshot.js';
 
 /** Plot files above this size stay in the cache only (the record keeps small files). */
 export const MAX_RECORD_FILE = 1024 * 1024;
@@ -93,5 +97,30 @@ export async function collectRecordFiles(dir: string, pipeline: Pipeline, params
       }
     }
   }
-  return { files, params, metrics, lock };
+  // the top-level `metrics:` section: files (or folders of them) that no stage declares as metrics
+  for (const entry of pipeline.metrics ?? []) {
+    const abs = path.join(dir, entry);
+    const inner: string[] = [];
+    if ((await fileSize(abs)) !== null) inner.push(entry);
+    else await listDir(abs, entry, inner);
+    for (const rel of inner) {
+      if (rel in metrics || !/\.(json|ya?ml|toml)$/i.test(rel)) continue;
+      const text = await fs.readFile(path.join(dir, rel), 'utf8').catch(() => null);
+      if (text === null || text.length > MAX_RECORD_FILE) continue;
+      try {
+        metrics[rel] = flattenParams(parseParamsText(rel, text));
+      } catch {
+        metrics[rel] = {};
+      }
+      if (!seen.has(rel)) {
+        add(rel);
+        seen.add(rel);
+      }
+    }
+  }
+  // most important first (top-level section, then the last stages'): what `exp run` headlines and shows first
+  const order = metricsFilesByImportance(pipeline);
+  const rank = (f: string) => (order.includes(f) ? order.indexOf(f) : order.length);
+  const ordered = Object.fromEntries(Object.entries(metrics).sort(([a], [b]) => rank(a) - rank(b)));
+  return { files, params, metrics: ordered, lock };
 }

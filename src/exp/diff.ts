@@ -1,5 +1,5 @@
-/** `exp diff A B`: params and metrics side by side. Pure over two records. */
-import type { ExperimentRecord } from './types.js';
+/** `exp diff A B`: params and metrics side by side. Pure over two snapshots (experiments, commits, workspace). */
+import type { Snapshot } from './snapshot.js';
 
 export interface DiffRow {
   kind: 'param' | 'metric';
@@ -41,6 +41,6 @@ function diffSection(
   return rows;
 }
 
-export function diffExperiments(a: ExperimentRecord, b: ExperimentRecord, opts: DiffOptions = {}): DiffRow[] {
+export function diffExperiments(a: Snapshot, b: Snapshot, opts: DiffOptions = {}): DiffRow[] {
   return [...diffSection('param', a.params, b.params, opts), ...diffSection('metric', a.metrics, b.metrics, opts)];
 }

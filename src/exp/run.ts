@@ -20,6 +20,7 @@ import { registerRun } from '../cache/activity.js';
 import { canSupervise, killGroup, supervised } from '../util/supervise.js';
 import { checkChoices, loadExpConfig } from './exp-config.js';
 import { collectRecordFiles, paramsFilesOf } from './collect.js';
+import { checkoutTrackedData, safeLinkTypes, trackedDataFiles } from './workspace-data.js';
 import { gitMaybe } from './git.js';
 import { planNames } from './names.js';
 import { progressOf, readReproOutput, type StageCounts } from './repro-log.js';
@@ -140,7 +141,9 @@ export async function planExperimentRun(opts: ExpRunOptions) {
         combo.filter((a) => a.file === file),
       );
   const tracked = await trackedFiles(root);
-  const problems = await untrackedInputs(root, pipeline, tracked);
+  // data tracked by committed .dvc files is checked out into each workspace from the cache
+  const dataSources = (await trackedDataFiles(root, pipeline, tracked)).flatMap((f) => f.outs.map((o) => o.path));
+  const problems = await untrackedInputs(root, pipeline, tracked, dataSources);
   if (problems.length) throw untrackedError(problems);
   const links = await linkedFolders(root, pipeline, tracked, project.cacheDir, expConfig.link);
   const names = planNames(combos.length, opts.name, await takenNames(root, baseline));
@@ -288,6 +291,7 @@ async function sweep(
         assignments: exp.assignments,
       });
       await restoreByCopy(ws.dir, ctx.project.linkTypes);
+      await checkoutTrackedData(ws.dir, ctx.pipeline, ctx.project.cacheDir, ctx.project.linkTypes);
       for (const [file, text] of ctx.texts) {
         const own = exp.assignments.filter((a) => a.file === file);
         if (own.length) await writeFileAtomic(path.join(ws.dir, file), applyAssignments(file, text, own));
@@ -389,9 +393,7 @@ async function sweep(
  * kept among the safe types; copy is the last resort.
  */
 async function restoreByCopy(dir: string, projectTypes: readonly LinkType[]): Promise<void> {
-  const safe = projectTypes.filter((t) => t === 'reflink' || t === 'copy');
-  const types = safe.length ? safe : ['reflink'];
-  if (!types.includes('copy')) types.push('copy');
+  const types = safeLinkTypes(projectTypes);
   const file = path.join(dir, LOCAL_CONFIG_FILE);
   const text = await fs.readFile(file, 'utf8').catch(() => '');
   const doc = YAML.parseDocument(text || '{}');

@@ -1,17 +1,26 @@
-/** `exp show` data: the records of the chosen baselines as a table, optionally grouped. Pure. */
+/**
+ * `exp show` data: the rows of the chosen baselines (workspace, baseline commits, experiments) as a
+ * table, optionally grouped (experiments only). Pure.
+ */
 import { groupTable, type Aggregate } from './aggregate.js';
-import type { ListedExperiment } from './records.js';
-import { buildTable, filterColumns, sortRows, type ExpTable, type TableOptions } from './table.js';
+import { buildTable, filterColumns, sortRows, type ExpTable, type ShowRecord, type TableOptions } from './table.js';
 
 export interface ShowOptions extends TableOptions {
   groupBy?: string[];
   agg?: Aggregate[];
 }
 
-export function showTable(records: ListedExperiment[], opts: ShowOptions = {}): ExpTable {
+export function showTable(records: ShowRecord[], opts: ShowOptions = {}): ExpTable {
   if (!opts.groupBy?.length) return buildTable(records, opts);
   // group keys may be params that never changed, so group the full table, then filter and sort the groups
-  const full = buildTable(records, { allParams: true });
+  const full = buildTable(
+    records.filter((r) => (r.kind ?? 'experiment') === 'experiment'),
+    {
+      allParams: true,
+      ...(opts.metricsOrder ? { metricsOrder: opts.metricsOrder } : {}),
+      ...(opts.primaryMetrics ? { primaryMetrics: opts.primaryMetrics } : {}),
+    },
+  );
   let grouped = groupTable(full, opts.groupBy, opts.agg ?? ['mean', 'std', 'min', 'max']);
   if (opts.onlyChanged) {
     const first = grouped.rows[0]?.cells ?? {};

@@ -3,7 +3,7 @@
  * row order, column filters, and the group-by aggregation. Rendering lives in src/cli/exp-render.ts.
  */
 import { LockstepError } from '../errors.js';
-import type { ListedExperiment } from './records.js';
+import type { Assignment } from './sweep.js';
 
 export type ColumnKind = 'meta' | 'param' | 'metric' | 'group' | 'agg';
 
@@ -15,9 +15,30 @@ export interface Column {
   kind: ColumnKind;
   file?: string;
   key?: string;
+  /** A metric of a primary metrics file (the top-level `metrics:` section, the last stages'): shown first. */
+  primary?: boolean;
+}
+
+/** `workspace` and `baseline` rows are DVC's: the working tree's and the baseline commit's own values. */
+export type RowKind = 'workspace' | 'baseline' | 'experiment';
+
+/** What a row is built from: an experiment record, or the params and metrics of the workspace or a commit. */
+export interface ShowRecord {
+  /** Absent: an experiment. */
+  kind?: RowKind;
+  name: string;
+  baseline: string;
+  sha?: string;
+  created?: string;
+  state?: 'success' | 'failed';
+  params: Record<string, Record<string, unknown>>;
+  metrics: Record<string, Record<string, unknown>>;
+  /** The params an experiment set (its sweep point). */
+  overrides?: Assignment[];
 }
 
 export interface Row {
+  kind: RowKind;
   baseline: string;
   name: string;
   sha?: string;
@@ -39,6 +60,10 @@ export interface TableOptions {
   /** Regexes on column labels: keep wins over drop. */
   keep?: string[];
   drop?: string[];
+  /** Metrics files in the order their columns come (most important first); others follow as found. */
+  metricsOrder?: string[];
+  /** The metrics files whose columns matter most (kept first on a narrow terminal); default every file. */
+  primaryMetrics?: string[];
 }
 
 export const META_COLUMNS: Column[] = [
@@ -49,10 +74,15 @@ export const META_COLUMNS: Column[] = [
 
 const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b);
 
-/** Labels are the bare key unless two files share it; then `file:key` for those. */
-function labelColumns(kind: 'param' | 'metric', entries: Array<{ file: string; key: string }>): Column[] {
-  const counts = new Map<string, number>();
-  for (const e of entries) counts.set(e.key, (counts.get(e.key) ?? 0) + 1);
+/**
+ * Labels are the bare key unless two files (params or metrics) share it; then `file:key` for those, as
+ * DVC's headers do (`train.json:accuracy` beside `eval.json:accuracy`).
+ */
+function labelColumns(
+  kind: 'param' | 'metric',
+  entries: Array<{ file: string; key: string }>,
+  counts: Map<string, number>,
+): Column[] {
   return entries.map((e) => ({
     id: `${kind}:${e.file}:${e.key}`,
     label: (counts.get(e.key) ?? 0) > 1 ? `${e.file}:${e.key}` : e.key,
@@ -62,9 +92,28 @@ function labelColumns(kind: 'param' | 'metric', entries: Array<{ file: string; k
   }));
 }
 
+function countKeys(...lists: Array<Array<{ key: string }>>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const list of lists) for (const e of list) counts.set(e.key, (counts.get(e.key) ?? 0) + 1);
+  return counts;
+}
+
+/** Metrics entries with the files of `order` first, in that order; the rest keep their first-seen order. */
+function orderFiles<T extends { file: string }>(entries: T[], order: string[] | undefined): T[] {
+  if (!order?.length) return entries;
+  const rank = (f: string) => {
+    const i = order.indexOf(f);
+    return i < 0 ? order.length : i;
+  };
+  return entries
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => rank(a.e.file) - rank(b.e.file) || a.i - b.i)
+    .map((x) => x.e);
+}
+
 function collectKeys(
-  records: ListedExperiment[],
-  pick: (r: ListedExperiment) => Record<string, Record<string, unknown>>,
+  records: ShowRecord[],
+  pick: (r: ShowRecord) => Record<string, Record<string, unknown>>,
 ): Array<{ file: string; key: string }> {
   // nested sets: no string building per record and key (this runs over every record of `exp show`)
   const seen = new Map<string, Set<string>>();
@@ -143,7 +192,12 @@ export function findColumn(columns: Column[], label: string, flag: string): Colu
   return col;
 }
 
-/** Sort rows within each baseline (baselines keep their order); missing values sort last. */
+const KIND_RANK: Record<RowKind, number> = { workspace: 0, baseline: 1, experiment: 2 };
+
+/**
+ * Sort the experiments within each baseline (baselines keep their order, the workspace and baseline
+ * rows stay on top of theirs); missing values sort last.
+ */
 export function sortRows(table: ExpTable, sortBy: string, order: 'asc' | 'desc' = 'asc'): ExpTable {
   const col = findColumn(table.columns, sortBy, '--sort-by');
   const sign = order === 'desc' ? -1 : 1;
@@ -151,6 +205,8 @@ export function sortRows(table: ExpTable, sortBy: string, order: 'asc' | 'desc' 
   const rows = [...table.rows].sort((x, y) => {
     const b = baselineOrder.indexOf(x.baseline) - baselineOrder.indexOf(y.baseline);
     if (b !== 0) return b;
+    const k = KIND_RANK[x.kind] - KIND_RANK[y.kind];
+    if (k !== 0 || x.kind !== 'experiment') return k;
     const vx = x.cells[col.id];
     const vy = y.cells[col.id];
     const missing = (v: unknown) => v === undefined || v === null;
@@ -160,29 +216,42 @@ export function sortRows(table: ExpTable, sortBy: string, order: 'asc' | 'desc' 
   return { ...table, rows };
 }
 
-/** Columns whose value is the same in every row (a missing value counts as a difference). */
+/**
+ * Columns whose value is the same in every row. A missing value counts as a difference in an
+ * experiment, not in the workspace or a baseline (a workspace that never ran has no metrics).
+ */
 function constantColumn(rows: Row[], id: string): boolean {
-  const first = rows[0]?.cells[id];
-  return rows.every((r) => same(r.cells[id], first));
+  const counted = rows.filter((r) => r.kind === 'experiment' || (r.cells[id] !== undefined && r.cells[id] !== null));
+  const first = counted[0]?.cells[id];
+  return counted.every((r) => same(r.cells[id], first));
 }
 
-/** The `exp show` table: one row per experiment, params that differ or were set, every metric. */
-export function buildTable(records: ListedExperiment[], opts: TableOptions = {}): ExpTable {
-  const paramCols = labelColumns(
-    'param',
-    collectKeys(records, (r) => r.params),
-  );
-  const metricCols = labelColumns(
-    'metric',
+/**
+ * The `exp show` table: one row per record (workspace, baselines, experiments), params that differ or
+ * were set, every metric.
+ */
+export function buildTable(records: ShowRecord[], opts: TableOptions = {}): ExpTable {
+  const paramKeys = collectKeys(records, (r) => r.params);
+  const metricKeys = orderFiles(
     collectKeys(records, (r) => r.metrics),
+    opts.metricsOrder,
+  );
+  const counts = countKeys(paramKeys, metricKeys);
+  const paramCols = labelColumns('param', paramKeys, counts);
+  const primary = opts.primaryMetrics ? new Set(opts.primaryMetrics) : null;
+  const metricCols = labelColumns('metric', metricKeys, counts).map((c) =>
+    !primary || primary.has(c.file as string) ? { ...c, primary: true } : c,
   );
   const rows: Row[] = records.map((r) => {
     const cells: Record<string, unknown> = { 'meta:name': r.name, 'meta:created': r.created, 'meta:state': r.state };
     for (const c of paramCols) cells[c.id] = r.params[c.file as string]?.[c.key as string];
     for (const c of metricCols) cells[c.id] = r.metrics[c.file as string]?.[c.key as string];
-    return { baseline: r.baseline, name: r.name, sha: r.sha, state: r.state, cells };
+    const row: Row = { kind: r.kind ?? 'experiment', baseline: r.baseline, name: r.name, cells };
+    if (r.sha !== undefined) row.sha = r.sha;
+    if (r.state !== undefined) row.state = r.state;
+    return row;
   });
-  const overridden = new Set(records.flatMap((r) => r.overrides.map((a) => `param:${a.file}:${a.key}`)));
+  const overridden = new Set(records.flatMap((r) => (r.overrides ?? []).map((a) => `param:${a.file}:${a.key}`)));
   let params = opts.allParams
     ? paramCols
     : paramCols.filter((c) => overridden.has(c.id) || !constantColumn(rows, c.id));

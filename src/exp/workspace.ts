@@ -177,10 +177,16 @@ const outside = (p: string): boolean => path.isAbsolute(p) || p === '..' || p.st
 
 /**
  * The pipeline inputs an isolated workspace would lack: deps and params files that are neither
- * tracked by git nor produced by a stage. Returns `stage: path` strings, empty when all is well.
+ * tracked by git, nor produced by a stage, nor under one of `dataSources` (paths of committed .dvc
+ * files, checked out into the workspace from the cache). Returns `stage: path` strings, empty when all is well.
  */
-export async function untrackedInputs(root: string, pipeline: Pipeline, tracked: string[]): Promise<string[]> {
-  const outs = pipeline.stages.flatMap((s) => s.outs.map((o) => o.path));
+export async function untrackedInputs(
+  root: string,
+  pipeline: Pipeline,
+  tracked: string[],
+  dataSources: readonly string[] = [],
+): Promise<string[]> {
+  const outs = [...pipeline.stages.flatMap((s) => s.outs.map((o) => o.path)), ...dataSources];
   const trackedSet = new Set(tracked);
   const candidates = new Map<string, string>(); // path -> stage
   for (const stage of pipeline.stages) {

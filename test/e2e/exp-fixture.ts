@@ -57,8 +57,9 @@ export interface ShownExp {
   error?: string;
 }
 
+/** The experiment rows of `exp show --json` (without the workspace and baseline rows). */
 export async function showJson(p: TempProject): Promise<ShownExp[]> {
   const r = await p.run(['exp', 'show', '--json']);
   assert.equal(r.exitCode, 0, r.all);
-  return JSON.parse(r.stdout) as ShownExp[];
+  return (JSON.parse(r.stdout) as Array<ShownExp & { type: string }>).filter((e) => e.type === 'experiment');
 }

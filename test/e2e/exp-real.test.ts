@@ -81,11 +81,14 @@ test('real stages: 2 seeds x 2 data values with -j 2 record 4 experiments; pull 
   assert.equal(await p.read('params.yaml'), params);
   assert.equal(await p.exists('data'), false);
 
-  const shown = JSON.parse((await p.run(['exp', 'show', '--json'])).stdout) as Array<{
-    state: string;
-    params: Record<string, Record<string, unknown>>;
-    metrics: Record<string, Record<string, unknown>>;
-  }>;
+  const shown = (
+    JSON.parse((await p.run(['exp', 'show', '--json'])).stdout) as Array<{
+      type: string;
+      state: string;
+      params: Record<string, Record<string, unknown>>;
+      metrics: Record<string, Record<string, unknown>>;
+    }>
+  ).filter((e) => e.type === 'experiment');
   assert.deepEqual(
     shown.map((e) => `${String(e.params['params.yaml']!.seed)}/${String(e.params['params.yaml']!.data)}`).sort(),
     ['1/v1', '1/v1+v2', '2/v1', '2/v1+v2'],

@@ -13,22 +13,29 @@ test('exp show renders table, csv, markdown, group-by; list, diff, remove, apply
 
   const table = await p.run(['exp', 'show', '--width', '200', '--sort-by', 'acc', '--sort-order', 'desc']);
   assert.equal(table.exitCode, 0, table.all);
-  assert.match(table.stdout, /^baseline [0-9a-f]{7} \(HEAD\)\n/);
   assert.match(table.stdout, /Experiment.*Created.*State.*seed.*data.*acc.*parts/);
-  const order = [...table.stdout.matchAll(/│ (sw-\d) /g)].map((m) => m[1]);
+  // DVC's rows: the workspace, the baseline commit by its branch, its experiments under it
+  assert.match(table.stdout, /│ workspace +│.*\n│ main +│ [A-Z][a-z]{2} \d\d \d\d:\d\d │ +│ +42 │ v1 +│ +- │/);
+  const order = [...table.stdout.matchAll(/│ [├└]── (sw-\d) /g)].map((m) => m[1]);
   assert.deepEqual(order.slice(0, 2).sort(), ['sw-3', 'sw-4']); // seed 2 -> acc 0.2 first
+  assert.match(table.stdout, /└── sw-\d .*\n└/, 'the last experiment closes the tree');
 
   const narrow = await p.run(['exp', 'show', '--width', '50']);
   assert.match(narrow.stderr, /columns? did not fit the 50-column terminal/);
 
   const csv = await p.run(['exp', 'show', '--csv', '--only-changed', '--sort-by', 'name']);
   const lines = csv.stdout.trim().split('\n');
-  assert.equal(lines[0], 'baseline,Experiment,Created,State,seed,data,acc,parts');
-  assert.equal(lines.length, 5);
-  assert.match(lines[1]!, /,sw-1,.*,success,1,v1,0.1,1$/);
+  assert.equal(lines[0], 'baseline,type,Experiment,Created,State,seed,data,acc,parts');
+  assert.equal(lines.length, 7);
+  assert.match(lines[1]!, /^[0-9a-f]{40},workspace,workspace,,,42,v1,,$/);
+  assert.match(lines[2]!, /^[0-9a-f]{40},baseline,main,\d{4}-.*,,42,v1,,$/);
+  assert.match(lines[3]!, /,experiment,sw-1,.*,success,1,v1,0.1,1$/);
 
   const md = await p.run(['exp', 'show', '--md', '--drop', 'parts|Created']);
-  assert.match(md.stdout, /^\| Experiment \| State \| seed \| data \| acc \|\n/);
+  assert.match(
+    md.stdout,
+    /^\| Experiment \| State \| seed \| data \| acc \|\n.*\n\| workspace \| +\| 42 \| v1 \| - \|\n\| main \|/,
+  );
 
   const grouped = await p.run(['exp', 'show', '--json', '--group-by', 'data', '--agg', 'mean,min,max']);
   const g = JSON.parse(grouped.stdout) as { groups: Array<Record<string, unknown>> };
@@ -180,9 +187,14 @@ test('workspaces see node_modules and the project folder siblings (../shared) as
   const r = await execa(process.execPath, [CLI, 'exp', 'run', '--seed', '2'], { cwd, reject: false, all: true });
   assert.equal(r.exitCode, 0, r.all);
   const shown = JSON.parse((await execa(process.execPath, [CLI, 'exp', 'show', '--json'], { cwd })).stdout) as Array<{
+    type: string;
     metrics: Record<string, Record<string, unknown>>;
   }>;
-  assert.deepEqual(shown[0]!.metrics, { 'm.json': { v: 7 } });
+  assert.deepEqual(
+    shown.map((r) => r.type),
+    ['workspace', 'baseline', 'experiment'],
+  );
+  assert.deepEqual(shown[2]!.metrics, { 'm.json': { v: 7 } });
 });
 
 test('gc keeps the cache objects that experiments reference, so apply still restores them', async () => {

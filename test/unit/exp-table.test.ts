@@ -174,15 +174,15 @@ test('fitting gives up what is the same in every row first; the first column alw
     fitColumns(t, 1 + 13 + 10 + 7 + 7 + 11 + 7).shown.map((c) => c.label),
     ['Experiment', 'State', 'seed', 'data', 'accuracy', 'loss'],
   );
-  // a failed row makes State worth showing: it stays before the metrics
-  const narrow = fitColumns(t, 1 + 13 + 10 + 7 + 7);
+  // a failed row makes State worth showing: it stays before the metrics, and the metrics before params
+  const narrow = fitColumns(t, 1 + 13 + 10 + 11 + 7);
   assert.deepEqual(
     narrow.shown.map((c) => c.label),
-    ['Experiment', 'State', 'seed', 'data'],
+    ['Experiment', 'State', 'accuracy', 'loss'],
   );
   assert.deepEqual(
     narrow.hidden.map((c) => c.label),
-    ['Created', 'accuracy', 'loss'],
+    ['Created', 'seed', 'data'],
   );
   // all succeeded, loss constant: State and loss give way to the metric that differs
   const ok = buildTable(RECORDS.slice(0, 4));
@@ -205,7 +205,7 @@ test('CSV and Markdown renderings', () => {
   const t = buildTable(RECORDS.slice(0, 2), { keep: ['accuracy'] });
   assert.equal(
     renderCsv(t),
-    `baseline,Experiment,Created,State,accuracy\n${'b'.repeat(40)},a,2026-01-01T00:00:01Z,success,0.5\n${'b'.repeat(40)},b,2026-01-01T00:00:01Z,success,0.7\n`,
+    `baseline,type,Experiment,Created,State,accuracy\n${'b'.repeat(40)},experiment,a,2026-01-01T00:00:01Z,success,0.5\n${'b'.repeat(40)},experiment,b,2026-01-01T00:00:01Z,success,0.7\n`,
   );
   assert.match(
     renderMarkdown(t),

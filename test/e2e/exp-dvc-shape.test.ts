@@ -1,0 +1,108 @@
+/**
+ * exp run / show / diff on a project shaped like DVC's example-get-started: raw data tracked by a `.dvc`
+ * file (git-ignored, so only the cache can put it into an experiment's workspace), the evaluation's
+ * metrics declared only in the top-level `metrics:` section, and a key (`accuracy`) in two metrics files.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tempProject } from '../helpers/project.js';
+
+const DVC_YAML = `stages:
+  prepare:
+    cmd: mkdir -p data/prepared && wc -l < data/data.xml | tr -d ' ' > data/prepared/n.txt
+    deps: [data/data.xml]
+    params: [prepare.split]
+    outs: [data/prepared]
+  train:
+    cmd: |
+      n=$(sed -n 's/^ *n_est: *//p' params.yaml)
+      mkdir -p train && echo "{\\"accuracy\\": 0.$n, \\"loss\\": 1}" > train/metrics.json && echo "$n" > model.txt
+    deps: [data/prepared]
+    params: [train.n_est]
+    outs: [model.txt]
+    metrics:
+      - train/metrics.json:
+          cache: false
+  evaluate:
+    cmd: |
+      n=$(cat model.txt); k=$(cat data/prepared/n.txt)
+      mkdir -p eval && echo "{\\"accuracy\\": 0.$n$k, \\"avg_prec\\": 0.9}" > eval/metrics.json
+    deps: [model.txt, data/prepared]
+    outs:
+      - eval:
+          cache: false
+metrics:
+  - eval/metrics.json
+`;
+
+interface Row {
+  type: string;
+  name: string;
+  metrics: Record<string, Record<string, unknown>>;
+  params: Record<string, Record<string, unknown>>;
+}
+
+test('exp run checks .dvc-tracked data out into its workspace; exp show has DVC rows, top-level metrics, file:key labels; exp diff NAME and HEAD NAME', async () => {
+  const p = await tempProject({
+    'dvc.yaml': DVC_YAML,
+    'params.yaml': 'prepare:\n  split: 0.2\ntrain:\n  n_est: 5\n',
+    'data/data.xml': '<a/>\n<b/>\n<c/>\n',
+    '.gitignore': '/model.txt\n/train/\n/eval/\n',
+  });
+  const added = await p.run(['add', 'data/data.xml']);
+  assert.equal(added.exitCode, 0, added.all);
+  await p.git('rm', '-q', '--cached', 'data/data.xml');
+  await p.git('add', '-A');
+  await p.git('commit', '-qm', 'track data/data.xml with a .dvc file');
+  assert.equal((await p.git('ls-files', 'data')).trim(), 'data/.gitignore\ndata/data.xml.dvc');
+
+  const run = await p.run(['exp', 'run', '-S', 'train.n_est=7', '-n', 'e7']);
+  assert.equal(run.exitCode, 0, run.all);
+  assert.match(
+    run.stderr,
+    /done +e7 .* accuracy 0\.73/,
+    'the headline is the evaluation metric (top-level metrics first)',
+  );
+
+  const rows = JSON.parse((await p.run(['exp', 'show', '--json'])).stdout) as Row[];
+  assert.deepEqual(
+    rows.map((r) => [r.type, r.name]),
+    [
+      ['workspace', 'workspace'],
+      ['baseline', 'main'],
+      ['experiment', 'e7'],
+    ],
+  );
+  // the prepare stage counted the 3 lines of the .dvc-tracked file (accuracy 0.7 + "3")
+  assert.deepEqual(rows[2]!.metrics, {
+    'eval/metrics.json': { accuracy: 0.73, avg_prec: 0.9 },
+    'train/metrics.json': { accuracy: 0.7, loss: 1 },
+  });
+  assert.deepEqual(rows[1]!.params, { 'params.yaml': { 'prepare.split': 0.2, 'train.n_est': 5 } });
+
+  const csv = (await p.run(['exp', 'show', '--csv'])).stdout.split('\n');
+  assert.equal(
+    csv[0],
+    'baseline,type,Experiment,Created,State,train.n_est,eval/metrics.json:accuracy,avg_prec,train/metrics.json:accuracy,loss',
+  );
+  // narrow: the evaluation's accuracy and the changed param stay, the training's columns give way
+  const narrow = await p.run(['exp', 'show', '--width', '60']);
+  assert.match(narrow.stdout, /│ Experiment │ train\.n_est │ eval\/metrics\.json:accuracy │\n/);
+  assert.match(narrow.stdout, /│ └── e7 +│ +7 │ +0\.73 │/);
+  assert.match(narrow.stderr, /not shown: Created, State, avg_prec, train\/metrics\.json:accuracy, loss/);
+
+  // one argument: the experiment against the workspace; a git revision against an experiment
+  const one = JSON.parse((await p.run(['exp', 'diff', 'e7', '--json'])).stdout) as Array<Record<string, unknown>>;
+  assert.deepEqual(one[0], { kind: 'param', file: 'params.yaml', key: 'train.n_est', a: 7, b: 5, change: -2 });
+  const headVs = await p.run(['exp', 'diff', 'HEAD', 'e7']);
+  assert.equal(headVs.exitCode, 0, headVs.all);
+  assert.match(headVs.stdout, /│ param +│ params\.yaml +│ train\.n_est │ +5 │ +7 │ +2 │/);
+  assert.match(headVs.stdout, /│ metric │ eval\/metrics\.json +│ accuracy +│ +- │ 0\.73 │/);
+  assert.equal((await p.run(['exp', 'diff'])).stderr.trim(), 'HEAD and workspace have the same params and metrics.');
+  const bad = await p.run(['exp', 'diff', 'nosuch']);
+  assert.equal(bad.exitCode, 1);
+  assert.equal(
+    bad.stderr.trim(),
+    "lockstep: 'nosuch' is neither an experiment nor a git revision. Name an experiment (lockstep exp list), a commit, branch or tag, or `workspace`.",
+  );
+});
