@@ -23,6 +23,7 @@ export type FailureReason =
   | 'corrupt-object'
   | 'missing-object'
   | 'unreadable-object'
+  | 'no-space'
   | 'missing-output'
   | 'remote'
   | 'exp'
@@ -66,6 +67,7 @@ export function exitCodeFor(reason: FailureReason): number {
     case 'corrupt-object':
     case 'missing-object':
     case 'unreadable-object':
+    case 'no-space':
     case 'missing-output':
     case 'remote':
     case 'exp':

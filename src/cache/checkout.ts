@@ -13,6 +13,7 @@ import { LinkPlanner, placeAt, placeObject, usableLinkTypes, writeCopy } from '.
 import type { LocalObjectStore } from './object-store.js';
 import type { LinkType } from './types.js';
 import { yieldToLoop } from '../util/yield.js';
+import { LockstepError } from '../errors.js';
 
 const BATCH = 500;
 
@@ -103,8 +104,28 @@ async function checkoutFile(ctx: Ctx, md5: Md5, abs: string, lst: Stats | null):
   return true;
 }
 
-/** Verify the object (once) and put it at `abs`. */
+/** Errors meaning the workspace's disk (or the user's quota) is full. */
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
+
+/**
+ * Verify the object (once) and put it at `abs`. A full disk fails the checkout with one line naming
+ * the file: the temp sibling is gone (placeAt removes it), the file keeps its old content or stays absent.
+ */
 async function place(ctx: Ctx, md5: Md5, abs: string, exists: boolean): Promise<void> {
+  try {
+    await placeUnchecked(ctx, md5, abs, exists);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!code || !NO_SPACE.has(code)) throw e;
+    throw new LockstepError(
+      'no-space',
+      `no space left on the device to write ${ctx.display(abs)} (${code})`,
+      'Free some space there, then run the command again: what is already restored stays.',
+    );
+  }
+}
+
+async function placeUnchecked(ctx: Ctx, md5: Md5, abs: string, exists: boolean): Promise<void> {
   const { store, planner } = ctx;
   const obj = store.objectPath(md5);
   if (planner.current === 'copy') {

@@ -161,10 +161,19 @@ export function writeCopy(bytes: Uint8Array, dst: string): void {
   writeFileSync(dst, bytes, { flag: 'wx', mode: WRITABLE_MODE });
 }
 
-/** Put a file at `dst` with `create`, atomically replacing what is there when `exists`. */
+/**
+ * Put a file at `dst` with `create`, atomically replacing what is there when `exists`. A new file is
+ * created in place (exclusively: `create` fails with EEXIST rather than overwrite), and removed again
+ * if creating it fails half-way (a full disk), so no partial file is left under an output's name.
+ */
 export function placeAt(dst: string, exists: boolean, create: (target: string) => void): void {
   if (!exists) {
-    create(dst);
+    try {
+      create(dst);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') rmSync(dst, { force: true });
+      throw e;
+    }
     return;
   }
   const tmp = tempSibling(dst);

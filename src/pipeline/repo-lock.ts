@@ -49,7 +49,21 @@ export async function acquireRepoLock(
   for (;;) {
     try {
       const handle = await fs.open(file, 'wx');
-      await handle.writeFile(JSON.stringify(me));
+      try {
+        await handle.writeFile(JSON.stringify(me));
+      } catch (e) {
+        // a full disk: leave no half-written lock behind, and say what is wrong
+        await handle.close().catch(() => {});
+        await fs.rm(file, { force: true });
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOSPC' || code === 'EDQUOT')
+          throw new LockstepError(
+            'no-space',
+            `no space left on the device to write the repository lock ${REPO_LOCK} (${code})`,
+            'Free some space there, then run the command again.',
+          );
+        throw e;
+      }
       await handle.close();
       const ours = () => {
         try {
