@@ -1,6 +1,6 @@
 /**
  * What a finished workspace contributes to its record: params, pipeline.lock, metrics (the stages' and
- * the top-level `metrics:` section's) and small plots.
+ * the top-level `metrics:` section's) and small plot files (the stages' and the top-level `plots:` section's).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -26,6 +26,18 @@ export interface Collected {
 export function paramsFilesOf(pipeline: Pipeline): string[] {
   const files = new Set<string>(pipeline.stages.flatMap((s) => s.params.map((p) => p.file)));
   return [...files].sort();
+}
+
+/** Data files and folders the top-level `plots:` section names (entries, and files of `{file: field}` axes). */
+export function topLevelPlotFiles(pipeline: Pipeline): string[] {
+  const files = new Set<string>();
+  for (const p of pipeline.plots ?? []) {
+    if (p.path) files.add(p.path);
+    for (const axis of [p.props.x, p.props.y])
+      if (axis && typeof axis === 'object' && !Array.isArray(axis)) for (const f of Object.keys(axis)) files.add(f);
+  }
+  // the config layer refused paths outside the repository; a record never holds one either way
+  return [...files].filter((f) => !path.posix.isAbsolute(f) && !f.split('/').includes('..'));
 }
 
 async function fileSize(abs: string): Promise<number | null> {
@@ -116,6 +128,19 @@ export async function collectRecordFiles(dir: string, pipeline: Pipeline, params
         add(rel);
         seen.add(rel);
       }
+    }
+  }
+  // the top-level `plots:` section's data files (stage outputs or not): plots diff and the ui read an
+  // experiment's plots from its record
+  for (const rel of topLevelPlotFiles(pipeline)) {
+    const inner: string[] = [];
+    if ((await fileSize(path.join(dir, rel))) !== null) inner.push(rel);
+    else await listDir(path.join(dir, rel), rel, inner);
+    for (const f of inner) {
+      const size = await fileSize(path.join(dir, f));
+      if (size === null || size > MAX_RECORD_FILE || seen.has(f)) continue;
+      add(f);
+      seen.add(f);
     }
   }
   // most important first (top-level section, then the last stages'): what `exp run` headlines and shows first

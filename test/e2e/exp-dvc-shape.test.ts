@@ -1,11 +1,14 @@
 /**
  * exp run / show / diff on a project shaped like DVC's example-get-started: raw data tracked by a `.dvc`
  * file (git-ignored, so only the cache can put it into an experiment's workspace), the evaluation's
- * metrics declared only in the top-level `metrics:` section, and a key (`accuracy`) in two metrics files.
+ * metrics declared only in the top-level `metrics:` section, a key (`accuracy`) in two metrics files, and a
+ * top-level `plots:` entry drawn from a file no stage declares.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { tempProject } from '../helpers/project.js';
+import { run as uiRun } from '../../src/ui/data.js';
 
 const DVC_YAML = `stages:
   prepare:
@@ -17,6 +20,7 @@ const DVC_YAML = `stages:
     cmd: |
       n=$(sed -n 's/^ *n_est: *//p' params.yaml)
       mkdir -p train && echo "{\\"accuracy\\": 0.$n, \\"loss\\": 1}" > train/metrics.json && echo "$n" > model.txt
+      echo "[{\\"fpr\\": 0, \\"tpr\\": 0}, {\\"fpr\\": 1, \\"tpr\\": 0.$n}]" > train/roc.json
     deps: [data/prepared]
     params: [train.n_est]
     outs: [model.txt]
@@ -33,11 +37,17 @@ const DVC_YAML = `stages:
           cache: false
 metrics:
   - eval/metrics.json
+plots:
+  - ROC:
+      x: fpr
+      y:
+        train/roc.json: tpr
 `;
 
 interface Row {
   type: string;
   name: string;
+  sha?: string;
   metrics: Record<string, Record<string, unknown>>;
   params: Record<string, Record<string, unknown>>;
 }
@@ -90,6 +100,25 @@ test('exp run checks .dvc-tracked data out into its workspace; exp show has DVC 
   assert.match(narrow.stdout, /│ Experiment │ train\.n_est │ eval\/metrics\.json:accuracy │\n/);
   assert.match(narrow.stdout, /│ └── e7 +│ +7 │ +0\.73 │/);
   assert.match(narrow.stderr, /not shown: Created, State, avg_prec, train\/metrics\.json:accuracy, loss/);
+
+  // the top-level plot of the experiment, for plots diff and for the ui's run view
+  const plots = await p.run(['plots', 'diff', 'HEAD', 'e7', '--json']);
+  assert.equal(plots.exitCode, 0, plots.all);
+  const roc = (
+    JSON.parse(plots.stdout) as Record<string, Array<{ content: { data: { values: Array<Record<string, unknown>> } } }>>
+  ).ROC?.[0]?.content.data.values;
+  assert.deepEqual(
+    roc?.map((v) => [v.rev, v.x, v.y]),
+    [
+      ['e7', 0, 0],
+      ['e7', 1, 0.7],
+    ],
+  );
+  const view = await uiRun({ root: p.dir, cacheDir: path.join(p.dir, '.cache') }, rows[2]!.sha!);
+  assert.deepEqual(
+    view.plots.map((x) => [x.id, x.kind === 'vega' ? x.points : 0]),
+    [['ROC', 2]],
+  );
 
   // one argument: the experiment against the workspace; a git revision against an experiment
   const one = JSON.parse((await p.run(['exp', 'diff', 'e7', '--json'])).stdout) as Array<Record<string, unknown>>;
