@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { openObjectStore } from '../cache/index.js';
 import { LockstepError } from '../errors.js';
+import { isMd5, type Md5 } from '../hash/types.js';
 import type { ExperimentRecord } from '../exp/types.js';
 import type { LockFile, LockedPath } from '../pipeline/lockfile-types.js';
 import { PREDICTIONS_PATH, parsePredictionsCsv } from '../product/predictions.js';
@@ -10,6 +12,18 @@ import type { PredictionRun } from './types.js';
 /** `<cacheDir>/files/md5/ab/cdef…` (DVC 3 layout; `.dir` manifests keep their suffix). */
 export function cacheObjectPath(cacheDir: string, md5: string): string {
   return path.join(cacheDir, 'files', 'md5', md5.slice(0, 2), md5.slice(2));
+}
+
+/** The cache file of a hash read from a record: refused unless it is a hash (a path would reach anywhere). */
+function objectFile(cacheDir: string, md5: unknown, where: string): string {
+  if (typeof md5 !== 'string' || !isMd5(md5)) {
+    throw new LockstepError(
+      'corrupt-object',
+      `${where}: ${JSON.stringify(String(md5)).slice(0, 80)} is not an md5 hash`,
+      'The record is damaged; remove the experiment (lockstep exp remove) or run it again.',
+    );
+  }
+  return cacheObjectPath(cacheDir, md5);
 }
 
 const trimSlash = (p: string): string => p.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
@@ -88,7 +102,9 @@ export async function loadPredictionRuns(records: readonly ExperimentRecord[], c
     );
   }
 
-  const texts = await Promise.all(chosen.map((c) => readIfExists(cacheObjectPath(cacheDir, c.out.md5))));
+  const texts = await Promise.all(
+    chosen.map((c) => readIfExists(objectFile(cacheDir, c.out.md5, `experiment '${c.name}' ${PREDICTIONS_PATH}`))),
+  );
   const missing = chosen.filter((_, i) => texts[i] === null).map((c) => c.name);
   if (missing.length > 0) {
     throw new LockstepError(
@@ -143,7 +159,7 @@ export class ImageResolver {
         if (md5 === undefined) continue;
         recorded = true;
         if (md5 === null) continue;
-        const bytes = await readIfExists(cacheObjectPath(this.cacheDir, md5));
+        const bytes = await readIfExists(objectFile(this.cacheDir, md5, `${entry.path} in a pipeline.lock`));
         if (bytes) return checkPng(bytes, 'cache', rel);
       }
     }
@@ -163,19 +179,30 @@ export class ImageResolver {
     const base = trimSlash(entry.path);
     if (base === rel) return entry.md5;
     if (!entry.md5.endsWith('.dir') || !rel.startsWith(`${base}/`)) return undefined;
-    const manifest = await this.manifest(entry.md5);
+    const manifest = await this.manifest(entry.md5, base);
     if (!manifest) return null;
     return manifest.get(rel.slice(base.length + 1));
   }
 
-  private manifest(md5: string): Promise<Map<string, string> | null> {
+  /**
+   * The manifest through the cache's one reader: its bytes must hash to its name, every entry's md5
+   * must be a hash and every relpath a safe path inside the output (util/safe-path.ts), else it is
+   * refused as a corrupt object. Missing: null.
+   */
+  private manifest(md5: string, forPath: string): Promise<Map<string, string> | null> {
     let m = this.manifests.get(md5);
     if (!m) {
-      m = readIfExists(cacheObjectPath(this.cacheDir, md5)).then((bytes) => {
-        if (!bytes) return null;
-        const entries = JSON.parse(bytes.toString('utf8')) as { md5: string; relpath: string }[];
-        return new Map(entries.map((e) => [e.relpath, e.md5]));
-      });
+      const store = openObjectStore(this.cacheDir);
+      m = (async () => {
+        objectFile(this.cacheDir, md5, 'a directory output in a pipeline.lock');
+        try {
+          const entries = await store.readManifest(md5 as Md5, forPath);
+          return new Map(entries.map((e) => [e.relpath, e.md5]));
+        } catch (e) {
+          if (e instanceof LockstepError && e.reason === 'missing-object') return null;
+          throw e;
+        }
+      })();
       this.manifests.set(md5, m);
     }
     return m;
