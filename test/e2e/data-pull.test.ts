@@ -20,9 +20,9 @@ import {
   type ArchiveMember,
 } from '../helpers/data-fixtures.js';
 import { gzipSync } from 'node:zlib';
-import os from 'node:os';
 import { readCifarArchive } from '../../stages/lib/data/cifar.js';
 import { StageError } from '../../stages/lib/common/stage.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const R = 20; // records per batch: 120 images, 12 per class
 
@@ -215,21 +215,17 @@ describe('pull stage', { concurrency: 4 }, () => {
   // must print one line and leave no data/raw or temp dir behind.
   for (const bad of badArchives) {
     test(`the CIFAR reader rejects a bad archive: ${bad.name}`, async () => {
-      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-data-'));
-      try {
-        const file = path.join(dir, 'cifar.tar.gz');
-        await fs.writeFile(file, await bad.build());
-        await assert.rejects(
-          readCifarArchive(file, R, () => {}),
-          (e: unknown) => {
-            assert.ok(e instanceof StageError, String(e));
-            assert.match(`pull: ${e.message} `, bad.expect);
-            return true;
-          },
-        );
-      } finally {
-        await fs.rm(dir, { recursive: true, force: true });
-      }
+      const dir = await tempDir('lockstep-data-');
+      const file = path.join(dir, 'cifar.tar.gz');
+      await fs.writeFile(file, await bad.build());
+      await assert.rejects(
+        readCifarArchive(file, R, () => {}),
+        (e: unknown) => {
+          assert.ok(e instanceof StageError, String(e));
+          assert.match(`pull: ${e.message} `, bad.expect);
+          return true;
+        },
+      );
     });
   }
 

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { tempProject } from '../helpers/project.js';
+import { tempDir } from '../helpers/tmp.js';
 
 // What DVC 3.67 writes for these files (checked with `dvc add` on the same content).
 const RAW_DVC =
@@ -102,23 +102,19 @@ test('a .dvc-tracked path is a dep source; a missing dep fails only the stages t
 
 test('push, pull and gc honour .dvc files', async () => {
   const p = await dataProject();
-  const store = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-dvc-remote-'));
-  try {
-    assert.equal((await p.run(['remote', 'add', '-d', 'store', store])).exitCode, 0);
-    const push = await p.run(['push']);
-    assert.equal(push.exitCode, 0, push.all);
-    assert.ok(await fs.stat(path.join(store, 'files/md5/9a/8ad92c50cae39aa2c5604fd0ab6d8c')));
-    const gc = await p.run(['gc', '-w']);
-    assert.equal(gc.exitCode, 0, gc.all);
-    assert.ok(await p.exists('.cache/files/md5/9a/8ad92c50cae39aa2c5604fd0ab6d8c'), 'gc keeps .dvc-tracked data');
-    await fs.rm(path.join(p.dir, '.cache'), { recursive: true });
-    await fs.rm(path.join(p.dir, 'data/raw'), { recursive: true });
-    await fs.rm(path.join(p.dir, 'file.txt'));
-    const pull = await p.run(['pull']);
-    assert.equal(pull.exitCode, 0, pull.all);
-    assert.equal(await p.read('data/raw/a.txt'), 'hello\n');
-    assert.equal(await p.read('file.txt'), 'f\n');
-  } finally {
-    await fs.rm(store, { recursive: true, force: true });
-  }
+  const store = await tempDir('lockstep-dvc-remote-');
+  assert.equal((await p.run(['remote', 'add', '-d', 'store', store])).exitCode, 0);
+  const push = await p.run(['push']);
+  assert.equal(push.exitCode, 0, push.all);
+  assert.ok(await fs.stat(path.join(store, 'files/md5/9a/8ad92c50cae39aa2c5604fd0ab6d8c')));
+  const gc = await p.run(['gc', '-w']);
+  assert.equal(gc.exitCode, 0, gc.all);
+  assert.ok(await p.exists('.cache/files/md5/9a/8ad92c50cae39aa2c5604fd0ab6d8c'), 'gc keeps .dvc-tracked data');
+  await fs.rm(path.join(p.dir, '.cache'), { recursive: true });
+  await fs.rm(path.join(p.dir, 'data/raw'), { recursive: true });
+  await fs.rm(path.join(p.dir, 'file.txt'));
+  const pull = await p.run(['pull']);
+  assert.equal(pull.exitCode, 0, pull.all);
+  assert.equal(await p.read('data/raw/a.txt'), 'hello\n');
+  assert.equal(await p.read('file.txt'), 'f\n');
 });

@@ -1,9 +1,8 @@
-import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { tempProject, type TempProject } from '../helpers/project.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /**
  * A two-stage shell pipeline: `upstream` (no params) and `train`, which reads seed/data from
@@ -36,8 +35,7 @@ export const PARAMS = '# knobs of the test pipeline\nseed: 42 # the seed\ndata: 
 export async function setup(
   extraDep = '',
 ): Promise<{ p: TempProject; counts: string; count: (s: string) => Promise<number> }> {
-  const counts = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-exp-counts-'));
-  after(() => fs.rm(counts, { recursive: true, force: true }));
+  const counts = await tempDir('lockstep-exp-counts-');
   const p = await tempProject({
     'pipeline.yaml': pipeline(counts, extraDep),
     'params.yaml': PARAMS,

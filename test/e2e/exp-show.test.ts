@@ -1,9 +1,10 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { CLI, tempProject } from '../helpers/project.js';
+import { CLI, freshClone, tempProject } from '../helpers/project.js';
+import { tempDir } from '../helpers/tmp.js';
 import { setup, showJson } from './exp-fixture.js';
 
 test('exp show renders table, csv, markdown, group-by; list, diff, remove, apply', async () => {
@@ -128,9 +129,8 @@ register('data:text/javascript,' + encodeURIComponent('export async function res
 test('exp push / pull move experiment refs through a git remote', async () => {
   const { p } = await setup();
   assert.equal((await p.run(['exp', 'run', '--seed', '1,2', '-n', 'shared'])).exitCode, 0);
-  const bare = path.join(p.dir, '..', `${path.basename(p.dir)}-remote.git`);
+  const bare = await tempDir('lockstep-origin-');
   await execa('git', ['init', '-q', '--bare', bare]);
-  after(() => fs.rm(bare, { recursive: true, force: true }));
   await p.git('remote', 'add', 'origin', bare);
   assert.equal(
     (await p.run(['exp', 'push', 'nowhere', '--all'])).stderr.trim(),
@@ -141,8 +141,7 @@ test('exp push / pull move experiment refs through a git remote', async () => {
   const noStore = await p.run(['exp', 'push', 'origin', '--all']);
   assert.match(noStore.stderr, /Pushed 2 experiments to origin\. Outputs stay local: no default remote store/);
   // with a lockstep remote store the outputs travel too
-  const store = `${bare}-store`;
-  after(() => fs.rm(store, { recursive: true, force: true }));
+  const store = await tempDir('lockstep-store-');
   assert.equal((await p.run(['remote', 'add', '-d', 'store', store])).exitCode, 0);
   const pushed = await p.run(['exp', 'push', 'origin', '--all']);
   assert.equal(pushed.exitCode, 0, pushed.all);
@@ -150,9 +149,7 @@ test('exp push / pull move experiment refs through a git remote', async () => {
   assert.equal((await execa('git', ['for-each-ref', 'refs/exps/'], { cwd: bare })).stdout.split('\n').length, 2);
 
   // a clone sees no experiments until it pulls them
-  const clone = `${bare}-clone`;
-  await execa('git', ['clone', '-q', bare, clone]);
-  after(() => fs.rm(clone, { recursive: true, force: true }));
+  const clone = (await freshClone(bare)).dir;
   await execa('git', ['checkout', '-q', (await p.git('rev-parse', 'HEAD')).trim()], { cwd: clone });
   const inClone = (args: string[]) => execa(process.execPath, [CLI, ...args], { cwd: clone, reject: false });
   assert.equal((await inClone(['exp', 'list', '--names-only'])).stdout, '');

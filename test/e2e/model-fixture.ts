@@ -1,16 +1,7 @@
-/**
- * A small real pipeline for the model registry tests: `pull` copies images from a folder outside the
- * project (a source that grows over time), `prepare` splits them with a fixed split seed (every 4th
- * image, in name order, is a test image), `train` writes a model whose quality comes from params and
- * from how many images it saw, `evaluate` scores a model on the test images it is given. The score
- * depends on the model and on the test set, so scoring the champion again on a challenger's test set
- * gives another number, as with real models.
- */
-import { after } from 'node:test';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { tempProject, type TempProject } from '../helpers/project.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const PULL = `import fs from 'node:fs';
 const src = fs.readFileSync('params.yaml', 'utf8').match(/source: (.*)/)[1].trim();
@@ -92,8 +83,7 @@ export interface ModelProject {
 }
 
 export async function modelProject(quality = 0.9): Promise<ModelProject> {
-  const source = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-model-source-'));
-  after(() => fs.rm(source, { recursive: true, force: true }));
+  const source = await tempDir('lockstep-model-source-');
   const p = await tempProject({
     'pipeline.yaml': PIPELINE,
     'params.yaml': `pull:\n  source: ${source}\ntrain:\n  quality: ${quality}\n`,

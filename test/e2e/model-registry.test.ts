@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { execa } from 'execa';
 import { REPO_ROOT } from '../helpers/project.js';
 import { modelProject } from './model-fixture.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /** GTO from PyPI (installed by .ci/run into tools/venv-gto): the oracle that reads our tags. */
 const GTO = [process.env.LOCKSTEP_GTO, path.join(REPO_ROOT, 'tools/venv-gto/bin/gto')].find(
@@ -70,7 +70,7 @@ test('register, assign, show, get (from the cache, then from the remote) and dep
   assert.match(clash.stderr, /^lockstep: .*served already exists\. Give another folder with -o, or --force/m);
 
   // The cache loses the model: get fetches it from the remote.
-  const remote = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-model-remote-'));
+  const remote = await tempDir('lockstep-model-remote-');
   assert.equal((await p.run(['remote', 'add', '-d', 'store', remote])).exitCode, 0);
   assert.equal((await p.run(['push'])).exitCode, 0);
   await fs.rm(path.join(p.dir, '.cache'), { recursive: true, force: true });

@@ -9,11 +9,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, promises as fs, openSync, readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { execa } from 'execa';
-import { CLI, runCli, tempProject } from '../helpers/project.js';
+import { CLI, freshClone, runCli, tempProject } from '../helpers/project.js';
+import { tempDir } from '../helpers/tmp.js';
 import { REDIS_BIN, startRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -48,8 +48,7 @@ test('a sweep on BullMQ/Redis across two worker clones: shared stage once, kill 
   timeout: 300_000,
 }, async () => {
   const redis = await startRedis();
-  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-queue-e2e-'));
-  after(() => fs.rm(tmp, { recursive: true, force: true }));
+  const tmp = await tempDir('lockstep-queue-e2e-');
   const counts = path.join(tmp, 'counts');
   const bare = path.join(tmp, 'origin.git');
   const store = path.join(tmp, 'store');
@@ -68,9 +67,7 @@ test('a sweep on BullMQ/Redis across two worker clones: shared stage once, kill 
   await p.git('remote', 'add', 'origin', bare);
   await p.git('push', '-q', 'origin', 'main');
   const clone = async (name: string) => {
-    const dir = path.join(tmp, name);
-    await execa('git', ['clone', '-q', bare, dir]);
-    await execa('git', ['config', 'user.email', 'w@example.com'], { cwd: dir });
+    const { dir } = await freshClone(bare);
     await execa('git', ['config', 'user.name', name], { cwd: dir });
     return dir;
   };

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { CLI, tempProject, type CliResult, type TempProject } from '../helpers/project.js';
+import { tempDir } from '../helpers/tmp.js';
 import { sshdUnavailable, startSshd } from '../helpers/sshd.js';
 import { startVersity, versitygwUnavailable } from '../helpers/versitygw.js';
 
@@ -23,12 +24,6 @@ const PIPELINE = `stages:
     cmd: mkdir -p data && for i in 1 2 3 4 5; do head -c 300000 /dev/urandom > data/f$i.bin; done
     outs: [data]
 `;
-
-async function tmpDir(prefix: string): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  after(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** A 1 MiB tmpfs mounted on a fresh folder, unmounted after the file's tests; or why not. */
 async function smallDisk(): Promise<{ dir: string; grow(): Promise<void> } | string> {
@@ -135,7 +130,7 @@ test('a remote path the user may not write: one line saying permission denied, f
   const why = await nobodyUnavailable();
   if (why) return t.skip(why);
   // a folder owned by root, 0755: readable by nobody, not writable
-  const locked = await tmpDir('lockstep-locked-');
+  const locked = await tempDir('lockstep-locked-');
   await fs.chmod(locked, 0o755);
   const p = await reproduced();
   const asNobody = async (args: string[]): Promise<CliResult> => {

@@ -2,10 +2,9 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
-import { countRun, tempProject, type TempProject } from '../helpers/project.js';
+import { countRun, freshClone, tempProject, type TempProject } from '../helpers/project.js';
+import { tempDir } from '../helpers/tmp.js';
 import { startS3 } from '../helpers/s3server.js';
 import { freePort, startProxy } from '../helpers/net.js';
 import { sshdUnavailable, startSshd } from '../helpers/sshd.js';
@@ -21,12 +20,6 @@ const PIPELINE = (files: number, size: number) => `stages:
           push: false
 `;
 
-async function tmpDir(prefix: string): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  after(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 /** A project that has run its pipeline and committed the lock file. */
 async function reproduced(files = 5, size = 3000): Promise<TempProject> {
   const p = await tempProject({ 'pipeline.yaml': PIPELINE(files, size), '.gitignore': '.cache/\n' });
@@ -38,22 +31,6 @@ async function reproduced(files = 5, size = 3000): Promise<TempProject> {
 async function commitAll(p: TempProject): Promise<void> {
   await p.git('add', '-A');
   await p.git('commit', '-q', '-m', 'lock');
-}
-
-async function freshClone(p: TempProject): Promise<TempProject & { dir: string }> {
-  const dir = await tmpDir('lockstep-clone-');
-  await execa('git', ['clone', '-q', p.dir, dir]);
-  return {
-    ...p,
-    dir,
-    run: (args, o = {}) =>
-      execa(
-        process.execPath,
-        [path.join(path.dirname(new URL(import.meta.url).pathname), '../../../bin/lockstep.js'), ...args],
-        { cwd: dir, reject: false, env: { ...o.env, FORCE_COLOR: '0' }, all: true, timeout: o.timeout ?? 120_000 },
-      ) as unknown as ReturnType<TempProject['run']>,
-    read: (rel) => fs.readFile(path.join(dir, rel), 'utf8'),
-  };
 }
 
 /** Every object file under a folder remote, checked against its name; temp names are listed apart. */
@@ -76,7 +53,7 @@ async function auditFolderRemote(root: string): Promise<{ objects: number; corru
 
 test('push to a folder remote, then a fresh clone pulls the outputs back; push: false stays local', async () => {
   const p = await reproduced();
-  const remoteDir = await tmpDir('lockstep-remote-');
+  const remoteDir = await tempDir('lockstep-remote-');
   assert.equal((await p.run(['remote', 'add', '-d', 'store', remoteDir])).exitCode, 0);
   assert.equal((await p.run(['remote', 'list'])).stdout, `store\t${remoteDir}\t(default)`);
   const push = await p.run(['push', '-j', '4']);
@@ -103,7 +80,7 @@ test('push to a folder remote, then a fresh clone pulls the outputs back; push: 
 
 test('status --cloud counts new objects after an output changed', async () => {
   const p = await reproduced(4);
-  const remoteDir = await tmpDir('lockstep-remote-');
+  const remoteDir = await tempDir('lockstep-remote-');
   await p.run(['remote', 'add', '-d', 'store', remoteDir]);
   assert.equal((await p.run(['push'])).exitCode, 0);
   await p.write('pipeline.yaml', PIPELINE(5, 3000));
@@ -119,7 +96,7 @@ test('status --cloud counts new objects after an output changed', async () => {
 
 test('a corrupted object on the remote is refused on pull and never enters the cache', async () => {
   const p = await reproduced(3);
-  const remoteDir = await tmpDir('lockstep-remote-');
+  const remoteDir = await tempDir('lockstep-remote-');
   await p.run(['remote', 'add', '-d', 'store', remoteDir]);
   assert.equal((await p.run(['push'])).exitCode, 0);
   await commitAll(p);
@@ -225,7 +202,7 @@ test('a connection dropped mid-push fails with one line; a rerun completes and n
 
 test('--run-cache mirrors the run-cache entries, and fetch --run-cache brings them into a fresh cache', async () => {
   const p = await reproduced(2);
-  const remoteDir = await tmpDir('lockstep-remote-');
+  const remoteDir = await tempDir('lockstep-remote-');
   await p.run(['remote', 'add', '-d', 'store', remoteDir]);
   const push = await p.run(['push', '--run-cache']);
   assert.equal(push.exitCode, 0, push.all);
@@ -260,7 +237,7 @@ test('repro --pull on a fresh clone restores stages from the remote instead of r
 `;
   const p = await tempProject({ 'pipeline.yaml': pipeline, '.gitignore': '.cache/\nruns/\n' });
   assert.equal((await p.run(['repro'])).exitCode, 0);
-  const remoteDir = await tmpDir('lockstep-remote-');
+  const remoteDir = await tempDir('lockstep-remote-');
   await p.run(['remote', 'add', '-d', 'store', remoteDir]);
   assert.equal((await p.run(['push', '--run-cache'])).exitCode, 0);
   await commitAll(p);

@@ -5,21 +5,14 @@
  * as the project's own `persist: true, cache: false` checkpoint) are not transferred; and `pull`
  * checks out every output it has before naming what is missing.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { md5Hex } from '../../src/hash/index.js';
-import { CLI, tempProject, type CliResult, type TempProject } from '../helpers/project.js';
-
-async function tmpDir(prefix: string): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  after(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { freshClone, tempProject, type CliResult, type TempProject } from '../helpers/project.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /** The shape of the project's own train stage: a cached model folder, a persist+cache:false checkpoint, metrics. */
 const PIPELINE = `stages:
@@ -48,35 +41,17 @@ async function reproduced(pipeline = PIPELINE): Promise<TempProject> {
   return p;
 }
 
-async function withFolderRemote(p: TempProject): Promise<string> {
-  const remote = await tmpDir('lockstep-remote-');
-  assert.equal((await p.run(['remote', 'add', '-d', 'store', remote])).exitCode, 0);
-  return remote;
-}
-
-async function clone(p: TempProject): Promise<{ dir: string; run: (args: string[]) => Promise<CliResult> }> {
+/** Commit the lock and everything else, then a fresh clone of that. */
+async function committedClone(p: TempProject): Promise<TempProject> {
   await p.git('add', '-A');
   await p.git('commit', '-q', '-m', 'lock');
-  const dir = await tmpDir('lockstep-clone-');
-  await execa('git', ['clone', '-q', p.dir, dir]);
-  return {
-    dir,
-    run: async (args) => {
-      const r = await execa(process.execPath, [CLI, ...args], {
-        cwd: dir,
-        reject: false,
-        all: true,
-        env: { FORCE_COLOR: '0' },
-        timeout: 120_000,
-      });
-      return {
-        exitCode: r.exitCode ?? -1,
-        stdout: String(r.stdout),
-        stderr: String(r.stderr),
-        all: String(r.all),
-      };
-    },
-  };
+  return freshClone(p);
+}
+
+async function withFolderRemote(p: TempProject): Promise<string> {
+  const remote = await tempDir('lockstep-remote-');
+  assert.equal((await p.run(['remote', 'add', '-d', 'store', remote])).exitCode, 0);
+  return remote;
 }
 
 const objectKeyPath = (remote: string, md5: string) => path.join(remote, 'files', 'md5', md5.slice(0, 2), md5.slice(2));
@@ -98,7 +73,7 @@ test("the project's own pipeline shape: push, status --cloud and a fresh clone's
   const cloud = JSON.parse(st.stdout) as { inSync: boolean; outputs: { path: string }[] };
   assert.equal(cloud.inSync, true, st.stdout);
   assert.deepEqual(cloud.outputs.map((o) => o.path).sort(), ['data', 'models/model']);
-  const c = await clone(p);
+  const c = await committedClone(p);
   const pull = await c.run(['pull']);
   assert.equal(pull.exitCode, 0, pull.all);
   assert.equal(
@@ -118,7 +93,7 @@ test('pull with objects missing on the remote: every output it has is checked ou
   // the model's only file disappears from the remote
   const weights = md5Hex('image 1\nimage 2\nimage 3\nimage 4\n');
   await fs.rm(objectKeyPath(remote, weights));
-  const c = await clone(p);
+  const c = await committedClone(p);
   const pull = await c.run(['pull']);
   oneLine(pull, /^lockstep: 1 object is missing on remote 'store' .*models\/model/);
   assert.equal(await fs.readFile(path.join(c.dir, 'data/img2.txt'), 'utf8'), 'image 2\n', 'data was checked out');

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { processStartTime } from '../../src/util/process-id.js';
 import { CLI, tempProject, type TempProject } from '../helpers/project.js';
 import { sshdUnavailable, startSshd } from '../helpers/sshd.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /** Eight 1 MiB files of distinct bytes: uploads big enough (over 256 KiB) to go through copy/fastPut. */
 const PIPELINE = `stages:
@@ -21,12 +22,6 @@ const PIPELINE = `stages:
     cmd: mkdir -p data && for i in 1 2 3 4 5 6 7 8; do head -c 1048576 /dev/urandom > data/f$i.bin; done
     outs: [data]
 `;
-
-async function tmpDir(prefix: string): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  after(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** Every dot-file under the remote's object and run-cache folders (remote-relative). */
 async function temps(root: string): Promise<string[]> {
@@ -106,7 +101,7 @@ async function killedThenPushedAgain(p: TempProject, remoteRoot: string, label: 
 
 test('push killed with kill -9 mid-upload to a folder remote: the next push removes its temp files', async () => {
   const p = await project();
-  const remote = path.join(await tmpDir('lockstep-remote-'), 'store');
+  const remote = path.join(await tempDir('lockstep-remote-'), 'store');
   assert.equal((await p.run(['remote', 'add', '-d', 'store', remote])).exitCode, 0);
   await killedThenPushedAgain(p, remote, 'folder');
 });
@@ -181,7 +176,7 @@ async function dotFiles(root: string): Promise<string[]> {
 
 test('push removes only abandoned temps of its own naming, never a live push’s, on folder and SSH remotes', async (t) => {
   const p = await project();
-  const folder = path.join(await tmpDir('lockstep-remote-'), 'store');
+  const folder = path.join(await tempDir('lockstep-remote-'), 'store');
   const roots: [string, string][] = [['folder', folder]];
   assert.equal((await p.run(['remote', 'add', 'folder', folder])).exitCode, 0);
   if (!sshdUnavailable()) {

@@ -1,16 +1,9 @@
-/**
- * A project beside a sentinel tree, for fault tests: `<tmp>/proj` (a git repository built from a map
- * of files) and `<tmp>/outside` (files lockstep must never touch). Snapshots record every path's
- * kind, content hash, inode and mtime, so a test can assert that nothing outside the project and no
- * undeclared file inside it was created, changed or deleted.
- */
-import { after } from 'node:test';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { type CliResult, runCli } from '../helpers/project.js';
+import { tempDir } from '../helpers/tmp.js';
 
 export interface Sandbox {
   /** The parent folder holding `proj` and `outside`. */
@@ -32,8 +25,7 @@ export async function sandbox(
   files: Record<string, string | Uint8Array>,
   opts: { git?: 'init' | 'commit' | false } = {},
 ): Promise<Sandbox> {
-  const base = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-fault-'));
-  if (!process.env.LOCKSTEP_KEEP_TMP) after(() => fs.rm(base, { recursive: true, force: true }));
+  const base = await tempDir('lockstep-fault-');
   const proj = path.join(base, 'proj');
   const outside = path.join(base, 'outside');
   const writeIn = async (root: string, rel: string, content: string | Uint8Array) => {

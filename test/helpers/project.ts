@@ -1,10 +1,9 @@
-import { after } from 'node:test';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { simpleGit } from 'simple-git';
+import { tempDir, writeTree } from './tmp.js';
 
 /** Repository root of lockstep itself (dist/test/helpers -> ../../..). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -58,27 +57,42 @@ export async function tempProject(
   files: Record<string, string | Uint8Array> = {},
   opts: { git?: boolean } = {},
 ): Promise<TempProject> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-test-'));
-  if (!process.env.LOCKSTEP_KEEP_TMP) after(() => fs.rm(dir, { recursive: true, force: true }));
-  const write = async (rel: string, content: string | Uint8Array) => {
-    const abs = path.join(dir, rel);
-    await fs.mkdir(path.dirname(abs), { recursive: true });
-    await fs.writeFile(abs, content);
-  };
-  for (const [rel, content] of Object.entries(files)) await write(rel, content);
+  const dir = await tempDir('lockstep-test-');
+  await writeTree(dir, files);
   if (opts.git !== false) {
     const git = simpleGit(dir);
     await git.init(['-q', '-b', 'main']);
-    await git.addConfig('user.email', 'test@example.com');
-    await git.addConfig('user.name', 'lockstep test');
-    await git.addConfig('commit.gpgsign', 'false');
+    await setGitUser(dir);
     await git.add('.');
     await git.commit('initial', undefined, { '--allow-empty': null });
   }
+  return projectAt(dir);
+}
+
+/**
+ * A fresh `git clone` of a project (or of a repository path or URL) in its own temp folder, as a user
+ * would make one: no cache, no local config, nothing git ignores. Removed like a temp project.
+ */
+export async function freshClone(from: TempProject | string): Promise<TempProject> {
+  const dir = await tempDir('lockstep-clone-');
+  await execa('git', ['clone', '-q', typeof from === 'string' ? from : from.dir, dir]);
+  await setGitUser(dir);
+  return projectAt(dir);
+}
+
+async function setGitUser(dir: string): Promise<void> {
+  const git = simpleGit(dir);
+  await git.addConfig('user.email', 'test@example.com');
+  await git.addConfig('user.name', 'lockstep test');
+  await git.addConfig('commit.gpgsign', 'false');
+}
+
+/** The TempProject operations on an existing folder. */
+export function projectAt(dir: string): TempProject {
   return {
     dir,
     run: (args, o = {}) => runCli(dir, args, o),
-    write,
+    write: (rel, content) => writeTree(dir, { [rel]: content }),
     read: (rel) => fs.readFile(path.join(dir, rel), 'utf8'),
     exists: (rel) =>
       fs.access(path.join(dir, rel)).then(

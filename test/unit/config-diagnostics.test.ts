@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { tempProject } from '../helpers/project.js';
 import { ConfigProblemsError, loadPipeline } from '../../src/config/index.js';
 import { exitCodeFor } from '../../src/errors.js';
+import { tempDir } from '../helpers/tmp.js';
 
 async function problemsIn(dir: string): Promise<ConfigProblemsError> {
   try {
@@ -92,11 +92,10 @@ test('malformed YAML points at line and column', async () => {
 });
 
 test('outputs outside the repository: ../, absolute, through a symlinked folder', async () => {
-  const outside = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-outside-'));
-  try {
-    const p = await tempProject(
-      {
-        'pipeline.yaml': `stages:
+  const outside = await tempDir('lockstep-outside-');
+  const p = await tempProject(
+    {
+      'pipeline.yaml': `stages:
   a:
     cmd: echo
     deps: [../shared/data.csv, /etc/hostname]
@@ -110,52 +109,46 @@ test('outputs outside the repository: ../, absolute, through a symlinked folder'
     cmd: echo
     metrics: [../../m.json]
 `,
-      },
-      { git: false },
-    );
-    await fs.symlink(outside, path.join(p.dir, 'link'));
-    const e = await problemsIn(p.dir);
-    assert.equal(e.reason, 'path-outside');
-    assert.deepEqual(
-      e.problems.map((x) => x.message),
-      [
-        "pipeline.yaml:4:12: stage 'a': dependency '../shared/data.csv' is outside the repository",
-        "pipeline.yaml:4:32: stage 'a': dependency '/etc/hostname' is outside the repository",
-        "pipeline.yaml:6:9: stage 'a': output '../x' is outside the repository",
-        `pipeline.yaml:7:9: stage 'a': output '${outside}/y' is outside the repository`,
-        "pipeline.yaml:13:15: stage 'b': output '../../m.json' is outside the repository",
-      ],
-    );
-    // With those fixed, the symlinked folder is still caught (it is checked once the stages are valid).
-    await p.write(
-      'pipeline.yaml',
-      'stages:\n  a:\n    cmd: echo\n    deps: [data.csv]\n    outs: [link/model.bin, sub/../ok.bin]\n',
-    );
-    const s = await problemsIn(p.dir);
-    assert.equal(s.problems.length, 1);
-    assert.equal(s.problems[0]?.reason, 'path-outside');
-    assert.equal(
-      s.message,
-      `pipeline.yaml:5:12: stage 'a': output 'link/model.bin' is outside the repository (its folder 'link' resolves to ${await fs.realpath(outside)} through a symlink)`,
-    );
-    // An output that is itself a symlink (a checkout from the cache) is fine.
-    await p.write(
-      'pipeline.yaml',
-      'stages:\n  a:\n    cmd: echo\n    deps: [data.csv]\n    outs: [model.bin, ok.bin]\n',
-    );
-    await fs.symlink(path.join(outside, 'cached'), path.join(p.dir, 'model.bin'));
-    const pl = await loadPipeline(p.dir);
-    assert.deepEqual(
-      pl.stages[0]?.outs.map((o) => o.path),
-      ['model.bin', 'ok.bin'],
-    );
-    assert.deepEqual(
-      pl.stages[0]?.deps.map((d) => d.path),
-      ['data.csv'],
-    );
-  } finally {
-    await fs.rm(outside, { recursive: true, force: true });
-  }
+    },
+    { git: false },
+  );
+  await fs.symlink(outside, path.join(p.dir, 'link'));
+  const e = await problemsIn(p.dir);
+  assert.equal(e.reason, 'path-outside');
+  assert.deepEqual(
+    e.problems.map((x) => x.message),
+    [
+      "pipeline.yaml:4:12: stage 'a': dependency '../shared/data.csv' is outside the repository",
+      "pipeline.yaml:4:32: stage 'a': dependency '/etc/hostname' is outside the repository",
+      "pipeline.yaml:6:9: stage 'a': output '../x' is outside the repository",
+      `pipeline.yaml:7:9: stage 'a': output '${outside}/y' is outside the repository`,
+      "pipeline.yaml:13:15: stage 'b': output '../../m.json' is outside the repository",
+    ],
+  );
+  // With those fixed, the symlinked folder is still caught (it is checked once the stages are valid).
+  await p.write(
+    'pipeline.yaml',
+    'stages:\n  a:\n    cmd: echo\n    deps: [data.csv]\n    outs: [link/model.bin, sub/../ok.bin]\n',
+  );
+  const s = await problemsIn(p.dir);
+  assert.equal(s.problems.length, 1);
+  assert.equal(s.problems[0]?.reason, 'path-outside');
+  assert.equal(
+    s.message,
+    `pipeline.yaml:5:12: stage 'a': output 'link/model.bin' is outside the repository (its folder 'link' resolves to ${await fs.realpath(outside)} through a symlink)`,
+  );
+  // An output that is itself a symlink (a checkout from the cache) is fine.
+  await p.write('pipeline.yaml', 'stages:\n  a:\n    cmd: echo\n    deps: [data.csv]\n    outs: [model.bin, ok.bin]\n');
+  await fs.symlink(path.join(outside, 'cached'), path.join(p.dir, 'model.bin'));
+  const pl = await loadPipeline(p.dir);
+  assert.deepEqual(
+    pl.stages[0]?.outs.map((o) => o.path),
+    ['model.bin', 'ok.bin'],
+  );
+  assert.deepEqual(
+    pl.stages[0]?.deps.map((d) => d.path),
+    ['data.csv'],
+  );
 });
 
 test('two stages owning one output, or nesting outputs, is duplicate-out naming both stages', async () => {

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { PNG } from 'pngjs';
 import { computeHardExamples, renderHardExamplesHtml, THUMB_PX } from '../../src/report/index.js';
 import type { HtmlImage } from '../../src/report/html.js';
 import { CLASSES, run, solidPng, type Row } from './hard-examples-fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
 
 type Rgb = [number, number, number];
 const RED: Rgb = [220, 20, 60];
@@ -38,35 +38,31 @@ function findChromium(): string | undefined {
 }
 
 async function screenshot(html: string, width: number, height: number): Promise<PNG> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-html-'));
-  try {
-    const page = path.join(dir, 'page.html');
-    const shot = path.join(dir, 'shot.png');
-    await fs.writeFile(page, html);
-    await execa(
-      findChromium() as string,
-      [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        `--user-data-dir=${path.join(dir, 'profile')}`,
-        '--force-device-scale-factor=1',
-        '--hide-scrollbars',
-        `--window-size=${width},${height}`,
-        `--screenshot=${shot}`,
-        `file://${page}`,
-      ],
-      { timeout: 60_000 },
-    );
-    return PNG.sync.read(await fs.readFile(shot));
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
+  const dir = await tempDir('lockstep-html-');
+  const page = path.join(dir, 'page.html');
+  const shot = path.join(dir, 'shot.png');
+  await fs.writeFile(page, html);
+  await execa(
+    findChromium() as string,
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=${path.join(dir, 'profile')}`,
+      '--force-device-scale-factor=1',
+      '--hide-scrollbars',
+      `--window-size=${width},${height}`,
+      `--screenshot=${shot}`,
+      `file://${page}`,
+    ],
+    { timeout: 60_000 },
+  );
+  return PNG.sync.read(await fs.readFile(shot));
 }
 
 interface Box {

@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import { stringify as stringifyYaml } from 'yaml';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Mulberry32, deriveSeed, permutation } from '../../stages/lib/common/prng.js';
 import {
@@ -21,6 +20,7 @@ import { ParamsFile } from '../../stages/lib/common/params.js';
 import { afterEpoch, oneCycleLr } from '../../stages/lib/ml/schedule.js';
 import { backendLine } from '../../stages/lib/tf/backend.js';
 import { writeFixture } from '../helpers/prepared-fixture.js';
+import { tempDir } from '../helpers/tmp.js';
 
 test('mulberry32 is reproducible from its seed and from a saved state', () => {
   const a = new Mulberry32(42);
@@ -171,26 +171,22 @@ test('params: defaults, and one-line errors naming the param and its line', () =
 });
 
 test('prepared reader checks sizes against meta.json', async () => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-prepared-'));
-  try {
-    await writeFixture(dir, { size: 4, counts: { train: 8, val: 4, test: 4 } });
-    const meta = await readMeta(dir);
-    const train = await readSplit(dir, meta, 'train');
-    assert.equal(train.count, 8);
-    assert.equal(train.images.length, 8 * 4 * 4 * 3);
-    assert.equal(train.ids[0]!.path, 'data/raw/red/fx-00000.png');
-    await fs.writeFile(path.join(dir, 'test.labels.u8'), new Uint8Array([0, 1, 9, 0]));
-    await assert.rejects(
-      readSplit(dir, meta, 'test'),
-      /test\.labels\.u8: label 9 at index 2 is not a class index \(4 classes\)/,
-    );
-    await fs.appendFile(path.join(dir, 'val.ids.tsv'), 'extra\tline\n');
-    await assert.rejects(readSplit(dir, meta, 'val'), /val\.ids\.tsv: 5 lines, expected 4/);
-    await fs.writeFile(path.join(dir, 'meta.json'), '{"height": 4}');
-    await assert.rejects(readMeta(dir), /meta\.json: expected positive integers height, width and channels/);
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
+  const dir = await tempDir('lockstep-prepared-');
+  await writeFixture(dir, { size: 4, counts: { train: 8, val: 4, test: 4 } });
+  const meta = await readMeta(dir);
+  const train = await readSplit(dir, meta, 'train');
+  assert.equal(train.count, 8);
+  assert.equal(train.images.length, 8 * 4 * 4 * 3);
+  assert.equal(train.ids[0]!.path, 'data/raw/red/fx-00000.png');
+  await fs.writeFile(path.join(dir, 'test.labels.u8'), new Uint8Array([0, 1, 9, 0]));
+  await assert.rejects(
+    readSplit(dir, meta, 'test'),
+    /test\.labels\.u8: label 9 at index 2 is not a class index \(4 classes\)/,
+  );
+  await fs.appendFile(path.join(dir, 'val.ids.tsv'), 'extra\tline\n');
+  await assert.rejects(readSplit(dir, meta, 'val'), /val\.ids\.tsv: 5 lines, expected 4/);
+  await fs.writeFile(path.join(dir, 'meta.json'), '{"height": 4}');
+  await assert.rejects(readMeta(dir), /meta\.json: expected positive integers height, width and channels/);
 });
 
 test('afterEpoch: lr decays after lr_patience epochs without val-loss improvement, down to min_lr', () => {

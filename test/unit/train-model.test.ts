@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -9,6 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { SeededDropout, buildModel, setDropoutStep } from '../../stages/lib/tf/models.js';
 import { BatchNorm } from '../../stages/lib/tf/batch-norm-layer.js';
 import { decodeTensors, encodeTensors, loadModelDir, saveModelDir } from '../../stages/lib/tf/model-io.js';
+import { tempDir } from '../helpers/tmp.js';
 
 await tf.setBackend('cpu');
 tf.enableProdMode();
@@ -73,7 +73,7 @@ test('SeededDropout: a mask per step, identical for the same step, identity at i
 });
 
 test('a model saved to a directory loads back with the same predictions', async () => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-model-'));
+  const dir = await tempDir('lockstep-model-');
   try {
     const model = buildModel('bn', shape, 3);
     await saveModelDir(model, path.join(dir, 'model'), { 'extra.json': '{}\n' });
@@ -88,7 +88,6 @@ test('a model saved to a directory loads back with the same predictions', async 
     assert.deepEqual((await fs.readdir(dir)).sort(), ['model']);
     await assert.rejects(loadModelDir(path.join(dir, 'nope')), /nope\/model\.json: missing/);
   } finally {
-    await fs.rm(dir, { recursive: true, force: true });
     tf.disposeVariables();
   }
 });
