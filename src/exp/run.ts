@@ -4,7 +4,7 @@
  * refs/exps, and remove the workspace. Emits typed events; never prints.
  */
 import { markRunning } from './running.js';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,8 +38,16 @@ import {
   type Workspace,
 } from './workspace.js';
 
-/** dist/src/exp/run.js -> bin/lockstep.js */
-export const DEFAULT_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/lockstep.js');
+/** bin/lockstep.js of this installation: above dist/src/exp/run.js, or above dist/bundle/ when bundled. */
+export const DEFAULT_BIN = launcherPath(path.dirname(fileURLToPath(import.meta.url)));
+
+function launcherPath(here: string): string {
+  for (let dir = here; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    const bin = path.join(dir, 'bin', 'lockstep.js');
+    if (existsSync(bin)) return bin;
+  }
+  return path.resolve(here, '../../../bin/lockstep.js');
+}
 const LOG_TAIL_LINES = 40;
 const LOG_KEEP_BYTES = 256 * 1024;
 

@@ -33,13 +33,23 @@ export function sameListing(a: TreeListing | undefined, b: TreeListing | undefin
   return a.links.every((l, i) => l === b.links[i]);
 }
 
-/** Parts that make a relpath leave its folder or name it twice: empty, '.' or '..' (between '/' and NUL). */
-const UNSAFE_PARTS = ['//', '/\0', '\0/', '\0\0', '/./', '/.\0', '\0./', '\0.\0', '/../', '/..\0', '\0../', '\0..\0'];
-
-/** Whether NUL-joined relpaths are all plain relpaths below a folder (a scan per part: no regex backtracking). */
+/**
+ * Whether NUL-joined relpaths are all plain relpaths below a folder: no part (between '/' and NUL)
+ * empty, '.' or '..' (one pass over the characters).
+ */
 export function safeRelpaths(joined: string): boolean {
-  const s = `\0${joined}\0`;
-  return joined !== '' && UNSAFE_PARTS.every((part) => !s.includes(part));
+  if (joined === '') return false;
+  let partStart = 0;
+  for (let i = 0; i <= joined.length; i++) {
+    const c = i === joined.length ? 0 : joined.charCodeAt(i);
+    if (c !== 0 && c !== 47) continue; // NUL or '/' ends a part
+    const len = i - partStart;
+    if (len === 0) return false;
+    if (len <= 2 && joined.charCodeAt(partStart) === 46 && (len === 1 || joined.charCodeAt(partStart + 1) === 46))
+      return false;
+    partStart = i + 1;
+  }
+  return true;
 }
 
 /**
