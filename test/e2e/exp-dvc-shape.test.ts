@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { tempProject } from '../helpers/project.js';
 import { run as uiRun } from '../../src/ui/data.js';
@@ -128,6 +129,16 @@ test('exp run checks .dvc-tracked data out into its workspace; exp show has DVC 
   assert.match(headVs.stdout, /│ param +│ params\.yaml +│ train\.n_est │ +5 │ +7 │ +2 │/);
   assert.match(headVs.stdout, /│ metric │ eval\/metrics\.json +│ accuracy +│ +- │ 0\.73 │/);
   assert.equal((await p.run(['exp', 'diff'])).stderr.trim(), 'HEAD and workspace have the same params and metrics.');
+  // fault: the tracked data's object is gone from the cache: the experiment fails naming the .dvc file
+  const md5 = /md5: ([0-9a-f]{32})/.exec(await p.read('data/data.xml.dvc'))![1]!;
+  await fs.rm(path.join(p.dir, '.cache', 'files', 'md5', md5.slice(0, 2), md5.slice(2)));
+  const lost = await p.run(['exp', 'run', '-S', 'prepare.split=0.3', '-n', 'lost']);
+  assert.equal(lost.exitCode, 1, lost.all);
+  assert.match(
+    lost.stderr,
+    /FAILED +lost .*dependency 'data\/data\.xml' is tracked by data\/data\.xml\.dvc but is not in the workspace/,
+  );
+
   const bad = await p.run(['exp', 'diff', 'nosuch']);
   assert.equal(bad.exitCode, 1);
   assert.equal(
