@@ -7,7 +7,7 @@
 import { isDirHash, type Md5 } from '../hash/types.js';
 import type { MissingFetcher } from '../pipeline/execute.js';
 import type { Project } from '../project.js';
-import { readLockFile, readOutputFlags, selectOutputs, type TrackedOutput } from './objects.js';
+import { readTrackedOutputs, selectOutputs, type TrackedOutput } from './objects.js';
 import { defaultJobs, openRemote, remoteKindOf, resolveRemote } from './open.js';
 import { fetchRunCache, pushRunCache, runCacheKeyPrefix } from './runcache.js';
 import { removeStaleTemps, type TempSweep } from './stale-temps.js';
@@ -123,8 +123,8 @@ async function incomplete(
 }
 
 async function lockOutputs(project: Project, targets: readonly string[]): Promise<TrackedOutput[]> {
-  const lock = await readLockFile(project.root);
-  return selectOutputs(lock, targets, await readOutputFlags(project.root));
+  const { lock, flags } = await readTrackedOutputs(project.root);
+  return selectOutputs(lock, targets, flags);
 }
 
 /** Upload the objects of the lock file's outputs (those not marked `push: false`) to their remotes. */

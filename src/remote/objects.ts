@@ -2,7 +2,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
 import type { Md5 } from '../hash/types.js';
-import { parseLockFile } from '../pipeline/lockfile.js';
+import { lockToRepoPaths, parseLockFile } from '../pipeline/lockfile.js';
 import type { LockFile } from '../pipeline/lockfile-types.js';
 import { LOCK_FILES, PIPELINE_FILES } from '../project.js';
 import { isMd5 } from './keys.js';
@@ -76,18 +76,33 @@ export function lockFilePath(root: string): string {
 
 /**
  * The lock file's stages plus the data tracked by .dvc files (as entries named after the .dvc file,
- * `data/raw.dvc`), so push/fetch/pull move both. Refused only when neither records anything.
+ * `data/raw.dvc`), so push/fetch/pull move both, with each output's flags from the pipeline file.
+ * A stage's lock paths are written relative to its `wdir`; they are made repo-relative here (and
+ * checked to stay inside the project), so they meet the pipeline's paths and flags. Refused only
+ * when neither records anything.
  */
-export async function readLockFile(root: string): Promise<LockFile> {
+export async function readTrackedOutputs(root: string): Promise<{ lock: LockFile; flags: Map<string, OutputFlag> }> {
   const file = lockFilePath(root);
   const { collectDvcFiles, dvcFilesAsLock } = await import('../dvcfile/collect.js');
-  const tracked = dvcFilesAsLock(await collectDvcFiles(root));
+  const dvcFiles = await collectDvcFiles(root);
+  const tracked = dvcFilesAsLock(dvcFiles);
+  const { loadPipeline } = await import('../config/index.js');
+  const pipeline = await loadPipeline(root);
+  const flags = new Map<string, OutputFlag>();
+  for (const stage of pipeline.stages) {
+    for (const o of stage.outs)
+      flags.set(flagKey(stage.name, o.path), { push: o.push, remote: o.remote, cache: o.cache });
+  }
+  for (const f of dvcFiles) {
+    for (const o of f.outs)
+      flags.set(flagKey(f.file, o.path), { push: o.push, cache: true, ...(o.remote ? { remote: o.remote } : {}) });
+  }
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      if (Object.keys(tracked.stages).length) return tracked;
+      if (Object.keys(tracked.stages).length) return { lock: tracked, flags };
       throw new LockstepError(
         'missing-object',
         `${path.basename(file)} does not exist: nothing is recorded to transfer`,
@@ -96,23 +111,10 @@ export async function readLockFile(root: string): Promise<LockFile> {
     }
     throw e;
   }
-  const lock = parseLockFile(text, path.basename(file));
-  return { ...lock, stages: { ...lock.stages, ...tracked.stages } };
-}
-
-/** `push`, `remote` and `cache` of every output in the pipeline file. */
-export async function readOutputFlags(root: string): Promise<Map<string, OutputFlag>> {
-  const flags = new Map<string, OutputFlag>();
-  const { loadPipeline } = await import('../config/index.js');
-  const pipeline = await loadPipeline(root);
-  for (const stage of pipeline.stages) {
-    for (const o of stage.outs)
-      flags.set(flagKey(stage.name, o.path), { push: o.push, remote: o.remote, cache: o.cache });
-  }
-  const { collectDvcFiles } = await import('../dvcfile/collect.js');
-  for (const f of await collectDvcFiles(root)) {
-    for (const o of f.outs)
-      flags.set(flagKey(f.file, o.path), { push: o.push, cache: true, ...(o.remote ? { remote: o.remote } : {}) });
-  }
-  return flags;
+  const wdirs = new Map(pipeline.stages.filter((s) => s.wdir !== '.').map((s) => [s.name, s.wdir]));
+  const lock = lockToRepoPaths(parseLockFile(text, path.basename(file)), wdirs, {
+    file: path.basename(file),
+    stages: new Set(pipeline.stages.map((s) => s.name)),
+  });
+  return { lock: { ...lock, stages: { ...lock.stages, ...tracked.stages } }, flags };
 }

@@ -1,6 +1,6 @@
 import { isDirHash, type Md5 } from '../hash/types.js';
 import type { Project } from '../project.js';
-import { readLockFile, readOutputFlags, selectOutputs } from './objects.js';
+import { readTrackedOutputs, selectOutputs } from './objects.js';
 import { defaultJobs, openRemote, remoteKindOf, resolveRemote } from './open.js';
 import { fetchObjectsFrom, localHas, remoteHas, type LocalObjects, type TransferEvent } from './transfer.js';
 
@@ -43,7 +43,8 @@ interface Obj {
  * Usage from `lockstep status --cloud`: `cloudStatus(project, { targets, remote: opts.remote, jobs })`.
  */
 export async function cloudStatus(project: Project, opts: CloudStatusOptions = {}): Promise<CloudStatus> {
-  const outs = selectOutputs(await readLockFile(project.root), opts.targets ?? [], await readOutputFlags(project.root));
+  const { lock, flags } = await readTrackedOutputs(project.root);
+  const outs = selectOutputs(lock, opts.targets ?? [], flags);
   const { openObjectStore } = await import('../cache/index.js');
   const store = openObjectStore(project.cacheDir);
   const groups = new Map<string | undefined, typeof outs>();

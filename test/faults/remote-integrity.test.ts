@@ -149,3 +149,41 @@ test('push never uploads a corrupt cache object: one line naming it, and the rem
     }
   }
 });
+
+test("a stage with wdir: its lock paths meet the pipeline's push: false and cache: false flags (push, status --cloud, fetch)", async () => {
+  const p = await reproduced(`stages:
+  train:
+    wdir: sub
+    cmd: >-
+      mkdir -p ckpt && echo weights > model.bin && echo private > private.bin && echo step >> ckpt/state
+    outs:
+      - model.bin
+      - private.bin:
+          push: false
+      - ckpt:
+          persist: true
+          cache: false
+`);
+  const remote = await withFolderRemote(p);
+  const push = await p.run(['push']);
+  assert.equal(push.exitCode, 0, push.all);
+  assert.match(push.stdout, /pushed 1 object/);
+  const exists = (md5: string) =>
+    fs.access(objectKeyPath(remote, md5)).then(
+      () => true,
+      () => false,
+    );
+  assert.equal(await exists(md5Hex('weights\n')), true);
+  assert.equal(await exists(md5Hex('private\n')), false, 'push: false in a wdir stage is not pushed');
+  const st = await p.run(['status', '--cloud', '--json']);
+  assert.equal(st.exitCode, 0, st.all);
+  const cloud = JSON.parse(st.stdout) as { inSync: boolean; outputs: { path: string; push: boolean }[] };
+  assert.equal(cloud.inSync, true, st.stdout);
+  assert.deepEqual(cloud.outputs.map((o) => [o.path, o.push]).sort(), [
+    ['sub/model.bin', true],
+    ['sub/private.bin', false],
+  ]);
+  const c = await clone(p);
+  const fetch = await c.run(['fetch']);
+  assert.equal(fetch.exitCode, 0, fetch.all);
+});
