@@ -125,15 +125,23 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
   timer.unref();
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      clearInterval(timer);
+      const next = opts.port > 0 && opts.port < 65535 ? `--port ${opts.port + 1}, or ` : '';
       reject(
-        new LockstepError(
-          'usage',
-          `cannot listen on ${opts.host}:${opts.port}: ${e.code ?? e.message}`,
-          'Choose another --port (0 picks a free one).',
-        ),
-      ),
-    );
+        e.code === 'EADDRINUSE'
+          ? new LockstepError(
+              'usage',
+              `port ${opts.port} on ${opts.host} is in use by another program`,
+              `Choose another port: ${next}--port 0 for a free one.`,
+            )
+          : new LockstepError(
+              'usage',
+              `cannot listen on ${opts.host}:${opts.port}: ${e.code ?? e.message}`,
+              'Choose another --port (0 picks a free one).',
+            ),
+      );
+    });
     server.listen(opts.port, opts.host, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
