@@ -16,6 +16,7 @@ import { git, gitMaybe } from '../exp/git.js';
 import { expRef, resolveExperiment } from '../exp/records.js';
 import type { ParamOverride } from '../exp/sweep.js';
 import { applyAssignments } from '../exp/params-edit.js';
+import { readReproOutput, type StageCounts } from '../exp/repro-log.js';
 import type { Md5 } from '../hash/types.js';
 import { lockHashes, readLockFile } from '../pipeline/lockfile.js';
 import { LOCAL_CONFIG_FILE, type Project } from '../project.js';
@@ -39,6 +40,27 @@ export interface WorkerOptions {
   untilEmpty?: boolean;
   onEvent?: (e: WorkerEvent) => void;
 }
+
+/**
+ * When a job's phases began (ms since the epoch): taken by this worker, shared stages ready, the
+ * experiment (or warm-up repro) started, its first stage started, it ended. Logged as one `timing`
+ * line per job, from which bench/queue-sweep.ts computes the queue's overhead per job.
+ */
+interface JobTimes {
+  taken: number;
+  ready?: number;
+  start?: number;
+  firstStage?: number;
+  end?: number;
+}
+
+const timingLine = (t: JobTimes): string =>
+  `timing ${Object.entries(t)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')}`;
+
+const stagesLine = (s: StageCounts): string =>
+  `stages ran: ${s.ran.join(', ') || '-'}; restored: ${s.restored.join(', ') || '-'}`;
 
 const toOverrides = (spec: JobSpec): ParamOverride[] =>
   spec.assignments.map((a) => ({ file: a.file, key: a.key, values: [a.value], source: `${a.key}=${String(a.value)}` }));
@@ -110,6 +132,7 @@ async function runWarmup(
   dir: string,
   opts: WorkerOptions,
   ctx: JobContext,
+  times: JobTimes,
 ): Promise<JobOutcome> {
   // The experiment's params, for the stages it shares with others.
   for (const file of new Set(spec.assignments.map((a) => a.file))) {
@@ -128,12 +151,11 @@ async function runWarmup(
   await ctx.progress(`warm-up: ${spec.stages?.join(', ')}`);
   // Supervised as exp run's repro is (util/supervise.ts): the repro and its stages die with this worker,
   // kill -9 included; detached, so a cancelled job stops the whole tree.
-  const argv = [process.execPath, opts.bin, 'repro', ...pull, ...(spec.stages ?? [])];
+  const argv = [process.execPath, opts.bin, 'repro', '--json', ...pull, ...(spec.stages ?? [])];
   const sup = canSupervise ? supervised(argv) : null;
   const child = execa(sup?.file ?? argv[0]!, sup?.args ?? argv.slice(1), {
     cwd: dir,
     reject: false,
-    all: true,
     detached: true,
     stdio: sup?.stdio ?? ['ignore', 'pipe', 'pipe'],
     env: { LOCKSTEP_CACHE_DIR: project.cacheDir },
@@ -143,17 +165,13 @@ async function runWarmup(
     setTimeout(() => killGroup(child.pid, 'SIGKILL'), 3000).unref();
   };
   ctx.signal.addEventListener('abort', stop, { once: true });
+  times.start = Date.now();
   const r = await child.finally(() => ctx.signal.removeEventListener('abort', stop));
-  await ctx.log(String(r.all ?? ''));
-  if (r.exitCode !== 0)
-    return {
-      state: 'failed',
-      error:
-        String(r.all ?? '')
-          .trim()
-          .split('\n')
-          .at(-1) ?? 'warm-up failed',
-    };
+  times.end = Date.now();
+  const { log, stages } = readReproOutput(String(r.stdout ?? ''), String(r.stderr ?? ''));
+  await ctx.log(log);
+  await ctx.log(stagesLine(stages));
+  if (r.exitCode !== 0) return { state: 'failed', error: log.trim().split('\n').at(-1) || 'warm-up failed' };
   const lockName = existsSync(path.join(dir, 'pipeline.lock')) ? 'pipeline.lock' : 'dvc.lock';
   const lock = await readLockFile(path.join(dir, lockName));
   await pushResults(project, lockHashes(lock, { stages: spec.stages, outsOnly: true }), ctx);
@@ -167,6 +185,7 @@ async function runExperimentJob(
   opts: WorkerOptions,
   ctx: JobContext,
   push: boolean,
+  times: JobTimes,
 ): Promise<JobOutcome> {
   const { runExperiments } = await import('../exp/run.js');
   const results = await runExperiments({
@@ -177,9 +196,16 @@ async function runExperimentJob(
     signal: ctx.signal,
     reproArgs: hasRemoteStore(project) ? ['--pull'] : [],
     onEvent: (e) => {
-      if (e.type === 'start') void ctx.progress(`running ${e.name}`);
-      if (e.type === 'done')
+      if (e.type === 'start') {
+        times.start = Date.now();
+        void ctx.progress(`running ${e.name}`);
+      }
+      if (e.type === 'progress') times.firstStage ??= Date.now();
+      if (e.type === 'done') {
+        times.end = Date.now();
         void ctx.log(`${e.result.name}: ${e.result.state}${e.result.error ? `\n${e.result.error}` : ''}`);
+        void ctx.log(stagesLine(e.result.stages));
+      }
     },
   });
   const result = results[0];
@@ -215,6 +241,7 @@ export async function runWorker(project: Project, opts: WorkerOptions): Promise<
           attempt: ctx.attempt,
         });
         let outcome: JobOutcome;
+        const times: JobTimes = { taken: Date.now() };
         try {
           if (spec.kind !== 'warmup' && remoteWorkers) {
             // A worker that died after pushing the record: take the record, do not run it twice.
@@ -230,11 +257,13 @@ export async function runWorker(project: Project, opts: WorkerOptions): Promise<
           }
           await ensureBaseline(project.root, spec, ctx);
           await waitForDeps(queue, spec, ctx);
+          times.ready = Date.now();
           outcome = await withWorktree(project, spec, (dir) =>
             spec.kind === 'warmup'
-              ? runWarmup(project, spec, dir, opts, ctx)
-              : runExperimentJob(project, spec, dir, opts, ctx, remoteWorkers),
+              ? runWarmup(project, spec, dir, opts, ctx, times)
+              : runExperimentJob(project, spec, dir, opts, ctx, remoteWorkers, times),
           );
+          await ctx.log(timingLine(times));
         } catch (e) {
           outcome = { state: 'failed', error: e instanceof Error ? e.message : String(e) };
         }
