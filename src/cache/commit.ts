@@ -18,6 +18,18 @@ const BATCH = 500;
 export interface OutputOptions {
   /** Folder that paths in messages are shown relative to (default: the current directory). */
   displayRoot?: string;
+  /**
+   * A directory output's progress, for the CLI to show: hashing its files, then storing them
+   * (files done of all, and their bytes; counts only grow within a phase).
+   */
+  onProgress?: (p: CommitProgress) => void;
+}
+
+export interface CommitProgress {
+  phase: 'hash' | 'cache';
+  done: number;
+  total: number;
+  bytes: number;
 }
 
 export async function commitOutputImpl(
@@ -30,7 +42,7 @@ export async function commitOutputImpl(
   const planner = new LinkPlanner(usableLinkTypes(linkTypes, store.root, absPath));
   const shown = (abs: string) => path.relative(opts.displayRoot ?? process.cwd(), abs) || abs;
   try {
-    return await commitChecked(store, hasher, absPath, planner, shown);
+    return await commitChecked(store, hasher, absPath, planner, shown, opts.onProgress);
   } catch (e) {
     // the store names the file by its absolute path; the user reads it relative to the project
     if (e instanceof ChangedWhileCachingError)
@@ -51,7 +63,11 @@ async function commitChecked(
   absPath: string,
   planner: LinkPlanner,
   shown: (abs: string) => string,
+  onProgress?: (p: CommitProgress) => void,
 ): Promise<HashInfo> {
+  const hashProgress = onProgress
+    ? (done: number, total: number, bytes: number) => onProgress({ phase: 'hash', done, total, bytes })
+    : undefined;
   // With copy, files read for hashing go straight into the store from the same bytes: one read
   // per new file, and the object is exactly what was hashed.
   const result =
@@ -59,8 +75,9 @@ async function commitChecked(
       ? await hasher.hashPath(absPath, {
           onContent: (_abs, md5, bytes) => store.addBytesSync(md5, bytes),
           readLarge: (abs) => store.ingestFile(abs),
+          ...(hashProgress ? { onProgress: hashProgress } : {}),
         })
-      : await hasher.hashPath(absPath);
+      : await hasher.hashPath(absPath, hashProgress ? { onProgress: hashProgress } : {});
   if (result === null) {
     throw new LockstepError(
       'missing-output',
@@ -76,12 +93,18 @@ async function commitChecked(
   } else {
     const entries: DirEntry[] = result.entries;
     const root = path.resolve(absPath);
+    let bytes = 0;
     for (let i = 0; i < entries.length; i++) {
-      if (i > 0 && i % BATCH === 0) await yieldToLoop();
+      if (i > 0 && i % BATCH === 0) {
+        onProgress?.({ phase: 'cache', done: i, total: entries.length, bytes });
+        await yieldToLoop();
+      }
       const e = entries[i] as DirEntry;
       const state = await store.inspect(e.md5, e.size);
       commitFile(store, planner, `${root}/${e.relpath}`, e.md5, state);
+      bytes += e.size;
     }
+    onProgress?.({ phase: 'cache', done: entries.length, total: entries.length, bytes });
     const md5 = await store.addManifest(entries);
     if (md5 !== result.info.md5) {
       // Only a stale directory record could disagree with the manifest built from the files'

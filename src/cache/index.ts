@@ -9,14 +9,14 @@ import path from 'node:path';
 import type { Hasher } from '../hash/index.js';
 import type { HashInfo } from '../hash/types.js';
 import { checkoutOutputImpl, type CheckoutOptions } from './checkout.js';
-import { commitOutputImpl, type OutputOptions } from './commit.js';
+import { type CommitProgress, commitOutputImpl, type OutputOptions } from './commit.js';
 import { LocalObjectStore } from './object-store.js';
 import { unprotectFile } from './link.js';
 import type { LinkType } from './types.js';
 export type * from './types.js';
 export { LocalObjectStore } from './object-store.js';
 export { collectGarbage, type GcResult } from './gc.js';
-export type { CheckoutOptions, OutputOptions };
+export type { CheckoutOptions, CommitProgress, OutputOptions };
 
 export function openObjectStore(cacheDir: string): LocalObjectStore {
   return new LocalObjectStore(cacheDir);

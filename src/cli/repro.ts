@@ -26,7 +26,7 @@ export async function run(targets: string[], flags: ReproFlags, cmd: Command): P
   const g = globals(cmd);
   const jobs = parseJobs(flags.jobs, 1);
   const waitMs = parseWait(flags.wait);
-  const render = flags.json ? (e: ReproEvent) => out(JSON.stringify(e)) : textRenderer(g.quiet);
+  const render = flags.json ? (e: ReproEvent) => out(JSON.stringify(e)) : await textWithProgress(g.quiet);
   const { ws, release } = await openLockedWorkspace(
     flags.dry
       ? null
@@ -49,6 +49,7 @@ export async function run(targets: string[], flags: ReproFlags, cmd: Command): P
         runCache: flags.runCache !== false,
         dry: !!flags.dry,
         ...(fetcher ? { pull: fetcher } : {}),
+        ...progressTiming(),
       },
       render,
       controller.signal,
@@ -83,6 +84,24 @@ export async function run(targets: string[], flags: ReproFlags, cmd: Command): P
     await fetcher?.close();
     await release();
   }
+}
+
+/** LOCKSTEP_PROGRESS_MS=N: progress events after N ms and every N ms (tests set 0 to see every step). */
+function progressTiming(): { progress?: { delayMs: number; intervalMs: number } } {
+  const ms = Number(process.env.LOCKSTEP_PROGRESS_MS ?? Number.NaN);
+  return Number.isFinite(ms) && ms >= 0 ? { progress: { delayMs: ms, intervalMs: ms } } : {};
+}
+
+/** Text lines, and a progress bar for long hashing and caching on a terminal (cleared before each line). */
+async function textWithProgress(quiet: boolean): Promise<(e: ReproEvent) => void> {
+  const { stageProgressView } = await import('./stage-progress.js');
+  const progress = await stageProgressView({ quiet });
+  const text = textRenderer(quiet);
+  return (e) => {
+    if (e.type === 'stage-progress') return progress.onProgress(e);
+    progress.clear();
+    text(e);
+  };
 }
 
 function textRenderer(quiet: boolean): (e: ReproEvent) => void {
@@ -131,6 +150,8 @@ function textRenderer(quiet: boolean): (e: ReproEvent) => void {
       case 'stage-skipped':
         errLine(`Stage '${e.stage}' not run: ${e.because}`);
         return;
+      case 'stage-progress':
+        return; // drawn by stage-progress.ts on a terminal only
     }
   };
 }

@@ -40,6 +40,12 @@ export interface HashHooks {
    * into the store while hashing it, so a large new file is read once and stored as hashed.
    */
   readLarge?: (absPath: string) => Promise<Md5>;
+  /**
+   * A directory's progress: files whose hash is known (from the stat cache or read) of all its files,
+   * and their bytes. Called once the cached hashes are looked up, between batches of reads, and at the
+   * end (done === total); counts only grow.
+   */
+  onProgress?: (done: number, total: number, bytes: number) => void;
 }
 
 /** Files handled between two yields to the event loop. */
@@ -148,6 +154,9 @@ export class CachingHasher {
       if (md5 === undefined) misses.push(k);
       entries[k] = { relpath: relpaths[i]!, md5: md5 ?? asMd5(''), size: stats[3 * i + 2]! };
     }
+    let bytesDone = size;
+    for (const k of misses) bytesDone -= entries[k]!.size;
+    hooks.onProgress?.(count - misses.length, count, bytesDone);
     if (misses.length === 0 && trusted) {
       const known = this.statCache.getDir(absPath, fingerprint);
       if (known !== undefined) {
@@ -172,6 +181,7 @@ export class CachingHasher {
         this.statCache.setFile(absPaths[m]!, fileStat(stats, order[k]!), md5s[m]!, readAt);
       }
       misses.length = 0;
+      hooks.onProgress?.(count, count, size);
     }
     for (let m = 0; m < misses.length; m++) {
       const k = misses[m]!;
@@ -180,12 +190,15 @@ export class CachingHasher {
       e.md5 = await this.read(abs, e.size, hooks);
       this.statCache.setFile(abs, fileStat(stats, order[k]!), e.md5, readAt);
       sinceYield += e.size + 4096;
+      bytesDone += e.size;
       if (sinceYield > BATCH_BYTES || m % BATCH === BATCH - 1) {
+        hooks.onProgress?.(count - misses.length + m + 1, count, bytesDone);
         await yieldToLoop();
         sinceYield = 0;
         readAt = Date.now();
       }
     }
+    if (misses.length > 0) hooks.onProgress?.(count, count, size);
     const md5 = asMd5(`${md5Hex(manifestJson(entries))}.dir`);
     // Only when no file was racy: otherwise an edit keeping its stat would keep this record too.
     if (trusted) this.statCache.setDir(absPath, { fingerprint, md5, size, nfiles: count, racyUntil, listing: keep });

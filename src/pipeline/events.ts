@@ -13,6 +13,16 @@ export type ReproEvent =
   | { type: 'stage-restored'; stage: string; from: 'run-cache' | 'lock'; pulled?: boolean }
   | { type: 'stage-pull-failed'; stage: string; message: string }
   | { type: 'stage-ran'; stage: string; durationMs: number }
+  /** A long step on one of the stage's paths: hashing or caching `done` of `total` files (`bytes` of them). */
+  | {
+      type: 'stage-progress';
+      stage: string;
+      path: string;
+      phase: 'hash' | 'cache';
+      done: number;
+      total: number;
+      bytes: number;
+    }
   | { type: 'stage-failed'; stage: string; message: string }
   | { type: 'stage-skipped'; stage: string; because: string };
 

@@ -16,6 +16,7 @@ import { dvcFilesStatus } from './status.js';
 import { LockWriter, lockedPath, type LockedPath, type LockedStage } from './lockfile.js';
 import { collectStaleReasons, forgetObservations, observeStage } from './observe.js';
 import { planRepro, selectStages } from './plan.js';
+import { type ProgressTiming, stageProgress } from './progress.js';
 import { runStageCommands, stageEnv } from './run-command.js';
 import { findRunCacheEntries, runCacheKey, saveRunCacheEntry } from './run-cache.js';
 import { isAuxiliary, lockedCmd, staleReasons } from './staleness.js';
@@ -31,6 +32,8 @@ export interface ReproOptions {
   dry: boolean;
   /** `repro --pull`: what a restore lacks locally is asked of a remote before the stage runs. */
   pull?: MissingFetcher;
+  /** When hashing and caching large outputs report `stage-progress` events (progress.ts). */
+  progress?: ProgressTiming;
 }
 
 /** How `repro --pull` brings what a restore lacks from a remote (src/remote implements it). */
@@ -233,7 +236,7 @@ async function runOne(
     emit({ type: 'stage-frozen', stage: name });
     return { outcome: 'frozen' };
   }
-  const observed = await observeStage(ws, stage);
+  const observed = await observeStage(ws, stage, (p) => stageProgress(emit, name, p, opts.progress));
   const reasons = staleReasons(stage, ws.lock.stages[name], observed);
   if (opts.force) reasons.unshift({ kind: 'forced' });
   if (reasons.length === 0) {
@@ -334,7 +337,10 @@ async function runOne(
     const info = !existsSync(abs)
       ? null
       : o.cache
-        ? await commitOutput(ws.store, ws.hasher, abs, ws.project.linkTypes, { displayRoot: ws.project.root })
+        ? await commitOutput(ws.store, ws.hasher, abs, ws.project.linkTypes, {
+            displayRoot: ws.project.root,
+            onProgress: stageProgress(emit, name, o.path, opts.progress),
+          })
         : ((await ws.hasher.hashPath(abs))?.info ?? null);
     if (!info) {
       if (isAuxiliary(o)) continue;

@@ -1,6 +1,7 @@
 import pLimit from 'p-limit';
 import { resolveStageParams } from '../config/index.js';
 import type { StageDef } from '../config/types.js';
+import type { CommitProgress } from '../cache/index.js';
 import type { HashInfo } from '../hash/types.js';
 import { absPath, type Workspace } from './context.js';
 import { type ObservedStage, type StaleReason, staleReasons } from './staleness.js';
@@ -17,7 +18,10 @@ export function forgetObservations(ws: Workspace): void {
   memos.get(ws)?.clear();
 }
 
-function observePath(ws: Workspace, p: string): Promise<HashInfo | null> {
+/** Reports a path's hashing progress (execute.ts turns it into `stage-progress` events). */
+export type ObserveProgress = (path: string) => (p: CommitProgress) => void;
+
+function observePath(ws: Workspace, p: string, progress?: ObserveProgress): Promise<HashInfo | null> {
   let memo = memos.get(ws);
   if (memo === undefined) {
     memo = new Map();
@@ -26,7 +30,13 @@ function observePath(ws: Workspace, p: string): Promise<HashInfo | null> {
   const abs = absPath(ws, p);
   const known = memo.get(abs);
   if (known !== undefined) return known;
-  const pending = ws.hasher.hashPath(abs, { infoOnly: true }).then((r) => r?.info ?? null);
+  const report = progress?.(p);
+  const pending = ws.hasher
+    .hashPath(abs, {
+      infoOnly: true,
+      ...(report ? { onProgress: (done, total, bytes) => report({ phase: 'hash', done, total, bytes }) } : {}),
+    })
+    .then((r) => r?.info ?? null);
   memo.set(abs, pending);
   const m = memo;
   pending.catch(() => {
@@ -39,8 +49,8 @@ function observePath(ws: Workspace, p: string): Promise<HashInfo | null> {
  * Gather what the workspace holds now for a stage: param values, dep and out hashes. Hashing goes
  * through the stat cache, so unchanged files are not read again.
  */
-export async function observeStage(ws: Workspace, stage: StageDef): Promise<ObservedStage> {
-  const hashOne = async (p: string): Promise<[string, HashInfo | null]> => [p, await observePath(ws, p)];
+export async function observeStage(ws: Workspace, stage: StageDef, progress?: ObserveProgress): Promise<ObservedStage> {
+  const hashOne = async (p: string): Promise<[string, HashInfo | null]> => [p, await observePath(ws, p, progress)];
   const [params, deps, outs] = await Promise.all([
     resolveStageParams(ws.project.root, stage, ws.params),
     Promise.all(stage.deps.map((d) => hashOne(d.path))),
