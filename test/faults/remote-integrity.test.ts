@@ -183,7 +183,7 @@ test("a stage with wdir: its lock paths meet the pipeline's push: false and cach
     ['sub/model.bin', true],
     ['sub/private.bin', false],
   ]);
-  const c = await clone(p);
+  const c = await committedClone(p);
   const fetch = await c.run(['fetch']);
   assert.equal(fetch.exitCode, 0, fetch.all);
 });
