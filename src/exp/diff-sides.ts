@@ -8,6 +8,7 @@ import { LockstepError } from '../errors.js';
 import { paramsFilesOf } from './collect.js';
 import { gitMaybe } from './git.js';
 import { listExperiments, resolveExperiment } from './records.js';
+import { cacheAccess } from './show-rows.js';
 import { readSnapshot, snapshotFiles, type Snapshot } from './snapshot.js';
 
 export interface DiffSide extends Snapshot {
@@ -44,9 +45,11 @@ export async function diffSides(
   const specs = await Promise.all([resolveSpec(root, a ?? 'HEAD'), resolveSpec(root, b ?? 'workspace')]);
   const recorded = specs.flatMap((s) => (s.kind === 'experiment' ? [s.snap] : []));
   const files = snapshotFiles(pipeline, recorded, pipeline ? paramsFilesOf(pipeline) : []);
+  const access = pipeline ? await cacheAccess(root, pipeline) : undefined;
   const side = async (s: (typeof specs)[number]): Promise<DiffSide> => {
     if (s.kind === 'experiment') return { label: s.label, kind: 'experiment', ...s.snap };
-    if (s.kind === 'commit') return { label: s.label, kind: 'commit', ...(await readSnapshot(root, s.sha, files)) };
+    if (s.kind === 'commit')
+      return { label: s.label, kind: 'commit', ...(await readSnapshot(root, s.sha, files, access)) };
     return { label: 'workspace', kind: 'workspace', ...(await readSnapshot(root, null, files)) };
   };
   return [await side(specs[0]), await side(specs[1])];

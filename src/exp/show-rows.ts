@@ -5,10 +5,12 @@
  */
 import type { Pipeline } from '../config/types.js';
 import { LockstepError } from '../errors.js';
+import { LOCK_FILES, openProject } from '../project.js';
 import { paramsFilesOf } from './collect.js';
 import { gitMaybe } from './git.js';
 import { type ListOptions, type ListedExperiment, listExperiments } from './records.js';
 import {
+  type CacheAccess,
   baselineNames,
   commitTimes,
   metricsFilesByImportance,
@@ -41,6 +43,16 @@ export async function pipelineOf(root: string): Promise<Pipeline | null> {
   }
 }
 
+export async function cacheAccess(root: string, pipeline: Pipeline): Promise<CacheAccess | undefined> {
+  try {
+    const project = await openProject(root);
+    return { cacheDir: project.cacheDir, lockName: LOCK_FILES[pipeline.file] ?? 'pipeline.lock' };
+  } catch (e) {
+    if (e instanceof LockstepError) return undefined; // a broken config: the rows show what git holds
+    throw e;
+  }
+}
+
 export async function collectShowRows(
   root: string,
   opts: ListOptions & { baselineRows?: boolean } = {},
@@ -68,8 +80,10 @@ export async function collectShowRows(
     const ws = await readSnapshot(root, null, files);
     rows.push({ kind: 'workspace', name: 'workspace', baseline: head, ...ws, overrides: [] });
   }
+  // git-ignored metrics of a baseline (the usual case for a stage's metrics) come from the cache via its lock
+  const access = pipeline ? await cacheAccess(root, pipeline) : undefined;
   for (const b of baselines) {
-    const snap = await readSnapshot(root, b, files);
+    const snap = await readSnapshot(root, b, files, access);
     const row: ShowRecord = { kind: 'baseline', name: names.get(b) ?? b.slice(0, 7), baseline: b, sha: b, ...snap };
     const created = times.get(b);
     if (created) row.created = created;

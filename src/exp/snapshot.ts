@@ -5,7 +5,10 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
+import { LocalObjectStore } from '../cache/object-store.js';
 import type { Pipeline } from '../config/types.js';
+import { asMd5 } from '../hash/types.js';
 import { catFileBatch, git } from './git.js';
 import { flattenParams, parseParamsText } from './params-edit.js';
 
@@ -89,8 +92,68 @@ async function expandFolders(root: string, files: string[]): Promise<string[]> {
   return out;
 }
 
-/** Read a snapshot of the working tree (`rev` null) or of a commit. Missing files are left out. */
-export async function readSnapshot(root: string, rev: string | null, files: SnapshotFiles): Promise<Snapshot> {
+/** Where a commit's outputs live when git does not hold them: the cache, found through the commit's lock file. */
+export interface CacheAccess {
+  cacheDir: string;
+  /** The lock file's name at the root (pipeline.lock or dvc.lock). */
+  lockName: string;
+}
+
+const safeRelative = (p: string) =>
+  !!p && !path.posix.isAbsolute(p) && !p.split('/').some((s) => s === '..' || s === '');
+
+/**
+ * Files a commit's lock records as outputs (metrics written by a stage, git-ignored), read from the cache:
+ * a file output's object, or a folder output's entry. What the cache lacks is left out.
+ */
+async function readThroughLock(
+  root: string,
+  rev: string,
+  files: string[],
+  access: CacheAccess,
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const [blob] = await catFileBatch(root, [`${rev}:./${access.lockName}`]);
+  if (!blob || blob.type !== 'blob') return out;
+  let lock: { stages?: Record<string, { outs?: Array<{ path?: unknown; md5?: unknown }> }> } | null;
+  try {
+    lock = YAML.parse(blob.content.toString('utf8'));
+  } catch {
+    return out;
+  }
+  const outs = Object.values(lock?.stages ?? {})
+    .flatMap((s) => s?.outs ?? [])
+    .filter((o): o is { path: string; md5: string } => typeof o?.path === 'string' && typeof o.md5 === 'string')
+    .filter((o) => safeRelative(o.path) && /^[0-9a-f]{32}(\.dir)?$/.test(o.md5));
+  const store = new LocalObjectStore(access.cacheDir);
+  const readObject = (md5: string) => fs.readFile(store.objectPath(asMd5(md5)), 'utf8').catch(() => null);
+  for (const f of files) {
+    const file = outs.find((o) => o.path === f && !o.md5.endsWith('.dir'));
+    let text: string | null = null;
+    if (file) text = await readObject(file.md5);
+    else {
+      const dir = outs.find((o) => o.md5.endsWith('.dir') && f.startsWith(`${o.path}/`));
+      if (dir) {
+        const entries = await store.readManifest(asMd5(dir.md5)).catch(() => []);
+        const entry = entries.find((e) => e.relpath === f.slice(dir.path.length + 1));
+        if (entry) text = await readObject(entry.md5);
+      }
+    }
+    if (text !== null) out.set(f, text);
+  }
+  return out;
+}
+
+/**
+ * Read a snapshot of the working tree (`rev` null) or of a commit. Missing files are left out; with `access`,
+ * a commit's metrics files that git does not hold are read from the cache through its lock file.
+ */
+export async function readSnapshot(
+  root: string,
+  rev: string | null,
+  files: SnapshotFiles,
+  access?: CacheAccess,
+): Promise<Snapshot> {
   const snap: Snapshot = { params: {}, metrics: {} };
   const read = async (list: string[]): Promise<Map<string, string>> => {
     const texts = new Map<string, string>();
@@ -113,7 +176,16 @@ export async function readSnapshot(root: string, rev: string | null, files: Snap
   };
   for (const [f, text] of await read(files.params)) snap.params[f] = flat(f, text);
   const metricsFiles = rev === null ? await expandFolders(root, files.metrics) : files.metrics;
-  for (const [f, text] of await read(metricsFiles.filter((f) => METRICS_EXT.test(f)))) snap.metrics[f] = flat(f, text);
+  const wanted = metricsFiles.filter((f) => METRICS_EXT.test(f));
+  const texts = await read(wanted);
+  if (rev !== null && access) {
+    const rest = wanted.filter((f) => !texts.has(f));
+    if (rest.length) for (const [f, text] of await readThroughLock(root, rev, rest, access)) texts.set(f, text);
+  }
+  for (const f of wanted) {
+    const text = texts.get(f);
+    if (text !== undefined) snap.metrics[f] = flat(f, text);
+  }
   return snap;
 }
 

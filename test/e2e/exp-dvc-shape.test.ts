@@ -145,4 +145,31 @@ test('exp run checks .dvc-tracked data out into its workspace; exp show has DVC 
     bad.stderr.trim(),
     "lockstep: 'nosuch' is neither an experiment nor a git revision. Name an experiment (lockstep exp list), a commit, branch or tag, or `workspace`.",
   );
+
+  // a baseline's git-ignored metrics are read through its lock file from the cache (not from the working tree)
+  assert.equal((await p.run(['repro'])).exitCode, 0);
+  await p.git('add', '-A');
+  await p.git('commit', '-qm', 'ran the pipeline');
+  assert.equal((await p.git('ls-files', 'eval', 'train')).trim(), '', 'the metrics are not in git');
+  await fs.rm(path.join(p.dir, 'eval'), { recursive: true });
+  await fs.rm(path.join(p.dir, 'train'), { recursive: true });
+  const after = JSON.parse((await p.run(['exp', 'show', '--json'])).stdout) as Row[];
+  assert.deepEqual(
+    after.map((r) => [r.type, r.name, r.metrics]),
+    [
+      ['workspace', 'workspace', {}],
+      [
+        'baseline',
+        'main',
+        { 'eval/metrics.json': { accuracy: 0.53, avg_prec: 0.9 }, 'train/metrics.json': { accuracy: 0.5, loss: 1 } },
+      ],
+    ],
+  );
+  const vsHead = JSON.parse((await p.run(['exp', 'diff', 'HEAD', 'e7', '--json'])).stdout) as Array<
+    Record<string, unknown>
+  >;
+  assert.deepEqual(
+    vsHead.find((r) => r.file === 'eval/metrics.json' && r.key === 'accuracy'),
+    { kind: 'metric', file: 'eval/metrics.json', key: 'accuracy', a: 0.53, b: 0.73, change: 0.19999999999999996 },
+  );
 });
