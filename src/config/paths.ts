@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { formatPos, type Problems } from './diagnostics.js';
-import { type ControlPaths, controlPathClash, isInsideRel, RealPaths } from '../util/safe-path.js';
+import { type ControlPaths, controlPathClash, isInsideRel, RealPaths, showPath } from '../util/safe-path.js';
 import type { Span } from './source.js';
 import type { SourcePos, StageDef } from './types.js';
 
@@ -71,6 +71,11 @@ export function checkRealPaths(
   const escaped = new Set<StageDef>();
   for (const ref of refs) {
     if (escaped.has(ref.stage)) continue;
+    const long = tooLong(root, ref.path);
+    if (long) {
+      problems.add('config', `stage '${ref.stage.name}': ${ref.role} ${showPath(ref.path)} ${long}`, ref.span);
+      continue;
+    }
     const r = real.resolve(ref.path, ref.role !== 'output');
     const label = `stage '${ref.stage.name}': ${ref.role} '${ref.path}'`;
     if (!r.inside) {
@@ -89,6 +94,20 @@ export function checkRealPaths(
       problems.add('control-path', `${label} ${clash}${through}`, ref.span);
     }
   }
+}
+
+/** Linux's limits: a name of 255 bytes, a path of 4095 bytes (PATH_MAX with its NUL). */
+const NAME_MAX = 255;
+const PATH_MAX = 4095;
+
+/** Why no file system could hold `rel` under `root` (ENAMETOOLONG), or undefined. */
+function tooLong(root: string, rel: string): string | undefined {
+  const name = rel.split('/').find((part) => Buffer.byteLength(part) > NAME_MAX);
+  if (name !== undefined)
+    return `has a name of ${Buffer.byteLength(name)} bytes: the file system takes at most ${NAME_MAX}`;
+  const bytes = Buffer.byteLength(path.join(root, rel));
+  if (bytes > PATH_MAX) return `is ${bytes} bytes long in the project: the file system takes at most ${PATH_MAX}`;
+  return undefined;
 }
 
 /** Two stages owning one output, or one output inside another: DVC's overlapping outputs. */
