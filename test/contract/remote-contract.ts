@@ -188,10 +188,11 @@ export function remoteContract(label: string, start: () => Promise<RemoteFixture
       const r = await open();
       const blobs = Array.from({ length: 200 }, () => randomBytes(3 * 1024));
       const files = await Promise.all(blobs.map(local));
+      // with push's retry of transient faults: a loaded test server may close a kept-alive socket (seen at load 34)
       await forEachConcurrent(
         blobs.map((b, i) => [b, files[i]!] as const),
         32,
-        ([b, f]) => r.upload(f, keyOf(b)),
+        ([b, f]) => withRetry(() => r.upload(f, keyOf(b))),
       );
       const exists = await Promise.all(blobs.map((b) => r.exists(keyOf(b))));
       assert.ok(exists.every(Boolean));
