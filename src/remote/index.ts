@@ -138,6 +138,8 @@ export async function push(project: Project, opts: SyncOptions = {}): Promise<Sy
   for (const [name, group] of groups) {
     remotes.push(
       await withRemote(project, name, opts, 'push', async (remote, jobs) => {
+        // beside the uploads (it never fails, and keeps this push's own temps: their writer is alive)
+        const sweep = removeStaleTemps(remote);
         const res = await pushObjectsTo(
           store,
           remote,
@@ -155,7 +157,7 @@ export async function push(project: Project, opts: SyncOptions = {}): Promise<Sy
           display: remote.display,
           incompleteOutputs: await incomplete(store, group, res.missing),
           runCache,
-          staleTemps: await removeStaleTemps(remote),
+          staleTemps: await sweep,
         };
       }),
     );
@@ -236,9 +238,10 @@ export async function pushObjects(
 ): Promise<TransferResult> {
   const store = await openStore(project);
   return withRemote(project, opts.remote, opts, 'push', async (remote, jobs) => {
+    const sweep = removeStaleTemps(remote);
     const res = await pushObjectsTo(store, remote, hashes, { jobs, onEvent: opts.onEvent });
     if (opts.runCache) await pushRunCache(project.cacheDir, remote, { jobs });
-    await removeStaleTemps(remote);
+    await sweep;
     return res;
   });
 }

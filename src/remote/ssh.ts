@@ -248,12 +248,22 @@ export class SshRemote implements Remote {
     }
   }
 
-  async *listTemps(dirKey = ''): AsyncIterable<RemoteTemp> {
-    const entries = dirKey ? await this.readdir(dirKey) : UPLOAD_FOLDERS.map((name) => ({ name, dir: true }));
-    for (const ent of entries) {
-      const key = dirKey ? `${dirKey}/${ent.name}` : ent.name;
-      if (ent.dir && !ent.name.startsWith('.')) yield* this.listTemps(key);
-      else if ('file' in ent && ent.file && isOwnTempName(ent.name)) yield { key, mtimeMs: ent.mtimeMs };
+  async *listTemps(): AsyncIterable<RemoteTemp> {
+    // breadth first, 16 folders at a time: one round trip per folder, as in walk
+    let level: string[] = [...UPLOAD_FOLDERS];
+    while (level.length > 0) {
+      const next: string[] = [];
+      for (let i = 0; i < level.length; i += 16) {
+        const lists = await Promise.all(level.slice(i, i + 16).map(async (d) => ({ d, list: await this.readdir(d) })));
+        for (const { d, list } of lists) {
+          for (const ent of list) {
+            const key = `${d}/${ent.name}`;
+            if (ent.dir && !ent.name.startsWith('.')) next.push(key);
+            else if (ent.file && isOwnTempName(ent.name)) yield { key, mtimeMs: ent.mtimeMs };
+          }
+        }
+      }
+      level = next;
     }
   }
 
