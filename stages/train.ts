@@ -91,7 +91,7 @@ async function main(): Promise<void> {
 
   // TensorFlow.js loads only once params and data have passed their checks: bad input fails fast.
   const tf = await import('@tensorflow/tfjs-core');
-  const { backendLine, describeBackend, initBackend } = await import('./lib/tf/backend.js');
+  const { backendIdentity, backendLine, describeBackend, initBackend } = await import('./lib/tf/backend.js');
   const { buildModel } = await import('./lib/tf/models.js');
   const { saveModelDir } = await import('./lib/tf/model-io.js');
   const { channelStats, normalizationTable } = await import('./lib/tf/augment.js');
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
 
   const model = buildModel(p.model, { ...shape, classes }, p.seed);
   const optimizer = p.optimizer === 'sgd' ? tf.train.momentum(p.lr, p.momentum, true) : tf.train.adam(p.lr);
-  const start = await resumeOrStart(p, meta, backend.name, train, val, model, optimizer);
+  const start = await resumeOrStart(p, meta, backendIdentity(backend), train, val, model, optimizer);
 
   const result = await trainLoop({
     params: p,

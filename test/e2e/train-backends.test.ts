@@ -118,6 +118,8 @@ test('backend auto takes tfjs-node when it loads, else says in one calm line why
   assert.equal(r.stderr, '', 'libtensorflow or a fallback wrote to stderr');
   const lines = r.stdout.split('\n').filter((l) => l.startsWith('backend'));
   assert.equal(lines.length, 1, r.stdout);
-  if (BACKENDS.includes('node')) assert.equal(lines[0], 'backend: node');
+  // tfjs-node runs libtensorflow's oneDNN kernels unless TF_ENABLE_ONEDNN_OPTS turns them off.
+  const oneDnn = ['1', 'true'].includes((process.env.TF_ENABLE_ONEDNN_OPTS ?? '1').toLowerCase());
+  if (BACKENDS.includes('node')) assert.equal(lines[0], oneDnn ? 'backend: node (oneDNN)' : 'backend: node');
   else assert.match(lines[0]!, /^backend: wasm \(simd, \d+ threads?\); tfjs-node is not installed$/);
 });

@@ -18,7 +18,7 @@ import { readMeta, readSplit } from '../../stages/lib/ml/prepared.js';
 import { StageError } from '../../stages/lib/common/stage.js';
 import { ParamsFile } from '../../stages/lib/common/params.js';
 import { afterEpoch, oneCycleLr } from '../../stages/lib/ml/schedule.js';
-import { backendLine } from '../../stages/lib/tf/backend.js';
+import { backendIdentity, backendLine } from '../../stages/lib/tf/backend.js';
 import { writeFixture } from '../helpers/prepared-fixture.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -280,7 +280,18 @@ test('mirrorImages flips every row of every image left to right, channels kept t
 test('backendLine: what runs and why auto skipped a faster backend, in one line', () => {
   assert.equal(backendLine({ name: 'node', tfBackend: 'tensorflow', notes: [] }), 'backend: node');
   assert.equal(
+    backendLine({ name: 'node', tfBackend: 'tensorflow', onednn: true, notes: [] }),
+    'backend: node (oneDNN)',
+  );
+  assert.equal(
     backendLine({ name: 'wasm', tfBackend: 'wasm', simd: true, threads: 2, notes: ['tfjs-node is not installed'] }),
     'backend: wasm (simd, 2 threads); tfjs-node is not installed',
   );
+});
+
+test('backendIdentity: oneDNN on tfjs-node changes the numbers, so a checkpoint fingerprint tells them apart', () => {
+  assert.equal(backendIdentity({ name: 'node', tfBackend: 'tensorflow', onednn: true, notes: [] }), 'node+onednn');
+  assert.equal(backendIdentity({ name: 'node', tfBackend: 'tensorflow', onednn: false, notes: [] }), 'node');
+  // wasm's thread count does not change its results, so it is not part of the identity
+  assert.equal(backendIdentity({ name: 'wasm', tfBackend: 'wasm', simd: true, threads: 2, notes: [] }), 'wasm');
 });

@@ -16,6 +16,7 @@ import { startWasmBackend } from './kernels/wasm-threads.js';
 import { prepareSimdKernels } from './kernels/simd.js';
 import { asWasm } from './kernels/wasm-heap.js';
 import { registerFastCpuKernels } from './cpu-kernels.js';
+import { registerNodeTrainingKernels } from './node-kernels.js';
 
 export type Purpose = 'train' | 'infer';
 
@@ -26,6 +27,8 @@ export interface BackendInfo {
   tfBackend: string;
   simd?: boolean;
   threads?: number;
+  /** tfjs-node: whether libtensorflow runs its oneDNN kernels (TF_ENABLE_ONEDNN_OPTS); they change the last bits. */
+  onednn?: boolean;
   /** Why auto did not take a faster backend (one line each). */
   notes: string[];
 }
@@ -45,6 +48,11 @@ function restoreIsNullOrUndefined(): void {
 async function tryNode(): Promise<{ reason: string; installed: boolean } | undefined> {
   // libtensorflow logs INFO lines (CPU features) on stderr when it loads; warnings and errors still show.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
+  // libtensorflow 2.10 runs convolutions, their gradients and batch norm through oneDNN only where it is
+  // on, and by default it is on only for CPUs with AVX-512 VNNI/BF16 or AMX. On an AVX2 CPU it cuts a
+  // training step's CPU time by a third (bench/train-compare.ts); results stay deterministic per machine.
+  // TF_ENABLE_ONEDNN_OPTS=0 turns it off (and is part of the checkpoint fingerprint through `onednn`).
+  process.env.TF_ENABLE_ONEDNN_OPTS ??= '1';
   restoreIsNullOrUndefined();
   try {
     // A variable specifier keeps TypeScript from requiring the optional package's types.
@@ -58,12 +66,19 @@ async function tryNode(): Promise<{ reason: string; installed: boolean } | undef
   // tfjs-node registers its backend with the tfjs-core it was installed with; a second copy of
   // tfjs-core (a version mismatch) would not know it.
   try {
-    if (await tf.setBackend('tensorflow')) return undefined;
+    if (await tf.setBackend('tensorflow')) {
+      registerNodeTrainingKernels();
+      return undefined;
+    }
   } catch {
     // falls through
   }
   return { reason: 'its tensorflow backend is not registered with this tfjs-core (versions differ?)', installed: true };
 }
+
+/** What libtensorflow reads: TF_ENABLE_ONEDNN_OPTS as a boolean (tryNode defaults it to on). */
+const oneDnnOn = (env: NodeJS.ProcessEnv = process.env) =>
+  ['1', 'true'].includes((env.TF_ENABLE_ONEDNN_OPTS ?? '').toLowerCase());
 
 /**
  * How many threads wasm may use: LOCKSTEP_WASM_THREADS when set, else this machine's cores shared
@@ -129,7 +144,7 @@ export async function initBackend(requested: BackendName, purpose: Purpose, para
   const notes: string[] = [];
   if (requested === 'node' || requested === 'auto') {
     const failed = await tryNode();
-    if (!failed) return { name: 'node', tfBackend: tf.getBackend(), notes };
+    if (!failed) return { name: 'node', tfBackend: tf.getBackend(), onednn: oneDnnOn(), notes };
     if (requested === 'node')
       throw new StageError(
         `${param}: node: @tensorflow/tfjs-node is not usable (${failed.reason})`,
@@ -153,8 +168,14 @@ export function backendLine(info: BackendInfo): string {
   return [`backend: ${describeBackend(info)}`, ...info.notes].join('; ');
 }
 
+/** What shapes a backend's numbers (for checkpoint fingerprints): the backend, and oneDNN on tfjs-node. */
+export function backendIdentity(info: BackendInfo): string {
+  return info.onednn ? `${info.name}+onednn` : info.name;
+}
+
 export function describeBackend(info: BackendInfo): string {
   const extras: string[] = [];
+  if (info.onednn) extras.push('oneDNN');
   if (info.simd !== undefined) extras.push(info.simd ? 'simd' : 'no simd');
   if (info.threads !== undefined) extras.push(`${info.threads} thread${info.threads === 1 ? '' : 's'}`);
   return `${info.name}${extras.length ? ` (${extras.join(', ')})` : ''}`;

@@ -9,9 +9,11 @@
  *
  * Same semantics as tf.layers.batchNormalization (Keras): batch statistics while training (the
  * biased variance), moving averages `moving = momentum·moving + (1-momentum)·batch` for inference.
+ * On tfjs-node the same thing runs as TensorFlow's FusedBatchNormV3 and its gradient (node-kernels.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { hasNodeBatchNorm, nodeBatchNormTrain } from './node-kernels.js';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
 
@@ -63,6 +65,13 @@ export class BatchNorm extends tfl.layers.Layer {
     if (kwargs.training !== true) {
       return tf.batchNorm(x, this.movingMean.read(), this.movingVariance.read(), beta, gamma, this.epsilon);
     }
+    if (hasNodeBatchNorm()) {
+      const channels = x.shape[x.shape.length - 1]!;
+      const x4 = x.rank === 4 ? (x as tf.Tensor4D) : tf.reshape(x, [-1, 1, 1, channels]);
+      const out = nodeBatchNormTrain(x4 as tf.Tensor4D, gamma as tf.Tensor1D, beta as tf.Tensor1D, this.epsilon);
+      this.updateMovingAverages(out.mean, out.variance);
+      return x.rank === 4 ? out.y : tf.reshape(out.y, x.shape);
+    }
     const axes = x.shape.slice(0, -1).map((_, i) => i);
     const n = x.size / x.shape[x.shape.length - 1]!;
     // the batch statistics, kept out of the forward pass for the moving averages
@@ -91,16 +100,19 @@ export class BatchNorm extends tfl.layers.Layer {
     }) as unknown as Parameters<typeof tf.customGrad>[0]);
     const y = normalize(x, gamma, beta);
     const { mean, variance } = stats;
-    if (mean !== undefined && variance !== undefined) {
-      tf.tidy(() => {
-        this.movingMean.write(tf.add(tf.mul(this.movingMean.read(), this.momentum), tf.mul(mean, 1 - this.momentum)));
-        this.movingVariance.write(
-          tf.add(tf.mul(this.movingVariance.read(), this.momentum), tf.mul(variance, 1 - this.momentum)),
-        );
-      });
-      tf.dispose([mean, variance]);
-    }
+    if (mean !== undefined && variance !== undefined) this.updateMovingAverages(mean, variance);
     return y;
+  }
+
+  /** Folds a batch's statistics into the moving averages, then disposes them. */
+  private updateMovingAverages(mean: tf.Tensor, variance: tf.Tensor): void {
+    tf.tidy(() => {
+      this.movingMean.write(tf.add(tf.mul(this.movingMean.read(), this.momentum), tf.mul(mean, 1 - this.momentum)));
+      this.movingVariance.write(
+        tf.add(tf.mul(this.movingVariance.read(), this.momentum), tf.mul(variance, 1 - this.momentum)),
+      );
+    });
+    tf.dispose([mean, variance]);
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -1,0 +1,112 @@
+/**
+ * tfjs-node's training kernels (stages/lib/tf/node-kernels.ts) against what they replace: ReLU's gradient
+ * through TensorFlow's ReluGrad gives the bits of tfjs' `dy · step(x)`; the BatchNorm layer's fused path
+ * (FusedBatchNormV3 and its gradient) gives the closed form's outputs, gradients and batch statistics.
+ * Skipped where tfjs-node is not installed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { availableBackends } from '../helpers/backends.js';
+import { initBackend } from '../../stages/lib/tf/backend.js';
+import { hasNodeBatchNorm } from '../../stages/lib/tf/node-kernels.js';
+import { BatchNorm } from '../../stages/lib/tf/batch-norm-layer.js';
+import { Mulberry32 } from '../../stages/lib/common/prng.js';
+
+const skip = (await availableBackends()).includes('node') ? false : 'tfjs-node is not installed';
+
+/** Values in [-2, 2) with exact zeros sprinkled in (ReLU's kink). */
+function values(n: number, seed: number): Float32Array {
+  const rng = new Mulberry32(seed);
+  return Float32Array.from({ length: n }, (_, i) => (i % 7 === 0 ? 0 : rng.next() * 4 - 2));
+}
+
+function assertClose(got: tf.Tensor, want: tf.Tensor, tol: number, what: string): void {
+  const g = got.dataSync();
+  const w = want.dataSync();
+  assert.deepEqual(got.shape, want.shape, what);
+  let worst = 0;
+  for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(g[i]! - w[i]!) / Math.max(1, Math.abs(w[i]!)));
+  assert.ok(worst < tol, `${what}: off by up to ${worst}`);
+}
+
+test('node: ReLU gradient through ReluGrad has the bits of dy * step(x)', { skip }, async () => {
+  await initBackend('node', 'train', 'test');
+  const x = tf.tensor4d(values(2 * 5 * 5 * 3, 1), [2, 5, 5, 3]);
+  const dy = tf.tensor4d(values(2 * 5 * 5 * 3, 2), [2, 5, 5, 3]);
+  let got: tf.Tensor | undefined;
+  const profile = await tf.profile(() => {
+    got = tf.keep(tf.grads((a: tf.Tensor) => tf.relu(a))([x], dy)[0]!);
+  });
+  assert.ok(profile.kernelNames.includes('LockstepNodeReluGrad'), profile.kernelNames.join(' '));
+  assert.ok(!profile.kernelNames.includes('Step'), profile.kernelNames.join(' '));
+  const want = tf.mul(dy, tf.cast(tf.step(x), 'float32'));
+  assert.deepEqual(Buffer.from(got!.dataSync().buffer), Buffer.from(want.dataSync().buffer));
+});
+
+/** The closed form of batch normalisation, differentiated by tfjs' tape. */
+function referenceBatchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
+  const axes = x.shape.slice(0, -1).map((_, i) => i);
+  const { mean, variance } = tf.moments(x, axes);
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, epsilon))), gamma), beta);
+}
+
+for (const shape of [
+  [4, 6, 6, 5],
+  [16, 7],
+]) {
+  test(`node: BatchNorm's fused path matches the closed form on a ${shape.length}-D input`, { skip }, async () => {
+    await initBackend('node', 'train', 'test');
+    assert.ok(hasNodeBatchNorm());
+    const channels = shape.at(-1)!;
+    const size = shape.reduce((a, b) => a * b, 1);
+    const x = tf.tensor(values(size, 3), shape);
+    const dy = tf.tensor(values(size, 4), shape);
+    const layer = new BatchNorm({ momentum: 0.9, epsilon: 1e-3 });
+    layer.build(shape);
+    const [gamma, beta, movingMean, movingVariance] = layer.weights;
+    gamma!.write(tf.tensor1d(values(channels, 5)));
+    beta!.write(tf.tensor1d(values(channels, 6)));
+    const g = gamma!.read() as unknown as tf.Variable;
+    const b = beta!.read() as unknown as tf.Variable;
+    const xv = tf.variable(x);
+
+    const y = layer.apply(x, { training: true }) as tf.Tensor;
+    assertClose(y, referenceBatchNorm(x, g, b, 1e-3), 1e-5, 'output');
+    const loss = (f: () => tf.Tensor) => () => tf.sum(tf.mul(f(), dy)) as tf.Scalar;
+    const fused = tf.variableGrads(
+      loss(() => layer.apply(xv, { training: true }) as tf.Tensor),
+      [xv, g, b],
+    ).grads;
+    const ref = tf.variableGrads(
+      loss(() => referenceBatchNorm(xv, g, b, 1e-3)),
+      [xv, g, b],
+    ).grads;
+    for (const [v, what] of [
+      [xv, 'dx'],
+      [g, 'dgamma'],
+      [b, 'dbeta'],
+    ] as const)
+      assertClose(fused[v.name]!, ref[v.name]!, 1e-4, what);
+
+    // No tensor outlives a training step (the batch statistics are disposed once folded in).
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      tf.variableGrads(
+        loss(() => layer.apply(xv, { training: true }) as tf.Tensor),
+        [xv, g, b],
+      );
+    });
+    assert.equal(tf.memory().numTensors, before);
+
+    // Three training calls: the moving averages took the batch mean and the biased variance three times.
+    const { mean, variance } = tf.moments(
+      x,
+      shape.slice(0, -1).map((_, i) => i),
+    );
+    const after = (start: number, batch: tf.Tensor) =>
+      [0, 1, 2].reduce((m: tf.Tensor | number, _) => tf.add(tf.mul(m, 0.9), tf.mul(batch, 0.1)), start) as tf.Tensor;
+    assertClose(movingMean!.read(), after(0, mean), 1e-5, 'moving mean');
+    assertClose(movingVariance!.read(), after(1, variance), 1e-5, 'moving variance');
+  });
+}
