@@ -8,7 +8,7 @@ import { LockstepError } from '../errors.js';
 import { LOCK_FILES, openProject } from '../project.js';
 import { paramsFilesOf } from './collect.js';
 import { gitMaybe } from './git.js';
-import { type ListOptions, type ListedExperiment, listExperiments } from './records.js';
+import { type ListOptions, type ListedExperiment, listExperiments, resolveRevs } from './records.js';
 import {
   type CacheAccess,
   baselineNames,
@@ -66,10 +66,7 @@ export async function collectShowRows(
   // the baselines asked for (even without experiments), else those with experiments; HEAD's first
   let baselines: string[];
   if (opts.allCommits) baselines = [...new Set(experiments.map((e) => e.baseline))];
-  else {
-    const { resolveRevs } = await import('./records.js');
-    baselines = await resolveRevs(root, opts.revs?.length ? opts.revs : ['HEAD']);
-  }
+  else baselines = await resolveRevs(root, opts.revs?.length ? opts.revs : ['HEAD']);
   if (head && (opts.allCommits || !opts.revs?.length) && !baselines.includes(head)) baselines.unshift(head);
   if (head) baselines = [...baselines.filter((b) => b === head), ...baselines.filter((b) => b !== head)];
   baselines = [...new Set(baselines)];
