@@ -200,7 +200,11 @@ async function runExperimentJob(
         times.start = Date.now();
         void ctx.progress(`running ${e.name}`);
       }
-      if (e.type === 'progress') times.firstStage ??= Date.now();
+      if (e.type === 'progress') {
+        times.firstStage ??= Date.now();
+        // what exp show and exp queue list show for a running job: the stage, and the epoch when training
+        void ctx.progress(`${e.stage}${e.epoch && e.epochs ? ` epoch ${e.epoch}/${e.epochs}` : ''}`);
+      }
       if (e.type === 'done') {
         times.end = Date.now();
         void ctx.log(`${e.result.name}: ${e.result.state}${e.result.error ? `\n${e.result.error}` : ''}`);

@@ -21,6 +21,7 @@ interface QueuedJob {
   spec: { name: string; kind?: string };
   state: string;
   worker?: string;
+  progress?: string;
   attempts: number;
   outcome?: string;
 }
@@ -132,10 +133,13 @@ test('a sweep on BullMQ/Redis across two worker clones: shared stage once, kill 
   const a = startWorker(wA, 'worker-a');
 
   // worker-a takes the warm-up, then sweep-1 (seed 7), which holds: kill it with -9 mid-job.
+  // its progress names the stage it runs (what exp show and exp queue list show)
   await waitFor(
     async () =>
-      (await list()).find((j) => j.spec.name === 'sweep-1' && j.state === 'active' && j.worker === 'worker-a'),
-    { what: 'worker-a running sweep-1', timeoutMs: 120_000, everyMs: 200 },
+      (await list()).find(
+        (j) => j.spec.name === 'sweep-1' && j.state === 'active' && j.worker === 'worker-a' && j.progress === 'train',
+      ),
+    { what: 'worker-a running sweep-1 in its train stage', timeoutMs: 120_000, everyMs: 200 },
   );
   assert.equal(a.exitCode, null, `worker-a stopped by itself:\n${logs.join('')}`);
   const exited = new Promise((r) => a.once('exit', r));
