@@ -11,6 +11,7 @@ import { readTrackedOutputs, selectOutputs, type TrackedOutput } from './objects
 import { defaultJobs, openRemote, remoteKindOf, resolveRemote } from './open.js';
 import { fetchRunCache, pushRunCache, runCacheKeyPrefix } from './runcache.js';
 import { removeStaleTemps, type TempSweep } from './stale-temps.js';
+import { openSweepGate } from './sweep-gate.js';
 import {
   fetchObjectsFrom,
   pushObjectsTo,
@@ -103,6 +104,25 @@ async function withRemote<T>(
   }
 }
 
+/**
+ * Run a push with the sweep of abandoned temps beside its uploads, when the gate says one is due
+ * (sweep-gate.ts). The sweep never fails the push, and keeps this push's own temps: their writer is alive.
+ */
+async function withSweep<T>(
+  project: Project,
+  remote: Remote,
+  fn: (sweep: Promise<TempSweep>) => Promise<T>,
+): Promise<T> {
+  const gate = await openSweepGate(project.cacheDir, remote.display);
+  const sweep = gate.needed ? removeStaleTemps(remote) : Promise.resolve<TempSweep>({ removed: [] });
+  try {
+    return await fn(sweep);
+  } finally {
+    const s = await sweep;
+    await gate.done(gate.needed && !s.error);
+  }
+}
+
 /** The outputs (`stage:path`) with a missing object: the output's own, or a file of its directory. */
 async function incomplete(
   store: LocalObjects,
@@ -137,29 +157,29 @@ export async function push(project: Project, opts: SyncOptions = {}): Promise<Sy
   let runCacheDone = false;
   for (const [name, group] of groups) {
     remotes.push(
-      await withRemote(project, name, opts, 'push', async (remote, jobs) => {
-        // beside the uploads (it never fails, and keeps this push's own temps: their writer is alive)
-        const sweep = removeStaleTemps(remote);
-        const res = await pushObjectsTo(
-          store,
-          remote,
-          group.map((o) => o.md5),
-          { jobs, onEvent: opts.onEvent },
-        );
-        const runCache =
-          opts.runCache && name === opts.remote && !runCacheDone
-            ? await pushRunCache(project.cacheDir, remote, { jobs })
-            : undefined;
-        if (runCache) runCacheDone = true;
-        return {
-          ...res,
-          name: remote.name,
-          display: remote.display,
-          incompleteOutputs: await incomplete(store, group, res.missing),
-          runCache,
-          staleTemps: await sweep,
-        };
-      }),
+      await withRemote(project, name, opts, 'push', async (remote, jobs) =>
+        withSweep(project, remote, async (sweep) => {
+          const res = await pushObjectsTo(
+            store,
+            remote,
+            group.map((o) => o.md5),
+            { jobs, onEvent: opts.onEvent },
+          );
+          const runCache =
+            opts.runCache && name === opts.remote && !runCacheDone
+              ? await pushRunCache(project.cacheDir, remote, { jobs })
+              : undefined;
+          if (runCache) runCacheDone = true;
+          return {
+            ...res,
+            name: remote.name,
+            display: remote.display,
+            incompleteOutputs: await incomplete(store, group, res.missing),
+            runCache,
+            staleTemps: await sweep,
+          };
+        }),
+      ),
     );
   }
   if (opts.runCache && !runCacheDone) {
@@ -238,11 +258,11 @@ export async function pushObjects(
 ): Promise<TransferResult> {
   const store = await openStore(project);
   return withRemote(project, opts.remote, opts, 'push', async (remote, jobs) => {
-    const sweep = removeStaleTemps(remote);
-    const res = await pushObjectsTo(store, remote, hashes, { jobs, onEvent: opts.onEvent });
-    if (opts.runCache) await pushRunCache(project.cacheDir, remote, { jobs });
-    await sweep;
-    return res;
+    return withSweep(project, remote, async () => {
+      const res = await pushObjectsTo(store, remote, hashes, { jobs, onEvent: opts.onEvent });
+      if (opts.runCache) await pushRunCache(project.cacheDir, remote, { jobs });
+      return res;
+    });
   });
 }
 
