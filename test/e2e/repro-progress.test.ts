@@ -57,12 +57,12 @@ test('repro --json: stage-progress events for hashing and caching a 1,200-file o
   assert.ok(at('stage-start') < events.indexOf(progress[0]!) && events.indexOf(progress.at(-1)!) < at('stage-ran'));
 });
 
-test('repro to a pipe (not a terminal): no progress lines, no carriage returns or escape codes', async () => {
+test('repro to a pipe (not a terminal): no bar, no carriage returns or escape codes; stdout unchanged', async () => {
   const p = await tempProject({ 'pipeline.yaml': PIPELINE, '.gitignore': '.cache/\n' });
   const r = await p.run(['repro'], { env: { LOCKSTEP_PROGRESS_MS: '0' } });
   assert.equal(r.exitCode, 0, r.all);
   assert.ok(!r.all.includes('\r') && !r.all.includes('\u001b'), JSON.stringify(r.all));
-  assert.doesNotMatch(r.all, /hashing|caching/);
+  assert.doesNotMatch(r.stdout, /hashing|caching/);
   assert.deepEqual(r.stdout.split('\n'), [
     "Running stage 'many' (never run (no lock entry)):",
     `> mkdir -p out && seq 1 ${FILES} | (cd out && split -l 1 -a 4 - f)`,
@@ -70,7 +70,9 @@ test('repro to a pipe (not a terminal): no progress lines, no carriage returns o
     'Done: 1 ran, 0 restored from cache, 0 up to date.',
   ]);
   assert.match(r.stdout.split('\n')[2]!, /^Stage 'many' finished in \d+\.\d s$/);
-  assert.equal(r.stderr, '');
+  // a step over 5 s (a loaded machine) may get plain lines on stderr (unit-tested in stage-progress), nothing else
+  for (const line of r.stderr.split('\n').filter(Boolean))
+    assert.match(line, /^(hashing|caching) out \(many\): \d+(\/\d+)? files, /, r.stderr);
 });
 
 const SCRIPT = ['/usr/bin/script', '/bin/script'].find((f) => existsSync(f));

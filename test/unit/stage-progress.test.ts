@@ -11,6 +11,7 @@ import { CachingHasher } from '../../src/hash/hasher.js';
 import { StatCache } from '../../src/hash/stat-cache.js';
 import type { ReproEvent } from '../../src/pipeline/events.js';
 import { stageProgress } from '../../src/pipeline/progress.js';
+import { plainLines } from '../../src/cli/stage-progress.js';
 import { ageTree, tempDir, writeTree } from '../helpers/tmp.js';
 
 test('hashing a directory reports growing counts of its files and bytes, ending at done === total', async () => {
@@ -85,4 +86,44 @@ test('each phase is throttled on its own', () => {
     events.map((e) => (e.type === 'stage-progress' ? `${e.phase} ${e.done}/${e.total}` : e.type)),
     ['hash 5/5'],
   );
+});
+
+test('on a pipe a long step gets a plain line after 5 s, then every 10 s, and one at the end; a short one none', () => {
+  let t = 0;
+  const lines: string[] = [];
+  const view = plainLines(
+    (l) => lines.push(l),
+    () => t,
+  );
+  const ev = (done: number, phase: 'hash' | 'cache' = 'hash') => ({
+    type: 'stage-progress' as const,
+    stage: 's',
+    path: 'data/raw',
+    phase,
+    done,
+    total: 100,
+    bytes: done * 1e6,
+  });
+  view.onProgress(ev(1));
+  t = 4_000;
+  view.onProgress(ev(10));
+  assert.deepEqual(lines, [], 'nothing in the first 5 s');
+  t = 5_000;
+  view.onProgress(ev(20));
+  t = 9_000;
+  view.onProgress(ev(30));
+  t = 15_000;
+  view.onProgress(ev(50));
+  t = 16_000;
+  view.onProgress(ev(100));
+  assert.deepEqual(lines, [
+    'hashing data/raw (s): 20/100 files, 20 MB, 5 s',
+    'hashing data/raw (s): 50/100 files, 50 MB, 15 s',
+    'hashing data/raw (s): 100 files, 100 MB, done in 16 s',
+  ]);
+  lines.length = 0;
+  view.onProgress(ev(1, 'cache'));
+  t = 17_000;
+  view.onProgress(ev(100, 'cache'));
+  assert.deepEqual(lines, [], 'a step that ends within 5 s prints nothing');
 });
