@@ -52,8 +52,10 @@ async function readNormalization(meta: PreparedMeta): Promise<SavedNormalization
     JSON.stringify(n.classes) !== JSON.stringify(meta.classes)
   ) {
     throw new StageError(
-      `${MODEL_DIR}: the model was trained on ${n.height}x${n.width}x${n.channels} images of [${n.classes?.join(', ')}], ` +
-        `but ${PREPARED}/meta.json has ${meta.height}x${meta.width}x${meta.channels} images of [${meta.classes.join(', ')}]`,
+      `${MODEL_DIR}: the model was trained on ${n.height}x${n.width}x${n.channels} images of ` +
+        `[${n.classes?.join(', ')}], ` +
+        `but ${PREPARED}/meta.json has ${meta.height}x${meta.width}x${meta.channels} images of ` +
+        `[${meta.classes.join(', ')}]`,
       'Re-run the train stage on this data.',
     );
   }
@@ -63,7 +65,10 @@ async function readNormalization(meta: PreparedMeta): Promise<SavedNormalization
 /** One matrix row per line, so the file reads as a table. */
 function confusionJson(classes: string[], matrix: number[][]): string {
   const rows = matrix.map((r) => `    ${JSON.stringify(r)}`).join(',\n');
-  return `{\n  "classes": ${JSON.stringify(classes)},\n  "rows": "true label",\n  "columns": "predicted label",\n  "matrix": [\n${rows}\n  ]\n}\n`;
+  return (
+    `{\n  "classes": ${JSON.stringify(classes)},\n  "rows": "true label",\n  "columns": "predicted label",\n  ` +
+    `"matrix": [\n${rows}\n  ]\n}\n`
+  );
 }
 
 /** Fixed precision keeps the CSV byte-stable and diffable. */
@@ -99,7 +104,8 @@ async function main(): Promise<void> {
   );
   const seconds = (performance.now() - t0) / 1000;
   console.log(
-    `inference${p.tta === 'flip' ? ' (each image and its mirror image)' : ''}: ${test.count} images in ${seconds.toFixed(2)} s (${(test.count / seconds).toFixed(1)} images/s)`,
+    `inference${p.tta === 'flip' ? ' (each image and its mirror image)' : ''}: ${test.count} images in ` +
+      `${seconds.toFixed(2)} s (${(test.count / seconds).toFixed(1)} images/s)`,
   );
 
   const predicted = new Uint8Array(test.count);
@@ -177,7 +183,8 @@ async function main(): Promise<void> {
   );
   await writeFileAtomic('results/samples.png', samplesImage);
   console.log(
-    `test accuracy ${metrics.accuracy.toFixed(4)}, loss ${metrics.loss.toFixed(4)}, macro F1 ${metrics.macro_f1.toFixed(4)} on ${describeBackend(backend)}`,
+    `test accuracy ${metrics.accuracy.toFixed(4)}, loss ${metrics.loss.toFixed(4)}, macro F1 ` +
+      `${metrics.macro_f1.toFixed(4)} on ${describeBackend(backend)}`,
   );
 }
 

@@ -83,7 +83,8 @@ async function main(): Promise<void> {
   });
   bar.stop(`${total} images`);
   process.stdout.write(
-    `partition: ${parts} partitions of ${size} images (seed ${seed}) -> ${PARTITIONS_DIR} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+    `partition: ${parts} partitions of ${size} images (seed ${seed}) -> ${PARTITIONS_DIR} in ` +
+      `${((Date.now() - started) / 1000).toFixed(1)} s\n`,
   );
 }
 

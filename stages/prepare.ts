@@ -135,7 +135,8 @@ async function main(): Promise<void> {
   bar.stop(`${total} images`);
   const counts = SPLITS.map((k) => `${k} ${splits[k].length}`).join(', ');
   process.stdout.write(
-    `prepare: data ${names.join('+')} (split seed ${seed}): ${counts} -> ${PREPARED_DIR} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+    `prepare: data ${names.join('+')} (split seed ${seed}): ${counts} -> ${PREPARED_DIR} in ` +
+      `${((Date.now() - started) / 1000).toFixed(1)} s\n`,
   );
 }
 

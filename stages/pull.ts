@@ -134,7 +134,8 @@ async function main(): Promise<void> {
     const rows = await writer.finish();
     const perClass = writer.meta.classes.map((c) => rows.filter((r) => r.class === c).length);
     process.stdout.write(
-      `pull: ${rows.length} ${dataset} images (${perClass.join('/')} per class) from ${source} -> ${RAW_DIR} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      `pull: ${rows.length} ${dataset} images (${perClass.join('/')} per class) from ${source} -> ${RAW_DIR} in ` +
+        `${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     );
   } catch (e) {
     await writer.abort();

@@ -200,7 +200,8 @@ async function resumeOrStart(
     tf.dispose(c.optimizer.map((w) => w.tensor));
     const best = c.best.map((w) => ({ name: w.name, tensor: tf.keep(w.tensor) }));
     console.log(
-      `checkpoint: resuming after epoch ${c.state.epoch} (best val_acc ${c.state.bestValAcc.toFixed(4)} at epoch ${c.state.bestEpoch})`,
+      `checkpoint: resuming after epoch ${c.state.epoch} (best val_acc ${c.state.bestValAcc.toFixed(4)} at epoch ` +
+        `${c.state.bestEpoch})`,
     );
     return { state: c.state, best, fingerprint: fp };
   }

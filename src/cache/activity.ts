@@ -154,7 +154,8 @@ function busy(runs: ActivityEntry[], waitMs: number): LockstepError {
   const n = runs.length;
   return new LockstepError(
     'locked',
-    `gc: ${n} run${n > 1 ? 's are' : ' is'} using the cache (${shown}${n > 3 ? '; ...' : ''}); what ${n > 1 ? 'they write' : 'it writes'} is recorded only when ${n > 1 ? 'they end' : 'it ends'}`,
+    `gc: ${n} run${n > 1 ? 's are' : ' is'} using the cache (${shown}${n > 3 ? '; ...' : ''}); what ` +
+      `${n > 1 ? 'they write' : 'it writes'} is recorded only when ${n > 1 ? 'they end' : 'it ends'}`,
     waitMs > 0
       ? 'It is still running; wait longer with --wait SECONDS.'
       : 'Run gc again when it ends, or with --wait to queue behind it.',

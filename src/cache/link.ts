@@ -80,7 +80,8 @@ export class LinkPlanner {
           const code = (e as NodeJS.ErrnoException).code ?? 'error';
           throw new LockstepError(
             'config',
-            `no configured cache link type works here (cache.type ${this.types.join(',')}; ${type} failed with ${code})`,
+            `no configured cache link type works here (cache.type ${this.types.join(',')}; ${type} failed with ` +
+              `${code})`,
             'Add copy to cache.type in .lockstep/config.yaml, or put the cache on the same file system.',
           );
         }

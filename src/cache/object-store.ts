@@ -449,7 +449,8 @@ export class LocalObjectStore implements ObjectStore {
     return new LockstepError(
       'unreadable-object',
       `cannot read cache object ${path.relative(this.root, obj)}${what}: ${code}`,
-      `Check the permissions of ${obj} (lockstep needs to read the cache), or remove it and run lockstep pull or repro.`,
+      `Check the permissions of ${obj} (lockstep needs to read the cache), or remove it and run lockstep pull or ` +
+        `repro.`,
     );
   }
 

@@ -156,7 +156,9 @@ export function renderText(table: ExpTable, opts: { width: number; head?: string
   );
   const title = !tree && !multi && groups[0] ? `${baselineTitle(groups[0][0], opts.head)}\n` : '';
   const note = hidden.length
-    ? `${hidden.length} column${hidden.length > 1 ? 's' : ''} did not fit the ${opts.width}-column terminal and ${hidden.length > 1 ? 'are' : 'is'} not shown: ${hidden.map((c) => c.label).join(', ')} (use --keep/--drop, --csv or --json)`
+    ? `${hidden.length} column${hidden.length > 1 ? 's' : ''} did not fit the ${opts.width}-column terminal and ` +
+      `${hidden.length > 1 ? 'are' : 'is'} not shown: ${hidden.map((c) => c.label).join(', ')} (use --keep/--drop, ` +
+      `--csv or --json)`
     : '';
   return { text: title + text, note };
 }

@@ -56,7 +56,8 @@ export async function run(opts: RunOpts, cmd: Command): Promise<number> {
         return view.progress(e.name, e.stage, e.epoch, e.epochs);
       case 'planned':
         return err(
-          `Running ${e.experiments.length} experiment${e.experiments.length > 1 ? 's' : ''} from ${e.baseline.slice(0, 7)} (${e.jobs} at a time)`,
+          `Running ${e.experiments.length} experiment${e.experiments.length > 1 ? 's' : ''} from ` +
+            `${e.baseline.slice(0, 7)} (${e.jobs} at a time)`,
         );
       case 'start':
         err(`  started  ${e.name}  ${describeAssignments(e.assignments)}`);
@@ -109,7 +110,10 @@ export async function run(opts: RunOpts, cmd: Command): Promise<number> {
     } else if (!quiet) {
       const secs = ((Date.now() - started) / 1000).toFixed(1);
       err(
-        `${results.length} experiment${results.length > 1 ? 's' : ''} recorded in ${secs}s: ${results.length - failed.length} succeeded, ${failed.length} failed${failed.length ? ` (${failed.map((f) => f.name).join(', ')})` : ''}; stages: ${ran} ran, ${restored} restored from the run-cache. See them with \`lockstep exp show\`.`,
+        `${results.length} experiment${results.length > 1 ? 's' : ''} recorded in ${secs}s: ` +
+          `${results.length - failed.length} succeeded, ${failed.length} ` +
+          `failed${failed.length ? ` (${failed.map((f) => f.name).join(', ')})` : ''}; stages: ${ran} ran, ` +
+          `${restored} restored from the run-cache. See them with \`lockstep exp show\`.`,
       );
     }
     const succeeded = results.filter((r) => r.state === 'success');
@@ -186,7 +190,8 @@ export async function show(opts: ShowOpts): Promise<number> {
     err(
       opts.allCommits
         ? 'No experiments recorded.'
-        : 'No experiments on this commit (HEAD). Run one with `lockstep exp run`, or see older ones with --all-commits.',
+        : 'No experiments on this commit (HEAD). Run one with `lockstep exp run`, or see older ones with ' +
+            '--all-commits.',
     );
   }
   if (table.rows.length === 0) {
@@ -299,7 +304,8 @@ export async function remove(
   else
     err(
       removed.length
-        ? `Removed ${removed.length} experiment${removed.length > 1 ? 's' : ''}: ${removed.map((r) => r.name).join(', ')}`
+        ? `Removed ${removed.length} experiment${removed.length > 1 ? 's' : ''}: ` +
+            `${removed.map((r) => r.name).join(', ')}`
         : 'No experiments to remove.',
     );
   return 0;
@@ -368,7 +374,10 @@ async function moveOutputs(
   const missing = r.missing.length
     ? `, ${r.missing.length} missing on the ${direction === 'push' ? 'local cache' : 'remote'}`
     : '';
-  return ` Outputs: ${r.transferred} object${r.transferred === 1 ? '' : 's'} moved, ${r.upToDate} already there${missing}.`;
+  return (
+    ` Outputs: ${r.transferred} object${r.transferred === 1 ? '' : 's'} moved, ${r.upToDate} already ` +
+    `there${missing}.`
+  );
 }
 
 export async function push(remote: string, names: string[], opts: ShareFlags): Promise<number> {

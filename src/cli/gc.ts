@@ -34,7 +34,8 @@ export async function run(flags: GcFlags, cmd: Command): Promise<number> {
     else if (!g.quiet) {
       if (flags.dry) for (const h of result.removed) out(h);
       out(
-        `${flags.dry ? 'Would remove' : 'Removed'} ${result.removed.length} objects (${(result.bytes / 1e6).toFixed(1)} MB).`,
+        `${flags.dry ? 'Would remove' : 'Removed'} ${result.removed.length} objects ` +
+          `(${(result.bytes / 1e6).toFixed(1)} MB).`,
       );
     }
     return 0;

@@ -128,7 +128,11 @@ export async function runHardExamples(opts: HardExamplesCliOptions, deps: HardEx
   if (opts.json) {
     const { report } = out;
     deps.stdout(
-      `${JSON.stringify({ ...report, skipped: out.skipped, missingImages: out.missingImages, files: { csv: csvFile, html: htmlFile } }, null, 2)}\n`,
+      `${JSON.stringify(
+        { ...report, skipped: out.skipped, missingImages: out.missingImages, files: { csv: csvFile, html: htmlFile } },
+        null,
+        2,
+      )}\n`,
     );
     return 0;
   }
@@ -146,7 +150,8 @@ function warnings(out: HardExamplesOutput): string[] {
   if (out.missingImages.length > 0) {
     const first = out.missingImages[0];
     lines.push(
-      `${out.missingImages.length} image${out.missingImages.length > 1 ? 's' : ''} of the page not found (first: ${first?.why}); run lockstep pull`,
+      `${out.missingImages.length} image${out.missingImages.length > 1 ? 's' : ''} of the page not found (first: ` +
+        `${first?.why}); run lockstep pull`,
     );
   }
   return lines;

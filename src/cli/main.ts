@@ -119,5 +119,8 @@ function pathProblem(e: unknown): string | null {
     return 'a path holds a NUL byte. Check the paths in the pipeline, lock and .dvc files.';
   const what = err?.code ? PATH_ERRORS[err.code] : undefined;
   if (!what || !err.path) return null;
-  return `${err.path}: ${what} (${err.code}). Check the paths in the pipeline, lock and .dvc files, and the files in the project.`;
+  return (
+    `${err.path}: ${what} (${err.code}). Check the paths in the pipeline, lock and .dvc files, and the files in ` +
+    `the project.`
+  );
 }

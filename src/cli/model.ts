@@ -35,7 +35,8 @@ export async function register(
   else if (r.existing) out(`${r.name}@${r.version} already registers commit ${short(r.commit)}: nothing to do.`);
   else
     out(
-      `Registered ${r.name}@${r.version} (tag ${r.tag}, ${r.meta.path} ${short(r.meta.md5)}). Push it with: git push origin ${r.tag}`,
+      `Registered ${r.name}@${r.version} (tag ${r.tag}, ${r.meta.path} ${short(r.meta.md5)}). Push it with: git push ` +
+        `origin ${r.tag}`,
     );
   return 0;
 }
@@ -128,7 +129,8 @@ export async function assign(ref: string, stage: string, opts: Json): Promise<nu
   if (opts.json) out(JSON.stringify(r, null, 2));
   else if (r)
     out(
-      `${name}@${version} is now in ${stage}${r.previous ? ` (was ${r.previous})` : ''}. Push it with: git push origin '${r.tag}'`,
+      `${name}@${version} is now in ${stage}${r.previous ? ` (was ${r.previous})` : ''}. Push it with: git push ` +
+        `origin '${r.tag}'`,
     );
   return 0;
 }
@@ -159,7 +161,8 @@ export async function deprecate(ref: string, stage: string | undefined): Promise
 function describe(d: Decision): string {
   const who = `${d.challenger.exp}${d.challenger.version ? ` (${d.rule.model}@${d.challenger.version})` : ''}`;
   const champ = d.champion
-    ? ` against ${d.rule.model}@${d.champion.version}${d.champion.rescored ? ' (scored again on the same test set)' : ''}`
+    ? ` against ` +
+      `${d.rule.model}@${d.champion.version}${d.champion.rescored ? ' (scored again on the same test set)' : ''}`
     : '';
   const verb = d.dry
     ? d.promoted

@@ -69,7 +69,8 @@ export async function status(opts: { json?: boolean }): Promise<number> {
   if (opts.json) out(JSON.stringify({ ...counts, workers }, null, 2));
   else
     out(
-      `${counts.waiting} waiting, ${counts.active} running${workers.length ? ` (on ${workers.join(', ')})` : ''}, ${counts.completed} finished, ${counts.failed} failed`,
+      `${counts.waiting} waiting, ${counts.active} running${workers.length ? ` (on ${workers.join(', ')})` : ''}, ` +
+        `${counts.completed} finished, ${counts.failed} failed`,
     );
   return 0;
 }
@@ -133,7 +134,10 @@ export async function enqueue(opts: {
   const exps = r.jobs.filter((j) => j.kind !== 'warmup');
   const warm = r.jobs.length - exps.length;
   errLine(
-    `Queued ${exps.length} experiment${exps.length === 1 ? '' : 's'}${warm ? ` and ${warm} warm-up job${warm === 1 ? '' : 's'} for shared stages` : ''} from ${r.baseline.slice(0, 7)} on ${r.queue}: ${exps.map((j) => j.name).join(', ')}. Start workers with \`lockstep worker\`.`,
+    `Queued ${exps.length} experiment${exps.length === 1 ? '' : 's'}` +
+      `${warm ? ` and ${warm} warm-up job${warm === 1 ? '' : 's'} for shared stages` : ''}` +
+      ` from ${r.baseline.slice(0, 7)} on ${r.queue}: ${exps.map((j) => j.name).join(', ')}.` +
+      ' Start workers with `lockstep worker`.',
   );
   return 0;
 }
@@ -159,7 +163,8 @@ export async function worker(opts: { concurrency?: string; name?: string; untilE
         if (e.type === 'ready') errLine(`worker ${e.worker} waiting for jobs on ${e.queue}`);
         if (e.type === 'job')
           errLine(
-            `${e.worker}: ${e.kind === 'warmup' ? 'warm-up' : 'experiment'} ${e.name}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`,
+            `${e.worker}: ${e.kind === 'warmup' ? 'warm-up' : 'experiment'} ` +
+              `${e.name}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`,
           );
         if (e.type === 'done')
           errLine(`${e.worker}: ${e.name} ${e.state}${e.error ? `: ${e.error.split('\n').at(-1)}` : ''}`);

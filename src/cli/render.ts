@@ -23,7 +23,10 @@ export function drawTable(head: string[], body: string[][], rightAlign: boolean[
   const rule = (l: string, m: string, r: string) => `${l}${widths.map((w) => '─'.repeat(w + 2)).join(m)}${r}`;
   const cell = (c: string, i: number, align: boolean) =>
     align && rightAlign[i] ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number);
-  const line = (cells: string[], align: boolean) => `│${cells.map((c, i) => ` ${cell(c, i, align)} `).join('│')}│`;
+  const line = (cells: string[], align: boolean) => {
+    const inner = cells.map((c, i) => ` ${cell(c, i, align)} `).join('│');
+    return `│${inner}│`;
+  };
   const lines = [rule('┌', '┬', '┐'), line(head, false), rule('├', '┼', '┤')];
   for (const r of body) lines.push(line(r, true));
   lines.push(rule('└', '┴', '┘'));

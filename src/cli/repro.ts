@@ -75,7 +75,8 @@ export async function run(targets: string[], flags: ReproFlags, cmd: Command): P
       const counts = { ran: 0, restored: 0, fresh: 0, frozen: 0 };
       for (const o of summary.outcomes.values()) if (o in counts) counts[o as keyof typeof counts]++;
       out(
-        `Done: ${counts.ran} ran, ${counts.restored} restored from cache, ${counts.fresh} up to date${counts.frozen ? `, ${counts.frozen} frozen` : ''}.`,
+        `Done: ${counts.ran} ran, ${counts.restored} restored from cache, ${counts.fresh} up to ` +
+          `date${counts.frozen ? `, ${counts.frozen} frozen` : ''}.`,
       );
     }
     return 0;
@@ -135,7 +136,9 @@ function textRenderer(quiet: boolean): (e: ReproEvent) => void {
       case 'stage-restored':
         if (!quiet)
           out(
-            `Stage '${e.stage}' restored from the ${e.from === 'lock' ? 'cache' : 'run-cache'}${e.pulled ? ' (objects pulled from the remote)' : ''}, not run`,
+            `Stage '${e.stage}' restored from the ` +
+              `${e.from === 'lock' ? 'cache' : 'run-cache'}${e.pulled ? ' (objects pulled from the remote)' : ''}, ` +
+              `not run`,
           );
         return;
       case 'stage-pull-failed':

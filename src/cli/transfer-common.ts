@@ -27,7 +27,9 @@ export function summaryLines(verb: 'pushed' | 'fetched', summary: SyncSummary, s
   const lines: string[] = [];
   for (const r of summary.remotes) {
     const dir = verb === 'pushed' ? 'to' : 'from';
-    let line = `${verb} ${r.transferred} object${r.transferred === 1 ? '' : 's'} (${formatBytes(r.bytes)}) ${dir} '${r.name}' (${r.display}) in ${seconds.toFixed(1)} s; ${r.upToDate} already there`;
+    let line =
+      `${verb} ${r.transferred} object${r.transferred === 1 ? '' : 's'} (${formatBytes(r.bytes)}) ${dir} ` +
+      `'${r.name}' (${r.display}) in ${seconds.toFixed(1)} s; ${r.upToDate} already there`;
     if (r.runCache)
       line += `; run-cache: ${r.runCache.transferred} entr${r.runCache.transferred === 1 ? 'y' : 'ies'} ${verb}`;
     const swept = r.staleTemps?.removed.length ?? 0;
@@ -47,13 +49,15 @@ export function failOnMissing(verb: 'push' | 'fetch', summary: SyncSummary): voi
     if (verb === 'push') {
       throw new LockstepError(
         'missing-object',
-        `${r.missing.length} object${r.missing.length === 1 ? ' is' : 's are'} not in the local cache and could not be pushed to '${r.name}'${outs}`,
+        `${r.missing.length} object${r.missing.length === 1 ? ' is' : 's are'} not in the local cache and could not ` +
+          `be pushed to '${r.name}'${outs}`,
         'Run lockstep repro (or fetch them from another remote) and push again.',
       );
     }
     throw new LockstepError(
       'missing-object',
-      `${r.missing.length} object${r.missing.length === 1 ? ' is' : 's are'} missing on remote '${r.name}' (${r.display})${outs}`,
+      `${r.missing.length} object${r.missing.length === 1 ? ' is' : 's are'} missing on remote '${r.name}' ` +
+        `(${r.display})${outs}`,
       'Push them from a machine that has them, or run lockstep repro.',
     );
   }

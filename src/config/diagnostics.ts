@@ -36,7 +36,10 @@ function hintFor(reason: FailureReason): string {
     case 'path-outside':
       return 'Outputs must live inside the repository; move the path or make it a dependency.';
     case 'control-path':
-      return "Outputs may not be the project's own files (.git, .lockstep, the cache, pipeline, lock and params files); rename the output.";
+      return (
+        "Outputs may not be the project's own files (.git, .lockstep, the cache, pipeline, lock and params " +
+        'files); rename the output.'
+      );
     case 'dep-out-overlap':
       return 'A stage may not read what it deletes and rewrites; give the output another path.';
     case 'duplicate-out':

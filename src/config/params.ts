@@ -17,7 +17,9 @@ export type ParamsRead =
       ok: true;
       data: Record<string, unknown>;
       text: string;
-      /** Dotted paths (`train.lr`, `layers.0`) of values written as floats but integral (`1.0`): DVC keeps them `1.0`. */
+      /**
+       * Dotted paths (`train.lr`, `layers.0`) of values written as floats but integral (`1.0`): DVC keeps them `1.0`.
+       */
       floats: Set<string>;
     }
   | { ok: false; kind: 'missing'; file: string }

@@ -121,7 +121,8 @@ export function checkOverlaps(outs: OutRef[], problems: Problems): void {
       const text =
         same.stage === out.stage
           ? `stage '${out.stage.name}': output '${out.path}' is listed twice`
-          : `stage '${out.stage.name}': output '${out.path}' is also an output of stage '${same.stage.name}'${at(same)}`;
+          : `stage '${out.stage.name}': output '${out.path}' is also an output of stage ` +
+            `'${same.stage.name}'${at(same)}`;
       problems.add('duplicate-out', text, out.span);
       continue;
     }
@@ -134,7 +135,8 @@ export function checkOverlaps(outs: OutRef[], problems: Problems): void {
     if (clash) {
       problems.add(
         'duplicate-out',
-        `stage '${out.stage.name}': output '${out.path}' is inside output '${clash.path}' of stage '${clash.stage.name}'${at(clash)}`,
+        `stage '${out.stage.name}': output '${out.path}' is inside output '${clash.path}' of stage ` +
+          `'${clash.stage.name}'${at(clash)}`,
         out.span,
       );
       continue;
@@ -143,7 +145,8 @@ export function checkOverlaps(outs: OutRef[], problems: Problems): void {
     if (inner) {
       problems.add(
         'duplicate-out',
-        `stage '${out.stage.name}': output '${out.path}' contains output '${inner.path}' of stage '${inner.stage.name}'${at(inner)}`,
+        `stage '${out.stage.name}': output '${out.path}' contains output '${inner.path}' of stage ` +
+          `'${inner.stage.name}'${at(inner)}`,
         out.span,
       );
       continue;

@@ -95,7 +95,9 @@ export function readPlotProps(
         else
           problems.add(
             'config',
-            `${where}: unknown template '${t ?? String((v as { value?: unknown }).value)}'${t ? didYouMean(t, PLOT_TEMPLATES) : ''}; one of ${PLOT_TEMPLATES.join(', ')}`,
+            `${where}: unknown template ` +
+              `'${t ?? String((v as { value?: unknown }).value)}'${t ? didYouMean(t, PLOT_TEMPLATES) : ''}; one of ` +
+              `${PLOT_TEMPLATES.join(', ')}`,
             v.span,
           );
         break;

@@ -88,7 +88,8 @@ export function checkChoices(assignments: Assignment[], choices: Choices): void 
     if (bad !== undefined) {
       throw new LockstepError(
         'usage',
-        `invalid value '${value}' for ${label}: '${bad}' is not one of ${choice.values.join(', ')}${choice.join ? ` (joined by '${choice.join}')` : ''}`,
+        `invalid value '${value}' for ${label}: '${bad}' is not one of ` +
+          `${choice.values.join(', ')}${choice.join ? ` (joined by '${choice.join}')` : ''}`,
         `Pick from the values declared in ${CONFIG_FILE} exp.choices.${a.key}.`,
       );
     }

@@ -67,7 +67,8 @@ export async function applyExperiment(
       if (changed.length)
         throw new LockstepError(
           'usage',
-          `exp apply would overwrite uncommitted changes to ${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ` (and ${changed.length - 5} more)` : ''}`,
+          `exp apply would overwrite uncommitted changes to ` +
+            `${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ` (and ${changed.length - 5} more)` : ''}`,
           'Commit or stash them, or run lockstep exp apply --force to discard them.',
         );
     }
@@ -94,7 +95,9 @@ export interface RemoveOptions {
   revs?: string[];
 }
 
-/** Remove experiments by name (or all of a baseline); returns the removed ones. Unknown names fail before any removal. */
+/**
+ * Remove experiments by name (or all of a baseline); returns the removed ones. Unknown names fail before any removal.
+ */
 export async function removeExperiments(
   root: string,
   opts: RemoveOptions,

@@ -64,7 +64,10 @@ export function commitMessage(meta: RecordMeta): string {
   const what = meta.overrides
     .map((a) => `${a.key}=${typeof a.value === 'string' ? a.value : JSON.stringify(a.value)}`)
     .join(' ');
-  return `lockstep exp ${meta.name}${what ? `: ${what}` : ''}\n\nLockstep-State: ${meta.state}\nLockstep-Created: ${meta.created}\n`;
+  return (
+    `lockstep exp ${meta.name}${what ? `: ${what}` : ''}\n\nLockstep-State: ${meta.state}\nLockstep-Created: ` +
+    `${meta.created}\n`
+  );
 }
 
 /**

@@ -265,7 +265,8 @@ function followLink(root: string, abs: string): Stats {
     throw new LockstepError(
       'data',
       `'${abs}' is a symlink to a directory inside '${root}': its files would be left out of the hash`,
-      'Replace the link with the folder (or a copy of it), or declare the folder it points to as its own dependency or output.',
+      'Replace the link with the folder (or a copy of it), or declare the folder it points to as its own dependency ' +
+        'or output.',
     );
   }
   return st;

@@ -86,7 +86,8 @@ export async function checkoutWorkspace(ws: Workspace, opts: CheckoutWorkspaceOp
         if (current && !opts.force && (await losesData(ws.store, current))) {
           const error = new LockstepError(
             'usage',
-            `output '${o.path}' of ${stage.endsWith('.dvc') ? stage : `stage '${stage}'`} has changes that are not in the cache`,
+            `output '${o.path}' of ${stage.endsWith('.dvc') ? stage : `stage '${stage}'`} ` +
+              'has changes that are not in the cache',
             'Move it away, or run lockstep checkout --force to discard the changes.',
           );
           result.problems.push({ ...ref, kind: 'kept-local-changes', error });

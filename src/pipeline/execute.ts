@@ -110,7 +110,9 @@ async function checkBeforeRunning(
         name,
         tracker
           ? {
-              message: `stage '${name}': dependency '${d.path}' is tracked by ${tracker.file} but is not in the workspace`,
+              message:
+                `stage '${name}': dependency '${d.path}' is tracked by ${tracker.file} but is not in the ` +
+                `workspace`,
               hint: `Run lockstep checkout ${tracker.file} (or lockstep pull ${tracker.file}).`,
             }
           : {

@@ -67,7 +67,8 @@ export async function garbageCollect(
   try {
     // roots are read with the cache held, so a run that ended meanwhile has recorded what it wrote
     const used = new Set<Md5>(lockHashes(ws.lock));
-    // data tracked by the workspace's .dvc files is a root too (a small hook: .dvc files of other revisions are not read)
+    // data tracked by the workspace's .dvc files is a root too (a small hook: .dvc files of other revisions
+    // are not read)
     for (const f of ws.dvcFiles) for (const o of f.outs) if (o.md5) used.add(o.md5);
     const lockName = path.basename(ws.lockPath) || LOCK_FILES['pipeline.yaml']!;
     const revs = await roots.revisionLocks(scope, lockName);

@@ -97,10 +97,12 @@ export async function acquireRepoLock(
       const where = holder.host && holder.host !== id.host ? ` on host ${holder.host}` : '';
       throw new LockstepError(
         'locked',
-        `the repository is locked by pid ${holder.pid}${where} (${holder.command}, started ${holder.started}) in ${REPO_LOCK}`,
+        `the repository is locked by pid ${holder.pid}${where} (${holder.command}, started ${holder.started}) in ` +
+          `${REPO_LOCK}`,
         opts.waitMs > 0
           ? 'It is still running; wait longer with --wait SECONDS.'
-          : `Wait for it to finish, or run with --wait to queue behind it${where ? `; if it is not running, remove ${REPO_LOCK}` : ''}.`,
+          : `Wait for it to finish, or run with --wait to queue behind ` +
+              `it${where ? `; if it is not running, remove ${REPO_LOCK}` : ''}.`,
       );
     }
     if (!told) {

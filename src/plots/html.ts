@@ -55,10 +55,15 @@ export function renderHtml(plots: PlotResult[], opts: { title: string; warnings?
     const figs = p.images
       .map(
         (im) =>
-          `<figure><img alt="${escapeHtml(`${p.id} (${im.rev})`)}" src="data:${im.mime};base64,${im.data.toString('base64')}"><figcaption>${escapeHtml(im.rev)}</figcaption></figure>`,
+          `<figure><img alt="${escapeHtml(`${p.id} (${im.rev})`)}" ` +
+          `src="data:${im.mime};base64,${im.data.toString('base64')}">` +
+          `<figcaption>${escapeHtml(im.rev)}</figcaption></figure>`,
       )
       .join('');
-    return `<div class="plot" data-plot-id="${escapeHtml(p.id)}"><h2>${escapeHtml(p.id)}</h2><div class="images">${figs}</div></div>`;
+    return (
+      `<div class="plot" data-plot-id="${escapeHtml(p.id)}"><h2>${escapeHtml(p.id)}</h2><div ` +
+      `class="images">${figs}</div></div>`
+    );
   });
   const warnings = (opts.warnings ?? []).map((w) => `<p class="warn">${escapeHtml(w)}</p>`).join('\n');
   return `<!doctype html>
@@ -75,7 +80,10 @@ ${blocks.join('\n')}
 const specs = ${scriptJson(specs)};
 window.lockstepViews = {};
 window.lockstepReady = Promise.all(Object.entries(specs).map(([id, spec]) =>
-  vegaEmbed('#' + id, spec, { renderer: 'svg', actions: { export: true, source: true, compiled: false, editor: false } })
+  vegaEmbed('#' + id, spec, {
+    renderer: 'svg',
+    actions: { export: true, source: true, compiled: false, editor: false },
+  })
     .then((r) => { window.lockstepViews[id] = r.view; })));
 </script>
 </body></html>

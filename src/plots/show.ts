@@ -83,7 +83,8 @@ export async function collectPlots(q: PlotsQuery): Promise<PlotsReport> {
       throw new LockstepError(
         'usage',
         `no plot or plot file '${t}' in ${sources.map((s) => s.name).join(', ')}`,
-        'Give a plot id or a data file (JSON, YAML, CSV, TSV) or image; `lockstep plots show` lists what the pipeline declares.',
+        'Give a plot id or a data file (JSON, YAML, CSV, TSV) or image; ' +
+          '`lockstep plots show` lists what the pipeline declares.',
       );
     defs = [...defs, ...readable];
   }

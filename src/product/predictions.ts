@@ -93,7 +93,8 @@ export function parsePredictionsCsv(text: string, source: string): ParsedPredict
   if (!fixedOk || classColumns.length < 2 || !classColumns.every((c) => c.startsWith('p_') && c.length > 2)) {
     throw new LockstepError(
       'report',
-      `${source}:1: header is '${header.fields.join(',')}', expected ${FIXED_COLUMNS.join(',')},p_<class>,… (two classes or more)`,
+      `${source}:1: header is '${header.fields.join(',')}', expected ${FIXED_COLUMNS.join(',')},p_<class>,… (two ` +
+        `classes or more)`,
       'Re-run the evaluate stage to rewrite the file.',
     );
   }

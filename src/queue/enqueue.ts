@@ -47,7 +47,8 @@ export async function enqueueExperiments(
   if (dirty.trim())
     throw new LockstepError(
       'exp',
-      `uncommitted changes in ${dirty.trim().split('\n').length} tracked file(s); queued experiments run from the commit`,
+      `uncommitted changes in ${dirty.trim().split('\n').length} tracked file(s); queued experiments run from the ` +
+        `commit`,
       'Commit and push them, or run here with `lockstep exp run` (which takes uncommitted changes).',
     );
   const cfg = await loadQueueConfig(ctx.root);

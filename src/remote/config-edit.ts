@@ -78,7 +78,8 @@ function refuseSecret(level: ConfigLevel, name: string, key: string, value: stri
       throw new LockstepError(
         'usage',
         `the url of remote '${name}' holds ${what}: it would go to ${CONFIG_FILE}, which git tracks`,
-        `Add it with --local (${LOCAL_CONFIG_FILE}, git-ignored, mode 0600), or put the credential in an option set with --local.`,
+        `Add it with --local (${LOCAL_CONFIG_FILE}, git-ignored, mode 0600), or put the credential in an option set ` +
+          `with --local.`,
       );
   }
 }

@@ -1,5 +1,12 @@
 import { LockstepError } from '../errors.js';
 
+/** Messages of a broken connection (transient: retried), whatever the transport. */
+const TRANSIENT_MESSAGE = new RegExp(
+  'socket hang up|not connected|no response from server|connection lost|channel (open failure|closed)|' +
+    'premature close|read ECONNRESET|aborted',
+  'i',
+);
+
 /**
  * What kind of failure a remote error is. Transient ones are retried with backoff; the others
  * stop the transfer with one line saying what to fix.
@@ -81,12 +88,7 @@ export function classifyFault(e: unknown): FaultKind {
   if (status === 401) return 'auth';
   if (status === 403) return 'permission';
   if (status !== undefined && status >= 500) return 'transient';
-  if (
-    /socket hang up|not connected|no response from server|connection lost|channel (open failure|closed)|premature close|read ECONNRESET|aborted/i.test(
-      message,
-    )
-  )
-    return 'transient';
+  if (TRANSIENT_MESSAGE.test(message)) return 'transient';
   return 'other';
 }
 

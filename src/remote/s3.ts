@@ -66,7 +66,8 @@ export class S3Remote implements Remote {
   ) {
     // the SDK would print a multi-line Node-version notice on Node 20 (supported by lockstep)
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    this.display = `s3://${spec.bucket}${spec.prefix ? `/${spec.prefix}` : ''}${spec.endpoint ? ` at ${spec.endpoint}` : ''}`;
+    const at = spec.endpoint ? ` at ${spec.endpoint}` : '';
+    this.display = `s3://${spec.bucket}${spec.prefix ? `/${spec.prefix}` : ''}${at}`;
     // concurrency is bounded by the transfer layer; requests queued inside the agent would count
     // against the connection timeout, so the agent itself does not limit
     const agentOpts = { keepAlive: true, maxSockets: Math.max(256, spec.maxSockets) };

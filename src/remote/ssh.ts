@@ -310,7 +310,8 @@ export class SshRemote implements Remote {
         }
         await new Promise<void>((resolve, reject) => {
           const done = (e: Error | null | undefined) => (e ? reject(e) : resolve());
-          // posix-rename replaces an existing target (plain SFTP rename refuses); an identical object may be there already
+          // posix-rename replaces an existing target (plain SFTP rename refuses); an identical object may be
+          // there already
           try {
             sftp.ext_openssh_rename(tmp, target, done);
           } catch {

@@ -232,7 +232,8 @@ export async function pushObjectsTo(
     const more = corrupt.size > 1 ? ` (and ${corrupt.size - 1} more)` : '';
     throw new LockstepError(
       'corrupt-object',
-      `cache object ${store.displayPath(first!)} does not match its hash${more}: not pushed to '${remote.name || remote.display}'`,
+      `cache object ${store.displayPath(first!)} does not match its hash${more}: not pushed to ` +
+        `'${remote.name || remote.display}'`,
       'Run lockstep repro -f on its stage (or lockstep commit) to cache the right bytes again, then push again.',
     );
   }
@@ -283,8 +284,10 @@ async function downloadVerified(
     if (actual !== h) {
       throw new LockstepError(
         'corrupt-object',
-        `remote object ${key} on '${remote.name || remote.display}' does not match its hash (its content hashes to ${actual})`,
-        'Nothing was stored in the cache; push the object again from a machine with the right content, or remove it from the remote.',
+        `remote object ${key} on '${remote.name || remote.display}' does not match its hash (its content hashes to ` +
+          `${actual})`,
+        'Nothing was stored in the cache; push the object again from a machine with the right content, or remove it ' +
+          'from the remote.',
       );
     }
     if (held) writeFileSync(tmp, Buffer.concat(held));

@@ -70,7 +70,8 @@ export function computeHardExamples(runs: readonly PredictionRun[], opts: HardEx
       } else if (tally.trueLabel !== row.trueLabel) {
         throw new LockstepError(
           'report',
-          `image ${row.id} is labelled '${tally.trueLabel}' in ${tally.firstSource} but '${row.trueLabel}' in ${run.source}`,
+          `image ${row.id} is labelled '${tally.trueLabel}' in ${tally.firstSource} but '${row.trueLabel}' in ` +
+            `${run.source}`,
           'Compare experiments evaluated on the same labels (select them with --exp or --rev).',
         );
       }

@@ -17,8 +17,10 @@ export interface HtmlImage {
 
 function card(s: ImageStats, rank: number, image: HtmlImage | undefined): string {
   const pic = image?.bytes
-    ? `<img src="data:image/png;base64,${Buffer.from(image.bytes).toString('base64')}" width="${THUMB_PX}" height="${THUMB_PX}" alt="${escapeHtml(s.id)}">`
-    : `<div class="missing" title="${escapeHtml(image?.why ?? 'not loaded')}">no image<br><small>${escapeHtml(image?.why ?? '')}</small></div>`;
+    ? `<img src="data:image/png;base64,${Buffer.from(image.bytes).toString('base64')}" width="${THUMB_PX}" ` +
+      `height="${THUMB_PX}" alt="${escapeHtml(s.id)}">`
+    : `<div class="missing" title="${escapeHtml(image?.why ?? 'not loaded')}">no ` +
+      `image<br><small>${escapeHtml(image?.why ?? '')}</small></div>`;
   const wrong = s.topWrongLabel === null ? '—' : `${escapeHtml(s.topWrongLabel)} <small>(${s.topWrongCount}×)</small>`;
   return `<figure class="card" data-id="${escapeHtml(s.id)}">
 <div class="rank">#${rank}</div>${pic}
@@ -46,7 +48,8 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:20px 0 6px}
 .grid{display:flex;flex-wrap:wrap;gap:12px}
 .card{margin:0;width:${THUMB_PX + 28}px;position:relative}
 .card img{display:block;width:${THUMB_PX}px;height:${THUMB_PX}px;image-rendering:pixelated;image-rendering:crisp-edges}
-.missing{width:${THUMB_PX}px;height:${THUMB_PX}px;background:repeating-linear-gradient(45deg,#eee 0 8px,#ddd 8px 16px);font-size:12px;text-align:center;overflow:hidden}
+.missing{width:${THUMB_PX}px;height:${THUMB_PX}px;background:repeating-linear-gradient(45deg,#eee 0 8px,#ddd 8px 16px);
+  font-size:12px;text-align:center;overflow:hidden}
 .rank{position:absolute;top:2px;left:2px;font-size:11px;background:rgba(255,255,255,.8);padding:0 3px}
 figcaption{font-size:12px;margin-top:4px}
 .id{font-family:ui-monospace,monospace;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
@@ -68,6 +71,11 @@ export function renderHardExamplesHtml(
   const shown = report.hard.slice(0, Math.max(0, top));
   const o = report.options;
   const cards = shown.map((s, i) => card(s, i + 1, images.get(s.id))).join('\n');
+  const experiments = `${report.runs.length} experiment${report.runs.length === 1 ? '' : 's'}`;
+  const rule =
+    o.minRate >= 1
+      ? 'missed by every run that saw them'
+      : `missed in at least ${pct(o.minRate)} of the runs that saw them`;
   const byClass = table(
     ['class', 'images', 'hard', 'mean miss rate', 'mean p_true', 'top confusion'],
     report.byClass.map((c) => [
@@ -96,8 +104,8 @@ export function renderHardExamplesHtml(
 </head>
 <body>
 <h1>Hard examples</h1>
-<div class="meta">${report.hard.length} hard of ${report.imagesSeen} images seen by ${report.runs.length} experiment${report.runs.length === 1 ? '' : 's'}
-(${o.minRate >= 1 ? 'missed by every run that saw them' : `missed in at least ${pct(o.minRate)} of the runs that saw them`}, at least ${o.minRuns} runs); showing the top ${shown.length}, hardest first.</div>
+<div class="meta">${report.hard.length} hard of ${report.imagesSeen} images seen by ${experiments}
+(${rule}, at least ${o.minRuns} runs); showing the top ${shown.length}, hardest first.</div>
 <div class="grid">
 ${cards || '<p>No hard examples.</p>'}
 </div>

@@ -8,7 +8,8 @@ import { PAGE_STYLE, vegaScripts } from '../plots/html.js';
 const STYLE = `${PAGE_STYLE}
 section{margin:18px 0}h2{font-size:16px;margin:0 0 8px}
 table{border-collapse:collapse;font-size:13px}th,td{border-bottom:1px solid #e4e4e4;padding:3px 8px;text-align:left}
-th{cursor:pointer;background:#f6f6f6;user-select:none;white-space:nowrap}th.sorted-asc::after{content:' ▲'}th.sorted-desc::after{content:' ▼'}
+th{cursor:pointer;background:#f6f6f6;user-select:none;white-space:nowrap}th.sorted-asc::after{content:' ▲'}
+  th.sorted-desc::after{content:' ▼'}
 td.num{text-align:right;font-variant-numeric:tabular-nums}tr.failed td{color:#a00}
 a.run{color:#0645ad;cursor:pointer;text-decoration:underline}
 .toolbar{display:flex;gap:14px;align-items:center;margin-bottom:8px;font-size:13px}
@@ -57,7 +58,8 @@ async function drawPlots(box, plots, key) {
       views.push(r.view);
     } else {
       div.append(el('h2', { text: p.id }));
-      for (const im of p.images) div.append(el('figure', {}, el('img', { src: im.url, alt: p.id }), el('figcaption', { text: im.rev })));
+      for (const im of p.images) div.append(el('figure', {}, el('img', { src: im.url, alt: p.id }),
+        el('figcaption', { text: im.rev })));
     }
   }
   return views;
@@ -72,7 +74,8 @@ function currentTable() {
   if (state.grouped) {
     // one column per metric: mean ± std over the group's runs (seeds)
     cols = cols.filter((c) => c.kind !== 'agg' || c.id.endsWith(':mean')).map((c) =>
-      c.kind === 'agg' ? { ...c, label: c.label.replace(/:mean$/, ' (mean ± std)'), std: c.id.replace(/:mean$/, ':std') } : c);
+      c.kind === 'agg' ? { ...c, label: c.label.replace(/:mean$/, ' (mean ± std)'),
+        std: c.id.replace(/:mean$/, ':std') } : c);
   }
   return { cols, rows: t.rows };
 }
@@ -80,9 +83,13 @@ function currentTable() {
 function renderTable() {
   const box = document.getElementById('table');
   const t = currentTable();
-  if (!t) { box.replaceChildren(el('p', { class: 'muted', text: 'nothing to group by ' + state.data.groupBy })); return; }
+  if (!t) {
+    box.replaceChildren(el('p', { class: 'muted', text: 'nothing to group by ' + state.data.groupBy }));
+    return;
+  }
   const needle = state.filter.toLowerCase();
-  let rows = t.rows.filter((r) => !needle || [r.name, ...Object.values(r.cells).map(fmt)].some((s) => String(s).toLowerCase().includes(needle)));
+  let rows = t.rows.filter((r) => !needle || [r.name, ...Object.values(r.cells).map(fmt)].some((s) =>
+    String(s).toLowerCase().includes(needle)));
   if (state.sort) {
     const { id, dir } = state.sort;
     const val = (r) => (id === 'meta:name' ? r.name : r.cells[id]);
@@ -101,7 +108,8 @@ function renderTable() {
     const th = el('th', { text: c.label, 'data-col': c.id });
     if (state.sort && state.sort.id === c.id) th.className = 'sorted-' + state.sort.dir;
     th.onclick = () => {
-      state.sort = { id: c.id, dir: state.sort && state.sort.id === c.id && state.sort.dir === 'desc' ? 'asc' : 'desc' };
+      state.sort = { id: c.id, dir: state.sort && state.sort.id === c.id && state.sort.dir === 'desc' ?
+        'asc' : 'desc' };
       renderTable();
     };
     head.append(th);
@@ -113,7 +121,10 @@ function renderTable() {
     if (!state.grouped) {
       const cb = el('input', { type: 'checkbox', 'aria-label': 'select ' + r.name });
       cb.checked = state.selected.has(r.sha);
-      cb.onchange = () => { cb.checked ? state.selected.add(r.sha) : state.selected.delete(r.sha); void drawCompare(); };
+      cb.onchange = () => {
+        cb.checked ? state.selected.add(r.sha) : state.selected.delete(r.sha);
+        void drawCompare();
+      };
       tr.append(el('td', {}, cb));
     }
     for (const c of t.cols) {
@@ -124,7 +135,8 @@ function renderTable() {
         tr.append(el('td', {}, a));
       } else if (c.std) {
         const s = r.cells[c.std];
-        tr.append(el('td', { class: 'num', text: v === null || v === undefined ? '' : fmt(v) + (s === null || s === undefined ? '' : ' ± ' + fmt(s)) }));
+        tr.append(el('td', { class: 'num', text: v === null || v === undefined ?
+          '' : fmt(v) + (s === null || s === undefined ? '' : ' ± ' + fmt(s)) }));
       } else {
         tr.append(el('td', { class: typeof v === 'number' ? 'num' : '', text: fmt(v) }));
       }
@@ -137,7 +149,10 @@ function renderTable() {
 async function drawCompare() {
   const box = document.getElementById('compare');
   const shas = [...state.selected];
-  if (!shas.length) { box.replaceChildren(el('p', { class: 'muted', text: 'select runs in the table to overlay their curves' })); return; }
+  if (!shas.length) {
+    box.replaceChildren(el('p', { class: 'muted', text: 'select runs in the table to overlay their curves' }));
+    return;
+  }
   await drawPlots(box, await api('/api/compare', { shas: shas.join(',') }), 'compare');
 }
 
@@ -152,7 +167,10 @@ async function showRun(sha) {
   };
   const plots = el('div', { class: 'plots' });
   box.replaceChildren(el('h2', { text: r.name + ' (' + r.state + ', ' + r.sha.slice(0, 7) + ')' }),
-    el('div', { class: 'plots' }, el('div', {}, el('h2', { text: 'params' }), kv(r.params)), el('div', {}, el('h2', { text: 'metrics' }), kv(r.metrics))), plots);
+    el('div', { class: 'plots' },
+      el('div', {}, el('h2', { text: 'params' }), kv(r.params)),
+      el('div', {}, el('h2', { text: 'metrics' }), kv(r.metrics))),
+    plots);
   await drawPlots(plots, r.plots, 'run');
   document.getElementById('run-section').hidden = false;
 }
@@ -173,7 +191,8 @@ async function drawRunning() {
   for (const r of list) {
     const plots = el('div', { class: 'plots' });
     const set = r.assignments.map((a) => a.key + '=' + fmt(a.value)).join(' ');
-    box.append(el('div', { class: 'running', 'data-running': r.name }, el('h2', { text: r.name + (set ? ' (' + set + ')' : '') + ', started ' + new Date(r.started).toLocaleTimeString() }), plots));
+    const title = r.name + (set ? ' (' + set + ')' : '') + ', started ' + new Date(r.started).toLocaleTimeString();
+    box.append(el('div', { class: 'running', 'data-running': r.name }, el('h2', { text: title }), plots));
     await drawPlots(plots, r.plots, 'running:' + r.name);
   }
   window.lockstepRunningUpdates++;

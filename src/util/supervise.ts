@@ -22,7 +22,8 @@ const SUPERVISOR = [
   '"$@" 3<&-',
   'code=$?',
   'kill "$watcher" 2>/dev/null',
-  'if [ "$code" -gt 128 ] && [ "$code" -lt 160 ]; then sig=$((code - 128)); trap - "$sig" 2>/dev/null; kill -s "$(kill -l "$sig")" $$ 2>/dev/null; fi',
+  'if [ "$code" -gt 128 ] && [ "$code" -lt 160 ]; then sig=$((code - 128)); trap - "$sig" 2>/dev/null; kill -s ' +
+    '"$(kill -l "$sig")" $$ 2>/dev/null; fi',
   'exit "$code"',
 ].join('\n');
 

@@ -23,7 +23,8 @@ const spec = (name: string, extra: Partial<JobSpec> = {}): JobSpec => ({
 });
 
 export function queueContract(kind: string, open: OpenQueue): void {
-  test(`queue contract (${kind}): jobs wait in order, two workers run each exactly once, failures are final`, async () => {
+  test(`queue contract (${kind}): jobs wait in order, two workers run each exactly once, failures are \
+final`, async () => {
     const place = randomUUID();
     const q = await open(place);
     const w1 = await open(place);
@@ -70,7 +71,8 @@ export function queueContract(kind: string, open: OpenQueue): void {
     }
   });
 
-  test(`queue contract (${kind}): logs and progress, kill stops a running job, remove and clear leave running jobs`, async () => {
+  test(`queue contract (${kind}): logs and progress, kill stops a running job, remove and clear leave running \
+jobs`, async () => {
     const place = randomUUID();
     const q = await open(place);
     const w = await open(place);

@@ -19,7 +19,9 @@ function params(
     data: o.data ?? 'v1',
     pull: `pull:\n  dataset: cifar10\n  url: file://src/cifar.tar.gz\n  md5: ${sum}\n  records_per_batch: ${R}`,
     partition: `partition:\n  size: ${o.size ?? SIZE}\n  seed: ${o.partitionSeed ?? 7}`,
-    prepare: `prepare:\n  split: ${o.split ?? '{train: 0.8, val: 0.1, test: 0.1}'}${o.splitSeed === undefined ? '' : `\n  split_seed: ${o.splitSeed}`}`,
+    prepare:
+      `prepare:\n  split: ${o.split ?? '{train: 0.8, val: 0.1, test: 0.1}'}` +
+      (o.splitSeed === undefined ? '' : `\n  split_seed: ${o.splitSeed}`),
   });
 }
 
@@ -103,7 +105,8 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
     assert.equal(r.exitCode, 1);
     assert.equal(
       lastLine(r.stderr),
-      'partition: params.yaml:9:9: partition.size 121 is too large: 3 disjoint stratified partitions of 360 images allow at most 120 Set partition.size to 120 or less in params.yaml.',
+      'partition: params.yaml:9:9: partition.size 121 is too large: 3 disjoint stratified partitions of 360 images ' +
+        'allow at most 120 Set partition.size to 120 or less in params.yaml.',
     );
     // The previous partitions are still there, untouched.
     assert.equal(await p.read('data/partitions/v1.csv'), await base.read('data/partitions/v1.csv'));
@@ -165,7 +168,8 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
     const p = await variant({ data: 'v2+v1', splitSeed: 43 });
     const r = await runStageProgram('prepare', p.dir);
     assert.equal(r.exitCode, 0, r.stderr);
-    assert.deepEqual(JSON.parse(await p.read('data/prepared/meta.json')).splits, { train: 190, val: 30, test: 20 }); // 24 per class: 19.2, 2.4, 2.4 -> 19, 3, 2
+    // 24 per class: 19.2, 2.4, 2.4 -> 19, 3, 2
+    assert.deepEqual(JSON.parse(await p.read('data/prepared/meta.json')).splits, { train: 190, val: 30, test: 20 });
     const all = (await Promise.all(['train', 'val', 'test'].map((s) => p.read(`data/prepared/${s}.ids.tsv`)))).join('');
     const parts = new Set(
       all
@@ -188,11 +192,13 @@ describe('partition and prepare stages', { concurrency: 4 }, () => {
   const badData: [string, string][] = [
     [
       'v4',
-      "params.yaml:2:7: data 'v4' names unknown partition 'v4': it must be a '+'-joined set of distinct partitions from v1, v2, v3",
+      "params.yaml:2:7: data 'v4' names unknown partition 'v4': it must be a '+'-joined set of distinct partitions " +
+        'from v1, v2, v3',
     ],
     [
       'v1++v2',
-      "params.yaml:2:7: data 'v1++v2' has an empty name: it must be a '+'-joined set of distinct partitions from v1, v2, v3",
+      "params.yaml:2:7: data 'v1++v2' has an empty name: it must be a '+'-joined set of distinct partitions from v1, " +
+        'v2, v3',
     ],
   ];
   for (const [data, message] of badData) {

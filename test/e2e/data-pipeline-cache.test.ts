@@ -47,7 +47,9 @@ test('the real pipeline under lockstep repro: partitions cost (almost) no cache 
     ...stageFiles,
     'pipeline.yaml': PIPELINE,
     'params.yaml': paramsYaml({
-      pull: `pull:\n  dataset: cifar10\n  url: file://src/cifar.tar.gz\n  md5: ${md5(archive)}\n  records_per_batch: ${R}`,
+      pull:
+        `pull:\n  dataset: cifar10\n  url: file://src/cifar.tar.gz\n  md5: ${md5(archive)}\n  records_per_batch: ` +
+        `${R}`,
       partition: 'partition:\n  size: 120\n  seed: 7',
     }),
     'src/cifar.tar.gz': archive,

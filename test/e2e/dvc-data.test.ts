@@ -18,7 +18,8 @@ async function dataProject(extra: Record<string, string> = {}) {
   return p;
 }
 
-test("add writes .dvc files byte-identical to DVC's, caches the data and git-ignores it; status and checkout honour them", async () => {
+test(`add writes .dvc files byte-identical to DVC's, caches the data and git-ignores it; status and checkout honour \
+them`, async () => {
   const p = await dataProject();
   assert.equal(await p.read('data/raw.dvc'), RAW_DVC);
   assert.equal(await p.read('file.txt.dvc'), FILE_DVC);
@@ -32,7 +33,9 @@ test("add writes .dvc files byte-identical to DVC's, caches the data and git-ign
   const st = await p.run(['status']);
   assert.equal(
     st.stdout,
-    'file.txt.dvc:\n\tchanged outs:\n\t\tmodified:           file.txt\ndata/raw.dvc:\n\tchanged outs:\n\t\tmodified:           data/raw',
+    'file.txt.dvc:\n\tchanged outs:\n\t\tmodified:           file.txt\ndata/raw.dvc:\n\tchanged outs:\n' +
+      '\t\tmodified:  ' +
+      '         data/raw',
   );
   // a modified file whose content is not cached is kept without --force; the deleted file is restored
   const co = await p.run(['checkout']);
@@ -96,7 +99,10 @@ test('a .dvc-tracked path is a dep source; a missing dep fails only the stages t
   assert.equal(again.exitCode, 2);
   assert.match(
     again.stderr,
-    /dependency 'data\/raw' is tracked by data\/raw\.dvc but is not in the workspace\. Run lockstep checkout data\/raw\.dvc/,
+    new RegExp(
+      /dependency 'data\/raw' is tracked by data\/raw\.dvc but is not in the workspace\. Run lockstep checkout /
+        .source + /data\/raw\.dvc/.source,
+    ),
   );
 });
 

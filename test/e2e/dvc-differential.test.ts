@@ -39,7 +39,9 @@ const SHAPES: Shape[] = [
       'data.txt': 'a\nb\nc\nd\n',
       'dvc.yaml': `stages:
   prepare:
-    cmd: ${log('prepare')} && mkdir -p prepared && head -n \${prep.n} data.txt > prepared/part.txt && wc -l < data.txt > prepared/count.txt
+    cmd: >-
+      ${log('prepare')} && mkdir -p prepared && head -n \${prep.n} data.txt > prepared/part.txt &&
+      wc -l < data.txt > prepared/count.txt
     deps:
     - data.txt
     params:

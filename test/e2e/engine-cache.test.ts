@@ -26,7 +26,9 @@ async function cacheObjects(cacheDir: string): Promise<{ name: string; intact: b
 
 const DIR_STAGE = `stages:
   a:
-    cmd: ${countRun('a')} && mkdir -p d/sub/deeper && echo one > a.txt && echo two > d/sub/x.txt && echo three > d/y.txt && printf '' > d/sub/deeper/empty
+    cmd: >-
+      ${countRun('a')} && mkdir -p d/sub/deeper && echo one > a.txt && echo two > d/sub/x.txt &&
+      echo three > d/y.txt && printf '' > d/sub/deeper/empty
     outs:
       - a.txt
       - d
@@ -54,7 +56,8 @@ async function appendAsNobody(p: TempProject, rel: string): Promise<number> {
 }
 
 for (const type of ['hardlink', 'symlink', 'copy'] as const) {
-  test(`cache.type ${type}: outputs are placed that way, and editing them never silently corrupts the cache`, async () => {
+  test(`cache.type ${type}: outputs are placed that way, and editing them never silently corrupts the \
+cache`, async () => {
     const p = await linkProject(type);
     const r = await p.run(['repro']);
     assert.equal(r.exitCode, 0, r.all);
@@ -121,11 +124,14 @@ for (const type of ['hardlink', 'symlink', 'copy'] as const) {
 }
 
 for (const type of ['hardlink', 'symlink'] as const) {
-  test(`cache.type ${type}: a persisted output updated by its command is unprotected first, never written through into the cache`, async () => {
+  test(`cache.type ${type}: a persisted output updated by its command is unprotected first, never written through \
+into the cache`, async () => {
     const p = await tempProject({
       '.lockstep/config.yaml': `cache:\n  type: ${type}\n`,
       'pipeline.yaml':
-        'stages:\n  a:\n    cmd: mkdir -p d && echo run >> p.txt && echo run >> d/f.txt\n    outs:\n      - p.txt:\n          persist: true\n      - d:\n          persist: true\n',
+        'stages:\n  a:\n    cmd: mkdir -p d && echo run >> p.txt && echo run >> d/f.txt\n    outs:\n' +
+        '      - p.txt:\n  ' +
+        '        persist: true\n      - d:\n          persist: true\n',
     });
     for (let i = 0; i < 2; i++) {
       const r = await p.run(['repro', '--force']);
@@ -144,11 +150,14 @@ for (const type of ['hardlink', 'symlink'] as const) {
   });
 }
 
-test('a directory output: DVC .dir manifest bytes, nfiles/size as DVC records them, restored by the run-cache after deletion', async () => {
+test(`a directory output: DVC .dir manifest bytes, nfiles/size as DVC records them, restored by the run-cache after \
+deletion`, async () => {
   const p = await linkProject('copy');
   assert.equal((await p.run(['repro'])).exitCode, 0);
   const lock = YAML.parse(await p.read('pipeline.lock'));
-  const manifest = `[{"md5": "${md5('')}", "relpath": "sub/deeper/empty"}, {"md5": "${md5('two\n')}", "relpath": "sub/x.txt"}, {"md5": "${md5('three\n')}", "relpath": "y.txt"}]`;
+  const manifest =
+    `[{"md5": "${md5('')}", "relpath": "sub/deeper/empty"}, {"md5": "${md5('two\n')}", "relpath": ` +
+    `"sub/x.txt"}, {"md5": "${md5('three\n')}", "relpath": "y.txt"}]`;
   assert.deepEqual(lock.stages.a.outs[1], {
     path: 'd',
     hash: 'md5',
@@ -186,7 +195,8 @@ test('a directory output: DVC .dir manifest bytes, nfiles/size as DVC records th
   assert.equal(await p.exists('d/y.txt'), true);
 });
 
-test('a deleted cache object: repro reruns the stage instead of restoring it; checkout says what is missing', async () => {
+test(`a deleted cache object: repro reruns the stage instead of restoring it; checkout says what is \
+missing`, async () => {
   const p = await linkProject('copy');
   assert.equal((await p.run(['repro'])).exitCode, 0);
   await fs.rm(path.join(p.dir, '.cache/files/md5', md5('one\n').slice(0, 2)), { recursive: true, force: true });
@@ -227,7 +237,9 @@ async function snapshot(dir: string): Promise<string[]> {
 
 test('repro --dry changes nothing on disk: lock, cache, workspace', async () => {
   const p = await tempProject({
-    'pipeline.yaml': `stages:\n  a:\n    cmd: cat in.txt > a.txt\n    deps: [in.txt]\n    outs: [a.txt]\n  b:\n    cmd: cat a.txt > b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n`,
+    'pipeline.yaml':
+      `stages:\n  a:\n    cmd: cat in.txt > a.txt\n    deps: [in.txt]\n    outs: [a.txt]\n  b:\n    ` +
+      `cmd: cat a.txt > b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n`,
     'in.txt': '1\n',
   });
   assert.equal((await p.run(['repro'])).exitCode, 0);
@@ -250,7 +262,8 @@ test('repro --dry changes nothing on disk: lock, cache, workspace', async () => 
   assert.deepEqual(await snapshot(p.dir), before);
 });
 
-test('two repro in two workspaces sharing one cache dir (LOCKSTEP_CACHE_DIR) both succeed with correct results', async () => {
+test(`two repro in two workspaces sharing one cache dir (LOCKSTEP_CACHE_DIR) both succeed with correct \
+results`, async () => {
   const shared = await tempProject({}, { git: false });
   const pipeline = `stages:
   gen:

@@ -60,7 +60,8 @@ async function project() {
   });
 }
 
-test('a DVC dvc.yaml works unchanged: foreach, matrix, vars, wdir, cmd list, every params form; writes dvc.lock', async () => {
+test(`a DVC dvc.yaml works unchanged: foreach, matrix, vars, wdir, cmd list, every params form; writes \
+dvc.lock`, async () => {
   const p = await project();
   const r = await p.run(['repro']);
   assert.equal(r.exitCode, 0, r.all);
@@ -113,7 +114,8 @@ test('a DVC dvc.yaml works unchanged: foreach, matrix, vars, wdir, cmd list, eve
   assert.equal(await subRuns(p), 1);
 });
 
-test('dvc.yaml params: an untracked TOML key changes nothing; a tracked one, or any key of a whole-file JSON, reruns', async () => {
+test(`dvc.yaml params: an untracked TOML key changes nothing; a tracked one, or any key of a whole-file JSON, \
+reruns`, async () => {
   const p = await project();
   assert.equal((await p.run(['repro'])).exitCode, 0);
   await p.write('sub/conf.toml', '[opt]\ndepth = 3\nwidth = 8\n');
@@ -144,7 +146,8 @@ test('dvc.yaml params: an untracked TOML key changes nothing; a tracked one, or 
   assert.equal(await p.read('sub/lr.txt'), 'lr=0.75\nin\n');
 });
 
-test('targets: a foreach group name selects every generated stage; an unknown target suggests the closest name', async () => {
+test(`targets: a foreach group name selects every generated stage; an unknown target suggests the closest \
+name`, async () => {
   const p = await project();
   const dry = await p.run(['repro', '--dry', 'mat']);
   assert.equal(dry.exitCode, 0, dry.all);

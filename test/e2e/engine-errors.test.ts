@@ -33,7 +33,8 @@ test('usage and config errors: one line, exit 2, no stack trace; --verbose adds 
   assert.equal(cfg.exitCode, 2);
   assert.equal(
     cfg.stderr,
-    "lockstep: pipeline.yaml:4:5: stage 'a': unknown field 'outz' (did you mean 'outs'?). Fix the pipeline file and run again.",
+    "lockstep: pipeline.yaml:4:5: stage 'a': unknown field 'outz' (did you mean 'outs'?). Fix the pipeline file and " +
+      'run again.',
   );
   assert.doesNotMatch(cfg.stderr, /\n\s+at /);
 
@@ -46,7 +47,8 @@ test('usage and config errors: one line, exit 2, no stack trace; --verbose adds 
   );
 });
 
-test("Ctrl-C during -j 2 stops both stages' process trees; neither is recorded; the next repro reruns both", async () => {
+test(`Ctrl-C during -j 2 stops both stages' process trees; neither is recorded; the next repro reruns \
+both`, async () => {
   // each stage holds with a child process until the test releases it (never, here)
   const rig = await testRig();
   const stage = (x: string) =>
@@ -71,7 +73,8 @@ test('a YAML syntax error is reported once, at its position, not as a cascade of
   // `{` inside a flow sequence starts a flow mapping: a classic dvc.yaml mistake.
   const p = await tempProject({
     'dvc.yaml':
-      'stages:\n  a:\n    cmd: echo ${item.x} > x-${item.y}.txt\n    outs: [x-${item.y}.txt]\n    deps: [a, b]\n  b:\n    cmd: echo\n',
+      'stages:\n  a:\n    cmd: echo ${item.x} > x-${item.y}.txt\n    outs: [x-${item.y}.txt]\n    deps: [a, b]\n  ' +
+      'b:\n    cmd: echo\n',
   });
   const r = await p.run(['status']);
   assert.equal(r.exitCode, 2, r.all);

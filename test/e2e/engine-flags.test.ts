@@ -5,7 +5,8 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { countRun, runCount, tempProject } from '../helpers/project.js';
 
-test('frozen never runs, even when its deps change; always_changed runs every time and never uses the run-cache', async () => {
+test(`frozen never runs, even when its deps change; always_changed runs every time and never uses the \
+run-cache`, async () => {
   const p = await tempProject({
     'pipeline.yaml': `stages:
   fz:
@@ -79,11 +80,14 @@ test('persist outputs are not deleted before the run; other outputs are', async 
   assert.equal(await p.read('kept.txt'), 'run\nrun\n');
 });
 
-test('cache: false outputs, metrics and plots are recorded in the lock, stay plain files, and the run-cache keeps them (as DVC)', async () => {
+test(`cache: false outputs, metrics and plots are recorded in the lock, stay plain files, and the run-cache keeps \
+them (as DVC)`, async () => {
   const p = await tempProject({
     'pipeline.yaml': `stages:
   a:
-    cmd: ${countRun('a')} && echo model > model.bin && echo nc > nc.txt && echo 0.5 > metrics.json && echo x,y > plot.csv
+    cmd: >-
+      ${countRun('a')} && echo model > model.bin && echo nc > nc.txt && echo 0.5 > metrics.json &&
+      echo x,y > plot.csv
     outs:
       - model.bin
       - nc.txt:
@@ -221,8 +225,9 @@ test('--downstream runs the target and what depends on it, not its upstream', as
 
 test('-j 4: stages finishing together each get their line in the shared .gitignore', async () => {
   const names = ['s1', 's2', 's3', 's4', 's5', 's6'];
+  const stage = (n: string) => `  ${n}:\n    cmd: echo ${n} > ${n}.txt\n    outs: [${n}.txt]\n`;
   const p = await tempProject({
-    'pipeline.yaml': `stages:\n${names.map((n) => `  ${n}:\n    cmd: echo ${n} > ${n}.txt\n    outs: [${n}.txt]\n`).join('')}`,
+    'pipeline.yaml': `stages:\n${names.map(stage).join('')}`,
   });
   const r = await p.run(['repro', '-j', '4']);
   assert.equal(r.exitCode, 0, r.all);

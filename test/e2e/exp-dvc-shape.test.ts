@@ -53,7 +53,8 @@ interface Row {
   params: Record<string, Record<string, unknown>>;
 }
 
-test('exp run checks .dvc-tracked data out into its workspace; exp show has DVC rows, top-level metrics, file:key labels; exp diff NAME and HEAD NAME', async () => {
+test(`exp run checks .dvc-tracked data out into its workspace; exp show has DVC rows, top-level metrics, file:key \
+labels; exp diff NAME and HEAD NAME`, async () => {
   const p = await tempProject({
     'dvc.yaml': DVC_YAML,
     'params.yaml': 'prepare:\n  split: 0.2\ntrain:\n  n_est: 5\n',
@@ -94,7 +95,8 @@ test('exp run checks .dvc-tracked data out into its workspace; exp show has DVC 
   const csv = (await p.run(['exp', 'show', '--csv'])).stdout.split('\n');
   assert.equal(
     csv[0],
-    'baseline,type,Experiment,Created,State,train.n_est,eval/metrics.json:accuracy,avg_prec,train/metrics.json:accuracy,loss',
+    'baseline,type,Experiment,Created,State,train.n_est,eval/metrics.json:accuracy,avg_prec,' +
+      'train/metrics.json:accuracy,loss',
   );
   // narrow: the evaluation's accuracy and the changed param stay, the training's columns give way
   const narrow = await p.run(['exp', 'show', '--width', '60']);
@@ -143,7 +145,8 @@ test('exp run checks .dvc-tracked data out into its workspace; exp show has DVC 
   assert.equal(bad.exitCode, 1);
   assert.equal(
     bad.stderr.trim(),
-    "lockstep: 'nosuch' is neither an experiment nor a git revision. Name an experiment (lockstep exp list), a commit, branch or tag, or `workspace`.",
+    "lockstep: 'nosuch' is neither an experiment nor a git revision. Name an experiment (lockstep exp list), a " +
+      'commit, branch or tag, or `workspace`.',
   );
 
   // a baseline's git-ignored metrics are read through its lock file from the cache (not from the working tree)

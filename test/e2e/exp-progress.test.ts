@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { etaSeconds, headline, shortDuration } from '../../src/cli/exp-progress.js';
 import { plotsProject } from './plots-fixture.js';
 
-test('exp run, not on a terminal: a plain line per stage and per epoch of each running experiment, the headline metric on done', async () => {
+test(`exp run, not on a terminal: a plain line per stage and per epoch of each running experiment, the headline \
+metric on done`, async () => {
   const p = await plotsProject();
   const r = await p.run(['exp', 'run', '-S', 'epochs=3', '-n', 'three', '--no-run-cache'], {
     env: { FAKE_EPOCH_MS: '100' },

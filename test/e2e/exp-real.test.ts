@@ -45,7 +45,9 @@ test('real stages: 2 seeds x 2 data values with -j 2 record 4 experiments; pull 
   await copyTree(REPO_ROOT, 'stages', files);
   const params =
     paramsYaml({
-      pull: `pull:\n  dataset: cifar10\n  url: file://src/cifar.tar.gz\n  md5: ${md5(archive)}\n  records_per_batch: ${R}`,
+      pull:
+        `pull:\n  dataset: cifar10\n  url: file://src/cifar.tar.gz\n  md5: ${md5(archive)}\n  records_per_batch: ` +
+        `${R}`,
       partition: 'partition:\n  size: 120\n  seed: 7',
     }) +
     'train:\n  model: tiny\n  backend: cpu\n  epochs: 1\n  batch_size: 16\nevaluate:\n  samples: 4\n  backend: cpu\n';

@@ -31,7 +31,8 @@ function meta(name: string, baseline: string, extra: Partial<RecordMeta> = {}): 
   };
 }
 
-test('records are commits on refs/exps/<baseline>/<name>, written without touching branch, index or files', async () => {
+test(`records are commits on refs/exps/<baseline>/<name>, written without touching branch, index or \
+files`, async () => {
   const p = await tempProject({ 'params.yaml': 'seed: 1\n', 'pipeline.yaml': 'stages: {}\n' });
   const baseline = (await p.git('rev-parse', 'HEAD')).trim();
   await p.write('staged.txt', 'in the index\n');
@@ -96,7 +97,8 @@ test('a taken name fails and leaves the first record; concurrent writers cannot 
   assert.equal((await p.git('rev-parse', `refs/exps/${baseline}/same`)).trim(), won[0]!.value);
 });
 
-test('listing: HEAD by default, other baselines with revs or allCommits, foreign refs skipped, remove is checked', async () => {
+test(`listing: HEAD by default, other baselines with revs or allCommits, foreign refs skipped, remove is \
+checked`, async () => {
   const p = await tempProject({ 'pipeline.yaml': 'stages: {}\n' });
   const first = (await p.git('rev-parse', 'HEAD')).trim();
   await writeRecord(p.dir, { meta: meta('old', first), files: [] });
@@ -123,7 +125,8 @@ test('listing: HEAD by default, other baselines with revs or allCommits, foreign
   await assert.rejects(listExperiments(p.dir, { revs: ['nope'] }), /'nope' is not a commit in /);
 
   const old = await resolveExperiment(p.dir, 'old');
-  await assert.rejects(removeRefs(p.dir, [{ ref: old.ref, sha: second }]), /git update-ref failed/); // wrong expected sha: nothing removed
+  // wrong expected sha: nothing removed
+  await assert.rejects(removeRefs(p.dir, [{ ref: old.ref, sha: second }]), /git update-ref failed/);
   assert.equal((await listExperiments(p.dir, { allCommits: true })).length, 2);
   await removeRefs(p.dir, [{ ref: old.ref, sha: old.sha }]);
   assert.deepEqual(

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { PARAMS, setup, showJson, type ShownExp } from './exp-fixture.js';
 
-test('a 2x3 sweep with -j 2: records all, upstream runs once, a failure is recorded, the workspace is untouched', async () => {
+test(`a 2x3 sweep with -j 2: records all, upstream runs once, a failure is recorded, the workspace is \
+untouched`, async () => {
   const { p, count } = await setup();
   // an uncommitted change to a tracked file belongs to the experiments, and stays in the user's tree
   const dirty = PARAMS.replace('lr: 0.1', 'lr: 0.5');
@@ -17,7 +18,10 @@ test('a 2x3 sweep with -j 2: records all, upstream runs once, a failure is recor
   assert.equal(r.exitCode, 1, r.all); // one or more experiments failed
   assert.match(
     r.stderr,
-    /6 experiments recorded in [\d.]+s: 4 succeeded, 2 failed \([a-z-]+, [a-z-]+\); stages: 5 ran, 5 restored from the run-cache/,
+    new RegExp(
+      /6 experiments recorded in [\d.]+s: 4 succeeded, 2 failed \([a-z-]+, [a-z-]+\); stages: 5 ran, 5 restored /
+        .source + /from the run-cache/.source,
+    ),
   );
   assert.match(r.stderr, /FAILED +[a-z-]+ +[\d.]+s: \[train\] unknown partition v9/);
 
@@ -106,7 +110,8 @@ test('bad input fails before anything runs, with one-line errors and nothing und
   await p.write('extra.txt', 'local only\n');
   await expectError(
     ['--seed', '1'],
-    'lockstep: the workspace cannot be reproduced in isolation: pipeline inputs are not tracked by git: upstream: extra.txt. `git add` them (or make them outputs of a stage), then run the experiment again.',
+    'lockstep: the workspace cannot be reproduced in isolation: pipeline inputs are not tracked by git: upstream: ' +
+      'extra.txt. `git add` them (or make them outputs of a stage), then run the experiment again.',
     1,
   );
   await p.git('add', 'extra.txt');
@@ -114,15 +119,18 @@ test('bad input fails before anything runs, with one-line errors and nothing und
 
   await expectError(
     ['-S', 'sed=1'],
-    "lockstep: params.yaml: unknown param 'sed'; valid keys: seed, data, train.lr. Set a key the params file already has (see `lockstep exp show` or the file).",
+    "lockstep: params.yaml: unknown param 'sed'; valid keys: seed, data, train.lr. Set a key the params file already " +
+      'has (see `lockstep exp show` or the file).',
   );
   await expectError(
     ['-S', 'seed'],
-    'lockstep: malformed -S seed: expected key=value. Write -S key=value or -S file.yaml:key=value (a comma list sweeps).',
+    'lockstep: malformed -S seed: expected key=value. Write -S key=value or -S file.yaml:key=value (a comma list ' +
+      'sweeps).',
   );
   await expectError(
     ['--data', 'v1++v2'],
-    "lockstep: malformed --data 'v1++v2': expected partitions joined by '+', e.g. v1 or v1+v2. Name each partition once, joined by +.",
+    "lockstep: malformed --data 'v1++v2': expected partitions joined by '+', e.g. v1 or v1+v2. Name each partition " +
+      'once, joined by +.',
   );
   await expectError(
     ['--seed', 'abc'],
@@ -130,7 +138,8 @@ test('bad input fails before anything runs, with one-line errors and nothing und
   );
   await expectError(
     ['-n', 'bad name'],
-    `lockstep: invalid experiment name 'bad name': it contains " ". Use letters, digits, '-', '_' and '.', e.g. -n lr-sweep.`,
+    `lockstep: invalid experiment name 'bad name': it contains " ". Use letters, digits, '-', '_' and '.', e.g. -n ` +
+      `lr-sweep.`,
   );
   await expectError(
     ['-S', 'other.yaml:x=1'],
@@ -145,7 +154,8 @@ test('bad input fails before anything runs, with one-line errors and nothing und
   await p.git('commit', '-qm', 'declare partitions');
   await expectError(
     ['--seed', '1,2', '--data', 'v1,v2+v4'],
-    "lockstep: invalid value 'v2+v4' for data: 'v4' is not one of v1, v2, v3 (joined by '+'). Pick from the values declared in .lockstep/config.yaml exp.choices.data.",
+    "lockstep: invalid value 'v2+v4' for data: 'v4' is not one of v1, v2, v3 (joined by '+'). Pick from the values " +
+      'declared in .lockstep/config.yaml exp.choices.data.',
   );
   assert.equal(await count('upstream'), 0);
   assert.equal(await p.git('for-each-ref', 'refs/exps/'), '');
@@ -153,7 +163,8 @@ test('bad input fails before anything runs, with one-line errors and nothing und
   assert.equal((await p.run(['exp', 'run', '-n', 'taken'])).exitCode, 0);
   await expectError(
     ['-n', 'taken'],
-    "lockstep: experiment name 'taken' is already taken on this baseline. Pick another name with -n, or remove the old one with `lockstep exp remove`.",
+    "lockstep: experiment name 'taken' is already taken on this baseline. Pick another name with -n, or remove the " +
+      'old one with `lockstep exp remove`.',
     1,
   );
   assert.equal((await p.git('for-each-ref', 'refs/exps/')).split('\n').length, 1);

@@ -92,12 +92,11 @@ test('status, dag, exp show and --help never load TensorFlow.js nor the AWS SDK'
   assert.equal((await p.run(['remote', 'add', '-d', 's3store', 's3://bucket/prefix'])).exitCode, 0);
   const hook = path.join(p.dir, 'no-heavy.mjs');
   const forbidden = ['@tensorflow', '/stages/', '@aws-sdk', '@smithy'];
-  await fs.writeFile(
-    hook,
-    `import { register } from 'node:module';
-register('data:text/javascript,' + encodeURIComponent('export async function resolve(s, c, next) { if (${JSON.stringify(forbidden)}.some((f) => s.includes(f))) throw new Error("forbidden module loaded: " + s); return next(s, c); }'));
-`,
-  );
+  const resolver =
+    `export async function resolve(s, c, next) { if (${JSON.stringify(forbidden)}.some((f) => s.includes(f))) ` +
+    'throw new Error("forbidden module loaded: " + s); return next(s, c); }';
+  const url = `data:text/javascript,${encodeURIComponent(resolver)}`;
+  await fs.writeFile(hook, `import { register } from 'node:module';\nregister(${JSON.stringify(url)});\n`);
   // the hook itself works: importing tfjs or the AWS SDK under it fails
   for (const mod of ['@tensorflow/tfjs-core', '@aws-sdk/client-s3']) {
     const control = await execa(

@@ -11,9 +11,17 @@ const text = (x: unknown): string => String(x ?? '');
 
 /** p_true of image a (a cat, always called dog) per seed; b and c are missed once each. */
 const PREDICTIONS: Record<string, string> = {
-  1: 'a,data/img/cat/a.png,cat,dog,0.200000,0.800000,0.200000,0.800000\nb,data/img/dog/b.png,dog,dog,0.900000,0.900000,0.100000,0.900000\nc,data/img/cat/c.png,cat,dog,0.450000,0.550000,0.450000,0.550000\n',
-  2: 'a,data/img/cat/a.png,cat,dog,0.300000,0.700000,0.300000,0.700000\nb,data/img/dog/b.png,dog,cat,0.400000,0.600000,0.600000,0.400000\nc,data/img/cat/c.png,cat,cat,0.700000,0.700000,0.700000,0.300000\n',
-  3: 'a,data/img/cat/a.png,cat,dog,0.400000,0.600000,0.400000,0.600000\nb,data/img/dog/b.png,dog,dog,0.800000,0.800000,0.200000,0.800000\n',
+  1:
+    'a,data/img/cat/a.png,cat,dog,0.200000,0.800000,0.200000,0.800000\n' +
+    'b,data/img/dog/b.png,dog,dog,0.900000,0.900000,0.100000,0.900000\n' +
+    'c,data/img/cat/c.png,cat,dog,0.450000,0.550000,0.450000,0.550000\n',
+  2:
+    'a,data/img/cat/a.png,cat,dog,0.300000,0.700000,0.300000,0.700000\n' +
+    'b,data/img/dog/b.png,dog,cat,0.400000,0.600000,0.600000,0.400000\n' +
+    'c,data/img/cat/c.png,cat,cat,0.700000,0.700000,0.700000,0.300000\n',
+  3:
+    'a,data/img/cat/a.png,cat,dog,0.400000,0.600000,0.400000,0.600000\n' +
+    'b,data/img/dog/b.png,dog,dog,0.800000,0.800000,0.200000,0.800000\n',
 };
 const HEAD = 'id,path,true_label,pred_label,p_true,p_pred,p_cat,p_dog\n';
 const RED = solidPng([230, 20, 40]);
@@ -88,7 +96,10 @@ test('hard-examples over a real 3-seed sweep recorded by lockstep exp run', {
   assert.equal(missing.exitCode, 1, text(missing.all));
   assert.match(
     text(missing.stderr),
-    /^lockstep: results\/predictions.csv of experiment \S+ missing from the cache .* Run lockstep pull to fetch it from the remote.$/,
+    new RegExp(
+      /^lockstep: results\/predictions.csv of experiment \S+ missing from the cache .* Run lockstep pull to /.source +
+        /fetch it from the remote.$/.source,
+    ),
   );
   assert.equal(await p.read('results/hard_examples.csv'), before);
 });

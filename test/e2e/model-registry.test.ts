@@ -144,7 +144,8 @@ test('two challenges at once: the better challenger ends as champion, and prod n
   assert.equal(state.versions.length, 3, 'every challenger is registered with its decision');
 });
 
-test('retraining when the data changes: 50% -> 75% -> 100% of the images, unchanged data does nothing, a worse model is not promoted', async () => {
+test(`retraining when the data changes: 50% -> 75% -> 100% of the images, unchanged data does nothing, a worse model \
+is not promoted`, async () => {
   const { p, grow } = await modelProject(0.9);
   const retrain = async () => {
     const r = await p.run(['retrain', '--if-data-changed', '--json']);

@@ -50,7 +50,8 @@ test('plots show: one offline HTML page; each declared plot drawn with its serie
   assert.equal(cm.rects, cm.texts.length);
 });
 
-test('plots diff: workspace against HEAD (cached outputs read from the cache) and an experiment, overlaid in one chart per plot', {
+test(`plots diff: workspace against HEAD (cached outputs read from the cache) and an experiment, overlaid in one \
+chart per plot`, {
   skip: NO_CHROMIUM,
 }, async () => {
   const p = await plotsProject();

@@ -7,18 +7,26 @@ import { testRig } from '../helpers/rig.js';
 import { alive, waitDead } from '../helpers/wait.js';
 import { setup, showJson } from './exp-fixture.js';
 
-test('exp run --queue with no queue configured: jobs wait in the local queue, exp show lists them, a worker runs them', async () => {
+test(`exp run --queue with no queue configured: jobs wait in the local queue, exp show lists them, a worker runs \
+them`, async () => {
   const { p, count } = await setup();
   const q = await p.run(['exp', 'run', '--queue', '--seed', '1,2', '-n', 'local']);
   assert.equal(q.exitCode, 0, q.all);
   assert.match(
     q.stderr,
-    /^Queued 2 experiments and 1 warm-up job for shared stages from [0-9a-f]{7} on local queue \S+lockstep-queue: local-1, local-2\./m,
+    new RegExp(
+      /^Queued 2 experiments and 1 warm-up job for shared stages from [0-9a-f]{7} on local queue /.source +
+        /\S+lockstep-queue: local-1, local-2\./.source,
+      'm',
+    ),
   );
   const shown = await p.run(['exp', 'show']);
   assert.match(
     shown.stdout,
-    /Queued experiments \(lockstep exp queue list\):\n {2}local-1 {2}waiting {2}seed=1\n {2}local-2 {2}waiting {2}seed=2/,
+    new RegExp(
+      /Queued experiments \(lockstep exp queue /.source +
+        /list\):\n {2}local-1 {2}waiting {2}seed=1\n {2}local-2 {2}waiting {2}seed=2/.source,
+    ),
   );
   assert.equal(await count('train'), 0, 'nothing ran yet');
 
@@ -46,7 +54,8 @@ test('exp run --queue with no queue configured: jobs wait in the local queue, ex
   );
 });
 
-test('a worker killed with -9 during a warm-up leaves nothing running (the warm-up repro is supervised); the next worker finishes the sweep', async () => {
+test(`a worker killed with -9 during a warm-up leaves nothing running (the warm-up repro is supervised); the next \
+worker finishes the sweep`, async () => {
   // the shared stage holds, with a child process, until the test releases it
   const rig = await testRig();
   const upstream = rig.command('upstream', { child: true, write: { 'data/base.txt': 'hello\n' } });

@@ -44,7 +44,8 @@ const PIPELINE = (counts: string) => `stages:
     metrics: [metrics/eval.json]
 `;
 
-test('a sweep on BullMQ/Redis across two worker clones: shared stage once, kill -9, failure, Redis restart, exactly one record each', {
+test(`a sweep on BullMQ/Redis across two worker clones: shared stage once, kill -9, failure, Redis restart, exactly \
+one record each`, {
   skip: REDIS_BIN ? false : 'redis-server is not installed (apt-get install redis-server)',
   timeout: 300_000,
 }, async () => {

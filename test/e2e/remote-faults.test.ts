@@ -79,7 +79,8 @@ function oneLine(r: CliResult, pattern: RegExp): void {
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 }
 
-test('a remote whose disk fills up: one line saying it is full, no temp file or corrupt object left, a rerun completes once there is room', async (t) => {
+test(`a remote whose disk fills up: one line saying it is full, no temp file or corrupt object left, a rerun \
+completes once there is room`, async (t) => {
   const disk = await smallDisk();
   if (typeof disk === 'string') return t.skip(disk);
   const sshWhy = sshdUnavailable();
@@ -108,7 +109,8 @@ test('a remote whose disk fills up: one line saying it is full, no temp file or 
     oneLine(
       r,
       new RegExp(
-        `^lockstep: remote '${k.name}' \\(.*\\) is full at files/md5/\\w\\w/\\w+: .*(ENOSPC|[Nn]o space left).* Free space on the remote; a rerun resumes where this stopped\\.$`,
+        `^lockstep: remote '${k.name}' \\(.*\\) is full at files/md5/\\w\\w/\\w+: .*(ENOSPC|[Nn]o space left).* Free ` +
+          `space on the remote; a rerun resumes where this stopped\\.$`,
       ),
     );
     const left = await audit(k.root);
@@ -126,7 +128,8 @@ test('a remote whose disk fills up: one line saying it is full, no temp file or 
   }
 });
 
-test('a remote path the user may not write: one line saying permission denied, for a folder and over SSH', async (t) => {
+test(`a remote path the user may not write: one line saying permission denied, for a folder and over \
+SSH`, async (t) => {
   const why = await nobodyUnavailable();
   if (why) return t.skip(why);
   // a folder owned by root, 0755: readable by nobody, not writable
@@ -152,7 +155,10 @@ test('a remote path the user may not write: one line saying permission denied, f
   await fs.chmod(p.dir, 0o755);
   oneLine(
     await asNobody(['push', '-r', 'folder']),
-    /^lockstep: permission denied on remote 'folder' \(.*\) at files\/md5\/\w\w\/\w+: EACCES: permission denied, mkdir .* Check that this user or key may read and write the remote path\.$/,
+    new RegExp(
+      /^lockstep: permission denied on remote 'folder' \(.*\) at files\/md5\/\w\w\/\w+: EACCES: permission /.source +
+        /denied, mkdir .* Check that this user or key may read and write the remote path\.$/.source,
+    ),
   );
   assert.deepEqual(await fs.readdir(locked), []);
 
@@ -164,7 +170,11 @@ test('a remote path the user may not write: one line saying permission denied, f
   await p.run(['remote', 'modify', '--local', 'ssh', 'keyfile', sshd.keyfile]);
   oneLine(
     await p.run(['push', '-r', 'ssh']),
-    /^lockstep: permission denied on remote 'ssh' \(ssh:\/\/nobody@127\.0\.0\.1:\d+\/.*\) at files\/md5\/\w\w\/\w+: Permission denied\. Check that this user or key may read and write the remote path\.$/,
+    new RegExp(
+      /^lockstep: permission denied on remote 'ssh' \(ssh:\/\/nobody@127\.0\.0\.1:\d+\/.*\) at /.source +
+        /files\/md5\/\w\w\/\w+: Permission denied\. Check that this user or key may read and write the remote /.source +
+        /path\.$/.source,
+    ),
   );
   assert.deepEqual(await fs.readdir(locked), []);
   // allowed to write, the same push goes through
@@ -174,7 +184,8 @@ test('a remote path the user may not write: one line saying permission denied, f
   assert.deepEqual(await audit(path.join(locked, 'store')), { objects: 6, corrupt: [], temps: [] });
 });
 
-test('an S3 account that may not write the bucket: one line saying permission denied; as its owner the push goes through', async (t) => {
+test(`an S3 account that may not write the bucket: one line saying permission denied; as its owner the push goes \
+through`, async (t) => {
   const why = versitygwUnavailable();
   if (why) return t.skip(why);
   const s3 = await startVersity();
@@ -191,7 +202,13 @@ test('an S3 account that may not write the bucket: one line saying permission de
   const denied = await p.run(['push', '-r', 's3']);
   oneLine(
     denied,
-    /^lockstep: permission denied on remote 's3' \(s3:\/\/lockstep-test\/store at http:\/\/127\.0\.0\.1:\d+\) at files\/md5\/\w\w\/\w+(\.dir)?: .*(403|Access Denied).* Check that this user or key may read and write the remote path\.$/,
+    new RegExp(
+      /^lockstep: permission denied on remote 's3' \(s3:\/\/lockstep-test\/store at http:\/\/127\.0\.0\.1:\d+\) /
+        .source +
+        /at files\/md5\/\w\w\/\w+(\.dir)?: .*(403|Access Denied).* Check that this user or key may read and write /
+          .source +
+        /the remote path\.$/.source,
+    ),
   );
   assert.doesNotMatch(denied.all, /alice-secret-key/);
   assert.deepEqual(await audit(path.join(s3.dataDir, s3.bucket, 'store')), { objects: 0, corrupt: [], temps: [] });

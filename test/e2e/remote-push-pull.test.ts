@@ -11,7 +11,9 @@ import { sshdUnavailable, startSshd } from '../helpers/sshd.js';
 
 const PIPELINE = (files: number, size: number) => `stages:
   gen:
-    cmd: mkdir -p data && for i in $(seq 1 ${files}); do head -c ${size} /dev/urandom > data/f$i.bin; done && echo model > model.txt
+    cmd: >-
+      mkdir -p data && for i in $(seq 1 ${files}); do head -c ${size} /dev/urandom > data/f$i.bin; done &&
+      echo model > model.txt
     outs: [data, model.txt]
   side:
     cmd: echo local-only > side.txt
@@ -137,7 +139,8 @@ test('unknown remote names and a missing default are one-line errors listing the
   assert.match(
     dead.stderr,
     new RegExp(
-      `^lockstep: cannot reach remote 'dead' \\(ssh://nobody@127.0.0.1:${port}/srv/store\\): connect ECONNREFUSED [^\\n]* Check the host name and port, and that the server is running.$`,
+      `^lockstep: cannot reach remote 'dead' \\(ssh://nobody@127.0.0.1:${port}/srv/store\\): connect ECONNREFUSED ` +
+        `[^\\n]* Check the host name and port, and that the server is running.$`,
     ),
   );
   assert.equal((await p.run(['remote', 'remove', 'a'])).exitCode, 0);
@@ -175,7 +178,8 @@ test('push and pull through an S3 API server with credentials in the local confi
   assert.equal(await clone.read('data/f3.bin'), await p.read('data/f3.bin'));
 });
 
-test('a connection dropped mid-push fails with one line; a rerun completes and nothing on the remote is corrupt', async (t) => {
+test(`a connection dropped mid-push fails with one line; a rerun completes and nothing on the remote is \
+corrupt`, async (t) => {
   const why = sshdUnavailable();
   if (why) return t.skip(why);
   const sshd = await startSshd();
@@ -225,10 +229,13 @@ test('--run-cache mirrors the run-cache entries, and fetch --run-cache brings th
   assert.equal(fetched.length, entries.length);
 });
 
-test('repro --pull on a fresh clone restores stages from the remote instead of running them; an unreachable remote only means they run', async () => {
+test(`repro --pull on a fresh clone restores stages from the remote instead of running them; an unreachable remote \
+only means they run`, async () => {
   const pipeline = `stages:
   gen:
-    cmd: ${countRun('gen')} && mkdir -p data && head -c 5000 /dev/urandom > data/a.bin && head -c 7000 /dev/urandom > data/b.bin
+    cmd: >-
+      ${countRun('gen')} && mkdir -p data && head -c 5000 /dev/urandom > data/a.bin &&
+      head -c 7000 /dev/urandom > data/b.bin
     outs: [data]
   use:
     cmd: ${countRun('use')} && cat data/a.bin data/b.bin | md5sum > sum.txt

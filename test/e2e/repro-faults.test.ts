@@ -9,7 +9,8 @@ import { waitDead, waitFor } from '../helpers/wait.js';
 
 const oneLine = (s: string) => s.trim().split('\n').length === 1 && !/\n\s+at /.test(s);
 
-test('a failing command names the stage and exit code; nothing is cached or recorded; downstream does not run', async () => {
+test(`a failing command names the stage and exit code; nothing is cached or recorded; downstream does not \
+run`, async () => {
   const p = await tempProject({
     'pipeline.yaml': `stages:
   a:
@@ -29,7 +30,8 @@ test('a failing command names the stage and exit code; nothing is cached or reco
   assert.equal(r.exitCode, 1);
   assert.equal(
     r.stderr.trim().split('\n').at(-1),
-    "lockstep: stage 'b' failed: its command exited with code 3. Its outputs were not cached and downstream stages did not run; fix it and run lockstep repro again.",
+    "lockstep: stage 'b' failed: its command exited with code 3. Its outputs were not cached and downstream stages " +
+      'did not run; fix it and run lockstep repro again.',
   );
   assert.equal(await runCount(p, 'c'), 0);
   const lock = await p.read('pipeline.lock');
@@ -54,7 +56,8 @@ test('config and graph errors are one line with exit code 2 and no stack trace',
     [
       {
         'pipeline.yaml':
-          'stages:\n  a:\n    cmd: echo\n    deps: [b.txt]\n    outs: [a.txt]\n  b:\n    cmd: echo\n    deps: [a.txt]\n    outs: [b.txt]\n',
+          'stages:\n  a:\n    cmd: echo\n    deps: [b.txt]\n    outs: [a.txt]\n  b:\n    cmd: echo\n    deps: ' +
+          '[a.txt]\n    outs: [b.txt]\n',
       },
       /^lockstep: the pipeline has a cycle: (a -> b -> a|b -> a -> b)/,
     ],

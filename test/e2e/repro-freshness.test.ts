@@ -67,7 +67,8 @@ test('a second repro runs nothing; touching a dep without changing it runs nothi
   assert.deepEqual(await counts(p), [1, 1, 1]);
 });
 
-test('params: an unrelated change runs nothing, a related one runs that stage and downstream; revert restores from the run-cache', async () => {
+test(`params: an unrelated change runs nothing, a related one runs that stage and downstream; revert restores from \
+the run-cache`, async () => {
   const p = await project();
   assert.equal((await p.run(['repro'])).exitCode, 0);
 
@@ -139,9 +140,12 @@ test('--force, --single-item and --downstream choose what runs', async () => {
 test('independent stages run in parallel with -j and output is prefixed by stage name', async () => {
   // Each stage waits (up to 10 s) for the other to have started: that only succeeds when both run at once.
   const wait = (me: string, other: string) =>
-    `echo start-${me} && touch ${me}.started && for i in $(seq 100); do [ -f ${other}.started ] && break; sleep 0.1; done && [ -f ${other}.started ] && echo ok > ${me}.txt`;
+    `echo start-${me} && touch ${me}.started && for i in $(seq 100); do [ -f ${other}.started ] && break; sleep 0.1; ` +
+    `done && [ -f ${other}.started ] && echo ok > ${me}.txt`;
   const p = await tempProject({
-    'pipeline.yaml': `stages:\n  a:\n    cmd: ${wait('a', 'b')}\n    outs: [a.txt]\n  b:\n    cmd: ${wait('b', 'a')}\n    outs: [b.txt]\n`,
+    'pipeline.yaml':
+      `stages:\n  a:\n    cmd: ${wait('a', 'b')}\n    outs: [a.txt]\n  b:\n    cmd: ` +
+      `${wait('b', 'a')}\n    outs: [b.txt]\n`,
   });
   const r = await p.run(['repro', '-j', '2']);
   assert.equal(r.exitCode, 0, r.all);

@@ -42,7 +42,9 @@ const PIPELINE = `stages:
 `;
 
 const PARAMS = (samples: number) =>
-  `seed: 42\ntrain:\n  model: tiny\n  backend: cpu\n  epochs: 2\n  batch_size: 16\nevaluate:\n  samples: ${samples}\n  backend: cpu\n`;
+  `seed: 42\ntrain:\n  model: tiny\n  backend: cpu\n  epochs: 2\n  batch_size: 16\nevaluate:\n` +
+  `  samples: ${samples}\n ` +
+  ` backend: cpu\n`;
 
 test('lockstep repro runs train then evaluate; an evaluate param reruns only evaluate', async () => {
   const p = await tempProject({ 'pipeline.yaml': PIPELINE, 'params.yaml': PARAMS(4), '.gitignore': '.cache/\n' });

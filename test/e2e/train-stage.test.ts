@@ -66,7 +66,8 @@ const OUTPUTS = [
 ];
 const BINARY_OUTPUTS = ['results/confusion.png', 'results/samples.png'];
 
-test('train then evaluate write every output with the right shapes, byte-identical across two runs, different for another seed', async () => {
+test(`train then evaluate write every output with the right shapes, byte-identical across two runs, different for \
+another seed`, async () => {
   // a, b, c train on wasm (what auto picks without tfjs-node), d and e on cpu.
   const wasm = PARAMS().replace('backend: cpu', 'backend: wasm');
   const [a, b, c, d, e] = await Promise.all([
@@ -160,9 +161,11 @@ test('training killed with SIGKILL after a checkpoint resumes from it and finish
   assert.equal(await p.read('plots/train.json'), await ref.read('plots/train.json'));
 });
 
-test('sgd with a one-cycle schedule, label smoothing and weight decay: rates per the schedule, a kill resumes onto the same path, flip TTA is deterministic', async () => {
+test(`sgd with a one-cycle schedule, label smoothing and weight decay: rates per the schedule, a kill resumes onto \
+the same path, flip TTA is deterministic`, async () => {
   const sgd =
-    '  optimizer: sgd\n  schedule: onecycle\n  warmup_epochs: 1.5\n  lr: 0.05\n  weight_decay: 0.0005\n  label_smoothing: 0.1\n  early_stopping_patience: 0\n';
+    '  optimizer: sgd\n  schedule: onecycle\n  warmup_epochs: 1.5\n  lr: 0.05\n  weight_decay: 0.0005\n  ' +
+    'label_smoothing: 0.1\n  early_stopping_patience: 0\n';
   const params = PARAMS(sgd)
     .replace('epochs: 2', 'epochs: 6')
     .replace('backend: cpu', 'backend: wasm')
@@ -248,8 +251,11 @@ test('bad params and bad prepared data fail with one line naming the param or fi
           {
             name: 'node backend absent',
             params: PARAMS().replace('backend: cpu', 'backend: node'),
-            expect:
-              /^train: train\.backend: node: @tensorflow\/tfjs-node is not usable \(.*\) Install @tensorflow\/tfjs-node \(or run scripts\/tfjs-node-from-registries\.sh\) or set it to auto, wasm or cpu\.$/,
+            expect: new RegExp(
+              /^train: train\.backend: node: @tensorflow\/tfjs-node is not usable \(.*\) Install /.source +
+                /@tensorflow\/tfjs-node \(or run scripts\/tfjs-node-from-registries\.sh\) or set it to auto, /.source +
+                /wasm or cpu\.$/.source,
+            ),
           },
         ]),
     {
@@ -258,8 +264,10 @@ test('bad params and bad prepared data fail with one line naming the param or fi
         const f = path.join(p.dir, 'data/prepared/train.images.u8');
         await fs.truncate(f, 100);
       },
-      expect:
-        /^train: data\/prepared\/train\.images\.u8: 100 bytes, expected 18432 \(96 images of 8x8x3 in meta\.json\) Re-run the prepare stage/,
+      expect: new RegExp(
+        /^train: data\/prepared\/train\.images\.u8: 100 bytes, expected 18432 \(96 images of 8x8x3 in /.source +
+          /meta\.json\) Re-run the prepare stage/.source,
+      ),
     },
     {
       name: 'missing labels',

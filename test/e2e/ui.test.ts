@@ -24,7 +24,8 @@ async function startUi(dir: string, args: string[] = []): Promise<{ url: string;
 
 const rowsShown = (page: Page) => page.$$eval('#exp-table tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
 
-test('ui: the experiments table (sort, filter, grouped mean ± std), curves of selected runs, a run with its confusion matrix', {
+test(`ui: the experiments table (sort, filter, grouped mean ± std), curves of selected runs, a run with its confusion \
+matrix`, {
   skip: NO_CHROMIUM,
 }, async (t) => {
   const p = await plotsProject();

@@ -60,12 +60,15 @@ async function truncate(file: string): Promise<void> {
 // seeded content, so the stage writes the same bytes on every run
 const PIPELINE = `stages:
   gen:
-    cmd: mkdir -p data && echo small > data/small.txt && head -c ${BIG} /dev/zero | tr '\\0' 'z' > data/big.bin && echo model > model.txt
+    cmd: >-
+      mkdir -p data && echo small > data/small.txt &&
+      head -c ${BIG} /dev/zero | tr '\\0' 'z' > data/big.bin && echo model > model.txt
     outs: [data, model.txt]
 `;
 
 for (const type of ['copy', 'hardlink'] as const) {
-  test(`cache.type ${type}: corrupt objects (a flipped byte, a truncation) are repaired when the output is cached again`, async () => {
+  test(`cache.type ${type}: corrupt objects (a flipped byte, a truncation) are repaired when the output is cached \
+again`, async () => {
     const p = await tempProject({
       'pipeline.yaml': PIPELINE,
       '.lockstep/config.yaml': `cache:\n  type: ${type}\n`,
@@ -95,7 +98,8 @@ for (const type of ['copy', 'hardlink'] as const) {
   });
 }
 
-test('an existing object whose size is right but whose bytes are not is repaired even with the workspace file unchanged', async () => {
+test(`an existing object whose size is right but whose bytes are not is repaired even with the workspace file \
+unchanged`, async () => {
   const root = await tempDir();
   const cacheDir = path.join(root, '.cache');
   const store = openObjectStore(cacheDir);
@@ -134,7 +138,8 @@ test('a copy into the store whose bytes do not hash to the expected name is refu
 });
 
 for (const type of ['copy', 'hardlink', 'symlink'] as LinkType[]) {
-  test(`cache.type ${type}: a large file rewritten between its hash and its store fails the commit naming the file, and no object is corrupt`, async () => {
+  test(`cache.type ${type}: a large file rewritten between its hash and its store fails the commit naming the file, \
+and no object is corrupt`, async () => {
     const root = await tempDir();
     const cacheDir = path.join(root, '.cache');
     const store = openObjectStore(cacheDir);
@@ -163,7 +168,8 @@ for (const type of ['copy', 'hardlink', 'symlink'] as LinkType[]) {
   });
 }
 
-test('repro: a stage whose output is still being written after its command exits fails with one line naming the file', async () => {
+test(`repro: a stage whose output is still being written after its command exits fails with one line naming the \
+file`, async () => {
   // the stage leaves a writer behind that appends to its output for two seconds
   const p: TempProject = await tempProject({
     'pipeline.yaml': `stages:

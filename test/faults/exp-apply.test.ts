@@ -31,7 +31,8 @@ test('exp apply refuses to overwrite an uncommitted params edit without -f; the 
   assert.equal(r.exitCode, 2, r.all);
   assert.equal(
     r.stderr.trim(),
-    'lockstep: exp apply would overwrite uncommitted changes to params.yaml. Commit or stash them, or run lockstep exp apply --force to discard them.',
+    'lockstep: exp apply would overwrite uncommitted changes to params.yaml. Commit or stash them, or run lockstep ' +
+      'exp apply --force to discard them.',
   );
   assert.equal(await p.read('params.yaml'), 'seed: 9 # my edit\n');
   assert.equal(await p.read('a.txt'), 'seed 1\n');

@@ -25,7 +25,8 @@ async function cacheObjectsIntact(dir: string): Promise<string[]> {
 }
 
 for (const type of [undefined, 'symlink,hardlink'] as const) {
-  test(`a stage that writes into its restored input corrupts no cache object (cache.type ${type ?? 'unset'})`, async () => {
+  test(`a stage that writes into its restored input corrupts no cache object (cache.type \
+${type ?? 'unset'})`, async () => {
     const p = await tempProject({
       'pipeline.yaml': `stages:
   make:

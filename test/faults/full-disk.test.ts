@@ -19,7 +19,8 @@ const PIPELINE = `stages:
   make:
     cmd: >-
       head -c 716800 /dev/urandom > small/a.bin && head -c 716800 /dev/urandom > small/b.bin &&
-      mkdir -p small/dir && head -c 716800 /dev/urandom > small/dir/c.bin && head -c 716800 /dev/urandom > small/dir/d.bin
+      mkdir -p small/dir && head -c 716800 /dev/urandom > small/dir/c.bin &&
+      head -c 716800 /dev/urandom > small/dir/d.bin
     outs: [small/a.bin, small/b.bin, small/dir]
 `;
 
@@ -59,7 +60,10 @@ function oneLineNoSpace(r: CliResult, label: string): void {
   assert.equal(lines.length, 1, `${label}: ${r.stderr}`);
   assert.match(
     lines[0]!,
-    /^lockstep: no space left on the device to write small\/(b\.bin|dir\/\w\.bin) \(ENOSPC\)\. Free some space there, then run the command again: what is already restored stays\.$/,
+    new RegExp(
+      /^lockstep: no space left on the device to write small\/(b\.bin|dir\/\w\.bin) \(ENOSPC\)\. Free some space /
+        .source + /there, then run the command again: what is already restored stays\.$/.source,
+    ),
     label,
   );
   assert.doesNotMatch(r.stderr, /internal error|\n\s+at /, label);
@@ -92,8 +96,8 @@ async function setup(): Promise<{ p: TempProject; small: string; good: Record<st
   return { p, small, good: await outputs(small) };
 }
 
-test('checkout on a full disk: one line naming the path, lock and cache untouched, no half-written file; a rerun completes', (t) =>
-  checkoutCase(t).finally(unmountAll));
+test(`checkout on a full disk: one line naming the path, lock and cache untouched, no half-written file; a rerun \
+completes`, (t) => checkoutCase(t).finally(unmountAll));
 
 async function checkoutCase(t: TestContext): Promise<void> {
   const s = await setup();
@@ -115,8 +119,8 @@ async function checkoutCase(t: TestContext): Promise<void> {
   assert.equal((await p.run(['status'])).exitCode, 0);
 }
 
-test('pull into a full disk: one line naming the path, lock and fetched cache intact, no half-written file; a rerun completes', (t) =>
-  pullCase(t).finally(unmountAll));
+test(`pull into a full disk: one line naming the path, lock and fetched cache intact, no half-written file; a rerun \
+completes`, (t) => pullCase(t).finally(unmountAll));
 
 async function pullCase(t: TestContext): Promise<void> {
   const s = await setup();
@@ -155,8 +159,8 @@ async function pullCase(t: TestContext): Promise<void> {
   assert.deepEqual(await outputs(small), good);
 }
 
-test('checkout with the whole project on a full disk: one line, no half-written repository lock left, lock file intact; a rerun completes', (t) =>
-  wholeDiskCase(t).finally(unmountAll));
+test(`checkout with the whole project on a full disk: one line, no half-written repository lock left, lock file \
+intact; a rerun completes`, (t) => wholeDiskCase(t).finally(unmountAll));
 
 async function wholeDiskCase(t: TestContext): Promise<void> {
   const base = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-disk-'));

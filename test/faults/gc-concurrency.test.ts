@@ -18,7 +18,8 @@ const objects = async (dir: string) =>
     .filter(Boolean)
     .sort();
 
-test('gc during an exp run refuses, naming the run; gc --wait waits; the experiment keeps all its outputs', async () => {
+test(`gc during an exp run refuses, naming the run; gc --wait waits; the experiment keeps all its \
+outputs`, async () => {
   const rig = await testRig();
   const p = await tempProject({
     'pipeline.yaml': `stages:
@@ -49,7 +50,10 @@ test('gc during an exp run refuses, naming the run; gc --wait waits; the experim
   // the exp run, and the repro it runs in its workspace (sharing the cache), are both registered
   assert.match(
     gc.stderr,
-    /^lockstep: gc: 2 runs are using the cache \(pid \d+ lockstep exp run, started [^;]+; pid \d+ lockstep repro, started /,
+    new RegExp(
+      /^lockstep: gc: 2 runs are using the cache \(pid \d+ lockstep exp run, started [^;]+; pid \d+ lockstep /.source +
+        /repro, started /.source,
+    ),
   );
   const waiting = p.run(['gc', '--workspace', '--all-experiments', '--wait', '60']);
   await rig.release('held');
@@ -88,7 +92,8 @@ test('gc needs a scope; --workspace keeps only the workspace; --all-branches kee
   assert.equal(none.exitCode, 2, none.all);
   assert.equal(
     none.stderr,
-    'lockstep: gc needs a scope: what to keep besides nothing. Say --workspace (-w), --all-branches (-a), --all-tags (-T), --all-commits (-A) and/or --all-experiments.',
+    'lockstep: gc needs a scope: what to keep besides nothing. Say --workspace (-w), --all-branches (-a), --all-tags ' +
+      '(-T), --all-commits (-A) and/or --all-experiments.',
   );
   assert.equal((await objects(p.dir)).length, 3, 'nothing removed without a scope');
 

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { assertOneLine, changed, ownFiles, sandbox, snapshot } from './sandbox.js';
 
 const CONTROL_HINT =
-  "Outputs may not be the project's own files (.git, .lockstep, the cache, pipeline, lock and params files); rename the output.";
+  "Outputs may not be the project's own files (.git, .lockstep, the cache, pipeline, lock and params files); rename " +
+  'the output.';
 const OUTSIDE_HINT = 'Outputs must live inside the repository; move the path or make it a dependency.';
 const OVERLAP_HINT = 'A stage may not read what it deletes and rewrites; give the output another path.';
 
@@ -53,7 +54,8 @@ test('an output naming .git, or anything inside it, is refused before anything r
   );
 });
 
-test('an output naming .lockstep, the cache (default or configured), the pipeline, lock or a params file is refused', async () => {
+test(`an output naming .lockstep, the cache (default or configured), the pipeline, lock or a params file is \
+refused`, async () => {
   const cases: [Record<string, string>, string][] = [
     [{ 'pipeline.yaml': stage('.lockstep') }, "output '.lockstep' is the project's folder '.lockstep'"],
     [
@@ -89,12 +91,14 @@ test('an output naming .lockstep, the cache (default or configured), the pipelin
 test('an output reaching a control path through a symlinked folder inside the project is refused', async () => {
   await refused(
     { 'pipeline.yaml': stage('meta/HEAD') },
-    `pipeline.yaml:4:12: stage 's': output 'meta/HEAD' lies inside '.git' (through a symlink it is '.git/HEAD'). ${CONTROL_HINT}`,
+    `pipeline.yaml:4:12: stage 's': output 'meta/HEAD' lies inside '.git' (through a symlink it is '.git/HEAD'). ` +
+      `${CONTROL_HINT}`,
     async (_b, proj) => fs.symlink('.git', path.join(proj, 'meta')),
   );
 });
 
-test('wdir: .. and paths that leave the project (.., absolute, ${}) are refused; the outside file survives', async () => {
+test('wdir: .. and paths that leave the project (.., absolute, ${}) are refused; \
+the outside file survives', async () => {
   await refused(
     { 'pipeline.yaml': 'stages:\n  s:\n    cmd: echo hi > victim.txt\n    wdir: ..\n    outs: [outside/victim.txt]\n' },
     `pipeline.yaml:4:11: stage 's': wdir '..' is outside the repository. ${OUTSIDE_HINT}`,
@@ -128,7 +132,8 @@ test('wdir: .. and paths that leave the project (.., absolute, ${}) are refused;
   );
 });
 
-test('a symlinked folder inside the project that points outside counts as outside, for every kind of path', async () => {
+test(`a symlinked folder inside the project that points outside counts as outside, for every kind of \
+path`, async () => {
   const link = async (base: string, proj: string) => fs.symlink(path.join(base, 'outside'), path.join(proj, 'ext'));
   const real = async (sbBase: string) => fs.realpath(path.join(sbBase, 'outside'));
   for (const [pipeline, what] of [
@@ -159,7 +164,8 @@ test('a symlinked folder inside the project that points outside counts as outsid
   }
 });
 
-test('a path that is both a dep and an out of one stage (or nested in one) is refused; the input survives', async () => {
+test(`a path that is both a dep and an out of one stage (or nested in one) is refused; the input \
+survives`, async () => {
   await refused(
     {
       'pipeline.yaml':

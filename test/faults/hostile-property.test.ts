@@ -68,7 +68,8 @@ const mutation = fc.oneof(
 );
 const command = fc.constantFrom(['status'], ['repro'], ['checkout', '-f'], ['gc', '-w', '--dry'], ['gc', '-w']);
 
-test('hostile paths in pipeline, lock and manifests: nothing outside changes, no undeclared file is touched, no stack trace', async () => {
+test(`hostile paths in pipeline, lock and manifests: nothing outside changes, no undeclared file is touched, no stack \
+trace`, async () => {
   const sb = await sandbox(
     { 'pipeline.yaml': PIPELINE, 'params.yaml': 'lr: 1\n', 'src.txt': 'mine\n' },
     { git: false },

@@ -44,7 +44,9 @@ async function expectRefused(sb: Sandbox, args: string[], exitCode: number, mess
 test('a lock whose stages are a list is an error naming the file; gc deletes nothing', async () => {
   const sb = await ranProject();
   await sb.write('pipeline.lock', "schema: '2.0'\nstages:\n- a\n- b\n");
-  const msg = `pipeline.lock: 'stages' must be a mapping of stage names to entries, not a list. ${LOCK_HINT('pipeline.lock')}`;
+  const msg =
+    `pipeline.lock: 'stages' must be a mapping of stage names to entries, not a list. ` +
+    `${LOCK_HINT('pipeline.lock')}`;
   await expectRefused(sb, ['gc', '-w'], 2, msg);
   await expectRefused(sb, ['gc', '-w', '--dry'], 2, msg);
   await expectRefused(sb, ['status'], 2, msg);
@@ -81,7 +83,8 @@ test('lock entries of the wrong shape name the file, the stage and the entry', a
   }
 });
 
-test('lock paths that leave the project, go through .git or hold NUL are refused by checkout -f; nothing is written', async () => {
+test(`lock paths that leave the project, go through .git or hold NUL are refused by checkout -f; nothing is \
+written`, async () => {
   const sb = await ranProject();
   const good = await lockText(sb);
   const victim = path.join(sb.outside, 'victim.txt');
@@ -109,7 +112,8 @@ test('lock paths that leave the project, go through .git or hold NUL are refused
   );
 });
 
-test('checkout -f restores only outputs the pipeline declares: a lock entry naming a project file leaves it alone', async () => {
+test(`checkout -f restores only outputs the pipeline declares: a lock entry naming a project file leaves it \
+alone`, async () => {
   const sb = await ranProject();
   const good = await lockText(sb);
   await sb.write('pipeline.lock', good.replace(/^( {4}- path: )x$/m, '$1src.txt'));
@@ -120,7 +124,8 @@ test('checkout -f restores only outputs the pipeline declares: a lock entry nami
   assert.deepEqual(changed(before, await snapshot(sb.proj, ownFiles)), []);
 });
 
-test('pull never writes outside the project: a committed lock with a ../ path fails before anything is checked out', async () => {
+test(`pull never writes outside the project: a committed lock with a ../ path fails before anything is checked \
+out`, async () => {
   const sb = await ranProject();
   const remote = path.join(sb.base, 'remote');
   assert.equal((await sb.run(['remote', 'add', '-d', 'store', remote])).exitCode, 0);
@@ -177,7 +182,8 @@ test('a .dir manifest listing ../, absolute, .git or colliding names is refused 
     sb,
     ['checkout', '-f'],
     1,
-    `cache object files/md5/${md5.slice(0, 2)}/${md5.slice(2)} lists an unsafe path 'f/g' (inside the file 'f'). Remove it and run lockstep pull or repro.`,
+    `cache object files/md5/${md5.slice(0, 2)}/${md5.slice(2)} lists an unsafe path 'f/g' (inside the file 'f'). ` +
+      `Remove it and run lockstep pull or repro.`,
   );
 });
 
@@ -240,7 +246,8 @@ test('pipeline.lock a folder, .cache a file, params.yaml deleted: one-line error
   await expectRefusedNoCache(
     sb,
     ['status'],
-    "pipeline.yaml:3:15: stage 'a': params file params.yaml (used by stage 'a') does not exist, so '${train.lr}' is unknown. Add the key to the params file or remove the reference.",
+    "pipeline.yaml:3:15: stage 'a': params file params.yaml (used by stage 'a') does not exist, so '${train.lr}' is " +
+      'unknown. Add the key to the params file or remove the reference.',
   );
   await sb.write('params.yaml', 'train:\n  lr: 1\n');
   await fs.mkdir(path.join(sb.proj, 'pipeline.lock'));
@@ -256,7 +263,8 @@ test('pipeline.lock a folder, .cache a file, params.yaml deleted: one-line error
     await expectRefusedNoCache(
       sb,
       cmd,
-      'the cache folder .cache is a file, not a folder. Move that file away (lockstep makes a new cache folder), or set cache.dir in .lockstep/config.yaml.',
+      'the cache folder .cache is a file, not a folder. Move that file away (lockstep makes a new cache folder), or ' +
+        'set cache.dir in .lockstep/config.yaml.',
     );
 });
 

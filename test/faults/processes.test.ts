@@ -25,7 +25,8 @@ async function heldProject() {
   return { rig, p };
 }
 
-test('kill -9 of repro at the first instant of a stage takes the stage and its child with it; the next repro reruns it', async () => {
+test(`kill -9 of repro at the first instant of a stage takes the stage and its child with it; the next repro reruns \
+it`, async () => {
   const { rig, p } = await heldProject();
   const repro = execa(process.execPath, [CLI, 'repro'], { cwd: p.dir, reject: false });
   const shell = await rig.shellStarted('held');
@@ -87,7 +88,8 @@ test('the "locked" message names the lock file and the owner command', async () 
   assert.match(
     second.stderr,
     new RegExp(
-      `^lockstep: the repository is locked by pid ${first.pid} \\(lockstep repro, started [^)]+\\) in \\.lockstep/tmp/repo\\.lock`,
+      `^lockstep: the repository is locked by pid ${first.pid} \\(lockstep repro, started [^)]+\\) in ` +
+        `\\.lockstep/tmp/repo\\.lock`,
     ),
   );
   await rig.release('held');
@@ -113,7 +115,11 @@ test('exp run killed with -9 leaves no repro nor stage running; the next exp run
   const rig = await testRig();
   const tmp = await fs.realpath(await tempDir('lockstep-exp-ws-'));
   const p = await tempProject({
-    'pipeline.yaml': `stages:\n  held:\n    cmd: ${JSON.stringify(rig.command('held', { child: true, write: { 'out.txt': 'done\n' } }))}\n    params: [seed]\n    outs: [out.txt]\n`,
+    'pipeline.yaml':
+      `stages:\n  held:\n    cmd: ` +
+      `${JSON.stringify(rig.command('held', { child: true, write: { 'out.txt': 'done\n' } }))}\n` +
+      `    params: [seed]\n  ` +
+      `  outs: [out.txt]\n`,
     'params.yaml': 'seed: 1\n',
     '.gitignore': '.cache/\n',
   });
@@ -143,8 +149,9 @@ test('exp run killed with -9 leaves no repro nor stage running; the next exp run
 });
 
 test('a closed stdout (lockstep status | head -1, exp show --json | head) ends quietly: no stack trace', async () => {
+  const stage = (i: number) => `  s${i}:\n    cmd: echo ${i} > o${i}.txt\n    outs: [o${i}.txt]\n`;
   const p = await tempProject({
-    'pipeline.yaml': `stages:\n${Array.from({ length: 40 }, (_, i) => `  s${i}:\n    cmd: echo ${i} > o${i}.txt\n    outs: [o${i}.txt]\n`).join('')}`,
+    'pipeline.yaml': `stages:\n${Array.from({ length: 40 }, (_, i) => stage(i)).join('')}`,
   });
   for (const args of [['status'], ['exp', 'show', '--json', '-A'], ['dag']]) {
     const child = execa(process.execPath, [CLI, ...args], {

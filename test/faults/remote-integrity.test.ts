@@ -63,7 +63,8 @@ function oneLine(r: CliResult, pattern: RegExp): void {
   assert.match(lines[0]!, pattern);
 }
 
-test("the project's own pipeline shape: push, status --cloud and a fresh clone's pull skip the persist+cache:false checkpoint", async () => {
+test(`the project's own pipeline shape: push, status --cloud and a fresh clone's pull skip the persist+cache:false \
+checkpoint`, async () => {
   const p = await reproduced();
   const remote = await withFolderRemote(p);
   const push = await p.run(['push']);
@@ -86,7 +87,8 @@ test("the project's own pipeline shape: push, status --cloud and a fresh clone's
   assert.ok((await fs.readdir(remote)).includes('files'));
 });
 
-test('pull with objects missing on the remote: every output it has is checked out, then the missing ones are named (exit 1)', async () => {
+test(`pull with objects missing on the remote: every output it has is checked out, then the missing ones are named \
+(exit 1)`, async () => {
   const p = await reproduced();
   const remote = await withFolderRemote(p);
   assert.equal((await p.run(['push'])).exitCode, 0);
@@ -100,7 +102,8 @@ test('pull with objects missing on the remote: every output it has is checked ou
   assert.match(pull.stdout, /M\tdata/);
 });
 
-test('a file object missing on the remote under a .dir that is still there: status --cloud reports it, push uploads it again', async () => {
+test(`a file object missing on the remote under a .dir that is still there: status --cloud reports it, push uploads \
+it again`, async () => {
   const p = await reproduced();
   const remote = await withFolderRemote(p);
   assert.equal((await p.run(['push'])).exitCode, 0);

@@ -106,7 +106,8 @@ test('push killed with kill -9 mid-upload to a folder remote: the next push remo
   await killedThenPushedAgain(p, remote, 'folder');
 });
 
-test('push killed with kill -9 mid-upload to an SSH remote (real sshd): the next push removes its temp files', async (t) => {
+test(`push killed with kill -9 mid-upload to an SSH remote (real sshd): the next push removes its temp \
+files`, async (t) => {
   const why = sshdUnavailable();
   if (why) return t.skip(why);
   const sshd = await startSshd();
@@ -174,7 +175,8 @@ async function dotFiles(root: string): Promise<string[]> {
     .sort();
 }
 
-test('push removes only abandoned temps of its own naming, never a live push’s, on folder and SSH remotes', async (t) => {
+test(`push removes only abandoned temps of its own naming, never a live push’s, on folder and SSH \
+remotes`, async (t) => {
   const p = await project();
   const folder = path.join(await tempDir('lockstep-remote-'), 'store');
   const roots: [string, string][] = [['folder', folder]];

@@ -43,7 +43,8 @@ function refused(pattern: RegExp) {
   };
 }
 
-test('hard-examples refuses a .dir manifest listing ../, absolute or path-valued entries, reading nothing outside the cache', async () => {
+test(`hard-examples refuses a .dir manifest listing ../, absolute or path-valued entries, reading nothing outside the \
+cache`, async () => {
   const p = await tempProject({ 'pipeline.yaml': 'stages: {}\n' }, { git: false });
   const cacheDir = path.join(p.dir, '.cache');
   const good = await put(cacheDir, solidPng([1, 2, 3]));

@@ -10,14 +10,16 @@ import path from 'node:path';
 import { sandbox } from './sandbox.js';
 
 const HINT =
-  'Replace the link with the folder (or a copy of it), or declare the folder it points to as its own dependency or output.';
+  'Replace the link with the folder (or a copy of it), or declare the folder it points to as its own dependency or ' +
+  'output.';
 const message = (link: string, dir: string) =>
   `'${link}' is a symlink to a directory inside '${dir}': its files would be left out of the hash`;
 const refusal = (link: string, dir: string) => `${message(link, dir)}. ${HINT}`;
 /** repro reports it as the stage's failure, with its own words around the message and the hint. */
 const reported = (all: string, link: string, dir: string) => all.includes(message(link, dir)) && all.includes(HINT);
 
-test('a symlinked folder inside a dependency folder is refused by status and repro; the stage does not run', async () => {
+test(`a symlinked folder inside a dependency folder is refused by status and repro; the stage does not \
+run`, async () => {
   const sb = await sandbox({
     'pipeline.yaml': 'stages:\n  s:\n    cmd: ls -R data > listing.txt\n    deps: [data]\n    outs: [listing.txt]\n',
     'data/a.txt': 'a\n',
@@ -56,7 +58,8 @@ test('a symlinked folder inside an output folder is refused after the run; the s
   assert.equal(await fs.readFile(path.join(sb.proj, 'shared', 'b.txt'), 'utf8'), 'behind the link\n');
 });
 
-test('a symlink to a file inside a dependency folder is hashed through: a change behind it makes the stage stale', async () => {
+test(`a symlink to a file inside a dependency folder is hashed through: a change behind it makes the stage \
+stale`, async () => {
   const sb = await sandbox({
     'pipeline.yaml': 'stages:\n  s:\n    cmd: cat data/* > all.txt\n    deps: [data]\n    outs: [all.txt]\n',
     'data/a.txt': 'a\n',

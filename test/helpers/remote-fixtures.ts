@@ -35,13 +35,18 @@ export async function sshFixture(): Promise<RemoteFixture | string> {
   };
 }
 
-/** S3 remotes through a cuttable proxy in front of versitygw, the production S3 gateway; skipped when it is not built. */
+/**
+ * S3 remotes through a cuttable proxy in front of versitygw, the production S3 gateway; skipped when it is not built.
+ */
 export async function versityFixture(): Promise<RemoteFixture | string> {
   const why = versitygwUnavailable();
   return why ?? s3Fixture(startVersity);
 }
 
-/** S3 remotes through a cuttable proxy in front of an S3 server (s3rver by default); small multipart threshold to exercise it. */
+/**
+ * S3 remotes through a cuttable proxy in front of an S3 server (s3rver by default); small multipart threshold to
+ * exercise it.
+ */
 export async function s3Fixture(start: () => Promise<TestS3> = startS3): Promise<RemoteFixture | string> {
   const s3 = await start();
   const proxy = await startProxy(s3.port);

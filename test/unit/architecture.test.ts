@@ -143,3 +143,28 @@ test('heavy packages are imported only where ARCHITECTURE.md says (and lazily by
   );
   assert.equal(show(bad), '');
 });
+
+/** Every source file (TypeScript and JavaScript, embedded assets included) of a folder, recursively. */
+function codeFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(path.join(REPO_ROOT, dir), { withFileTypes: true })) {
+    const rel = `${dir}/${e.name}`;
+    if (e.isDirectory()) out.push(...codeFiles(rel));
+    else if (/\.(ts|js|mjs|cjs|css|html)$/.test(e.name)) out.push(rel);
+  }
+  return out;
+}
+
+test('no line over 120 characters in src/, stages/ and test/ (Biome wraps code but not strings or comments)', () => {
+  const files = ['src', 'stages', 'test'].flatMap(codeFiles);
+  assert.ok(files.includes('test/unit/architecture.test.ts'), 'the walk sees the test files');
+  const long: string[] = [];
+  for (const f of files) {
+    readFileSync(path.join(REPO_ROOT, f), 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        if ([...line].length > 120) long.push(`${f}:${i + 1}: ${[...line].length} characters`);
+      });
+  }
+  assert.equal(long.join('\n'), '');
+});

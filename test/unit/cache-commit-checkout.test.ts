@@ -267,7 +267,8 @@ test('checkout never writes through a file or a symlinked folder standing where 
   assert.equal(await fs.readFile(path.join(elsewhere, 'b.txt'), 'utf8'), 'not yours');
 });
 
-test("a user's symlink inside an output is hashed through; its target is copied in, never moved or made read-only", async () => {
+test(`a user's symlink inside an output is hashed through; its target is copied in, never moved or made \
+read-only`, async () => {
   for (const type of ['copy', 'hardlink', 'symlink'] satisfies LinkType[]) {
     const p = await project();
     const target = path.join(p.root, 'outside.txt');
@@ -283,7 +284,8 @@ test("a user's symlink inside an output is hashed through; its target is copied 
   }
 });
 
-test('reflink where the file system clones: independent writable copies, the cache never changed through them', async (t) => {
+test(`reflink where the file system clones: independent writable copies, the cache never changed through \
+them`, async (t) => {
   // ext4 and tmpfs cannot clone; set LOCKSTEP_REFLINK_DIR to a folder on btrfs or XFS (reflink=1) to run this
   const base = process.env.LOCKSTEP_REFLINK_DIR;
   const p = await project();

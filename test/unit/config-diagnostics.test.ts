@@ -135,7 +135,8 @@ test('outputs outside the repository: ../, absolute, through a symlinked folder'
   assert.equal(s.problems[0]?.reason, 'path-outside');
   assert.equal(
     s.message,
-    `pipeline.yaml:5:12: stage 'a': output 'link/model.bin' is outside the repository (its folder 'link' resolves to ${await fs.realpath(outside)} through a symlink)`,
+    `pipeline.yaml:5:12: stage 'a': output 'link/model.bin' is outside the repository (its folder 'link' resolves to ` +
+      `${await fs.realpath(outside)} through a symlink)`,
   );
   // An output that is itself a symlink (a checkout from the cache) is fine.
   await p.write('pipeline.yaml', 'stages:\n  a:\n    cmd: echo\n    deps: [data.csv]\n    outs: [model.bin, ok.bin]\n');
@@ -177,7 +178,8 @@ test('two stages owning one output, or nesting outputs, is duplicate-out naming 
     e.problems.map((x) => x.message),
     [
       "pipeline.yaml:7:12: stage 'b': output 'data/x' is also an output of stage 'a' (pipeline.yaml:4:12)",
-      "pipeline.yaml:11:12: stage 'c': output 'models/cnn/model.bin' is inside output 'models' of stage 'a' (pipeline.yaml:4:20)",
+      "pipeline.yaml:11:12: stage 'c': output 'models/cnn/model.bin' is inside output 'models' of stage 'a' " +
+        '(pipeline.yaml:4:20)',
       "pipeline.yaml:14:12: stage 'd': output 'data' contains output 'data/x' of stage 'a' (pipeline.yaml:4:12)",
       "pipeline.yaml:17:19: stage 'e': output 'e.txt' is listed twice",
     ],

@@ -255,12 +255,14 @@ test('interpolation errors point at the ${...} with its position and underline',
       "pipeline.yaml:3:48: stage 'train': unknown variable '${foo.bar}'",
       "pipeline.yaml:4:19: stage 'train': cannot interpolate '${train.layers}' of type list into a string",
       "pipeline.yaml:4:42: stage 'train': cannot interpolate '${train}' of type dict into a string",
-      "pipeline.yaml:5:13: stage 'train': malformed expression '${a..b}' (expected a name like 'train.lr' or 'items[0]')",
+      "pipeline.yaml:5:13: stage 'train': malformed expression '${a..b}' (expected a name like 'train.lr' or " +
+        "'items[0]')",
     ],
   );
   assert.equal(
     e.message,
-    "pipeline.yaml:3:31: stage 'train': unknown variable '${train.lrr}' (did you mean 'train.lr'?) (and 4 more problems)",
+    "pipeline.yaml:3:31: stage 'train': unknown variable '${train.lrr}' (did you mean 'train.lr'?) (and 4 more " +
+      'problems)',
   );
   assert.equal(
     e.problems[0]?.snippet,

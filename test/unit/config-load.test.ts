@@ -184,12 +184,15 @@ stages:
   );
 });
 
-test('with a cacheDir, a large pipeline is parsed once and read back; edits and a corrupt cache file still load right', async () => {
+test(`with a cacheDir, a large pipeline is parsed once and read back; edits and a corrupt cache file still load \
+right`, async () => {
   const { promises: fs } = await import('node:fs');
   const path = await import('node:path');
   let yaml = 'stages:\n';
   for (let i = 0; i < 120; i++)
-    yaml += `  s${i}:\n    cmd: echo ${i} > out/${i}.txt  # some padding to pass the size threshold\n    outs: [out/${i}.txt]\n`;
+    yaml +=
+      `  s${i}:\n    cmd: echo ${i} > out/${i}.txt  # some padding to pass the size threshold\n    outs: ` +
+      `[out/${i}.txt]\n`;
   const p = await tempProject({ 'pipeline.yaml': yaml }, { git: false });
   const cacheDir = path.join(p.dir, '.cache');
   const first = await loadPipeline(p.dir, { cacheDir });
@@ -212,12 +215,15 @@ test('with a cacheDir, a large pipeline is parsed once and read back; edits and 
   assert.deepEqual(await loadPipeline(p.dir, { cacheDir }), first);
 });
 
-test("DVC's example-get-started dvc.yaml loads unchanged, and its params resolve as dvc.lock records them", async () => {
+test(`DVC's example-get-started dvc.yaml loads unchanged, and its params resolve as dvc.lock records \
+them`, async () => {
   const { resolveStageParams } = await import('../../src/config/index.js');
   const p = await tempProject(
     {
       'params.yaml':
-        'prepare:\n  split: 0.20\n  seed: 20170428\n\nfeaturize:\n  max_features: 400\n  ngrams: 2\n\ntrain:\n  seed: 20170428\n  n_est: 50\n  min_split: 0.01\n',
+        'prepare:\n  split: 0.20\n  seed: 20170428\n\nfeaturize:\n  max_features: 400\n  ngrams: 2\n\ntrain:\n' +
+        '  seed: ' +
+        '20170428\n  n_est: 50\n  min_split: 0.01\n',
       'dvc.yaml': `artifacts:
   stackoverflow-dataset:
     path: data/data.xml

@@ -132,7 +132,9 @@ plots:
       "pipeline.yaml:8:14: stage 'train': plots 'plots/a.json': 'x' must be one field",
       "pipeline.yaml:10:5: metrics file '../outside.json' is outside the repository",
       "pipeline.yaml:11:5: each entry of 'metrics' must be a file path",
-      "pipeline.yaml:14:17: plot 'p.json': unknown template 'pie'; one of linear, simple, scatter, smooth, confusion, confusion_normalized, bar_horizontal, bar_horizontal_sorted",
+      "pipeline.yaml:14:17: plot 'p.json': unknown template 'pie'; one of linear, simple, scatter, smooth, " +
+        'confusion, ' +
+        'confusion_normalized, bar_horizontal, bar_horizontal_sorted',
       "pipeline.yaml:15:13: plot 'q.json': properties must be a mapping like {x: step, y: loss}",
       "pipeline.yaml:16:5: plot '../r.csv' is outside the repository",
       "pipeline.yaml:18:11: plot 'named': data file '../s.json' is outside the repository",

@@ -18,7 +18,8 @@ test('mulberry32 is a fixed, seeded sequence in [0, 1)', () => {
   const first = [a.next(), a.next(), a.next()];
   const b = new Mulberry32(42);
   assert.deepEqual([b.next(), b.next(), b.next()], first);
-  // Reference values of new Mulberry32(42) (same as the widely used reference implementation): a change of algorithm would silently reshuffle every partition.
+  // Reference values of new Mulberry32(42) (same as the widely used reference implementation): a change of
+  // algorithm would silently reshuffle every partition.
   assert.deepEqual(
     first.map((x) => x.toFixed(8)),
     ['0.60110375', '0.44829056', '0.85246579'],

@@ -205,7 +205,9 @@ test('CSV and Markdown renderings', () => {
   const t = buildTable(RECORDS.slice(0, 2), { keep: ['accuracy'] });
   assert.equal(
     renderCsv(t),
-    `baseline,type,Experiment,Created,State,accuracy\n${'b'.repeat(40)},experiment,a,2026-01-01T00:00:01Z,success,0.5\n${'b'.repeat(40)},experiment,b,2026-01-01T00:00:01Z,success,0.7\n`,
+    `baseline,type,Experiment,Created,State,accuracy\n` +
+      `${'b'.repeat(40)},experiment,a,2026-01-01T00:00:01Z,success,0.5\n` +
+      `${'b'.repeat(40)},experiment,b,2026-01-01T00:00:01Z,success,0.7\n`,
   );
   assert.match(
     renderMarkdown(t),
@@ -230,6 +232,7 @@ test('repro --json output becomes a readable log and stage counts', async () => 
   assert.deepEqual(r.stages, { ran: ['train'], restored: ['pull'] });
   assert.equal(
     r.log,
-    "Stage 'pull' restored from the run-cache\nRunning stage 'train'\n[train] epoch 1\nStage 'evaluate' failed: exit code 1\nnot json\nlockstep: stage 'evaluate' failed",
+    "Stage 'pull' restored from the run-cache\nRunning stage 'train'\n[train] epoch 1\nStage 'evaluate' failed: exit " +
+      "code 1\nnot json\nlockstep: stage 'evaluate' failed",
   );
 });

@@ -102,7 +102,8 @@ test('predictions are read from the cache object the lock names, not from the wo
   assert.deepEqual(loaded.skipped, ['failed-one']);
 });
 
-test('missing predictions name every experiment and suggest lockstep pull; nothing recorded; corrupt object', async () => {
+test(`missing predictions name every experiment and suggest lockstep pull; nothing recorded; corrupt \
+object`, async () => {
   const { cacheDir } = await project();
   const a = await record(cacheDir, 'a', RUN_A);
   const b = await record(cacheDir, 'b', RUN_B);
@@ -210,7 +211,10 @@ test('the command writes the CSV and a self-contained HTML page and prints a sum
   assert.ok(!/(src|href)="(?!data:)/.test(html), 'no external resources');
   assert.match(
     r.stdout,
-    /^2 hard examples of 4 images seen by 2 experiments \(missed in >= 100% of >= 2 runs; 1 images seen by fewer runs\)\n/,
+    new RegExp(
+      /^2 hard examples of 4 images seen by 2 experiments \(missed in >= 100% of >= 2 runs; 1 images seen by /.source +
+        /fewer runs\)\n/.source,
+    ),
   );
   assert.match(r.stdout, /hard per true class: cat 1, frog 1\n/);
   assert.match(r.stdout, /most common confusions: cat -> dog 1, frog -> cat 1\n/);
@@ -219,7 +223,8 @@ test('the command writes the CSV and a self-contained HTML page and prints a sum
   const none = await cli(p, records, { minRuns: '3' });
   assert.equal(
     none.stdout,
-    '0 hard examples of 4 images seen by 2 experiments (missed in >= 100% of >= 3 runs; 4 images seen by fewer runs)\n' +
+    '0 hard examples of 4 images seen by 2 experiments (missed in >= 100% of >= 3 runs; 4 images seen by fewer ' +
+      'runs)\n' +
       `wrote ${path.join('results', 'hard_examples.csv')} and ${path.join('results', 'hard_examples.html')} (top 0)\n`,
   );
   assert.equal(

@@ -46,11 +46,13 @@ test('header problems', () => {
   reportError('', `${SRC} is empty`);
   reportError(
     'id,path,true,pred_label,p_true,p_pred,p_cat,p_dog\n',
-    `${SRC}:1: header is 'id,path,true,pred_label,p_true,p_pred,p_cat,p_dog', expected id,path,true_label,pred_label,p_true,p_pred,p_<class>,… (two classes or more)`,
+    `${SRC}:1: header is 'id,path,true,pred_label,p_true,p_pred,p_cat,p_dog', expected ` +
+      `id,path,true_label,pred_label,p_true,p_pred,p_<class>,… (two classes or more)`,
   );
   reportError(
     'id,path,true_label,pred_label,p_true,p_pred,p_cat\n',
-    `${SRC}:1: header is 'id,path,true_label,pred_label,p_true,p_pred,p_cat', expected id,path,true_label,pred_label,p_true,p_pred,p_<class>,… (two classes or more)`,
+    `${SRC}:1: header is 'id,path,true_label,pred_label,p_true,p_pred,p_cat', expected ` +
+      `id,path,true_label,pred_label,p_true,p_pred,p_<class>,… (two classes or more)`,
   );
   reportError(
     'id,path,true_label,pred_label,p_true,p_pred,p_cat,p_cat\n',

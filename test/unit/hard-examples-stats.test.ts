@@ -173,7 +173,8 @@ test('different label sets: one-line report error naming both files', () => {
       e instanceof LockstepError &&
       e.reason === 'report' &&
       e.message ===
-        "experiment 'b' results/predictions.csv has classes cat,dog,bird but experiment 'a' results/predictions.csv has cat,dog,frog",
+        "experiment 'b' results/predictions.csv has classes cat,dog,bird but experiment 'a' results/predictions.csv " +
+          'has cat,dog,frog',
   );
 });
 

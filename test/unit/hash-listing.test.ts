@@ -94,7 +94,8 @@ test('a folder replaced by another with the same mtime is listed again (its inod
   assert.ok(r?.entries?.some((e) => e.relpath === 'y/f.txt'));
 });
 
-test('a listing read while a folder was just modified is not kept: an entry added within the same mtime is seen', async () => {
+test(`a listing read while a folder was just modified is not kept: an entry added within the same mtime is \
+seen`, async () => {
   const dir = await tempDir();
   const data = path.join(dir, 'data');
   await writeTree(data, { 'a.txt': 'a' });

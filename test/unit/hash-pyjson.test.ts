@@ -10,7 +10,8 @@ import { asMd5 } from '../../src/hash/types.js';
 test('escapes quote, backslash, control characters, DEL and non-ASCII exactly as Python', () => {
   const s = 'q"b\\s/\n\r\t\b\f\x01\x1f\x7f\x80 é 日 😀 \ue000 \uffff ~';
   const expected =
-    '[{"md5": "00000000000000000000000000000000", "relpath": "q\\"b\\\\s/\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f\\u0080 \\u00e9 \\u65e5 \\ud83d\\ude00 \\ue000 \\uffff ~"}]';
+    '[{"md5": "00000000000000000000000000000000", "relpath": "q\\"b\\\\s/\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f\\u0080 ' +
+    '\\u00e9 \\u65e5 \\ud83d\\ude00 \\ue000 \\uffff ~"}]';
   assert.equal(manifestJson([{ relpath: s, md5: asMd5('0'.repeat(32)) }]), expected);
 });
 

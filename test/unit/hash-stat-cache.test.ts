@@ -136,7 +136,8 @@ test('damaged segments are skipped, never trusted; old text segments are ignored
   assert.deepEqual(names.filter((n) => n.endsWith('.bin')).length, 1, `damaged segments merged away (${names})`);
 });
 
-test("git's racy rule on load: an entry whose mtime is not older than its segment's writing is not trusted", async () => {
+test(`git's racy rule on load: an entry whose mtime is not older than its segment's writing is not \
+trusted`, async () => {
   const dir = await tempDir();
   const file = path.join(dir, 'f.txt');
   await fs.writeFile(file, 'real');
@@ -176,7 +177,8 @@ test('a directory with a racy file gets no directory record; an edit keeping its
   assert.equal(reads.filter((r) => r.endsWith('b.txt')).length, 2);
 });
 
-test('observing a warm directory (infoOnly) reads no file and no file entry: the directory record answers', async () => {
+test(`observing a warm directory (infoOnly) reads no file and no file entry: the directory record \
+answers`, async () => {
   const dir = await tempDir();
   const data = path.join(dir, 'data');
   await writeTree(data, { 'a.txt': 'a', 'sub/b.txt': 'b' });

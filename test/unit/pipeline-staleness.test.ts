@@ -89,7 +89,11 @@ test('lock file round-trips in dvc.lock layout with stable order', () => {
   assert.equal(
     text,
     // ruamel's layout, as dvc.lock: indentless lists
-    "schema: '2.0'\nstages:\n  z:\n    cmd: b\n    outs:\n    - path: x\n      hash: md5\n      md5: '1'\n      size: 1\n      nfiles: 3\n    - path: y\n      hash: md5\n      md5: '2'\n      size: 2\n  a:\n    cmd:\n    - p\n    - q\n",
+    "schema: '2.0'\nstages:\n  z:\n    cmd: b\n    outs:\n    - path: x\n      hash: md5\n      md5: '1'\n" +
+      '      size: ' +
+      "1\n      nfiles: 3\n    - path: y\n      hash: md5\n      md5: '2'\n      size: 2\n  a:\n    cmd:\n" +
+      '    - p\n   ' +
+      ' - q\n',
   );
   const valid = text.replace("md5: '1'", `md5: ${'1'.repeat(32)}.dir`).replace("md5: '2'", `md5: ${'f'.repeat(32)}`);
   assert.deepEqual(parseLockFile(valid, 'pipeline.lock').stages.z!.outs![0]!.nfiles, 3);

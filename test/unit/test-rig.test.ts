@@ -7,7 +7,8 @@ import { testRig } from '../helpers/rig.js';
 import { alive, waitDead } from '../helpers/wait.js';
 import { tempDir } from '../helpers/tmp.js';
 
-test('the rig command holds until released, reports its pids, writes its files and exits with the given code', async () => {
+test(`the rig command holds until released, reports its pids, writes its files and exits with the given \
+code`, async () => {
   const rig = await testRig();
   const cwd = await tempDir();
   const cmd = rig.command('s', { child: true, write: { 'out/a.txt': 'hello' }, append: { 'log.txt': 'x\n' } });

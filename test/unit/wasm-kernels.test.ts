@@ -172,7 +172,8 @@ describe('Conv2DBackpropFilter', () => {
     { x: [5, 12, 12, 3], f: [3, 3, 3, 16], strides: 1, pad: 'same', dy: [5, 12, 12, 16], small: true },
   ];
   for (const c of cases) {
-    test(`x ${c.x} filter ${c.f} stride ${c.strides} ${c.pad}${c.small === true ? ' (small chunks)' : ''}`, async () => {
+    test(`x ${c.x} filter ${c.f} stride ${c.strides} \
+${c.pad}${c.small === true ? ' (small chunks)' : ''}`, async () => {
       const prev = setKernelTuning(
         c.small === true ? { gridDyChunk: 2000, gridSimdSlice: 96, im2colDyChunk: 500, im2colColChunk: 5000 } : {},
       );

@@ -20,7 +20,10 @@ export const CIFAR_RECORDS_PER_BATCH = 10_000;
 export interface CifarBatchFile {
   member: string;
   split: OriginalSplit;
-  /** Position of the batch within its split (0-based): ids come from it, so they stay put whatever order the members come in. */
+  /**
+   * Position of the batch within its split (0-based): ids come from it, so they stay put whatever order the members
+   * come in.
+   */
   batchNo: number;
 }
 
@@ -151,7 +154,8 @@ export async function readCifarFolder(dir: string, recordsPerBatch: number, onBa
       );
     if (st.size !== recordsPerBatch * CIFAR_RECORD) {
       throw new StageError(
-        `${file} is ${st.size} bytes, expected ${recordsPerBatch} x ${CIFAR_RECORD} = ${recordsPerBatch * CIFAR_RECORD}`,
+        `${file} is ${st.size} bytes, expected ${recordsPerBatch} x ${CIFAR_RECORD} = ` +
+          `${recordsPerBatch * CIFAR_RECORD}`,
         'The file is truncated or not CIFAR-10 binary.',
       );
     }

@@ -17,7 +17,8 @@ import { decodePng, encodePng } from './png.js';
 
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 const HINT =
-  'pull.path must hold <class>/*.png|jpg, or train/<class>/* and test/<class>/* (also val, validation), images of one size.';
+  'pull.path must hold <class>/*.png|jpg, or train/<class>/* and test/<class>/* (also val, validation), ' +
+  'images of one size.';
 const TRAIN_SPLITS = ['train', 'training'];
 const TEST_SPLITS = ['test', 'testing', 'val', 'valid', 'validation'];
 const isSplitName = (n: string) => [...TRAIN_SPLITS, ...TEST_SPLITS].includes(n.toLowerCase());
@@ -98,7 +99,8 @@ export async function listImageFolder(root: string): Promise<{ classes: string[]
       if (images.length === 0) {
         const nested = (await subdirs(path.join(dir, name))).length > 0;
         throw new StageError(
-          `class folder ${path.join(dir, name)} has no .png/.jpg images${nested ? ' (it holds folders: is this a split layout under another name?)' : ''}`,
+          `class folder ${path.join(dir, name)} has no .png/.jpg ` +
+            `images${nested ? ' (it holds folders: is this a split layout under another name?)' : ''}`,
           HINT,
         );
       }

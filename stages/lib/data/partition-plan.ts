@@ -68,7 +68,8 @@ export function planPartitions(
   const max = maxPartitionSize(counts, parts);
   if (size > max) {
     throw new StageError(
-      `partition.size ${size} is too large: ${parts} disjoint stratified partitions of ${items.length} images allow at most ${max}`,
+      `partition.size ${size} is too large: ${parts} disjoint stratified partitions of ${items.length} images allow ` +
+        `at most ${max}`,
       `Set partition.size to ${max} or less in params.yaml.`,
     );
   }

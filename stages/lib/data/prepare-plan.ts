@@ -32,7 +32,8 @@ export function parseDataSpec(spec: string, valid: readonly string[]): string[] 
   if (problem) {
     throw new StageError(
       `data '${spec}' ${problem}: it must be a '+'-joined set of distinct partitions from ${valid.join(', ')}`,
-      `Set data to e.g. ${valid[0] ?? 'v1'}${valid[1] ? ` or ${valid[0]}+${valid[1]}` : ''} in params.yaml (or lockstep exp run --data).`,
+      `Set data to e.g. ${valid[0] ?? 'v1'}${valid[1] ? ` or ${valid[0]}+${valid[1]}` : ''} in params.yaml (or ` +
+        `lockstep exp run --data).`,
     );
   }
   return parts;

@@ -71,7 +71,8 @@ export async function readTarGz(
       const name = safeMemberName(archive, h.name);
       if (h.type === 'symlink' || h.type === 'link') {
         throw new StageError(
-          `${archive}: member '${h.name}' is a ${h.type === 'link' ? 'hard link' : 'symlink'} (to '${h.linkname ?? ''}'); links are not allowed`,
+          `${archive}: member '${h.name}' is a ${h.type === 'link' ? 'hard link' : 'symlink'} (to ` +
+            `'${h.linkname ?? ''}'); links are not allowed`,
           BAD_ARCHIVE_HINT,
         );
       }

@@ -22,7 +22,10 @@ export interface TrainParams {
   /** adam, or sgd with Nesterov momentum. */
   optimizer: OptimizerName;
   momentum: number;
-  /** plateau: ReduceLROnPlateau from `lr`; onecycle: per step, linear from 0 to `lr` over warmup_epochs, then linear to 0 at `epochs`. */
+  /**
+   * plateau: ReduceLROnPlateau from `lr`; onecycle: per step, linear from 0 to `lr` over warmup_epochs, then linear
+   * to 0 at `epochs`.
+   */
   schedule: ScheduleName;
   warmup_epochs: number;
   lr: number;
@@ -196,7 +199,8 @@ export function trainParams(params: ParamsFile): TrainParams {
   };
   if (p.schedule === 'onecycle' && p.warmup_epochs >= p.epochs) {
     throw new StageError(
-      `${params.where('train.warmup_epochs')}: train.warmup_epochs: ${p.warmup_epochs} leaves no epoch to anneal in (train.epochs is ${p.epochs})`,
+      `${params.where('train.warmup_epochs')}: train.warmup_epochs: ${p.warmup_epochs} leaves no epoch to anneal in ` +
+        `(train.epochs is ${p.epochs})`,
       'Make it smaller than train.epochs.',
     );
   }

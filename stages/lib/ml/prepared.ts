@@ -76,7 +76,8 @@ export async function readSplit(dir: string, meta: PreparedMeta, split: SplitNam
   const images = await readOrFail(imagesFile);
   if (images.length !== count * pixels) {
     throw new StageError(
-      `${imagesFile}: ${images.length} bytes, expected ${count * pixels} (${count} images of ${meta.height}x${meta.width}x${meta.channels} in meta.json)`,
+      `${imagesFile}: ${images.length} bytes, expected ${count * pixels} (${count} images of ` +
+        `${meta.height}x${meta.width}x${meta.channels} in meta.json)`,
       HINT,
     );
   }

@@ -44,7 +44,9 @@ function restoreIsNullOrUndefined(): void {
   if (typeof u.isNullOrUndefined !== 'function') u.isNullOrUndefined = (x: unknown) => x === null || x === undefined;
 }
 
-/** Loads tfjs-node; undefined when its backend is active, else why not (`installed` false when the package is absent). */
+/**
+ * Loads tfjs-node; undefined when its backend is active, else why not (`installed` false when the package is absent).
+ */
 async function tryNode(): Promise<{ reason: string; installed: boolean } | undefined> {
   // libtensorflow logs INFO lines (CPU features) on stderr when it loads; warnings and errors still show.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';

@@ -116,8 +116,10 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
         const rate = done / ((now - t0) / 1000);
         const epochLeft = (nTrain - done) / rate;
         log(
-          `  epoch ${epoch + 1} of ${p.epochs}: ${done}/${nTrain} images, loss ${fmt(lossSum / done)}, ${rate.toFixed(1)} images/s, ` +
-            `epoch done in ${duration(epochLeft)}, run in ${duration(epochLeft + ((p.epochs - epoch - 1) * nTrain) / rate)}`,
+          `  epoch ${epoch + 1} of ${p.epochs}: ${done}/${nTrain} images, loss ${fmt(lossSum / done)}, ` +
+            `${rate.toFixed(1)} images/s, ` +
+            `epoch done in ${duration(epochLeft)}, run in ` +
+            `${duration(epochLeft + ((p.epochs - epoch - 1) * nTrain) / rate)}`,
         );
       }
     }
@@ -151,7 +153,9 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
     log(
       `epoch ${record.epoch}/${p.epochs}: loss ${fmt(record.loss)} acc ${fmt(record.accuracy)} ` +
         `val_loss ${fmt(record.val_loss)} val_acc ${fmt(record.val_acc)} lr ${record.lr} | ` +
-        `${(nTrain / (epochMs / 1000)).toFixed(1)} images/s | run done in ${duration(((p.epochs - state.epoch) * trainMs) / epochsThisRun / 1000)} | tensors ${tf.memory().numTensors}` +
+        `${(nTrain / (epochMs / 1000)).toFixed(1)} images/s | run done in ` +
+        `${duration(((p.epochs - state.epoch) * trainMs) / epochsThisRun / 1000)} | tensors ` +
+        `${tf.memory().numTensors}` +
         (state.stopped ? ` | early stop (best epoch ${state.bestEpoch})` : ''),
     );
   }

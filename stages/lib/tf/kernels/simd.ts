@@ -18,7 +18,8 @@ const acc = (r: number, h: number) => `(local.get $c${r}${h})`;
  * gemm4Acc (see SimdKernels): for each block of 8 output columns, 4 × 2 f32x4 accumulators stay in
  * registers across the whole reduction; per step one row of b (2 loads) meets one value of each a row.
  */
-const gemm4AccWat = `  (func (export "gemm4Acc") (param $a0 i32) (param $a1 i32) (param $a2 i32) (param $a3 i32) (param $b i32) (param $n i32) (param $c i32) (param $k i32)
+const gemm4AccWat = `  (func (export "gemm4Acc") (param $a0 i32) (param $a1 i32) (param $a2 i32) (param $a3 i32)
+    (param $b i32) (param $n i32) (param $c i32) (param $k i32)
     (local $rowBytes i32) (local $col i32) (local $bp i32) (local $o i32) (local $kk i32) (local $cp i32)
     (local $s v128) (local $b0 v128) (local $b1 v128)
     ${ROWS.map((r) => `(local $c${r}0 v128) (local $c${r}1 v128)`).join(' ')}
@@ -26,7 +27,10 @@ const gemm4AccWat = `  (func (export "gemm4Acc") (param $a0 i32) (param $a1 i32)
     (local.set $col (i32.const 0))
     (block $cols (loop $colBlocks
       (br_if $cols (i32.ge_u (local.get $col) (local.get $rowBytes)))
-${ROWS.map((r) => `      (local.set $c${r}0 (v128.const i32x4 0 0 0 0)) (local.set $c${r}1 (v128.const i32x4 0 0 0 0))`).join('\n')}
+${ROWS.map(
+  (r) => `      (local.set $c${r}0 (v128.const i32x4 0 0 0 0))
+      (local.set $c${r}1 (v128.const i32x4 0 0 0 0))`,
+).join('\n')}
       (local.set $bp (i32.add (local.get $b) (local.get $col)))
       (local.set $o (i32.const 0))
       (local.set $kk (local.get $k))
@@ -62,7 +66,8 @@ ${ROWS.map(
  */
 const watSource = (memory: string) => `(module
   (import "env" "memory" ${memory})
-  (func (export "maxPoolGrad2x2") (param $x i32) (param $dy i32) (param $dx i32) (param $rows i32) (param $wo i32) (param $c i32)
+  (func (export "maxPoolGrad2x2") (param $x i32) (param $dy i32) (param $dx i32) (param $rows i32) (param $wo i32)
+    (param $c i32)
     (local $cBytes i32) (local $rowBytes i32) (local $ow i32) (local $k i32)
     (local $a v128) (local $b v128) (local $e v128) (local $f v128) (local $v v128) (local $gv v128)
     (local $g0 v128) (local $g1 v128) (local $g2 v128) (local $g3 v128) (local $r v128)
@@ -88,11 +93,14 @@ const watSource = (memory: string) => `(module
           (local.set $g3 (f32x4.gt (local.get $f) (local.get $v)))
           (local.set $gv (v128.load (local.get $dy)))
           ;; the last position that raised the running maximum holds the first maximum
-          (v128.store (i32.add (i32.add (local.get $dx) (local.get $rowBytes)) (local.get $cBytes)) (v128.and (local.get $gv) (local.get $g3)))
+          (v128.store (i32.add (i32.add (local.get $dx) (local.get $rowBytes)) (local.get $cBytes))
+            (v128.and (local.get $gv) (local.get $g3)))
           (local.set $r (local.get $g3))
-          (v128.store (i32.add (local.get $dx) (local.get $rowBytes)) (v128.and (local.get $gv) (v128.andnot (local.get $g2) (local.get $r))))
+          (v128.store (i32.add (local.get $dx) (local.get $rowBytes))
+            (v128.and (local.get $gv) (v128.andnot (local.get $g2) (local.get $r))))
           (local.set $r (v128.or (local.get $r) (local.get $g2)))
-          (v128.store (i32.add (local.get $dx) (local.get $cBytes)) (v128.and (local.get $gv) (v128.andnot (local.get $g1) (local.get $r))))
+          (v128.store (i32.add (local.get $dx) (local.get $cBytes))
+            (v128.and (local.get $gv) (v128.andnot (local.get $g1) (local.get $r))))
           (local.set $r (v128.or (local.get $r) (local.get $g1)))
           (v128.store (local.get $dx) (v128.and (local.get $gv) (v128.andnot (local.get $g0) (local.get $r))))
           (local.set $x (i32.add (local.get $x) (i32.const 16)))
@@ -142,7 +150,10 @@ interface EmscriptenMemory {
 let kernels: SimdKernels | null = null;
 let pending: Promise<SimdKernels | null> | null = null;
 
-/** The SIMD kernels on the active wasm backend's memory, once prepareSimdKernels has run; else null (callers keep their JS path). */
+/**
+ * The SIMD kernels on the active wasm backend's memory, once prepareSimdKernels has run; else null (callers keep
+ * their JS path).
+ */
 export function simdKernels(): SimdKernels | null {
   return kernels;
 }

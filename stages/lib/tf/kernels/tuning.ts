@@ -3,7 +3,10 @@
  * 1 MB of L2 per core; tests shrink them to exercise the chunking on small tensors.
  */
 export const tuning = {
-  /** Padded-grid method: dy cells per chunk × Co. 1 MB: fewer XNNPACK operator creations (each packs dy) against L2 reuse. */
+  /**
+   * Padded-grid method: dy cells per chunk × Co. 1 MB: fewer XNNPACK operator creations (each packs dy) against L2
+   * reuse.
+   */
   gridDyChunk: 1 << 18,
   /** Padded-grid method: inputs with fewer channels than this take the SIMD kernel (when Co is a multiple of 8). */
   gridSimdBelow: 16,

@@ -141,7 +141,9 @@ export function transposeWasm(backend: WasmBackend, x: TensorInfo, perm: number[
   return callOriginal('Transpose', backend, { x }, { perm });
 }
 
-/** a[M,K] · b[K,N] on XNNPACK (wasm's BatchMatMul takes its fast path only when nothing is transposed and batch is 1). */
+/**
+ * a[M,K] · b[K,N] on XNNPACK (wasm's BatchMatMul takes its fast path only when nothing is transposed and batch is 1).
+ */
 export function matMulWasm(backend: WasmBackend, a: TensorInfo, b: TensorInfo): TensorInfo {
   return callOriginal('BatchMatMul', backend, { a, b }, { transposeA: false, transposeB: false });
 }

@@ -40,13 +40,17 @@ function checkFactory(text: string): void {
     throw new Error(`lockstep wasm threads: this tfjs-backend-wasm build's factory uses ${unknown.join(', ')}`);
 }
 
-/** Runs in each pthread worker after Emscripten's worker code: the factory arrives as a Blob; load it from the file instead. */
+/**
+ * Runs in each pthread worker after Emscripten's worker code: the factory arrives as a Blob; load it from the file
+ * instead.
+ */
 function workerEpilogue(factoryFile: string): string {
   return `
 ;(() => {
   const handle = self.onmessage;
   self.onmessage = (e) => {
-    if (e.data && e.data.cmd === 'load' && typeof e.data.urlOrBlob !== 'string') e.data.urlOrBlob = ${JSON.stringify(factoryFile)};
+    if (e.data && e.data.cmd === 'load' && typeof e.data.urlOrBlob !== 'string')
+      e.data.urlOrBlob = ${JSON.stringify(factoryFile)};
     return handle(e);
   };
 })();
