@@ -37,7 +37,9 @@ export async function stageProgressView(opts: { quiet: boolean }): Promise<Stage
         key = k;
         bar = new cliProgress.SingleBar(
           {
-            format: `${e.phase === 'hash' ? 'hashing' : 'caching'} ${e.path} (${e.stage}) |{bar}| {value}/{total} files | {size} | {eta_formatted} left`,
+            format:
+              `${e.phase === 'hash' ? 'hashing' : 'caching'} ${e.path} (${e.stage}) |{bar}| ` +
+              `{value}/{total} files | {size} | {eta_formatted} left`,
             stream: process.stderr,
             hideCursor: true,
             clearOnComplete: true,

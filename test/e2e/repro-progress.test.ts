@@ -29,7 +29,8 @@ interface Progress {
   bytes: number;
 }
 
-test('repro --json: stage-progress events for hashing and caching a 1,200-file output, counts growing to the total', async () => {
+test(`repro --json: stage-progress events for hashing and caching a 1,200-file output, counts growing to the \
+total`, async () => {
   const p = await tempProject({ 'pipeline.yaml': PIPELINE, '.gitignore': '.cache/\n' });
   const r = await p.run(['repro', '--json'], { env: { LOCKSTEP_PROGRESS_MS: '0' } });
   assert.equal(r.exitCode, 0, r.all);

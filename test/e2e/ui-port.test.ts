@@ -16,7 +16,8 @@ test('ui --port on a port in use: a one-line error naming the port and suggestin
     const next = port < 65535 ? `--port ${port + 1}, or ` : '';
     assert.equal(
       r.stderr,
-      `lockstep: port ${port} on 127.0.0.1 is in use by another program. Choose another port: ${next}--port 0 for a free one.`,
+      `lockstep: port ${port} on 127.0.0.1 is in use by another program. Choose another port: ${next}--port 0 ` +
+        `for a free one.`,
     );
   } finally {
     await new Promise((resolve) => taken.close(resolve));

@@ -153,7 +153,8 @@ test('push never uploads a corrupt cache object: one line naming it, and the rem
   }
 });
 
-test("a stage with wdir: its lock paths meet the pipeline's push: false and cache: false flags (push, status --cloud, fetch)", async () => {
+test(`a stage with wdir: its lock paths meet the pipeline's push: false and cache: false flags (push, status --cloud, \
+fetch)`, async () => {
   const p = await reproduced(`stages:
   train:
     wdir: sub
