@@ -15,7 +15,8 @@ import { execa } from 'execa';
 import { CLI, freshClone, runCli, tempProject } from '../helpers/project.js';
 import { tempDir } from '../helpers/tmp.js';
 import { REDIS_BIN, startRedis } from '../helpers/redis.js';
-import { waitFor } from '../helpers/wait.js';
+import { testRig } from '../helpers/rig.js';
+import { waitDead, waitFor } from '../helpers/wait.js';
 
 interface QueuedJob {
   spec: { name: string; kind?: string };
@@ -26,7 +27,7 @@ interface QueuedJob {
   outcome?: string;
 }
 
-const PIPELINE = (counts: string) => `stages:
+const PIPELINE = (counts: string, hold: string) => `stages:
   shared:
     cmd: echo x >> ${counts}/shared && mkdir -p data && cat input.txt > data/base.txt
     deps: [input.txt]
@@ -36,7 +37,7 @@ const PIPELINE = (counts: string) => `stages:
       s=$(sed -n 's/^seed: *\\([^ #]*\\).*/\\1/p' params.yaml)
       echo "$s" >> ${counts}/train
       if [ "$s" = 13 ]; then echo "loss is NaN" >&2; exit 1; fi
-      while [ "$s" = 7 ] && [ -f ${counts}/hold ]; do sleep 0.1; done
+      if [ "$s" = 7 ]; then ${hold}; fi
       mkdir -p metrics
       echo "{\\"acc\\": 0.$s}" > metrics/eval.json
     deps: [data/base.txt]
@@ -58,9 +59,11 @@ one record each`, {
   await fs.mkdir(store);
   await execa('git', ['init', '-q', '--bare', '-b', 'main', bare]);
   const env = { LOCKSTEP_QUEUE_URL: redis.url, LOCKSTEP_QUEUE_LOCK_MS: '2000' };
+  // sweep-1 (seed 7) holds in its train stage, with a child process, until the test releases it
+  const rig = await testRig();
 
   const p = await tempProject({
-    'pipeline.yaml': PIPELINE(counts),
+    'pipeline.yaml': PIPELINE(counts, rig.command('seven', { child: true })),
     'params.yaml': 'seed: 1\n',
     'input.txt': 'hello\n',
     '.gitignore': '.cache/\n/data/\n/metrics/\n.lockstep/tmp/\n',
@@ -87,7 +90,6 @@ one record each`, {
   );
   await p.git('push', '-q', 'origin', 'main');
 
-  await fs.writeFile(path.join(counts, 'hold'), '');
   const q = await p.run(['exp', 'run', '--queue', '--seed', '7,2,3,13', '-n', 'sweep'], { env });
   assert.equal(q.exitCode, 0, q.all);
   assert.match(q.stderr, /Queued 4 experiments and 1 warm-up job for shared stages/);
@@ -134,6 +136,7 @@ one record each`, {
   const a = startWorker(wA, 'worker-a');
 
   // worker-a takes the warm-up, then sweep-1 (seed 7), which holds: kill it with -9 mid-job.
+  const held = await rig.started('seven', 1, 120_000);
   // its progress names the stage it runs (what exp show and exp queue list show)
   await waitFor(
     async () =>
@@ -146,7 +149,8 @@ one record each`, {
   const exited = new Promise((r) => a.once('exit', r));
   process.kill(-a.pid!, 'SIGKILL');
   await exited;
-  await fs.rm(path.join(counts, 'hold'));
+  await waitDead([held.pid, held.childPid!], "the killed worker's stage tree");
+  await rig.release('seven');
   await redis.restart(); // mid-sweep: the worker must reconnect
 
   const b = startWorker(wB, 'worker-b');
