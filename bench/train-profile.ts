@@ -1,0 +1,87 @@
+/**
+ * Where a training step of the train stage's model goes, kernel by kernel, on one backend: the step of
+ * bench/train-compare.ts (stages/lib/tf/train-loop.ts trainStep on augmented batches, Adam, seeded dropout).
+ *
+ *   node dist/bench/train-profile.js [--model seed|fast|bn] [--backend node|wasm|cpu] [--batch 128]
+ *        [--threads 2] [--steps 10] [--top 30]
+ *
+ * Prints images/s and the main thread's CPU ms per step over `steps` steps (CPU time is the steadier figure on
+ * a loaded machine), then tf.profile of two steps: kernel ms and call count by kernel and input shapes. On a
+ * busy machine the per-kernel times swing; compare kernels within one run, not across runs.
+ */
+import { performance } from 'node:perf_hooks';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+const model = arg('model', 'seed');
+const backend = arg('backend', 'node') as 'node' | 'wasm' | 'cpu';
+const n = Number(arg('batch', '128'));
+const threads = arg('threads', '2');
+const steps = Number(arg('steps', '10'));
+const top = Number(arg('top', '30'));
+process.env.LOCKSTEP_WASM_THREADS = threads;
+process.env.TF_NUM_INTRAOP_THREADS = threads;
+process.env.TF_NUM_INTEROP_THREADS = threads;
+
+const tf = await import('@tensorflow/tfjs-core');
+const { initBackend, describeBackend } = await import('../stages/lib/tf/backend.js');
+const { buildModel, setDropoutStep } = await import('../stages/lib/tf/models.js');
+const { fillImages, fillOneHot, normalizationTable } = await import('../stages/lib/tf/augment.js');
+const { trainStep } = await import('../stages/lib/tf/train-loop.js');
+const { Mulberry32 } = await import('../stages/lib/common/prng.js');
+
+const info = await initBackend(backend, 'train', 'bench');
+const shape = { height: 32, width: 32, channels: 3 };
+const size = 32 * 32 * 3;
+const classes = 10;
+const rng = new Mulberry32(1);
+const images = Uint8Array.from({ length: n * 4 * size }, () => rng.int(256));
+const labels = Uint8Array.from({ length: n * 4 }, () => rng.int(classes));
+const lut = normalizationTable({ mean: [0.49, 0.48, 0.45], std: [0.25, 0.24, 0.26] });
+const net = buildModel(model as never, { ...shape, classes }, 1);
+const optimizer = tf.train.adam(1e-3);
+const variables = net.trainableWeights.map((w) => w.read() as unknown as import('@tensorflow/tfjs-core').Variable);
+const xBuf = new Float32Array(n * size);
+const yBuf = new Float32Array(n * classes);
+let step = 0;
+const oneStep = () => {
+  const start = (step % 4) * n;
+  fillImages(xBuf, images, shape, lut, null, start, n, { rng, pad: 4, flip: true });
+  fillOneHot(yBuf, labels, classes, null, start, n, 0);
+  setDropoutStep(net, step++);
+  trainStep(net, optimizer, variables, [], 0, xBuf, yBuf, n, shape, classes);
+};
+for (let i = 0; i < 3; i++) oneStep();
+
+const t0 = performance.now();
+const c0 = process.cpuUsage();
+for (let i = 0; i < steps; i++) oneStep();
+const ms = performance.now() - t0;
+const cpu = process.cpuUsage(c0);
+console.log(
+  `${model} on ${describeBackend(info)}, batch ${n}: ${((n * steps) / (ms / 1000)).toFixed(0)} img/s, ` +
+    `${(ms / steps).toFixed(1)} ms/step wall, ${((cpu.user + cpu.system) / 1000 / steps).toFixed(1)} ms/step CPU ` +
+    `(all threads of this process), load ${(await import('node:os')).loadavg()[0]!.toFixed(2)}`,
+);
+
+const profile = await tf.profile(() => {
+  oneStep();
+  oneStep();
+});
+const byKernel = new Map<string, { ms: number; count: number }>();
+for (const k of profile.kernels) {
+  const key = `${k.name} ${JSON.stringify(k.inputShapes)}`;
+  const e = byKernel.get(key) ?? { ms: 0, count: 0 };
+  e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+  e.count++;
+  byKernel.set(key, e);
+}
+// Kernels that call other kernels (tfjs-node's composite ones) count their children's time too.
+console.log(
+  `${profile.kernels.length} kernel calls in 2 steps; the ${top} costliest (ms, calls, kernel and input shapes):`,
+);
+for (const [k, v] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, top))
+  console.log(`${v.ms.toFixed(1).padStart(8)} ${String(v.count).padStart(4)}  ${k}`);
