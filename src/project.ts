@@ -33,26 +33,39 @@ export const LOCAL_CONFIG_FILE = '.lockstep/config.local.yaml';
 export const PIPELINE_FILES = ['pipeline.yaml', 'dvc.yaml'] as const;
 export const LOCK_FILES: Record<string, string> = { 'pipeline.yaml': 'pipeline.lock', 'dvc.yaml': 'dvc.lock' };
 
-/** Walk up from `cwd` to the first folder with a pipeline file or a `.lockstep/` folder. */
+/**
+ * Walk up from `cwd` to the project root. The nearest folder with a pipeline file, `.lockstep/` or `.dvc/` is a
+ * candidate. In a git repository (run from inside `sub/` of a monorepo) the root is rather the nearest folder
+ * marked with `.lockstep/` or `.dvc/` (as DVC finds `.dvc/`), else the topmost folder with a pipeline file; the
+ * walk never goes above the repository's top (the folder holding `.git`). Outside git: the nearest candidate.
+ */
 export function findProjectRoot(cwd: string): string {
-  let dir = path.resolve(cwd);
-  for (;;) {
-    if (
-      PIPELINE_FILES.some((f) => existsSync(path.join(dir, f))) ||
-      existsSync(path.join(dir, '.lockstep')) ||
-      existsSync(path.join(dir, '.dvc'))
-    )
-      return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) {
-      throw new LockstepError(
-        'not-a-repo',
-        `no pipeline.yaml or dvc.yaml in ${cwd} or any parent folder`,
-        'Run lockstep from a project folder.',
-      );
+  let nearest: string | undefined;
+  let marked: string | undefined;
+  let topPipeline: string | undefined;
+  let gitTop = false;
+  for (let dir = path.resolve(cwd); ; ) {
+    const isMarked = existsSync(path.join(dir, '.lockstep')) || existsSync(path.join(dir, '.dvc'));
+    const hasPipeline = PIPELINE_FILES.some((f) => existsSync(path.join(dir, f)));
+    if ((isMarked || hasPipeline) && !nearest) nearest = dir;
+    if (isMarked && !marked) marked = dir;
+    if (hasPipeline) topPipeline = dir;
+    if (existsSync(path.join(dir, '.git'))) {
+      gitTop = true;
+      break;
     }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
     dir = parent;
   }
+  // outside git, only the nearest folder counts: a stray `.lockstep` above /tmp must not capture a project
+  const root = gitTop ? (marked ?? topPipeline) : nearest;
+  if (root) return root;
+  throw new LockstepError(
+    'not-a-repo',
+    `no pipeline.yaml or dvc.yaml in ${cwd} or any parent folder`,
+    'Run lockstep from a project folder.',
+  );
 }
 
 async function readYamlConfig(file: string): Promise<ProjectConfig> {

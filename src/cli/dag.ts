@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { openProject } from '../project.js';
 import { loadPipeline } from '../config/index.js';
 import { buildGraph } from '../pipeline/graph.js';
@@ -14,7 +15,13 @@ export async function run(
   const pipeline = await loadPipeline(project.root, { cacheDir: project.cacheDir });
   const graph = buildGraph(pipeline.stages);
   if (!graph.ok) throw graph.error;
-  const sel = selectStages(graph.value, { targets: target ? [target] : [], singleItem: false, downstream: false });
+  const cwd = path.relative(project.root, process.cwd()).split(path.sep).join('/') || '.';
+  const sel = selectStages(graph.value, {
+    targets: target ? [target] : [],
+    singleItem: false,
+    downstream: false,
+    cwd: cwd.startsWith('..') ? '.' : cwd,
+  });
   if (!sel.ok) throw sel.error;
   const names = new Set(sel.value);
   if (flags.json) out(JSON.stringify(dagJson(graph.value, names), null, 2));

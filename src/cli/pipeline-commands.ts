@@ -10,6 +10,7 @@ export function registerPipelineCommands(program: Command): void {
     .option('-f, --force', 'run the targets even when they are up to date')
     .option('-s, --single-item', 'run only the targets, not their upstream stages')
     .option('--downstream', 'also run the stages downstream of the targets')
+    .option('-P, --all-pipelines', 'with no targets, run every pipeline file (default: the one of this folder)')
     .option('--dry', 'print what would run and why, without running')
     .option('-k, --keep-going', 'keep running independent stages after a failure')
     .option('-j, --jobs <n>', 'independent stages to run in parallel', '1')

@@ -12,6 +12,7 @@ interface ReproFlags {
   force?: boolean;
   singleItem?: boolean;
   downstream?: boolean;
+  allPipelines?: boolean;
   dry?: boolean;
   keepGoing?: boolean;
   jobs?: string;
@@ -44,6 +45,7 @@ export async function run(targets: string[], flags: ReproFlags, cmd: Command): P
         force: !!flags.force,
         singleItem: !!flags.singleItem,
         downstream: !!flags.downstream,
+        allPipelines: !!flags.allPipelines,
         keepGoing: !!flags.keepGoing,
         jobs,
         runCache: flags.runCache !== false,

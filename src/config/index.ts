@@ -5,7 +5,7 @@
  * params.ts reads params files; diagnostics.ts collects problems.
  */
 export type * from './types.js';
-export { loadPipeline, type LoadOptions } from './load.js';
+export { loadPipeline, lockFileOf, stageAddress, type LoadOptions } from './load.js';
 export { readParamsFile, resolveStageParams, getParam, flattenParams, ParamsCache } from './params.js';
 export { ConfigProblemsError, type ConfigProblem } from './diagnostics.js';
 export { expandForeach, expandMatrix } from './generate.js';

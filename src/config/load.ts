@@ -18,7 +18,8 @@ import { DEFAULT_PARAMS_FILE, STAGE_FIELDS, StageBuilder, TOP_LEVEL_FIELDS, didY
 import { parseYamlSourceCached } from './parse-cache.js';
 import { readTopLevelMetrics, readTopLevelPlots } from './plots.js';
 import { entry, toPlain, type Span, type YMap, type YNode } from './source.js';
-import type { Pipeline, StageDef } from './types.js';
+import type { Pipeline, PlotDef, StageDef } from './types.js';
+import { collectPipelineFiles } from './collect.js';
 
 export interface LoadOptions {
   /**
@@ -32,35 +33,98 @@ export interface LoadOptions {
 
 export async function loadPipeline(root: string, opts: LoadOptions = {}): Promise<Pipeline> {
   const cache = opts.params ?? new ParamsCache(root);
-  const file = PIPELINE_FILES.find((f) => existsSync(path.join(root, f)));
-  if (!file) {
-    // A data-only repository (`lockstep init`, or DVC's `.dvc/` with only .dvc files) has no stages yet.
-    if (existsSync(path.join(root, '.lockstep')) || existsSync(path.join(root, '.dvc')))
-      return { file: existsSync(path.join(root, '.dvc')) ? 'dvc.yaml' : 'pipeline.yaml', stages: [] };
+  const rootFile = PIPELINE_FILES.find((f) => existsSync(path.join(root, f)));
+  const marked = existsSync(path.join(root, '.lockstep')) || existsSync(path.join(root, '.dvc'));
+  if (!rootFile && !marked) {
     throw new LockstepError(
       'not-a-repo',
       `no pipeline.yaml or dvc.yaml in ${root}`,
       "Create pipeline.yaml (DVC's dvc.yaml works too).",
     );
   }
-  const text = await fs.readFile(path.join(root, file), 'utf8');
-  const sources = new Map([[file, new SourceFile(file, text)]]);
+  const sources = new Map<string, SourceFile>();
   const problems = new Problems(sources);
-  const doc = parseYamlSourceCached(file, text, problems, opts.cacheDir);
+  const checks = new ProjectChecks(root, opts.cacheDir);
+  const stages: StageDef[] = [];
+  const plots: PlotDef[] = [];
+  const metrics: string[] = [];
+  // Every pipeline file of the project, as DVC collects them; a sub-pipeline's stages are `sub/dvc.yaml:name`.
+  const files = await collectPipelineFiles(root, {
+    skipAbs: opts.cacheDir ? [opts.cacheDir] : [],
+    visit: async (file) => {
+      const text = await fs.readFile(path.join(root, file), 'utf8');
+      sources.set(file, new SourceFile(file, text));
+      const doc = parseYamlSourceCached(file, text, problems, opts.cacheDir);
+      if (!doc) return [];
+      if (doc.kind !== 'map') {
+        problems.add('config', "the pipeline file must be a mapping with a 'stages' key", doc.span);
+        return [];
+      }
+      const base = path.posix.dirname(file);
+      const loader = new PipelineLoader(root, base, file, sources, problems, cache, checks);
+      const own = await loader.load(doc);
+      stages.push(...own);
+      const plotsNode = entry(doc, 'plots')?.value;
+      const metricsNode = entry(doc, 'metrics')?.value;
+      if (plotsNode) plots.push(...readTopLevelPlots(plotsNode, problems, root, base));
+      if (metricsNode)
+        for (const m of readTopLevelMetrics(metricsNode, problems, root, base))
+          if (!metrics.includes(m)) metrics.push(m);
+      return own.flatMap((s) => s.outs.map((o) => o.path));
+    },
+  });
   problems.throwIfAny();
-  if (!doc) return { file, stages: [] };
-  if (doc.kind !== 'map') {
-    problems.add('config', "the pipeline file must be a mapping with a 'stages' key", doc.span);
-    problems.throwIfAny();
-    return { file, stages: [] };
+  checks.run(files, problems);
+  problems.throwIfAny();
+  const file = rootFile ?? (existsSync(path.join(root, '.dvc')) ? 'dvc.yaml' : 'pipeline.yaml');
+  return { file, files, stages, plots, metrics };
+}
+
+/** The address of a stage: its name in the root's pipeline file, `sub/dvc.yaml:name` in any other (DVC's). */
+export function stageAddress(file: string, name: string): string {
+  return file.includes('/') ? `${file}:${name}` : name;
+}
+
+/** The lock file beside a pipeline file (repo-relative): `sub/dvc.yaml` -> `sub/dvc.lock`. */
+export function lockFileOf(file: string): string {
+  const dir = path.posix.dirname(file);
+  const lock = LOCK_FILES[path.posix.basename(file)] ?? 'pipeline.lock';
+  return dir === '.' ? lock : `${dir}/${lock}`;
+}
+
+/** The checks across every pipeline file: one output per stage, and no path outside or into a control file. */
+class ProjectChecks {
+  readonly outs: OutRef[] = [];
+  readonly paths: PathRef[] = [];
+  /** Params and vars files read while loading: outputs may not overwrite them. */
+  readonly paramsFiles = new Set<string>([DEFAULT_PARAMS_FILE]);
+
+  constructor(
+    private readonly root: string,
+    private readonly cacheDir: string | undefined,
+  ) {}
+
+  run(files: readonly string[], problems: Problems): void {
+    checkOverlaps(this.outs, problems);
+    const cacheDirs = ['.cache'];
+    const allowed: string[] = [];
+    if (this.cacheDir) {
+      const rel = path.relative(this.root, path.resolve(this.root, this.cacheDir)).split(path.sep).join('/');
+      cacheDirs.push(rel);
+      allowed.push(realOrSelf(path.resolve(this.root, this.cacheDir)));
+    }
+    for (const ref of this.paths) for (const p of ref.stage.params) this.paramsFiles.add(p.file);
+    // every folder holding a pipeline file owns both names and both lock names there
+    const dirs = new Set(['.', ...files.map((f) => path.posix.dirname(f))]);
+    const at = (dir: string, name: string) => (dir === '.' ? name : `${dir}/${name}`);
+    const controls = projectControlPaths({
+      pipelineFiles: [...dirs].flatMap((d) => PIPELINE_FILES.map((f) => at(d, f))),
+      lockFiles: [...dirs].flatMap((d) => Object.values(LOCK_FILES).map((f) => at(d, f))),
+      cacheDirs,
+      paramsFiles: this.paramsFiles,
+    });
+    checkRealPaths(this.root, this.paths, problems, controls, allowed);
   }
-  const stages = await new PipelineLoader(root, sources, problems, cache, opts.cacheDir).load(doc);
-  const plotsNode = entry(doc, 'plots')?.value;
-  const metricsNode = entry(doc, 'metrics')?.value;
-  const plots = plotsNode ? readTopLevelPlots(plotsNode, problems, root) : [];
-  const metrics = metricsNode ? readTopLevelMetrics(metricsNode, problems, root) : [];
-  problems.throwIfAny();
-  return { file, stages, plots, metrics };
 }
 
 /** Files already loaded into a context: null = whole file, list = only those keys (DVC's rules). */
@@ -70,22 +134,24 @@ class PipelineLoader {
   private readonly builder: StageBuilder;
   private readonly names = new Set<string>();
   private readonly stages: StageDef[] = [];
-  private readonly outs: OutRef[] = [];
-  /** Every path a stage names, for the symlink and control-path checks. */
-  private readonly paths: PathRef[] = [];
-  /** Params and vars files read while loading: outputs may not overwrite them. */
-  private readonly paramsFiles = new Set<string>();
   /** params.yaml does not exist: an unknown `${...}` says so instead of only naming the variable. */
   private missingDefaults = false;
+  /** The file's own params.yaml (beside it), the context of its `${...}` as in DVC. */
+  private readonly defaultParams: string;
 
   constructor(
     private readonly root: string,
+    /** The pipeline file's folder, repo-relative ('.' for the root): its stages' default wdir. */
+    private readonly base: string,
+    private readonly file: string,
     private readonly sources: Map<string, SourceFile>,
     private readonly problems: Problems,
     private readonly cache: ParamsCache,
-    private readonly cacheDir: string | undefined,
+    private readonly checks: ProjectChecks,
   ) {
     this.builder = new StageBuilder(root, problems, sources);
+    this.defaultParams = base === '.' ? DEFAULT_PARAMS_FILE : `${base}/${DEFAULT_PARAMS_FILE}`;
+    checks.paramsFiles.add(this.defaultParams);
   }
 
   async load(doc: YMap): Promise<StageDef[]> {
@@ -100,17 +166,17 @@ class PipelineLoader {
     }
     const global = new Context();
     const imported: Imported = new Map();
-    const defaults = await this.cache.read(DEFAULT_PARAMS_FILE);
+    const defaults = await this.cache.read(this.defaultParams);
     if (defaults.ok) {
-      global.merge(defaults.data, DEFAULT_PARAMS_FILE, true);
-      imported.set(DEFAULT_PARAMS_FILE, null);
+      global.merge(defaults.data, this.defaultParams, true);
+      imported.set(this.defaultParams, null);
     } else if (defaults.kind === 'syntax') {
       this.fileSyntaxProblem(defaults);
     } else {
       this.missingDefaults = true;
     }
     const vars = entry(doc, 'vars');
-    if (vars) await this.loadVars(global, vars.value, '.', 'vars', imported);
+    if (vars) await this.loadVars(global, vars.value, this.base, 'vars', imported);
 
     const stagesNode = entry(doc, 'stages')?.value;
     if (stagesNode && !(stagesNode.kind === 'scalar' && stagesNode.value === null)) {
@@ -118,28 +184,7 @@ class PipelineLoader {
         this.problems.add('config', "'stages' must be a mapping of stage names to stages", stagesNode.span);
       else for (const e of stagesNode.entries) await this.loadEntry(e.key, e.keySpan, e.value, global, imported);
     }
-    checkOverlaps(this.outs, this.problems);
-    this.checkPaths();
     return this.stages;
-  }
-
-  /** Outputs never name the project's own files; no path leaves the project through a symlink. */
-  private checkPaths(): void {
-    const cacheDirs = ['.cache'];
-    const allowed: string[] = [];
-    if (this.cacheDir) {
-      const rel = path.relative(this.root, path.resolve(this.root, this.cacheDir)).split(path.sep).join('/');
-      cacheDirs.push(rel);
-      allowed.push(realOrSelf(path.resolve(this.root, this.cacheDir)));
-    }
-    for (const s of this.stages) for (const p of s.params) this.paramsFiles.add(p.file);
-    const controls = projectControlPaths({
-      pipelineFiles: PIPELINE_FILES,
-      lockFiles: Object.values(LOCK_FILES),
-      cacheDirs,
-      paramsFiles: [DEFAULT_PARAMS_FILE, ...this.paramsFiles],
-    });
-    checkRealPaths(this.root, this.paths, this.problems, controls, allowed);
   }
 
   private async loadEntry(
@@ -149,7 +194,7 @@ class PipelineLoader {
     global: Context,
     imported: Imported,
   ): Promise<void> {
-    const where = `stage '${name}'`;
+    const where = `stage '${stageAddress(this.file, name)}'`;
     const bad = /[@:/\\]/.exec(name);
     if (!name.trim() || bad) {
       const why =
@@ -234,8 +279,9 @@ class PipelineLoader {
     base: Context,
     imported: Imported,
   ): Promise<void> {
-    const name = gen ? `${group}@${gen.suffix}` : group;
-    const where = gen ? `stage '${name}'` : `stage '${group}'`;
+    const local = gen ? `${group}@${gen.suffix}` : group;
+    const name = stageAddress(this.file, local);
+    const where = `stage '${name}'`;
     if (this.names.has(name)) {
       this.problems.add('config', `${where} is defined twice`, nameSpan);
       return;
@@ -243,7 +289,7 @@ class PipelineLoader {
     this.names.add(name);
     let ctx = gen ? base.withOverrides(gen.vars) : base;
 
-    let wdir = '.';
+    let wdir = this.base;
     const wdirEntry = entry(body, 'wdir');
     if (wdirEntry) {
       const v = wdirEntry.value;
@@ -252,7 +298,7 @@ class PipelineLoader {
           ? resolveString(v.value, v.span, this.env(ctx, where), 'string')
           : v;
       if (resolved.kind === 'scalar' && typeof resolved.value === 'string' && resolved.value) {
-        const r = resolveStagePath(this.root, '.', resolved.value);
+        const r = resolveStagePath(this.root, this.base, resolved.value);
         if (r.kind === 'outside') {
           this.problems.add('path-outside', `${where}: wdir '${resolved.value}' is outside the repository`, v.span);
           return;
@@ -286,13 +332,13 @@ class PipelineLoader {
     // A stage whose ${...} failed would only add confusing overlap reports; its problems stand.
     if (!built || this.problems.size > before) return;
     this.stages.push(built.stage);
-    this.outs.push(...built.outs);
-    this.paths.push(...built.paths);
+    this.checks.outs.push(...built.outs);
+    this.checks.paths.push(...built.paths);
   }
 
   private env(ctx: Context, where: string): ResolveEnv {
     const env: ResolveEnv = { ctx, problems: this.problems, sources: this.sources, where };
-    if (this.missingDefaults) env.missingParamsFile = DEFAULT_PARAMS_FILE;
+    if (this.missingDefaults) env.missingParamsFile = this.defaultParams;
     return env;
   }
 
@@ -335,7 +381,7 @@ class PipelineLoader {
         continue;
       }
       const file = resolvedFile.path;
-      this.paramsFiles.add(file);
+      this.checks.paramsFiles.add(file);
       const prior = imported.get(file);
       if (prior !== undefined) {
         if (!keys.length && prior === null) continue; // the same whole file twice is fine

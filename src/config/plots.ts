@@ -43,7 +43,7 @@ function fields(n: YNode): string[] | undefined {
  * `x`/`y`: a field (`y: loss`), a list of fields (`y: [loss, acc]`, y only) or, at top level, a map of
  * data files to fields (`y: {logs/train.json: loss, logs/val.json: [loss, acc]}`).
  */
-function axis(key: 'x' | 'y', n: YNode, topLevel: boolean, add: Add, root: string): PlotAxis | undefined {
+function axis(key: 'x' | 'y', n: YNode, topLevel: boolean, add: Add, root: string, base: string): PlotAxis | undefined {
   const list = fields(n);
   if (list) {
     if (key === 'x' && list.length > 1) add("'x' must be one field", n.span);
@@ -54,7 +54,7 @@ function axis(key: 'x' | 'y', n: YNode, topLevel: boolean, add: Add, root: strin
     const byFile: Record<string, string[]> = {};
     for (const e of n.entries) {
       const f = fields(e.value);
-      const file = resolveStagePath(root, '.', e.key);
+      const file = resolveStagePath(root, base, e.key);
       if (file.kind === 'outside') add(`data file '${e.key}' is outside the repository`, e.keySpan);
       else if (!f) add(`'${key}' of '${e.key}' must be a field name or a list of field names`, e.value.span);
       else if (key === 'x' && f.length > 1) add(`'x' of '${e.key}' must be one field`, e.value.span);
@@ -76,7 +76,7 @@ export function readPlotProps(
   map: YMap,
   problems: Problems,
   root: string,
-  opts: { topLevel: boolean; extra?: readonly string[] },
+  opts: { topLevel: boolean; extra?: readonly string[]; base?: string },
 ): PlotProps {
   const props: PlotProps = {};
   const add: Add = (text, span) => problems.add('config', `${where}: ${text}`, span);
@@ -104,7 +104,7 @@ export function readPlotProps(
       }
       case 'x':
       case 'y': {
-        const a = axis(e.key, v, opts.topLevel, add, root);
+        const a = axis(e.key, v, opts.topLevel, add, root, opts.base ?? '.');
         if (a !== undefined) props[e.key] = a;
         break;
       }
@@ -131,7 +131,7 @@ export function readPlotProps(
  * properties (`- plots/loss.csv: {x: step}`), or a named plot whose `y` (and `x`) map data files to fields
  * (`- loss: {y: {logs/train.json: loss}}`): DVC treats an entry as named when its `y` is a map.
  */
-export function readTopLevelPlots(node: YNode, problems: Problems, root: string): PlotDef[] {
+export function readTopLevelPlots(node: YNode, problems: Problems, root: string, base = '.'): PlotDef[] {
   if (isNull(node)) return [];
   if (node.kind !== 'seq') {
     problems.add('config', "'plots' must be a list of files or {name: {properties}}", node.span);
@@ -150,7 +150,8 @@ export function readTopLevelPlots(node: YNode, problems: Problems, root: string)
       const e = item.entries[0];
       id = e.key;
       span = e.keySpan;
-      if (e.value.kind === 'map') props = readPlotProps(`plot '${id}'`, e.value, problems, root, { topLevel: true });
+      if (e.value.kind === 'map')
+        props = readPlotProps(`plot '${id}'`, e.value, problems, root, { topLevel: true, base });
       else if (!isNull(e.value)) {
         problems.add('config', `plot '${id}': properties must be a mapping like {x: step, y: loss}`, e.value.span);
         continue;
@@ -169,7 +170,7 @@ export function readTopLevelPlots(node: YNode, problems: Problems, root: string)
       out.push({ id, props });
       continue;
     }
-    const file = resolveStagePath(root, '.', id);
+    const file = resolveStagePath(root, base, id);
     if (file.kind === 'outside') {
       problems.add('path-outside', `plot '${id}' is outside the repository`, span);
       continue;
@@ -180,7 +181,7 @@ export function readTopLevelPlots(node: YNode, problems: Problems, root: string)
 }
 
 /** The top-level `metrics:` list: metrics files (or folders) not written by a stage. */
-export function readTopLevelMetrics(node: YNode, problems: Problems, root: string): string[] {
+export function readTopLevelMetrics(node: YNode, problems: Problems, root: string, base = '.'): string[] {
   if (isNull(node)) return [];
   if (node.kind !== 'seq') {
     problems.add('config', "'metrics' must be a list of files", node.span);
@@ -193,7 +194,7 @@ export function readTopLevelMetrics(node: YNode, problems: Problems, root: strin
       problems.add('config', "each entry of 'metrics' must be a file path", item.span);
       continue;
     }
-    const r = resolveStagePath(root, '.', p);
+    const r = resolveStagePath(root, base, p);
     if (r.kind === 'outside') problems.add('path-outside', `metrics file '${p}' is outside the repository`, item.span);
     else if (!out.includes(r.path)) out.push(r.path);
   }

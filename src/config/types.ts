@@ -100,8 +100,13 @@ export interface StageDef {
 }
 
 export interface Pipeline {
-  /** The file the pipeline came from ('pipeline.yaml' or 'dvc.yaml'). */
+  /** The root's pipeline file ('pipeline.yaml' or 'dvc.yaml'; the default name when the root has none). */
   file: string;
+  /**
+   * Every pipeline file collected (repo-relative, walk order: the root's first, then `sub/dvc.yaml`...).
+   * Stages of a file other than the root's are named `sub/dvc.yaml:stage`; each file has its lock beside it.
+   */
+  files?: string[];
   stages: StageDef[];
   /** The top-level `plots:` section (empty when absent). */
   plots?: PlotDef[];

@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { LOCK_FILES } from '../project.js';
+import { lockFileOf } from '../config/load.js';
 import type { Pipeline } from '../config/types.js';
 import type { LockFile } from '../pipeline/lockfile-types.js';
 import { flattenParams, parseParamsText } from './params-edit.js';
@@ -68,16 +68,24 @@ export async function collectRecordFiles(dir: string, pipeline: Pipeline, params
       params[f] = {};
     }
   }
-  const lockName = LOCK_FILES[pipeline.file] ?? 'pipeline.lock';
+  // every pipeline's lock (sub-pipelines' beside their file): one lock keyed by stage address, as gc reads it
   let lock: LockFile | null = null;
-  const lockText = await fs.readFile(path.join(dir, lockName), 'utf8').catch(() => null);
-  if (lockText !== null) {
+  const pipelineFiles = [pipeline.file, ...(pipeline.files ?? []).filter((f) => f.includes('/'))];
+  for (const file of pipelineFiles) {
+    const lockName = lockFileOf(file);
+    const lockText = await fs.readFile(path.join(dir, lockName), 'utf8').catch(() => null);
+    if (lockText === null) continue;
     add(lockName);
+    let own: LockFile | null = null;
     try {
-      lock = (YAML.parse(lockText) as LockFile | null) ?? null;
+      own = (YAML.parse(lockText) as LockFile | null) ?? null;
     } catch {
-      lock = null;
+      own = null;
     }
+    if (!own?.stages) continue;
+    const prefix = file.includes('/') ? `${file}:` : '';
+    lock ??= { schema: '2.0', stages: {} };
+    for (const [n, st] of Object.entries(own.stages)) lock.stages[prefix + n] = st;
   }
   const metrics: Collected['metrics'] = {};
   const seen = new Set(files.map((f) => f.path));

@@ -56,7 +56,12 @@ export async function checkoutWorkspace(ws: Workspace, opts: CheckoutWorkspaceOp
     const onlyData = opts.targets.length > 0 && split.stages.length === 0;
     const sel = onlyData
       ? ({ ok: true, value: [] as string[] } as const)
-      : selectStages(ws.graph, { targets: split.stages, singleItem: opts.targets.length > 0, downstream: false });
+      : selectStages(ws.graph, {
+          targets: split.stages,
+          singleItem: opts.targets.length > 0,
+          downstream: false,
+          cwd: ws.cwd,
+        });
     if (!sel.ok) throw sel.error;
     const work: { stage: string; o: { path: string; md5: Md5; size: number; nfiles?: number } }[] = [];
     for (const stage of sel.value) {

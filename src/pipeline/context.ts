@@ -4,11 +4,12 @@ import { ParamsCache, loadPipeline } from '../config/index.js';
 import type { Pipeline } from '../config/types.js';
 import { openHasher, type Hasher } from '../hash/index.js';
 import { type LocalObjectStore, openObjectStore } from '../cache/index.js';
-import { LOCK_FILES, findProjectRoot, openProject, type Project } from '../project.js';
+import { findProjectRoot, openProject, type Project } from '../project.js';
 import { ignoreProjectFiles } from './gitignore.js';
 import { acquireRepoLock, type LockHolder } from './repo-lock.js';
 import { buildGraph, type Graph } from './graph.js';
-import { lockToRepoPaths, readLockFile, type LockFile } from './lockfile.js';
+import type { LockFile } from './lockfile.js';
+import { lockTargets, readProjectLock, type LockTarget } from './lock-set.js';
 import { collectDvcFiles } from '../dvcfile/collect.js';
 import type { DvcFile } from '../dvcfile/format.js';
 
@@ -17,8 +18,13 @@ export interface Workspace {
   project: Project;
   pipeline: Pipeline;
   graph: Graph;
+  /** The root pipeline's lock file (absolute). */
   lockPath: string;
+  /** Every pipeline file's lock (the root's first); `lock` merges them, keyed by stage address. */
+  lockTargets: LockTarget[];
   lock: LockFile;
+  /** Where the command was run, repo-relative ('.' at the root): stage targets are read relative to it. */
+  cwd: string;
   hasher: Hasher;
   store: LocalObjectStore;
   /** Params files read once per command; cleared after a stage runs (it may write one). */
@@ -32,24 +38,23 @@ export async function openWorkspace(cwd: string = process.cwd()): Promise<Worksp
   const pipeline = await loadPipeline(project.root, { cacheDir: project.cacheDir });
   const graph = buildGraph(pipeline.stages);
   if (!graph.ok) throw graph.error;
-  const lockPath = path.join(project.root, LOCK_FILES[pipeline.file] ?? 'pipeline.lock');
+  const targets = lockTargets(pipeline);
   // Stage outputs are data folders: never searched for .dvc files.
   const outDirs = pipeline.stages.flatMap((s) => s.outs.map((o) => o.path));
-  const [onDisk, hasher, dvcFiles] = await Promise.all([
-    readLockFile(lockPath),
+  const [lock, hasher, dvcFiles] = await Promise.all([
+    readProjectLock(project.root, pipeline, pipeline.stages),
     openHasher(project.cacheDir),
     collectDvcFiles(project.root, outDirs),
   ]);
-  const lock = lockToRepoPaths(onDisk, stageWdirs(graph.value), {
-    file: path.basename(lockPath),
-    stages: new Set(graph.value.byName.keys()),
-  });
+  const rel = path.relative(project.root, path.resolve(cwd)).split(path.sep).join('/');
   return {
     project,
     pipeline,
     graph: graph.value,
-    lockPath,
+    lockPath: path.join(project.root, targets[0]!.lockFile),
+    lockTargets: targets,
     lock,
+    cwd: rel && !rel.startsWith('..') ? rel : '.',
     hasher,
     store: openObjectStore(project.cacheDir),
     params: new ParamsCache(project.root),

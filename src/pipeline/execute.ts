@@ -6,16 +6,17 @@ import { resolveStageParams } from '../config/index.js';
 import type { StageDef } from '../config/types.js';
 import { LockstepError } from '../errors.js';
 import type { Md5 } from '../hash/types.js';
-import { absPath, stageWdirs, type Workspace } from './context.js';
+import { absPath, type Workspace } from './context.js';
 import type { Emit, ReproSummary, StageOutcome } from './events.js';
 import { ignoreOutputs } from '../util/gitignore.js';
 import { withDownstream } from './graph.js';
 import { trackedBy } from '../dvcfile/collect.js';
 import { commitDvcFiles } from '../dvcfile/add.js';
 import { dvcFilesStatus } from './status.js';
-import { LockWriter, lockedPath, type LockedPath, type LockedStage } from './lockfile.js';
+import { lockedPath, type LockedPath, type LockedStage } from './lockfile.js';
+import { LockSetWriter } from './lock-set.js';
 import { collectStaleReasons, forgetObservations, observeStage } from './observe.js';
-import { planRepro, selectStages } from './plan.js';
+import { defaultReproTargets, planRepro, selectStages } from './plan.js';
 import { type ProgressTiming, stageProgress } from './progress.js';
 import { runStageCommands, stageEnv } from './run-command.js';
 import { findRunCacheEntries, runCacheKey, saveRunCacheEntry } from './run-cache.js';
@@ -30,6 +31,8 @@ export interface ReproOptions {
   jobs: number;
   runCache: boolean;
   dry: boolean;
+  /** `-P/--all-pipelines`: with no targets, every stage of every pipeline file (else the cwd's file's, as DVC). */
+  allPipelines?: boolean;
   /** `repro --pull`: what a restore lacks locally is asked of a remote before the stage runs. */
   pull?: MissingFetcher;
   /** When hashing and caching large outputs report `stage-progress` events (progress.ts). */
@@ -132,7 +135,8 @@ export async function reproduce(
   emit: Emit,
   signal: AbortSignal,
 ): Promise<ReproSummary> {
-  const selection = selectStages(ws.graph, opts);
+  const targets = opts.targets.length || opts.allPipelines ? opts.targets : defaultReproTargets(ws.graph, ws.cwd);
+  const selection = selectStages(ws.graph, { ...opts, targets, cwd: ws.cwd });
   if (!selection.ok) throw selection.error;
   const selected = selection.value;
   const summary: ReproSummary = { outcomes: new Map(), failures: [], interrupted: false };
@@ -148,10 +152,17 @@ export async function reproduce(
 
   await commitChangedDvcFiles(ws, selected, opts.targets.length > 0);
   const blocked = await checkBeforeRunning(ws, selected);
-  const writer = new LockWriter(ws.lockPath, ws.lock, ws.graph.order, stageWdirs(ws.graph), async (f) => {
-    const r = await ws.params.read(f);
-    return r.ok ? r.floats : undefined;
-  });
+  const writer = new LockSetWriter(
+    ws.project.root,
+    ws.lock,
+    ws.lockTargets,
+    ws.graph.order,
+    ws.graph.stages,
+    async (f) => {
+      const r = await ws.params.read(f);
+      return r.ok ? r.floats : undefined;
+    },
+  );
   const inSelection = new Set(selected);
   const pending = new Set(selected);
   const running = new Map<string, Promise<void>>();
@@ -227,7 +238,7 @@ export async function reproduce(
 
 async function runOne(
   ws: Workspace,
-  writer: LockWriter,
+  writer: LockSetWriter,
   name: string,
   opts: ReproOptions,
   emit: Emit,

@@ -2,12 +2,10 @@
  * `gc` as a use case: which objects to keep (the roots of an explicit scope, as `dvc gc` has them), then
  * remove the rest from the cache, with no run in progress on that cache (cache/activity.ts). Returns data.
  */
-import path from 'node:path';
 import { holdCacheForGc } from '../cache/activity.js';
 import { collectGarbage } from '../cache/index.js';
 import { LockstepError } from '../errors.js';
 import type { Md5 } from '../hash/types.js';
-import { LOCK_FILES } from '../project.js';
 import type { Workspace } from './context.js';
 import { lockHashes } from './lockfile.js';
 import type { LockFile } from './lockfile-types.js';
@@ -46,8 +44,11 @@ export function checkScope(scope: GcScope): void {
  * stays below src/exp. Called with the cache held, so a run that ended meanwhile has recorded its lock.
  */
 export interface GcRootSource {
-  /** The lock files (named `lockName`) of the revisions the scope names, and how many revisions were read. */
-  revisionLocks(scope: GcScope, lockName: string): Promise<{ revisions: number; locks: LockFile[] }>;
+  /**
+   * What the revisions the scope names record, and how many revisions were read: every pipeline's lock file
+   * (the root's and each sub-pipeline's) and the md5s of every `.dvc` file.
+   */
+  revisionRoots(scope: GcScope): Promise<{ revisions: number; locks: LockFile[]; tracked: Md5[] }>;
   /** The locks of every recorded experiment (refs/exps). */
   experimentLocks(): Promise<LockFile[]>;
 }
@@ -67,12 +68,11 @@ export async function garbageCollect(
   try {
     // roots are read with the cache held, so a run that ended meanwhile has recorded what it wrote
     const used = new Set<Md5>(lockHashes(ws.lock));
-    // data tracked by the workspace's .dvc files is a root too (a small hook: .dvc files of other revisions
-    // are not read)
+    // data tracked by the workspace's .dvc files is a root too, and so is that of other revisions' .dvc files
     for (const f of ws.dvcFiles) for (const o of f.outs) if (o.md5) used.add(o.md5);
-    const lockName = path.basename(ws.lockPath) || LOCK_FILES['pipeline.yaml']!;
-    const revs = await roots.revisionLocks(scope, lockName);
+    const revs = await roots.revisionRoots(scope);
     for (const lock of revs.locks) for (const h of lockHashes(lock)) used.add(h);
+    for (const h of revs.tracked) used.add(h);
     const exps = scope.allExperiments ? await roots.experimentLocks() : [];
     for (const lock of exps) for (const h of lockHashes(lock)) used.add(h);
     const result = await collectGarbage(ws.store, used, { dry: opts.dry });

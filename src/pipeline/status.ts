@@ -16,7 +16,12 @@ export interface StaleStage {
 
 /** The stale stages among `targets` (with their upstream; all stages when empty), in pipeline order. */
 export async function workspaceStatus(ws: Workspace, opts: { targets: string[] }): Promise<StaleStage[]> {
-  const selection = selectStages(ws.graph, { targets: opts.targets, singleItem: false, downstream: false });
+  const selection = selectStages(ws.graph, {
+    targets: opts.targets,
+    singleItem: false,
+    downstream: false,
+    cwd: ws.cwd,
+  });
   if (!selection.ok) throw selection.error;
   try {
     const reasons = await collectStaleReasons(ws, selection.value);

@@ -1,8 +1,7 @@
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
 import type { Md5 } from '../hash/types.js';
-import { lockToRepoPaths, parseLockFile } from '../pipeline/lockfile.js';
 import type { LockFile } from '../pipeline/lockfile-types.js';
 import { LOCK_FILES, PIPELINE_FILES } from '../project.js';
 import { isMd5 } from './keys.js';
@@ -75,14 +74,13 @@ export function lockFilePath(root: string): string {
 }
 
 /**
- * The lock file's stages plus the data tracked by .dvc files (as entries named after the .dvc file,
+ * Every lock file's stages (the root's and each sub-pipeline's) plus the data tracked by .dvc files (as entries named after the .dvc file,
  * `data/raw.dvc`), so push/fetch/pull move both, with each output's flags from the pipeline file.
  * A stage's lock paths are written relative to its `wdir`; they are made repo-relative here (and
  * checked to stay inside the project), so they meet the pipeline's paths and flags. Refused only
  * when neither records anything.
  */
 export async function readTrackedOutputs(root: string): Promise<{ lock: LockFile; flags: Map<string, OutputFlag> }> {
-  const file = lockFilePath(root);
   const { collectDvcFiles, dvcFilesAsLock } = await import('../dvcfile/collect.js');
   const dvcFiles = await collectDvcFiles(root);
   const tracked = dvcFilesAsLock(dvcFiles);
@@ -97,24 +95,17 @@ export async function readTrackedOutputs(root: string): Promise<{ lock: LockFile
     for (const o of f.outs)
       flags.set(flagKey(f.file, o.path), { push: o.push, cache: true, ...(o.remote ? { remote: o.remote } : {}) });
   }
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      if (Object.keys(tracked.stages).length) return { lock: tracked, flags };
-      throw new LockstepError(
-        'missing-object',
-        `${path.basename(file)} does not exist: nothing is recorded to transfer`,
-        'Run lockstep repro first (or check out a commit that has the lock file).',
-      );
-    }
-    throw e;
+  // every pipeline's lock (sub-pipelines' beside their file, keyed `sub/dvc.yaml:stage`), paths repo-relative
+  const { lockTargets, readProjectLock } = await import('../pipeline/lock-set.js');
+  const targets = lockTargets(pipeline);
+  if (!targets.some((t) => existsSync(path.join(root, t.lockFile)))) {
+    if (Object.keys(tracked.stages).length) return { lock: tracked, flags };
+    throw new LockstepError(
+      'missing-object',
+      `${targets[0]!.lockFile} does not exist: nothing is recorded to transfer`,
+      'Run lockstep repro first (or check out a commit that has the lock file).',
+    );
   }
-  const wdirs = new Map(pipeline.stages.filter((s) => s.wdir !== '.').map((s) => [s.name, s.wdir]));
-  const lock = lockToRepoPaths(parseLockFile(text, path.basename(file)), wdirs, {
-    file: path.basename(file),
-    stages: new Set(pipeline.stages.map((s) => s.name)),
-  });
+  const lock = await readProjectLock(root, pipeline, pipeline.stages);
   return { lock: { ...lock, stages: { ...lock.stages, ...tracked.stages } }, flags };
 }

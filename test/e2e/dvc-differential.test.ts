@@ -27,6 +27,8 @@ interface Shape {
   name: string;
   files: Files;
   steps: Step[];
+  /** The lock files compared after each repro (default: dvc.lock). */
+  locks?: string[];
 }
 
 const log = (stage: string) => `echo ${stage} >> $ROOT_LOG`;
@@ -145,6 +147,62 @@ stages:
       { what: 'new file in tracked folder, add', edit: { 'raw/c.csv': 'x,y\n5,6\n' }, run: [['add', 'raw']] },
     ],
   },
+  {
+    name: 'nested pipelines: sub/dvc.yaml and a deeper one, deps across files, params beside each file',
+    locks: ['dvc.lock', 'sub/dvc.lock', 'lib/b/dvc.lock'],
+    files: {
+      'params.yaml': 'top: 1\n',
+      'sub/params.yaml': 'n: 1.0\nname: a\n',
+      'sub/in.txt': 'in\n',
+      'lib/b/src.txt': 'b\n',
+      'dvc.yaml': `stages:
+  report:
+    cmd: ${log('report')} && cat sub/out.txt lib/b/built/x.txt > report.txt
+    deps:
+    - sub/out.txt
+    - lib/b/built
+    params:
+    - top
+    outs:
+    - report.txt
+`,
+      'sub/dvc.yaml': `stages:
+  make:
+    cmd: ${log('make')} && echo \${name} $(cat in.txt) > out.txt
+    deps:
+    - in.txt
+    params:
+    - n
+    outs:
+    - out.txt
+  side:
+    wdir: w
+    cmd: ${log('side')} && mkdir -p . && cat ../in.txt > side.txt
+    deps:
+    - ../in.txt
+    outs:
+    - side.txt
+`,
+      'sub/w/.keep': '',
+      'lib/b/dvc.yaml': `stages:
+  build:
+    cmd: ${log('build')} && mkdir -p built && cat src.txt > built/x.txt
+    deps:
+    - src.txt
+    outs:
+    - built
+`,
+    },
+    steps: [
+      { what: 'first repro' },
+      { what: 'no-op' },
+      { what: 'sub param', edit: { 'sub/params.yaml': 'n: 2.0\nname: a\n' } },
+      { what: 'sub dep used by two stages', edit: { 'sub/in.txt': 'in2\n' } },
+      { what: 'deeper dep', edit: { 'lib/b/src.txt': 'b2\n' } },
+      { what: 'root param', edit: { 'params.yaml': 'top: 2\n' } },
+      { what: 'sub interpolated param', edit: { 'sub/params.yaml': 'n: 2.0\nname: b\n' } },
+    ],
+  },
 ];
 
 async function write(dir: string, files: Files): Promise<void> {
@@ -239,11 +297,8 @@ test('differential: lock files, .dvc files, status and the stages that ran match
             await ranSince(path.join(lsDir, 'ran.log')),
             await ranSince(path.join(dvcDir, 'ran.log')),
           );
-          compare(
-            `${where}: dvc.lock`,
-            await readIf(path.join(lsDir, 'dvc.lock')),
-            await readIf(path.join(dvcDir, 'dvc.lock')),
-          );
+          for (const lock of shape.locks ?? ['dvc.lock'])
+            compare(`${where}: ${lock}`, await readIf(path.join(lsDir, lock)), await readIf(path.join(dvcDir, lock)));
           compare(`${where}: .dvc files`, await dvcFiles(lsDir), await dvcFiles(dvcDir));
         }
       }),

@@ -146,7 +146,13 @@ stages:
 
 test('an empty file or one without stages is an empty pipeline', async () => {
   const p = await tempProject({ 'pipeline.yaml': '# nothing yet\n' }, { git: false });
-  assert.deepEqual(await loadPipeline(p.dir), { file: 'pipeline.yaml', stages: [] });
+  assert.deepEqual(await loadPipeline(p.dir), {
+    file: 'pipeline.yaml',
+    files: ['pipeline.yaml'],
+    stages: [],
+    plots: [],
+    metrics: [],
+  });
   const q = await tempProject({ 'pipeline.yaml': 'vars: [{a: 1}]\n' }, { git: false });
   assert.deepEqual((await loadPipeline(q.dir)).stages, []);
 });
@@ -305,4 +311,45 @@ plots:
   assert.deepEqual(await resolveStageParams(p.dir, pl.stages[2] as StageDef), {
     'params.yaml': { 'train.min_split': 0.01, 'train.n_est': 50, 'train.seed': 20170428 },
   });
+});
+
+test('pipelines in subfolders: addresses, paths and ${} relative to their folder, walk order, top-level metrics', async () => {
+  const p = await tempProject(
+    {
+      'dvc.yaml': 'stages:\n  top:\n    cmd: echo ${n}\n    deps: [a/dvc.yaml]\n',
+      'params.yaml': 'n: 1\n',
+      'b/pipeline.yaml': 'stages:\n  s:\n    cmd: echo ${n}\n    wdir: w\n    deps: [x]\n    params: [n]\n',
+      'b/params.yaml': 'n: 2\n',
+      'a/dvc.yaml':
+        'vars: [v.yaml]\nmetrics: [m.json]\nstages:\n  s:\n    foreach: [1, 2]\n    do:\n      cmd: echo ${item} ${k}\n      outs: ["o${item}"]\n',
+      'a/v.yaml': 'k: 3\n',
+    },
+    { git: false },
+  );
+  const pl = await loadPipeline(p.dir);
+  assert.deepEqual(pl.files, ['dvc.yaml', 'a/dvc.yaml', 'b/pipeline.yaml']);
+  assert.deepEqual(
+    pl.stages.map((s) => [s.name, s.wdir, s.cmd[0]]),
+    [
+      ['top', '.', 'echo 1'],
+      ['a/dvc.yaml:s@1', 'a', 'echo 1 3'],
+      ['a/dvc.yaml:s@2', 'a', 'echo 2 3'],
+      ['b/pipeline.yaml:s', 'b/w', 'echo 2'],
+    ],
+  );
+  assert.deepEqual(
+    pl.stages[1]!.outs.map((o) => o.path),
+    ['a/o1'],
+  );
+  const s = pl.stages[3]!;
+  assert.deepEqual(
+    s.deps.map((d) => d.path),
+    ['b/w/x'],
+  );
+  // a stage's params file is relative to its wdir, as DVC reads it
+  assert.deepEqual(
+    s.params.map((x) => x.file),
+    ['b/w/params.yaml'],
+  );
+  assert.deepEqual(pl.metrics, ['a/m.json']);
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StageDef } from '../../src/config/types.js';
 import { buildGraph, isAtOrBelow } from '../../src/pipeline/graph.js';
-import { planRepro, selectStages } from '../../src/pipeline/plan.js';
+import { defaultReproTargets, planRepro, selectStages } from '../../src/pipeline/plan.js';
 
 function stage(name: string, deps: string[], outs: string[], extra: Partial<StageDef> = {}): StageDef {
   return {
@@ -104,4 +104,34 @@ test('plan: stale stages run, downstream is planned via upstream, frozen never r
   assert.deepEqual(plan.find((p) => p.stage === 'b')!.reasons, [{ kind: 'upstream', stage: 'a' }]);
   const forced = planRepro(g.value, ['d'], new Map(), { force: true });
   assert.deepEqual(forced, [{ stage: 'd', action: 'run', reasons: [{ kind: 'forced' }] }]);
+});
+
+test('targets across pipeline files: addresses, a whole file, cwd-relative names, repro defaults (DVC rules)', () => {
+  const at = (file: string) => ({ pos: { file, line: 1, col: 1 } });
+  const g = buildGraph([
+    stage('report', ['sub/out.txt'], ['report.txt'], at('dvc.yaml')),
+    stage('sub/dvc.yaml:make', ['sub/in.txt'], ['sub/out.txt'], at('sub/dvc.yaml')),
+    stage('sub/dvc.yaml:alone', [], ['sub/alone.txt'], at('sub/dvc.yaml')),
+    stage('lib/dvc.yaml:gen@1', [], ['lib/g1'], at('lib/dvc.yaml')),
+    stage('lib/dvc.yaml:gen@2', [], ['lib/g2'], at('lib/dvc.yaml')),
+  ]);
+  assert.ok(g.ok);
+  const sel = (targets: string[], cwd = '.') => {
+    const r = selectStages(g.value, { targets, singleItem: true, downstream: false, cwd });
+    return r.ok ? r.value : r.error.message;
+  };
+  assert.deepEqual(sel(['report']), ['report']);
+  assert.deepEqual(sel(['dvc.yaml:report']), ['report']);
+  assert.deepEqual(sel(['sub/dvc.yaml:make']), ['sub/dvc.yaml:make']);
+  assert.deepEqual(sel(['./sub/dvc.yaml']), ['sub/dvc.yaml:make', 'sub/dvc.yaml:alone']);
+  assert.deepEqual(sel(['lib/dvc.yaml:gen']), ['lib/dvc.yaml:gen@1', 'lib/dvc.yaml:gen@2']);
+  assert.equal(sel(['make']), "no stage named 'make'");
+  // from inside sub/: plain names are sub/dvc.yaml's, other files are reached relative to it
+  assert.deepEqual(sel(['make'], 'sub'), ['sub/dvc.yaml:make']);
+  assert.deepEqual(sel(['dvc.yaml:alone'], 'sub'), ['sub/dvc.yaml:alone']);
+  assert.deepEqual(sel(['../dvc.yaml:report'], 'sub'), ['report']);
+  assert.equal(sel(['report'], 'sub'), "no stage named 'sub/dvc.yaml:report'");
+  assert.deepEqual(defaultReproTargets(g.value, '.'), ['report']);
+  assert.deepEqual(defaultReproTargets(g.value, 'sub'), ['sub/dvc.yaml:make', 'sub/dvc.yaml:alone']);
+  assert.deepEqual(defaultReproTargets(g.value, 'elsewhere'), []);
 });
