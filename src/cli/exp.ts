@@ -4,12 +4,10 @@
  */
 import type { Command } from 'commander';
 import { LockstepError } from '../errors.js';
-import type { Md5 } from '../hash/types.js';
 import { findProjectRoot } from '../project.js';
 import { parseAggregates } from '../exp/aggregate.js';
 import { diffExperiments } from '../exp/diff.js';
 import { listExperiments } from '../exp/records.js';
-import { lockHashes } from '../pipeline/lockfile.js';
 import type { ExpEvent } from '../exp/run.js';
 import { showTable } from '../exp/show.js';
 import { collectShowRows, type ShowRows } from '../exp/show-rows.js';
@@ -358,22 +356,11 @@ async function moveOutputs(
   flags: ShareFlags,
 ): Promise<string> {
   if (flags.outputs === false || refs.length === 0) return '';
-  const { openProject } = await import('../project.js');
-  const project = await openProject(root);
-  if (!flags.remote && !project.config.core?.remote)
+  const { moveExperimentOutputs } = await import('../exp/share-outputs.js');
+  const r = await moveExperimentOutputs(root, refs, direction, { remote: flags.remote });
+  if (r.kind === 'no-remote')
     return ` Outputs stay local: no default remote store (lockstep remote add -d NAME URL), or use -r NAME.`;
-  const wanted = new Set(refs);
-  const hashes = new Set<Md5>();
-  for (const record of await listExperiments(root, { allCommits: true })) {
-    if (!wanted.has(record.ref)) continue;
-    for (const h of lockHashes(record.lock, { outsOnly: true })) hashes.add(h);
-  }
-  const remote = await import('../remote/index.js');
-  const move = direction === 'push' ? remote.pushObjects : remote.fetchObjects;
-  const r = await move(project, [...hashes], { remote: flags.remote });
-  const missing = r.missing.length
-    ? `, ${r.missing.length} missing on the ${direction === 'push' ? 'local cache' : 'remote'}`
-    : '';
+  const missing = r.missing ? `, ${r.missing} missing on the ${direction === 'push' ? 'local cache' : 'remote'}` : '';
   return (
     ` Outputs: ${r.transferred} object${r.transferred === 1 ? '' : 's'} moved, ${r.upToDate} already ` +
     `there${missing}.`
