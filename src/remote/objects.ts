@@ -74,7 +74,8 @@ export function lockFilePath(root: string): string {
 }
 
 /**
- * Every lock file's stages (the root's and each sub-pipeline's) plus the data tracked by .dvc files (as entries named after the .dvc file,
+ * Every lock file's stages (the root's and each sub-pipeline's) plus the data tracked by .dvc files
+ * (as entries named after the .dvc file,
  * `data/raw.dvc`), so push/fetch/pull move both, with each output's flags from the pipeline file.
  * A stage's lock paths are written relative to its `wdir`; they are made repo-relative here (and
  * checked to stay inside the project), so they meet the pipeline's paths and flags. Refused only

@@ -52,7 +52,7 @@ const runs = async (p: TempProject, file: string) =>
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 const cached = (p: TempProject, hash: string) => p.exists(`.cache/files/md5/${hash.slice(0, 2)}/${hash.slice(2)}`);
 
-test('a sub-pipeline is collected from the root: addresses, its own lock beside it, one graph across files', async () => {
+test('a sub-pipeline is collected from the root: addresses, own lock beside it, one graph across files', async () => {
   const p = await nested();
   const dag = await p.run(['dag']);
   assert.equal(dag.exitCode, 0, dag.all);
@@ -135,7 +135,10 @@ test('an output owned by stages of two files is refused with one line naming bot
   const line = r.stderr.split('\n')[0]!;
   assert.match(
     line,
-    /^lockstep: (dvc\.yaml|sub\/dvc\.yaml):\d+:\d+: .*output 'report\.txt' is also an output of stage .*\((sub\/)?dvc\.yaml:\d+:\d+\)/,
+    new RegExp(
+      "^lockstep: (dvc\\.yaml|sub/dvc\\.yaml):\\d+:\\d+: .*output 'report\\.txt' is also an output of stage " +
+        '.*\\((sub/)?dvc\\.yaml:\\d+:\\d+\\)',
+    ),
   );
   assert.match(line, /sub\/dvc\.yaml/);
   assert.match(line, /[ (]dvc\.yaml:\d/);
@@ -201,14 +204,15 @@ test('a sub-lock whose paths climb out of the project is refused before anything
   const p = await nested();
   await p.write(
     'sub/dvc.lock',
-    "schema: '2.0'\nstages:\n  make:\n    cmd: x\n    outs:\n    - path: ../../x\n      hash: md5\n      md5: d41d8cd98f00b204e9800998ecf8427e\n      size: 0\n",
+    "schema: '2.0'\nstages:\n  make:\n    cmd: x\n    outs:\n    - path: ../../x\n      hash: md5\n" +
+      '      md5: d41d8cd98f00b204e9800998ecf8427e\n      size: 0\n',
   );
   const r = await p.run(['checkout', '-f']);
   assert.notEqual(r.exitCode, 0, r.all);
   assert.match(r.stderr, /sub\/dvc\.lock: stage 'make'/);
 });
 
-test('push and pull move a sub-pipeline output; gc -a keeps what .dvc files and sub-locks of other branches name', async () => {
+test('push/pull move a sub-pipeline output; gc -a keeps .dvc-file and sub-lock objects of other branches', async () => {
   const p = await nested();
   const store = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-nested-store-'));
   try {

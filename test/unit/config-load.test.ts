@@ -313,7 +313,7 @@ plots:
   });
 });
 
-test('pipelines in subfolders: addresses, paths and ${} relative to their folder, walk order, top-level metrics', async () => {
+test('pipelines in subfolders: addresses, paths and ${} relative to their folder, walk order, metrics', async () => {
   const p = await tempProject(
     {
       'dvc.yaml': 'stages:\n  top:\n    cmd: echo ${n}\n    deps: [a/dvc.yaml]\n',
@@ -321,7 +321,8 @@ test('pipelines in subfolders: addresses, paths and ${} relative to their folder
       'b/pipeline.yaml': 'stages:\n  s:\n    cmd: echo ${n}\n    wdir: w\n    deps: [x]\n    params: [n]\n',
       'b/params.yaml': 'n: 2\n',
       'a/dvc.yaml':
-        'vars: [v.yaml]\nmetrics: [m.json]\nstages:\n  s:\n    foreach: [1, 2]\n    do:\n      cmd: echo ${item} ${k}\n      outs: ["o${item}"]\n',
+        'vars: [v.yaml]\nmetrics: [m.json]\nstages:\n  s:\n    foreach: [1, 2]\n' +
+        '    do:\n      cmd: echo ${item} ${k}\n      outs: ["o${item}"]\n',
       'a/v.yaml': 'k: 3\n',
     },
     { git: false },
