@@ -48,20 +48,29 @@ interface Session {
  * parallel without a handshake each. A dropped connection is re-established on the next
  * operation (the transfer layer retries the operation that saw the drop).
  */
+/**
+ * Servers and credentials accepted in this process (any remote object: a push may open several):
+ * a later refusal of the same credentials is a connection broken during the exchange.
+ */
+const AUTHENTICATED = new Set<string>();
+
 export class SshRemote implements Remote {
   readonly kind = 'ssh' as const;
   readonly display: string;
   private session: Promise<Session> | null = null;
   private next = 0;
   private readonly madeDirs = new Set<string>();
-  /** The server accepted these credentials once in this process: a later refusal is a broken reconnect. */
-  private authenticated = false;
 
   constructor(
     readonly name: string,
     private readonly spec: SshSpec,
   ) {
     this.display = `ssh://${spec.user}@${spec.host}:${spec.port}${spec.root}`;
+  }
+
+  private credentialKey(): string {
+    const { user, host, port, keyfile, password } = this.spec;
+    return JSON.stringify([user, host, port, keyfile ?? null, password ? 'password' : null]);
   }
 
   private abs(key: string): string {
@@ -107,12 +116,12 @@ export class SshRemote implements Remote {
       let ready = false;
       client.once('ready', () => {
         ready = true;
-        this.authenticated = true;
+        AUTHENTICATED.add(this.credentialKey());
         resolve();
       });
       // one permanent handler: ssh2 may emit several errors, and an unhandled one would crash the process
       client.on('error', (e) => {
-        if (!ready) reject(this.authenticated ? reconnectFailure(e, this.spec) : e);
+        if (!ready) reject(AUTHENTICATED.has(this.credentialKey()) ? reconnectFailure(e, this.spec) : e);
         drop();
       });
       client.on('close', () => {
