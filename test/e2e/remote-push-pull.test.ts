@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { countRun, freshClone, tempProject, type TempProject } from '../helpers/project.js';
+import { auditObjects } from '../helpers/objects.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startS3 } from '../helpers/s3server.js';
 import { freePort, startProxy } from '../helpers/net.js';
@@ -35,24 +36,6 @@ async function commitAll(p: TempProject): Promise<void> {
   await p.git('commit', '-q', '-m', 'lock');
 }
 
-/** Every object file under a folder remote, checked against its name; temp names are listed apart. */
-async function auditFolderRemote(root: string): Promise<{ objects: number; corrupt: string[] }> {
-  let objects = 0;
-  const corrupt: string[] = [];
-  const base = path.join(root, 'files', 'md5');
-  for (const pre of await fs.readdir(base).catch(() => [])) {
-    for (const name of await fs.readdir(path.join(base, pre))) {
-      if (name.startsWith('.')) continue;
-      objects++;
-      const h = createHash('md5')
-        .update(await fs.readFile(path.join(base, pre, name)))
-        .digest('hex');
-      if (`${pre}${name}` !== h + (name.endsWith('.dir') ? '.dir' : '')) corrupt.push(`${pre}/${name}`);
-    }
-  }
-  return { objects, corrupt };
-}
-
 test('push to a folder remote, then a fresh clone pulls the outputs back; push: false stays local', async () => {
   const p = await reproduced();
   const remoteDir = await tempDir('lockstep-remote-');
@@ -62,7 +45,7 @@ test('push to a folder remote, then a fresh clone pulls the outputs back; push: 
   assert.equal(push.exitCode, 0, push.all);
   // 5 data files + the .dir manifest + model.txt; side.txt is push: false
   assert.match(push.stdout, /^pushed 7 objects \(.*\) to 'store' .*; 0 already there$/);
-  assert.deepEqual(await auditFolderRemote(remoteDir), { objects: 7, corrupt: [] });
+  assert.deepEqual(await auditObjects(remoteDir), { objects: 7, corrupt: [] });
   const again = await p.run(['push']);
   // every object is asked about again (a .dir on the remote proves nothing about its files)
   assert.match(again.stdout, /^pushed 0 objects .*; 7 already there$/, again.all);
@@ -195,13 +178,13 @@ corrupt`, async (t) => {
   assert.equal(first.exitCode, 1, first.all);
   assert.equal(first.stderr.split('\n').filter(Boolean).length, 1, first.stderr);
   assert.match(first.stderr, /^lockstep: (connection to|cannot reach) remote 'ssh'/);
-  const partial = await auditFolderRemote(path.join(sshd.root, 'store'));
+  const partial = await auditObjects(path.join(sshd.root, 'store'));
   assert.deepEqual(partial.corrupt, []);
   assert.ok(partial.objects < 402, `the first push was interrupted (${partial.objects} objects up)`);
   proxy.restore();
   const second = await p.run(['push', '-j', '8']);
   assert.equal(second.exitCode, 0, second.all);
-  assert.deepEqual(await auditFolderRemote(path.join(sshd.root, 'store')), { objects: 402, corrupt: [] });
+  assert.deepEqual(await auditObjects(path.join(sshd.root, 'store')), { objects: 402, corrupt: [] });
 });
 
 test('--run-cache mirrors the run-cache entries, and fetch --run-cache brings them into a fresh cache', async () => {

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { commitOutput, openObjectStore } from '../../src/cache/index.js';
@@ -19,25 +19,10 @@ import { asMd5 } from '../../src/hash/types.js';
 import { execa } from 'execa';
 import { CLI, tempProject, type TempProject } from '../helpers/project.js';
 import { age, tempDir } from '../helpers/tmp.js';
+import { corruptObjects } from '../helpers/objects.js';
 import { waitDead } from '../helpers/wait.js';
 
 const BIG = 3 * 1024 * 1024;
-
-/** Every object under `<cache>/files/md5` whose content does not hash to its name. */
-export async function corruptObjects(cacheDir: string): Promise<string[]> {
-  const bad: string[] = [];
-  const base = path.join(cacheDir, 'files', 'md5');
-  for (const pre of await fs.readdir(base).catch(() => [] as string[])) {
-    for (const name of await fs.readdir(path.join(base, pre))) {
-      if (name.startsWith('.')) continue;
-      const h = createHash('md5')
-        .update(await fs.readFile(path.join(base, pre, name)))
-        .digest('hex');
-      if (`${pre}${name}` !== h + (name.endsWith('.dir') ? '.dir' : '')) bad.push(`${pre}/${name}`);
-    }
-  }
-  return bad;
-}
 
 function objectFile(cacheDir: string, md5: string): string {
   return path.join(cacheDir, 'files', 'md5', md5.slice(0, 2), md5.slice(2));

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { processStartTime } from '../../src/util/process-id.js';
 import { CLI, tempProject, type TempProject } from '../helpers/project.js';
 import { sshdUnavailable, startSshd } from '../helpers/sshd.js';
+import { corruptObjects } from '../helpers/objects.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** Eight 1 MiB files of distinct bytes: uploads big enough (over 256 KiB) to go through copy/fastPut. */
@@ -31,22 +32,6 @@ async function temps(root: string): Promise<string[]> {
     for (const n of names) if (path.basename(String(n)).startsWith('.')) out.push(`${top}/${n}`);
   }
   return out.sort();
-}
-
-/** Objects whose bytes do not match their name (a `.dir` manifest is named after its bytes too). */
-async function corrupt(root: string): Promise<string[]> {
-  const bad: string[] = [];
-  const base = path.join(root, 'files', 'md5');
-  for (const pre of await fs.readdir(base)) {
-    for (const name of await fs.readdir(path.join(base, pre))) {
-      if (name.startsWith('.')) continue;
-      const h = createHash('md5')
-        .update(await fs.readFile(path.join(base, pre, name)))
-        .digest('hex');
-      if (`${pre}${name}` !== h + (name.endsWith('.dir') ? '.dir' : '')) bad.push(`${pre}/${name}`);
-    }
-  }
-  return bad;
 }
 
 /**
@@ -93,7 +78,7 @@ async function killedThenPushedAgain(p: TempProject, remoteRoot: string, label: 
   assert.equal(again.exitCode, 0, again.all);
   assert.deepEqual(await temps(remoteRoot), [], `${label}: the next push removes the killed push's temps`);
   assert.match(again.stdout, /removed \d+ temp files? left by an interrupted push/);
-  assert.deepEqual(await corrupt(remoteRoot), []);
+  assert.deepEqual(await corruptObjects(remoteRoot), []);
   // everything is there: a fresh clone's pull would succeed
   const status = await p.run(['status', '--cloud']);
   assert.equal(status.exitCode, 0, status.all);
