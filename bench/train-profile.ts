@@ -28,33 +28,10 @@ process.env.TF_NUM_INTEROP_THREADS = threads;
 
 const tf = await import('@tensorflow/tfjs-core');
 const { initBackend, describeBackend } = await import('../stages/lib/tf/backend.js');
-const { buildModel, setDropoutStep } = await import('../stages/lib/tf/models.js');
-const { fillImages, fillOneHot, normalizationTable } = await import('../stages/lib/tf/augment.js');
-const { trainStep } = await import('../stages/lib/tf/train-loop.js');
-const { Mulberry32 } = await import('../stages/lib/common/prng.js');
+const { benchTrainer } = await import('./train-step.js');
 
 const info = await initBackend(backend, 'train', 'bench');
-const shape = { height: 32, width: 32, channels: 3 };
-const size = 32 * 32 * 3;
-const classes = 10;
-const rng = new Mulberry32(1);
-const images = Uint8Array.from({ length: n * 4 * size }, () => rng.int(256));
-const labels = Uint8Array.from({ length: n * 4 }, () => rng.int(classes));
-const lut = normalizationTable({ mean: [0.49, 0.48, 0.45], std: [0.25, 0.24, 0.26] });
-const net = buildModel(model as never, { ...shape, classes }, 1);
-const optimizer = tf.train.adam(1e-3);
-const variables = net.trainableWeights.map((w) => w.read() as unknown as import('@tensorflow/tfjs-core').Variable);
-const xBuf = new Float32Array(n * size);
-const yBuf = new Float32Array(n * classes);
-let step = 0;
-const oneStep = () => {
-  const start = (step % 4) * n;
-  fillImages(xBuf, images, shape, lut, null, start, n, { rng, pad: 4, flip: true });
-  fillOneHot(yBuf, labels, classes, null, start, n, 0);
-  setDropoutStep(net, step++);
-  trainStep(net, optimizer, variables, [], 0, xBuf, yBuf, n, shape, classes);
-};
-for (let i = 0; i < 3; i++) oneStep();
+const { oneStep } = await benchTrainer(model, n);
 
 const t0 = performance.now();
 const c0 = process.cpuUsage();

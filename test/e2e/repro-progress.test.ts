@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { execa } from 'execa';
+import type { ReproEvent } from '../../src/pipeline/events.js';
 import { CLI, tempProject } from '../helpers/project.js';
 
 const FILES = 1200;
@@ -19,15 +20,7 @@ const PIPELINE = `stages:
     outs: [out]
 `;
 
-interface Progress {
-  type: 'stage-progress';
-  stage: string;
-  path: string;
-  phase: 'hash' | 'cache';
-  done: number;
-  total: number;
-  bytes: number;
-}
+type Progress = Extract<ReproEvent, { type: 'stage-progress' }>;
 
 test(`repro --json: stage-progress events for hashing and caching a 1,200-file output, counts growing to the \
 total`, async () => {
