@@ -42,6 +42,10 @@ test('register, assign, show, get (from the cache, then from the remote) and dep
   const assign = await p.run(['model', 'assign', 'cnn@v0.1.0', 'prod']);
   assert.equal(assign.exitCode, 0, assign.all);
   assert.equal((await p.git('tag', '-l', 'cnn#*')).trim(), 'cnn#prod#1');
+  const listed = await p.run(['model', 'list']);
+  assert.equal(listed.exitCode, 0, listed.all);
+  assert.match(listed.stdout, /│ name │ latest │ #prod\s*│/);
+  assert.match(listed.stdout, /│ cnn\s+│ v0\.1\.0 │ v0\.1\.0 │/);
 
   const shown = JSON.parse((await p.run(['model', 'show', 'cnn', '--json'])).stdout) as { versions: ShownVersion[] };
   const v = shown.versions[0]!;
@@ -142,6 +146,21 @@ test('two challenges at once: the better challenger ends as champion, and prod n
   const promotions = shown.history.filter((e) => e.kind === 'assign').map((e) => byTag.get(versionAt.get(e.commit)!)!);
   for (let i = 1; i < promotions.length; i++) assert.ok(promotions[i]! > promotions[i - 1]!, `${promotions}`);
   assert.equal(state.versions.length, 3, 'every challenger is registered with its decision');
+
+  // exp run --challenge: a worse experiment challenges at once and is registered, not promoted.
+  const champion = prod.version;
+  const worse = await p.run(['exp', 'run', '-n', 'worse', '-S', 'train.quality=0.5', '--challenge']);
+  assert.equal(worse.exitCode, 0, worse.all);
+  assert.match(
+    worse.stdout,
+    new RegExp(
+      /worse \(cnn@v0\.4\.0\) against cnn@v0\.\d\.0: /.source + /not promoted: not better: metrics\/eval\.json/.source,
+    ),
+  );
+  const after = JSON.parse((await p.run(['model', 'show', 'cnn#prod', '--json'])).stdout) as {
+    versions: ShownVersion[];
+  };
+  assert.equal(after.versions[0]!.version, champion);
 });
 
 test(`retraining when the data changes: 50% -> 75% -> 100% of the images, unchanged data does nothing, a worse model \
