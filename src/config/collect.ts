@@ -13,10 +13,52 @@ import { PIPELINE_FILES } from '../project.js';
 const SKIPPED_NAMES = new Set(['.git', '.dvc', '.lockstep', '.cache', 'node_modules']);
 const IGNORE_FILES = ['.gitignore', '.dvcignore'];
 
-/** One folder's ignore rules: patterns apply to paths relative to `base` (repo-relative, '' for the root). */
-interface Rules {
-  base: string;
-  ig: Ignore;
+/**
+ * One ignore file's rules: patterns apply to paths relative to `base` (repo-relative, '' for the root).
+ * A project's .gitignore lists every output (`/out/o17.txt`, one line each: 500 lines for 500 stages), and
+ * the `ignore` package compiles a regex per line, ~0.1 ms each. Most lines are literal names that cannot
+ * match the path tested, so each test compiles only the lines that can: every line with a wildcard,
+ * escape or space, and the literal lines whose last name is one of the tested path's names. Lines that
+ * cannot match change no result, whatever their order (a `!` line included), so the answer is the same.
+ */
+export class IgnoreRules {
+  private readonly lines: { text: string; name: string | null }[];
+  private readonly compiled = new Map<string, Ignore>();
+
+  constructor(
+    readonly base: string,
+    text: string,
+  ) {
+    this.lines = text.split(/\r?\n/).map((line) => ({ text: line, name: literalName(line) }));
+  }
+
+  test(local: string, dir: boolean): { ignored: boolean; unignored: boolean } {
+    // the `ignore` package compares without case and checks every parent folder of the path too
+    const names = new Set(local.toLowerCase().split('/'));
+    const kept: number[] = [];
+    this.lines.forEach((l, i) => {
+      if (l.name === null || names.has(l.name)) kept.push(i);
+    });
+    const key = kept.join(',');
+    let ig = this.compiled.get(key);
+    if (!ig) {
+      ig = ignore().add(kept.map((i) => this.lines[i]!.text).join('\n'));
+      this.compiled.set(key, ig);
+    }
+    return ig.test(dir ? `${local}/` : local);
+  }
+}
+
+/**
+ * The one name a gitignore line without wildcards can match (its last path name, lower case), or null for
+ * a line that is always compiled: wildcards, escapes, spaces, comments, non-ASCII (case folding of such
+ * names is the regex engine's business) or `.`/`..`.
+ */
+function literalName(line: string): string | null {
+  if (!/^[\x21-\x7e]+$/.test(line) || /[*?[\]\\#]/.test(line)) return null;
+  const bare = line.replace(/^!/, '').replace(/^\/+/, '').replace(/\/+$/, '');
+  const name = bare.slice(bare.lastIndexOf('/') + 1);
+  return name === '' || name === '.' || name === '..' ? null : name.toLowerCase();
 }
 
 export interface WalkOptions {
@@ -34,11 +76,11 @@ export async function collectPipelineFiles(root: string, opts: WalkOptions): Pro
   const found: string[] = [];
   const outs = new Set<string>();
   const skipAbs = new Set((opts.skipAbs ?? []).map((p) => path.resolve(p)));
-  const rootRules: Rules[] = [];
+  const rootRules: IgnoreRules[] = [];
   const exclude = readText(path.join(root, '.git', 'info', 'exclude'));
-  if (exclude) rootRules.push({ base: '', ig: ignore().add(exclude) });
+  if (exclude) rootRules.push(new IgnoreRules('', exclude));
 
-  const walk = async (rel: string, inherited: Rules[]): Promise<void> => {
+  const walk = async (rel: string, inherited: IgnoreRules[]): Promise<void> => {
     const abs = rel ? path.join(root, rel) : root;
     // synchronous: a few hundred small listings cost less than as many trips through the thread pool
     let entries: Dirent[];
@@ -51,7 +93,7 @@ export async function collectPipelineFiles(root: string, opts: WalkOptions): Pro
     for (const name of IGNORE_FILES) {
       if (!entries.some((e) => e.name === name && e.isFile())) continue;
       const text = readText(path.join(abs, name));
-      if (text?.trim()) rules.push({ base: rel, ig: ignore().add(text) });
+      if (text?.trim()) rules.push(new IgnoreRules(rel, text));
     }
     const join = (name: string) => (rel ? `${rel}/${name}` : name);
     const file = PIPELINE_FILES.find((f) => entries.some((e) => e.name === f && e.isFile()));
@@ -83,11 +125,11 @@ function readText(file: string): string | null {
 }
 
 /** Git's precedence: the deepest file that matches decides (a `!pattern` below re-includes). */
-function isIgnored(rules: readonly Rules[], rel: string, dir: boolean): boolean {
+function isIgnored(rules: readonly IgnoreRules[], rel: string, dir: boolean): boolean {
   let ignored = false;
   for (const r of rules) {
     const local = r.base ? rel.slice(r.base.length + 1) : rel;
-    const t = r.ig.test(dir ? `${local}/` : local);
+    const t = r.test(local, dir);
     if (t.ignored) ignored = true;
     else if (t.unignored) ignored = false;
   }

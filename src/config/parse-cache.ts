@@ -58,3 +58,84 @@ function store(target: string, root: YNode): void {
     rmSync(tmp, { force: true });
   }
 }
+
+/**
+ * A parsed copy of a large file that changes often (a lock file), kept in one slot per `slot` name so
+ * that every rewrite replaces the copy instead of adding one. The entry names the md5 of the text it was
+ * parsed from and the md5 of its own JSON: a copy of another text (stale), a torn or altered file
+ * (corrupt) or another format is ignored and the caller parses the text. The key is the content, not
+ * size and mtime, so an edit within the file system's time resolution can never be served the old copy.
+ * The value must still be checked by the caller as if parsed from the text (it is untrusted input).
+ */
+export interface ParsedSlot {
+  /** Where the entry lives: `<cacheDir>/tmp/parsed/<format>-<md5 of slot>.json`. */
+  target: string;
+  /** md5 of (format, text): what a usable entry must name. */
+  textKey: string;
+}
+
+const SLOT_FORMAT_RE = /^[a-z0-9-]+$/;
+
+export function parsedSlot(cacheDir: string, format: string, slot: string, text: string): ParsedSlot {
+  if (!SLOT_FORMAT_RE.test(format)) throw new Error(`bad parsed-slot format ${format}`);
+  const name = createHash('md5').update(slot).digest('hex');
+  return {
+    target: path.join(cacheDir, 'tmp', 'parsed', `${format}-${name}.json`),
+    textKey: createHash('md5').update(`${format}\0`).update(text).digest('hex'),
+  };
+}
+
+/** The value kept for exactly this text, or undefined (missing, stale, torn, altered). */
+export function readParsedSlot(slot: ParsedSlot): unknown {
+  let raw: string;
+  try {
+    raw = readFileSync(slot.target, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // `<textKey> <md5 of json>\n<json>`
+  const nl = raw.indexOf('\n');
+  if (nl !== 65 || raw.slice(0, 32) !== slot.textKey) return undefined;
+  const json = raw.slice(nl + 1);
+  if (createHash('md5').update(json).digest('hex') !== raw.slice(33, 65)) return undefined;
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keep `value` for the slot's text, when JSON carries it exactly (else nothing is kept). Never throws. */
+export function writeParsedSlot(slot: ParsedSlot, value: unknown): void {
+  if (!isPlainJson(value)) return;
+  const json = JSON.stringify(value);
+  const tmp = tempSibling(slot.target);
+  try {
+    mkdirSync(path.dirname(slot.target), { recursive: true });
+    writeFileSync(tmp, `${slot.textKey} ${createHash('md5').update(json).digest('hex')}\n${json}`);
+    renameSync(tmp, slot.target);
+  } catch {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/**
+ * Only what JSON.parse gives back identically: plain objects and arrays, strings, booleans, null and
+ * finite numbers other than -0. A parser's Date (a YAML timestamp), binary or special float is refused.
+ */
+export function isPlainJson(v: unknown, depth = 0): boolean {
+  if (depth > 200) return false;
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0);
+  if (typeof v !== 'object') return false;
+  if (Array.isArray(v)) {
+    for (const x of v) if (!isPlainJson(x, depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const k of Object.keys(v)) {
+    if (k === '__proto__' || !isPlainJson((v as Record<string, unknown>)[k], depth + 1)) return false;
+  }
+  return true;
+}

@@ -42,7 +42,7 @@ export async function openWorkspace(cwd: string = process.cwd()): Promise<Worksp
   // Stage outputs are data folders: never searched for .dvc files.
   const outDirs = pipeline.stages.flatMap((s) => s.outs.map((o) => o.path));
   const [lock, hasher, dvcFiles] = await Promise.all([
-    readProjectLock(project.root, pipeline, pipeline.stages),
+    readProjectLock(project.root, pipeline, pipeline.stages, project.cacheDir),
     openHasher(project.cacheDir),
     collectDvcFiles(project.root, outDirs),
   ]);

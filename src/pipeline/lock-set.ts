@@ -50,12 +50,18 @@ export async function readProjectLock(
   root: string,
   pipeline: Pipeline,
   stages: readonly StageDef[],
+  /** The cache folder, where a parsed copy of each large lock is kept (lockfile.ts parseLockFile). */
+  cacheDir?: string,
 ): Promise<LockFile> {
   const wdirs = new Map(stages.map((s) => [s.name, s.wdir]));
   const names = new Set(stages.map((s) => s.name));
   const merged: LockFile = { schema: '2.0', stages: {} };
   const targets = lockTargets(pipeline);
-  const locks = await Promise.all(targets.map((t) => readLockFile(path.join(root, t.lockFile))));
+  const locks = await Promise.all(
+    targets.map((t) =>
+      readLockFile(path.join(root, t.lockFile), cacheDir === undefined ? undefined : { cacheDir, slot: t.lockFile }),
+    ),
+  );
   targets.forEach((t, i) => {
     const own = locks[i]!;
     const local = new Map(Object.keys(own.stages).map((n) => [n, t.prefix + n]));

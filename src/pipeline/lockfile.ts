@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { load, YAMLException } from 'js-yaml';
+import { parsedSlot, readParsedSlot, writeParsedSlot } from '../config/parse-cache.js';
 import { LockstepError } from '../errors.js';
 import type { HashInfo, Md5 } from '../hash/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -13,8 +14,22 @@ export { lockFromData };
 
 export const emptyLock = (): LockFile => ({ schema: '2.0', stages: {} });
 
+/**
+ * Where a parsed copy of a large lock may be kept: the cache folder, and the slot (the lock's repo-relative
+ * name) whose one entry each rewrite of that lock replaces.
+ */
+export interface LockParseCache {
+  cacheDir: string;
+  slot: string;
+}
+
+/** Small locks parse in a few milliseconds; a kept copy would only add a file write. */
+const MIN_KEPT_LOCK_LENGTH = 8 * 1024;
+/** Bump when the parsed form changes (parser, its options). */
+const KEPT_LOCK_FORMAT = 'lock-jsyaml-v1';
+
 /** Read pipeline.lock (or dvc.lock); a missing file is an empty lock, anything unreadable an error naming it. */
-export async function readLockFile(file: string): Promise<LockFile> {
+export async function readLockFile(file: string, cache?: LockParseCache): Promise<LockFile> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
@@ -26,11 +41,30 @@ export async function readLockFile(file: string): Promise<LockFile> {
       code === 'EISDIR' ? 'is a folder, not a lock file' : `cannot be read (${code ?? (e as Error).message})`;
     throw new LockstepError('config', `${name} ${what}`, `Move ${name} away (lockstep repro writes a new one).`);
   }
-  return parseLockFile(text, path.basename(file));
+  return parseLockFile(text, path.basename(file), cache);
 }
 
-/** The lock file is ours and large (a line per hash): parsed with js-yaml, several times faster than `yaml`. */
-export function parseLockFile(text: string, name: string): LockFile {
+/**
+ * The lock file is ours and large (a line per hash): parsed with js-yaml, several times faster than `yaml`.
+ * With `cache`, a large lock's parsed data is kept (config/parse-cache.ts, keyed by the text's md5), so an
+ * unchanged 500-stage lock is read with JSON.parse; the kept data passes the same checks as parsed data,
+ * and one that fails them is ignored, the text parsed and the copy replaced.
+ */
+export function parseLockFile(text: string, name: string, cache?: LockParseCache): LockFile {
+  const slot =
+    cache && text.length >= MIN_KEPT_LOCK_LENGTH
+      ? parsedSlot(cache.cacheDir, KEPT_LOCK_FORMAT, cache.slot, text)
+      : undefined;
+  if (slot) {
+    const kept = readParsedSlot(slot);
+    if (kept !== undefined) {
+      try {
+        return lockFromData(kept, name);
+      } catch {
+        // a kept copy that fails the checks is not the text's: parse the text below, which decides
+      }
+    }
+  }
   let data: unknown;
   try {
     data = load(text);
@@ -40,7 +74,9 @@ export function parseLockFile(text: string, name: string): LockFile {
     const reason = e instanceof YAMLException ? e.reason : (e as Error).message;
     throw new LockstepError('yaml-syntax', `${where}: ${reason}`, `Fix it, or delete ${name} to rebuild every stage.`);
   }
-  return lockFromData(data, name);
+  const lock = lockFromData(data, name);
+  if (slot) writeParsedSlot(slot, data);
+  return lock;
 }
 
 export function lockedPath(p: string, info: HashInfo): LockedPath {
