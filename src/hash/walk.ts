@@ -6,7 +6,8 @@
  * behind it never make a stage stale); lockstep names it instead. A broken symlink is refused too.
  *
  * Two phases: readdir of every folder (entry types come with the listing), then one stat per file,
- * its numbers written into one Float64Array (not an object kept per file). On a big tree the stats
+ * its numbers written into one Float64Array (not an object kept per file, nor made per call where
+ * Node's fs binding passes lstat-numbers.ts's self-check). On a big tree the stats
  * are shared with a worker thread, each taking chunks from a shared counter, so a second core
  * halves the part that dominates a warm no-op (one stat system call per file); with one core, or
  * when the worker is not up before the main thread is done, the main thread does them all.
@@ -21,9 +22,10 @@
  * leaves its folder's mtime alone.
  */
 import { availableParallelism, loadavg } from 'node:os';
-import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { readdirSync, statSync, type Stats } from 'node:fs';
 import { LockstepError } from '../errors.js';
 import type { TreeListing } from './listing.js';
+import { FILE, lstatNumbers, usingFastStat } from './lstat-numbers.js';
 import { racyWindow } from './stat-table.js';
 import { yieldToLoop } from '../util/yield.js';
 
@@ -163,26 +165,38 @@ function statChunk(
   from: number,
   to: number,
 ): void {
+  const skip = linked.size > 0;
   for (let i = from; i < to; i++) {
-    if (linked.has(i)) continue;
-    const st = lstatSync(`${root}/${relpaths[i]}`, { throwIfNoEntry: false });
-    if (st === undefined || !st.isFile()) {
-      stats[3 * i + 1] = Number.NaN; // removed (or replaced) while we walked
-      continue;
-    }
-    stats[3 * i] = st.ino;
-    stats[3 * i + 1] = st.mtimeMs;
-    stats[3 * i + 2] = st.size;
+    if (skip && linked.has(i)) continue;
+    // removed (or replaced by something else) while we walked
+    if (lstatNumbers(`${root}/${relpaths[i]}`, stats, 3 * i) !== FILE) stats[3 * i + 1] = Number.NaN;
   }
 }
 
-/** The worker's loop, the same as the main thread's (CommonJS text: run with eval). */
+/**
+ * The worker's loop, the same as the main thread's (CommonJS text: run with eval). `fast`: the main
+ * thread's self-check passed (lstat-numbers.ts), so the binding of the same Node gives the same layout.
+ */
 const WORKER = `
 const { workerData: w, parentPort } = require('node:worker_threads');
 const { lstatSync } = require('node:fs');
 const ctl = new Int32Array(w.shared, 0, 2);
 const stats = new Float64Array(w.shared, 8, 3 * w.n);
 const skip = new Set(w.linked);
+const raw = w.fast ? process.binding('fs') : undefined;
+const one = raw
+  ? (p, i) => {
+      const a = raw.lstat(p, false, undefined, false);
+      if (a === undefined || (a[1] & 0o170000) !== 0o100000) return false;
+      stats[3 * i] = a[7]; stats[3 * i + 1] = a[12] * 1e3 + a[13] / 1e6; stats[3 * i + 2] = a[8];
+      return true;
+    }
+  : (p, i) => {
+      const st = lstatSync(p, { throwIfNoEntry: false });
+      if (st === undefined || !st.isFile()) return false;
+      stats[3 * i] = st.ino; stats[3 * i + 1] = st.mtimeMs; stats[3 * i + 2] = st.size;
+      return true;
+    };
 let failed = [];
 if (Atomics.compareExchange(ctl, 1, 0, 1) === 0) {
   const rel = w.joined.split('\\0');
@@ -191,10 +205,7 @@ if (Atomics.compareExchange(ctl, 1, 0, 1) === 0) {
     if (from >= w.n) break;
     for (let i = from; i < Math.min(w.n, from + ${CHUNK}); i++) {
       if (skip.has(i)) continue;
-      let st;
-      try { st = lstatSync(w.root + '/' + rel[i], { throwIfNoEntry: false }); } catch { failed.push(i); continue; }
-      if (st === undefined || !st.isFile()) { stats[3 * i + 1] = NaN; continue; }
-      stats[3 * i] = st.ino; stats[3 * i + 1] = st.mtimeMs; stats[3 * i + 2] = st.size;
+      try { if (!one(w.root + '/' + rel[i], i)) stats[3 * i + 1] = NaN; } catch { failed.push(i); }
     }
   }
 }
@@ -212,7 +223,7 @@ async function startWorker(
   const { Worker } = await import('node:worker_threads');
   const worker = new Worker(WORKER, {
     eval: true,
-    workerData: { root, joined, linked: [...linked.keys()], shared, n },
+    workerData: { root, joined, linked: [...linked.keys()], shared, n, fast: usingFastStat() },
     stdout: false,
     stderr: false,
     resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { promises as fs } from 'node:fs';
+import { lstatSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -323,6 +323,10 @@ test('the walk with a worker thread sharing the stats gives exactly what the mai
   assert.equal(serial.count, 1501);
   assert.deepEqual(parallel.relpaths, serial.relpaths);
   assert.deepEqual([...parallel.stats], [...serial.stats]);
+  const f = 'd3/sub1/f10.txt';
+  const j = parallel.relpaths.indexOf(f);
+  const st = lstatSync(path.join(data, f));
+  assert.deepEqual([...parallel.stats.subarray(3 * j, 3 * j + 3)], [st.ino, st.mtimeMs, st.size], 'the public numbers');
   const i = serial.relpaths.indexOf('link.txt');
   const target = await fs.stat(path.join(data, 'd0', 'sub0', 'f0.txt'));
   assert.deepEqual([...serial.stats.subarray(3 * i, 3 * i + 3)], [target.ino, target.mtimeMs, target.size]);
