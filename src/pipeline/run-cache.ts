@@ -44,22 +44,33 @@ export async function saveRunCacheEntry(cacheDir: string, key: string, entry: Lo
 
 /** Entries for a key, newest first; unreadable entries are skipped (they never make a stage fresh). */
 export async function findRunCacheEntries(cacheDir: string, key: string): Promise<LockedStage[]> {
+  return (await readRunCacheEntries(cacheDir, key)).map((e) => e.entry);
+}
+
+/** The entries of a key with their file names (`<sha256>` under `runs/<ab>/<key>/`), newest first. */
+export async function readRunCacheEntries(
+  cacheDir: string,
+  key: string,
+): Promise<{ name: string; entry: LockedStage }[]> {
   const dir = keyDir(cacheDir, key);
   let names: string[];
   try {
-    names = (await fs.readdir(dir)).filter((n) => !n.startsWith('.'));
+    names = (await fs.readdir(dir)).filter((n) => !n.startsWith('.') && !n.endsWith('.tmp'));
   } catch {
     return [];
   }
-  const withTime = await Promise.all(names.map(async (n) => ({ n, t: (await fs.stat(path.join(dir, n))).mtimeMs })));
+  const withTime = await Promise.all(
+    names.map(async (n) => ({ n, t: (await fs.stat(path.join(dir, n)).catch(() => null))?.mtimeMs ?? -1 })),
+  );
   withTime.sort((a, b) => b.t - a.t);
-  const entries: LockedStage[] = [];
+  const entries: { name: string; entry: LockedStage }[] = [];
   for (const { n } of withTime) {
     try {
       // Entries travel through remotes: the same checks as a lock file's, and every path repo-relative.
       const e = checkStage(`run-cache entry ${n}`, key, load(await fs.readFile(path.join(dir, n), 'utf8')));
       const paths = [...(e.deps ?? []), ...(e.outs ?? [])].map((p) => p.path).concat(Object.keys(e.params ?? {}));
-      if (Array.isArray(e.outs) && paths.every((p) => unsafeRelPath(p) === undefined)) entries.push(e);
+      if (Array.isArray(e.outs) && paths.every((p) => unsafeRelPath(p) === undefined))
+        entries.push({ name: n, entry: e });
     } catch {
       // a damaged or hostile entry is ignored, not trusted: the stage runs instead
     }

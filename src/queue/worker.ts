@@ -17,8 +17,11 @@ import { expRef, resolveExperiment } from '../exp/records.js';
 import type { ParamOverride } from '../exp/sweep.js';
 import { applyAssignments } from '../exp/params-edit.js';
 import { readReproOutput, type StageCounts } from '../exp/repro-log.js';
-import type { Md5 } from '../hash/types.js';
-import { lockHashes, readLockFile } from '../pipeline/lockfile.js';
+import { loadPipeline } from '../config/load.js';
+import type { Pipeline } from '../config/types.js';
+import { readProjectLock } from '../pipeline/lock-set.js';
+import { lockToRepoPaths } from '../pipeline/lockfile.js';
+import type { LockedStage } from '../pipeline/lockfile-types.js';
 import { LOCAL_CONFIG_FILE, type Project } from '../project.js';
 import { canSupervise, killGroup, supervised } from '../util/supervise.js';
 import { openQueue, loadQueueConfig } from './open.js';
@@ -101,11 +104,37 @@ function hasRemoteStore(project: Project): boolean {
   return Object.keys(project.config.remote ?? {}).length > 0;
 }
 
-async function pushResults(project: Project, hashes: Md5[], ctx: JobContext): Promise<void> {
+/**
+ * Push a job's results: of the stages in its lock (all pipeline files'), the outputs the lockstep remote
+ * lacks and their run-cache entries (remote/stage-push.ts), so the remote holds every object an entry
+ * or the experiment's record names before the record is pushed. Outputs restored from the remote are
+ * asked about by their root object only, not file by file.
+ */
+async function pushResults(
+  project: Project,
+  pipeline: Pipeline,
+  stages: Record<string, LockedStage>,
+  ctx: JobContext,
+): Promise<void> {
   if (!hasRemoteStore(project)) return;
-  const { pushObjects } = await import('../remote/index.js');
-  const r = await pushObjects(project, hashes, { runCache: true });
-  await ctx.log(`pushed ${r.transferred ?? 0} objects and the run-cache to the lockstep remote`);
+  const flags = new Map(pipeline.stages.flatMap((st) => st.outs.map((o) => [`${st.name}\0${o.path}`, o] as const)));
+  const { pushStages } = await import('../remote/index.js');
+  const r = await pushStages(project, stages, { flags: (stage, p) => flags.get(`${stage}\0${p}`) });
+  const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+  await ctx.log(
+    `pushed to the lockstep remote: ${r.pushed.join(', ') || '-'} ` +
+      `(asked ${plural(r.questions, 'question', 'questions')}, ` +
+      `${plural(r.objects, 'object', 'objects')}, ${plural(r.entries, 'run-cache entry', 'run-cache entries')}); ` +
+      `already there: ${r.present.join(', ') || '-'}`,
+  );
+  // the record must not name objects the remote lacks (exp pull and other workers rely on it)
+  if (r.missing.length > 0)
+    throw new LockstepError(
+      'remote',
+      `this worker's cache lacks ${r.missing.length} object(s) of the job's outputs (${r.missing[0]}), so the ` +
+        'lockstep remote lacks them too; the record was not pushed',
+      'Check the cache of this worker (lockstep status), then queue the experiment again.',
+    );
 }
 
 /** Wait until the warm-ups a job needs are done (completed, or failed: then the job runs them itself). */
@@ -172,9 +201,12 @@ async function runWarmup(
   await ctx.log(log);
   await ctx.log(stagesLine(stages));
   if (r.exitCode !== 0) return { state: 'failed', error: log.trim().split('\n').at(-1) || 'warm-up failed' };
-  const lockName = existsSync(path.join(dir, 'pipeline.lock')) ? 'pipeline.lock' : 'dvc.lock';
-  const lock = await readLockFile(path.join(dir, lockName));
-  await pushResults(project, lockHashes(lock, { stages: spec.stages, outsOnly: true }), ctx);
+  // every pipeline file's lock (a shared stage may be a sub-pipeline's), as the record collects them
+  const pipeline = await loadPipeline(dir, { cacheDir: project.cacheDir });
+  const lock = await readProjectLock(dir, pipeline, pipeline.stages);
+  const wanted = new Set(spec.stages ?? Object.keys(lock.stages));
+  const shared = Object.fromEntries(Object.entries(lock.stages).filter(([n]) => wanted.has(n)));
+  await pushResults(project, pipeline, shared, ctx);
   return { state: 'success' };
 }
 
@@ -215,7 +247,12 @@ async function runExperimentJob(
   const result = results[0];
   if (!result) return { state: 'failed', error: 'the experiment did not run' };
   const record = await resolveExperiment(project.root, result.sha);
-  await pushResults(project, lockHashes(record.lock, { outsOnly: true }), ctx);
+  if (record.lock) {
+    // a sub-pipeline's entries are relative to their wdir in its lock; the run-cache keys them repo-relative
+    const pipeline = await loadPipeline(dir, { cacheDir: project.cacheDir });
+    const wdirs = new Map(pipeline.stages.filter((s) => s.wdir !== '.').map((s) => [s.name, s.wdir]));
+    await pushResults(project, pipeline, lockToRepoPaths(record.lock, wdirs).stages, ctx);
+  }
   if (push) {
     const { pushExperiments } = await import('../exp/share.js');
     await pushExperiments(project.root, spec.gitRemote, { names: [result.sha] });

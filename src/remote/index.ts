@@ -6,11 +6,13 @@
  */
 import { isDirHash, type Md5 } from '../hash/types.js';
 import type { MissingFetcher } from '../pipeline/execute.js';
+import type { LockedStage } from '../pipeline/lockfile-types.js';
 import type { Project } from '../project.js';
 import { readTrackedOutputs, selectOutputs, type TrackedOutput } from './objects.js';
 import { defaultJobs, openRemote, remoteKindOf, resolveRemote } from './open.js';
 import { fetchRunCache, pushRunCache, runCacheKeyPrefix } from './runcache.js';
 import { removeStaleTemps, type TempSweep } from './stale-temps.js';
+import { pushStagesTo, type OutputFlags, type StagesPushed } from './stage-push.js';
 import { openSweepGate } from './sweep-gate.js';
 import {
   fetchObjectsFrom,
@@ -25,6 +27,7 @@ import type { Remote } from './types.js';
 export type { Remote } from './types.js';
 export type { TransferEvent, TransferResult } from './transfer.js';
 export type { TrackedOutput } from './objects.js';
+export type { StagesPushed } from './stage-push.js';
 export { cloudStatus, type CloudStatus, type OutputCloudStatus } from './status.js';
 export { pull, type PullOptions, type PullResult } from './pull.js';
 
@@ -264,6 +267,23 @@ export async function pushObjects(
       return res;
     });
   });
+}
+
+/**
+ * A queue job's push: the outputs of `stages` (lock entries by address, paths repo-relative) that the
+ * remote lacks, then their run-cache entries (stage-push.ts), to the default or named remote.
+ */
+export async function pushStages(
+  project: Project,
+  stages: Readonly<Record<string, LockedStage>>,
+  opts: Omit<SyncOptions, 'targets' | 'runCache'> & { flags?: OutputFlags } = {},
+): Promise<StagesPushed> {
+  const store = await openStore(project);
+  return withRemote(project, opts.remote, opts, 'push', (remote, jobs) =>
+    withSweep(project, remote, () =>
+      pushStagesTo(store, remote, project.cacheDir, stages, { jobs, onEvent: opts.onEvent, flags: opts.flags }),
+    ),
+  );
 }
 
 /** Fetch raw objects (expanded through their manifests) into the cache: for `exp pull`. */
