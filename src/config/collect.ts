@@ -5,10 +5,11 @@
  * own folder and below), nor the outputs of the pipeline files found above it. So a project whose data
  * folders hold 100,000 files costs a readdir of the folders that hold code, not a walk of its data.
  */
-import { readdirSync, readFileSync, type Dirent } from 'node:fs';
+import { readFileSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { PIPELINE_FILES } from '../project.js';
+import { type DirListings, listDir } from '../util/dir-listings.js';
 
 const SKIPPED_NAMES = new Set(['.git', '.dvc', '.lockstep', '.cache', 'node_modules']);
 const IGNORE_FILES = ['.gitignore', '.dvcignore'];
@@ -69,6 +70,8 @@ export interface WalkOptions {
    * its subfolders, subfolders by name. Returns the repo-relative outputs it declares: never walked into.
    */
   visit: (file: string) => Promise<readonly string[]>;
+  /** Listings shared with the command's other walks (the `.dvc` collection). */
+  listings?: DirListings;
 }
 
 /** Walk the project; returns the pipeline files visited, in walk order. */
@@ -85,7 +88,7 @@ export async function collectPipelineFiles(root: string, opts: WalkOptions): Pro
     // synchronous: a few hundred small listings cost less than as many trips through the thread pool
     let entries: Dirent[];
     try {
-      entries = readdirSync(abs, { withFileTypes: true });
+      entries = listDir(abs, opts.listings);
     } catch {
       return;
     }

@@ -20,6 +20,7 @@ import { readTopLevelMetrics, readTopLevelPlots } from './plots.js';
 import { entry, toPlain, type Span, type YMap, type YNode } from './source.js';
 import type { Pipeline, PlotDef, StageDef } from './types.js';
 import { collectPipelineFiles } from './collect.js';
+import type { DirListings } from '../util/dir-listings.js';
 
 export interface LoadOptions {
   /**
@@ -29,6 +30,8 @@ export interface LoadOptions {
   cacheDir?: string;
   /** Share parsed params files with later resolveStageParams calls. */
   params?: ParamsCache;
+  /** Folder listings shared with the command's other walks (see util/dir-listings.ts). */
+  listings?: DirListings;
 }
 
 export async function loadPipeline(root: string, opts: LoadOptions = {}): Promise<Pipeline> {
@@ -51,6 +54,7 @@ export async function loadPipeline(root: string, opts: LoadOptions = {}): Promis
   // Every pipeline file of the project, as DVC collects them; a sub-pipeline's stages are `sub/dvc.yaml:name`.
   const files = await collectPipelineFiles(root, {
     skipAbs: opts.cacheDir ? [opts.cacheDir] : [],
+    ...(opts.listings ? { listings: opts.listings } : {}),
     visit: async (file) => {
       const text = await fs.readFile(path.join(root, file), 'utf8');
       sources.set(file, new SourceFile(file, text));

@@ -5,17 +5,23 @@
  * entry types: on a 60,000-file dependency folder a glob library's matching of every entry cost more
  * than listing it (every command collects these files).
  */
-import { readdirSync, promises as fs, type Dirent } from 'node:fs';
+import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { LockFile, LockedStage } from '../pipeline/lockfile-types.js';
 import { parseDvcFile, type DvcFile } from './format.js';
 import { yieldToLoop } from '../util/yield.js';
+import { type DirListings, listDir } from '../util/dir-listings.js';
 
 /** Folder names never searched, at any depth and at the root only. */
 const SKIPPED_ANYWHERE = new Set(['.git', 'node_modules', '.cache']);
 const SKIPPED_AT_ROOT = new Set(['.dvc', '.lockstep']);
 
-export async function collectDvcFiles(root: string, skip: readonly string[] = []): Promise<DvcFile[]> {
+/** `listings`: folders listed by the command's pipeline-file walk, not read again. */
+export async function collectDvcFiles(
+  root: string,
+  skip: readonly string[] = [],
+  listings?: DirListings,
+): Promise<DvcFile[]> {
   const skipped = new Set(skip.map((s) => s.replace(/^\.\//, '').replace(/\/+$/, '')));
   const found: string[] = [];
   const pending: string[] = [''];
@@ -24,7 +30,7 @@ export async function collectDvcFiles(root: string, skip: readonly string[] = []
     const rel = pending.pop() as string;
     let entries: Dirent[];
     try {
-      entries = readdirSync(rel === '' ? root : path.join(root, rel), { withFileTypes: true });
+      entries = listDir(rel === '' ? root : path.join(root, rel), listings);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (rel !== '' && (code === 'ENOENT' || code === 'ENOTDIR')) continue; // gone while we walked

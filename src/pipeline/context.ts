@@ -12,6 +12,7 @@ import type { LockFile } from './lockfile.js';
 import { lockTargets, readProjectLock, type LockTarget } from './lock-set.js';
 import { collectDvcFiles } from '../dvcfile/collect.js';
 import type { DvcFile } from '../dvcfile/format.js';
+import { DirListings } from '../util/dir-listings.js';
 
 /** Everything a verb needs about one workspace, loaded once. */
 export interface Workspace {
@@ -35,7 +36,9 @@ export interface Workspace {
 
 export async function openWorkspace(cwd: string = process.cwd()): Promise<Workspace> {
   const project = await openProject(cwd);
-  const pipeline = await loadPipeline(project.root, { cacheDir: project.cacheDir });
+  // Both walks below list every folder that is not an output: each folder is read once.
+  const listings = new DirListings();
+  const pipeline = await loadPipeline(project.root, { cacheDir: project.cacheDir, listings });
   const graph = buildGraph(pipeline.stages);
   if (!graph.ok) throw graph.error;
   const targets = lockTargets(pipeline);
@@ -44,8 +47,9 @@ export async function openWorkspace(cwd: string = process.cwd()): Promise<Worksp
   const [lock, hasher, dvcFiles] = await Promise.all([
     readProjectLock(project.root, pipeline, pipeline.stages, project.cacheDir),
     openHasher(project.cacheDir),
-    collectDvcFiles(project.root, outDirs),
+    collectDvcFiles(project.root, outDirs, listings),
   ]);
+  listings.clear();
   const rel = path.relative(project.root, path.resolve(cwd)).split(path.sep).join('/');
   return {
     project,
