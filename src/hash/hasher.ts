@@ -103,7 +103,7 @@ export class CachingHasher {
     this.onRead?.(absPath);
     if (this.injected) return this.injected(absPath, size);
     if (size <= WHOLE_READ_LIMIT) {
-      const bytes = readSmallFileSync(absPath);
+      const bytes = readSmallFileSync(absPath, size);
       if (bytes !== undefined) {
         const md5 = md5Hex(bytes);
         hooks.onContent?.(absPath, md5, bytes);

@@ -29,7 +29,16 @@ if (Atomics.compareExchange(ctl, 1, 0, 1) === 0) {
       try {
         const h = createHash('md5');
         const fd = openSync(paths[i], 'r');
-        try { for (let r; (r = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, r)); }
+        try {
+          // no read of 0 bytes after one that returned less than asked where the stat said the file ends
+          for (let n = 0; ; ) {
+            const r = readSync(fd, buf, 0, buf.length, null);
+            if (r === 0) break;
+            h.update(buf.subarray(0, r));
+            n += r;
+            if (r < buf.length && n === w.sizes[i]) break;
+          }
+        }
         finally { closeSync(fd); }
         h.digest().copy(Buffer.from(out.buffer, out.byteOffset + 16 * i, 16));
         done[i] = 1;
@@ -57,7 +66,7 @@ export async function hashFilesParallel(
   const { Worker } = await import('node:worker_threads');
   const worker = new Worker(WORKER, {
     eval: true,
-    workerData: { joined: absPaths.join('\0'), shared, n },
+    workerData: { joined: absPaths.join('\0'), sizes, shared, n },
     stdout: false,
     stderr: false,
     resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },

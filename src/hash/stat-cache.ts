@@ -188,7 +188,11 @@ export class StatCache {
       this.forgetFile(absPath);
       return;
     }
-    if (this.getFile(absPath, st) === md5) return;
+    // Already recorded with this stat and md5: nothing new to write (one lookup of each kind at most).
+    const mine = this.added.get(absPath);
+    if (mine !== undefined) {
+      if (mine.md5 === md5 && mine.mtimeMs === st.mtimeMs && mine.size === st.size && mine.ino === st.ino) return;
+    } else if (this.segments.length > 0 && this.lookup(absPath, st) === md5) return;
     const row: Row = { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size, md5 };
     this.added.set(absPath, row);
     this.pendingFiles.set(absPath, row);

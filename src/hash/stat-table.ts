@@ -91,20 +91,30 @@ export function encodeSegment(rows: [string, Row][], dirsJson: string, writtenAt
   out.writeUInt32LE(pathBytes, 24);
   out.writeUInt32LE(out.length - dirsAt, 28);
   const mask = slotCount(n) - 1;
-  out.fill(0xff, slotsAt, md5At); // every slot -1
+  // Columns written through typed arrays over the buffer (Buffer.alloc is never pooled: offset 0, aligned);
+  // the layout is little-endian, as the reader's views assume.
+  const ab = out.buffer;
+  const o = out.byteOffset;
+  const ino = new Float64Array(ab, o + HEADER_BYTES, n);
+  const mtime = new Float64Array(ab, o + HEADER_BYTES + 8 * n, n);
+  const size = new Float64Array(ab, o + HEADER_BYTES + 16 * n, n);
+  const ends = new Uint32Array(ab, o + HEADER_BYTES + 24 * n, n);
+  const hashes = new Uint32Array(ab, o + HEADER_BYTES + 28 * n, n);
+  const slots = new Int32Array(ab, o + slotsAt, mask + 1);
+  slots.fill(-1);
   let at = pathsAt;
   for (let i = 0; i < n; i++) {
     const [p, r] = rows[i] as [string, Row];
     const h = pathHash(p);
-    out.writeDoubleLE(r.ino, HEADER_BYTES + 8 * i);
-    out.writeDoubleLE(r.mtimeMs, HEADER_BYTES + 8 * (n + i));
-    out.writeDoubleLE(r.size, HEADER_BYTES + 8 * (2 * n + i));
+    ino[i] = r.ino;
+    mtime[i] = r.mtimeMs;
+    size[i] = r.size;
     at += out.write(p, at, 'utf8');
-    out.writeUInt32LE(at - pathsAt, HEADER_BYTES + 24 * n + 4 * i);
-    out.writeUInt32LE(h, HEADER_BYTES + 28 * n + 4 * i);
+    ends[i] = at - pathsAt;
+    hashes[i] = h;
     let slot = h & mask;
-    while (out.readInt32LE(slotsAt + 4 * slot) !== -1) slot = (slot + 1) & mask;
-    out.writeInt32LE(i, slotsAt + 4 * slot);
+    while (slots[slot] !== -1) slot = (slot + 1) & mask;
+    slots[slot] = i;
     out.write(r.md5, md5At + 16 * i, 'hex');
   }
   out.write(dirsJson, dirsAt, 'utf8');

@@ -37,6 +37,19 @@ test('a file larger than its size hint (it grew after the stat) is still hashed 
   assert.equal(await hashFile(file, 10), reference(bytes));
 });
 
+test('a small file whose read ends at the size its stat gave needs no more reads; one that grew or shrank since \
+is still hashed whole', async () => {
+  const dir = await tempDir();
+  const file = path.join(dir, 'f');
+  const bytes = Buffer.from('twelve bytes');
+  await fs.writeFile(file, bytes);
+  assert.equal(await hashFile(file, 12), reference(bytes));
+  assert.equal(await hashFile(file, 5), reference(bytes), 'grew from 5 bytes');
+  assert.equal(await hashFile(file, 20), reference(bytes), 'shrank since the stat: read to its end');
+  assert.equal(await hashFile(file, 0), reference(bytes), 'was empty at its stat');
+  assert.equal(await hashFile(file), reference(bytes), 'no hint: read to its end');
+});
+
 test('CRLF bytes are hashed as they are (DVC 3 md5, no dos2unix)', async () => {
   const dir = await tempDir();
   const file = path.join(dir, 'crlf.txt');
