@@ -14,7 +14,10 @@
  *   before = shared stages ready -> the experiment started (worktree, planning)
  *   after  = the experiment recorded -> job completed (outputs and run-cache to the lockstep remote,
  *            the ref to the git remote, BullMQ's completion)
- * and, apart, the wait for warm-up jobs and the restore of shared stages from the remote.
+ *   checks = job taken -> its ref and baseline checked against the git remote (before the wait for
+ *            warm-ups; reported apart and in the "with checks" figure)
+ * with the median of each part (the worker's finer timing marks), and, apart, the wait for warm-up jobs
+ * and the restore of shared stages from the remote.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -256,6 +259,12 @@ async function queued(work: string, data: string): Promise<void> {
       const stages: { ran: string[]; restored: string[] }[] = [];
       const befores: number[] = [];
       const afters: number[] = [];
+      // the parts of before and after, from the finer marks of the timing line (when the worker logs them)
+      const parts = new Map<string, number[]>();
+      const part = (name: string, from: number | undefined, to: number | undefined) => {
+        if (from === undefined || to === undefined) return;
+        parts.set(name, [...(parts.get(name) ?? []), to - from]);
+      };
       const rows: string[] = [];
       for (const job of jobs.sort((a, b) => (a.processedOn ?? 0) - (b.processedOn ?? 0))) {
         const { logs } = await queue.getJobLogs(job.id!, 0, -1, true);
@@ -279,6 +288,15 @@ async function queued(work: string, data: string): Promise<void> {
         if (kind === 'experiment') {
           befores.push(before);
           afters.push(after);
+          part('checks', t.taken, t.checked);
+          part('before: worktree', t.ready, t.worktree);
+          part('before: plan', t.worktree, t.planned);
+          part('before: to start', t.planned, t.start);
+          part('after: workspace removal', t.end, t.returned);
+          part('after: outputs push', t.returned, t.pushed);
+          part('after: ref push', t.pushed, t.refPushed);
+          part('after: worktree removal', t.refPushed, t.cleaned);
+          part('after: log and completion', t.cleaned, job.finishedOn);
         }
         rows.push(
           `  ${job.name.padEnd(16)} ${job.processedBy ?? ''} ${kind.padEnd(10)} wait ${s(t.ready! - t.taken!)}, before ${s(before)}, ` +
@@ -293,6 +311,17 @@ async function queued(work: string, data: string): Promise<void> {
         `  queue overhead per experiment job (before + after): median ${(median(total) / 1000).toFixed(2)} s, ` +
           `max ${(Math.max(...total) / 1000).toFixed(2)} s (before: median ${(median(befores) / 1000).toFixed(2)} s; after: median ${(median(afters) / 1000).toFixed(2)} s); target < 1 s`,
       );
+      const checks = parts.get('checks') ?? [];
+      if (checks.length === total.length) {
+        const all = total.map((x, i) => x + checks[i]!);
+        console.log(
+          `  with the checks: median ${(median(all) / 1000).toFixed(2)} s, max ${(Math.max(...all) / 1000).toFixed(2)} s`,
+        );
+      }
+      if (parts.size > 0)
+        console.log(
+          `  parts (median): ${[...parts].map(([k, v]) => `${k} ${(median(v) / 1000).toFixed(2)} s`).join('; ')}`,
+        );
       for (const r of rows) console.log(r);
     } finally {
       await queue.close();

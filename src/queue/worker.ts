@@ -45,16 +45,25 @@ export interface WorkerOptions {
 }
 
 /**
- * When a job's phases began (ms since the epoch): taken by this worker, shared stages ready, the
- * experiment (or warm-up repro) started, its first stage started, it ended. Logged as one `timing`
- * line per job, from which bench/queue-sweep.ts computes the queue's overhead per job.
+ * When a job's phases began (ms since the epoch): taken by this worker, its ref and baseline checked
+ * against the git remote, shared stages ready, its worktree checked out, the experiment planned and
+ * started (or the warm-up repro started), its first stage started, it was recorded (ended), its workspace
+ * removed (returned), its outputs pushed, its ref pushed, its worktree removed. Logged as one `timing`
+ * line per job, from which bench/queue-sweep.ts computes the queue's overhead per job and its parts.
  */
 interface JobTimes {
   taken: number;
+  checked?: number;
   ready?: number;
+  worktree?: number;
+  planned?: number;
   start?: number;
   firstStage?: number;
   end?: number;
+  returned?: number;
+  pushed?: number;
+  refPushed?: number;
+  cleaned?: number;
 }
 
 const timingLine = (t: JobTimes): string =>
@@ -82,9 +91,15 @@ async function ensureBaseline(root: string, spec: JobSpec, ctx: JobContext): Pro
     );
 }
 
-async function withWorktree<T>(project: Project, spec: JobSpec, fn: (dir: string) => Promise<T>): Promise<T> {
+async function withWorktree<T>(
+  project: Project,
+  spec: JobSpec,
+  times: JobTimes,
+  fn: (dir: string) => Promise<T>,
+): Promise<T> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-worker-'));
   await git(project.root, ['worktree', 'add', '--quiet', '--detach', dir, spec.baseline]);
+  times.worktree = Date.now();
   try {
     for (const name of LINKED) {
       const src = path.join(project.root, name);
@@ -97,6 +112,7 @@ async function withWorktree<T>(project: Project, spec: JobSpec, fn: (dir: string
     await gitMaybe(project.root, ['worktree', 'remove', '--force', dir]);
     await fs.rm(dir, { recursive: true, force: true });
     await gitMaybe(project.root, ['worktree', 'prune']);
+    times.cleaned = Date.now();
   }
 }
 
@@ -207,6 +223,7 @@ async function runWarmup(
   const wanted = new Set(spec.stages ?? Object.keys(lock.stages));
   const shared = Object.fromEntries(Object.entries(lock.stages).filter(([n]) => wanted.has(n)));
   await pushResults(project, pipeline, shared, ctx);
+  times.pushed = Date.now();
   return { state: 'success' };
 }
 
@@ -228,6 +245,7 @@ async function runExperimentJob(
     signal: ctx.signal,
     reproArgs: hasRemoteStore(project) ? ['--pull'] : [],
     onEvent: (e) => {
+      if (e.type === 'planned') times.planned = Date.now();
       if (e.type === 'start') {
         times.start = Date.now();
         void ctx.progress(`running ${e.name}`);
@@ -244,6 +262,7 @@ async function runExperimentJob(
       }
     },
   });
+  times.returned = Date.now();
   const result = results[0];
   if (!result) return { state: 'failed', error: 'the experiment did not run' };
   const record = await resolveExperiment(project.root, result.sha);
@@ -253,10 +272,12 @@ async function runExperimentJob(
     const wdirs = new Map(pipeline.stages.filter((s) => s.wdir !== '.').map((s) => [s.name, s.wdir]));
     await pushResults(project, pipeline, lockToRepoPaths(record.lock, wdirs).stages, ctx);
   }
+  times.pushed = Date.now();
   if (push) {
     const { pushExperiments } = await import('../exp/share.js');
     await pushExperiments(project.root, spec.gitRemote, { names: [result.sha] });
   }
+  times.refPushed = Date.now();
   return { state: result.state, sha: result.sha, ...(result.error ? { error: result.error } : {}) };
 }
 
@@ -297,9 +318,10 @@ export async function runWorker(project: Project, opts: WorkerOptions): Promise<
             }
           }
           await ensureBaseline(project.root, spec, ctx);
+          times.checked = Date.now();
           await waitForDeps(queue, spec, ctx);
           times.ready = Date.now();
-          outcome = await withWorktree(project, spec, (dir) =>
+          outcome = await withWorktree(project, spec, times, (dir) =>
             spec.kind === 'warmup'
               ? runWarmup(project, spec, dir, opts, ctx, times)
               : runExperimentJob(project, spec, dir, opts, ctx, remoteWorkers, times),
