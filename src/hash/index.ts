@@ -3,6 +3,8 @@
  */
 import { CachingHasher, type HashHooks, type HashResult, type HasherOptions } from './hasher.js';
 import { statCacheFor } from './stat-cache.js';
+import { warmUpStatWorker } from './stat-worker.js';
+import { PARALLEL_MIN, wantThread } from './walk.js';
 export * from './types.js';
 export type { HashHooks, HashResult, HasherOptions } from './hasher.js';
 export { hashFile, md5Hex } from './md5-file.js';
@@ -19,5 +21,7 @@ export interface Hasher {
 export async function openHasher(cacheDir: string, opts: HasherOptions = {}): Promise<Hasher> {
   const statCache = statCacheFor(cacheDir);
   await statCache.load();
+  // A folder this big was walked before: its stat thread starts now, while the command reads its config.
+  if (statCache.hasListingOf(PARALLEL_MIN) && wantThread()) warmUpStatWorker();
   return new CachingHasher(statCache, opts);
 }

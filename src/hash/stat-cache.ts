@@ -227,6 +227,18 @@ export class StatCache {
     return this.dirs.get(absPath)?.listing;
   }
 
+  /** Whether a kept listing names at least `min` files (a big walk is likely to come). */
+  hasListingOf(min: number): boolean {
+    for (const r of this.dirs.values()) {
+      const files = r.listing?.files;
+      if (files === undefined || files.length < min) continue;
+      let count = 1;
+      for (let i = files.indexOf('\0'); i >= 0 && count < min; i = files.indexOf('\0', i + 1)) count++;
+      if (count >= min) return true;
+    }
+    return false;
+  }
+
   /** Keep a listing with a record that still holds (written when it is not the one kept already). */
   keepListing(absPath: string, r: DirRecord, listing: TreeListing | undefined): void {
     if (listing !== undefined && !sameListing(r.listing, listing)) this.setDir(absPath, { ...r, listing });

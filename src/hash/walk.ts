@@ -7,10 +7,10 @@
  *
  * Two phases: readdir of every folder (entry types come with the listing), then one stat per file,
  * its numbers written into one Float64Array (not an object kept per file, nor made per call where
- * Node's fs binding passes lstat-numbers.ts's self-check). On a big tree the stats
- * are shared with a worker thread, each taking chunks from a shared counter, so a second core
- * halves the part that dominates a warm no-op (one stat system call per file); with one core, or
- * when the worker is not up before the main thread is done, the main thread does them all.
+ * Node's fs binding passes lstat-numbers.ts's self-check). On a big tree the stats are shared with a
+ * worker thread (one per process, stat-worker.ts), each taking chunks from a shared counter, so a
+ * second core halves the part that dominates a warm no-op (one stat system call per file); with one
+ * core, or when the worker is not up before the main thread is done, the main thread does them all.
  * Synchronous calls on purpose: the promise versions queue on libuv's pool and were 3-5x slower;
  * the main thread yields to the event loop between chunks.
  *
@@ -25,11 +25,11 @@ import { availableParallelism, loadavg } from 'node:os';
 import { readdirSync, statSync, type Stats } from 'node:fs';
 import { LockstepError } from '../errors.js';
 import type { TreeListing } from './listing.js';
-import { FILE, lstatNumbers, usingFastStat } from './lstat-numbers.js';
+import { FILE, lstatNumbers } from './lstat-numbers.js';
+import { CHUNK, submitStatJob } from './stat-worker.js';
 import { racyWindow } from './stat-table.js';
 import { yieldToLoop } from '../util/yield.js';
 
-const CHUNK = 1024;
 /** Fewer files than this are not worth a worker's start-up (~30 ms of the other core). */
 export const PARALLEL_MIN = 20_000;
 
@@ -132,15 +132,21 @@ async function statFiles(root: string, { relpaths, linked, listing }: Listed, op
     stats[3 * i + 1] = st.mtimeMs;
     stats[3 * i + 2] = st.size;
   }
-  const done = parallel ? await startWorker(root, listing.files, linked, shared, n) : undefined;
+  const done = parallel
+    ? await submitStatJob({ root, joined: listing.files, linked: [...linked.keys()], shared, n })
+    : undefined;
   for (; !(opts.workerOnly && done); ) {
     const from = Atomics.add(ctl, 0, 1) * CHUNK;
     if (from >= n) break;
     statChunk(root, relpaths, linked, stats, from, Math.min(n, from + CHUNK));
     await yieldToLoop();
   }
-  // A worker that has not started by now is not waited for.
-  if (done !== undefined) await done(opts.workerOnly === true || Atomics.compareExchange(ctl, 1, 0, 2) !== 0);
+  // A job the thread has not claimed by now is closed, not waited for; one it could not finish is redone.
+  if (done !== undefined) {
+    const redo = await done(opts.workerOnly === true || Atomics.compareExchange(ctl, 1, 0, 2) !== 0);
+    if (redo === 'all') statChunk(root, relpaths, linked, stats, 0, n);
+    else for (const i of redo) statChunk(root, relpaths, linked, stats, i, i + 1);
+  }
   const tree = compact(relpaths, stats, n);
   // A file gone while we walked: its folder's mtime moved, so this listing is not one to keep.
   return { ...tree, listing: tree.count === n ? listing : { ...listing, dirs: [] } };
@@ -171,80 +177,6 @@ function statChunk(
     // removed (or replaced by something else) while we walked
     if (lstatNumbers(`${root}/${relpaths[i]}`, stats, 3 * i) !== FILE) stats[3 * i + 1] = Number.NaN;
   }
-}
-
-/**
- * The worker's loop, the same as the main thread's (CommonJS text: run with eval). `fast`: the main
- * thread's self-check passed (lstat-numbers.ts), so the binding of the same Node gives the same layout.
- */
-const WORKER = `
-const { workerData: w, parentPort } = require('node:worker_threads');
-const { lstatSync } = require('node:fs');
-const ctl = new Int32Array(w.shared, 0, 2);
-const stats = new Float64Array(w.shared, 8, 3 * w.n);
-const skip = new Set(w.linked);
-const raw = w.fast ? process.binding('fs') : undefined;
-const one = raw
-  ? (p, i) => {
-      const a = raw.lstat(p, false, undefined, false);
-      if (a === undefined || (a[1] & 0o170000) !== 0o100000) return false;
-      stats[3 * i] = a[7]; stats[3 * i + 1] = a[12] * 1e3 + a[13] / 1e6; stats[3 * i + 2] = a[8];
-      return true;
-    }
-  : (p, i) => {
-      const st = lstatSync(p, { throwIfNoEntry: false });
-      if (st === undefined || !st.isFile()) return false;
-      stats[3 * i] = st.ino; stats[3 * i + 1] = st.mtimeMs; stats[3 * i + 2] = st.size;
-      return true;
-    };
-let failed = [];
-if (Atomics.compareExchange(ctl, 1, 0, 1) === 0) {
-  const rel = w.joined.split('\\0');
-  for (;;) {
-    const from = Atomics.add(ctl, 0, 1) * ${CHUNK};
-    if (from >= w.n) break;
-    for (let i = from; i < Math.min(w.n, from + ${CHUNK}); i++) {
-      if (skip.has(i)) continue;
-      try { if (!one(w.root + '/' + rel[i], i)) stats[3 * i + 1] = NaN; } catch { failed.push(i); }
-    }
-  }
-}
-parentPort.postMessage(failed);
-`;
-
-/** Start the helper thread; the function returned waits for it (and re-does, to throw, what it could not stat). */
-async function startWorker(
-  root: string,
-  joined: string,
-  linked: Map<number, Stats>,
-  shared: SharedArrayBuffer,
-  n: number,
-): Promise<(wait: boolean) => Promise<void>> {
-  const { Worker } = await import('node:worker_threads');
-  const worker = new Worker(WORKER, {
-    eval: true,
-    workerData: { root, joined, linked: [...linked.keys()], shared, n, fast: usingFastStat() },
-    stdout: false,
-    stderr: false,
-    resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
-  });
-  // A worker that failed may have left chunks half done: the main thread then re-does every stat.
-  const result = new Promise<number[] | 'all'>((resolve) => {
-    worker.once('message', resolve);
-    worker.once('error', () => resolve('all'));
-    worker.once('exit', () => resolve('all'));
-  });
-  return async (wait) => {
-    if (!wait) {
-      worker.unref(); // it will find nothing to do and end; the process need not wait for it
-      return;
-    }
-    const failed = await result;
-    const stats = new Float64Array(shared, 8, 3 * n);
-    const relpaths = joined.split('\0');
-    if (failed === 'all') statChunk(root, relpaths, linked, stats, 0, n);
-    else for (const i of failed) statChunk(root, relpaths, linked, stats, i, i + 1);
-  };
 }
 
 /** Drop the files that vanished while we walked. */

@@ -332,6 +332,49 @@ test('the walk with a worker thread sharing the stats gives exactly what the mai
   assert.deepEqual([...serial.stats.subarray(3 * i, 3 * i + 3)], [target.ino, target.mtimeMs, target.size]);
 });
 
+test('two walks at once share one stat thread and each gets what the main thread alone gets', async () => {
+  const { walkTree } = await import('../../src/hash/walk.js');
+  const { statWorkerForTests } = await import('../../src/hash/stat-worker.js');
+  const dir = await tempDir();
+  const trees: Record<string, string> = {};
+  for (let i = 0; i < 1200; i++) trees[`a/d${i % 5}/f${i}.txt`] = `a${i}`;
+  for (let i = 0; i < 900; i++) trees[`b/e${i % 4}/g${i}.bin`] = `b${i}`.repeat(i % 9);
+  await writeTree(dir, trees);
+  const [a, b] = ['a', 'b'].map((t) => path.join(dir, t)) as [string, string];
+  const thread = await statWorkerForTests();
+  const [pa, pb] = await Promise.all([a, b].map((t) => walkTree(t, { parallel: true, workerOnly: true })));
+  assert.equal(await statWorkerForTests(), thread, 'the same thread served both walks');
+  for (const [root, got] of [
+    [a, pa],
+    [b, pb],
+  ] as const) {
+    const serial = await walkTree(root, { parallel: false });
+    assert.deepEqual(got!.relpaths, serial.relpaths);
+    assert.deepEqual([...got!.stats], [...serial.stats]);
+  }
+});
+
+test('a stat thread that dies mid-walk leaves its part to the main thread, and the next walk gets a \
+new one', { timeout: 30_000 }, async () => {
+  const { walkTree } = await import('../../src/hash/walk.js');
+  const { statWorkerForTests } = await import('../../src/hash/stat-worker.js');
+  const dir = await tempDir();
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 1200; i++) files[`d${i % 6}/f${i}.txt`] = `${i}`;
+  await writeTree(dir, files);
+  const serial = await walkTree(dir, { parallel: false });
+  const doomed = await statWorkerForTests();
+  const walking = walkTree(dir, { parallel: true, workerOnly: true });
+  await doomed.terminate();
+  const afterDeath = await walking;
+  assert.deepEqual(afterDeath.relpaths, serial.relpaths);
+  assert.deepEqual([...afterDeath.stats], [...serial.stats]);
+  const next = await statWorkerForTests();
+  assert.notEqual(next, doomed, 'a new thread');
+  const again = await walkTree(dir, { parallel: true, workerOnly: true });
+  assert.deepEqual([...again.stats], [...serial.stats]);
+});
+
 test('hashing on a worker thread gives every file its own md5, in order', async () => {
   const { hashFilesParallel } = await import('../../src/hash/parallel-hash.js');
   const dir = await tempDir();
