@@ -107,13 +107,19 @@ export function parseLinkTypes(spec: string | undefined): LinkType[] {
   return types as LinkType[];
 }
 
-export async function openProject(cwd: string = process.cwd()): Promise<Project> {
+/** What a caller running several workspaces in one process gives explicitly instead of through the environment. */
+export interface OpenProjectOptions {
+  /** The cache folder to use (an experiment's workspace shares its project's); else LOCKSTEP_CACHE_DIR, config. */
+  cacheDir?: string;
+}
+
+export async function openProject(cwd: string = process.cwd(), opts: OpenProjectOptions = {}): Promise<Project> {
   const root = findProjectRoot(cwd);
   const config = mergeConfig(
     await readYamlConfig(path.join(root, CONFIG_FILE)),
     await readYamlConfig(path.join(root, LOCAL_CONFIG_FILE)),
   );
-  const envCache = process.env.LOCKSTEP_CACHE_DIR;
+  const envCache = opts.cacheDir ?? process.env.LOCKSTEP_CACHE_DIR;
   const cacheDir = envCache ? path.resolve(envCache) : path.resolve(root, config.cache?.dir ?? '.cache');
   const st = statSync(cacheDir, { throwIfNoEntry: false });
   if (st && !st.isDirectory()) {

@@ -34,7 +34,7 @@ export interface RunOpts {
 export async function run(opts: RunOpts, cmd: Command): Promise<number> {
   const { quiet } = globals(cmd);
   const { describeAssignments, parseSetArg, shorthandOverrides } = await import('../exp/sweep.js');
-  const { DEFAULT_BIN, runExperiments } = await import('../exp/run.js');
+  const { runExperiments } = await import('../exp/run.js');
   const overrides = [...shorthandOverrides({ ...opts }, EXP_SHORTHANDS), ...(opts.setParam ?? []).map(parseSetArg)];
   if (opts.queue) {
     const { enqueue } = await import('./queue.js');
@@ -86,8 +86,7 @@ export async function run(opts: RunOpts, cmd: Command): Promise<number> {
       jobs: parseJobs(opts.jobs, 1),
       signal: controller.signal,
       onEvent,
-      bin: DEFAULT_BIN,
-      reproArgs: opts.runCache === false ? ['--no-run-cache'] : [],
+      runCache: opts.runCache !== false,
     });
     view.stop();
     const failed = results.filter((r) => r.state === 'failed');

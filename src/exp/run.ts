@@ -1,14 +1,13 @@
 /**
- * `exp run`: validate everything first (params keys, names, untracked inputs), then run each experiment
- * of the sweep as `lockstep repro` in its own workspace sharing the project's cache, record it under
- * refs/exps, and remove the workspace. Emits typed events; never prints.
+ * `exp run`: validate everything first (params keys, names, untracked inputs), then reproduce each
+ * experiment of the sweep in its own workspace sharing the project's cache (in this process:
+ * workspace-repro.ts), record it under refs/exps, and remove the workspace. Emits typed events; never prints.
  */
 import { markRunning } from './running.js';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import pLimit from 'p-limit';
 import YAML from 'yaml';
 import { LockstepError } from '../errors.js';
@@ -17,13 +16,13 @@ import type { LinkType } from '../cache/types.js';
 import type { Pipeline } from '../config/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { registerRun } from '../cache/activity.js';
-import { canSupervise, killGroup, supervised } from '../util/supervise.js';
 import { checkChoices, loadExpConfig } from './exp-config.js';
 import { collectRecordFiles, paramsFilesOf } from './collect.js';
 import { checkoutTrackedData, safeLinkTypes, trackedDataFiles } from './workspace-data.js';
 import { gitMaybe } from './git.js';
 import { planNames } from './names.js';
-import { progressOf, readReproOutput, type StageCounts } from './repro-log.js';
+import { progressOf, type StageCounts } from './repro-log.js';
+import { reproInWorkspace } from './workspace-repro.js';
 import { applyAssignments, parseParamsText } from './params-edit.js';
 import { expRef, META_PATH, takenNames, writeRecord, type RecordMeta } from './records.js';
 import { planSweep, stageSignatures } from './schedule.js';
@@ -58,10 +57,10 @@ export interface ExpRunOptions {
   jobs?: number;
   signal?: AbortSignal;
   onEvent?: (e: ExpEvent) => void;
-  /** The lockstep CLI to run repro with (default: this package's bin). */
-  bin?: string;
-  /** Extra args for repro, e.g. ['--no-run-cache']. */
-  reproArgs?: string[];
+  /** `--no-run-cache`: every stage runs, none is restored from the run-cache (default true). */
+  runCache?: boolean;
+  /** Restores that lack objects ask the project's default remote first, as `repro --pull` (a queue worker). */
+  pull?: boolean;
   /** Injected for tests; default the config layer's loadPipeline. */
   loadPipeline?: (root: string) => Promise<Pipeline>;
 }
@@ -220,27 +219,25 @@ async function sweep(
   const emit = opts.onEvent ?? (() => {});
   const jobs = Math.max(1, opts.jobs ?? 1);
   emit({ type: 'planned', baseline: ctx.baseline, experiments: ctx.experiments, jobs });
-  const bin = opts.bin ?? DEFAULT_BIN;
-  const running = new Set<{ pid?: number | undefined }>();
   const workspaces = new Set<Workspace>();
   let aborted = opts.signal?.aborted ?? false;
+  // every experiment's repro stops on this: its stage commands' process groups are signalled (run-command.ts)
+  const stop = new AbortController();
   const onAbort = () => {
     aborted = true;
-    for (const p of running) killTree(p);
+    stop.abort();
   };
+  if (aborted) stop.abort();
   opts.signal?.addEventListener('abort', onAbort);
 
-  const repro = async (
-    ws: Workspace,
-    name: string,
-    targets: string[],
-  ): Promise<{ ok: boolean; log: string; stages: StageCounts }> => {
+  const repro = async (ws: Workspace, name: string, targets: string[]) => {
     if (aborted) return { ok: false, log: 'interrupted', stages: { ran: [], restored: [] } };
-    // supervised: the repro (and so its stages) dies with this process even on kill -9
-    const argv = [process.execPath, bin, 'repro', '--json', ...(opts.reproArgs ?? []), ...targets];
-    const sup = canSupervise ? supervised(argv) : null;
-    const child = execa(sup?.file ?? argv[0]!, sup?.args ?? argv.slice(1), {
-      cwd: ws.dir,
+    const r = await reproInWorkspace({
+      dir: ws.dir,
+      cacheDir: ctx.project.cacheDir,
+      targets,
+      runCache: opts.runCache !== false,
+      pull: opts.pull === true,
       env: {
         LOCKSTEP_CACHE_DIR: ctx.project.cacheDir,
         LOCKSTEP_PROJECT_ROOT: ctx.root,
@@ -248,32 +245,17 @@ async function sweep(
         // experiments running side by side share the cores: a stage sizes its threads by this
         LOCKSTEP_JOBS: String(jobs),
         FORCE_COLOR: '0',
-        // Node 22+ caches compiled modules across the many short repro processes of a sweep
+        // Node 22+ caches compiled modules across the many short stage processes of a sweep
         NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? path.join(os.tmpdir(), 'lockstep-node-compile-cache'),
       },
-      detached: true, // own process group, so Ctrl-C can stop the whole stage tree
-      reject: false,
-      stdio: sup?.stdio ?? ['ignore', 'pipe', 'pipe'],
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    running.add(child);
-    // repro's events stream in as JSON lines: the stage that started and `epoch N/M` lines become progress
-    let pending = '';
-    child.stdout?.on('data', (b: Buffer) => {
-      const lines = (pending + b.toString('utf8')).split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        const p = progressOf(line);
+      signal: stop.signal,
+      onEvent: (e) => {
+        const p = progressOf(e);
         if (p) emit({ type: 'progress', name, ...p });
-      }
+      },
+      keepLogChars: LOG_KEEP_BYTES,
     });
-    try {
-      const r = await child;
-      const { log, stages } = readReproOutput(String(r.stdout ?? ''), String(r.stderr ?? ''));
-      return { ok: r.exitCode === 0 && !aborted, log, stages };
-    } finally {
-      running.delete(child);
-    }
+    return { ...r, ok: r.ok && !aborted };
   };
 
   const warmedUp: Array<Promise<void>> = [];
@@ -408,12 +390,4 @@ async function restoreByCopy(dir: string, projectTypes: readonly LinkType[]): Pr
   doc.setIn(['cache', 'type'], types.join(','));
   await fs.mkdir(path.dirname(file), { recursive: true });
   await writeFileAtomic(file, doc.toString(), 0o600);
-}
-
-/** SIGTERM the repro's process group, SIGKILL it if it lingers. */
-function killTree(child: { pid?: number | undefined }): void {
-  const pid = child.pid;
-  if (pid === undefined) return;
-  killGroup(pid, 'SIGTERM');
-  setTimeout(() => killGroup(pid, 'SIGKILL'), 3000).unref();
 }

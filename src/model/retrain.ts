@@ -96,7 +96,6 @@ export async function retrain(project: Project, opts: RetrainOptions): Promise<R
     cwd: project.root,
     overrides: [],
     name: opts.name ?? `retrain-${md5.slice(0, 8)}`,
-    bin: opts.bin,
     onEvent: (event) => opts.onEvent?.({ type: 'exp', event }),
   });
   const exp = results[0];

@@ -4,7 +4,7 @@ import { ParamsCache, loadPipeline } from '../config/index.js';
 import type { Pipeline } from '../config/types.js';
 import { openHasher, type Hasher } from '../hash/index.js';
 import { type LocalObjectStore, openObjectStore } from '../cache/index.js';
-import { findProjectRoot, openProject, type Project } from '../project.js';
+import { findProjectRoot, openProject, type OpenProjectOptions, type Project } from '../project.js';
 import { ignoreProjectFiles } from './gitignore.js';
 import { acquireRepoLock, type LockHolder } from './repo-lock.js';
 import { buildGraph, type Graph } from './graph.js';
@@ -34,8 +34,8 @@ export interface Workspace {
   dvcFiles: DvcFile[];
 }
 
-export async function openWorkspace(cwd: string = process.cwd()): Promise<Workspace> {
-  const project = await openProject(cwd);
+export async function openWorkspace(cwd: string = process.cwd(), opts: OpenProjectOptions = {}): Promise<Workspace> {
+  const project = await openProject(cwd, opts);
   // Both walks below list every folder that is not an output: each folder is read once.
   const listings = new DirListings();
   const pipeline = await loadPipeline(project.root, { cacheDir: project.cacheDir, listings });
@@ -86,11 +86,12 @@ export function exists(ws: Workspace, rel: string): boolean {
 export async function openLockedWorkspace(
   lock: { command: string; waitMs: number; onWait?: (holder: LockHolder) => void } | null,
   cwd: string = process.cwd(),
+  opts: OpenProjectOptions = {},
 ): Promise<{ ws: Workspace; release: () => Promise<void> }> {
-  if (!lock) return { ws: await openWorkspace(cwd), release: async () => {} };
+  if (!lock) return { ws: await openWorkspace(cwd, opts), release: async () => {} };
   const release = await acquireRepoLock(findProjectRoot(cwd), lock);
   try {
-    const ws = await openWorkspace(cwd);
+    const ws = await openWorkspace(cwd, opts);
     await ignoreProjectFiles(ws.project.root, ws.project.cacheDir);
     return { ws, release };
   } catch (e) {

@@ -37,6 +37,13 @@ export interface ReproOptions {
   pull?: MissingFetcher;
   /** When hashing and caching large outputs report `stage-progress` events (progress.ts). */
   progress?: ProgressTiming;
+  /**
+   * Variables the stage commands get over this process's environment (`exp run` runs several workspaces
+   * in one process: each experiment's LOCKSTEP_EXP_NAME, the sweep's LOCKSTEP_JOBS, the shared cache).
+   */
+  env?: Readonly<Record<string, string>>;
+  /** The caller registered a run on this cache for gc already (cache/activity.ts): `exp run` does, for the sweep. */
+  cacheRegistered?: boolean;
 }
 
 /** How `repro --pull` brings what a restore lacks from a remote (src/remote implements it). */
@@ -188,7 +195,7 @@ export async function reproduce(
     [...ws.graph.upstream.get(name)!].every((u) => !inSelection.has(u) || (summary.outcomes.has(u) && !running.has(u)));
 
   // gc must not sweep the cache while this run writes objects its lock file does not name yet
-  const unregister = await registerRun(ws.project.cacheDir, 'lockstep repro');
+  const unregister = opts.cacheRegistered ? async () => {} : await registerRun(ws.project.cacheDir, 'lockstep repro');
   try {
     while (pending.size > 0 || running.size > 0) {
       if (!stopLaunching && !signal.aborted) {
@@ -326,7 +333,7 @@ async function runOne(
   const started = Date.now();
   const result = await runStageCommands(stage.cmd, {
     cwd: absPath(ws, stage.wdir),
-    env: stageEnv(ws.project.root, name, opts.jobs),
+    env: stageEnv(ws.project.root, name, opts.jobs, opts.env ? { ...process.env, ...opts.env } : process.env),
     signal,
     onLine: (stream, line) => emit({ type: 'stage-output', stage: name, stream, line }),
   });

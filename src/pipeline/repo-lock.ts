@@ -14,6 +14,20 @@ export interface LockHolder {
 
 export const REPO_LOCK = '.lockstep/tmp/repo.lock';
 
+/**
+ * Locks to remove if the process exits holding them; one 'exit' listener for all of them, since `exp run`
+ * holds one per experiment running at once (a listener each would trip Node's leak warning past -j 10).
+ */
+const atExit = new Set<() => void>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const f of atExit) f();
+  });
+}
+
 async function readHolder(file: string): Promise<LockHolder | null> {
   try {
     const h = JSON.parse(await fs.readFile(file, 'utf8')) as LockHolder;
@@ -75,9 +89,10 @@ export async function acquireRepoLock(
       const onExit = () => {
         if (ours()) rmSync(file, { force: true });
       };
-      process.on('exit', onExit);
+      atExit.add(onExit);
+      installExitHook();
       return async () => {
-        process.off('exit', onExit);
+        atExit.delete(onExit);
         if (ours()) await fs.rm(file, { force: true });
       };
     } catch (e) {

@@ -231,7 +231,6 @@ async function runExperimentJob(
   project: Project,
   spec: JobSpec,
   dir: string,
-  opts: WorkerOptions,
   ctx: JobContext,
   push: boolean,
   times: JobTimes,
@@ -241,9 +240,8 @@ async function runExperimentJob(
     cwd: dir,
     overrides: toOverrides(spec),
     name: spec.name,
-    bin: opts.bin,
     signal: ctx.signal,
-    reproArgs: hasRemoteStore(project) ? ['--pull'] : [],
+    pull: hasRemoteStore(project),
     onEvent: (e) => {
       if (e.type === 'planned') times.planned = Date.now();
       if (e.type === 'start') {
@@ -324,7 +322,7 @@ export async function runWorker(project: Project, opts: WorkerOptions): Promise<
           outcome = await withWorktree(project, spec, times, (dir) =>
             spec.kind === 'warmup'
               ? runWarmup(project, spec, dir, opts, ctx, times)
-              : runExperimentJob(project, spec, dir, opts, ctx, remoteWorkers, times),
+              : runExperimentJob(project, spec, dir, ctx, remoteWorkers, times),
           );
           await ctx.log(timingLine(times));
         } catch (e) {
