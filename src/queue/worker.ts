@@ -1,18 +1,18 @@
 /**
- * `lockstep worker`: takes queued jobs and runs each in a temporary git worktree of this clone at the
- * job's baseline (fetched from the git remote when this clone is behind), sharing this clone's cache.
+ * `lockstep worker`: takes queued jobs and runs each in a git worktree of this clone (kept from job to
+ * job, worktrees.ts) at the job's baseline (fetched from the git remote when this clone is behind),
+ * sharing this clone's cache.
  * An experiment runs as `exp run` does (its stages restored from the lockstep remote when it has them:
  * `repro --pull`); then its record goes to the git remote and its outputs and run-cache entries to the
  * lockstep remote. A warm-up job reproduces shared stages and pushes them, so other workers restore
  * them instead of running them again. A job whose record already exists on the git remote (a worker
  * died after pushing it) completes without running again: exactly one record per job.
  */
-import { existsSync, promises as fs } from 'node:fs';
-import os from 'node:os';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { LockstepError } from '../errors.js';
-import { git, gitMaybe } from '../exp/git.js';
+import { gitMaybe } from '../exp/git.js';
 import { expRef, resolveExperiment } from '../exp/records.js';
 import type { ParamOverride } from '../exp/sweep.js';
 import { applyAssignments } from '../exp/params-edit.js';
@@ -22,12 +22,12 @@ import type { Pipeline } from '../config/types.js';
 import { readProjectLock } from '../pipeline/lock-set.js';
 import { lockToRepoPaths } from '../pipeline/lockfile.js';
 import type { LockedStage } from '../pipeline/lockfile-types.js';
-import { LOCAL_CONFIG_FILE, type Project } from '../project.js';
+import type { Project } from '../project.js';
 import { canSupervise, killGroup, supervised } from '../util/supervise.js';
 import { openQueue, loadQueueConfig } from './open.js';
 import type { JobContext, JobOutcome, JobSpec, QueueBackend } from './types.js';
+import { WorktreePool } from './worktrees.js';
 
-const LINKED = ['node_modules', '.venv', 'venv'];
 const WAIT_POLL_MS = 500;
 
 export type WorkerEvent =
@@ -91,27 +91,19 @@ async function ensureBaseline(root: string, spec: JobSpec, ctx: JobContext): Pro
     );
 }
 
+/** Run `fn` in a worktree of the pool at the job's baseline (worktrees.ts), given back afterwards. */
 async function withWorktree<T>(
-  project: Project,
+  pool: WorktreePool,
   spec: JobSpec,
   times: JobTimes,
   fn: (dir: string) => Promise<T>,
 ): Promise<T> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lockstep-worker-'));
-  await git(project.root, ['worktree', 'add', '--quiet', '--detach', dir, spec.baseline]);
+  const dir = await pool.take(spec.baseline);
   times.worktree = Date.now();
   try {
-    for (const name of LINKED) {
-      const src = path.join(project.root, name);
-      if (existsSync(src) && !existsSync(path.join(dir, name))) await fs.symlink(src, path.join(dir, name));
-    }
-    const local = path.join(project.root, LOCAL_CONFIG_FILE);
-    if (existsSync(local)) await fs.copyFile(local, path.join(dir, LOCAL_CONFIG_FILE));
     return await fn(dir);
   } finally {
-    await gitMaybe(project.root, ['worktree', 'remove', '--force', dir]);
-    await fs.rm(dir, { recursive: true, force: true });
-    await gitMaybe(project.root, ['worktree', 'prune']);
+    pool.give(dir);
     times.cleaned = Date.now();
   }
 }
@@ -282,6 +274,7 @@ async function runExperimentJob(
 export async function runWorker(project: Project, opts: WorkerOptions): Promise<void> {
   const cfg = await loadQueueConfig(project.root);
   const queue = await openQueue(project.root, cfg);
+  const worktrees = new WorktreePool(project.root);
   const remoteWorkers = !!cfg.url; // with the local queue, workers share this clone's refs
   // Every worktree shares this clone's cache: outputs restored or produced once serve every job.
   process.env.LOCKSTEP_CACHE_DIR ??= project.cacheDir;
@@ -319,7 +312,7 @@ export async function runWorker(project: Project, opts: WorkerOptions): Promise<
           times.checked = Date.now();
           await waitForDeps(queue, spec, ctx);
           times.ready = Date.now();
-          outcome = await withWorktree(project, spec, times, (dir) =>
+          outcome = await withWorktree(worktrees, spec, times, (dir) =>
             spec.kind === 'warmup'
               ? runWarmup(project, spec, dir, opts, ctx, times)
               : runExperimentJob(project, spec, dir, ctx, remoteWorkers, times),
@@ -340,5 +333,6 @@ export async function runWorker(project: Project, opts: WorkerOptions): Promise<
     });
   } finally {
     await queue.close();
+    await worktrees.close();
   }
 }

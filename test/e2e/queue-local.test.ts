@@ -5,7 +5,7 @@ import { after, test } from 'node:test';
 import { CLI, tempProject } from '../helpers/project.js';
 import { testRig } from '../helpers/rig.js';
 import { alive, waitDead } from '../helpers/wait.js';
-import { setup, showJson } from './exp-fixture.js';
+import { type ShownExp, setup, showJson } from './exp-fixture.js';
 
 test(`exp run --queue with no queue configured: jobs wait in the local queue, exp show lists them, a worker runs \
 them`, async () => {
@@ -99,4 +99,53 @@ worker finishes the sweep`, async () => {
     ['k-1', 'success'],
     ['k-2', 'success'],
   ]);
+});
+
+test(`a worker keeps its worktree from job to job: each job starts from the baseline's tracked files alone \
+(a warm-up's outputs and stray files gone), also when the next job's baseline is another commit`, async () => {
+  const p = await tempProject({
+    'pipeline.yaml': `stages:
+  shared:
+    cmd: >-
+      test ! -e stray.txt && echo stray > stray.txt && mkdir -p data &&
+      cat input.txt > data/base.txt && sed -n 's/^mode: *//p' params.yaml >> data/base.txt
+    deps: [input.txt]
+    params: [mode]
+    outs: [data/base.txt]
+  train:
+    cmd: >-
+      mkdir -p metrics && echo "{\\"lines\\": $(wc -l < data/base.txt)}" > metrics/eval.json
+    deps: [data/base.txt]
+    params: [seed]
+    metrics: [metrics/eval.json]
+`,
+    'params.yaml': 'seed: 1\nmode: a\n',
+    'input.txt': 'hello\n',
+    '.gitignore': '.cache/\n/data/\n/metrics/\n',
+  });
+  // two warm-ups (shared for mode a, for mode b) on the first baseline, then one experiment on a second
+  const first = await p.run(['exp', 'run', '--queue', '--seed', '1,2', '-S', 'mode=a,b', '-n', 'one']);
+  assert.equal(first.exitCode, 0, first.all);
+  assert.match(first.stderr, /Queued 4 experiments and 2 warm-up jobs for shared stages/);
+  await p.write('input.txt', 'hello\nagain\n');
+  await p.git('commit', '-qam', 'longer input');
+  const second = await p.run(['exp', 'run', '--queue', '--seed', '3', '-n', 'two']);
+  assert.equal(second.exitCode, 0, second.all);
+  const w = await p.run(['worker', '--until-empty', '--name', 'here']);
+  assert.equal(w.exitCode, 0, w.all);
+  const list = JSON.parse((await p.run(['exp', 'queue', 'list', '--json'])).stdout) as {
+    spec: { name: string };
+    state: string;
+  }[];
+  assert.deepEqual(
+    list.filter((j) => j.state !== 'completed').map((j) => j.spec.name),
+    [],
+    'the second warm-up found no stray file of the first in the worktree',
+  );
+  const shown = await p.run(['exp', 'show', '--json', '-A']);
+  const rows = Object.fromEntries(
+    (JSON.parse(shown.stdout) as ShownExp[]).filter((r) => r.metrics).map((r) => [r.name, r.metrics]),
+  );
+  assert.deepEqual(rows.two, { 'metrics/eval.json': { lines: 3 } }, 'the second baseline: two lines and the mode');
+  assert.deepEqual(rows['one-1'], { 'metrics/eval.json': { lines: 2 } });
 });
