@@ -4,7 +4,7 @@
  *     table, and the real CLI (table and --json), wall time. Target < 1 s.
  *  2. Overhead per experiment on a no-op pipeline (its one stage restored/fresh): wall and CPU time of
  *     `exp run` over M experiments with -j 1, and the parts (workspace copy, record write) in-process.
- *     Target < 300 ms. On a shared machine, CPU time is the steadier figure.
+ *     Target < 200 ms (issue 15). On a shared machine, CPU time is the steadier figure.
  */
 import { execa } from 'execa';
 import { promises as fs } from 'node:fs';
