@@ -69,7 +69,7 @@ async function tryNode(): Promise<{ reason: string; installed: boolean } | undef
   // tfjs-core (a version mismatch) would not know it.
   try {
     if (await tf.setBackend('tensorflow')) {
-      registerNodeTrainingKernels();
+      registerNodeTrainingKernels(oneDnnOn());
       return undefined;
     }
   } catch {

@@ -9,6 +9,9 @@
  * - Batch normalisation while training: `FusedBatchNormV3` forward (batch statistics, normalise,
  *   scale, shift in one op) and `FusedBatchNormGradV3` backward, the ops Keras runs, instead of the
  *   twelve-odd elementwise ops of stages/lib/tf/batch-norm-layer.ts's closed form.
+ * - At inference, batch normalisation with its ReLU in one memory pass (oneDNN's fused batch norm with
+ *   activation `Relu`, moving statistics) instead of `FusedBatchNorm` then `Relu` (inference-plan.ts), the
+ *   same bits. Only where oneDNN is on; without it the plan runs the two ops.
  *
  * Nothing here imports tfjs-node: the kernels reach TensorFlow through the backend object tfjs hands
  * them (`executeSingleOutput` / `executeMultipleOutputs`, as tfjs-node's own kernels do). Other
@@ -19,11 +22,15 @@ import * as tf from '@tensorflow/tfjs-core';
 const RELU_GRAD = 'LockstepNodeReluGrad';
 const BN_TRAIN = 'LockstepNodeFusedBatchNormTrain';
 const BN_GRAD = 'LockstepNodeFusedBatchNormGrad';
+const BN_RELU = 'LockstepNodeFusedBatchNormRelu';
 const BACKEND = 'tensorflow';
 
 /** The part of tfjs-node's NodeJSKernelBackend these kernels use. */
 interface NodeBackend {
-  binding: Record<'TF_FLOAT' | 'TF_ATTR_TYPE' | 'TF_ATTR_FLOAT' | 'TF_ATTR_STRING' | 'TF_ATTR_BOOL', number>;
+  binding: Record<
+    'TF_FLOAT' | 'TF_ATTR_TYPE' | 'TF_ATTR_FLOAT' | 'TF_ATTR_STRING' | 'TF_ATTR_BOOL' | 'TF_ATTR_INT',
+    number
+  >;
   executeSingleOutput(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[]): tf.TensorInfo;
   executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[], outputs: number): tf.TensorInfo[];
 }
@@ -39,18 +46,56 @@ const floatType = (b: NodeBackend, name: string): OpAttr => ({
   value: b.binding.TF_FLOAT,
 });
 
-function batchNormAttrs(b: NodeBackend, epsilon: number): OpAttr[] {
+/**
+ * Batch norm + ReLU at inference is oneDNN's `_MklNativeFusedBatchNormEx`: TensorFlow's `_FusedBatchNormEx` has
+ * no CPU kernel with an activation (it fails, and tfjs-node hands back empty outputs), and the oneDNN kernel is
+ * registered under the label its graph pass gives it, which an eager op sets as the `_kernel` attribute.
+ */
+function batchNormReluAttrs(b: NodeBackend, epsilon: number): OpAttr[] {
+  return [
+    ...batchNormAttrs(b, epsilon, false),
+    { name: 'exponential_avg_factor', type: b.binding.TF_ATTR_FLOAT, value: 1 },
+    { name: 'activation_mode', type: b.binding.TF_ATTR_STRING, value: 'Relu' },
+    { name: 'num_side_inputs', type: b.binding.TF_ATTR_INT, value: 0 },
+    { name: '_kernel', type: b.binding.TF_ATTR_STRING, value: 'MklNameChangeOp' },
+  ];
+}
+
+/** Whether the fused op runs here: oneDNN on, and a libtensorflow that has the kernel (x86 builds do). */
+let batchNormReluWorks = false;
+function probeBatchNormRelu(): boolean {
+  try {
+    return tf.tidy(() => {
+      const x = tf.tensor4d([-1, 2], [1, 1, 2, 1]);
+      const one = tf.ones([1]) as tf.Tensor1D;
+      const zero = tf.zeros([1]) as tf.Tensor1D;
+      const y = tf.engine().runKernel(BN_RELU, { x, scale: one, offset: zero, mean: zero, variance: one }, {
+        epsilon: 0,
+      } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      const v = y.dataSync();
+      return v.length === 2 && v[0] === 0 && v[1]! > 1.99 && v[1]! < 2.01;
+    });
+  } catch {
+    return false;
+  }
+}
+
+function batchNormAttrs(b: NodeBackend, epsilon: number, training = true): OpAttr[] {
   return [
     floatType(b, 'T'),
     floatType(b, 'U'),
     { name: 'epsilon', type: b.binding.TF_ATTR_FLOAT, value: epsilon },
     { name: 'data_format', type: b.binding.TF_ATTR_STRING, value: 'NHWC' },
-    { name: 'is_training', type: b.binding.TF_ATTR_BOOL, value: true },
+    { name: 'is_training', type: b.binding.TF_ATTR_BOOL, value: training },
   ];
 }
 
-/** Registers the kernels and ReLU's gradient; call once tfjs-node's backend is active. */
-export function registerNodeTrainingKernels(): void {
+/**
+ * Registers the kernels and ReLU's gradient; call once tfjs-node's backend is active. `oneDnn`: whether
+ * libtensorflow runs its oneDNN kernels (TF_ENABLE_ONEDNN_OPTS); only then does inference use the fused
+ * batch norm + ReLU, which is a oneDNN kernel (with oneDNN off the stages run TensorFlow's own kernels only).
+ */
+export function registerNodeTrainingKernels(oneDnn: boolean): void {
   if (tf.getKernel(RELU_GRAD, BACKEND)) return;
   tf.registerKernel({
     kernelName: RELU_GRAD,
@@ -95,6 +140,24 @@ export function registerNodeTrainingKernels(): void {
       return out.slice(0, 3);
     },
   });
+  tf.registerKernel({
+    kernelName: BN_RELU,
+    backendName: BACKEND,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const b = backend as unknown as NodeBackend;
+      const { x, scale, offset, mean, variance } = inputs;
+      const out = b.executeMultipleOutputs(
+        '_MklNativeFusedBatchNormEx',
+        batchNormReluAttrs(b, attrs!.epsilon as number),
+        [x!, scale!, offset!, mean!, variance!],
+        6,
+      );
+      // y; the statistics and reserve spaces are unused at inference.
+      tf.dispose(out.slice(1) as tf.Tensor[]);
+      return out[0]!;
+    },
+  });
+  batchNormReluWorks = oneDnn && probeBatchNormRelu();
   tf.registerGradient({
     kernelName: 'Relu',
     inputsToSave: ['x'],
@@ -114,6 +177,24 @@ export function registerNodeTrainingKernels(): void {
 /** True when the running backend has the fused batch-norm training kernels. */
 export function hasNodeBatchNorm(): boolean {
   return tf.getBackend() === BACKEND && tf.getKernel(BN_TRAIN, BACKEND) !== undefined;
+}
+
+/** True when the running backend has the inference kernel batch norm + ReLU. */
+export function hasNodeBatchNormRelu(): boolean {
+  return tf.getBackend() === BACKEND && batchNormReluWorks;
+}
+
+/** relu(batchNorm(x)) with given statistics (not differentiable: inference only), as one TensorFlow op. */
+export function nodeBatchNormRelu(
+  x: tf.Tensor4D,
+  scale: tf.Tensor1D,
+  offset: tf.Tensor1D,
+  mean: tf.Tensor1D,
+  variance: tf.Tensor1D,
+  epsilon: number,
+): tf.Tensor4D {
+  const attrs = { epsilon } as unknown as tf.NamedAttrMap;
+  return tf.engine().runKernel(BN_RELU, { x, scale, offset, mean, variance }, attrs) as tf.Tensor4D;
 }
 
 /**

@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { fillImages, mirrorImages, type ImageShape } from './augment.js';
+import { inferenceForward } from './inference-plan.js';
 
 /**
  * `tta: 'flip'` averages the probabilities of each image and of its mirror image (the training
@@ -19,15 +20,18 @@ export function predictProbabilities(
 ): Float32Array {
   const size = shape.height * shape.width * shape.channels;
   const probs = new Float32Array(count * classes);
+  const forward = inferenceForward(model);
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
     const buf = new Float32Array(n * size);
     fillImages(buf, images, shape, lut, null, start, n);
-    const run = () =>
-      tf.tidy(() => {
-        const x = tf.tensor4d(buf, [n, shape.height, shape.width, shape.channels]);
-        return (model.apply(x, { training: false }) as tf.Tensor).dataSync() as Float32Array;
-      });
+    const run = () => {
+      // The tensor leaves the tidy, not its data: a tidy walks every element of a returned typed array.
+      const y = tf.tidy(() => forward(tf.tensor4d(buf, [n, shape.height, shape.width, shape.channels])));
+      const out = y.dataSync() as Float32Array;
+      y.dispose();
+      return out;
+    };
     const out = run();
     if (tta === 'flip') {
       mirrorImages(buf, n, shape);
