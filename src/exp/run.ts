@@ -29,6 +29,7 @@ import { planSweep, stageSignatures } from './schedule.js';
 import { expandSweep, type Assignment, type ParamOverride } from './sweep.js';
 import {
   createWorkspace,
+  removeInBackground,
   linkedFolders,
   removeStaleWorkspaces,
   trackedFiles,
@@ -63,6 +64,11 @@ export interface ExpRunOptions {
   pull?: boolean;
   /** Injected for tests; default the config layer's loadPipeline. */
   loadPipeline?: (root: string) => Promise<Pipeline>;
+  /**
+   * `background`: a finished experiment's workspace is removed while the caller goes on (a queue worker
+   * completes its job); await backgroundRemovals() (exp/workspace.ts) before the process exits.
+   */
+  removeWorkspaces?: 'await' | 'background';
 }
 
 export interface PlannedExperiment {
@@ -348,7 +354,8 @@ async function sweep(
       await unmark?.().catch(() => {});
       resolvers[i]?.();
       workspaces.delete(ws);
-      await ws.remove();
+      if (opts.removeWorkspaces === 'background') removeInBackground(ws);
+      else await ws.remove();
     }
   };
 

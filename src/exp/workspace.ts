@@ -144,6 +144,25 @@ export async function createWorkspace(
   }
 }
 
+const removals = new Set<Promise<void>>();
+
+/**
+ * Remove a workspace without waiting for it (a queue worker completes its job meanwhile); a process that
+ * dies first leaves it to removeStaleWorkspaces, like any workspace of a dead owner.
+ */
+export function removeInBackground(ws: Workspace): void {
+  const p: Promise<void> = ws
+    .remove()
+    .catch(() => {})
+    .finally(() => removals.delete(p));
+  removals.add(p);
+}
+
+/** The removals started by removeInBackground, done. */
+export async function backgroundRemovals(): Promise<void> {
+  await Promise.all([...removals]);
+}
+
 /** Untracked folders a workspace needs to run anything, e.g. the packages the stage programs import. */
 export const DEFAULT_LINKS = ['node_modules', '.venv', 'venv'];
 

@@ -234,6 +234,8 @@ async function runExperimentJob(
     name: spec.name,
     signal: ctx.signal,
     pull: hasRemoteStore(project),
+    // its scratch copy goes while the job completes (and the next one starts); the worker waits at exit
+    removeWorkspaces: 'background',
     onEvent: (e) => {
       if (e.type === 'planned') times.planned = Date.now();
       if (e.type === 'start') {
@@ -334,5 +336,6 @@ export async function runWorker(project: Project, opts: WorkerOptions): Promise<
   } finally {
     await queue.close();
     await worktrees.close();
+    await (await import('../exp/workspace.js')).backgroundRemovals();
   }
 }

@@ -1,9 +1,11 @@
 /** The embedded queue (no queue.url): the same commands on one machine, with no server. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import { after, test } from 'node:test';
 import { CLI, tempProject } from '../helpers/project.js';
 import { testRig } from '../helpers/rig.js';
+import { tempDir } from '../helpers/tmp.js';
 import { alive, waitDead } from '../helpers/wait.js';
 import { type ShownExp, setup, showJson } from './exp-fixture.js';
 
@@ -131,8 +133,11 @@ test(`a worker keeps its worktree from job to job: each job starts from the base
   await p.git('commit', '-qam', 'longer input');
   const second = await p.run(['exp', 'run', '--queue', '--seed', '3', '-n', 'two']);
   assert.equal(second.exitCode, 0, second.all);
-  const w = await p.run(['worker', '--until-empty', '--name', 'here']);
+  // experiments' workspaces are removed in the background while jobs complete, all gone when the worker exits
+  const scratch = await tempDir('lockstep-queue-scratch-');
+  const w = await p.run(['worker', '--until-empty', '--name', 'here'], { env: { LOCKSTEP_EXP_TMPDIR: scratch } });
   assert.equal(w.exitCode, 0, w.all);
+  assert.deepEqual(await fs.readdir(scratch), [], 'no workspace left behind');
   const list = JSON.parse((await p.run(['exp', 'queue', 'list', '--json'])).stdout) as {
     spec: { name: string };
     state: string;
