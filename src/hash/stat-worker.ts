@@ -134,7 +134,9 @@ export async function submitStatJob(job: StatJob): Promise<(wait: boolean) => Pr
   p.worker.postMessage({ ...job, id, fast: usingFastStat() });
   return async (wait) => {
     if (!wait) {
-      // it will find the job closed and answer at once; nobody waits for that answer
+      // it will find the job closed; nobody waits for its answer, nor keeps the process alive for it
+      p.waiting.delete(id);
+      if (p.waiting.size === 0) p.worker.unref();
       return [];
     }
     return outcome;
