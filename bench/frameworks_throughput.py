@@ -1,7 +1,7 @@
 """Training and inference images/s of the train stage's `seed` and `fast` CNNs in TensorFlow/Keras or PyTorch
 on CPU, for bench/train-compare.ts (which runs it from a venv it makes). The layers mirror
 stages/lib/tf/models.ts; input is one random batch of 32x32x3 images and labels, reused every step (throughput
-does not depend on the values). Prints one JSON line: {"train": [img/s per repeat], "infer": [img/s ...]}.
+does not depend on the values). Prints one JSON line: {"train": [img/s per repeat], "infer": [img/s per repeat]}.
 
   python bench/frameworks_throughput.py --framework keras|torch --model seed|fast [--batch 128] [--threads 2]
          [--steps 10] [--repeat 3] [--warmup 3]
@@ -127,10 +127,13 @@ def main():
             step()
         train.append(a.batch * a.steps / (time.perf_counter() - t0))
     infer()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        infer()
-    print(json.dumps({"version": version, "train": train, "infer": [a.batch * a.steps / (time.perf_counter() - t0)]}))
+    inference = []
+    for _ in range(a.repeat):
+        t0 = time.perf_counter()
+        for _ in range(a.steps):
+            infer()
+        inference.append(a.batch * a.steps / (time.perf_counter() - t0))
+    print(json.dumps({"version": version, "train": train, "infer": inference}))
 
 
 if __name__ == "__main__":
