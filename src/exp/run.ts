@@ -29,7 +29,7 @@ import { planSweep, stageSignatures } from './schedule.js';
 import { expandSweep, type Assignment, type ParamOverride } from './sweep.js';
 import {
   createWorkspace,
-  removeInBackground,
+  removeLater,
   linkedFolders,
   removeStaleWorkspaces,
   trackedFiles,
@@ -65,10 +65,10 @@ export interface ExpRunOptions {
   /** Injected for tests; default the config layer's loadPipeline. */
   loadPipeline?: (root: string) => Promise<Pipeline>;
   /**
-   * `background`: a finished experiment's workspace is removed while the caller goes on (a queue worker
-   * completes its job); await backgroundRemovals() (exp/workspace.ts) before the process exits.
+   * `later`: a finished experiment's workspace is left for the caller to remove (a queue worker, after its
+   * job's pushes): startDeferredRemovals() and deferredRemovals() in exp/workspace.ts.
    */
-  removeWorkspaces?: 'await' | 'background';
+  removeWorkspaces?: 'now' | 'later';
 }
 
 export interface PlannedExperiment {
@@ -354,7 +354,7 @@ async function sweep(
       await unmark?.().catch(() => {});
       resolvers[i]?.();
       workspaces.delete(ws);
-      if (opts.removeWorkspaces === 'background') removeInBackground(ws);
+      if (opts.removeWorkspaces === 'later') removeLater(ws);
       else await ws.remove();
     }
   };

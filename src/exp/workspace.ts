@@ -144,22 +144,32 @@ export async function createWorkspace(
   }
 }
 
+const deferred: Workspace[] = [];
 const removals = new Set<Promise<void>>();
 
 /**
- * Remove a workspace without waiting for it (a queue worker completes its job meanwhile); a process that
- * dies first leaves it to removeStaleWorkspaces, like any workspace of a dead owner.
+ * Leave a workspace for later removal (a queue worker removes it after its job's pushes, which its
+ * thousands of unlinks would otherwise queue behind in Node's thread pool); a process that dies first
+ * leaves it to removeStaleWorkspaces, like any workspace of a dead owner.
  */
-export function removeInBackground(ws: Workspace): void {
-  const p: Promise<void> = ws
-    .remove()
-    .catch(() => {})
-    .finally(() => removals.delete(p));
-  removals.add(p);
+export function removeLater(ws: Workspace): void {
+  deferred.push(ws);
 }
 
-/** The removals started by removeInBackground, done. */
-export async function backgroundRemovals(): Promise<void> {
+/** Start removing the workspaces left by removeLater, without waiting. */
+export function startDeferredRemovals(): void {
+  for (const ws of deferred.splice(0)) {
+    const p: Promise<void> = ws
+      .remove()
+      .catch(() => {})
+      .finally(() => removals.delete(p));
+    removals.add(p);
+  }
+}
+
+/** Every workspace left by removeLater, removed. */
+export async function deferredRemovals(): Promise<void> {
+  startDeferredRemovals();
   await Promise.all([...removals]);
 }
 

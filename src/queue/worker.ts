@@ -234,8 +234,8 @@ async function runExperimentJob(
     name: spec.name,
     signal: ctx.signal,
     pull: hasRemoteStore(project),
-    // its scratch copy goes while the job completes (and the next one starts); the worker waits at exit
-    removeWorkspaces: 'background',
+    // its scratch copy goes after the pushes, while the job completes and the next one starts
+    removeWorkspaces: 'later',
     onEvent: (e) => {
       if (e.type === 'planned') times.planned = Date.now();
       if (e.type === 'start') {
@@ -255,22 +255,27 @@ async function runExperimentJob(
     },
   });
   times.returned = Date.now();
-  const result = results[0];
-  if (!result) return { state: 'failed', error: 'the experiment did not run' };
-  const record = await resolveExperiment(project.root, result.sha);
-  if (record.lock) {
-    // a sub-pipeline's entries are relative to their wdir in its lock; the run-cache keys them repo-relative
-    const pipeline = await loadPipeline(dir, { cacheDir: project.cacheDir });
-    const wdirs = new Map(pipeline.stages.filter((s) => s.wdir !== '.').map((s) => [s.name, s.wdir]));
-    await pushResults(project, pipeline, lockToRepoPaths(record.lock, wdirs).stages, ctx);
+  try {
+    const result = results[0];
+    if (!result) return { state: 'failed', error: 'the experiment did not run' };
+    const record = await resolveExperiment(project.root, result.sha);
+    if (record.lock) {
+      // a sub-pipeline's entries are relative to their wdir in its lock; the run-cache keys them repo-relative
+      const pipeline = await loadPipeline(dir, { cacheDir: project.cacheDir });
+      const wdirs = new Map(pipeline.stages.filter((s) => s.wdir !== '.').map((s) => [s.name, s.wdir]));
+      await pushResults(project, pipeline, lockToRepoPaths(record.lock, wdirs).stages, ctx);
+    }
+    times.pushed = Date.now();
+    if (push) {
+      const { pushExperiments } = await import('../exp/share.js');
+      await pushExperiments(project.root, spec.gitRemote, { names: [result.sha] });
+    }
+    times.refPushed = Date.now();
+    return { state: result.state, sha: result.sha, ...(result.error ? { error: result.error } : {}) };
+  } finally {
+    // the experiment's scratch workspace goes now, while the job completes and the next one starts
+    (await import('../exp/workspace.js')).startDeferredRemovals();
   }
-  times.pushed = Date.now();
-  if (push) {
-    const { pushExperiments } = await import('../exp/share.js');
-    await pushExperiments(project.root, spec.gitRemote, { names: [result.sha] });
-  }
-  times.refPushed = Date.now();
-  return { state: result.state, sha: result.sha, ...(result.error ? { error: result.error } : {}) };
 }
 
 export async function runWorker(project: Project, opts: WorkerOptions): Promise<void> {
@@ -336,6 +341,6 @@ export async function runWorker(project: Project, opts: WorkerOptions): Promise<
   } finally {
     await queue.close();
     await worktrees.close();
-    await (await import('../exp/workspace.js')).backgroundRemovals();
+    await (await import('../exp/workspace.js')).deferredRemovals();
   }
 }
