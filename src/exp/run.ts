@@ -16,6 +16,7 @@ import type { LinkType } from '../cache/types.js';
 import type { Pipeline } from '../config/types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { registerRun } from '../cache/activity.js';
+import { forgetStatsUnder } from '../hash/index.js';
 import { checkChoices, loadExpConfig } from './exp-config.js';
 import { collectRecordFiles, paramsFilesOf } from './collect.js';
 import { checkoutTrackedData, safeLinkTypes, trackedDataFiles } from './workspace-data.js';
@@ -356,6 +357,8 @@ async function sweep(
       workspaces.delete(ws);
       if (opts.removeWorkspaces === 'later') removeLater(ws);
       else await ws.remove();
+      // this process runs every experiment of the sweep: what it remembers of a removed workspace goes too
+      forgetStatsUnder(ctx.project.cacheDir, ws.dir);
     }
   };
 

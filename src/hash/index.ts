@@ -1,6 +1,7 @@
 /**
  * Public API of hashing: DVC-compatible md5 of files and directories, with a persistent stat cache.
  */
+import path from 'node:path';
 import { CachingHasher, type HashHooks, type HashResult, type HasherOptions } from './hasher.js';
 import { statCacheFor } from './stat-cache.js';
 import { warmUpStatWorker } from './stat-worker.js';
@@ -24,4 +25,9 @@ export async function openHasher(cacheDir: string, opts: HasherOptions = {}): Pr
   // A folder this big was walked before: its stat thread starts now, while the command reads its config.
   if (statCache.hasListingOf(PARALLEL_MIN) && wantThread()) warmUpStatWorker();
   return new CachingHasher(statCache, opts);
+}
+
+/** Forget, in this process's memory, the stat-cache entries under `dir`: a folder removed for good. */
+export function forgetStatsUnder(cacheDir: string, dir: string): void {
+  statCacheFor(cacheDir).forgetUnder(path.resolve(dir));
 }

@@ -212,6 +212,18 @@ export class StatCache {
     for (const seg of this.files()) seg.forget(absPath, h);
   }
 
+  /**
+   * Drop what this process holds in memory for paths under `dir`, a folder gone for good (an experiment's
+   * workspace): `exp run` reproduces every experiment in one process, which must not keep them all. Rows
+   * already written stay on disk until compaction drops them (their folder no longer exists).
+   */
+  forgetUnder(dir: string): void {
+    const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+    const under = (p: string) => p === dir || p.startsWith(prefix);
+    for (const m of [this.added, this.pendingFiles, this.dirs, this.pendingDirs])
+      for (const k of [...m.keys()]) if (under(k)) m.delete(k);
+  }
+
   getDir(absPath: string, fingerprint: string): DirRecord | undefined {
     const r = this.dirs.get(absPath);
     return r !== undefined && r.fingerprint === fingerprint ? r : undefined;
