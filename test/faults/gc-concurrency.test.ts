@@ -47,14 +47,9 @@ outputs`, async () => {
   await rig.started('held');
   const gc = await p.run(['gc', '--workspace']);
   assert.equal(gc.exitCode, 1, gc.all);
-  // the exp run, and the repro it runs in its workspace (sharing the cache), are both registered
-  assert.match(
-    gc.stderr,
-    new RegExp(
-      /^lockstep: gc: 2 runs are using the cache \(pid \d+ lockstep exp run, started [^;]+; pid \d+ lockstep /.source +
-        /repro, started /.source,
-    ),
-  );
+  // the exp run is registered for the whole sweep; the repros it runs in its workspaces (in its own process,
+  // sharing the cache) are covered by that registration
+  assert.match(gc.stderr, /^lockstep: gc: 1 run is using the cache \(pid \d+ lockstep exp run, started [^;)]+\)/);
   const waiting = p.run(['gc', '--workspace', '--all-experiments', '--wait', '60']);
   await rig.release('held');
   const r = await exp;
