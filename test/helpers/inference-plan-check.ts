@@ -64,9 +64,9 @@ for (const name of ['tiny', 'seed', 'bn', 'vgg', 'fast'] as ModelName[]) {
   const model = buildModel(name, { height: 32, width: 32, channels: 3, classes: 10 }, 3);
   perturbBatchNorms(model);
   const { maxDiff, equal, deterministic, plan, run, forward } = compare(model, x);
-  // Training writes the variables in place: the compiled plan must see the new values, not a snapshot.
-  const last = model.layers[model.layers.length - 1]!;
-  last.setWeights(last.getWeights().map((w) => tf.mul(w, 1.5)));
+  // Training writes the variables in place: the compiled plan must see every layer's new values, not a snapshot.
+  for (const layer of model.layers)
+    if (layer.weights.length) layer.setWeights(layer.getWeights().map((w) => tf.mul(w, 1.25)));
   const reference = run(() => model.apply(x, { training: false }) as tf.Tensor);
   const after = run(() => forward(x));
   const followsWeights =
