@@ -89,18 +89,45 @@ export class LocalQueue implements QueueBackend {
     return JSON.parse(text) as Claim;
   }
 
-  /** Put jobs whose worker died back in the queue (or fail them after MAX_ATTEMPTS takes). */
+  /**
+   * Put jobs whose worker died back in the queue (or fail them after MAX_ATTEMPTS takes). `info` may be
+   * stale (read before its worker finished): the decision is taken again under the job's claim, which
+   * this process takes for itself (a dead worker's claim is first moved aside by one atomic rename, so
+   * two processes never both recover the same job), on a fresh read of the job file.
+   */
   private async recoverStalled(info: JobInfo): Promise<JobInfo> {
     if (info.state !== 'active') return info;
-    const claim = await this.claimOf(info.spec.id);
+    const id = info.spec.id;
+    const claim = await this.claimOf(id);
     if (claim && (claim.pid === -1 || alive(claim))) return info;
-    const next: JobInfo =
-      info.attempts >= MAX_ATTEMPTS
-        ? { ...info, state: 'failed', error: `its worker died ${info.attempts} times` }
-        : { ...info, state: 'waiting', progress: `worker ${info.worker ?? '?'} died; waiting for another` };
-    await this.write(next);
-    await fs.rm(this.claimDir(info.spec.id), { recursive: true, force: true });
-    return next;
+    const fresh = async () => (await this.read(id)) ?? info;
+    if (claim) {
+      const aside = `${this.claimDir(id)}.dead-${process.pid}-${Math.random().toString(36).slice(2)}`;
+      try {
+        await fs.rename(this.claimDir(id), aside);
+      } catch {
+        return fresh(); // another process moved it first, or the worker finished
+      }
+      await fs.rm(aside, { recursive: true, force: true });
+    }
+    try {
+      await fs.mkdir(path.join(this.dir, 'claims'), { recursive: true });
+      await fs.mkdir(this.claimDir(id));
+    } catch {
+      return fresh(); // a worker or another recovery holds the job now
+    }
+    try {
+      const cur = await this.read(id);
+      if (cur?.state !== 'active') return cur ?? info; // it finished between the read and now
+      const next: JobInfo =
+        cur.attempts >= MAX_ATTEMPTS
+          ? { ...cur, state: 'failed', error: `its worker died ${cur.attempts} times` }
+          : { ...cur, state: 'waiting', progress: `worker ${cur.worker ?? '?'} died; waiting for another` };
+      await this.write(next);
+      return next;
+    } finally {
+      await fs.rm(this.claimDir(id), { recursive: true, force: true });
+    }
   }
 
   async list(): Promise<JobInfo[]> {
