@@ -170,7 +170,7 @@ export async function push(project: Project, opts: SyncOptions = {}): Promise<Sy
           );
           const runCache =
             opts.runCache && name === opts.remote && !runCacheDone
-              ? await pushRunCache(project.cacheDir, remote, { jobs })
+              ? await pushRunCache(project.cacheDir, remote, { jobs }, store)
               : undefined;
           if (runCache) runCacheDone = true;
           return {
@@ -195,7 +195,7 @@ export async function push(project: Project, opts: SyncOptions = {}): Promise<Sy
         name: remote.name,
         display: remote.display,
         incompleteOutputs: [],
-        runCache: await pushRunCache(project.cacheDir, remote, { jobs }),
+        runCache: await pushRunCache(project.cacheDir, remote, { jobs }, store),
       })),
     );
   }
@@ -263,7 +263,7 @@ export async function pushObjects(
   return withRemote(project, opts.remote, opts, 'push', async (remote, jobs) => {
     return withSweep(project, remote, async () => {
       const res = await pushObjectsTo(store, remote, hashes, { jobs, onEvent: opts.onEvent });
-      if (opts.runCache) await pushRunCache(project.cacheDir, remote, { jobs });
+      if (opts.runCache) await pushRunCache(project.cacheDir, remote, { jobs }, store);
       return res;
     });
   });

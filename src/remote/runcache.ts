@@ -5,7 +5,16 @@ import { pipeline } from 'node:stream/promises';
 import { LockstepError } from '../errors.js';
 import { showPath, unsafeRelPath } from '../util/safe-path.js';
 import { RUNS_PREFIX } from './keys.js';
-import { forEachConcurrent, retryingOp, type TransferOptions, type TransferResult } from './transfer.js';
+import { isDirHash, type Md5 } from '../hash/types.js';
+import { readRunCacheEntries } from '../pipeline/run-cache.js';
+import {
+  forEachConcurrent,
+  pushObjectsTo,
+  retryingOp,
+  type PushSource,
+  type TransferOptions,
+  type TransferResult,
+} from './transfer.js';
 import type { Remote } from './types.js';
 
 /**
@@ -65,17 +74,57 @@ function isRunCacheName(remote: Remote, rel: string): boolean {
 /** Where the entries of one run-cache key live, under `runs/` (the engine's layout, DVC's too). */
 export const runCacheKeyPrefix = (key: string): string => `${key.slice(0, 2)}/${key}/`;
 
-export async function pushRunCache(cacheDir: string, remote: Remote, opts: TransferOptions): Promise<TransferResult> {
+/**
+ * Upload the run-cache entries the remote lacks. An entry names its outputs' objects, and another machine
+ * restores from it by fetching them: so the objects go first (as `lockstep push` sends them), and an entry
+ * goes up only when every object it names is then on the remote. An entry whose objects this cache lacks
+ * stays here; those objects are reported as `missing`. Entries that fail the lock checks never leave.
+ */
+export async function pushRunCache(
+  cacheDir: string,
+  remote: Remote,
+  opts: TransferOptions,
+  store: PushSource,
+): Promise<TransferResult> {
   const local = await localRunFiles(cacheDir);
   const there = await remoteRunFiles(remote, opts);
-  const todo = local.filter((r) => !there.has(r));
+  const todo = local.filter((r) => !there.has(r) && RUN_FILE_RE.test(r));
+  const byKey = new Map<string, Set<string>>();
+  for (const rel of todo) {
+    const [, key, name] = rel.split('/') as [string, string, string];
+    byKey.set(key, (byKey.get(key) ?? new Set()).add(name));
+  }
+  const named: { rel: string; outs: Md5[] }[] = [];
+  for (const [key, names] of byKey) {
+    for (const { name, entry } of await readRunCacheEntries(cacheDir, key)) {
+      if (names.has(name))
+        named.push({ rel: `${runCacheKeyPrefix(key)}${name}`, outs: (entry.outs ?? []).map((o) => o.md5) });
+    }
+  }
+  const roots = [...new Set(named.flatMap((n) => n.outs))];
+  const objects = roots.length > 0 ? await pushObjectsTo(store, remote, roots, opts) : { missing: [] as Md5[] };
+  const missing = new Set(objects.missing);
+  const whole = async (h: Md5) =>
+    !missing.has(h) && (!isDirHash(h) || missing.size === 0 || (await dirComplete(store, h, missing)));
+  const ready: string[] = [];
+  for (const n of named) {
+    let ok = true;
+    for (const h of n.outs) if (!(await whole(h))) ok = false;
+    if (ok) ready.push(n.rel);
+  }
   let bytes = 0;
-  await forEachConcurrent(todo, opts.jobs, (rel) =>
+  await forEachConcurrent(ready, opts.jobs, (rel) =>
     retryingOp(remote, RUNS_PREFIX + rel, opts, () =>
       remote.upload(path.join(cacheDir, 'runs', ...rel.split('/')), RUNS_PREFIX + rel, (n) => (bytes += n)),
     ),
   );
-  return { transferred: todo.length, bytes, upToDate: local.length - todo.length, missing: [] };
+  return { transferred: ready.length, bytes, upToDate: local.length - todo.length, missing: [...missing] };
+}
+
+/** Whether a directory's manifest and every file it lists are in `store` and none of them is `missing`. */
+export async function dirComplete(store: PushSource, dir: Md5, missing: ReadonlySet<Md5>): Promise<boolean> {
+  if (missing.has(dir) || !(await store.has(dir))) return false;
+  return (await store.readManifest(dir)).every((e) => !missing.has(e.md5));
 }
 
 /** Copy the remote's run-cache entries (all, or those under `under`, e.g. one key's) that the cache lacks. */

@@ -18,7 +18,7 @@ import { isDirHash, type Md5 } from '../hash/types.js';
 import type { LockedStage } from '../pipeline/lockfile-types.js';
 import { readRunCacheEntries, runCacheKey } from '../pipeline/run-cache.js';
 import { objectKey, RUNS_PREFIX } from './keys.js';
-import { runCacheKeyPrefix } from './runcache.js';
+import { dirComplete, runCacheKeyPrefix } from './runcache.js';
 import { forEachConcurrent, pushObjectsTo, retryingOp, type PushSource, type TransferOptions } from './transfer.js';
 import type { Remote } from './types.js';
 
@@ -117,9 +117,4 @@ export async function pushStagesTo(
     entries++;
   });
   return { pushed, present, questions, objects: res.transferred, entries, missing: [...missing] };
-}
-
-async function dirComplete(store: PushSource, dir: Md5, missing: ReadonlySet<Md5>): Promise<boolean> {
-  if (missing.has(dir) || !(await store.has(dir))) return false;
-  return (await store.readManifest(dir)).every((e) => !missing.has(e.md5));
 }

@@ -212,6 +212,38 @@ test('--run-cache mirrors the run-cache entries, and fetch --run-cache brings th
   assert.equal(fetched.length, entries.length);
 });
 
+test(`push --run-cache sends the objects every entry names first, and keeps here an entry whose objects the cache \
+lost: the remote never holds an entry naming an object it lacks`, async () => {
+  const pipeline = 'stages:\n  gen:\n    cmd: cat params.yaml > out.txt\n    params: [v]\n    outs: [out.txt]\n';
+  const p = await tempProject({ 'pipeline.yaml': pipeline, 'params.yaml': 'v: 1\n', '.gitignore': '.cache/\n' });
+  for (const v of [1, 2, 3]) {
+    await p.write('params.yaml', `v: ${v}\n`);
+    assert.equal((await p.run(['repro'])).exitCode, 0);
+  }
+  // the lock names v: 3's output only; the run-cache has an entry per value. The cache loses v: 1's output.
+  const md5 = (t: string) => createHash('md5').update(t).digest('hex');
+  const lost = md5('v: 1\n');
+  await fs.rm(path.join(p.dir, '.cache', 'files', 'md5', lost.slice(0, 2), lost.slice(2)));
+  const remoteDir = await tempDir('lockstep-remote-');
+  await p.run(['remote', 'add', '-d', 'store', remoteDir]);
+  const push = await p.run(['push', '--run-cache']);
+  assert.equal(push.exitCode, 0, push.all);
+  assert.match(push.stdout, /run-cache: 2 entries pushed/);
+  const entries = (await fs.readdir(path.join(remoteDir, 'runs'), { recursive: true, withFileTypes: true })).filter(
+    (e) => e.isFile(),
+  );
+  const named = new Set<string>();
+  for (const e of entries) {
+    for (const m of (await fs.readFile(path.join(e.parentPath, e.name), 'utf8')).matchAll(/md5: ([0-9a-f]{32})/g))
+      named.add(m[1]!);
+  }
+  assert.deepEqual([...named].sort(), [md5('v: 2\n'), md5('v: 3\n')].sort());
+  for (const h of named) {
+    await fs.access(path.join(remoteDir, 'files', 'md5', h.slice(0, 2), h.slice(2)));
+  }
+  assert.deepEqual((await auditObjects(remoteDir)).corrupt, []);
+});
+
 test(`repro --pull on a fresh clone restores stages from the remote instead of running them; an unreachable remote \
 only means they run`, async () => {
   const pipeline = `stages:
