@@ -7,16 +7,15 @@
  * root objects of what it only restored, not about every file of them, and pushes what the remote lacks.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, promises as fs, openSync, readFileSync } from 'node:fs';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { execa } from 'execa';
 import YAML from 'yaml';
-import { CLI, freshClone, runCli, tempProject } from '../helpers/project.js';
-import { REDIS_BIN, startRedis } from '../helpers/redis.js';
+import { runCli } from '../helpers/project.js';
+import { REDIS_BIN } from '../helpers/redis.js';
+import { queueSite } from './queue-fixture.js';
 import { testRig } from '../helpers/rig.js';
-import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const FILES = 300;
@@ -89,31 +88,17 @@ experiment whose objects the remote lacks`, {
   skip: REDIS_BIN ? false : 'redis-server is not installed (apt-get install redis-server)',
   timeout: 240_000,
 }, async () => {
-  const redis = await startRedis();
-  const tmp = await tempDir('lockstep-queue-push-');
-  const counts = path.join(tmp, 'counts');
-  const bare = path.join(tmp, 'origin.git');
-  const store = path.join(tmp, 'store');
-  await fs.mkdir(counts);
-  await fs.mkdir(store);
-  await execa('git', ['init', '-q', '--bare', '-b', 'main', bare]);
-  const env = { LOCKSTEP_QUEUE_URL: redis.url };
   const rig = await testRig();
-  const p = await tempProject({
-    'pipeline.yaml': PIPELINE(counts, rig.command('seven')),
-    'sub/dvc.yaml': SUB_PIPELINE(counts),
-    'params.yaml': 'seed: 1\n',
-    'input.txt': 'hello\n',
-    '.gitignore': '.cache/\n/data/\n/metrics/\n/model.txt\n/sub/out/\n.lockstep/tmp/\n',
-    '.lockstep/config.yaml': `core:\n  remote: store\nremote:\n  store:\n    url: ${store}\n`,
-  });
-  await p.git('remote', 'add', 'origin', bare);
-  await p.git('push', '-q', 'origin', 'main');
-  const clone = async (name: string) => {
-    const { dir } = await freshClone(bare);
-    await execa('git', ['config', 'user.name', name], { cwd: dir });
-    return dir;
-  };
+  const { counts, bare, store, env, p, clone, startWorker, logs } = await queueSite(
+    'lockstep-queue-push-',
+    (counts) => ({
+      'pipeline.yaml': PIPELINE(counts, rig.command('seven')),
+      'sub/dvc.yaml': SUB_PIPELINE(counts),
+      'params.yaml': 'seed: 1\n',
+      'input.txt': 'hello\n',
+      '.gitignore': '.cache/\n/data/\n/metrics/\n/model.txt\n/sub/out/\n.lockstep/tmp/\n',
+    }),
+  );
   const wA = await clone('worker-a');
   const wB = await clone('worker-b');
   // worker-b's own cache holds runs the remote never saw: seed 2 (the experiment it will be given) and 99
@@ -128,35 +113,13 @@ experiment whose objects the remote lacks`, {
   assert.equal(q.exitCode, 0, q.all);
   assert.match(q.stderr, /Queued 2 experiments and 1 warm-up job for shared stages/);
 
-  const workers: ChildProcess[] = [];
-  const logFiles: string[] = [];
-  const logs = () => logFiles.map((f) => `${f}:\n${readFileSync(f, 'utf8')}`).join('\n');
-  const startWorker = (dir: string, name: string) => {
-    const file = path.join(tmp, `${name}.log`);
-    logFiles.push(file);
-    const fd = openSync(file, 'a');
-    const child = spawn(process.execPath, [CLI, 'worker', '--name', name, '--until-empty'], {
-      cwd: dir,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', fd, fd],
-      detached: true,
-    });
-    closeSync(fd);
-    workers.push(child);
+  const exited = (dir: string, name: string) => {
+    const child = startWorker(dir, name);
     return new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   };
-  after(() => {
-    for (const w of workers) {
-      try {
-        if (w.exitCode === null && w.signalCode === null) process.kill(-w.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
 
   // worker-a takes the warm-up (shared, sub/dvc.yaml:prep), then sweep-1 (seed 7), which holds in train
-  const aExit = startWorker(wA, 'worker-a');
+  const aExit = exited(wA, 'worker-a');
   await rig.started('seven', 1, 120_000);
   const logsOf = async (name: string) => (await runCli(p.dir, ['exp', 'queue', 'logs', name], { env })).stdout;
   const warm = await logsOf('sweep-1.warmup');
@@ -165,7 +128,7 @@ experiment whose objects the remote lacks`, {
   assert.equal((await runCacheEntries(store)).length, 2, 'the warm-up pushed the entries of its two stages only');
 
   // worker-b takes sweep-2 (seed 2): every stage restored, train from its own cache only
-  const bExit = startWorker(wB, 'worker-b');
+  const bExit = exited(wB, 'worker-b');
   await waitFor(
     async () => {
       const r = await runCli(p.dir, ['exp', 'queue', 'list', '--json'], { env });

@@ -7,14 +7,13 @@
  * mid-sweep does not stop it.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, promises as fs, openSync, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { execa } from 'execa';
-import { CLI, freshClone, runCli, tempProject } from '../helpers/project.js';
-import { tempDir } from '../helpers/tmp.js';
-import { REDIS_BIN, startRedis } from '../helpers/redis.js';
+import { runCli } from '../helpers/project.js';
+import { REDIS_BIN } from '../helpers/redis.js';
+import { queueSite } from './queue-fixture.js';
 import { testRig } from '../helpers/rig.js';
 import { waitDead, waitFor } from '../helpers/wait.js';
 
@@ -50,32 +49,18 @@ one record each`, {
   skip: REDIS_BIN ? false : 'redis-server is not installed (apt-get install redis-server)',
   timeout: 300_000,
 }, async () => {
-  const redis = await startRedis();
-  const tmp = await tempDir('lockstep-queue-e2e-');
-  const counts = path.join(tmp, 'counts');
-  const bare = path.join(tmp, 'origin.git');
-  const store = path.join(tmp, 'store');
-  await fs.mkdir(counts);
-  await fs.mkdir(store);
-  await execa('git', ['init', '-q', '--bare', '-b', 'main', bare]);
-  const env = { LOCKSTEP_QUEUE_URL: redis.url, LOCKSTEP_QUEUE_LOCK_MS: '2000' };
   // sweep-1 (seed 7) holds in its train stage, with a child process, until the test releases it
   const rig = await testRig();
-
-  const p = await tempProject({
-    'pipeline.yaml': PIPELINE(counts, rig.command('seven', { child: true })),
-    'params.yaml': 'seed: 1\n',
-    'input.txt': 'hello\n',
-    '.gitignore': '.cache/\n/data/\n/metrics/\n.lockstep/tmp/\n',
-    '.lockstep/config.yaml': `core:\n  remote: store\nremote:\n  store:\n    url: ${store}\n`,
-  });
-  await p.git('remote', 'add', 'origin', bare);
-  await p.git('push', '-q', 'origin', 'main');
-  const clone = async (name: string) => {
-    const { dir } = await freshClone(bare);
-    await execa('git', ['config', 'user.name', name], { cwd: dir });
-    return dir;
-  };
+  const { redis, counts, bare, env, p, clone, startWorker, logs } = await queueSite(
+    'lockstep-queue-e2e-',
+    (counts) => ({
+      'pipeline.yaml': PIPELINE(counts, rig.command('seven', { child: true })),
+      'params.yaml': 'seed: 1\n',
+      'input.txt': 'hello\n',
+      '.gitignore': '.cache/\n/data/\n/metrics/\n.lockstep/tmp/\n',
+    }),
+    { LOCKSTEP_QUEUE_LOCK_MS: '2000' },
+  );
   const wA = await clone('worker-a');
   const wB = await clone('worker-b'); // cloned before the next commit: it is behind and must fetch
 
@@ -106,33 +91,6 @@ one record each`, {
     ['sweep-4', 'waiting'],
   ]);
 
-  const workers: ChildProcess[] = [];
-  // Worker output goes to files: a pipe would be held open by the stages of a killed worker.
-  const logFiles: string[] = [];
-  const logs = { join: (_: string) => logFiles.map((f) => `${f}:\n${readFileSync(f, 'utf8')}`).join('\n') };
-  const startWorker = (dir: string, name: string) => {
-    const file = path.join(tmp, `${name}.log`);
-    logFiles.push(file);
-    const fd = openSync(file, 'a');
-    const child = spawn(process.execPath, [CLI, 'worker', '--name', name, '--until-empty'], {
-      cwd: dir,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', fd, fd],
-      detached: true, // its own process group: kill -9 takes the worker and the stages it runs
-    });
-    closeSync(fd);
-    workers.push(child);
-    return child;
-  };
-  after(() => {
-    for (const w of workers) {
-      try {
-        if (w.exitCode === null && w.signalCode === null) process.kill(-w.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
   const a = startWorker(wA, 'worker-a');
 
   // worker-a takes the warm-up, then sweep-1 (seed 7), which holds: kill it with -9 mid-job.
@@ -145,7 +103,7 @@ one record each`, {
       ),
     { what: 'worker-a running sweep-1 in its train stage', timeoutMs: 120_000, everyMs: 200 },
   );
-  assert.equal(a.exitCode, null, `worker-a stopped by itself:\n${logs.join('')}`);
+  assert.equal(a.exitCode, null, `worker-a stopped by itself:\n${logs()}`);
   const exited = new Promise((r) => a.once('exit', r));
   process.kill(-a.pid!, 'SIGKILL');
   await exited;
@@ -163,7 +121,7 @@ one record each`, {
       deadline = setTimeout(() => r('timeout'), 150_000);
     }),
   ]).finally(() => clearTimeout(deadline));
-  assert.equal(code, 0, `worker-b: ${code}\n${logs.join('')}\n${JSON.stringify(await list(), null, 1)}`);
+  assert.equal(code, 0, `worker-b: ${code}\n${logs()}\n${JSON.stringify(await list(), null, 1)}`);
 
   const final = await list();
   const byName = new Map(final.map((j) => [j.spec.name, j]));
