@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT, tempProject } from '../helpers/project.js';
+import { REPO_ROOT, copyTree, tempProject } from '../helpers/project.js';
 
 const STAGES = ['pull', 'partition', 'prepare', 'train', 'evaluate'].map((s) => `stages/${s}.ts`);
 const FIXTURES = path.join(REPO_ROOT, 'dist/test/helpers/data-fixtures.js');
@@ -15,14 +15,6 @@ const missing = [
   ...STAGES.filter((s) => !existsSync(path.join(REPO_ROOT, s))),
   ...(existsSync(FIXTURES) ? [] : ['test/helpers/data-fixtures.ts']),
 ];
-
-async function copyTree(from: string, rel: string, into: Record<string, Uint8Array>): Promise<void> {
-  for (const e of await fs.readdir(path.join(from, rel), { withFileTypes: true })) {
-    const child = `${rel}/${e.name}`;
-    if (e.isDirectory()) await copyTree(from, child, into);
-    else if (e.isFile()) into[child] = await fs.readFile(path.join(from, child));
-  }
-}
 
 interface Done {
   type: 'done';

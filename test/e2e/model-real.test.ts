@@ -11,20 +11,12 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { REPO_ROOT, tempProject } from '../helpers/project.js';
+import { REPO_ROOT, copyTree, tempProject } from '../helpers/project.js';
 import { tempDir } from '../helpers/tmp.js';
 import { encodePng } from '../../stages/lib/data/png.js';
 
 const ROOT = '/usr/share/datasets/fashion-mnist';
 const CLASSES = ['t-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle-boot'];
-
-async function copyTree(from: string, rel: string, into: Record<string, Uint8Array>): Promise<void> {
-  for (const e of await fs.readdir(path.join(from, rel), { withFileTypes: true })) {
-    const child = `${rel}/${e.name}`;
-    if (e.isDirectory()) await copyTree(from, child, into);
-    else if (e.isFile()) into[child] = await fs.readFile(path.join(from, child));
-  }
-}
 
 interface Decision {
   challenger: { exp: string; value: number; testSet: string | null; version?: string };

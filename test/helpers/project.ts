@@ -113,3 +113,12 @@ export async function runCount(p: TempProject, name: string): Promise<number> {
   if (!(await p.exists(`runs/${name}`))) return 0;
   return (await p.read(`runs/${name}`)).split('\n').filter(Boolean).length;
 }
+
+/** Read the files under `from/rel` into `into`, keyed by their path from `from` (a tempProject file map). */
+export async function copyTree(from: string, rel: string, into: Record<string, Uint8Array>): Promise<void> {
+  for (const e of await fs.readdir(path.join(from, rel), { withFileTypes: true })) {
+    const child = `${rel}/${e.name}`;
+    if (e.isDirectory()) await copyTree(from, child, into);
+    else if (e.isFile()) into[child] = await fs.readFile(path.join(from, child));
+  }
+}
