@@ -48,11 +48,18 @@ function store(target: string, root: YNode): void {
   } catch {
     return;
   }
-  // Rename makes the file appear whole; no fsync: a torn file after a crash fails JSON.parse and is re-parsed.
+  keep(target, json);
+}
+
+/**
+ * Write a cache file whole or not at all, never throwing (a cache that cannot be written is only slower).
+ * Rename makes the file appear whole; no fsync: a torn file after a crash fails its check and is re-parsed.
+ */
+function keep(target: string, data: string): void {
   const tmp = tempSibling(target);
   try {
     mkdirSync(path.dirname(target), { recursive: true });
-    writeFileSync(tmp, json);
+    writeFileSync(tmp, data);
     renameSync(tmp, target);
   } catch {
     rmSync(tmp, { force: true });
@@ -109,14 +116,7 @@ export function readParsedSlot(slot: ParsedSlot): unknown {
 export function writeParsedSlot(slot: ParsedSlot, value: unknown): void {
   if (!isPlainJson(value)) return;
   const json = JSON.stringify(value);
-  const tmp = tempSibling(slot.target);
-  try {
-    mkdirSync(path.dirname(slot.target), { recursive: true });
-    writeFileSync(tmp, `${slot.textKey} ${createHash('md5').update(json).digest('hex')}\n${json}`);
-    renameSync(tmp, slot.target);
-  } catch {
-    rmSync(tmp, { force: true });
-  }
+  keep(slot.target, `${slot.textKey} ${createHash('md5').update(json).digest('hex')}\n${json}`);
 }
 
 /**
