@@ -43,6 +43,24 @@ export class LockstepError extends Error {
 }
 
 /** Exit codes: 1 for failures of the work, 2 for bad usage or configuration, 130 for interruption. */
+/**
+ * The lines a LockstepError prints: "what went wrong. What to do." (a period between the two unless the
+ * message ends a sentence), or, for a config file with several problems, one line each and then their
+ * count, so they can be fixed in one pass. `snippet`: the source to show under the line, if any.
+ */
+export function errorLines(e: LockstepError): { line: string; snippet?: string | undefined }[] {
+  const hint = e.hint ? ` ${e.hint}` : '';
+  const problems = (e as { problems?: { message: string; snippet?: string }[] }).problems;
+  if (problems && problems.length > 1) {
+    return [
+      ...problems.map((p) => ({ line: `lockstep: ${p.message}`, snippet: p.snippet })),
+      { line: `lockstep: ${problems.length} problems.${hint}` },
+    ];
+  }
+  const sep = hint !== '' && !/[.!?:]$/.test(e.message) ? '.' : '';
+  return [{ line: `lockstep: ${e.message}${sep}${hint}`, snippet: problems?.[0]?.snippet }];
+}
+
 export function exitCodeFor(reason: FailureReason): number {
   switch (reason) {
     case 'usage':

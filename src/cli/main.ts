@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { LockstepError, exitCodeFor } from '../errors.js';
+import { LockstepError, errorLines, exitCodeFor } from '../errors.js';
 import { registerDvcCommands } from './dvc-register.js';
 import { exitOnClosedPipe, exitOnInterrupt } from '../util/interrupt.js';
 import { registerExpCommands } from './exp-register.js';
@@ -34,20 +34,8 @@ export function reportFailure(e: unknown, verbose: boolean): number {
     return e.exitCode === 0 ? 0 : 2;
   }
   if (e instanceof LockstepError) {
-    const hint = e.hint ? ` ${e.hint}` : '';
-    const problems = (e as { problems?: { message: string; snippet?: string }[] }).problems;
-    if (problems && problems.length > 1) {
-      // Every problem of a config file at once, one line each, so they can be fixed in one pass.
-      for (const p of problems) {
-        process.stderr.write(`lockstep: ${p.message}\n`);
-        if (p.snippet && process.stderr.isTTY) process.stderr.write(`${indent(p.snippet)}\n`);
-      }
-      process.stderr.write(`lockstep: ${problems.length} problems.${hint}\n`);
-    } else {
-      // "what went wrong. What to do.": a period between the two unless the message ends a sentence
-      const sep = hint !== '' && !/[.!?:]$/.test(e.message) ? '.' : '';
-      process.stderr.write(`lockstep: ${e.message}${sep}${hint}\n`);
-      const snippet = problems?.[0]?.snippet;
+    for (const { line, snippet } of errorLines(e)) {
+      process.stderr.write(`${line}\n`);
       if (snippet && process.stderr.isTTY) process.stderr.write(`${indent(snippet)}\n`);
     }
     if (verbose && e.stack) process.stderr.write(`${e.stack}\n`);

@@ -9,7 +9,7 @@
  * of lockstep takes them with it; the workspace's repository lock is still taken; the events feed the
  * progress and the failure log as repro's --json lines did.
  */
-import { LockstepError } from '../errors.js';
+import { errorLines, LockstepError } from '../errors.js';
 import { openLockedWorkspace } from '../pipeline/context.js';
 import type { ReproEvent } from '../pipeline/events.js';
 import { reproduce, type MissingFetcher } from '../pipeline/execute.js';
@@ -91,14 +91,7 @@ export async function reproInWorkspace(o: WorkspaceReproOptions): Promise<Worksp
 }
 
 function failureLines(e: unknown): string[] {
-  if (e instanceof LockstepError) {
-    const problems = (e as { problems?: { message: string }[] }).problems;
-    const hint = e.hint ? ` ${e.hint}` : '';
-    if (problems && problems.length > 1)
-      return [...problems.map((p) => `lockstep: ${p.message}`), `lockstep: ${problems.length} problems.${hint}`];
-    const sep = hint !== '' && !/[.!?:]$/.test(e.message) ? '.' : '';
-    return [`lockstep: ${e.message}${sep}${hint}`];
-  }
+  if (e instanceof LockstepError) return errorLines(e).map((l) => l.line);
   const message = e instanceof Error ? e.message : String(e);
   return [`lockstep: internal error: ${message.split('\n')[0]}`];
 }
