@@ -56,10 +56,16 @@ function lockedOuts(lock: LockFile | null): LockedPath[] {
   return Object.values(lock?.stages ?? {}).flatMap((s) => s.outs ?? []);
 }
 
-/** A commit's files, with cached outputs read from the cache through `lock`. */
-function commitSource(root: string, cacheDir: string, name: string, sha: string, lock: LockFile | null): RevSource {
+/** A commit's files, with cached outputs read from the cache through the outputs its locks record. */
+function commitSource(
+  root: string,
+  prefix: string,
+  cacheDir: string,
+  name: string,
+  sha: string,
+  outs: LockedPath[],
+): RevSource {
   const store = new LocalObjectStore(cacheDir);
-  const outs = lockedOuts(lock).filter((o) => safeRelative(o.path));
   const readObject = async (md5: string) => {
     try {
       return await fs.readFile(store.objectPath(asMd5(md5)));
@@ -80,7 +86,7 @@ function commitSource(root: string, cacheDir: string, name: string, sha: string,
     name,
     async read(file) {
       if (!safeRelative(file)) return null;
-      const [blob] = await catFileBatch(root, [`${sha}:${file}`]);
+      const [blob] = await catFileBatch(root, [`${sha}:${prefix}${file}`]);
       if (blob?.type === 'blob') return Buffer.from(blob.content);
       const out = outs.find((o) => o.path === file && !o.md5.endsWith('.dir'));
       if (out) return readObject(out.md5);
@@ -105,27 +111,53 @@ function commitSource(root: string, cacheDir: string, name: string, sha: string,
   };
 }
 
-async function lockAt(root: string, sha: string, lockName: string): Promise<LockFile | null> {
-  const [blob] = await catFileBatch(root, [`${sha}:${lockName}`]);
-  if (!blob) return null;
-  try {
-    return (YAML.parse(blob.content.toString('utf8')) as LockFile | null) ?? null;
-  } catch {
-    return null;
-  }
+const LOCK_NAMES = new Set(['pipeline.lock', 'dvc.lock']);
+
+/**
+ * The outputs every lock file of a commit records (the root pipeline's and each sub-pipeline's, at any depth
+ * under the project's folder), their paths made project-relative; null when the commit holds no lock file.
+ * A lock that does not parse, or a path that leaves the project, is left out: its plots are not drawn.
+ */
+async function lockedOutsAt(root: string, prefix: string, sha: string): Promise<LockedPath[] | null> {
+  // run in the project's folder, ls-tree lists only what lies under it, relative to it
+  const listing = (await gitMaybe(root, ['ls-tree', '-r', '-z', '--name-only', sha])) ?? '';
+  const files = listing.split('\0').filter((p) => safeRelative(p) && LOCK_NAMES.has(path.posix.basename(p)));
+  if (files.length === 0) return null;
+  const blobs = await catFileBatch(
+    root,
+    files.map((f) => `${sha}:${prefix}${f}`),
+  );
+  const outs: LockedPath[] = [];
+  files.forEach((file, i) => {
+    const blob = blobs[i];
+    if (blob?.type !== 'blob') return;
+    let lock: LockFile | null;
+    try {
+      lock = (YAML.parse(blob.content.toString('utf8')) as LockFile | null) ?? null;
+    } catch {
+      return;
+    }
+    const dir = path.posix.dirname(file);
+    for (const o of lockedOuts(lock)) {
+      if (typeof o?.path !== 'string' || typeof o.md5 !== 'string') continue;
+      const rel = path.posix.normalize(dir === '.' ? o.path : `${dir}/${o.path}`);
+      if (safeRelative(rel)) outs.push({ ...o, path: rel });
+    }
+  });
+  return outs;
 }
 
 /**
  * One source per name: 'workspace', a git revision (branch, tag, sha, HEAD~1), or an experiment
  * name (or sha prefix) recorded under refs/exps.
  */
-export async function openSources(
-  root: string,
-  cacheDir: string,
-  lockName: string,
-  names: string[],
-): Promise<RevSource[]> {
+export async function openSources(root: string, cacheDir: string, names: string[]): Promise<RevSource[]> {
   const out: RevSource[] = [];
+  let prefixOnce: Promise<string> | undefined;
+  const prefix = () => {
+    prefixOnce ??= gitMaybe(root, ['rev-parse', '--show-prefix']).then((p) => p?.trim() ?? '');
+    return prefixOnce;
+  };
   for (const name of names) {
     if (name === 'workspace') {
       out.push(workspaceSource(root));
@@ -133,7 +165,8 @@ export async function openSources(
     }
     const sha = (await gitMaybe(root, ['rev-parse', '--verify', '--quiet', `${name}^{commit}`]))?.trim();
     if (sha) {
-      out.push(commitSource(root, cacheDir, name, sha, await lockAt(root, sha, lockName)));
+      const pre = await prefix();
+      out.push(commitSource(root, pre, cacheDir, name, sha, (await lockedOutsAt(root, pre, sha)) ?? []));
       continue;
     }
     let exp: Awaited<ReturnType<typeof resolveExperiment>>;
@@ -149,7 +182,10 @@ export async function openSources(
       }
       throw e;
     }
-    out.push(commitSource(root, cacheDir, exp.name, exp.sha, exp.lock));
+    // the record's tree holds every lock file; an older record without them still carries the root's copy
+    const pre = await prefix();
+    const outs = (await lockedOutsAt(root, pre, exp.sha)) ?? lockedOuts(exp.lock).filter((o) => safeRelative(o.path));
+    out.push(commitSource(root, pre, cacheDir, exp.name, exp.sha, outs));
   }
   return out;
 }

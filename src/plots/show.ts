@@ -6,7 +6,6 @@
 import path from 'node:path';
 import { loadPipeline } from '../config/load.js';
 import { LockstepError } from '../errors.js';
-import { LOCK_FILES } from '../project.js';
 import { parsePlotData, type Row } from './data.js';
 import { collectDefinitions, type PlotDefinition, selectDefinitions } from './definitions.js';
 import { openSources, type RevSource } from './revs.js';
@@ -62,8 +61,7 @@ function listAcross(sources: RevSource[]) {
 
 export async function collectPlots(q: PlotsQuery): Promise<PlotsReport> {
   const pipeline = await loadPipeline(q.root);
-  const sources =
-    q.sources ?? (await openSources(q.root, q.cacheDir, LOCK_FILES[pipeline.file] ?? 'pipeline.lock', q.revs));
+  const sources = q.sources ?? (await openSources(q.root, q.cacheDir, q.revs));
   for (const s of sources) s.name = q.labels?.[s.name] ?? s.name;
   const list = listAcross(sources);
   const all = await collectDefinitions(pipeline, list);
