@@ -13,7 +13,8 @@ import { compareCodePoints, manifestJson } from './pyjson.js';
 import type { FileStat, StatCache } from './stat-cache.js';
 import { racyWindow } from './stat-table.js';
 import { asMd5, type DirEntry, type Md5 } from './types.js';
-import { PARALLEL_MIN, walkTree, wantThread } from './walk.js';
+import { walkTree } from './walk.js';
+import { wantThread } from './idle-core.js';
 import { hashFilesParallel } from './parallel-hash.js';
 import { yieldToLoop } from '../util/yield.js';
 
@@ -169,7 +170,7 @@ export class CachingHasher {
     let readAt = Date.now();
     // Many files to read and nothing to do with their bytes but hash them: two cores when one is idle.
     const plain = hooks.onContent === undefined && this.injected === undefined && this.onRead === undefined;
-    if (plain && misses.length >= PARALLEL_MIN && wantThread()) {
+    if (plain && wantThread(misses.length)) {
       const absPaths = misses.map((k) => `${absPath}/${entries[k]!.relpath}`);
       const md5s = await hashFilesParallel(
         absPaths,

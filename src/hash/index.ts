@@ -5,7 +5,7 @@ import path from 'node:path';
 import { CachingHasher, type HashHooks, type HashResult, type HasherOptions } from './hasher.js';
 import { statCacheFor } from './stat-cache.js';
 import { warmUpStatWorker } from './stat-worker.js';
-import { PARALLEL_MIN, wantThread } from './walk.js';
+import { PARALLEL_MIN, wantThread } from './idle-core.js';
 export * from './types.js';
 export type { HashHooks, HashResult, HasherOptions } from './hasher.js';
 export { hashFile, md5Hex } from './md5-file.js';
@@ -23,7 +23,7 @@ export async function openHasher(cacheDir: string, opts: HasherOptions = {}): Pr
   const statCache = statCacheFor(cacheDir);
   await statCache.load();
   // A folder this big was walked before: its stat thread starts now, while the command reads its config.
-  if (statCache.hasListingOf(PARALLEL_MIN) && wantThread()) warmUpStatWorker();
+  if (statCache.hasListingOf(PARALLEL_MIN) && wantThread(PARALLEL_MIN)) warmUpStatWorker();
   return new CachingHasher(statCache, opts);
 }
 

@@ -2,7 +2,7 @@
  * Hashing many files on two cores: a worker thread and the main thread take chunks of the list from
  * a shared counter and write each file's md5 (16 bytes) into shared memory. Used for a directory's
  * first hash (cold `status`: 120,000 small files are 120,000 open/read/close and md5s) when a core is
- * idle (see wantThread in walk.ts); the main thread alone otherwise. A file the worker could not read
+ * idle (see idle-core.ts); the main thread alone otherwise. A file the worker could not read
  * is left to the main thread, which then throws the real error.
  */
 import { hashFile } from './md5-file.js';

@@ -101,9 +101,20 @@ function settle(p: Pool, id: number, outcome: Outcome): void {
   resolve(outcome);
 }
 
+let warmedAt = Number.NEGATIVE_INFINITY;
+
 /** Start the thread now (a big walk is coming), so it is up when the walk begins. */
 export function warmUpStatWorker(): void {
+  warmedAt = performance.now();
   spawn().catch(() => {});
+}
+
+/**
+ * Whether the thread was warmed up for this command (in the last few seconds): a walk then uses it without
+ * asking the machine again, since the thread still booting would count as a task competing for a core.
+ */
+export function statWorkerWarm(): boolean {
+  return pool !== undefined && performance.now() - warmedAt < 5000;
 }
 
 /** The thread, for tests that end it to check the main thread then does its part. */

@@ -21,17 +21,14 @@
  * (the racy rule of files, applied to folders). Files are still stat'ed one by one: an edit in place
  * leaves its folder's mtime alone.
  */
-import { availableParallelism, loadavg } from 'node:os';
 import { readdirSync, statSync, type Stats } from 'node:fs';
 import { LockstepError } from '../errors.js';
 import type { TreeListing } from './listing.js';
 import { FILE, lstatNumbers } from './lstat-numbers.js';
-import { CHUNK, submitStatJob } from './stat-worker.js';
+import { CHUNK, statWorkerWarm, submitStatJob } from './stat-worker.js';
+import { PARALLEL_MIN, wantThread } from './idle-core.js';
 import { racyWindow } from './stat-table.js';
 import { yieldToLoop } from '../util/yield.js';
-
-/** Fewer files than this are not worth a worker's start-up (~30 ms of the other core). */
-export const PARALLEL_MIN = 20_000;
 
 export interface WalkedTree {
   /** POSIX paths relative to the walked directory, in walk order (names sorted per directory). */
@@ -123,7 +120,9 @@ async function listTree(root: string): Promise<Listed> {
 
 async function statFiles(root: string, { relpaths, linked, listing }: Listed, opts: WalkOptions): Promise<WalkedTree> {
   const n = relpaths.length;
-  const parallel = opts.parallel ?? (n >= PARALLEL_MIN && wantThread()); // tests force it with `parallel: true`
+  // Tests force it with `parallel: true`. A thread warmed up when the stat cache opened is taken as it is:
+  // asked again now, the machine would count that thread booting as a task competing for a core.
+  const parallel = opts.parallel ?? (n >= PARALLEL_MIN && (statWorkerWarm() || wantThread(n)));
   const shared = new SharedArrayBuffer(8 + 24 * n);
   const ctl = new Int32Array(shared, 0, 2); // [next chunk, worker state: 0 not started, 1 working, 2 closed]
   const stats = new Float64Array(shared, 8, 3 * n);
@@ -150,17 +149,6 @@ async function statFiles(root: string, { relpaths, linked, listing }: Listed, op
   const tree = compact(relpaths, stats, n);
   // A file gone while we walked: its folder's mtime moved, so this listing is not one to keep.
   return { ...tree, listing: tree.count === n ? listing : { ...listing, dirs: [] } };
-}
-
-/**
- * A second thread only pays when a core is idle: on a busy machine (load average at or above the
- * cores minus one) it measured 15% slower and 30 MB bigger. LOCKSTEP_WALK_THREADS=0/1 decides instead.
- */
-export function wantThread(): boolean {
-  const env = process.env.LOCKSTEP_WALK_THREADS;
-  if (env === '0' || env === '1') return env === '1';
-  const cores = availableParallelism();
-  return cores > 1 && (loadavg()[0] ?? cores) < cores - 1;
 }
 
 function statChunk(
