@@ -146,7 +146,10 @@ async function main(): Promise<void> {
 
   if (want('ab')) {
     // Why the hasher reads small files synchronously: the same files through the promise API.
-    const files = (await walkTree(small)).relpaths.slice(0, 30000).map((r) => ({ absPath: `${small}/${r}` }));
+    const files = (await walkTree(small)).names
+      .all()
+      .slice(0, 30000)
+      .map((r) => ({ absPath: `${small}/${r}` }));
     let next = 0;
     const lane = async (): Promise<void> => {
       while (next < files.length) md5Hex(await fs.readFile(files[next++]!.absPath));

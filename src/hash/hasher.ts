@@ -118,7 +118,7 @@ export class CachingHasher {
     // Taken before any stat: a file whose mtime is not safely older than this may change unseen.
     const observedAt = Date.now();
     const tree = await walkTree(absPath, { known: this.statCache.getListing(absPath) });
-    const { relpaths, stats, count, listing } = tree;
+    const { names, stats, count, listing } = tree;
     let size = 0;
     let racyUntil = 0;
     for (let i = 0; i < count; i++) {
@@ -128,7 +128,7 @@ export class CachingHasher {
     }
     // The directory record's key: every relpath and (ino, mtime, size) of every file as raw doubles.
     const fingerprint = createHash('md5')
-      .update(listing.dirs.length > 0 ? listing.files : relpaths.join('\0'))
+      .update(names.joined)
       .update(Buffer.from(stats.buffer, stats.byteOffset, count * 24))
       .digest('hex');
     const trusted = racyUntil < observedAt;
@@ -144,6 +144,7 @@ export class CachingHasher {
     }
 
     // The manifest's order (code points of the relpaths), and each file's md5 from the stat cache or a read.
+    const relpaths = names.all();
     const order = Array.from({ length: count }, (_, i) => i);
     order.sort((a, b) => compareCodePoints(relpaths[a]!, relpaths[b]!));
     const entries: DirEntry[] = new Array(count);

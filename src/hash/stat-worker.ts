@@ -41,13 +41,16 @@ parentPort.on('message', (w) => {
           stats[3 * i] = st.ino; stats[3 * i + 1] = st.mtimeMs; stats[3 * i + 2] = st.size;
           return true;
         };
-    const rel = w.joined.split('\\0');
+    // a path sliced out of the joined names per stat (no array of 60,000 strings to keep alive)
+    const prefix = w.root + '/';
+    const { joined, starts } = w;
     for (;;) {
       const from = Atomics.add(ctl, 0, 1) * ${CHUNK};
       if (from >= w.n) break;
       for (let i = from; i < Math.min(w.n, from + ${CHUNK}); i++) {
         if (skip.has(i)) continue;
-        try { if (!one(w.root + '/' + rel[i], i)) stats[3 * i + 1] = NaN; } catch { failed.push(i); }
+        const p = prefix + joined.slice(starts[i], starts[i + 1] - 1);
+        try { if (!one(p, i)) stats[3 * i + 1] = NaN; } catch { failed.push(i); }
       }
     }
   }
@@ -124,8 +127,9 @@ export async function statWorkerForTests(): Promise<Worker> {
 
 export interface StatJob {
   root: string;
-  /** The files' relpaths joined by NUL. */
+  /** The files' relpaths joined by NUL, and where each starts (shared memory: Relpaths.starts). */
   joined: string;
+  starts: Uint32Array;
   /** Indexes of symlinked files: stat'ed through the link by the main thread already. */
   linked: number[];
   shared: SharedArrayBuffer;

@@ -28,11 +28,12 @@ import { FILE, lstatNumbers } from './lstat-numbers.js';
 import { CHUNK, statWorkerWarm, submitStatJob } from './stat-worker.js';
 import { PARALLEL_MIN, wantThread } from './idle-core.js';
 import { racyWindow } from './stat-table.js';
+import { Relpaths } from './relpaths.js';
 import { yieldToLoop } from '../util/yield.js';
 
 export interface WalkedTree {
   /** POSIX paths relative to the walked directory, in walk order (names sorted per directory). */
-  relpaths: string[];
+  names: Relpaths;
   /** ino, mtimeMs, size of file i at 3i, 3i+1, 3i+2. */
   stats: Float64Array;
   count: number;
@@ -56,7 +57,7 @@ export async function walkTree(root: string, opts: WalkOptions = {}): Promise<Wa
 }
 
 interface Listed {
-  relpaths: string[];
+  names: Relpaths;
   /** Stats of symlinked files, taken while listing (index -> stat); every other file is stat'ed afterwards. */
   linked: Map<number, Stats>;
   listing: TreeListing;
@@ -72,10 +73,10 @@ function stampsHold(root: string, known: TreeListing): boolean {
 }
 
 function reuseListing(root: string, known: TreeListing): Listed {
-  const relpaths = known.files === '' ? [] : known.files.split('\0');
+  const names = Relpaths.fromJoined(known.files);
   const linked = new Map<number, Stats>();
-  for (const i of known.links) linked.set(i, followLink(root, `${root}/${relpaths[i]}`));
-  return { relpaths, linked, listing: known };
+  for (const i of known.links) linked.set(i, followLink(root, `${root}/${names.at(i)}`));
+  return { names, linked, listing: known };
 }
 
 /** The readdir phase: every folder listed with entry types, names sorted per folder, folders stamped first. */
@@ -115,11 +116,12 @@ async function listTree(root: string): Promise<Listed> {
       await yieldToLoop();
     }
   }
-  return { relpaths, linked, listing: { dirs, files: relpaths.join('\0'), links: [...linked.keys()], racyUntil } };
+  const names = Relpaths.fromArray(relpaths);
+  return { names, linked, listing: { dirs, files: names.joined, links: [...linked.keys()], racyUntil } };
 }
 
-async function statFiles(root: string, { relpaths, linked, listing }: Listed, opts: WalkOptions): Promise<WalkedTree> {
-  const n = relpaths.length;
+async function statFiles(root: string, { names, linked, listing }: Listed, opts: WalkOptions): Promise<WalkedTree> {
+  const n = names.count;
   // Tests force it with `parallel: true`. A thread warmed up when the stat cache opened is taken as it is:
   // asked again now, the machine would count that thread booting as a task competing for a core.
   const parallel = opts.parallel ?? (n >= PARALLEL_MIN && (statWorkerWarm() || wantThread(n)));
@@ -132,54 +134,59 @@ async function statFiles(root: string, { relpaths, linked, listing }: Listed, op
     stats[3 * i + 2] = st.size;
   }
   const done = parallel
-    ? await submitStatJob({ root, joined: listing.files, linked: [...linked.keys()], shared, n })
+    ? await submitStatJob({ root, joined: names.joined, starts: names.starts, linked: [...linked.keys()], shared, n })
     : undefined;
   for (; !(opts.workerOnly && done); ) {
     const from = Atomics.add(ctl, 0, 1) * CHUNK;
     if (from >= n) break;
-    statChunk(root, relpaths, linked, stats, from, Math.min(n, from + CHUNK));
+    statChunk(root, names, linked, stats, from, Math.min(n, from + CHUNK));
     await yieldToLoop();
   }
   // A job the thread has not claimed by now is closed, not waited for; one it could not finish is redone.
   if (done !== undefined) {
     const redo = await done(opts.workerOnly === true || Atomics.compareExchange(ctl, 1, 0, 2) !== 0);
-    if (redo === 'all') statChunk(root, relpaths, linked, stats, 0, n);
-    else for (const i of redo) statChunk(root, relpaths, linked, stats, i, i + 1);
+    if (redo === 'all') statChunk(root, names, linked, stats, 0, n);
+    else for (const i of redo) statChunk(root, names, linked, stats, i, i + 1);
   }
-  const tree = compact(relpaths, stats, n);
+  const tree = compact(names, stats, n);
   // A file gone while we walked: its folder's mtime moved, so this listing is not one to keep.
   return { ...tree, listing: tree.count === n ? listing : { ...listing, dirs: [] } };
 }
 
 function statChunk(
   root: string,
-  relpaths: string[],
+  names: Relpaths,
   linked: Map<number, Stats>,
   stats: Float64Array,
   from: number,
   to: number,
 ): void {
   const skip = linked.size > 0;
+  const prefix = `${root}/`;
   for (let i = from; i < to; i++) {
     if (skip && linked.has(i)) continue;
     // removed (or replaced by something else) while we walked
-    if (lstatNumbers(`${root}/${relpaths[i]}`, stats, 3 * i) !== FILE) stats[3 * i + 1] = Number.NaN;
+    if (lstatNumbers(prefix + names.at(i), stats, 3 * i) !== FILE) stats[3 * i + 1] = Number.NaN;
   }
 }
 
-/** Drop the files that vanished while we walked. */
-function compact(relpaths: string[], stats: Float64Array, n: number): Omit<WalkedTree, 'listing'> {
+/** Drop the files that vanished while we walked (rare: only then is a string made per name). */
+function compact(names: Relpaths, stats: Float64Array, n: number): Omit<WalkedTree, 'listing'> {
   let kept = 0;
+  for (let i = 0; i < n; i++) if (!Number.isNaN(stats[3 * i + 1])) kept++;
+  if (kept === n) return { names, stats, count: n };
+  const all = names.all();
+  kept = 0;
   for (let i = 0; i < n; i++) {
     if (Number.isNaN(stats[3 * i + 1])) continue;
     if (kept !== i) {
-      relpaths[kept] = relpaths[i] as string;
+      all[kept] = all[i] as string;
       stats.copyWithin(3 * kept, 3 * i, 3 * i + 3);
     }
     kept++;
   }
-  relpaths.length = kept;
-  return { relpaths, stats: stats.subarray(0, 3 * kept), count: kept };
+  all.length = kept;
+  return { names: Relpaths.fromArray(all), stats: stats.subarray(0, 3 * kept), count: kept };
 }
 
 /** The stat of what a symlink inside the tree points to; refuses broken links and links to directories. */

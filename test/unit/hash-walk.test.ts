@@ -1,0 +1,75 @@
+/**
+ * The walk's names (src/hash/relpaths.ts, src/hash/walk.ts): a kept listing is walked from its joined text
+ * without a string per file, by the main thread and by the stat thread alike, and gives exactly what a fresh
+ * walk gives, non-ASCII names included; a file the listing names but that is gone when stat'ed is dropped,
+ * and that listing is not kept.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lstatSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Relpaths } from '../../src/hash/relpaths.js';
+import { walkTree } from '../../src/hash/walk.js';
+import { tempDir, writeTree } from '../helpers/tmp.js';
+
+test('Relpaths: each name sliced out of the joined text, the empty list, and every name at once', () => {
+  const names = Relpaths.fromArray(['a', 'dir/é.txt', 'x/😀/y', 'z']);
+  assert.equal(names.count, 4);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((i) => names.at(i)),
+    ['a', 'dir/é.txt', 'x/😀/y', 'z'],
+  );
+  assert.deepEqual(names.all(), ['a', 'dir/é.txt', 'x/😀/y', 'z']);
+  assert.equal(names.joined, 'a\0dir/é.txt\0x/😀/y\0z');
+  const none = Relpaths.fromJoined('');
+  assert.equal(none.count, 0);
+  assert.deepEqual(none.all(), []);
+});
+
+async function tree(): Promise<string> {
+  const dir = await tempDir();
+  const files: Record<string, string> = { 'é/ü.txt': 'umlaut', '😀.bin': 'emoji' };
+  for (let i = 0; i < 2500; i++) files[`d${i % 7}/s${i % 3}/f${i}.txt`] = `${i}`;
+  await writeTree(dir, files);
+  return dir;
+}
+
+test('a kept listing walked by the main thread and by the stat thread gives what a fresh walk gives', async () => {
+  const dir = await tree();
+  const fresh = await walkTree(dir, { parallel: false });
+  assert.equal(fresh.count, 2502);
+  assert.ok(fresh.listing.dirs.length > 0, 'a listing to keep');
+  for (const opts of [{ parallel: false }, { parallel: true, workerOnly: true }]) {
+    const again = await walkTree(dir, { ...opts, known: fresh.listing });
+    assert.equal(again.listing, fresh.listing, 'the kept listing was used, not a readdir');
+    assert.deepEqual(again.names.all(), fresh.names.all());
+    assert.deepEqual([...again.stats], [...fresh.stats]);
+  }
+  const k = fresh.names.all().indexOf('é/ü.txt');
+  const st = lstatSync(path.join(dir, 'é/ü.txt'));
+  assert.deepEqual([...fresh.stats.subarray(3 * k, 3 * k + 3)], [st.ino, st.mtimeMs, st.size]);
+});
+
+test('a name the listing holds but the folder no longer has is dropped, and that listing is not kept', async () => {
+  const dir = await tree();
+  const fresh = await walkTree(dir, { parallel: false });
+  // As if the file went between the listing and its stat (the folders' stamps still hold).
+  const all = fresh.names.all();
+  const lying = { ...fresh.listing, files: [...all.slice(0, 10), 'd0/gone.txt', ...all.slice(10)].join('\0') };
+  for (const opts of [{ parallel: false }, { parallel: true, workerOnly: true }]) {
+    const got = await walkTree(dir, { ...opts, known: lying });
+    assert.equal(got.count, 2502);
+    assert.deepEqual(got.names.all(), all);
+    assert.equal(got.names.joined, fresh.names.joined);
+    assert.deepEqual([...got.stats], [...fresh.stats]);
+    assert.deepEqual(got.listing.dirs, [], 'not kept for the next walk');
+  }
+  // A folder removed for real moves its parent's stamp: the kept listing is not used, the folder is read.
+  await fs.rm(path.join(dir, 'd1'), { recursive: true });
+  const after = await walkTree(dir, { parallel: false, known: fresh.listing });
+  assert.notEqual(after.listing, fresh.listing);
+  assert.deepEqual(
+    after.names.all(),
+    all.filter((r) => !r.startsWith('d1/')),
+  );
+});
