@@ -74,6 +74,12 @@ function confusionJson(classes: string[], matrix: number[][]): string {
 /** Fixed precision keeps the CSV byte-stable and diffable. */
 const p6 = (x: number) => x.toFixed(6);
 
+const TTA_NOTE = {
+  none: '',
+  flip: ' (each image and its mirror image)',
+  'flip-translate': ' (each image, shifted a pixel both ways, and their mirror images)',
+} as const;
+
 async function main(): Promise<void> {
   const p = evaluateParams(await ParamsFile.load());
   const meta = await readMeta(PREPARED);
@@ -104,7 +110,7 @@ async function main(): Promise<void> {
   );
   const seconds = (performance.now() - t0) / 1000;
   console.log(
-    `inference${p.tta === 'flip' ? ' (each image and its mirror image)' : ''}: ${test.count} images in ` +
+    `inference${TTA_NOTE[p.tta]}: ${test.count} images in ` +
       `${seconds.toFixed(2)} s (${(test.count / seconds).toFixed(1)} images/s)`,
   );
 

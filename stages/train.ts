@@ -96,6 +96,7 @@ async function main(): Promise<void> {
   const { saveModelDir } = await import('./lib/tf/model-io.js');
   const { channelStats, normalizationTable } = await import('./lib/tf/augment.js');
   const { trainLoop } = await import('./lib/tf/train-loop.js');
+  const { initWhitening } = await import('./lib/tf/whiten.js');
 
   const backend = await initBackend(p.backend, 'train', 'train.backend');
   console.log(backendLine(backend));
@@ -113,6 +114,8 @@ async function main(): Promise<void> {
   const lut = normalizationTable(norm);
 
   const model = buildModel(p.model, { ...shape, classes }, p.seed);
+  if (initWhitening(model, train.images, shape, lut))
+    console.log('whitening: the first convolution set from the 2x2 patches of up to 5,000 training images');
   const optimizer = p.optimizer === 'sgd' ? tf.train.momentum(p.lr, p.momentum, true) : tf.train.adam(p.lr);
   const start = await resumeOrStart(p, meta, backendIdentity(backend), train, val, model, optimizer);
 

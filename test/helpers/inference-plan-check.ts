@@ -60,9 +60,12 @@ function compare(model: tfl.LayersModel, x: tf.Tensor4D) {
 
 const models: Record<string, unknown> = {};
 const x = tf.tensor4d(values(2 * 32 * 32 * 3, -2, 2), [2, 32, 32, 3]);
-for (const name of ['tiny', 'seed', 'bn', 'vgg', 'fast'] as ModelName[]) {
+for (const name of ['tiny', 'seed', 'bn', 'vgg', 'fast', 'air'] as ModelName[]) {
   const model = buildModel(name, { height: 32, width: 32, channels: 3, classes: 10 }, 3);
   perturbBatchNorms(model);
+  // air's frozen whitening convolution starts at zeros (the train stage sets it from the images)
+  for (const layer of model.layers)
+    if (layer.name === 'whiten') layer.setWeights([tf.tensor4d(values(2 * 2 * 3 * 24, -1, 1), [2, 2, 3, 24])]);
   const { maxDiff, equal, deterministic, plan, run, forward } = compare(model, x);
   // Training writes the variables in place: the compiled plan must see every layer's new values, not a snapshot.
   for (const layer of model.layers)

@@ -2,7 +2,7 @@
 import type { ParamsFile } from '../common/params.js';
 import { StageError } from '../common/stage.js';
 
-export const MODEL_NAMES = ['tiny', 'seed', 'bn', 'vgg', 'fast'] as const;
+export const MODEL_NAMES = ['tiny', 'seed', 'bn', 'vgg', 'fast', 'air'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 export const BACKEND_NAMES = ['auto', 'node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -10,7 +10,7 @@ export const OPTIMIZER_NAMES = ['adam', 'sgd'] as const;
 export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
 export const SCHEDULE_NAMES = ['plateau', 'onecycle'] as const;
 export type ScheduleName = (typeof SCHEDULE_NAMES)[number];
-export const TTA_NAMES = ['none', 'flip'] as const;
+export const TTA_NAMES = ['none', 'flip', 'flip-translate'] as const;
 export type TtaName = (typeof TTA_NAMES)[number];
 
 export interface TrainParams {

@@ -99,20 +99,59 @@ export function fillImages(
       continue;
     }
     const { dy, dx, flip } = drawAugmentation(aug);
-    for (let y = 0; y < H; y++) {
-      const sy = y + dy;
-      for (let x = 0; x < W; x++) {
-        const sx = (flip ? W - 1 - x : x) + dx;
-        const o = dst + (y * W + x) * C;
-        if (sy < 0 || sy >= H || sx < 0 || sx >= W) {
-          for (let c = 0; c < C; c++) out[o + c] = 0;
-        } else {
-          const s = src + (sy * W + sx) * C;
-          for (let c = 0; c < C; c++) out[o + c] = lut[c * 256 + images[s + c]!]!;
-        }
+    writeShifted(out, dst, images, src, shape, lut, { dy, dx, flip });
+  }
+}
+
+/** How one image is moved: output pixel (y, x) is source pixel (y + dy, x' + dx), x' = W-1-x when flipped. */
+export interface View {
+  dy: number;
+  dx: number;
+  flip: boolean;
+}
+
+/**
+ * Writes the image at `src` of `images` into `out` at `dst`, normalised and moved by `view`; pixels from outside
+ * the image get 0 (the channel mean after normalisation), as the training crops' zero padding.
+ */
+export function writeShifted(
+  out: Float32Array,
+  dst: number,
+  images: Uint8Array,
+  src: number,
+  shape: ImageShape,
+  lut: Float32Array,
+  view: View,
+): void {
+  const { height: H, width: W, channels: C } = shape;
+  const { dy, dx, flip } = view;
+  for (let y = 0; y < H; y++) {
+    const sy = y + dy;
+    for (let x = 0; x < W; x++) {
+      const sx = (flip ? W - 1 - x : x) + dx;
+      const o = dst + (y * W + x) * C;
+      if (sy < 0 || sy >= H || sx < 0 || sx >= W) {
+        for (let c = 0; c < C; c++) out[o + c] = 0;
+      } else {
+        const s = src + (sy * W + sx) * C;
+        for (let c = 0; c < C; c++) out[o + c] = lut[c * 256 + images[s + c]!]!;
       }
     }
   }
+}
+
+/** Writes images start..start+count of `images` into `out`, each normalised and moved by `view`. */
+export function fillView(
+  out: Float32Array,
+  images: Uint8Array,
+  shape: ImageShape,
+  lut: Float32Array,
+  start: number,
+  count: number,
+  view: View,
+): void {
+  const size = shape.height * shape.width * shape.channels;
+  for (let b = 0; b < count; b++) writeShifted(out, b * size, images, (start + b) * size, shape, lut, view);
 }
 
 /** Mirrors `count` NHWC images of `buf` left to right, in place (test-time augmentation). */

@@ -112,6 +112,10 @@ const head = (s: ModelShape, seeds: Seeds) =>
     kernelInitializer: seeds.glorot(),
   });
 
+/** The `air` model's frozen first convolution (2x2 patches) and its name, found by stages/lib/tf/whiten.ts. */
+export const WHITEN_LAYER = 'whiten';
+export const WHITEN_KERNEL = 2;
+
 const BUILDERS: Record<ModelName, Builder> = {
   /** One small conv: for tests, trains in seconds on the cpu backend. */
   tiny: (s, seeds) => [
@@ -182,6 +186,44 @@ const BUILDERS: Record<ModelName, Builder> = {
     const layers: tfl.layers.Layer[] = [conv('stem', 24, seeds, true, inputOf(s))];
     let size = s.height;
     [32, 64, 128].forEach((w, i) => {
+      const g = `group${i + 1}`;
+      layers.push(conv(`${g}a`, w, seeds, false), pool(`${g}_pool`));
+      layers.push(
+        new BatchNorm({ name: `${g}a_bn`, momentum: 0.9 }),
+        tfl.layers.activation({ name: `${g}a_relu`, activation: 'relu' }),
+      );
+      layers.push(...convBn(`${g}b`, w, seeds));
+      size = Math.floor(size / 2);
+    });
+    layers.push(
+      tfl.layers.maxPooling2d({ name: 'global_pool', poolSize: size, strides: size }),
+      tfl.layers.flatten({ name: 'flatten' }),
+      head(s, seeds),
+    );
+    return layers;
+  },
+  /**
+   * airbench94's network (Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", 2024): the `fast`
+   * groups at widths 64/256/256 behind a frozen 2x2 patch-whitening convolution (24 filters, no padding: 31x31,
+   * set from the training images by whitening.ts before training; zeros until then), a global max-pool over the
+   * last 3x3 and a linear softmax head. ~710 MFLOP per training image, 4.9x `fast`. The 91% preset's model.
+   */
+  air: (s, seeds) => {
+    const layers: tfl.layers.Layer[] = [
+      tfl.layers.conv2d({
+        name: WHITEN_LAYER,
+        filters: 2 * WHITEN_KERNEL * WHITEN_KERNEL * s.channels,
+        kernelSize: WHITEN_KERNEL,
+        padding: 'valid',
+        useBias: false,
+        trainable: false,
+        kernelInitializer: 'zeros',
+        inputShape: inputOf(s),
+      }),
+      tfl.layers.activation({ name: 'whiten_relu', activation: 'relu' }),
+    ];
+    let size = s.height - WHITEN_KERNEL + 1;
+    [64, 256, 256].forEach((w, i) => {
       const g = `group${i + 1}`;
       layers.push(conv(`${g}a`, w, seeds, false), pool(`${g}_pool`));
       layers.push(

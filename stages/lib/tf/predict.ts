@@ -1,12 +1,15 @@
 /** Batched inference over a whole split, returning plain probabilities (no tensors escape). */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { fillImages, mirrorImages, type ImageShape } from './augment.js';
+import { fillImages, fillView, mirrorImages, type ImageShape, type View } from './augment.js';
 import { inferenceForward } from './inference-plan.js';
 
 /**
  * `tta: 'flip'` averages the probabilities of each image and of its mirror image (the training
- * augmentation flips, so both are images the model was taught).
+ * augmentation flips, so both are images the model was taught). `flip-translate` is airbench's test-time
+ * augmentation (Keller Jordan, 2024): half the weight on the image and its mirror image, half on the two
+ * one-pixel diagonal shifts (up-left, down-right; edges filled with 0, as the training crops pad) and their
+ * mirror images: 6 forward passes.
  */
 export function predictProbabilities(
   model: tfl.LayersModel,
@@ -16,7 +19,7 @@ export function predictProbabilities(
   lut: Float32Array,
   classes: number,
   batchSize: number,
-  tta: 'none' | 'flip' = 'none',
+  tta: 'none' | 'flip' | 'flip-translate' = 'none',
 ): Float32Array {
   const size = shape.height * shape.width * shape.channels;
   const probs = new Float32Array(count * classes);
@@ -33,15 +36,32 @@ export function predictProbabilities(
       return out;
     };
     const out = run();
-    if (tta === 'flip') {
+    if (tta !== 'none') {
       mirrorImages(buf, n, shape);
       const mirrored = run();
       for (let i = 0; i < out.length; i++) out[i] = (out[i]! + mirrored[i]!) / 2;
+    }
+    if (tta === 'flip-translate') {
+      const shifted = new Float32Array(out.length);
+      for (const view of TRANSLATIONS) {
+        fillView(buf, images, shape, lut, start, n, view);
+        const p = run();
+        for (let i = 0; i < p.length; i++) shifted[i]! += p[i]!;
+      }
+      for (let i = 0; i < out.length; i++) out[i] = out[i]! / 2 + shifted[i]! / 8;
     }
     probs.set(out, start * classes);
   }
   return probs;
 }
+
+/** The shifted views of `flip-translate`: one pixel up-left and down-right, each as is and mirrored. */
+const TRANSLATIONS: View[] = [
+  { dy: -1, dx: -1, flip: false },
+  { dy: -1, dx: -1, flip: true },
+  { dy: 1, dx: 1, flip: false },
+  { dy: 1, dx: 1, flip: true },
+];
 
 /** Mean cross-entropy (probabilities clipped like Keras, epsilon 1e-7) and accuracy, in float64. */
 export function lossAndAccuracy(
