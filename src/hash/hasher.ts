@@ -14,7 +14,8 @@ import type { FileStat, StatCache } from './stat-cache.js';
 import { racyWindow } from './stat-table.js';
 import { asMd5, type DirEntry, type Md5 } from './types.js';
 import { walkTree } from './walk.js';
-import { wantThread } from './idle-core.js';
+import { PARALLEL_MIN, wantThread } from './idle-core.js';
+import { statWorkerWarm } from './stat-worker.js';
 import { hashFilesParallel } from './parallel-hash.js';
 import { yieldToLoop } from '../util/yield.js';
 
@@ -149,11 +150,15 @@ export class CachingHasher {
     order.sort((a, b) => compareCodePoints(relpaths[a]!, relpaths[b]!));
     const entries: DirEntry[] = new Array(count);
     const misses: number[] = [];
+    const missPaths: string[] = []; // each miss's absolute path, made once
     for (let k = 0; k < count; k++) {
       const i = order[k]!;
       const abs = `${absPath}/${relpaths[i]}`;
       const md5 = this.statCache.getFile(abs, fileStat(stats, i));
-      if (md5 === undefined) misses.push(k);
+      if (md5 === undefined) {
+        misses.push(k);
+        missPaths.push(abs);
+      }
       entries[k] = { relpath: relpaths[i]!, md5: md5 ?? asMd5(''), size: stats[3 * i + 2]! };
     }
     let bytesDone = size;
@@ -171,8 +176,8 @@ export class CachingHasher {
     let readAt = Date.now();
     // Many files to read and nothing to do with their bytes but hash them: two cores when one is idle.
     const plain = hooks.onContent === undefined && this.injected === undefined && this.onRead === undefined;
-    if (plain && wantThread(misses.length)) {
-      const absPaths = misses.map((k) => `${absPath}/${entries[k]!.relpath}`);
+    if (plain && misses.length >= PARALLEL_MIN && (statWorkerWarm() || wantThread(misses.length))) {
+      const absPaths = missPaths;
       const md5s = await hashFilesParallel(
         absPaths,
         misses.map((k) => entries[k]!.size),
@@ -188,7 +193,7 @@ export class CachingHasher {
     for (let m = 0; m < misses.length; m++) {
       const k = misses[m]!;
       const e = entries[k]!;
-      const abs = `${absPath}/${e.relpath}`;
+      const abs = missPaths[m]!;
       e.md5 = await this.read(abs, e.size, hooks);
       this.statCache.setFile(abs, fileStat(stats, order[k]!), e.md5, readAt);
       sinceYield += e.size + 4096;

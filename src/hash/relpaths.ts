@@ -12,6 +12,8 @@ export class Relpaths {
     /** starts[i]: where relpath i begins in `joined`; starts[count] is joined.length + 1. */
     readonly starts: Uint32Array,
     readonly count: number,
+    /** The names as strings when the walk made them anyway (it read the folders). */
+    private array?: readonly string[],
   ) {}
 
   static fromJoined(joined: string): Relpaths {
@@ -26,7 +28,8 @@ export class Relpaths {
   }
 
   static fromArray(relpaths: readonly string[]): Relpaths {
-    return Relpaths.fromJoined(relpaths.join('\0'));
+    const { joined, starts, count } = Relpaths.fromJoined(relpaths.join('\0'));
+    return new Relpaths(joined, starts, count, relpaths);
   }
 
   /** Relpath i. */
@@ -34,8 +37,9 @@ export class Relpaths {
     return this.joined.slice(this.starts[i], this.starts[i + 1]! - 1);
   }
 
-  /** Every relpath, in order (a manifest's entries need them as strings). */
-  all(): string[] {
-    return this.count === 0 ? [] : this.joined.split('\0');
+  /** Every relpath, in order (a manifest's entries need them as strings); not to be changed. */
+  all(): readonly string[] {
+    this.array ??= this.count === 0 ? [] : this.joined.split('\0');
+    return this.array;
   }
 }

@@ -25,7 +25,7 @@ import { readdirSync, statSync, type Stats } from 'node:fs';
 import { LockstepError } from '../errors.js';
 import type { TreeListing } from './listing.js';
 import { FILE, lstatNumbers } from './lstat-numbers.js';
-import { CHUNK, statWorkerWarm, submitStatJob } from './stat-worker.js';
+import { CHUNK, statWorkerWarm, submitJob } from './stat-worker.js';
 import { PARALLEL_MIN, wantThread } from './idle-core.js';
 import { racyWindow } from './stat-table.js';
 import { Relpaths } from './relpaths.js';
@@ -134,7 +134,15 @@ async function statFiles(root: string, { names, linked, listing }: Listed, opts:
     stats[3 * i + 2] = st.size;
   }
   const done = parallel
-    ? await submitStatJob({ root, joined: names.joined, starts: names.starts, linked: [...linked.keys()], shared, n })
+    ? await submitJob({
+        kind: 'stat',
+        prefix: `${root}/`,
+        joined: names.joined,
+        starts: names.starts,
+        linked: [...linked.keys()],
+        shared,
+        n,
+      })
     : undefined;
   for (; !(opts.workerOnly && done); ) {
     const from = Atomics.add(ctl, 0, 1) * CHUNK;
@@ -175,7 +183,7 @@ function compact(names: Relpaths, stats: Float64Array, n: number): Omit<WalkedTr
   let kept = 0;
   for (let i = 0; i < n; i++) if (!Number.isNaN(stats[3 * i + 1])) kept++;
   if (kept === n) return { names, stats, count: n };
-  const all = names.all();
+  const all = names.all().slice();
   kept = 0;
   for (let i = 0; i < n; i++) {
     if (Number.isNaN(stats[3 * i + 1])) continue;

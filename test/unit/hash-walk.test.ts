@@ -26,18 +26,21 @@ test('Relpaths: each name sliced out of the joined text, the empty list, and eve
   assert.deepEqual(none.all(), []);
 });
 
-async function tree(): Promise<string> {
+const FILES = 1100; // two of the walk's chunks
+/** One tree for the walk tests, made at the file's top level so it outlives each test (the last removes a folder). */
+const made = (async () => {
   const dir = await tempDir();
   const files: Record<string, string> = { 'é/ü.txt': 'umlaut', '😀.bin': 'emoji' };
-  for (let i = 0; i < 2500; i++) files[`d${i % 7}/s${i % 3}/f${i}.txt`] = `${i}`;
+  for (let i = 0; i < FILES; i++) files[`d${i % 7}/s${i % 3}/f${i}.txt`] = `${i}`;
   await writeTree(dir, files);
   return dir;
-}
+})();
+const tree = (): Promise<string> => made;
 
 test('a kept listing walked by the main thread and by the stat thread gives what a fresh walk gives', async () => {
   const dir = await tree();
   const fresh = await walkTree(dir, { parallel: false });
-  assert.equal(fresh.count, 2502);
+  assert.equal(fresh.count, FILES + 2);
   assert.ok(fresh.listing.dirs.length > 0, 'a listing to keep');
   for (const opts of [{ parallel: false }, { parallel: true, workerOnly: true }]) {
     const again = await walkTree(dir, { ...opts, known: fresh.listing });
@@ -58,7 +61,7 @@ test('a name the listing holds but the folder no longer has is dropped, and that
   const lying = { ...fresh.listing, files: [...all.slice(0, 10), 'd0/gone.txt', ...all.slice(10)].join('\0') };
   for (const opts of [{ parallel: false }, { parallel: true, workerOnly: true }]) {
     const got = await walkTree(dir, { ...opts, known: lying });
-    assert.equal(got.count, 2502);
+    assert.equal(got.count, FILES + 2);
     assert.deepEqual(got.names.all(), all);
     assert.equal(got.names.joined, fresh.names.joined);
     assert.deepEqual([...got.stats], [...fresh.stats]);
@@ -72,4 +75,43 @@ test('a name the listing holds but the folder no longer has is dropped, and that
     after.names.all(),
     all.filter((r) => !r.startsWith('d1/')),
   );
+});
+
+test('two folders hashed at once share the one helper thread (the stat thread), each file its own md5', async () => {
+  const { hashFilesParallel } = await import('../../src/hash/parallel-hash.js');
+  const { statWorkerForTests } = await import('../../src/hash/stat-worker.js');
+  const { hashFile } = await import('../../src/hash/md5-file.js');
+  const dir = await tempDir();
+  const files: Record<string, string | Uint8Array> = {
+    'a/big': Buffer.alloc((1 << 20) + 5, 9),
+    'b/exact': Buffer.alloc(1 << 20, 4),
+  };
+  for (let i = 0; i < 400; i++) files[`${i % 2 ? 'a' : 'b'}/f${i}-é`] = `file ${i}`.repeat(i % 13);
+  await writeTree(dir, files);
+  const lists = ['a', 'b'].map((t) =>
+    Object.keys(files)
+      .filter((f) => f.startsWith(`${t}/`))
+      .map((f) => path.join(dir, f)),
+  );
+  const thread = await statWorkerForTests();
+  const sizes = lists.map((l) => l.map((p) => lstatSync(p).size));
+  const got = await Promise.all(lists.map((l, k) => hashFilesParallel(l, sizes[k]!, { workerOnly: true })));
+  assert.equal(await statWorkerForTests(), thread, 'the same thread served both');
+  for (const [k, l] of lists.entries()) assert.deepEqual(got[k], await Promise.all(l.map((p) => hashFile(p))));
+});
+
+test('a helper thread that dies mid-hash leaves its files to the main thread', { timeout: 30_000 }, async () => {
+  const { hashFilesParallel } = await import('../../src/hash/parallel-hash.js');
+  const { statWorkerForTests } = await import('../../src/hash/stat-worker.js');
+  const { hashFile } = await import('../../src/hash/md5-file.js');
+  const dir = await tempDir();
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 400; i++) files[`f${i}`] = `${i}`.repeat(50);
+  await writeTree(dir, files);
+  const paths = Object.keys(files).map((f) => path.join(dir, f));
+  const sizes = paths.map((p) => lstatSync(p).size);
+  const doomed = await statWorkerForTests();
+  const hashing = hashFilesParallel(paths, sizes, { workerOnly: true });
+  await doomed.terminate();
+  assert.deepEqual(await hashing, await Promise.all(paths.map((p) => hashFile(p))));
 });
