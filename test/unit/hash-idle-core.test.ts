@@ -35,6 +35,10 @@ test('without /proc the 1-minute load average plus this thread decides as the ol
 test("the running count is /proc/loadavg's fourth field before the slash; anything else is not read as one", () => {
   assert.equal(runnableFromLoadavg('1.31 1.12 0.98 1/115 14250\n'), 1);
   assert.equal(runnableFromLoadavg('10.29 5.86 4.60 12/512 99\n'), 12);
+  // this process's own running threads (a V8 helper beside the reading one) count as one task
+  assert.equal(runnableFromLoadavg('0.31 0.12 0.08 3/115 14250\n', 3), 1);
+  assert.equal(runnableFromLoadavg('0.31 0.12 0.08 3/115 14250\n', 2), 2);
+  assert.equal(runnableFromLoadavg('0.31 0.12 0.08 1/115 14250\n', 2), 1, 'never below this process');
   assert.equal(runnableFromLoadavg(''), undefined);
   assert.equal(runnableFromLoadavg('1.31 1.12 0.98\n'), undefined);
   assert.equal(runnableFromLoadavg('1.31 1.12 0.98 x/115 1\n'), undefined);
