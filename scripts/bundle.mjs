@@ -4,8 +4,11 @@
 // still loads only what it uses; every other package stays an import from node_modules (heavy ones load
 // lazily, native ones need their files). bin/lockstep.js prefers this bundle when it is newer than the
 // last compile: `status` on a small project costs ~30% less CPU than loading the ~100 modules one by one.
+// On Node without module.enableCompileCache (Node 20) bin/lockstep.js runs a second form of the same code instead,
+// dist/bundle/cli.cjs: one CommonJS file (lazily imported verbs are inlined, each initialised on its first
+// import()), which Node 20 can run with a V8 code cache (bin/code-cache.js); an ES module it cannot.
 import { build } from 'esbuild';
-import { rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 
 /** Packages inlined (with their own dependencies): pure JavaScript, on the path of every command. */
 const INLINED = new Set([
@@ -28,6 +31,30 @@ const packageOf = (spec) =>
     .slice(0, spec.startsWith('@') ? 2 : 1)
     .join('/');
 
+/** Packages stay imports from node_modules unless listed in INLINED (or `alsoInline` says so). */
+const externalUnlessInlined = (alsoInline = () => false) => ({
+  name: 'inline-only-listed-packages',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path.startsWith('node:')) return { path: args.path, external: true };
+      if (args.importer.includes('/node_modules/')) return undefined; // a dependency of an inlined package
+      if (INLINED.has(packageOf(args.path)) || alsoInline(args)) return undefined;
+      return { path: args.path, external: true };
+    });
+  },
+});
+
+/** Whether a package offers no CommonJS entry (package.json "type": "module" and no "require" export). */
+function esmOnly(name) {
+  let pkg;
+  try {
+    pkg = JSON.parse(readFileSync(`node_modules/${name}/package.json`, 'utf8'));
+  } catch {
+    return false;
+  }
+  return pkg.type === 'module' && !JSON.stringify(pkg.exports ?? {}).includes('"require"');
+}
+
 rmSync(OUT, { recursive: true, force: true });
 await build({
   entryPoints: { main: 'dist/src/cli/main.js' },
@@ -43,19 +70,33 @@ await build({
   banner: {
     js: "import { createRequire as __lockstepRequire } from 'node:module';\nconst require = __lockstepRequire(import.meta.url);",
   },
-  plugins: [
-    {
-      name: 'inline-only-listed-packages',
-      setup(b) {
-        b.onResolve({ filter: /^[^./]/ }, (args) => {
-          if (args.path.startsWith('node:')) return { path: args.path, external: true };
-          if (args.importer.includes('/node_modules/')) return undefined; // a dependency of an inlined package
-          return INLINED.has(packageOf(args.path)) ? undefined : { path: args.path, external: true };
-        });
-      },
-    },
-  ],
+  plugins: [externalUnlessInlined()],
 });
+
+// The CommonJS form, run by bin/code-cache.js inside a function that passes `__lockstepBundleUrl` (the file's
+// URL, for import.meta.url) and `__lockstepImport` (an import() from bin/, for the packages left external that
+// are ES modules only: a vm.Script has no import() of its own). Externals imported statically become require().
+const CJS = `${OUT}/cli.cjs`;
+await build({
+  entryPoints: ['dist/src/cli/main.js'],
+  outfile: CJS,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  mainFields: ['module', 'main'],
+  logLevel: 'warning',
+  define: { 'import.meta.url': '__lockstepBundleUrl' },
+  // A package that is an ES module only cannot be require()d on every Node 20: inlined when imported
+  // statically (execa), left to __lockstepImport when imported with import() (open).
+  plugins: [externalUnlessInlined((args) => args.kind === 'import-statement' && esmOnly(packageOf(args.path)))],
+});
+const cjs = readFileSync(CJS, 'utf8');
+const imports = cjs.replace(/\bimport\((?=("|')[^"'\n]+\1\))/g, '__lockstepImport(');
+const left = imports.match(/\bimport\s*\(/g);
+if (left)
+  throw new Error(`${CJS}: ${left.length} import() without a literal specifier; bin/code-cache.js cannot run it`);
+writeFileSync(CJS, imports);
 // What bin/lockstep.js compares with dist/.tsbuildinfo (written last: a bundle cut short stays stale).
 writeFileSync(`${OUT}/built`, `${new Date().toISOString()}\n`);
 const now = new Date();

@@ -97,15 +97,28 @@ test('status, dag, exp show and --help never load TensorFlow.js nor the AWS SDK'
     'throw new Error("forbidden module loaded: " + s); return next(s, c); }';
   const url = `data:text/javascript,${encodeURIComponent(resolver)}`;
   await fs.writeFile(hook, `import { register } from 'node:module';\nregister(${JSON.stringify(url)});\n`);
+  // and require(): on Node 20 the CLI runs as one CommonJS file (bin/code-cache.js), whose packages are required
+  const requireHook = path.join(p.dir, 'no-heavy-require.cjs');
+  await fs.writeFile(
+    requireHook,
+    "const M = require('node:module'); const resolve = M._resolveFilename; " +
+      `M._resolveFilename = function (s, ...rest) { if (${JSON.stringify(forbidden)}.some((f) => s.includes(f))) ` +
+      'throw new Error("forbidden module loaded: " + s); return resolve.call(this, s, ...rest); };\n',
+  );
   // the hook itself works: importing tfjs or the AWS SDK under it fails
   for (const mod of ['@tensorflow/tfjs-core', '@aws-sdk/client-s3']) {
-    const control = await execa(
-      process.execPath,
-      ['--import', hook, '-e', `await import(${JSON.stringify(mod)})`, '--input-type=module'],
-      { cwd: path.dirname(CLI), reject: false },
-    );
-    assert.notEqual(control.exitCode, 0);
-    assert.match(control.stderr, new RegExp(`forbidden module loaded: ${mod.replace('/', '\\/')}`));
+    for (const [flag, file, code] of [
+      ['--import', hook, `await import(${JSON.stringify(mod)})`],
+      ['--require', requireHook, `require(${JSON.stringify(mod)})`],
+    ] as const) {
+      const control = await execa(
+        process.execPath,
+        [flag, file, '-e', code, ...(flag === '--import' ? ['--input-type=module'] : [])],
+        { cwd: path.dirname(CLI), reject: false },
+      );
+      assert.notEqual(control.exitCode, 0);
+      assert.match(control.stderr, new RegExp(`forbidden module loaded: ${mod.replace('/', '\\/')}`));
+    }
   }
   for (const args of [
     ['--help'],
@@ -119,9 +132,17 @@ test('status, dag, exp show and --help never load TensorFlow.js nor the AWS SDK'
     ['exp', 'show', '--group-by', 'data'],
     ['exp', '--help'],
   ]) {
-    const r = await execa(process.execPath, ['--import', hook, CLI, ...args], { cwd: p.dir, reject: false, all: true });
-    assert.equal(r.exitCode, 0, `${args.join(' ')}: ${r.all}`);
-    assert.doesNotMatch(r.all ?? '', /forbidden module/);
+    // both forms of the bundle: the CommonJS one with a code cache (Node 20) and the ES modules (Node 22+)
+    for (const cache of ['1', '0']) {
+      const r = await execa(process.execPath, ['--import', hook, '--require', requireHook, CLI, ...args], {
+        cwd: p.dir,
+        reject: false,
+        all: true,
+        env: { LOCKSTEP_CODE_CACHE: cache },
+      });
+      assert.equal(r.exitCode, 0, `${args.join(' ')}: ${r.all}`);
+      assert.doesNotMatch(r.all ?? '', /forbidden module/);
+    }
   }
 });
 
