@@ -2,17 +2,23 @@
  * Finding every pipeline file of a project, as DVC's `collect_files` (dvc/repo/index.py) does: a top-down
  * walk from the root that never enters `.git`, `.dvc`, `.lockstep`, `.cache`, `node_modules`, the cache
  * folder, a folder git or DVC ignores (`.gitignore`, `.git/info/exclude`, `.dvcignore`, each applying to its
- * own folder and below), nor the outputs of the pipeline files found above it. So a project whose data
- * folders hold 100,000 files costs a readdir of the folders that hold code, not a walk of its data.
+ * own folder and below), nor the outputs of the pipeline files found above it, nor a folder that is a
+ * repository of its own (a `.git`, `.dvc/` or `.lockstep/` in it: a nested clone or a DVC subrepo, as DVC
+ * skips subrepos). So a project whose data folders hold 100,000 files costs a readdir of the folders that
+ * hold code, not a walk of its data.
  */
-import { readFileSync, type Dirent } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { PIPELINE_FILES } from '../project.js';
-import { type DirListings, listDir } from '../util/dir-listings.js';
+import { type DirListings, type EntryKind, type ListedEntry, listDir, ownRepository } from '../util/dir-listings.js';
 
 const SKIPPED_NAMES = new Set(['.git', '.dvc', '.lockstep', '.cache', 'node_modules']);
 const IGNORE_FILES = ['.gitignore', '.dvcignore'];
+
+/** The files of a folder this walk reads by name (for DirListings' memo: it keeps subfolders anyway). */
+export const pipelineWalkReads = (name: string, kind: EntryKind): boolean =>
+  kind === 'file' && ((PIPELINE_FILES as readonly string[]).includes(name) || IGNORE_FILES.includes(name));
 
 /**
  * One ignore file's rules: patterns apply to paths relative to `base` (repo-relative, '' for the root).
@@ -86,12 +92,13 @@ export async function collectPipelineFiles(root: string, opts: WalkOptions): Pro
   const walk = async (rel: string, inherited: IgnoreRules[]): Promise<void> => {
     const abs = rel ? path.join(root, rel) : root;
     // synchronous: a few hundred small listings cost less than as many trips through the thread pool
-    let entries: Dirent[];
+    let entries: ListedEntry[];
     try {
       entries = listDir(abs, opts.listings);
     } catch {
       return;
     }
+    if (rel !== '' && ownRepository(entries)) return; // another project's, with its own pipeline and lock
     const rules = [...inherited];
     for (const name of IGNORE_FILES) {
       if (!entries.some((e) => e.name === name && e.isFile())) continue;

@@ -6,6 +6,7 @@
  */
 export type * from './types.js';
 export { loadPipeline, lockFileOf, stageAddress, type LoadOptions } from './load.js';
+export { pipelineWalkReads } from './collect.js';
 export { readParamsFile, resolveStageParams, getParam, flattenParams, ParamsCache } from './params.js';
 export { ConfigProblemsError, type ConfigProblem } from './diagnostics.js';
 export { expandForeach, expandMatrix } from './generate.js';

@@ -1,20 +1,24 @@
 /**
  * Every `.dvc` file of the project, as DVC collects them: a walk of the repository that skips `.git`,
  * `node_modules` and `.cache` folders at any depth, `.dvc` and `.lockstep` at the root, and the data
- * folders a pipeline writes (given by the caller); symlinks are not followed. A plain readdir walk with
+ * folders a pipeline writes (given by the caller), and folders that are repositories of their own (a `.git`,
+ * `.dvc/` or `.lockstep/` in them: DVC's subrepos); symlinks are not followed. A plain readdir walk with
  * entry types: on a 60,000-file dependency folder a glob library's matching of every entry cost more
  * than listing it (every command collects these files).
  */
-import { promises as fs, type Dirent } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { LockFile, LockedStage } from '../pipeline/lockfile-types.js';
 import { parseDvcFile, type DvcFile } from './format.js';
 import { yieldToLoop } from '../util/yield.js';
-import { type DirListings, listDir } from '../util/dir-listings.js';
+import { type DirListings, type EntryKind, type ListedEntry, listDir, ownRepository } from '../util/dir-listings.js';
 
 /** Folder names never searched, at any depth and at the root only. */
 const SKIPPED_ANYWHERE = new Set(['.git', 'node_modules', '.cache']);
 const SKIPPED_AT_ROOT = new Set(['.dvc', '.lockstep']);
+
+/** The files of a folder this walk reads by name (for DirListings' memo: it keeps subfolders anyway). */
+export const dvcWalkReads = (name: string, kind: EntryKind): boolean => kind === 'file' && name.endsWith('.dvc');
 
 /** `listings`: folders listed by the command's pipeline-file walk, not read again. */
 export async function collectDvcFiles(
@@ -28,7 +32,7 @@ export async function collectDvcFiles(
   let listed = 0;
   while (pending.length > 0) {
     const rel = pending.pop() as string;
-    let entries: Dirent[];
+    let entries: ListedEntry[];
     try {
       entries = listDir(rel === '' ? root : path.join(root, rel), listings);
     } catch (e) {
@@ -36,6 +40,7 @@ export async function collectDvcFiles(
       if (rel !== '' && (code === 'ENOENT' || code === 'ENOTDIR')) continue; // gone while we walked
       throw e;
     }
+    if (rel !== '' && ownRepository(entries)) continue; // a nested repository's files are its own
     for (const d of entries) {
       const childRel = rel === '' ? d.name : `${rel}/${d.name}`;
       if (d.isDirectory()) {

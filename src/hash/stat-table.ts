@@ -13,6 +13,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { closeSync, openSync, readSync } from 'node:fs';
+import { racyWindow } from '../util/racy.js';
 
 const MAGIC = 'LSSTAT03';
 export const HEADER_BYTES = 40;
@@ -31,14 +32,7 @@ const slotCount = (n: number): number => {
   return cap;
 };
 
-/**
- * How long after a file's mtime a change to it could still leave the same mtime: the timestamp
- * granularity, generously (Linux takes file times from a clock that ticks every few ms). Whole-second
- * timestamps suggest a coarse file system (FAT has 2 s).
- */
-export function racyWindow(mtimeMs: number): number {
-  return mtimeMs % 1000 === 0 ? 2000 : 100;
-}
+export { racyWindow } from '../util/racy.js';
 
 export interface Row {
   ino: number;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { ParamsCache, loadPipeline } from '../config/index.js';
+import { ParamsCache, loadPipeline, pipelineWalkReads } from '../config/index.js';
 import type { Pipeline } from '../config/types.js';
 import { openHasher, type Hasher } from '../hash/index.js';
 import { type LocalObjectStore, openObjectStore } from '../cache/index.js';
@@ -10,7 +10,7 @@ import { acquireRepoLock, type LockHolder } from './repo-lock.js';
 import { buildGraph, type Graph } from './graph.js';
 import type { LockFile } from './lockfile.js';
 import { lockTargets, readProjectLock, type LockTarget } from './lock-set.js';
-import { collectDvcFiles } from '../dvcfile/collect.js';
+import { collectDvcFiles, dvcWalkReads } from '../dvcfile/collect.js';
 import type { DvcFile } from '../dvcfile/format.js';
 import { DirListings } from '../util/dir-listings.js';
 
@@ -36,8 +36,12 @@ export interface Workspace {
 
 export async function openWorkspace(cwd: string = process.cwd(), opts: OpenProjectOptions = {}): Promise<Workspace> {
   const project = await openProject(cwd, opts);
-  // Both walks below list every folder that is not an output: each folder is read once.
-  const listings = new DirListings();
+  // Both walks below list every folder that is not an output: each folder is read once, and a big one
+  // whose stamp is unchanged since an earlier command not at all (what both walks read of it is kept).
+  const listings = new DirListings({
+    file: path.join(project.cacheDir, 'tmp', 'listings.json'),
+    keep: (name, kind) => pipelineWalkReads(name, kind) || dvcWalkReads(name, kind),
+  });
   const pipeline = await loadPipeline(project.root, { cacheDir: project.cacheDir, listings });
   const graph = buildGraph(pipeline.stages);
   if (!graph.ok) throw graph.error;
@@ -49,7 +53,7 @@ export async function openWorkspace(cwd: string = process.cwd(), opts: OpenProje
     openHasher(project.cacheDir),
     collectDvcFiles(project.root, outDirs, listings),
   ]);
-  listings.clear();
+  await listings.close();
   const rel = path.relative(project.root, path.resolve(cwd)).split(path.sep).join('/');
   return {
     project,

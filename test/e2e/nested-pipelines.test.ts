@@ -176,6 +176,32 @@ test('collection skips ignored folders, outputs and .dvcignore, and never leaves
   assert.equal(st.exitCode, 0, st.all);
 });
 
+test('a nested repository (its own .git, .dvc/ or .lockstep/) is a project of its own, not collected', async () => {
+  const leaf = (name: string) =>
+    `stages:\n  ${name}:\n    cmd: echo ${name} > ${name}.txt\n    outs:\n    - ${name}.txt\n`;
+  const p = await nested({
+    'clone/dvc.yaml': leaf('inclone'), // a nested git clone (made below)
+    'wt/.git': 'gitdir: /somewhere/else/.git/worktrees/wt\n', // a submodule's or worktree's .git file
+    'wt/data.dvc': 'not a .dvc file of the outer project: [\n',
+    'wt/pipeline.yaml': leaf('inworktree'),
+    'dvcsub/.dvc/config': '', // a DVC subrepo (dvc init --subdir)
+    'dvcsub/dvc.yaml': leaf('indvcsub'),
+    'lssub/.lockstep/config.yaml': '',
+    'lssub/pipeline.yaml': leaf('inlssub'),
+  });
+  await fs.mkdir(path.join(p.dir, 'clone', '.git'));
+  const dag = await p.run(['dag']);
+  assert.equal(dag.exitCode, 0, dag.all);
+  assert.equal(dag.stdout, 'sub/dvc.yaml:make\n└── report');
+  const st = await p.run(['status', '--json']);
+  assert.equal(st.exitCode, 0, st.all);
+  assert.deepEqual(Object.keys(JSON.parse(st.stdout)).sort(), ['report', 'sub/dvc.yaml:make']);
+  // inside it, the nested repository is its own project
+  const inner = await runCli(path.join(p.dir, 'clone'), ['status', '--json']);
+  assert.equal(inner.exitCode, 0, inner.all);
+  assert.deepEqual(Object.keys(JSON.parse(inner.stdout)), ['inclone']);
+});
+
 test('fault: a sub-pipeline cannot reach out of the project or into its control files', async () => {
   const cases: Array<[string, RegExp]> = [
     [

@@ -1,7 +1,7 @@
 /**
  * collectDvcFiles walks the project as DVC does: .dvc files anywhere, in DVC's walk order, except
  * under .git, node_modules and .cache folders (any depth), .dvc and .lockstep (root), the folders the
- * caller skips (a pipeline's outputs), and behind symlinks.
+ * caller skips (a pipeline's outputs), nested repositories (DVC's subrepos), and behind symlinks.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +20,12 @@ test('every .dvc file outside the skipped folders, top-down, a folder’s files 
     'z/c.dvc': dvc('c'),
     'data/in/d.dvc': dvc('d'), // a dependency folder is searched
     '.hidden/e.dvc': dvc('e'),
-    'sub/.dvc/f.dvc': dvc('f'), // .dvc is skipped at the root only
+    'sub/.dvc/f.dvc': dvc('f'), // sub/ has a .dvc folder: a DVC subrepo, its own project
+    'sub/g.dvc': dvc('g'),
+    'clone/.git/HEAD': 'ref: refs/heads/main\n', // a nested git repository
+    'clone/h.dvc': dvc('h'),
+    'wt/.git': 'gitdir: /elsewhere\n', // a worktree's or submodule's .git file
+    'wt/i.dvc': dvc('i'),
     '.git/x.dvc': dvc('x'),
     'sub/node_modules/x.dvc': dvc('x'),
     'sub/.cache/x.dvc': dvc('x'),
@@ -35,10 +40,10 @@ test('every .dvc file outside the skipped folders, top-down, a folder’s files 
   const found = await collectDvcFiles(root, ['out/dir', './z/out2/']);
   assert.deepEqual(
     found.map((f) => f.file),
-    ['a.dvc', '.hidden/e.dvc', 'data/in/d.dvc', 'sub/.dvc/f.dvc', 'z/c.dvc', 'z/deep/b.dvc'],
+    ['a.dvc', '.hidden/e.dvc', 'data/in/d.dvc', 'z/c.dvc', 'z/deep/b.dvc'],
   );
   assert.deepEqual(
-    found[5]?.outs.map((o) => o.path),
+    found[4]?.outs.map((o) => o.path),
     ['z/deep/b'],
   );
 });
