@@ -33,23 +33,15 @@ export function sameListing(a: TreeListing | undefined, b: TreeListing | undefin
   return a.links.every((l, i) => l === b.links[i]);
 }
 
+/** A part (between '/' and NUL, or an end) that is empty, '.' or '..'. */
+const BAD_PART = /(?:^|[\0/])\.{0,2}(?:[\0/]|$)/;
+
 /**
  * Whether NUL-joined relpaths are all plain relpaths below a folder: no part (between '/' and NUL)
- * empty, '.' or '..' (one pass over the characters).
+ * empty, '.' or '..'. One regex scan: a loop over the characters took ~10 ms on 60,000 relpaths.
  */
 export function safeRelpaths(joined: string): boolean {
-  if (joined === '') return false;
-  let partStart = 0;
-  for (let i = 0; i <= joined.length; i++) {
-    const c = i === joined.length ? 0 : joined.charCodeAt(i);
-    if (c !== 0 && c !== 47) continue; // NUL or '/' ends a part
-    const len = i - partStart;
-    if (len === 0) return false;
-    if (len <= 2 && joined.charCodeAt(partStart) === 46 && (len === 1 || joined.charCodeAt(partStart + 1) === 46))
-      return false;
-    partStart = i + 1;
-  }
-  return true;
+  return joined !== '' && !BAD_PART.test(joined);
 }
 
 /**

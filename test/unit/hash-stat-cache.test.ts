@@ -14,6 +14,7 @@ import { isRacy, StatCache } from '../../src/hash/stat-cache.js';
 import { encodeSegment } from '../../src/hash/stat-table.js';
 import { LockstepError } from '../../src/errors.js';
 import { age, ageTree, tempDir, writeTree } from '../helpers/tmp.js';
+import type { Md5 } from '../../src/hash/types.js';
 
 /** A hasher on its own stat cache whose reads are counted per path. */
 function countingHasher(cacheDir: string) {
@@ -394,4 +395,36 @@ test('hashing on a worker thread gives every file its own md5, in order', async 
     /ENOENT/,
     'an unreadable file is an error',
   );
+});
+
+test('lookups in place (big segments) and from segments read whole (small ones) give the same answers', async () => {
+  const dir = path.join(await tempDir(), 'stat-cache');
+  const old = Date.now() - 60_000;
+  const st = (i: number, v = 0) => ({ ino: 1000 + i, mtimeMs: old + v, size: 10 + i });
+  const md5 = (i: number, v = 0) => `${String(i).padStart(4, '0')}${String(v).padStart(28, '0')}` as Md5;
+  // three segments; path 3 has a newer version in the last one, path 7 is only in the first
+  for (const [from, to, v] of [
+    [0, 8, 0],
+    [8, 12, 0],
+    [3, 4, 1],
+  ] as const) {
+    const writer = new StatCache(dir);
+    await writer.load();
+    for (let i = from; i < to; i++) writer.setFile(`/p/${i}`, st(i, v), md5(i, v), Date.now());
+    await writer.save();
+    await new Promise((r) => setTimeout(r, 5)); // segment names sort by their ms timestamp
+  }
+  const answers = async (readWholeBelow: number) => {
+    const c = new StatCache(dir, readWholeBelow);
+    await c.load();
+    const out: (string | undefined)[] = [];
+    for (let i = 0; i < 13; i++) for (const v of [0, 1]) out.push(c.getFile(`/p/${i}`, st(i, v)));
+    return out;
+  };
+  const inPlace = await answers(0);
+  assert.deepEqual(await answers(Number.POSITIVE_INFINITY), inPlace);
+  assert.equal(inPlace[3 * 2], md5(3, 0), 'an older version of a path still matches its own stat');
+  assert.equal(inPlace[3 * 2 + 1], md5(3, 1));
+  assert.equal(inPlace[7 * 2], md5(7, 0));
+  assert.equal(inPlace[12 * 2], undefined);
 });
