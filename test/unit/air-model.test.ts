@@ -78,13 +78,23 @@ test('whiteningKernel: the first half decorrelates the patches to unit variance,
   assert.deepEqual(whiteningKernel(patchCovariance(images, 40, shape, lut, 2), d, 0), kernel);
 });
 
-test('air: a frozen whitening convolution, then the fast groups at 64/256/256; initWhitening sets it', () => {
+test('air: a frozen whitening convolution, the fast groups at 64/256/256, a scaled head; initWhitening sets it', () => {
   const model = buildModel('air', { height: 32, width: 32, channels: 3, classes: 10 }, 1);
   const whiten = model.getLayer('whiten');
   assert.deepEqual(whiten.outputShape, [null, 31, 31, 24]);
   assert.deepEqual(model.getLayer('global_pool').outputShape, [null, 1, 1, 256]);
   assert.deepEqual(model.outputs[0]!.shape, [null, 10]);
   assert.equal(model.layers.filter((l) => l.getClassName() === 'Conv2D').length, 7);
+  // a linear head without bias, its logits scaled by 0.125 before the softmax
+  assert.deepEqual(
+    model.layers.slice(-3).map((l) => [l.getClassName(), l.getConfig().factor ?? l.getConfig().activation]),
+    [
+      ['Dense', 'linear'],
+      ['LockstepScale', 0.125],
+      ['Activation', 'softmax'],
+    ],
+  );
+  assert.equal(model.getLayer('logits').getWeights().length, 1);
   // frozen: not among the weights the optimizer and the weight decay get, but saved with the model
   assert.ok(!model.trainableWeights.some((w) => w.originalName.startsWith('whiten')));
   assert.ok(model.weights.some((w) => w.originalName === 'whiten/kernel'));

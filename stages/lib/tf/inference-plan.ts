@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BatchNorm } from './batch-norm-layer.js';
 import { SeededDropout } from './models.js';
+import { Scale, scaleBy } from './scale-layer.js';
 import { hasNodeBatchNormRelu, nodeBatchNormRelu } from './node-kernels.js';
 
 type Step = (x: tf.Tensor) => tf.Tensor;
@@ -75,6 +76,8 @@ export function compile(layers: Layer[]): Step[] | undefined {
       const a = activationOf(layer);
       if (a === undefined) return undefined;
       steps.push((x) => activate(x, a));
+    } else if (layer instanceof Scale) {
+      steps.push((x) => scaleBy(x, layer.factor));
     } else if (layer instanceof SeededDropout) {
       // identity at inference
     } else {
