@@ -12,7 +12,7 @@
 //   two processes writing at once each rename a complete file, and the last one stays.
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import module, { createRequire } from 'node:module';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,11 +20,6 @@ import vm from 'node:vm';
 
 const MAGIC = Buffer.from('LSCODE01');
 const HEAD = MAGIC.length + 64; // magic, sha256 of what the data is for, sha256 of the data
-
-/** Whether to run the CommonJS bundle with a code cache: Node without its own compile cache, unless turned off. */
-export function codeCacheWanted(env = process.env) {
-  return env.LOCKSTEP_CODE_CACHE !== '0' && module.enableCompileCache === undefined;
-}
 
 /** The folder the cache files live in, when it is this user's alone (made so when missing); else undefined. */
 export function cacheDir(base = tmpdir()) {

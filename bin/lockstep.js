@@ -23,8 +23,10 @@ function bundleIsCurrent() {
 
 async function loadMain() {
   if (!bundleIsCurrent()) return { main: (await import('../dist/src/cli/main.js')).main };
-  const { codeCacheWanted, loadCached } = await import('./code-cache.js');
-  if (!codeCacheWanted()) return { main: (await import('../dist/bundle/main.js')).main };
+  // Node 22.1+ caches the ES modules itself: bin/code-cache.js is not even loaded there
+  if (module.enableCompileCache !== undefined || process.env.LOCKSTEP_CODE_CACHE === '0')
+    return { main: (await import('../dist/bundle/main.js')).main };
+  const { loadCached } = await import('./code-cache.js');
   const bundle = loadCached(fileURLToPath(new URL('../dist/bundle/cli.cjs', import.meta.url)), (s) => import(s));
   return { main: bundle.exports.main, ran: () => bundle.save() };
 }
