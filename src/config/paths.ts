@@ -102,6 +102,8 @@ const PATH_MAX = 4095;
 
 /** Why no file system could hold `rel` under `root` (ENAMETOOLONG), or undefined. */
 function tooLong(root: string, rel: string): string | undefined {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: short enough is short enough, without encoding (1,000 paths a load)
+  if (3 * rel.length <= NAME_MAX && 3 * (root.length + 1 + rel.length) <= PATH_MAX) return undefined;
   const name = rel.split('/').find((part) => Buffer.byteLength(part) > NAME_MAX);
   if (name !== undefined)
     return `has a name of ${Buffer.byteLength(name)} bytes: the file system takes at most ${NAME_MAX}`;
