@@ -94,9 +94,14 @@ test('two folders hashed at once share the one helper thread (the stat thread), 
       .map((f) => path.join(dir, f)),
   );
   const thread = await statWorkerForTests();
+  const answers: unknown[] = [];
+  const listen = (m: unknown) => answers.push(m);
+  thread.on('message', listen);
   const sizes = lists.map((l) => l.map((p) => lstatSync(p).size));
   const got = await Promise.all(lists.map((l, k) => hashFilesParallel(l, sizes[k]!, { workerOnly: true })));
+  thread.off('message', listen);
   assert.equal(await statWorkerForTests(), thread, 'the same thread served both');
+  assert.equal(answers.length, 2, 'both hash jobs were answered by the stat thread');
   for (const [k, l] of lists.entries()) assert.deepEqual(got[k], await Promise.all(l.map((p) => hashFile(p))));
 });
 
