@@ -26,7 +26,7 @@ const { fillImages } = await import('../stages/lib/tf/augment.js');
 const { benchTrainer } = await import('./train-step.js');
 
 const info = await initBackend(backend, 'infer', 'bench');
-const { net, images, shape, lut } = await benchTrainer(model, n);
+const { net, images, shape, lut } = await benchTrainer(model, n, backend);
 const buf = new Float32Array(n * shape.height * shape.width * shape.channels);
 fillImages(buf, images, shape, lut, null, 0, n);
 const forward = inferenceForward(net);

@@ -57,7 +57,7 @@ async function child(backend: 'node' | 'wasm', model: string): Promise<Figures> 
   const { benchTrainer } = await import('./train-step.js');
   const info = await initBackend(backend, 'train', 'bench');
   const n = opts.batch;
-  const { net, images, shape, lut, classes, oneStep } = await benchTrainer(model, n);
+  const { net, images, shape, lut, classes, oneStep } = await benchTrainer(model, n, backend);
   const train: number[] = [];
   for (let r = 0; r < opts.repeat; r++) {
     const t0 = performance.now();

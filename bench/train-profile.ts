@@ -31,7 +31,7 @@ const { initBackend, describeBackend } = await import('../stages/lib/tf/backend.
 const { benchTrainer } = await import('./train-step.js');
 
 const info = await initBackend(backend, 'train', 'bench');
-const { oneStep } = await benchTrainer(model, n);
+const { oneStep } = await benchTrainer(model, n, backend);
 
 const t0 = performance.now();
 const c0 = process.cpuUsage();

@@ -12,12 +12,13 @@ export interface BenchTrainer {
   oneStep(): void;
 }
 
-export async function benchTrainer(model: string, n: number): Promise<BenchTrainer> {
+export async function benchTrainer(model: string, n: number, backend: 'node' | 'wasm' | 'cpu'): Promise<BenchTrainer> {
   const tf = await import('@tensorflow/tfjs-core');
   const { buildModel, setDropoutStep } = await import('../stages/lib/tf/models.js');
   const { fillImages, fillOneHot, normalizationTable } = await import('../stages/lib/tf/augment.js');
   const { trainStep } = await import('../stages/lib/tf/train-loop.js');
   const { Mulberry32 } = await import('../stages/lib/common/prng.js');
+  const { makeOptimizer } = await import('../stages/lib/tf/optimizer.js');
   const shape = { height: 32, width: 32, channels: 3 };
   const size = 32 * 32 * 3;
   const classes = 10;
@@ -26,7 +27,7 @@ export async function benchTrainer(model: string, n: number): Promise<BenchTrain
   const labels = Uint8Array.from({ length: n * 4 }, () => rng.int(classes));
   const lut = normalizationTable({ mean: [0.49, 0.48, 0.45], std: [0.25, 0.24, 0.26] });
   const net = buildModel(model as never, { ...shape, classes }, 1);
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = makeOptimizer({ optimizer: 'adam', lr: 1e-3, momentum: 0.9 }, { name: backend });
   const variables = net.trainableWeights.map((w) => w.read() as unknown as import('@tensorflow/tfjs-core').Variable);
   const xBuf = new Float32Array(n * size);
   const yBuf = new Float32Array(n * classes);

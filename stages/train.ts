@@ -90,13 +90,13 @@ async function main(): Promise<void> {
     );
 
   // TensorFlow.js loads only once params and data have passed their checks: bad input fails fast.
-  const tf = await import('@tensorflow/tfjs-core');
   const { backendIdentity, backendLine, describeBackend, initBackend } = await import('./lib/tf/backend.js');
   const { buildModel } = await import('./lib/tf/models.js');
   const { saveModelDir } = await import('./lib/tf/model-io.js');
   const { channelStats, normalizationTable } = await import('./lib/tf/augment.js');
   const { trainLoop } = await import('./lib/tf/train-loop.js');
   const { initWhitening } = await import('./lib/tf/whiten.js');
+  const { makeOptimizer } = await import('./lib/tf/optimizer.js');
 
   const backend = await initBackend(p.backend, 'train', 'train.backend');
   console.log(backendLine(backend));
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   const model = buildModel(p.model, { ...shape, classes }, p.seed);
   if (initWhitening(model, train.images, shape, lut))
     console.log('whitening: the first convolution set from the 2x2 patches of up to 5,000 training images');
-  const optimizer = p.optimizer === 'sgd' ? tf.train.momentum(p.lr, p.momentum, true) : tf.train.adam(p.lr);
+  const optimizer = makeOptimizer(p, backend);
   const start = await resumeOrStart(p, meta, backendIdentity(backend), train, val, model, optimizer);
 
   const result = await trainLoop({

@@ -1,16 +1,18 @@
 /**
  * tfjs-node's training kernels (stages/lib/tf/node-kernels.ts) against what they replace: ReLU's gradient
  * through TensorFlow's ReluGrad gives the bits of tfjs' `dy · step(x)`; the BatchNorm layer's fused path
- * (FusedBatchNormV3 and its gradient) gives the closed form's outputs, gradients and batch statistics.
- * Skipped where tfjs-node is not installed.
+ * (FusedBatchNormV3 and its gradient) gives the closed form's outputs, gradients and batch statistics; a conv
+ * layer's bias add and ReLU as one op while training (node-conv.ts) give the bits of the two ops. Skipped where tfjs-node is not installed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { availableBackends } from '../helpers/backends.js';
 import { initBackend } from '../../stages/lib/tf/backend.js';
 import { hasNodeBatchNorm } from '../../stages/lib/tf/node-kernels.js';
 import { BatchNorm } from '../../stages/lib/tf/batch-norm-layer.js';
+import { withNodeBiasRelu } from '../../stages/lib/tf/node-conv.js';
 import { Mulberry32 } from '../../stages/lib/common/prng.js';
 
 const skip = (await availableBackends()).includes('node') ? false : 'tfjs-node is not installed';
@@ -110,3 +112,46 @@ for (const shape of [
     assertClose(movingVariance!.read(), after(1, variance), 1e-5, 'moving variance');
   });
 }
+
+test('node: a conv layer with bias and ReLU trains through the fused op with the bits of Add then Relu', {
+  skip,
+}, async () => {
+  await initBackend('node', 'train', 'test');
+  const make = () =>
+    tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', useBias: true });
+  const plain = make();
+  const fused = withNodeBiasRelu(make());
+  const shape = [2, 6, 6, 3];
+  plain.build(shape);
+  fused.build(shape);
+  const kernel = tf.tensor4d(values(3 * 3 * 3 * 4, 7), [3, 3, 3, 4]);
+  // Biases that push some sums to exactly zero and below (ReLU's kink).
+  const bias = tf.tensor1d([0, 0.5, -0.5, -3]);
+  for (const layer of [plain, fused]) layer.setWeights([kernel, bias]);
+  const x = tf.variable(tf.tensor4d(values(2 * 6 * 6 * 3, 8), shape as [number, number, number, number]));
+  const dy = tf.tensor4d(values(2 * 6 * 6 * 4, 9), [2, 6, 6, 4]);
+  const run = (layer: tfl.layers.Layer) => {
+    const vars = [x, ...layer.trainableWeights.map((w) => w.read() as unknown as tf.Variable)];
+    let out: tf.Tensor | undefined;
+    const { grads } = tf.variableGrads(() => {
+      out = tf.keep(layer.apply(x, { training: true }) as tf.Tensor);
+      return tf.sum(tf.mul(out, dy)) as tf.Scalar;
+    }, vars);
+    return [out!, ...vars.map((v) => grads[v.name]!)];
+  };
+  const bytes = (ts: tf.Tensor[]) => ts.map((t) => Buffer.from(t.dataSync().buffer).toString('hex'));
+  let got: tf.Tensor[] = [];
+  const profile = await tf.profile(() => {
+    got = run(fused);
+  });
+  assert.ok(profile.kernelNames.includes('LockstepNodeFusedBatchNormRelu'), profile.kernelNames.join(' '));
+  assert.ok(
+    !profile.kernelNames.includes('Relu') && !profile.kernelNames.includes('Add'),
+    profile.kernelNames.join(' '),
+  );
+  const want = run(plain);
+  assert.deepEqual(bytes(got), bytes(want));
+  assert.ok(got[0]!.dataSync().some((v) => v === 0) && got[0]!.dataSync().some((v) => v > 0));
+  // At inference the layer runs as before.
+  assert.deepEqual(bytes([fused.apply(x) as tf.Tensor]), bytes([plain.apply(x) as tf.Tensor]));
+});

@@ -18,7 +18,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { BatchNorm } from './batch-norm-layer.js';
 import { SeededDropout } from './models.js';
 import { Scale, scaleBy } from './scale-layer.js';
-import { hasNodeBatchNormRelu, nodeBatchNormRelu } from './node-kernels.js';
+import { hasNodeBatchNormRelu, nodeBatchNormRelu, nodeBiasReluForward } from './node-kernels.js';
 
 type Step = (x: tf.Tensor) => tf.Tensor;
 type Activation = 'linear' | 'relu' | 'softmax';
@@ -140,15 +140,11 @@ function convStep(layer: Layer, reluNext: boolean): { run: Step; tookRelu: boole
   // A linear convolution followed by a ReLU layer takes the ReLU in (the next layer is then skipped).
   const tookRelu = own === 'linear' && reluNext && c.useBias;
   const relu = own === 'relu' || tookRelu;
-  let unit: BiasAsBatchNorm | undefined;
   const run: Step = (x) => {
     const k = kernel!.read() as tf.Tensor4D;
     const b = c.useBias ? (bias!.read() as tf.Tensor1D) : undefined;
-    if (b && relu && hasNodeBatchNormRelu()) {
-      unit ??= biasAsBatchNorm(b.shape[0]);
-      const y = tf.conv2d(x as tf.Tensor4D, k, c.strides, pad);
-      return nodeBatchNormRelu(y, unit.scale, b, unit.mean, unit.variance, unit.epsilon);
-    }
+    if (b && relu && hasNodeBatchNormRelu())
+      return nodeBiasReluForward(tf.conv2d(x as tf.Tensor4D, k, c.strides, pad), b);
     // What tf.layers' Conv2D runs for these activations (conv2dWithBiasActivation).
     return tf.fused.conv2d({
       x: x as tf.Tensor4D,
@@ -160,28 +156,6 @@ function convStep(layer: Layer, reluNext: boolean): { run: Step; tookRelu: boole
     });
   };
   return { run, tookRelu };
-}
-
-interface BiasAsBatchNorm {
-  scale: tf.Tensor1D;
-  mean: tf.Tensor1D;
-  variance: tf.Tensor1D;
-  epsilon: number;
-}
-
-/**
- * relu(x + bias) as one `_FusedBatchNormEx` with the bias as its offset: scale 1, mean 0 and variance 1 - ε with
- * ε = 2^-10 make the normalisation exactly the identity (1 - 2^-10 + 2^-10 is 1 in float32, and so is its
- * reciprocal square root), so the result has the bits of the separate add and ReLU. Made once per layer, kept.
- */
-function biasAsBatchNorm(channels: number): BiasAsBatchNorm {
-  const epsilon = 2 ** -10;
-  return tf.tidy(() => ({
-    scale: tf.keep(tf.ones([channels])) as tf.Tensor1D,
-    mean: tf.keep(tf.zeros([channels])) as tf.Tensor1D,
-    variance: tf.keep(tf.fill([channels], 1 - epsilon)) as tf.Tensor1D,
-    epsilon,
-  }));
 }
 
 function denseStep(layer: Layer): Step | undefined {

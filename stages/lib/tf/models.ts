@@ -8,6 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { deriveSeed } from '../common/prng.js';
 import { BatchNorm } from './batch-norm-layer.js';
 import { Scale } from './scale-layer.js';
+import { withNodeBiasRelu } from './node-conv.js';
 import type { ModelName } from '../ml/params.js';
 
 export interface ModelShape {
@@ -126,11 +127,11 @@ const BUILDERS: Record<ModelName, Builder> = {
     head(s, seeds),
   ],
   seed: (s, seeds) => [
-    conv('conv1', 32, seeds, true, inputOf(s)),
+    withNodeBiasRelu(conv('conv1', 32, seeds, true, inputOf(s))),
     pool('pool1'),
-    conv('conv2', 64, seeds),
+    withNodeBiasRelu(conv('conv2', 64, seeds)),
     pool('pool2'),
-    conv('conv3', 128, seeds),
+    withNodeBiasRelu(conv('conv3', 128, seeds)),
     pool('pool3'),
     tfl.layers.flatten({ name: 'flatten' }),
     tfl.layers.dense({ name: 'dense1', units: 256, activation: 'relu', kernelInitializer: seeds.he() }),

@@ -26,18 +26,24 @@ const BN_RELU = 'LockstepNodeFusedBatchNormRelu';
 const BACKEND = 'tensorflow';
 
 /** The part of tfjs-node's NodeJSKernelBackend these kernels use. */
-interface NodeBackend {
+export interface NodeBackend {
   binding: Record<
-    'TF_FLOAT' | 'TF_ATTR_TYPE' | 'TF_ATTR_FLOAT' | 'TF_ATTR_STRING' | 'TF_ATTR_BOOL' | 'TF_ATTR_INT',
+    'TF_FLOAT' | 'TF_ATTR_TYPE' | 'TF_ATTR_FLOAT' | 'TF_ATTR_STRING' | 'TF_ATTR_BOOL' | 'TF_ATTR_INT' | 'TF_ATTR_SHAPE',
     number
   >;
   executeSingleOutput(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[]): tf.TensorInfo;
   executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[], outputs: number): tf.TensorInfo[];
 }
-interface OpAttr {
+export interface OpAttr {
   name: string;
   type: number;
-  value: number | string | boolean;
+  value: number | string | boolean | number[];
+}
+
+/** tfjs-node's backend object, to run TensorFlow ops by name; only while it is the active backend. */
+export function nodeBackend(): NodeBackend {
+  if (tf.getBackend() !== BACKEND) throw new Error(`tfjs-node's backend is not active (${tf.getBackend()} is)`);
+  return tf.backend() as unknown as NodeBackend;
 }
 
 const floatType = (b: NodeBackend, name: string): OpAttr => ({
@@ -195,6 +201,51 @@ export function nodeBatchNormRelu(
 ): tf.Tensor4D {
   const attrs = { epsilon } as unknown as tf.NamedAttrMap;
   return tf.engine().runKernel(BN_RELU, { x, scale, offset, mean, variance }, attrs) as tf.Tensor4D;
+}
+
+/** Constants that make a batch norm the identity, by channel count (made once, kept). */
+const identityUnits = new Map<number, { scale: tf.Tensor1D; mean: tf.Tensor1D; variance: tf.Tensor1D }>();
+/** ε of the identity batch norm: 1 - 2^-10 + 2^-10 is 1 in float32, and so is its reciprocal square root. */
+const IDENTITY_EPSILON = 2 ** -10;
+
+/**
+ * relu(x + bias) over the last axis of an NHWC `x` as one op (not differentiable; see nodeBiasRelu): the batch norm
+ * + ReLU op with the bias as its offset, scale 1, mean 0 and variance 1 - ε at ε = 2^-10, which make the
+ * normalisation exactly the identity, so the result has the bits of the separate add and ReLU in one memory pass.
+ */
+export function nodeBiasReluForward(x: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
+  const channels = bias.shape[0];
+  let unit = identityUnits.get(channels);
+  if (!unit) {
+    unit = tf.tidy(() => ({
+      scale: tf.keep(tf.ones([channels])) as tf.Tensor1D,
+      mean: tf.keep(tf.zeros([channels])) as tf.Tensor1D,
+      variance: tf.keep(tf.fill([channels], 1 - IDENTITY_EPSILON)) as tf.Tensor1D,
+    }));
+    identityUnits.set(channels, unit);
+  }
+  return nodeBatchNormRelu(x, unit.scale, bias, unit.mean, unit.variance, IDENTITY_EPSILON);
+}
+
+/**
+ * relu(x + bias), differentiable, for training: the forward pass as nodeBiasReluForward, one op where tfjs runs
+ * `Add` then `Relu`; the gradient as tfjs computes it for the pair (`ReluGrad`, on the output instead of the sum:
+ * the same test, > 0), the bias's being its sum over N, H and W. Outputs and gradients have the bits of the pair.
+ */
+export function nodeBiasRelu(x: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
+  const f = tf.customGrad(((z: tf.Tensor4D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    const y = nodeBiasReluForward(z, b);
+    save([y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const d = Array.isArray(dy) ? dy[0]! : dy;
+        const dz = tf.engine().runKernel(RELU_GRAD, { dy: d, x: saved[0]! }) as tf.Tensor4D;
+        return [dz, tf.sum(dz, [0, 1, 2])];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(x, bias) as tf.Tensor4D;
 }
 
 /**
