@@ -1,7 +1,8 @@
 """Training and inference images/s of the train stage's `seed` and `fast` CNNs in TensorFlow/Keras or PyTorch
 on CPU, for bench/train-compare.ts (which runs it from a venv it makes). The layers mirror
 stages/lib/tf/models.ts; input is one random batch of 32x32x3 images and labels, reused every step (throughput
-does not depend on the values). Prints one JSON line: {"train": [img/s per repeat], "infer": [img/s per repeat]}.
+does not depend on the values). Prints one JSON line: {"train": [img/s per repeat], "infer": [img/s per repeat],
+"train_cpu": [CPU ms per batch per repeat, all threads of the process], "infer_cpu": [...]}.
 
   python bench/frameworks_throughput.py --framework keras|torch --model seed|fast [--batch 128] [--threads 2]
          [--steps 10] [--repeat 3] [--warmup 3]
@@ -120,20 +121,21 @@ def main():
 
     for _ in range(a.warmup):
         step()
-    train = []
-    for _ in range(a.repeat):
-        t0 = time.perf_counter()
-        for _ in range(a.steps):
-            step()
-        train.append(a.batch * a.steps / (time.perf_counter() - t0))
+    def timed(f):
+        rates, cpu = [], []
+        for _ in range(a.repeat):
+            c0, t0 = time.process_time(), time.perf_counter()
+            for _ in range(a.steps):
+                f()
+            rates.append(a.batch * a.steps / (time.perf_counter() - t0))
+            cpu.append((time.process_time() - c0) * 1000 / a.steps)
+        return rates, cpu
+
+    train, train_cpu = timed(step)
     infer()
-    inference = []
-    for _ in range(a.repeat):
-        t0 = time.perf_counter()
-        for _ in range(a.steps):
-            infer()
-        inference.append(a.batch * a.steps / (time.perf_counter() - t0))
-    print(json.dumps({"version": version, "train": train, "infer": inference}))
+    inference, infer_cpu = timed(infer)
+    print(json.dumps({"version": version, "train": train, "infer": inference, "train_cpu": train_cpu,
+                      "infer_cpu": infer_cpu}))
 
 
 if __name__ == "__main__":

@@ -1,15 +1,16 @@
 /**
  * lockstep's training and inference throughput beside TensorFlow/Keras and PyTorch on CPU, in one run:
  * the same networks (the train stage's `seed` and `fast` models), the same batch and thread count, contenders
- * in alternating order round by round, medians over rounds and the load average.
+ * in alternating order round by round, medians over rounds and the load average; beside images/s, the CPU time a
+ * batch took (all threads of the process), the steadier figure on a busy machine.
  *
  *   node dist/bench/train-compare.js [--models seed,fast] [--contenders node,wasm,keras,torch] [--batch 128]
  *        [--threads 2] [--steps 10] [--repeat 3] [--rounds 3] [--venv /work/venv-bench]
  *
  * lockstep runs the train stage's own step (stages/lib/tf/train-loop.ts trainStep, fed by fillImages with the
  * stage's crop+flip augmentation from uint8 images, seeded dropout), on tfjs-node (node) or wasm; inference is
- * the evaluate stage's predictProbabilities (its inference plan), `steps` batches timed `repeat` times. Keras and PyTorch run bench/frameworks_throughput.py in a venv this script
- * makes on first use (pip install tensorflow-cpu torch). Each contender runs in its own process per round.
+ * the evaluate stage's predictProbabilities (its inference plan), `steps` batches timed `repeat` times. Keras and
+ * PyTorch run bench/frameworks_throughput.py in a venv this script makes on first use (pip install tensorflow-cpu torch). Each contender runs in its own process per round.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -24,6 +25,9 @@ interface Figures {
   version?: string;
   train: number[];
   infer: number[];
+  /** CPU ms per batch (all threads of the process), per repeat. */
+  train_cpu: number[];
+  infer_cpu: number[];
 }
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -58,21 +62,26 @@ async function child(backend: 'node' | 'wasm', model: string): Promise<Figures> 
   const info = await initBackend(backend, 'train', 'bench');
   const n = opts.batch;
   const { net, images, shape, lut, classes, oneStep } = await benchTrainer(model, n, backend);
-  const train: number[] = [];
-  for (let r = 0; r < opts.repeat; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < opts.steps; i++) oneStep();
-    train.push((n * opts.steps) / ((performance.now() - t0) / 1000));
-  }
+  const timed = (f: () => void) => {
+    const rates: number[] = [];
+    const cpu: number[] = [];
+    for (let r = 0; r < opts.repeat; r++) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      for (let i = 0; i < opts.steps; i++) f();
+      rates.push((n * opts.steps) / ((performance.now() - t0) / 1000));
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000 / opts.steps);
+    }
+    return [rates, cpu] as const;
+  };
+  const [train, trainCpu] = timed(oneStep);
   // The evaluate stage's own inference (stages/lib/tf/predict.ts: the inference plan), one batch per call.
-  predictProbabilities(net, images, n, shape, lut, classes, n);
-  const infer: number[] = [];
-  for (let r = 0; r < opts.repeat; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < opts.steps; i++) predictProbabilities(net, images, n, shape, lut, classes, n);
-    infer.push((n * opts.steps) / ((performance.now() - t0) / 1000));
-  }
-  return { version: `tfjs ${tf.version_core} ${describeBackend(info)}`, train, infer };
+  const inferOnce = () => void predictProbabilities(net, images, n, shape, lut, classes, n);
+  inferOnce();
+  const [infer, inferCpu] = timed(inferOnce);
+  const version = `tfjs ${tf.version_core} ${describeBackend(info)}`;
+  return { version, train, infer, train_cpu: trainCpu, infer_cpu: inferCpu };
 }
 
 function ensureVenv(): string {
@@ -125,7 +134,7 @@ async function main(): Promise<void> {
   const python = opts.contenders.some((c) => c === 'keras' || c === 'torch') ? ensureVenv() : '';
   const loadBefore = load();
   const started = Date.now();
-  const rows = new Map<string, { train: number[]; infer: number[]; version?: string }>();
+  const rows = new Map<string, Figures>();
   for (let round = 0; round < opts.rounds; round++) {
     for (const model of opts.models) {
       // Alternate: each round starts with the next contender, so drift in the machine's load spreads evenly.
@@ -133,13 +142,17 @@ async function main(): Promise<void> {
       for (const c of order) {
         const f = runContender(c, model, python);
         const key = `${model}\t${c}`;
-        const row = rows.get(key) ?? { train: [], infer: [] };
+        const row = rows.get(key) ?? { train: [], infer: [], train_cpu: [], infer_cpu: [] };
         row.train.push(median(f.train));
         row.infer.push(median(f.infer));
+        row.train_cpu.push(median(f.train_cpu));
+        row.infer_cpu.push(median(f.infer_cpu));
         row.version = f.version;
         rows.set(key, row);
         process.stderr.write(
-          `round ${round + 1} ${model} ${c}: train ${median(f.train).toFixed(0)} img/s, inference ${median(f.infer).toFixed(0)} img/s (load ${load()})\n`,
+          `round ${round + 1} ${model} ${c}: train ${median(f.train).toFixed(0)} img/s ` +
+            `(${median(f.train_cpu).toFixed(0)} ms CPU a batch), inference ${median(f.infer).toFixed(0)} img/s ` +
+            `(${median(f.infer_cpu).toFixed(0)} ms CPU) (load ${load()})\n`,
         );
       }
     }
@@ -147,8 +160,9 @@ async function main(): Promise<void> {
   const lines = [
     `batch ${opts.batch}, ${opts.threads} threads, ${opts.steps} steps x ${opts.repeat} per process, ${opts.rounds} alternating rounds; ` +
       `load ${loadBefore} before, ${load()} after; ${((Date.now() - started) / 60000).toFixed(1)} min`,
-    '| model | contender | train img/s (median) | runs | vs Keras | inference img/s (median) | vs Keras |',
-    '|---|---|---|---|---|---|---|',
+    '| model | contender | train img/s (median) | runs | vs Keras | train CPU ms/batch | inference img/s (median) | ' +
+      'vs Keras | inference CPU ms/batch |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const model of opts.models) {
     const keras = rows.get(`${model}\tkeras`);
@@ -157,8 +171,10 @@ async function main(): Promise<void> {
       const t = median(r.train);
       const i = median(r.infer);
       const vs = (x: number, y?: number[]) => (y ? `${((100 * x) / median(y)).toFixed(0)}%` : '');
+      const cpu = (xs: number[]) => median(xs).toFixed(0);
       lines.push(
-        `| ${model} | ${c} (${r.version}) | ${t.toFixed(0)} | ${r.train.map((x) => x.toFixed(0)).join(', ')} | ${vs(t, keras?.train)} | ${i.toFixed(0)} | ${vs(i, keras?.infer)} |`,
+        `| ${model} | ${c} (${r.version}) | ${t.toFixed(0)} | ${r.train.map((x) => x.toFixed(0)).join(', ')} | ` +
+          `${vs(t, keras?.train)} | ${cpu(r.train_cpu)} | ${i.toFixed(0)} | ${vs(i, keras?.infer)} | ${cpu(r.infer_cpu)} |`,
       );
     }
   }
