@@ -17,7 +17,7 @@ name="air91-s${seed}"
 start=$(date +%s)
 node bin/lockstep.js exp run -n "$name" --data v1+v2+v3 --seed "$seed" \
   -S train.model=air -S train.backend=node -S train.optimizer=sgd -S train.momentum=0.9 \
-  -S train.schedule=onecycle -S train.warmup_epochs=1.5 -S train.epochs=6 -S train.batch_size=128 -S train.lr=0.2 \
+  -S train.schedule=onecycle -S train.warmup_epochs=2 -S train.epochs=8 -S train.batch_size=128 -S train.lr=0.2 \
   -S train.weight_decay=0.0005 -S train.label_smoothing=0.2 -S train.early_stopping_patience=0 \
   -S evaluate.backend=node -S evaluate.tta=flip-translate "$@"
 seconds=$(($(date +%s) - start))
