@@ -103,7 +103,14 @@ export function loadCached(file, importModule, opts = {}) {
     exports: mod.exports,
     used,
     save() {
-      if (!used && slot) writeCache(slot, key, script.createCachedData());
+      if (used || !slot) return;
+      let data;
+      try {
+        data = script.createCachedData();
+      } catch {
+        return; // the command ran; only the saving is lost
+      }
+      writeCache(slot, key, data);
     },
   };
 }
