@@ -112,8 +112,20 @@ let pool: Promise<Pool> | undefined;
 let current: Pool | undefined;
 let nextId = 0;
 
+let failNextSpawn = false;
+
+/** Tests: the next start of the thread fails, as `new Worker` does when the process cannot make a thread. */
+export function failNextStatWorkerSpawnForTests(): void {
+  failNextSpawn = true;
+}
+
 function spawn(): Promise<Pool> {
-  pool ??= import('node:worker_threads').then(({ Worker }) => {
+  if (pool !== undefined) return pool;
+  const starting = import('node:worker_threads').then(({ Worker }) => {
+    if (failNextSpawn) {
+      failNextSpawn = false;
+      throw new Error('no thread (test)');
+    }
     const worker = new Worker(WORKER, {
       eval: true,
       stdout: false,
@@ -135,7 +147,11 @@ function spawn(): Promise<Pool> {
     current = p;
     return p;
   });
-  return pool;
+  pool = starting;
+  starting.catch(() => {
+    if (pool === starting) pool = undefined; // the next job tries again
+  });
+  return starting;
 }
 
 function settle(p: Pool, id: number, outcome: Outcome): void {
@@ -201,7 +217,13 @@ export interface HashJob extends Paths {
  */
 export async function submitJob(job: StatJob | HashJob): Promise<(wait: boolean) => Promise<Outcome>> {
   chosenAt = performance.now();
-  const p = await spawn();
+  let p: Pool;
+  try {
+    p = await spawn();
+  } catch {
+    // No thread (the process cannot make one now): the main thread does every part; a waiter redoes all.
+    return async (wait) => (wait ? 'all' : []);
+  }
   const id = nextId++;
   const outcome = new Promise<Outcome>((resolve) => p.waiting.set(id, resolve));
   p.worker.ref();

@@ -120,3 +120,30 @@ test('a helper thread that dies mid-hash leaves its files to the main thread', {
   await doomed.terminate();
   assert.deepEqual(await hashing, await Promise.all(paths.map((p) => hashFile(p))));
 });
+
+test('a thread that cannot start leaves the walk and the hash to the main thread; the next job starts one', async () => {
+  const { hashFilesParallel } = await import('../../src/hash/parallel-hash.js');
+  const { failNextStatWorkerSpawnForTests, statWorkerForTests } = await import('../../src/hash/stat-worker.js');
+  const { hashFile } = await import('../../src/hash/md5-file.js');
+  const dir = await tempDir();
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 300; i++) files[`d${i % 4}/f${i}`] = `${i}`.repeat(i % 17);
+  await writeTree(dir, files);
+  const serial = await walkTree(dir, { parallel: false });
+  await (await statWorkerForTests()).terminate(); // so that the next job must start a thread
+  for (const opts of [{ parallel: true }, { parallel: true, workerOnly: true }]) {
+    failNextStatWorkerSpawnForTests();
+    const got = await walkTree(dir, opts);
+    assert.deepEqual(got.names.all(), serial.names.all());
+    assert.deepEqual([...got.stats], [...serial.stats]);
+  }
+  const paths = serial.names.all().map((r) => path.join(dir, r));
+  const sizes = paths.map((p) => lstatSync(p).size);
+  failNextStatWorkerSpawnForTests();
+  assert.deepEqual(
+    await hashFilesParallel(paths, sizes, { workerOnly: true }),
+    await Promise.all(paths.map((p) => hashFile(p))),
+  );
+  const again = await walkTree(dir, { parallel: true, workerOnly: true });
+  assert.deepEqual([...again.stats], [...serial.stats], 'a thread started for the next job');
+});
