@@ -30,6 +30,8 @@ export interface ListingMemo {
 
 /** Folders with fewer entries are listed every time: a readdir of them costs about what their stat does. */
 export const MEMO_MIN_ENTRIES = 1000;
+/** Records kept in the memo file (folders of other workspaces too: experiments' are removed later). */
+const MEMO_MAX_FOLDERS = 64;
 const MEMO_VERSION = 1;
 const KIND_CODE: Record<EntryKind, string> = { file: 'f', dir: 'd', other: 'o' };
 const CODE_KIND: Record<string, EntryKind> = { f: 'file', d: 'dir', o: 'other' };
@@ -62,6 +64,7 @@ export class DirListings {
   private kept: Map<string, Stamped> | undefined;
   /** The big folders of this command, as they are now: what the memo file is rewritten with. */
   private readonly seen = new Map<string, Stamped>();
+  private readonly stale = new Set<string>();
   private changed = false;
 
   constructor(private readonly memo?: ListingMemo) {}
@@ -94,7 +97,10 @@ export class DirListings {
       }
       this.seen.set(abs, { ino: st.ino, mtimeMs: st.mtimeMs, entries: kept });
       this.changed = true;
-    } else if (known !== undefined) this.changed = true; // its record is stale: drop it from the file
+    } else if (known !== undefined) {
+      this.stale.add(abs); // its record no longer holds: drop it from the file
+      this.changed = true;
+    }
     return entries;
   }
 
@@ -139,13 +145,15 @@ export class DirListings {
     this.read.clear();
     if (!this.memo || !this.changed) return;
     this.changed = false;
-    const dirs = [...this.seen].map(([abs, s]) => [
-      abs,
-      s.ino,
-      s.mtimeMs,
-      ...s.entries.map((e) => `${KIND_CODE[e.kind]}${e.name}`),
-    ]);
+    // this command's folders first, then the others' records (another workspace's: an experiment's walk
+    // must not make the project's next command list its big folders again), at most MEMO_MAX_FOLDERS
+    const records = new Map(this.seen);
+    for (const [abs, s] of this.kept ?? []) if (!this.stale.has(abs) && !records.has(abs)) records.set(abs, s);
+    const dirs = [...records]
+      .slice(0, MEMO_MAX_FOLDERS)
+      .map(([abs, s]) => [abs, s.ino, s.mtimeMs, ...s.entries.map((e) => `${KIND_CODE[e.kind]}${e.name}`)]);
     this.seen.clear();
+    this.stale.clear();
     // whatever stops the write (a read-only or full cache folder) only costs the saving
     await writeFileAtomic(this.memo.file, JSON.stringify({ v: MEMO_VERSION, dirs })).catch(() => {});
   }

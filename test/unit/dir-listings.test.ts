@@ -168,3 +168,16 @@ test('fault: a damaged or hostile memo file is not used: names leaving the folde
     assert.deepEqual(await walk(new DirListings(memo)), FOUND);
   }
 });
+
+test('a command in another workspace (an experiment’s) keeps other folders’ records in the memo', async () => {
+  const a = await bigProject();
+  const b = await bigProject();
+  const memo = a.memo; // one cache folder for both, as exp run's workspaces share the project's
+  await a.walk(new DirListings(memo));
+  const listB = new DirListings(memo);
+  assert.deepEqual((await collectDvcFiles(b.dir, [], listB)).length, 2);
+  await listB.close();
+  const kept = JSON.parse(await fs.readFile(memo.file, 'utf8')) as { dirs: unknown[][] };
+  assert.deepEqual(kept.dirs.map((d) => d[0]).sort(), [a.data, b.data].sort());
+  assert.equal(new DirListings(memo).list(a.data).length, 5, 'a’s folder still served from the memo');
+});
