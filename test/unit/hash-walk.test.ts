@@ -121,7 +121,7 @@ test('a helper thread that dies mid-hash leaves its files to the main thread', {
   assert.deepEqual(await hashing, await Promise.all(paths.map((p) => hashFile(p))));
 });
 
-test('a thread that cannot start leaves the walk and the hash to the main thread; the next job starts one', async () => {
+test('a thread that cannot start leaves walk and hash to the main thread; the next job starts one', async () => {
   const { hashFilesParallel } = await import('../../src/hash/parallel-hash.js');
   const { failNextStatWorkerSpawnForTests, statWorkerForTests } = await import('../../src/hash/stat-worker.js');
   const { hashFile } = await import('../../src/hash/md5-file.js');
