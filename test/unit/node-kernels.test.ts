@@ -2,7 +2,8 @@
  * tfjs-node's training kernels (stages/lib/tf/node-kernels.ts) against what they replace: ReLU's gradient
  * through TensorFlow's ReluGrad gives the bits of tfjs' `dy · step(x)`; the BatchNorm layer's fused path
  * (FusedBatchNormV3 and its gradient) gives the closed form's outputs, gradients and batch statistics; a conv
- * layer's bias add and ReLU as one op while training (node-conv.ts) give the bits of the two ops. Skipped where tfjs-node is not installed.
+ * layer's bias add and ReLU as one op while training (node-conv.ts) give the bits of the two ops. Skipped where
+ * tfjs-node is not installed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
