@@ -13,7 +13,7 @@ import { availableBackends } from '../helpers/backends.js';
 import { initBackend } from '../../stages/lib/tf/backend.js';
 import { hasNodeBatchNorm } from '../../stages/lib/tf/node-kernels.js';
 import { BatchNorm } from '../../stages/lib/tf/batch-norm-layer.js';
-import { withNodeBiasRelu } from '../../stages/lib/tf/node-conv.js';
+import { withNodeBiasRelu, withNodeReluPool } from '../../stages/lib/tf/node-conv.js';
 import { Mulberry32 } from '../../stages/lib/common/prng.js';
 
 const skip = (await availableBackends()).includes('node') ? false : 'tfjs-node is not installed';
@@ -155,4 +155,48 @@ test('node: a conv layer with bias and ReLU trains through the fused op with the
   assert.ok(got[0]!.dataSync().some((v) => v === 0) && got[0]!.dataSync().some((v) => v > 0));
   // At inference the layer runs as before.
   assert.deepEqual(bytes([fused.apply(x) as tf.Tensor]), bytes([plain.apply(x) as tf.Tensor]));
+});
+
+test('node: a max-pool after the fused conv masks its gradient at the pooled size, same values', { skip }, async () => {
+  await initBackend('node', 'train', 'test');
+  const make = (fused: boolean) => {
+    const conv = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', useBias: true });
+    const pool = tfl.layers.maxPooling2d({ poolSize: 2, strides: 2 });
+    return fused ? [withNodeBiasRelu(conv), withNodeReluPool(pool)] : [conv, pool];
+  };
+  const shape: [number, number, number, number] = [2, 8, 8, 3];
+  const kernel = tf.tensor4d(values(3 * 3 * 3 * 4, 11), [3, 3, 3, 4]);
+  // One channel's bias pushes whole windows to zero (the pooled ReLU output is 0 there), one keeps all positive.
+  const bias = tf.tensor1d([0, 0.5, -0.5, -3]);
+  const x = tf.variable(tf.tensor4d(values(2 * 8 * 8 * 3, 12), shape));
+  const dp = tf.tensor4d(values(2 * 4 * 4 * 4, 13), [2, 4, 4, 4]);
+  const run = (fused: boolean) => {
+    const [conv, pool] = make(fused);
+    conv!.build(shape);
+    conv!.setWeights([kernel, bias]);
+    const vars = [x, ...conv!.trainableWeights.map((w) => w.read() as unknown as tf.Variable)];
+    let out: tf.Tensor | undefined;
+    const { grads } = tf.variableGrads(() => {
+      const y = conv!.apply(x, { training: true }) as tf.Tensor;
+      out = tf.keep(pool!.apply(y, { training: true }) as tf.Tensor);
+      return tf.sum(tf.mul(out, dp)) as tf.Scalar;
+    }, vars);
+    return [out!, ...vars.map((v) => grads[v.name]!)];
+  };
+  let got: tf.Tensor[] = [];
+  const profile = await tf.profile(() => {
+    got = run(true);
+  });
+  // The ReLU's gradient ran once, at the pooled size, not on the convolution's output.
+  const reluGrads = profile.kernels.filter((k) => k.name === 'LockstepNodeReluGrad');
+  assert.deepEqual(
+    reluGrads.map((k) => k.inputShapes[0]),
+    [[2, 4, 4, 4]],
+  );
+  const want = run(false);
+  const pooled = want[0]!.dataSync();
+  assert.ok(pooled.some((v) => v === 0) && pooled.some((v) => v > 0));
+  // The same values (here to the sign of every zero, though in principle a zero's sign could differ).
+  for (const [i, t] of got.entries())
+    assert.deepEqual(Array.from(t.dataSync()), Array.from(want[i]!.dataSync()), `tensor ${i}`);
 });

@@ -8,7 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { deriveSeed } from '../common/prng.js';
 import { BatchNorm } from './batch-norm-layer.js';
 import { Scale } from './scale-layer.js';
-import { withNodeBiasRelu } from './node-conv.js';
+import { withNodeBiasRelu, withNodeReluPool } from './node-conv.js';
 import type { ModelName } from '../ml/params.js';
 
 export interface ModelShape {
@@ -128,11 +128,11 @@ const BUILDERS: Record<ModelName, Builder> = {
   ],
   seed: (s, seeds) => [
     withNodeBiasRelu(conv('conv1', 32, seeds, true, inputOf(s))),
-    pool('pool1'),
+    withNodeReluPool(pool('pool1')),
     withNodeBiasRelu(conv('conv2', 64, seeds)),
-    pool('pool2'),
+    withNodeReluPool(pool('pool2')),
     withNodeBiasRelu(conv('conv3', 128, seeds)),
-    pool('pool3'),
+    withNodeReluPool(pool('pool3')),
     tfl.layers.flatten({ name: 'flatten' }),
     tfl.layers.dense({ name: 'dense1', units: 256, activation: 'relu', kernelInitializer: seeds.he() }),
     seeds.dropout(0.5, 'dropout1'),

@@ -235,17 +235,64 @@ export function nodeBiasReluForward(x: tf.Tensor4D, bias: tf.Tensor1D): tf.Tenso
 export function nodeBiasRelu(x: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
   const f = tf.customGrad(((z: tf.Tensor4D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
     const y = nodeBiasReluForward(z, b);
+    reluOutputs.add(y.dataId);
     save([y]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const d = Array.isArray(dy) ? dy[0]! : dy;
-        const dz = tf.engine().runKernel(RELU_GRAD, { dy: d, x: saved[0]! }) as tf.Tensor4D;
+        // A gradient nodeReluMaxPool already masked is zero wherever the output is: ReluGrad would change nothing.
+        const dz = maskedGradients.has(d.dataId)
+          ? (d.clone() as tf.Tensor4D)
+          : (tf.engine().runKernel(RELU_GRAD, { dy: d, x: saved[0]! }) as tf.Tensor4D);
         return [dz, tf.sum(dz, [0, 1, 2])];
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(x, bias) as tf.Tensor4D;
+}
+
+/** Outputs of nodeBiasRelu (by data): ReLU outputs, never negative. */
+const reluOutputs = new WeakSet<object>();
+/** Gradients nodeReluMaxPool handed back (by data), zero wherever the pooled ReLU output was. */
+const maskedGradients = new WeakSet<object>();
+
+/** True when `x` is a ReLU output of nodeBiasRelu (what nodeReluMaxPool needs to mask its gradient). */
+export function isNodeReluOutput(x: tf.Tensor): boolean {
+  return reluOutputs.has(x.dataId);
+}
+
+/**
+ * Max-pooling of a ReLU output (`x` from nodeBiasRelu, never negative), whose gradient applies the ReLU's mask
+ * at the pooled size: `MaxPoolGrad(ReluGrad(dp, p))` instead of `ReluGrad(MaxPoolGrad(dp))` at the full size
+ * (a quarter of the elements for a 2x2 pool), and nodeBiasRelu then skips its own ReluGrad. The two agree: the
+ * pooling gradient reaches only each window's first maximum, which is positive exactly where the pooled value
+ * is (zero windows get nothing either way); only the sign of a zero can differ.
+ */
+export function nodeReluMaxPool(
+  x: tf.Tensor4D,
+  filterSize: [number, number],
+  strides: [number, number],
+  pad: 'valid' | 'same',
+): tf.Tensor4D {
+  const attrs = { filterSize, strides, pad } as unknown as tf.NamedAttrMap;
+  const f = tf.customGrad(((xs: tf.Tensor4D, save: tf.GradSaveFunc) => {
+    const p = tf.maxPool(xs, filterSize, strides, pad);
+    save([xs, p]);
+    return {
+      value: p,
+      gradFunc: (dp: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [input, output] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const d = Array.isArray(dp) ? dp[0]! : dp;
+        const masked = tf.engine().runKernel(RELU_GRAD, { dy: d, x: output }) as tf.Tensor;
+        const g = tf.engine().runKernel('MaxPoolGrad', { dy: masked, input, output }, attrs) as tf.Tensor4D;
+        masked.dispose();
+        maskedGradients.add(g.dataId);
+        return [g];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(x) as tf.Tensor4D;
 }
 
 /**
