@@ -174,7 +174,8 @@ async function main(): Promise<void> {
       const cpu = (xs: number[]) => median(xs).toFixed(0);
       lines.push(
         `| ${model} | ${c} (${r.version}) | ${t.toFixed(0)} | ${r.train.map((x) => x.toFixed(0)).join(', ')} | ` +
-          `${vs(t, keras?.train)} | ${cpu(r.train_cpu)} | ${i.toFixed(0)} | ${vs(i, keras?.infer)} | ${cpu(r.infer_cpu)} |`,
+          `${vs(t, keras?.train)} | ${cpu(r.train_cpu)} | ${i.toFixed(0)} | ${vs(i, keras?.infer)} | ` +
+          `${cpu(r.infer_cpu)} |`,
       );
     }
   }
