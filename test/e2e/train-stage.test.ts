@@ -228,7 +228,7 @@ test('bad params and bad prepared data fail with one line naming the param or fi
       name: 'unknown model',
       params: PARAMS().replace('model: tiny', 'model: resnet'),
       expect:
-        /^train: params\.yaml:3:10: train\.model: unknown value "resnet" Use one of: tiny, seed, bn, vgg, fast\.$/,
+        /^train: params\.yaml:3:10: train\.model: unknown value "resnet" Use one of: tiny, seed, bn, vgg, fast, air\.$/,
     },
     {
       name: 'unknown backend',
