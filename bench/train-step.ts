@@ -13,7 +13,6 @@ export interface BenchTrainer {
 }
 
 export async function benchTrainer(model: string, n: number, backend: 'node' | 'wasm' | 'cpu'): Promise<BenchTrainer> {
-  const tf = await import('@tensorflow/tfjs-core');
   const { buildModel, setDropoutStep } = await import('../stages/lib/tf/models.js');
   const { fillImages, fillOneHot, normalizationTable } = await import('../stages/lib/tf/augment.js');
   const { trainStep } = await import('../stages/lib/tf/train-loop.js');

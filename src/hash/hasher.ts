@@ -11,7 +11,7 @@ import path from 'node:path';
 import { hashFile, md5Hex, readSmallFileSync, WHOLE_READ_LIMIT } from './md5-file.js';
 import { compareCodePoints, manifestJson } from './pyjson.js';
 import type { FileStat, StatCache } from './stat-cache.js';
-import { racyWindow } from './stat-table.js';
+import { racyWindow } from '../util/racy.js';
 import { asMd5, type DirEntry, type Md5 } from './types.js';
 import { walkTree } from './walk.js';
 import { PARALLEL_MIN, wantThread } from './idle-core.js';

@@ -27,12 +27,12 @@ import { randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../util/atomic.js';
 import { asMd5, type Md5 } from './types.js';
 import { listingJson, parseListing, sameListing, type TreeListing } from './listing.js';
+import { racyWindow } from '../util/racy.js';
 import {
   dirsOffset,
   encodeSegment,
   HEADER_BYTES,
   pathHash,
-  racyWindow,
   readHead,
   Segment,
   SegmentOnDisk,

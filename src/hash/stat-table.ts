@@ -32,8 +32,6 @@ const slotCount = (n: number): number => {
   return cap;
 };
 
-export { racyWindow } from '../util/racy.js';
-
 export interface Row {
   ino: number;
   mtimeMs: number;

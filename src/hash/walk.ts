@@ -27,7 +27,7 @@ import type { TreeListing } from './listing.js';
 import { FILE, lstatNumbers } from './lstat-numbers.js';
 import { CHUNK, statWorkerWarm, submitJob } from './stat-worker.js';
 import { PARALLEL_MIN, wantThread } from './idle-core.js';
-import { racyWindow } from './stat-table.js';
+import { racyWindow } from '../util/racy.js';
 import { Relpaths } from './relpaths.js';
 import { yieldToLoop } from '../util/yield.js';
 

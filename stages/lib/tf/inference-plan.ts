@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BatchNorm } from './batch-norm-layer.js';
+import { convConfig, poolConfig } from './layer-config.js';
 import { SeededDropout } from './models.js';
 import { Scale, scaleBy } from './scale-layer.js';
 import { hasNodeBatchNormRelu, nodeBatchNormRelu, nodeBiasReluForward } from './node-kernels.js';
@@ -119,20 +120,9 @@ function batchNormStep(layer: BatchNorm, relu: boolean): Step {
   };
 }
 
-interface ConvConfig {
-  strides: [number, number];
-  padding: string;
-  dataFormat: string;
-  dilationRate: number | [number, number];
-  activation: string;
-  useBias: boolean;
-}
-
 function maxPoolStep(layer: Layer): Step | undefined {
-  const c = layer.getConfig() as { poolSize: [number, number]; strides: [number, number]; padding: string };
-  if (c.padding !== 'valid' && c.padding !== 'same') return undefined;
-  const pad = c.padding;
-  return (x) => tf.maxPool(x as tf.Tensor4D, c.poolSize, c.strides, pad);
+  const c = poolConfig(layer);
+  return c && ((x) => tf.maxPool(x as tf.Tensor4D, c.poolSize, c.strides, c.padding));
 }
 
 /**
@@ -146,12 +136,11 @@ function convStep(
   reluNext: boolean,
   pool: Step | undefined,
 ): { run: Step; tookRelu: boolean; tookPool: boolean } | undefined {
-  const c = layer.getConfig() as unknown as ConvConfig;
-  const dilation = Array.isArray(c.dilationRate) ? c.dilationRate : [c.dilationRate, c.dilationRate];
+  const c = convConfig(layer);
+  if (c === undefined) return undefined;
   const own = activationOf(layer);
-  if (c.dataFormat !== 'channelsLast' || dilation.some((d) => d !== 1) || own === undefined || own === 'softmax')
+  if (c.dataFormat !== 'channelsLast' || c.dilation.some((d) => d !== 1) || own === undefined || own === 'softmax')
     return undefined;
-  if (c.padding !== 'valid' && c.padding !== 'same') return undefined;
   const pad = c.padding;
   const [kernel, bias] = weights(layer);
   // A linear convolution followed by a ReLU layer takes the ReLU in (the next layer is then skipped).

@@ -114,6 +114,30 @@ const head = (s: ModelShape, seeds: Seeds) =>
     kernelInitializer: seeds.glorot(),
   });
 
+/**
+ * airbench's groups (`fast` and `air`): per width, conv -> max-pool -> bn -> relu -> conv -> bn -> relu, then a
+ * global max-pool over what is left of `size` (the input's side) and a flatten.
+ */
+function airbenchGroups(widths: number[], size: number, seeds: Seeds): tfl.layers.Layer[] {
+  const layers: tfl.layers.Layer[] = [];
+  widths.forEach((w, i) => {
+    const g = `group${i + 1}`;
+    layers.push(
+      conv(`${g}a`, w, seeds, false),
+      pool(`${g}_pool`),
+      new BatchNorm({ name: `${g}a_bn`, momentum: 0.9 }),
+      tfl.layers.activation({ name: `${g}a_relu`, activation: 'relu' }),
+      ...convBn(`${g}b`, w, seeds),
+    );
+    size = Math.floor(size / 2);
+  });
+  layers.push(
+    tfl.layers.maxPooling2d({ name: 'global_pool', poolSize: size, strides: size }),
+    tfl.layers.flatten({ name: 'flatten' }),
+  );
+  return layers;
+}
+
 /** The `air` model's frozen first convolution (2x2 patches) and its name, found by stages/lib/tf/whiten.ts. */
 export const WHITEN_LAYER = 'whiten';
 export const WHITEN_KERNEL = 2;
@@ -185,24 +209,11 @@ const BUILDERS: Record<ModelName, Builder> = {
    * seed model) for far more depth. Meant for SGD with a one-cycle schedule (the 85% preset).
    */
   fast: (s, seeds) => {
-    const layers: tfl.layers.Layer[] = [conv('stem', 24, seeds, true, inputOf(s))];
-    let size = s.height;
-    [32, 64, 128].forEach((w, i) => {
-      const g = `group${i + 1}`;
-      layers.push(conv(`${g}a`, w, seeds, false), pool(`${g}_pool`));
-      layers.push(
-        new BatchNorm({ name: `${g}a_bn`, momentum: 0.9 }),
-        tfl.layers.activation({ name: `${g}a_relu`, activation: 'relu' }),
-      );
-      layers.push(...convBn(`${g}b`, w, seeds));
-      size = Math.floor(size / 2);
-    });
-    layers.push(
-      tfl.layers.maxPooling2d({ name: 'global_pool', poolSize: size, strides: size }),
-      tfl.layers.flatten({ name: 'flatten' }),
+    return [
+      conv('stem', 24, seeds, true, inputOf(s)),
+      ...airbenchGroups([32, 64, 128], s.height, seeds),
       head(s, seeds),
-    );
-    return layers;
+    ];
   },
   /**
    * airbench94's network (Keller Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU", 2024): the `fast`
@@ -211,40 +222,23 @@ const BUILDERS: Record<ModelName, Builder> = {
    * last 3x3 and a linear head without bias whose logits are scaled by 0.125 (scale-layer.ts) before the softmax.
    * ~710 MFLOP per training image, 4.9x `fast`. The 91% preset's model.
    */
-  air: (s, seeds) => {
-    const layers: tfl.layers.Layer[] = [
-      tfl.layers.conv2d({
-        name: WHITEN_LAYER,
-        filters: 2 * WHITEN_KERNEL * WHITEN_KERNEL * s.channels,
-        kernelSize: WHITEN_KERNEL,
-        padding: 'valid',
-        useBias: false,
-        trainable: false,
-        kernelInitializer: 'zeros',
-        inputShape: inputOf(s),
-      }),
-      tfl.layers.activation({ name: 'whiten_relu', activation: 'relu' }),
-    ];
-    let size = s.height - WHITEN_KERNEL + 1;
-    [64, 256, 256].forEach((w, i) => {
-      const g = `group${i + 1}`;
-      layers.push(conv(`${g}a`, w, seeds, false), pool(`${g}_pool`));
-      layers.push(
-        new BatchNorm({ name: `${g}a_bn`, momentum: 0.9 }),
-        tfl.layers.activation({ name: `${g}a_relu`, activation: 'relu' }),
-      );
-      layers.push(...convBn(`${g}b`, w, seeds));
-      size = Math.floor(size / 2);
-    });
-    layers.push(
-      tfl.layers.maxPooling2d({ name: 'global_pool', poolSize: size, strides: size }),
-      tfl.layers.flatten({ name: 'flatten' }),
-      tfl.layers.dense({ name: 'logits', units: s.classes, useBias: false, kernelInitializer: seeds.glorot() }),
-      new Scale({ name: 'logits_scale', factor: 0.125 }),
-      tfl.layers.activation({ name: 'softmax', activation: 'softmax' }),
-    );
-    return layers;
-  },
+  air: (s, seeds) => [
+    tfl.layers.conv2d({
+      name: WHITEN_LAYER,
+      filters: 2 * WHITEN_KERNEL * WHITEN_KERNEL * s.channels,
+      kernelSize: WHITEN_KERNEL,
+      padding: 'valid',
+      useBias: false,
+      trainable: false,
+      kernelInitializer: 'zeros',
+      inputShape: inputOf(s),
+    }),
+    tfl.layers.activation({ name: 'whiten_relu', activation: 'relu' }),
+    ...airbenchGroups([64, 256, 256], s.height - WHITEN_KERNEL + 1, seeds),
+    tfl.layers.dense({ name: 'logits', units: s.classes, useBias: false, kernelInitializer: seeds.glorot() }),
+    new Scale({ name: 'logits_scale', factor: 0.125 }),
+    tfl.layers.activation({ name: 'softmax', activation: 'softmax' }),
+  ],
 };
 
 export function buildModel(name: ModelName, shape: ModelShape, seed: number): tfl.LayersModel {

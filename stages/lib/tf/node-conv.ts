@@ -8,38 +8,28 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { convConfig, poolConfig } from './layer-config.js';
 import { hasNodeBatchNormRelu, isNodeReluOutput, nodeBiasRelu, nodeReluMaxPool } from './node-kernels.js';
-
-interface ConvConfig {
-  strides: [number, number];
-  padding: string;
-  dataFormat: string;
-  dilationRate: number | [number, number];
-  activation: string;
-  useBias: boolean;
-}
 
 /** The layer (a 2-D conv with bias and ReLU, channels last), its training call fused on tfjs-node. */
 export function withNodeBiasRelu(layer: tfl.layers.Layer): tfl.layers.Layer {
-  const c = layer.getConfig() as unknown as ConvConfig;
-  const dilation = Array.isArray(c.dilationRate) ? c.dilationRate : [c.dilationRate, c.dilationRate];
+  const c = convConfig(layer);
   if (
     layer.getClassName() !== 'Conv2D' ||
+    c === undefined ||
     c.activation !== 'relu' ||
     !c.useBias ||
     c.dataFormat !== 'channelsLast' ||
-    dilation.some((d) => d !== 1) ||
-    (c.padding !== 'same' && c.padding !== 'valid')
+    c.dilation.some((d) => d !== 1)
   )
     throw new Error(`withNodeBiasRelu: ${layer.name} is not a channels-last Conv2D with bias and ReLU`);
-  const pad = c.padding;
   const plain = layer.call.bind(layer);
   layer.call = (inputs, kwargs) => {
     if (kwargs.training !== true || !hasNodeBatchNormRelu()) return plain(inputs, kwargs);
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
       const [kernel, bias] = layer.weights;
-      const z = tf.conv2d(x, kernel!.read() as unknown as tf.Tensor4D, c.strides, pad);
+      const z = tf.conv2d(x, kernel!.read() as unknown as tf.Tensor4D, c.strides, c.padding);
       return nodeBiasRelu(z, bias!.read() as unknown as tf.Tensor1D);
     });
   };
@@ -52,15 +42,14 @@ export function withNodeBiasRelu(layer: tfl.layers.Layer): tfl.layers.Layer {
  * nodeReluMaxPool): ~8 ms CPU of a seed-model step. Only when its input is such a ReLU output; else as before.
  */
 export function withNodeReluPool(layer: tfl.layers.Layer): tfl.layers.Layer {
-  const c = layer.getConfig() as { poolSize: [number, number]; strides: [number, number]; padding: string };
-  if (layer.getClassName() !== 'MaxPooling2D' || (c.padding !== 'same' && c.padding !== 'valid'))
+  const c = poolConfig(layer);
+  if (layer.getClassName() !== 'MaxPooling2D' || c === undefined)
     throw new Error(`withNodeReluPool: ${layer.name} is not a MaxPooling2D`);
-  const pad = c.padding;
   const plain = layer.call.bind(layer);
   layer.call = (inputs, kwargs) => {
     const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
     if (kwargs.training !== true || !isNodeReluOutput(x)) return plain(inputs, kwargs);
-    return nodeReluMaxPool(x, c.poolSize, c.strides, pad);
+    return nodeReluMaxPool(x, c.poolSize, c.strides, c.padding);
   };
   return layer;
 }
