@@ -1,6 +1,6 @@
 // Running the CLI's CommonJS bundle (dist/bundle/cli.cjs) with a V8 code cache, for Node versions without
 // module.enableCompileCache (Node 20): a later start deserializes the compiled code instead of parsing and
-// compiling ~1.7 MB of JavaScript. Node >= 22.1 caches the ESM bundle itself and never comes here.
+// compiling ~1.2 MB of JavaScript. Node >= 22.1 caches the ESM bundle itself and never comes here.
 //
 // The cache is only ever a saving, never an input that can change what runs:
 // - one file per installation, Node version and flags (its name), in a folder of the OS temp dir that only
@@ -10,6 +10,7 @@
 //   (and replaced), and V8 itself rejects data of another V8 or another source;
 // - written whole (temp file + rename) after the first run of a bundle, so a reader never sees half a file;
 //   two processes writing at once each rename a complete file, and the last one stays.
+import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -34,7 +35,7 @@ export function cacheDir(base = tmpdir()) {
   }
 }
 
-// sha256, not md5: ~3x faster here on the bundle's 1.7 MB (the processor's SHA instructions)
+// sha256, not md5: ~3x faster here on the bundle's 1.2 MB (the processor's SHA instructions)
 const sha256 = (...parts) => {
   const h = createHash('sha256');
   for (const p of parts) h.update(p);
@@ -86,7 +87,10 @@ export function loadCached(file, importModule, opts = {}) {
       `${sha256(file, '\0', process.version, '\0', process.execArgv.join('\0')).toString('hex').slice(0, 32)}.bin`,
     );
   const cachedData = slot ? readCache(slot, key) : undefined;
-  const wrapper = `(function (exports, require, module, __filename, __dirname, __lockstepBundleUrl, __lockstepImport) {${bytes.toString('utf8')}\n})`;
+  // The build writes the bundle in ASCII (scripts/bundle.mjs): decoded as latin1 it is a one-byte string, made
+  // ~4x faster than by the UTF-8 decoder, which would also make the whole 1.2 MB a two-byte string for one `…`.
+  const source = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
+  const wrapper = `(function (exports, require, module, __filename, __dirname, __lockstepBundleUrl, __lockstepImport) {${source}\n})`;
   const script = new vm.Script(wrapper, { filename: file, ...(cachedData ? { cachedData } : {}) });
   const used = cachedData !== undefined && !script.cachedDataRejected;
   const mod = { exports: {} };

@@ -16,6 +16,7 @@ import { promises as fs, rmSync } from 'node:fs';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
 import { stillRunning, thisProcess, type ProcessId } from '../util/process-id.js';
+import { removeFile } from '../util/atomic.js';
 
 interface ActivityEntry extends ProcessId {
   command: string;
@@ -61,7 +62,7 @@ async function liveGc(dir: string): Promise<ActivityEntry | null> {
     // dead, or half-written by a process that died at once: rename first so two cleaners cannot race
     const stale = `${file}.stale.${process.pid}`;
     await fs.rename(file, stale).then(
-      () => fs.rm(stale, { force: true }),
+      () => removeFile(stale),
       () => undefined,
     );
   }
@@ -80,13 +81,13 @@ export async function registerRun(cacheDir: string, command: string): Promise<()
   for (;;) {
     await fs.writeFile(file, JSON.stringify(entry));
     if ((await liveGc(dir)) === null) break;
-    await fs.rm(file, { force: true });
+    await removeFile(file);
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
   const forget = removeAtExit(file);
   return async () => {
     forget();
-    await fs.rm(file, { force: true });
+    await removeFile(file);
   };
 }
 
@@ -128,10 +129,10 @@ export async function holdCacheForGc(cacheDir: string, waitMs: number): Promise<
         const forget = removeAtExit(file);
         return async () => {
           forget();
-          await fs.rm(file, { force: true });
+          await removeFile(file);
         };
       }
-      await fs.rm(file, { force: true });
+      await removeFile(file);
       if (Date.now() >= deadline) throw busy(runs, waitMs);
     } else {
       const other = await liveGc(dir);

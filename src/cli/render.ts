@@ -13,6 +13,43 @@ export function errLine(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
+/** Text gathered before one write to stdout: a burst of lines (500 stages up to date) costs one write, not 500. */
+const BATCH_BYTES = 64 * 1024;
+
+/**
+ * Lines for stdout written together: at the next turn of the event loop, at 64 kB, or at `flush()`.
+ * `err` flushes first, so stdout and stderr keep their order on a terminal; a caller flushes before
+ * anything else writes (a progress bar, the final error) and when it is done.
+ */
+export function lineBatch(): { out(line?: string): void; err(line: string): void; flush(): void } {
+  let pending = '';
+  let scheduled = false;
+  const flush = () => {
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    process.stdout.write(text);
+  };
+  return {
+    out(line = '') {
+      pending += line.endsWith('\n') ? line : `${line}\n`;
+      if (pending.length >= BATCH_BYTES) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(() => {
+          scheduled = false;
+          flush();
+        });
+      }
+    },
+    err(line) {
+      flush();
+      errLine(line);
+    },
+    flush,
+  };
+}
+
 /**
  * A boxed table with a rule under the header only; cells of `rightAlign` columns are right-aligned (numbers).
  * Drawn by hand rather than with cli-table3, which measures every cell's display width and takes seconds on a

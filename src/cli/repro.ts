@@ -6,7 +6,7 @@ import { reproduce } from '../pipeline/execute.js';
 import { describeReason } from '../pipeline/staleness.js';
 import { onInterrupt } from '../util/interrupt.js';
 import { globals, parseJobs, parseWait } from './options.js';
-import { errLine, out } from './render.js';
+import { lineBatch } from './render.js';
 
 interface ReproFlags {
   force?: boolean;
@@ -27,7 +27,8 @@ export async function run(targets: string[], flags: ReproFlags, cmd: Command): P
   const g = globals(cmd);
   const jobs = parseJobs(flags.jobs, 1);
   const waitMs = parseWait(flags.wait);
-  const render = flags.json ? (e: ReproEvent) => out(JSON.stringify(e)) : await textWithProgress(g.quiet);
+  const lines = lineBatch();
+  const render = flags.json ? (e: ReproEvent) => lines.out(JSON.stringify(e)) : await textWithProgress(g.quiet, lines);
   const { ws, release } = await openLockedWorkspace(
     flags.dry
       ? null
@@ -76,13 +77,14 @@ export async function run(targets: string[], flags: ReproFlags, cmd: Command): P
     if (!flags.json && !g.quiet && !flags.dry) {
       const counts = { ran: 0, restored: 0, fresh: 0, frozen: 0 };
       for (const o of summary.outcomes.values()) if (o in counts) counts[o as keyof typeof counts]++;
-      out(
+      lines.out(
         `Done: ${counts.ran} ran, ${counts.restored} restored from cache, ${counts.fresh} up to ` +
           `date${counts.frozen ? `, ${counts.frozen} frozen` : ''}.`,
       );
     }
     return 0;
   } finally {
+    lines.flush();
     stopListening();
     await fetcher?.close();
     await release();
@@ -96,18 +98,24 @@ function progressTiming(): { progress?: { delayMs: number; intervalMs: number } 
 }
 
 /** Text lines, and a progress bar for long hashing and caching on a terminal (cleared before each line). */
-async function textWithProgress(quiet: boolean): Promise<(e: ReproEvent) => void> {
+async function textWithProgress(quiet: boolean, lines: Lines): Promise<(e: ReproEvent) => void> {
   const { stageProgressView } = await import('./stage-progress.js');
   const progress = await stageProgressView({ quiet });
-  const text = textRenderer(quiet);
+  const text = textRenderer(quiet, lines);
   return (e) => {
-    if (e.type === 'stage-progress') return progress.onProgress(e);
+    if (e.type === 'stage-progress') {
+      lines.flush();
+      return progress.onProgress(e);
+    }
     progress.clear();
     text(e);
   };
 }
 
-function textRenderer(quiet: boolean): (e: ReproEvent) => void {
+type Lines = ReturnType<typeof lineBatch>;
+
+function textRenderer(quiet: boolean, lines: Lines): (e: ReproEvent) => void {
+  const { out, err: errLine } = lines;
   return (e) => {
     switch (e.type) {
       case 'waiting-for-lock':

@@ -1,6 +1,7 @@
 import { promises as fs, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { LockstepError } from '../errors.js';
+import { removeFile } from '../util/atomic.js';
 import { stillRunning, thisProcess } from '../util/process-id.js';
 
 export interface LockHolder {
@@ -68,7 +69,7 @@ export async function acquireRepoLock(
       } catch (e) {
         // a full disk: leave no half-written lock behind, and say what is wrong
         await handle.close().catch(() => {});
-        await fs.rm(file, { force: true });
+        await removeFile(file);
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOSPC' || code === 'EDQUOT')
           throw new LockstepError(
@@ -93,7 +94,7 @@ export async function acquireRepoLock(
       installExitHook();
       return async () => {
         atExit.delete(onExit);
-        if (ours()) await fs.rm(file, { force: true });
+        if (ours()) await removeFile(file);
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -103,7 +104,7 @@ export async function acquireRepoLock(
       // Half-written or orphaned by a dead process. Rename first so two takers cannot both win.
       const stale = `${file}.stale.${process.pid}`;
       await fs.rename(file, stale).then(
-        () => fs.rm(stale, { force: true }),
+        () => removeFile(stale),
         () => undefined,
       );
       continue;

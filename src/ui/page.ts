@@ -72,9 +72,9 @@ function currentTable() {
   if (!t) return null;
   let cols = t.columns;
   if (state.grouped) {
-    // one column per metric: mean ± std over the group's runs (seeds)
+    // one column per metric: mean and std over the group's runs (seeds)
     cols = cols.filter((c) => c.kind !== 'agg' || c.id.endsWith(':mean')).map((c) =>
-      c.kind === 'agg' ? { ...c, label: c.label.replace(/:mean$/, ' (mean ± std)'),
+      c.kind === 'agg' ? { ...c, label: c.label.replace(/:mean$/, ' (mean \u00b1 std)'),
         std: c.id.replace(/:mean$/, ':std') } : c);
   }
   return { cols, rows: t.rows };
@@ -136,7 +136,7 @@ function renderTable() {
       } else if (c.std) {
         const s = r.cells[c.std];
         tr.append(el('td', { class: 'num', text: v === null || v === undefined ?
-          '' : fmt(v) + (s === null || s === undefined ? '' : ' ± ' + fmt(s)) }));
+          '' : fmt(v) + (s === null || s === undefined ? '' : ' \u00b1 ' + fmt(s)) }));
       } else {
         tr.append(el('td', { class: typeof v === 'number' ? 'num' : '', text: fmt(v) }));
       }
@@ -202,7 +202,7 @@ async function main() {
   state.data = await api('/api/experiments');
   document.getElementById('filter').oninput = (e) => { state.filter = e.target.value; renderTable(); };
   document.getElementById('group').onchange = (e) => { state.grouped = e.target.checked; renderTable(); };
-  document.getElementById('group-label').textContent = 'group by ' + state.data.groupBy + ' (mean ± std over seeds)';
+  document.getElementById('group-label').textContent = 'group by ' + state.data.groupBy + ' (mean \u00b1 std over seeds)';
   renderTable();
   await drawCompare();
   await drawRunning();

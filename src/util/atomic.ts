@@ -78,3 +78,15 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
 export function writeAllSync(fd: number, bytes: Uint8Array): void {
   for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
 }
+
+/**
+ * Remove one file, as `rm -f` does: a missing file is no error. For a file that is known not to be a folder it
+ * costs one `unlink`; `fs.rm` first loads Node's recursive remover and stats the path.
+ */
+export async function removeFile(file: string): Promise<void> {
+  try {
+    await fs.unlink(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}

@@ -111,3 +111,19 @@ test('the cache folder is used only when it is this user’s alone: not writable
   await fs.symlink(elsewhere, made);
   assert.equal(cc.cacheDir(base), undefined);
 });
+
+test('a bundle with non-ASCII text runs with its characters intact; the built bundle is ASCII (read as latin1)', async () => {
+  const { file, load } = await setup();
+  // UTF-8 of characters above U+007F: decoded as latin1 each would become two or three wrong characters
+  await fs.writeFile(file, `${BUNDLE}exports.text = () => 'mean ± std … é';\n`);
+  const first = load() as Loaded & { exports: { text: () => string } };
+  assert.equal(first.exports.text(), 'mean ± std … é');
+  first.save();
+  assert.equal((load() as typeof first).exports.text(), 'mean ± std … é');
+  const built = await fs.readFile(path.join(REPO_ROOT, 'dist', 'bundle', 'cli.cjs')).catch(() => undefined);
+  if (built !== undefined) {
+    const { isAscii } = await import('node:buffer');
+    const at = built.findIndex((b) => b > 0x7f);
+    assert.ok(isAscii(built), `dist/bundle/cli.cjs has a non-ASCII byte at ${at}: ${built.subarray(at - 40, at + 10)}`);
+  }
+});
