@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The >90.77% preset of issue 19 on all three partitions (48,000 training images), on tfjs-node: the `air` model
-# (airbench94's widths behind a frozen patch-whitening convolution), Nesterov SGD on a one-cycle schedule, label
-# smoothing 0.2, weight decay, 5 epochs (warm-up 1), and airbench's flip-and-translate test-time augmentation (stages/TRAIN.md, "The 91%
-# preset"). Recorded as the experiment air91-s<seed>; prints the time, test accuracy and macro F1 at the end.
+# (airbench94's widths behind a frozen patch-whitening convolution), Nesterov SGD on a one-cycle schedule over 5
+# epochs (1 of warm-up), label smoothing 0.2, weight decay, and airbench's flip-and-translate test-time augmentation
+# (stages/TRAIN.md, "The 91% preset"). Recorded as the experiment air91-s<seed>; prints the time, test accuracy and macro F1 at the end.
 #   scripts/preset-91.sh [--seed N] [more exp run arguments, e.g. -S train.epochs=7]
 # Needs tfjs-node (npm ci, then scripts/tfjs-node-from-registries.sh where its download fails): the backend is
 # forced to `node`, so a machine without it fails at once instead of training for hours on wasm.

@@ -202,7 +202,8 @@ async function main() {
   state.data = await api('/api/experiments');
   document.getElementById('filter').oninput = (e) => { state.filter = e.target.value; renderTable(); };
   document.getElementById('group').onchange = (e) => { state.grouped = e.target.checked; renderTable(); };
-  document.getElementById('group-label').textContent = 'group by ' + state.data.groupBy + ' (mean \u00b1 std over seeds)';
+  document.getElementById('group-label').textContent =
+    'group by ' + state.data.groupBy + ' (mean \u00b1 std over seeds)';
   renderTable();
   await drawCompare();
   await drawRunning();

@@ -112,7 +112,7 @@ test('the cache folder is used only when it is this user’s alone: not writable
   assert.equal(cc.cacheDir(base), undefined);
 });
 
-test('a bundle with non-ASCII text runs with its characters intact; the built bundle is ASCII (read as latin1)', async () => {
+test('a bundle with non-ASCII text keeps its characters; the built bundle is ASCII (read as latin1)', async () => {
   const { file, load } = await setup();
   // UTF-8 of characters above U+007F: decoded as latin1 each would become two or three wrong characters
   await fs.writeFile(file, `${BUNDLE}exports.text = () => 'mean ± std … é';\n`);
@@ -124,6 +124,6 @@ test('a bundle with non-ASCII text runs with its characters intact; the built bu
   if (built !== undefined) {
     const { isAscii } = await import('node:buffer');
     const at = built.findIndex((b) => b > 0x7f);
-    assert.ok(isAscii(built), `dist/bundle/cli.cjs has a non-ASCII byte at ${at}: ${built.subarray(at - 40, at + 10)}`);
+    assert.ok(isAscii(built), `dist/bundle/cli.cjs: a non-ASCII byte at ${at}: ${built.subarray(at - 40, at + 10)}`);
   }
 });
