@@ -15,8 +15,15 @@ import { LockstepError, type FailureReason } from '../errors.js';
 /** The longest file name most file systems accept, in bytes. */
 const NAME_MAX = 255;
 
+/**
+ * Paths that pass every rule below at a glance (most of them: `data/train/cat/0001.png`): segments of letters,
+ * digits, `_`, `-` and `.` that do not start with a dot, at most 255 characters in all (so no name is longer).
+ */
+const PLAIN_RE = /^[\w-][\w.-]*(?:\/[\w-][\w.-]*)*\/?$/;
+
 /** Why `p` is not a safe repo-relative POSIX path (a few words), or undefined when it is safe. */
 export function unsafeRelPath(p: unknown): string | undefined {
+  if (typeof p === 'string' && p.length <= NAME_MAX && PLAIN_RE.test(p)) return undefined;
   if (typeof p !== 'string') return `not a path string (${p === null ? 'null' : typeof p})`;
   if (p === '') return 'an empty path';
   if (p.includes('\0')) return 'a NUL byte';
@@ -79,6 +86,9 @@ export function projectControlPaths(opts: {
   return { dirs: [...new Set(dirs)], files: [...new Set(files)] };
 }
 
+/** A `.git` segment, in any case. */
+const GIT_SEGMENT_RE = /(?:^|\/)\.git(?:\/|$)/i;
+
 const under = (inner: string, outer: string) => inner === outer || inner.startsWith(`${outer}/`);
 
 /**
@@ -87,9 +97,8 @@ const under = (inner: string, outer: string) => inner === outer || inner.startsW
  * undefined when it does not.
  */
 export function controlPathClash(rel: string, controls: ControlPaths): string | undefined {
-  const segments = rel.split('/');
-  if (segments.some((s) => s.toLowerCase() === '.git'))
-    return segments[segments.length - 1]?.toLowerCase() === '.git' ? "is git's folder '.git'" : "lies inside '.git'";
+  if (GIT_SEGMENT_RE.test(rel))
+    return /(?:^|\/)\.git$/i.test(rel) ? "is git's folder '.git'" : "lies inside '.git'";
   for (const d of controls.dirs) {
     if (rel === d) return `is the project's folder '${d}'`;
     if (under(rel, d)) return `lies inside the project's folder '${d}'`;
@@ -153,7 +162,8 @@ export class RealPaths {
   private prefix(prefix: string, parent: RealPath): RealPath | null {
     const hit = this.memo.get(prefix);
     if (hit !== undefined) return hit;
-    const abs = path.join(this.root, prefix);
+    // `prefix` is a normalized repo-relative path (no `.`, `..` or empty segment): no path.join needed
+    const abs = `${this.root}${path.sep}${prefix}`;
     let st: ReturnType<typeof lstatSync> | undefined;
     try {
       st = lstatSync(abs, { throwIfNoEntry: false });
