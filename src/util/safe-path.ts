@@ -88,6 +88,7 @@ export function projectControlPaths(opts: {
 
 /** A `.git` segment, in any case. */
 const GIT_SEGMENT_RE = /(?:^|\/)\.git(?:\/|$)/i;
+const GIT_LAST_RE = /(?:^|\/)\.git$/i;
 
 const under = (inner: string, outer: string) => inner === outer || inner.startsWith(`${outer}/`);
 
@@ -97,8 +98,7 @@ const under = (inner: string, outer: string) => inner === outer || inner.startsW
  * undefined when it does not.
  */
 export function controlPathClash(rel: string, controls: ControlPaths): string | undefined {
-  if (GIT_SEGMENT_RE.test(rel))
-    return /(?:^|\/)\.git$/i.test(rel) ? "is git's folder '.git'" : "lies inside '.git'";
+  if (GIT_SEGMENT_RE.test(rel)) return GIT_LAST_RE.test(rel) ? "is git's folder '.git'" : "lies inside '.git'";
   for (const d of controls.dirs) {
     if (rel === d) return `is the project's folder '${d}'`;
     if (under(rel, d)) return `lies inside the project's folder '${d}'`;
