@@ -18,6 +18,7 @@ import { PARALLEL_MIN, wantThread } from './idle-core.js';
 import { statWorkerWarm } from './stat-worker.js';
 import { hashFilesParallel } from './parallel-hash.js';
 import { yieldToLoop } from '../util/yield.js';
+import { isNormalAbs } from '../util/normal-path.js';
 
 export interface HashResult {
   info: { md5: Md5; size: number; nfiles?: number };
@@ -84,7 +85,7 @@ export class CachingHasher {
 
   async hashPath(absPath: string, hooks: HashHooks = {}): Promise<HashResult | null> {
     await this.statCache.load();
-    const abs = path.resolve(absPath);
+    const abs = isNormalAbs(absPath) ? absPath : path.resolve(absPath);
     const st = statOrNull(abs);
     if (st === null) return null;
     if (st.isDirectory()) return this.hashDir(abs, hooks);

@@ -13,6 +13,7 @@ import { lockTargets, readProjectLock, type LockTarget } from './lock-set.js';
 import { collectDvcFiles, dvcWalkReads } from '../dvcfile/collect.js';
 import type { DvcFile } from '../dvcfile/format.js';
 import { DirListings } from '../util/dir-listings.js';
+import { resolveUnder } from '../util/normal-path.js';
 
 /** Everything a verb needs about one workspace, loaded once. */
 export interface Workspace {
@@ -76,7 +77,7 @@ export function stageWdirs(graph: Graph): Map<string, string> {
 }
 
 export function absPath(ws: Workspace, rel: string): string {
-  return path.resolve(ws.project.root, rel);
+  return resolveUnder(ws.project.root, rel);
 }
 
 export function exists(ws: Workspace, rel: string): boolean {
