@@ -161,6 +161,35 @@ test('training killed with SIGKILL after a checkpoint resumes from it and finish
   assert.equal(await p.read('plots/train.json'), await ref.read('plots/train.json'));
 });
 
+test('SIGTERM in the middle of an epoch ends training within a batch or two; a rerun resumes and finishes', async () => {
+  const p = await tempProject({ 'params.yaml': PARAMS('  early_stopping_patience: 0\n') }, { git: false });
+  await writeFixture(path.join(p.dir, 'data/prepared'), { size: 8, counts: { train: 4000, val: 32, test: 24 } });
+  // Progress after every batch (250 an epoch), so the test sees epoch 2 under way. The signal handler that removes
+  // temp folders is in place from epoch 1's checkpoint on; before, it ran only when the epoch's batches were done.
+  const epoch2 = /epoch 2 of 2: \d+\/4000 images/;
+  const child = runStageProgram('train', p.dir, { env: { LOCKSTEP_TRAIN_PROGRESS_MS: '0' } });
+  let seen = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    const first = !epoch2.test(seen);
+    seen += chunk.toString();
+    if (first && epoch2.test(seen)) child.kill('SIGTERM');
+  });
+  const stopped = await child;
+  assert.equal(stopped.exitCode, 143, stopped.all);
+  const done = [...stopped.stdout.matchAll(/epoch 2 of 2: (\d+)\/4000 images/g)].map((m) => Number(m[1]));
+  assert.ok(done.at(-1)! < 4000, `stopped after ${done.at(-1)} of epoch 2's 4000 images`);
+  assert.doesNotMatch(stopped.stdout, /epoch 2\/2:/);
+  assert.equal(await p.exists('models/model/model.json'), false);
+  const rerun = await runStageProgram('train', p.dir);
+  assert.equal(rerun.exitCode, 0, rerun.all);
+  assert.match(rerun.stdout, /checkpoint: resuming after epoch 1/);
+  const history = JSON.parse(await p.read('plots/train.json'));
+  assert.deepEqual(
+    history.map((r: { epoch: number }) => r.epoch),
+    [1, 2],
+  );
+});
+
 test(`sgd with a one-cycle schedule, label smoothing and weight decay: rates per the schedule, a kill resumes onto \
 the same path, flip TTA is deterministic`, async () => {
   const sgd =

@@ -45,8 +45,20 @@ export interface TrainLoopResult {
 }
 
 const CROP_PADDING = 4;
-/** Long epochs report progress in between so a run never looks stuck. */
-const PROGRESS_EVERY_MS = 20_000;
+/** Long epochs report progress in between so a run never looks stuck (LOCKSTEP_TRAIN_PROGRESS_MS: tests). */
+const PROGRESS_EVERY_MS = msFromEnv('LOCKSTEP_TRAIN_PROGRESS_MS', 20_000);
+/**
+ * The batches run synchronously; this often the loop lets the event loop turn, so Ctrl-C or the engine's SIGTERM
+ * is handled within a batch or two (the temp folders go, the last checkpoint stays) instead of at the epoch's end.
+ */
+const YIELD_EVERY_MS = Math.min(250, PROGRESS_EVERY_MS);
+
+function msFromEnv(name: string, fallback: number): number {
+  const ms = Number(process.env[name] ?? Number.NaN);
+  return Number.isFinite(ms) && ms >= 0 ? ms : fallback;
+}
+
+const turnOfTheLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult> {
   const { params: p, model, optimizer, shape, classes, lut, log } = input;
@@ -84,6 +96,7 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
     let correct = 0;
     const t0 = performance.now();
     let lastLog = t0;
+    let lastYield = t0;
     for (let step = 0; step < stepsPerEpoch; step++) {
       const start = step * p.batch_size;
       const n = Math.min(p.batch_size, nTrain - start);
@@ -110,6 +123,10 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
       lossSum += loss * n;
       correct += hits;
       const now = performance.now();
+      if (now - lastYield >= YIELD_EVERY_MS) {
+        lastYield = now;
+        await turnOfTheLoop();
+      }
       if (now - lastLog > PROGRESS_EVERY_MS) {
         lastLog = now;
         const done = start + n;
