@@ -161,7 +161,7 @@ test('training killed with SIGKILL after a checkpoint resumes from it and finish
   assert.equal(await p.read('plots/train.json'), await ref.read('plots/train.json'));
 });
 
-test('SIGTERM in the middle of an epoch ends training within a batch or two; a rerun resumes and finishes', async () => {
+test('SIGTERM in the middle of an epoch ends training within a batch or two; a rerun resumes, finishes', async () => {
   const p = await tempProject({ 'params.yaml': PARAMS('  early_stopping_patience: 0\n') }, { git: false });
   await writeFixture(path.join(p.dir, 'data/prepared'), { size: 8, counts: { train: 4000, val: 32, test: 24 } });
   // Progress after every batch (250 an epoch), so the test sees epoch 2 under way. The signal handler that removes
