@@ -96,6 +96,7 @@ async function main(): Promise<void> {
   const { channelStats, normalizationTable } = await import('./lib/tf/augment.js');
   const { trainLoop } = await import('./lib/tf/train-loop.js');
   const { initWhitening } = await import('./lib/tf/whiten.js');
+  const { WHITENING_IMAGES } = await import('./lib/ml/whitening.js');
   const { makeOptimizer } = await import('./lib/tf/optimizer.js');
 
   const backend = await initBackend(p.backend, 'train', 'train.backend');
@@ -115,7 +116,10 @@ async function main(): Promise<void> {
 
   const model = buildModel(p.model, { ...shape, classes }, p.seed);
   if (initWhitening(model, train.images, shape, lut))
-    console.log('whitening: the first convolution set from the 2x2 patches of up to 5,000 training images');
+    console.log(
+      `whitening: the first convolution set from the 2x2 patches of up to ${WHITENING_IMAGES.toLocaleString('en')} ` +
+        'training images',
+    );
   const optimizer = makeOptimizer(p, backend);
   const start = await resumeOrStart(p, meta, backendIdentity(backend), train, val, model, optimizer);
 

@@ -179,15 +179,14 @@ export class CachingHasher {
     // Many files to read and nothing to do with their bytes but hash them: two cores when one is idle.
     const plain = hooks.onContent === undefined && this.injected === undefined && this.onRead === undefined;
     if (plain && misses.length >= PARALLEL_MIN && (statWorkerWarm() || wantThread(misses.length))) {
-      const absPaths = missPaths;
       const md5s = await hashFilesParallel(
-        absPaths,
+        missPaths,
         misses.map((k) => entries[k]!.size),
       );
       for (let m = 0; m < misses.length; m++) {
         const k = misses[m]!;
         entries[k]!.md5 = md5s[m]!;
-        this.statCache.setFile(absPaths[m]!, fileStat(stats, order[k]!), md5s[m]!, readAt);
+        this.statCache.setFile(missPaths[m]!, fileStat(stats, order[k]!), md5s[m]!, readAt);
       }
       misses.length = 0;
       hooks.onProgress?.(count, count, size);
