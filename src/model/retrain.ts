@@ -4,13 +4,12 @@
  * hash is one no registered version was trained on, run the pipeline as an experiment and challenge
  * the champion with it. With unchanged data it does nothing else.
  */
-import path from 'node:path';
 import { execa } from 'execa';
 import { loadPipeline } from '../config/index.js';
 import { LockstepError } from '../errors.js';
 import { runExperiments, type ExpEvent } from '../exp/run.js';
-import { readLockFile } from '../pipeline/lockfile.js';
-import { LOCK_FILES, type Project } from '../project.js';
+import { readProjectLock } from '../pipeline/lock-set.js';
+import type { Project } from '../project.js';
 import { challenge, requireRule, type ChallengeEvent, type Decision } from './challenge.js';
 import { loadRegistryConfig } from './config.js';
 import { pathHash } from './hashes.js';
@@ -81,7 +80,8 @@ export async function retrain(project: Project, opts: RetrainOptions): Promise<R
       );
     }
   }
-  const lock = await readLockFile(path.join(project.root, LOCK_FILES[pipeline.file] ?? 'pipeline.lock'));
+  // every pipeline file's lock, paths made repo-relative: the data may come from a stage of a sub-pipeline
+  const lock = await readProjectLock(project.root, pipeline, pipeline.stages, project.cacheDir);
   const md5 = await pathHash(project, lock, dataPath);
   if (!md5)
     throw new LockstepError('data', `${dataPath} has no recorded hash after its stage ran`, 'Check models.NAME.data.');

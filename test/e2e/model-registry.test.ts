@@ -211,3 +211,37 @@ is not promoted`, async () => {
   const text = await p.run(['model', 'show', 'cnn']);
   assert.match(text.stdout, /v0\.4\.0.*kept champion/);
 });
+
+test('retrain finds the data hash when the stage that pulls it is in a sub-pipeline (its own lock file)', async () => {
+  const { p, source, grow } = await modelProject(0.9);
+  // pull moves to ingest/pipeline.yaml, so its output's hash is recorded in ingest/pipeline.lock, not the root lock
+  await p.write('ingest/pipeline.yaml', await p.read('pipeline.yaml').then((t) => t.slice(0, t.indexOf('  prepare:'))));
+  await p.write('ingest/pull.mjs', await p.read('pull.mjs'));
+  await p.write('ingest/params.yaml', `pull:\n  source: ${source}\n`);
+  const root = await p.read('pipeline.yaml');
+  await p.write(
+    'pipeline.yaml',
+    `stages:\n${root.slice(root.indexOf('  prepare:'))}`.replace(
+      'deps: [prepare.mjs, data/raw]',
+      'deps: [prepare.mjs, ingest/data/raw]',
+    ),
+  );
+  await p.write('prepare.mjs', (await p.read('prepare.mjs')).replaceAll("'data/raw", "'ingest/data/raw"));
+  await p.write(
+    '.lockstep/config.yaml',
+    (await p.read('.lockstep/config.yaml')).replace('data: data/raw', 'data: ingest/data/raw'),
+  );
+  await p.write('.gitignore', `${await p.read('.gitignore')}/ingest/data/\n`);
+  await p.git('add', '-A');
+  await p.git('commit', '-qm', 'pull in a sub-pipeline');
+  await grow(8);
+  const r = await p.run(['retrain', '--if-data-changed', '--json']);
+  // before: "ingest/data/raw has no recorded hash after its stage ran" (only the root lock was read)
+  assert.equal(r.exitCode, 0, r.all);
+  const result = JSON.parse(r.stdout) as { ran: boolean; data: { path: string; md5: string } };
+  assert.equal(result.ran, true);
+  assert.equal(result.data.path, 'ingest/data/raw');
+  assert.match(await p.read('ingest/pipeline.lock'), new RegExp(result.data.md5));
+  const again = JSON.parse((await p.run(['retrain', '--if-data-changed', '--json'])).stdout) as { ran: boolean };
+  assert.equal(again.ran, false, 'the same data: nothing to do');
+});
