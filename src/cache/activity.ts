@@ -99,7 +99,7 @@ export async function runsInProgress(cacheDir: string): Promise<ActivityEntry[]>
   for (const n of names.filter((x) => x.startsWith('run-') && x.endsWith('.json'))) {
     const entry = await readEntry(path.join(dir, n));
     if (entry && stillRunning(entry)) live.push(entry);
-    else if (entry) await fs.rm(path.join(dir, n), { force: true });
+    else if (entry) await removeFile(path.join(dir, n));
     // an unreadable entry may be one being written right now: it is neither live nor removed
   }
   return live.sort((a, b) => a.started.localeCompare(b.started));

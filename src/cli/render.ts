@@ -3,9 +3,11 @@
  * data; the verbs in this folder turn it into text with these.
  */
 
+const withNewline = (line: string): string => (line.endsWith('\n') ? line : `${line}\n`);
+
 /** A line on stdout (the newline added unless the text ends with one). */
 export function out(line = ''): void {
-  process.stdout.write(line.endsWith('\n') ? line : `${line}\n`);
+  process.stdout.write(withNewline(line));
 }
 
 /** A line on stderr: progress and notes, so stdout stays what a script reads. */
@@ -32,7 +34,7 @@ export function lineBatch(): { out(line?: string): void; err(line: string): void
   };
   return {
     out(line = '') {
-      pending += line.endsWith('\n') ? line : `${line}\n`;
+      pending += withNewline(line);
       if (pending.length >= BATCH_BYTES) flush();
       else if (!scheduled) {
         scheduled = true;

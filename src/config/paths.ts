@@ -4,13 +4,12 @@
  */
 import path from 'node:path';
 import { formatPos, type Problems } from './diagnostics.js';
+import { isNormalRel } from '../util/normal-path.js';
 import { type ControlPaths, controlPathClash, isInsideRel, RealPaths, showPath } from '../util/safe-path.js';
 import type { Span } from './source.js';
 import type { SourcePos, StageDef } from './types.js';
 
 const URL_RE = /^[a-z][a-z0-9+.-]*:\/\//i;
-/** A relative POSIX path with no `.`/`..` segments, empty segments, trailing slash, backslash or colon. */
-const SIMPLE_RE = /^(?!\.\.?(?:\/|$))(?:[^/\\:]+(?:\/(?!\.\.?(?:\/|$))[^/\\:]+)*)$/;
 
 export type ResolvedPath =
   | { kind: 'inside'; path: string }
@@ -19,7 +18,8 @@ export type ResolvedPath =
 /** Join a stage path onto its wdir (both relative to the root) and normalize to POSIX. */
 export function resolveStagePath(root: string, wdir: string, p: string): ResolvedPath {
   // Most paths are already clean and relative (`data/x.csv`): skip the general normalization.
-  if (SIMPLE_RE.test(p) && (wdir === '.' || isInsideRel(wdir)))
+  // a colon could be a drive (`C:x`) or a URL: those take the general path below
+  if (isNormalRel(p) && !p.includes(':') && (wdir === '.' || isInsideRel(wdir)))
     return { kind: 'inside', path: wdir === '.' ? p : `${wdir}/${p}` };
   if (URL_RE.test(p)) return { kind: 'outside', path: p, why: 'url' };
   if (path.isAbsolute(p) || path.posix.isAbsolute(p)) {

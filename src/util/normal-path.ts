@@ -11,6 +11,11 @@ const NORMAL_REL_RE = /^(?!\.\.?(?:\/|$))[^/\\]+(?:\/(?!\.\.?(?:\/|$))[^/\\]+)*$
 /** A `.`, `..` or empty segment, or a trailing slash, in an absolute POSIX path. */
 const NOT_NORMAL_ABS_RE = /\/(?:\.\.?)?(?:\/|$)/;
 
+/** A relative POSIX path path.resolve joins as it is: no `.`, `..` or empty segment, backslash or trailing slash. */
+export function isNormalRel(p: string): boolean {
+  return NORMAL_REL_RE.test(p);
+}
+
 /** An absolute path that path.resolve returns unchanged. */
 export function isNormalAbs(p: string): boolean {
   return path.sep === '/' && p.length > 1 && p.startsWith('/') && !NOT_NORMAL_ABS_RE.test(p);
@@ -18,5 +23,5 @@ export function isNormalAbs(p: string): boolean {
 
 /** path.resolve(root, rel) for an absolute `root`, by concatenation when both are normal. */
 export function resolveUnder(root: string, rel: string): string {
-  return isNormalAbs(root) && NORMAL_REL_RE.test(rel) ? `${root}/${rel}` : path.resolve(root, rel);
+  return isNormalAbs(root) && isNormalRel(rel) ? `${root}/${rel}` : path.resolve(root, rel);
 }

@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BatchNorm } from './batch-norm-layer.js';
-import { convConfig, poolConfig } from './layer-config.js';
+import { convConfig, isPlain2d, poolConfig } from './layer-config.js';
 import { SeededDropout } from './models.js';
 import { Scale, scaleBy } from './scale-layer.js';
 import { hasNodeBatchNormRelu, nodeBatchNormRelu, nodeBiasReluForward } from './node-kernels.js';
@@ -139,8 +139,7 @@ function convStep(
   const c = convConfig(layer);
   if (c === undefined) return undefined;
   const own = activationOf(layer);
-  if (c.dataFormat !== 'channelsLast' || c.dilation.some((d) => d !== 1) || own === undefined || own === 'softmax')
-    return undefined;
+  if (!isPlain2d(c) || own === undefined || own === 'softmax') return undefined;
   const pad = c.padding;
   const [kernel, bias] = weights(layer);
   // A linear convolution followed by a ReLU layer takes the ReLU in (the next layer is then skipped).

@@ -31,6 +31,10 @@ export function convConfig(layer: tfl.layers.Layer): ConvConfig | undefined {
   return { ...c, padding: c.padding, dilation: Array.isArray(d) ? d : [d, d] };
 }
 
+/** A channels-last convolution without dilation: what the hand-run calls (tf.conv2d, the fused ops) cover. */
+export const isPlain2d = (c: ConvConfig): boolean =>
+  c.dataFormat === 'channelsLast' && c.dilation.every((d) => d === 1);
+
 export function poolConfig(layer: tfl.layers.Layer): PoolConfig | undefined {
   const c = layer.getConfig() as unknown as Padded<PoolConfig>;
   return c.padding === 'same' || c.padding === 'valid' ? { ...c, padding: c.padding } : undefined;

@@ -8,20 +8,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { convConfig, poolConfig } from './layer-config.js';
+import { convConfig, isPlain2d, poolConfig } from './layer-config.js';
 import { hasNodeBatchNormRelu, isNodeReluOutput, nodeBiasRelu, nodeReluMaxPool } from './node-kernels.js';
 
 /** The layer (a 2-D conv with bias and ReLU, channels last), its training call fused on tfjs-node. */
 export function withNodeBiasRelu(layer: tfl.layers.Layer): tfl.layers.Layer {
   const c = convConfig(layer);
-  if (
-    layer.getClassName() !== 'Conv2D' ||
-    c === undefined ||
-    c.activation !== 'relu' ||
-    !c.useBias ||
-    c.dataFormat !== 'channelsLast' ||
-    c.dilation.some((d) => d !== 1)
-  )
+  if (layer.getClassName() !== 'Conv2D' || c === undefined || c.activation !== 'relu' || !c.useBias || !isPlain2d(c))
     throw new Error(`withNodeBiasRelu: ${layer.name} is not a channels-last Conv2D with bias and ReLU`);
   const plain = layer.call.bind(layer);
   layer.call = (inputs, kwargs) => {
