@@ -4,9 +4,9 @@
 // still loads only what it uses; every other package stays an import from node_modules (heavy ones load
 // lazily, native ones need their files). bin/lockstep.js prefers this bundle when it is newer than the
 // last compile: `status` on a small project costs ~30% less CPU than loading the ~100 modules one by one.
-// On Node without module.enableCompileCache (Node 20) bin/lockstep.js runs a second form of the same code instead,
-// dist/bundle/cli.cjs: one CommonJS file (lazily imported verbs are inlined, each initialised on its first
-// import()), which Node 20 can run with a V8 code cache (bin/code-cache.js); an ES module it cannot.
+// bin/lockstep.js runs a second form of the same code: dist/bundle/cli.cjs, one CommonJS file (lazily imported
+// verbs are inlined, each initialised on its first import()), which it runs with a V8 code cache
+// (bin/code-cache.js; an ES module cannot be); the ES modules run with LOCKSTEP_CODE_CACHE=0.
 import { build } from 'esbuild';
 import { readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 
@@ -87,7 +87,7 @@ await build({
   mainFields: ['module', 'main'],
   logLevel: 'warning',
   define: { 'import.meta.url': '__lockstepBundleUrl' },
-  // Node 20 reads, hashes and decodes this file on every start: without indentation and comments it is 28%
+  // the launcher reads, hashes and decodes this file on every start: without indentation and comments it is 28%
   // smaller (names stay, for --verbose stack traces), and in ASCII bin/code-cache.js decodes it as latin1.
   minifyWhitespace: true,
   charset: 'ascii',

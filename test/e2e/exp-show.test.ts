@@ -97,7 +97,7 @@ test('status, dag, exp show and --help never load TensorFlow.js nor the AWS SDK'
     'throw new Error("forbidden module loaded: " + s); return next(s, c); }';
   const url = `data:text/javascript,${encodeURIComponent(resolver)}`;
   await fs.writeFile(hook, `import { register } from 'node:module';\nregister(${JSON.stringify(url)});\n`);
-  // and require(): on Node 20 the CLI runs as one CommonJS file (bin/code-cache.js), whose packages are required
+  // and require(): the CLI runs as one CommonJS file (bin/code-cache.js), whose packages are required
   const requireHook = path.join(p.dir, 'no-heavy-require.cjs');
   await fs.writeFile(
     requireHook,
@@ -132,7 +132,7 @@ test('status, dag, exp show and --help never load TensorFlow.js nor the AWS SDK'
     ['exp', 'show', '--group-by', 'data'],
     ['exp', '--help'],
   ]) {
-    // both forms of the bundle: the CommonJS one with a code cache (Node 20) and the ES modules (Node 22+)
+    // both forms of the bundle: the CommonJS one with a code cache and the ES modules (LOCKSTEP_CODE_CACHE=0)
     for (const cache of ['1', '0']) {
       const r = await execa(process.execPath, ['--import', hook, '--require', requireHook, CLI, ...args], {
         cwd: p.dir,
