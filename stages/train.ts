@@ -43,7 +43,7 @@ async function sourceDigest(): Promise<string> {
 
 /** Everything that shapes the training trajectory. Under the plateau schedule `epochs` is left out
  * on purpose: a longer run follows the same path, so raising it continues from the checkpoint. The
- * one-cycle rate of every step depends on it, so there it counts. */
+ * one-cycle and airbench rates and Lookahead's decay of every step depend on it, so there it counts. */
 function fingerprint(
   p: TrainParams,
   meta: PreparedMeta,
@@ -54,7 +54,7 @@ function fingerprint(
   val: Split,
 ): string {
   const { epochs, ...rest } = p;
-  const shaping = p.schedule === 'onecycle' ? { ...rest, epochs } : rest;
+  const shaping = p.schedule !== 'plateau' || p.lookahead ? { ...rest, epochs } : rest;
   const h = createHash('sha256');
   h.update(JSON.stringify({ v: 1, params: shaping, meta, backend, tf: tfVersion, code }));
   for (const buf of [train.images, train.labels, val.images, val.labels]) h.update(buf);

@@ -236,6 +236,64 @@ the same path, flip TTA is deterministic`, async () => {
   assert.notEqual(first, await plain.read('results/predictions.csv'), 'flip TTA changed nothing');
 });
 
+/** The values of the saved model's weights whose names end in `suffix` (models/model: manifest + weights.bin). */
+async function savedWeights(p: TempProject, suffix: string): Promise<number[]> {
+  const manifest = JSON.parse(await p.read('models/model/model.json')).weightsManifest[0].weights as {
+    name: string;
+    shape: number[];
+  }[];
+  const bin = await fs.readFile(path.join(p.dir, 'models/model/weights.bin'));
+  const floats = new Float32Array(bin.buffer, bin.byteOffset, bin.length / 4);
+  const values: number[] = [];
+  let at = 0;
+  for (const w of manifest) {
+    const size = w.shape.reduce((a, b) => a * b, 1);
+    if (w.name.endsWith(suffix)) values.push(...floats.subarray(at, at + size));
+    at += size;
+  }
+  return values;
+}
+
+test(`airbench's knobs (its schedule, Lookahead, alternating flip, mirrored 2-pixel translation, frozen batch-norm \
+scales with 64x faster shifts): rates per the schedule, scales stay 1, a kill resumes onto the same path`, async () => {
+  const knobs =
+    '  model: fast\n  optimizer: sgd\n  momentum: 0.85\n  schedule: airbench\n  warmup_epochs: 1\n  lr: 0.05\n' +
+    '  label_smoothing: 0.2\n  early_stopping_patience: 0\n  translate: 2\n  pad_mode: reflect\n  flip: alternate\n' +
+    '  lookahead: true\n  bn_frozen_scale: true\n  bn_bias_lr_scale: 64\n';
+  const params = PARAMS(knobs)
+    .replace('  model: tiny\n', '')
+    .replace('epochs: 2', 'epochs: 4')
+    .replace('backend: cpu', 'backend: wasm');
+  const [p, ref, noLookahead] = await Promise.all([
+    project(params),
+    project(params),
+    project(params.replace('lookahead: true', 'lookahead: false')),
+  ]);
+  const reference = runStageProgram('train', ref.dir);
+  const control = runStageProgram('train', noLookahead.dir);
+  const killed = await trainKilledAt(p, 'epoch 2/4');
+  assert.equal(killed.signal, 'SIGKILL', killed.all);
+  const resumed = await runStageProgram('train', p.dir);
+  assert.equal(resumed.exitCode, 0, resumed.all);
+  assert.match(resumed.stdout, /checkpoint: resuming after epoch/);
+  assert.equal((await reference).exitCode, 0);
+  assert.equal((await control).exitCode, 0);
+  // the slow weights, momentum and flip sides came back: the resumed run is the uninterrupted one
+  assert.equal(await p.read('plots/train.json'), await ref.read('plots/train.json'));
+  const weights = await fs.readFile(path.join(p.dir, 'models/model/weights.bin'));
+  assert.ok(weights.equals(await fs.readFile(path.join(ref.dir, 'models/model/weights.bin'))));
+  assert.ok(!weights.equals(await fs.readFile(path.join(noLookahead.dir, 'models/model/weights.bin'))));
+  // 96 images / batch 16 = 6 steps an epoch, 24 in all, 6 of warm-up from 0.2x: an epoch's rate is its last step's
+  const lrs = (JSON.parse(await p.read('plots/train.json')) as { lr: number }[]).map((r) => Number(r.lr.toFixed(6)));
+  assert.deepEqual(lrs, [0.043333, 0.037083, 0.021583, 0.006083]);
+  const gammas = await savedWeights(p, '/gamma');
+  assert.ok(gammas.length > 0 && gammas.every((g) => g === 1), 'batch-norm scales trained');
+  assert.ok(
+    (await savedWeights(p, '/beta')).some((b) => b !== 0),
+    'batch-norm shifts not trained',
+  );
+});
+
 test('a checkpoint from other params is not resumed', async () => {
   const p = await project();
   assert.equal((await runStageProgram('train', p.dir)).exitCode, 0);

@@ -9,6 +9,7 @@ import {
   drawAugmentation,
   fillImages,
   fillOneHot,
+  flipBits,
   mirrorImages,
   normalizationTable,
 } from '../../stages/lib/tf/augment.js';
@@ -17,7 +18,8 @@ import { evaluateParams, trainParams } from '../../stages/lib/ml/params.js';
 import { readMeta, readSplit } from '../../stages/lib/ml/prepared.js';
 import { StageError } from '../../stages/lib/common/stage.js';
 import { ParamsFile } from '../../stages/lib/common/params.js';
-import { afterEpoch, oneCycleLr } from '../../stages/lib/ml/schedule.js';
+import { afterEpoch, airbenchLr, oneCycleLr } from '../../stages/lib/ml/schedule.js';
+import { lookaheadDecay, lookaheadDue } from '../../stages/lib/tf/lookahead.js';
 import { backendIdentity, backendLine } from '../../stages/lib/tf/backend.js';
 import { writeFixture } from '../helpers/prepared-fixture.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -96,6 +98,71 @@ test('fillImages normalises, flips and crops with zero padding', () => {
   assert.equal(seen.size, 2);
 });
 
+test('fillImages with reflect mirrors the image at its edge where a translation brings pixels in', () => {
+  // five equal rows: a vertical shift changes nothing, the first row shows the horizontal one
+  const shape = { height: 5, width: 4, channels: 1 };
+  const images = new Uint8Array(Array.from({ length: 5 }, () => [10, 20, 30, 40]).flat());
+  const lut = normalizationTable({ mean: [0], std: [1 / 255] });
+  const seen = new Set<number>();
+  for (let seed = 0; seed < 200 && seen.size < 5; seed++) {
+    const { dx, flip } = drawAugmentation({ rng: new Mulberry32(seed), pad: 2, flip: false });
+    assert.equal(flip, false);
+    const out = new Float32Array(20);
+    fillImages(out, images, shape, lut, null, 0, 1, { rng: new Mulberry32(seed), pad: 2, flip: false, reflect: true });
+    const want: Record<number, number[]> = {
+      [-2]: [30, 20, 10, 20],
+      [-1]: [20, 10, 20, 30],
+      0: [10, 20, 30, 40],
+      1: [20, 30, 40, 30],
+      2: [30, 40, 30, 20],
+    };
+    assert.deepEqual([...out.subarray(0, 4)], want[dx], `dx ${dx}`);
+    assert.deepEqual([...out.subarray(16)], want[dx], `dx ${dx}, last row`);
+    seen.add(dx);
+  }
+  assert.equal(seen.size, 5);
+});
+
+test('the alternating flip shows each image mirrored in exactly one of every two epochs, from a seeded first side', () => {
+  const shape = { height: 1, width: 2, channels: 1 };
+  const images = new Uint8Array(Array.from({ length: 64 }, (_, i) => [2 * i, 2 * i + 1]).flat());
+  const lut = normalizationTable({ mean: [0], std: [1 / 255] });
+  const bits = flipBits(32, new Mulberry32(5));
+  assert.deepEqual(bits, flipBits(32, new Mulberry32(5)));
+  assert.ok(bits.includes(0) && bits.includes(1));
+  const mirrored = (epoch: number) => {
+    const out = new Float32Array(64);
+    fillImages(out, images, shape, lut, null, 0, 32, {
+      rng: new Mulberry32(1),
+      pad: 0,
+      flip: false,
+      alternate: { flipBits: bits, epoch },
+    });
+    return Array.from({ length: 32 }, (_, i) => (out[2 * i]! > out[2 * i + 1]! ? 1 : 0));
+  };
+  assert.deepEqual(mirrored(0), [...bits]);
+  assert.deepEqual(
+    mirrored(1),
+    [...bits].map((b) => 1 - b),
+  );
+  assert.deepEqual(mirrored(2), mirrored(0));
+});
+
+test('airbench schedule and Lookahead decay follow airbench94', () => {
+  // 100 steps, 23 of warm-up: 0.2x at the start, 1x at the end of warm-up, 0.07x after the last step
+  assert.equal(airbenchLr(1, 0, 100, 23), 0.2);
+  assert.ok(Math.abs(airbenchLr(1, 23, 100, 23) - 1) < 1e-12);
+  assert.ok(Math.abs(airbenchLr(2, 100, 100, 23) - 0.14) < 1e-12);
+  assert.ok(airbenchLr(1, 11, 100, 23) > 0.2 && airbenchLr(1, 11, 100, 23) < 1);
+  assert.equal(lookaheadDecay(0, 100), 0);
+  assert.ok(Math.abs(lookaheadDecay(100, 100) - 0.95 ** 5) < 1e-12);
+  assert.deepEqual(
+    [1, 4, 5, 6, 10].map((s) => lookaheadDue(s, false)),
+    [false, false, true, false, true],
+  );
+  assert.equal(lookaheadDue(7, true), true);
+});
+
 test('fillImages and fillOneHot follow the given order', () => {
   const shape = { height: 1, width: 1, channels: 1 };
   const lut = normalizationTable({ mean: [0], std: [1 / 255] });
@@ -156,6 +223,19 @@ test('params: defaults, and one-line errors naming the param and its line', () =
     [{ train: { schedule: 'cosine' } }, 'params.yaml: train.schedule: unknown value "cosine"'],
     [{ train: { label_smoothing: 1 } }, 'params.yaml: train.label_smoothing: expected a number in [0, 1), got 1'],
     [{ train: { weight_decay: -1 } }, 'params.yaml: train.weight_decay: expected a non-negative number, got -1'],
+    [{ train: { translate: 9 } }, 'params.yaml: train.translate: expected an integer 0-8, got 9'],
+    [{ train: { pad_mode: 'edge' } }, 'params.yaml: train.pad_mode: unknown value "edge"'],
+    [{ train: { flip: 'never' } }, 'params.yaml: train.flip: unknown value "never"'],
+    [{ train: { lookahead: 1 } }, 'params.yaml: train.lookahead: expected true or false, got 1'],
+    [
+      { train: { bn_bias_lr_scale: 64 } },
+      'params.yaml: train.bn_bias_lr_scale: a rate multiple needs train.optimizer: sgd (Adam divides the ' +
+        "gradient's scale out), got train.optimizer: adam",
+    ],
+    [
+      { train: { schedule: 'airbench', epochs: 2, warmup_epochs: 2 } },
+      'params.yaml: train.warmup_epochs: 2 leaves no epoch to anneal in (train.epochs is 2)',
+    ],
     [
       { train: { schedule: 'onecycle', epochs: 2, warmup_epochs: 2 } },
       'params.yaml: train.warmup_epochs: 2 leaves no epoch to anneal in (train.epochs is 2)',

@@ -8,9 +8,13 @@ export const BACKEND_NAMES = ['auto', 'node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 export const OPTIMIZER_NAMES = ['adam', 'sgd'] as const;
 export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
-export const SCHEDULE_NAMES = ['plateau', 'onecycle'] as const;
+export const SCHEDULE_NAMES = ['plateau', 'onecycle', 'airbench'] as const;
 export type ScheduleName = (typeof SCHEDULE_NAMES)[number];
 export const TTA_NAMES = ['none', 'flip', 'flip-translate'] as const;
+export const PAD_MODES = ['zero', 'reflect'] as const;
+export type PadMode = (typeof PAD_MODES)[number];
+export const FLIP_MODES = ['random', 'alternate'] as const;
+export type FlipMode = (typeof FLIP_MODES)[number];
 export type TtaName = (typeof TTA_NAMES)[number];
 
 export interface TrainParams {
@@ -24,7 +28,7 @@ export interface TrainParams {
   momentum: number;
   /**
    * plateau: ReduceLROnPlateau from `lr`; onecycle: per step, linear from 0 to `lr` over warmup_epochs, then linear
-   * to 0 at `epochs`.
+   * to 0 at `epochs`; airbench: airbench94's, linear from 0.2 x `lr` to `lr` over warmup_epochs, then to 0.07 x `lr`.
    */
   schedule: ScheduleName;
   warmup_epochs: number;
@@ -37,6 +41,24 @@ export interface TrainParams {
   min_lr: number;
   early_stopping_patience: number;
   augment: boolean;
+  /** Pixels each way of the random translation (the crop's padding), when augment is on. */
+  translate: number;
+  /** What fills the pixels a translation brings in: zero (the channel mean) or the image mirrored at its edge. */
+  pad_mode: PadMode;
+  /**
+   * random: each image mirrored with probability 1/2 in every epoch; alternate: airbench94's derandomized flip, a
+   * seeded coin per image in the first epoch, then the other side in every other epoch.
+   */
+  flip: FlipMode;
+  /**
+   * airbench94's Lookahead: every 5 steps (and at each epoch's end) the weights become a moving average of
+   * themselves, with decay 0.95^5 x (step/total)^3; training ends on the averaged weights.
+   */
+  lookahead: boolean;
+  /** airbench94's batch norm: the scales stay at 1 (not trained). */
+  bn_frozen_scale: boolean;
+  /** The batch-norm shifts' rate as a multiple of `lr` (airbench94: 64); sgd only. */
+  bn_bias_lr_scale: number;
   /** 0 = all training images. */
   max_train_images: number;
 }
@@ -66,6 +88,12 @@ const TRAIN_DEFAULTS: Omit<TrainParams, 'seed'> = {
   min_lr: 1e-5,
   early_stopping_patience: 5,
   augment: true,
+  translate: 4,
+  pad_mode: 'zero',
+  flip: 'random',
+  lookahead: false,
+  bn_frozen_scale: false,
+  bn_bias_lr_scale: 1,
   max_train_images: 0,
 };
 
@@ -129,6 +157,15 @@ function oneOf<T extends string>(
   return value as T;
 }
 
+function bool(params: ParamsFile, sec: Doc, key: string, fallback: boolean): boolean {
+  const value = sec[key] ?? fallback;
+  if (typeof value !== 'boolean')
+    throw new StageError(
+      `${params.where(`train.${key}`)}: train.${key}: expected true or false, got ${JSON.stringify(value)}`,
+    );
+  return value;
+}
+
 const isInt = (n: number) => Number.isInteger(n);
 const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
 const nonNegativeInt = (n: number) => Number.isInteger(n) && n >= 0;
@@ -137,11 +174,9 @@ export function trainParams(params: ParamsFile): TrainParams {
   const sec = section(params, 'train');
   checkKeys(params, sec, Object.keys(TRAIN_DEFAULTS), 'train');
   const d = TRAIN_DEFAULTS;
-  const augment = sec.augment ?? d.augment;
-  if (typeof augment !== 'boolean')
-    throw new StageError(
-      `${params.where('train.augment')}: train.augment: expected true or false, got ${JSON.stringify(augment)}`,
-    );
+  const augment = bool(params, sec, 'augment', d.augment);
+  const lookahead = bool(params, sec, 'lookahead', d.lookahead);
+  const bnFrozenScale = bool(params, sec, 'bn_frozen_scale', d.bn_frozen_scale);
   const seedValue = params.value('seed') ?? 42;
   if (typeof seedValue !== 'number' || !isInt(seedValue))
     throw new StageError(`${params.where('seed')}: seed: expected an integer, got ${JSON.stringify(seedValue)}`);
@@ -187,6 +222,28 @@ export function trainParams(params: ParamsFile): TrainParams {
       'a non-negative integer (0 = off)',
     ),
     augment,
+    translate: num(
+      params,
+      sec,
+      'translate',
+      d.translate,
+      'train',
+      (n) => nonNegativeInt(n) && n <= 8,
+      'an integer 0-8',
+    ),
+    pad_mode: oneOf(params, sec, 'pad_mode', d.pad_mode, PAD_MODES, 'train'),
+    flip: oneOf(params, sec, 'flip', d.flip, FLIP_MODES, 'train'),
+    lookahead,
+    bn_frozen_scale: bnFrozenScale,
+    bn_bias_lr_scale: num(
+      params,
+      sec,
+      'bn_bias_lr_scale',
+      d.bn_bias_lr_scale,
+      'train',
+      (n) => n > 0,
+      'a positive number',
+    ),
     max_train_images: num(
       params,
       sec,
@@ -197,7 +254,14 @@ export function trainParams(params: ParamsFile): TrainParams {
       'a non-negative integer (0 = all)',
     ),
   };
-  if (p.schedule === 'onecycle' && p.warmup_epochs >= p.epochs) {
+  if (p.bn_bias_lr_scale !== 1 && p.optimizer !== 'sgd') {
+    throw new StageError(
+      `${params.where('train.bn_bias_lr_scale')}: train.bn_bias_lr_scale: a rate multiple needs train.optimizer: sgd ` +
+        `(Adam divides the gradient's scale out), got train.optimizer: ${p.optimizer}`,
+      'Set train.optimizer: sgd, or leave train.bn_bias_lr_scale at 1.',
+    );
+  }
+  if (p.schedule !== 'plateau' && p.warmup_epochs >= p.epochs) {
     throw new StageError(
       `${params.where('train.warmup_epochs')}: train.warmup_epochs: ${p.warmup_epochs} leaves no epoch to anneal in ` +
         `(train.epochs is ${p.epochs})`,

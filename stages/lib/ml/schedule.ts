@@ -4,7 +4,7 @@
  */
 
 export interface ScheduleParams {
-  schedule: 'plateau' | 'onecycle';
+  schedule: 'plateau' | 'onecycle' | 'airbench';
   lr_factor: number;
   lr_patience: number;
   min_lr: number;
@@ -36,6 +36,19 @@ export function oneCycleLr(peak: number, step: number, totalSteps: number, warmu
 }
 
 /**
+ * airbench94's rate for `step` (0-based, of `totalSteps`): linear from 0.2 x `peak` to `peak` over the first
+ * `warmupSteps`, then linear to 0.07 x `peak` at the end (Keller Jordan's cifar10-airbench, legacy/airbench94.py).
+ */
+export function airbenchLr(peak: number, step: number, totalSteps: number, warmupSteps: number): number {
+  if (step < warmupSteps) {
+    const f = step / warmupSteps;
+    return peak * (0.2 * (1 - f) + f);
+  }
+  const f = (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps);
+  return peak * (1 - f + 0.07 * f);
+}
+
+/**
  * The state after `epoch` (1-based) ended with these validation figures, and whether this epoch is
  * the new best (its weights are the ones to keep).
  */
@@ -56,7 +69,7 @@ export function afterEpoch<S extends ScheduleState>(
     s.stopWait++;
     if (p.early_stopping_patience > 0 && s.stopWait >= p.early_stopping_patience) s.stopped = true;
   }
-  if (p.schedule === 'onecycle') return { state: s, isBest };
+  if (p.schedule !== 'plateau') return { state: s, isBest };
   if (valLoss < s.bestValLoss - PLATEAU_MIN_DELTA) {
     s.bestValLoss = valLoss;
     s.plateauWait = 0;

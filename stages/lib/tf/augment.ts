@@ -1,7 +1,7 @@
 /**
  * Batches built straight from the uint8 pixel buffers: per-channel normalisation through a lookup
- * table, plus the training augmentation (random crop with zero padding, horizontal flip) drawn from
- * a seeded PRNG. Plain loops over typed arrays: no tensors are created here, so nothing can leak,
+ * table, plus the training augmentation (random crop with zero or mirrored padding, horizontal flip,
+ * random or alternating) drawn from a seeded PRNG. Plain loops over typed arrays: no tensors are created here, so nothing can leak,
  * and the result is bit-identical on every backend.
  */
 import type { Mulberry32 } from '../common/prng.js';
@@ -57,9 +57,17 @@ export function normalizationTable(norm: Normalization): Float32Array {
 
 export interface Augmentation {
   rng: Mulberry32;
-  /** Pixels of zero padding for the random crop (4 for CIFAR-10). */
+  /** Pixels of padding for the random crop, i.e. of translation each way (4 for CIFAR-10). */
   pad: number;
+  /** A random flip with probability 1/2 (drawn from `rng`). */
   flip: boolean;
+  /** Pixels brought in by the translation mirror the image at its edge instead of being 0. */
+  reflect?: boolean;
+  /**
+   * airbench94's alternating flip instead of the random one: image i is mirrored when flipBits[i] differs from the
+   * parity of the epoch (0-based), so each image shows both sides in every two epochs.
+   */
+  alternate?: { flipBits: Uint8Array; epoch: number };
 }
 
 /** One image's random crop offset (-pad..pad each way) and flip, drawn from `aug.rng` in this order. */
@@ -68,6 +76,13 @@ export function drawAugmentation(aug: Augmentation): { dy: number; dx: number; f
   const dx = aug.pad ? aug.rng.int(2 * aug.pad + 1) - aug.pad : 0;
   const flip = aug.flip && aug.rng.next() < 0.5;
   return { dy, dx, flip };
+}
+
+/** The first epoch's side of each of `count` images for the alternating flip: a seeded coin each. */
+export function flipBits(count: number, rng: Mulberry32): Uint8Array {
+  const bits = new Uint8Array(count);
+  for (let i = 0; i < count; i++) bits[i] = rng.next() < 0.5 ? 1 : 0;
+  return bits;
 }
 
 /**
@@ -99,7 +114,9 @@ export function fillImages(
       continue;
     }
     const { dy, dx, flip } = drawAugmentation(aug);
-    writeShifted(out, dst, images, src, shape, lut, { dy, dx, flip });
+    const alt = aug.alternate;
+    const mirrored = alt ? alt.flipBits[src / size]! !== (alt.epoch & 1) : flip;
+    writeShifted(out, dst, images, src, shape, lut, { dy, dx, flip: mirrored }, aug.reflect === true);
   }
 }
 
@@ -111,8 +128,18 @@ export interface View {
 }
 
 /**
+ * Index `i` mirrored into 0..n-1 at the edges without repeating the edge pixel (PyTorch's 'reflect'); held at the
+ * edge when the shift is longer than the image.
+ */
+const reflectIndex = (i: number, n: number) => {
+  const r = i < 0 ? -i : i >= n ? 2 * n - 2 - i : i;
+  return r < 0 ? 0 : r >= n ? n - 1 : r;
+};
+
+/**
  * Writes the image at `src` of `images` into `out` at `dst`, normalised and moved by `view`; pixels from outside
- * the image get 0 (the channel mean after normalisation), as the training crops' zero padding.
+ * the image get 0 (the channel mean after normalisation), as the training crops' zero padding, or with `reflect`
+ * the image mirrored at its edge.
  */
 export function writeShifted(
   out: Float32Array,
@@ -122,13 +149,14 @@ export function writeShifted(
   shape: ImageShape,
   lut: Float32Array,
   view: View,
+  reflect = false,
 ): void {
   const { height: H, width: W, channels: C } = shape;
   const { dy, dx, flip } = view;
   for (let y = 0; y < H; y++) {
-    const sy = y + dy;
+    const sy = reflect ? reflectIndex(y + dy, H) : y + dy;
     for (let x = 0; x < W; x++) {
-      const sx = (flip ? W - 1 - x : x) + dx;
+      const sx = reflect ? reflectIndex((flip ? W - 1 - x : x) + dx, W) : (flip ? W - 1 - x : x) + dx;
       const o = dst + (y * W + x) * C;
       if (sy < 0 || sy >= H || sx < 0 || sx >= W) {
         for (let c = 0; c < C; c++) out[o + c] = 0;

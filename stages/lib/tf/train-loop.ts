@@ -1,16 +1,17 @@
 /**
  * The custom training loop: the optimizer (Adam or Nesterov SGD) through optimizer.minimize, the
- * rate from ReduceLROnPlateau on val loss or from a per-step one-cycle schedule, optional label
- * smoothing and L2 weight decay, early stopping on val accuracy (keeping the best weights), a
+ * rate from ReduceLROnPlateau on val loss or from a per-step one-cycle or airbench schedule, optional label
+ * smoothing, L2 weight decay and Lookahead, early stopping on val accuracy (keeping the best weights), a
  * checkpoint after every epoch. A custom loop rather than model.fit so shuffling, augmentation and
  * dropout draw from our seeded streams and every tensor's lifetime is explicit.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { Mulberry32, permutation } from '../common/prng.js';
+import { Mulberry32, deriveSeed, permutation } from '../common/prng.js';
 import type { TrainParams } from '../ml/params.js';
-import { afterEpoch, oneCycleLr } from '../ml/schedule.js';
-import { fillImages, fillOneHot, type ImageShape } from './augment.js';
+import { afterEpoch, airbenchLr, oneCycleLr } from '../ml/schedule.js';
+import { fillImages, fillOneHot, flipBits, type ImageShape } from './augment.js';
+import { Lookahead, lookaheadDecay, lookaheadDue } from './lookahead.js';
 import { modelWeights, saveCheckpoint, type LoopState } from './checkpoint.js';
 import { setDropoutStep } from './models.js';
 import type { NamedTensor } from './model-io.js';
@@ -44,7 +45,6 @@ export interface TrainLoopResult {
   epochsThisRun: number;
 }
 
-const CROP_PADDING = 4;
 /** Long epochs report progress in between so a run never looks stuck (LOCKSTEP_TRAIN_PROGRESS_MS: tests). */
 const PROGRESS_EVERY_MS = msFromEnv('LOCKSTEP_TRAIN_PROGRESS_MS', 20_000);
 /**
@@ -68,7 +68,18 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
   const nTrain = input.train.indices?.length ?? input.train.labels.length;
   const size = shape.height * shape.width * shape.channels;
   const stepsPerEpoch = Math.ceil(nTrain / p.batch_size);
-  const variables = model.trainableWeights.map((w) => w.read() as unknown as tf.Variable);
+  // airbench94's batch norm: scales frozen at 1 (left out of the trained variables), shifts at a higher rate.
+  const trained = model.trainableWeights.filter((w) => !(p.bn_frozen_scale && /\/gamma$/.test(w.originalName)));
+  const variables = trained.map((w) => w.read() as unknown as tf.Variable);
+  const scaled =
+    p.bn_bias_lr_scale !== 1
+      ? {
+          names: new Set(
+            trained.filter((w) => /\/beta$/.test(w.originalName)).map((w) => (w.read() as unknown as tf.Variable).name),
+          ),
+          factor: p.bn_bias_lr_scale,
+        }
+      : undefined;
   // Weight decay applies to conv and dense kernels, not to biases or batch-norm parameters.
   const decayed =
     p.weight_decay > 0
@@ -85,13 +96,26 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
   let imagesSeen = 0;
   let epochsThisRun = 0;
   if (state.stopped || state.epoch >= p.epochs) log(`checkpoint: training already finished after epoch ${state.epoch}`);
+  // The alternating flip's first side per image (of the whole split: `order` holds split indices).
+  const bits =
+    p.flip === 'alternate' ? flipBits(input.train.labels.length, new Mulberry32(deriveSeed(p.seed, 'flip'))) : null;
+  // A checkpoint is written right after an update, so a resumed run starts from the slow weights too.
+  const lookahead = p.lookahead ? new Lookahead(model) : null;
 
   while (!state.stopped && state.epoch < p.epochs) {
     const epoch = state.epoch;
     if (p.schedule === 'plateau') setLearningRate(optimizer, state.lr);
     const perm = permutation(nTrain, rng);
     const order = input.train.indices ? perm.map((i) => input.train.indices![i]!) : perm;
-    const aug = p.augment ? { rng, pad: CROP_PADDING, flip: true } : undefined;
+    const aug = p.augment
+      ? {
+          rng,
+          pad: p.translate,
+          flip: bits === null,
+          reflect: p.pad_mode === 'reflect',
+          ...(bits ? { alternate: { flipBits: bits, epoch } } : {}),
+        }
+      : undefined;
     let lossSum = 0;
     let correct = 0;
     const t0 = performance.now();
@@ -103,8 +127,9 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
       fillImages(xBuf, input.train.images, shape, lut, order, start, n, aug);
       fillOneHot(yBuf, input.train.labels, classes, order, start, n, p.label_smoothing);
       const globalStep = epoch * stepsPerEpoch + step;
-      if (p.schedule === 'onecycle') {
-        state.lr = oneCycleLr(p.lr, globalStep, totalSteps, warmupSteps);
+      if (p.schedule !== 'plateau') {
+        const rate = p.schedule === 'onecycle' ? oneCycleLr : airbenchLr;
+        state.lr = rate(p.lr, globalStep, totalSteps, warmupSteps);
         setLearningRate(optimizer, state.lr);
       }
       setDropoutStep(model, globalStep);
@@ -119,7 +144,10 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
         n,
         shape,
         classes,
+        scaled,
       );
+      if (lookahead && lookaheadDue(globalStep + 1, step === stepsPerEpoch - 1))
+        lookahead.update(lookaheadDecay(globalStep + 1, totalSteps));
       lossSum += loss * n;
       correct += hits;
       const now = performance.now();
@@ -176,6 +204,7 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
         (state.stopped ? ` | early stop (best epoch ${state.bestEpoch})` : ''),
     );
   }
+  lookahead?.dispose();
   return {
     state,
     best,
@@ -183,6 +212,12 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
     trainSeconds: trainMs / 1000,
     epochsThisRun,
   };
+}
+
+/** Variables (by name) whose gradient is multiplied by `factor` before the optimizer applies it. */
+export interface GradientScale {
+  names: Set<string>;
+  factor: number;
 }
 
 /** One optimizer step on a filled batch; returns its loss and correct count (the only sync point of a step). */
@@ -197,24 +232,28 @@ export function trainStep(
   n: number,
   shape: ImageShape,
   classes: number,
+  scaled?: GradientScale,
 ): [loss: number, correct: number] {
   let hits: tf.Tensor | undefined;
   const cost = tf.tidy(() => {
     const x = tf.tensor4d(xData, [n, shape.height, shape.width, shape.channels]);
     const y = tf.tensor2d(yData, [n, classes]);
-    return optimizer.minimize(
-      () => {
-        const probs = model.apply(x, { training: true }) as tf.Tensor2D;
-        hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probs, 1), tf.argMax(y, 1)), 'int32')));
-        const clipped = tf.clipByValue(probs, 1e-7, 1 - 1e-7);
-        const xent = tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(clipped)), -1))) as tf.Scalar;
-        if (decayed.length === 0) return xent;
-        // weight_decay/2 · Σ‖w‖² adds weight_decay · w to each kernel's gradient
-        return tf.add(xent, tf.mul(weightDecay / 2, tf.addN(decayed.map((w) => tf.sum(tf.square(w)))))) as tf.Scalar;
-      },
-      true,
-      variables,
-    ) as tf.Scalar;
+    const loss = () => {
+      const probs = model.apply(x, { training: true }) as tf.Tensor2D;
+      hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probs, 1), tf.argMax(y, 1)), 'int32')));
+      const clipped = tf.clipByValue(probs, 1e-7, 1 - 1e-7);
+      const xent = tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(clipped)), -1))) as tf.Scalar;
+      if (decayed.length === 0) return xent;
+      // weight_decay/2 · Σ‖w‖² adds weight_decay · w to each kernel's gradient
+      return tf.add(xent, tf.mul(weightDecay / 2, tf.addN(decayed.map((w) => tf.sum(tf.square(w)))))) as tf.Scalar;
+    };
+    if (scaled === undefined) return optimizer.minimize(loss, true, variables) as tf.Scalar;
+    // A gradient times k is the rate times k for SGD with momentum (linear in the gradient): per-variable rates.
+    const { value, grads } = optimizer.computeGradients(loss, variables);
+    for (const name of Object.keys(grads))
+      if (scaled.names.has(name)) grads[name] = tf.mul(grads[name]!, scaled.factor);
+    optimizer.applyGradients(grads);
+    return value;
   });
   const loss = cost.dataSync()[0]!;
   const correct = hits!.dataSync()[0]!;
