@@ -123,7 +123,7 @@ test('fillImages with reflect mirrors the image at its edge where a translation 
   assert.equal(seen.size, 5);
 });
 
-test('the alternating flip shows each image mirrored in exactly one of every two epochs, from a seeded first side', () => {
+test('the alternating flip mirrors each image in exactly one of every two epochs, from a seeded first side', () => {
   const shape = { height: 1, width: 2, channels: 1 };
   const images = new Uint8Array(Array.from({ length: 64 }, (_, i) => [2 * i, 2 * i + 1]).flat());
   const lut = normalizationTable({ mean: [0], std: [1 / 255] });

@@ -1,8 +1,8 @@
 /**
  * Batches built straight from the uint8 pixel buffers: per-channel normalisation through a lookup
  * table, plus the training augmentation (random crop with zero or mirrored padding, horizontal flip,
- * random or alternating) drawn from a seeded PRNG. Plain loops over typed arrays: no tensors are created here, so nothing can leak,
- * and the result is bit-identical on every backend.
+ * random or alternating) drawn from a seeded PRNG. Plain loops over typed arrays: no tensors are
+ * created here, so nothing can leak, and the result is bit-identical on every backend.
  */
 import type { Mulberry32 } from '../common/prng.js';
 
