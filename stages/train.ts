@@ -115,6 +115,10 @@ async function main(): Promise<void> {
   const lut = normalizationTable(norm);
 
   const model = buildModel(p.model, { ...shape, classes }, p.seed);
+  if (p.dirac_init) {
+    const { diracInit } = await import('./lib/tf/dirac.js');
+    console.log(`dirac: ${diracInit(model)} convolutions start with identity filters`);
+  }
   if (initWhitening(model, train.images, shape, lut))
     console.log(
       `whitening: the first convolution set from the 2x2 patches of up to ${WHITENING_IMAGES.toLocaleString('en')} ` +

@@ -254,12 +254,13 @@ async function savedWeights(p: TempProject, suffix: string): Promise<number[]> {
   return values;
 }
 
-test(`airbench's knobs (its schedule, Lookahead, alternating flip, mirrored 2-pixel translation, frozen batch-norm \
-scales with 64x faster shifts): rates per the schedule, scales stay 1, a kill resumes onto the same path`, async () => {
+test(`airbench's knobs (its schedule, Lookahead, alternating flip, mirrored 2-pixel translation, Dirac init, frozen \
+batch-norm scales with 64x faster shifts): rates per the schedule, scales stay 1, a kill resumes onto the same \
+path`, async () => {
   const knobs =
     '  model: fast\n  optimizer: sgd\n  momentum: 0.85\n  schedule: airbench\n  warmup_epochs: 1\n  lr: 0.05\n' +
     '  label_smoothing: 0.2\n  early_stopping_patience: 0\n  translate: 2\n  pad_mode: reflect\n  flip: alternate\n' +
-    '  lookahead: true\n  bn_frozen_scale: true\n  bn_bias_lr_scale: 64\n';
+    '  lookahead: true\n  dirac_init: true\n  bn_frozen_scale: true\n  bn_bias_lr_scale: 64\n';
   const params = PARAMS(knobs)
     .replace('  model: tiny\n', '')
     .replace('epochs: 2', 'epochs: 4')
@@ -276,7 +277,9 @@ scales with 64x faster shifts): rates per the schedule, scales stay 1, a kill re
   const resumed = await runStageProgram('train', p.dir);
   assert.equal(resumed.exitCode, 0, resumed.all);
   assert.match(resumed.stdout, /checkpoint: resuming after epoch/);
-  assert.equal((await reference).exitCode, 0);
+  const done = await reference;
+  assert.equal(done.exitCode, 0, done.all);
+  assert.match(done.stdout, /dirac: 7 convolutions start with identity filters/);
   assert.equal((await control).exitCode, 0);
   // the slow weights, momentum and flip sides came back: the resumed run is the uninterrupted one
   assert.equal(await p.read('plots/train.json'), await ref.read('plots/train.json'));

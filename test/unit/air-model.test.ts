@@ -145,3 +145,35 @@ test('flip-translate averages 6 views: half on the image and its mirror, half on
   assert.notDeepEqual(probs, flip);
   tf.disposeVariables();
 });
+
+test('diracInit: the first in_channels filters of each 3x3 convolution become the identity, others stay', async () => {
+  const { diracInit } = await import('../../stages/lib/tf/dirac.js');
+  const shape = { height: 8, width: 8, channels: 3, classes: 10 };
+  const plain = buildModel('fast', shape, 3);
+  const model = buildModel('fast', shape, 3);
+  assert.equal(diracInit(model), 7, 'the stem and the six convolutions of the three groups');
+  const kernelOf = (m: typeof model, name: string) => {
+    const k = m.getLayer(name).getWeights()[0]!;
+    return { shape: k.shape as number[], data: k.dataSync() };
+  };
+  for (const name of ['stem', 'group1b', 'group2a']) {
+    const {
+      shape: [kh, kw, cin, cout],
+      data,
+    } = kernelOf(model, name) as { shape: number[]; data: Float32Array };
+    const before = kernelOf(plain, name).data;
+    for (let y = 0; y < kh!; y++)
+      for (let x = 0; x < kw!; x++)
+        for (let i = 0; i < cin!; i++)
+          for (let o = 0; o < cout!; o++) {
+            const at = ((y * kw! + x) * cin! + i) * cout! + o;
+            const want = o < cin! ? (y === 1 && x === 1 && i === o ? 1 : 0) : before[at];
+            assert.equal(data[at], want, `${name}[${y},${x},${i},${o}]`);
+          }
+  }
+  // an image through the stem's identity filters comes out as itself (then ReLU: the inputs are positive)
+  const image = tf.randomUniform([1, 8, 8, 3], 0.1, 1, 'float32', 5);
+  const stemOut = model.getLayer('stem').apply(image) as tf.Tensor;
+  const passed = tf.slice(stemOut, [0, 0, 0, 0], [1, 8, 8, 3]);
+  assert.ok(tf.max(tf.abs(tf.sub(passed, image))).dataSync()[0]! < 1e-6);
+});

@@ -55,6 +55,8 @@ export interface TrainParams {
    * themselves, with decay 0.95^5 x (step/total)^3; training ends on the averaged weights.
    */
   lookahead: boolean;
+  /** airbench94's Dirac initialisation of the 3x3 convolutions' first in_channels filters (stages/lib/tf/dirac.ts). */
+  dirac_init: boolean;
   /** airbench94's batch norm: the scales stay at 1 (not trained). */
   bn_frozen_scale: boolean;
   /** The batch-norm shifts' rate as a multiple of `lr` (airbench94: 64); sgd only. */
@@ -92,6 +94,7 @@ const TRAIN_DEFAULTS: Omit<TrainParams, 'seed'> = {
   pad_mode: 'zero',
   flip: 'random',
   lookahead: false,
+  dirac_init: false,
   bn_frozen_scale: false,
   bn_bias_lr_scale: 1,
   max_train_images: 0,
@@ -177,6 +180,7 @@ export function trainParams(params: ParamsFile): TrainParams {
   const augment = bool(params, sec, 'augment', d.augment);
   const lookahead = bool(params, sec, 'lookahead', d.lookahead);
   const bnFrozenScale = bool(params, sec, 'bn_frozen_scale', d.bn_frozen_scale);
+  const diracInit = bool(params, sec, 'dirac_init', d.dirac_init);
   const seedValue = params.value('seed') ?? 42;
   if (typeof seedValue !== 'number' || !isInt(seedValue))
     throw new StageError(`${params.where('seed')}: seed: expected an integer, got ${JSON.stringify(seedValue)}`);
@@ -234,6 +238,7 @@ export function trainParams(params: ParamsFile): TrainParams {
     pad_mode: oneOf(params, sec, 'pad_mode', d.pad_mode, PAD_MODES, 'train'),
     flip: oneOf(params, sec, 'flip', d.flip, FLIP_MODES, 'train'),
     lookahead,
+    dirac_init: diracInit,
     bn_frozen_scale: bnFrozenScale,
     bn_bias_lr_scale: num(
       params,
