@@ -2,7 +2,7 @@
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm ci` through the prepare script).
 // The CLI runs as one CommonJS file with a V8 code cache of its own (bin/code-cache.js), so later starts
 // skip parsing and compiling it: on Node 20, which has no compile cache for ES modules, and on Node 22+
-// too, where it starts 17-21% faster than the ES modules through Node's compile cache (bench/README.md).
+// too, where it starts 17-35% faster than the ES modules through Node's compile cache (bench/README.md).
 // LOCKSTEP_CODE_CACHE=0 runs the ES modules instead. Node >= 22.1 keeps V8's compiled code of the other
 // modules (the launcher's, the packages a verb imports) in its own cache folder; it must be enabled
 // before the CLI is imported, hence the dynamic imports.
