@@ -375,3 +375,24 @@ test('backendIdentity: oneDNN on tfjs-node changes the numbers, so a checkpoint 
   // wasm's thread count does not change its results, so it is not part of the identity
   assert.equal(backendIdentity({ name: 'wasm', tfBackend: 'wasm', simd: true, threads: 2, notes: [] }), 'wasm');
 });
+
+test('the preset scripts set only params that params.yaml has, to values the stages accept', async () => {
+  const { parse } = await import('yaml');
+  const base = parse(await fs.readFile('params.yaml', 'utf8')) as Record<string, Record<string, unknown>>;
+  for (const script of ['scripts/preset-85.sh', 'scripts/preset-91.sh']) {
+    const text = await fs.readFile(script, 'utf8');
+    const sets = [...text.matchAll(/-S ([a-z_]+)\.([a-z_]+)=(\S+)/g)];
+    assert.ok(sets.length > 5, `${script}: its -S settings`);
+    const doc = structuredClone(base);
+    for (const [, section, key, raw] of sets) {
+      assert.ok(
+        key! in (doc[section!] ?? {}),
+        `${script}: ${section}.${key} is not in params.yaml (exp run refuses it)`,
+      );
+      doc[section!]![key!] = parse(raw!);
+    }
+    const file = paramsOf(doc);
+    assert.doesNotThrow(() => trainParams(file), script);
+    assert.doesNotThrow(() => evaluateParams(file), script);
+  }
+});
