@@ -52,6 +52,30 @@ async function trainKilledAt(p: TempProject, marker: string) {
   return child;
 }
 
+const weightsOf = (p: TempProject) => fs.readFile(path.join(p.dir, 'models/model/weights.bin'));
+
+/** Each epoch's rate in plots/train.json, to 6 decimals. */
+const epochRates = async (p: TempProject) =>
+  (JSON.parse(await p.read('plots/train.json')) as { lr: number }[]).map((r) => Number(r.lr.toFixed(6)));
+
+/**
+ * Trains `ref` uninterrupted while `p` is killed with SIGKILL at `marker` and then resumed; asserts the resumed run
+ * is the uninterrupted one (the same curves, the same weights) and returns the reference run.
+ */
+async function resumesOntoReference(p: TempProject, ref: TempProject, marker: string) {
+  const reference = runStageProgram('train', ref.dir);
+  const killed = await trainKilledAt(p, marker);
+  assert.equal(killed.signal, 'SIGKILL', killed.all);
+  const resumed = await runStageProgram('train', p.dir);
+  assert.equal(resumed.exitCode, 0, resumed.all);
+  assert.match(resumed.stdout, /checkpoint: resuming after epoch/);
+  const done = await reference;
+  assert.equal(done.exitCode, 0, done.all);
+  assert.equal(await p.read('plots/train.json'), await ref.read('plots/train.json'));
+  assert.ok((await weightsOf(p)).equals(await weightsOf(ref)), 'the resumed run ended on other weights');
+  return done;
+}
+
 const OUTPUTS = [
   'metrics/train.json',
   'plots/train.json',
@@ -204,23 +228,10 @@ the same path, flip TTA is deterministic`, async () => {
     project(params),
     project(params.replace('  tta: flip\n', '')),
   ]);
-  const reference = runStageProgram('train', ref.dir);
-  const killed = await trainKilledAt(p, 'epoch 2/6');
-  assert.equal(killed.signal, 'SIGKILL', killed.all);
-  const resumed = await runStageProgram('train', p.dir);
-  assert.equal(resumed.exitCode, 0, resumed.all);
-  assert.match(resumed.stdout, /checkpoint: resuming after epoch/);
-  assert.equal((await reference).exitCode, 0);
-  // momentum buffers and the step count came back: the resumed run is the uninterrupted one
-  assert.equal(await p.read('plots/train.json'), await ref.read('plots/train.json'));
-  assert.ok(
-    (await fs.readFile(path.join(p.dir, 'models/model/weights.bin'))).equals(
-      await fs.readFile(path.join(ref.dir, 'models/model/weights.bin')),
-    ),
-  );
+  // momentum buffers and the step count come back: the resumed run is the uninterrupted one
+  await resumesOntoReference(p, ref, 'epoch 2/6');
   // 96 images / batch 16 = 6 steps an epoch, 36 in all, 9 of warm-up: an epoch's rate is its last step's
-  const lrs = (JSON.parse(await p.read('plots/train.json')) as { lr: number }[]).map((r) => Number(r.lr.toFixed(6)));
-  assert.deepEqual(lrs, [0.033333, 0.046296, 0.035185, 0.024074, 0.012963, 0.001852]);
+  assert.deepEqual(await epochRates(p), [0.033333, 0.046296, 0.035185, 0.024074, 0.012963, 0.001852]);
 
   await Promise.all(
     [p, plain].map(async (x) => {
@@ -270,25 +281,14 @@ path`, async () => {
     project(params),
     project(params.replace('lookahead: true', 'lookahead: false')),
   ]);
-  const reference = runStageProgram('train', ref.dir);
   const control = runStageProgram('train', noLookahead.dir);
-  const killed = await trainKilledAt(p, 'epoch 2/4');
-  assert.equal(killed.signal, 'SIGKILL', killed.all);
-  const resumed = await runStageProgram('train', p.dir);
-  assert.equal(resumed.exitCode, 0, resumed.all);
-  assert.match(resumed.stdout, /checkpoint: resuming after epoch/);
-  const done = await reference;
-  assert.equal(done.exitCode, 0, done.all);
+  // the slow weights, momentum and flip sides come back: the resumed run is the uninterrupted one
+  const done = await resumesOntoReference(p, ref, 'epoch 2/4');
   assert.match(done.stdout, /dirac: 7 convolutions start with identity filters/);
   assert.equal((await control).exitCode, 0);
-  // the slow weights, momentum and flip sides came back: the resumed run is the uninterrupted one
-  assert.equal(await p.read('plots/train.json'), await ref.read('plots/train.json'));
-  const weights = await fs.readFile(path.join(p.dir, 'models/model/weights.bin'));
-  assert.ok(weights.equals(await fs.readFile(path.join(ref.dir, 'models/model/weights.bin'))));
-  assert.ok(!weights.equals(await fs.readFile(path.join(noLookahead.dir, 'models/model/weights.bin'))));
+  assert.ok(!(await weightsOf(p)).equals(await weightsOf(noLookahead)));
   // 96 images / batch 16 = 6 steps an epoch, 24 in all, 6 of warm-up from 0.2x: an epoch's rate is its last step's
-  const lrs = (JSON.parse(await p.read('plots/train.json')) as { lr: number }[]).map((r) => Number(r.lr.toFixed(6)));
-  assert.deepEqual(lrs, [0.043333, 0.037083, 0.021583, 0.006083]);
+  assert.deepEqual(await epochRates(p), [0.043333, 0.037083, 0.021583, 0.006083]);
   const gammas = await savedWeights(p, '/gamma');
   assert.ok(gammas.length > 0 && gammas.every((g) => g === 1), 'batch-norm scales trained');
   assert.ok(
