@@ -29,7 +29,10 @@ export class Lookahead {
   update(decay: number): void {
     const next = tf.tidy(() =>
       this.vars.map((v, i) => {
-        const s = tf.add(tf.mul(this.slow[i]!, decay), tf.mul(v, 1 - decay));
+        // The lerp form slow + (w - slow)(1 - decay) keeps a weight that training does not move (the frozen
+        // whitening kernel) bit-identical; slow·decay + w·(1 - decay) drifts it by an ulp per update.
+        const slow = this.slow[i]!;
+        const s = tf.add(slow, tf.mul(tf.sub(v, slow), 1 - decay));
         v.assign(s);
         return s;
       }),
