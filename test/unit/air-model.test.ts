@@ -177,3 +177,27 @@ test('diracInit: the first in_channels filters of each 3x3 convolution become th
   const passed = tf.slice(stemOut, [0, 0, 0, 0], [1, 8, 8, 3]);
   assert.ok(tf.max(tf.abs(tf.sub(passed, image))).dataSync()[0]! < 1e-6);
 });
+
+test('Lookahead: weights move towards the slow copy by the decay; one training leaves alone stays exact', async () => {
+  const { Lookahead } = await import('../../stages/lib/tf/lookahead.js');
+  const model = buildModel('fast', { height: 8, width: 8, channels: 3, classes: 10 }, 3);
+  const before = model.weights.map((w) => w.read().dataSync().slice());
+  const lookahead = new Lookahead(model);
+  // 40 updates with no training step between them: the slow copy equals the weights, so nothing may move by an ulp
+  for (let t = 1; t <= 40; t++) lookahead.update(0.77 * (t / 40) ** 3 + 0.013 * t);
+  for (const [i, w] of model.weights.entries()) assert.deepEqual(w.read().dataSync(), before[i], w.name);
+  // a training step moves one kernel to w; the update takes it to slow + (w - slow)(1 - decay)
+  const kernel = model.weights[0]!;
+  const moved = kernel
+    .read()
+    .dataSync()
+    .map((x, j) => x + 0.5 + (j % 3));
+  (kernel.read() as unknown as tf.Variable).assign(tf.tensor(moved, kernel.shape));
+  lookahead.update(0.25);
+  const got = kernel.read().dataSync();
+  for (const [j, x] of got.entries()) {
+    assert.ok(Math.abs(x - (before[0]![j]! + 0.75 * (0.5 + (j % 3)))) < 1e-5, `[${j}]`);
+  }
+  lookahead.dispose();
+  tf.disposeVariables();
+});
