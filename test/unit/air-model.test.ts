@@ -192,7 +192,7 @@ test('Lookahead: weights move towards the slow copy by the decay; one training l
     .read()
     .dataSync()
     .map((x, j) => x + 0.5 + (j % 3));
-  (kernel.read() as unknown as tf.Variable).assign(tf.tensor(moved, kernel.shape));
+  (kernel.read() as unknown as tf.Variable).assign(tf.tensor(moved, kernel.shape as number[]));
   lookahead.update(0.25);
   const got = kernel.read().dataSync();
   for (const [j, x] of got.entries()) {
