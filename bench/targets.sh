@@ -1,10 +1,11 @@
 #!/bin/bash
 # Issue 15's targets in one pass, one build, with a verdict per row (bench/README.md, "Issue 15").
 #
-#   REAL=<project after repro> BIG=<engine.js --dir X: X> [SMALL=<two-stage project>] [RUNS=7] bench/targets.sh
+#   REAL=<project after repro> BIG=<60,000-file project> MANY=<500-stage project> [SMALL=...] [RUNS=7] bench/targets.sh
 #
 # REAL: the project's own pipeline after `lockstep repro prepare` (data/raw and data/partitions, 120,017 files).
-# BIG: the folder of `node dist/bench/engine.js --dir BIG` (60,000 files in BIG, 500 stages in BIG/many).
+# BIG and MANY: what `node dist/bench/engine.js --dir X` leaves (60,000 files in X, 500 stages in X/many); copy
+# them apart (`cp -al X BIG && mv BIG/many MANY`), or a nested pipeline in BIG/many would count in BIG's rows.
 # SMALL: a two-stage project (default: a fresh one in a temp folder). Every command is warmed twice first; then
 # RUNS runs each, one after the other, timed by GNU time (wall, peak RSS); cold `status` removes the stat and
 # parse caches before each of its runs. Prints per row the median and the range of the wall times, the highest
@@ -12,7 +13,7 @@
 # dist/bench/exp.js (10 no-op experiments in a sweep, -j 1). The node on PATH runs everything.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-: "${REAL:?REAL=<the project after repro prepare>}" "${BIG:?BIG=<the folder of dist/bench/engine.js --dir>}"
+: "${REAL:?REAL=<the project after repro prepare>}" "${BIG:?BIG=<the 60,000-file project>}" "${MANY:?MANY=<500 stages>}"
 RUNS=${RUNS:-7}
 LS="node $REPO/bin/lockstep.js"
 out=$(mktemp)
@@ -60,7 +61,7 @@ row "real pipeline, warm status" 0.6 150 "$REAL" -- status
 row "real pipeline, no-op repro prepare" 0.6 150 "$REAL" -- repro prepare
 row "real pipeline, cold status" 3 0 "$REAL" --cold -- status
 row "60,000 files, warm no-op repro" 0.4 0 "$BIG" -- repro
-row "500 stages, no-op repro" 0.3 0 "$BIG/many" -- repro
+row "500 stages, no-op repro" 0.3 0 "$MANY" -- repro
 row "two-stage status" 0.4 0 "$SMALL" -- status
 row "--help" 0.3 0 "$SMALL" -- --help
 load=$(cut -d' ' -f1 /proc/loadavg)
