@@ -160,11 +160,11 @@ function oneOf<T extends string>(
   return value as T;
 }
 
-function bool(params: ParamsFile, sec: Doc, key: string, fallback: boolean): boolean {
+function bool(params: ParamsFile, sec: Doc, key: string, fallback: boolean, prefix: string): boolean {
   const value = sec[key] ?? fallback;
   if (typeof value !== 'boolean')
     throw new StageError(
-      `${params.where(`train.${key}`)}: train.${key}: expected true or false, got ${JSON.stringify(value)}`,
+      `${params.where(`${prefix}.${key}`)}: ${prefix}.${key}: expected true or false, got ${JSON.stringify(value)}`,
     );
   return value;
 }
@@ -177,10 +177,10 @@ export function trainParams(params: ParamsFile): TrainParams {
   const sec = section(params, 'train');
   checkKeys(params, sec, Object.keys(TRAIN_DEFAULTS), 'train');
   const d = TRAIN_DEFAULTS;
-  const augment = bool(params, sec, 'augment', d.augment);
-  const lookahead = bool(params, sec, 'lookahead', d.lookahead);
-  const bnFrozenScale = bool(params, sec, 'bn_frozen_scale', d.bn_frozen_scale);
-  const diracInit = bool(params, sec, 'dirac_init', d.dirac_init);
+  const augment = bool(params, sec, 'augment', d.augment, 'train');
+  const lookahead = bool(params, sec, 'lookahead', d.lookahead, 'train');
+  const bnFrozenScale = bool(params, sec, 'bn_frozen_scale', d.bn_frozen_scale, 'train');
+  const diracInit = bool(params, sec, 'dirac_init', d.dirac_init, 'train');
   const seedValue = params.value('seed') ?? 42;
   if (typeof seedValue !== 'number' || !isInt(seedValue))
     throw new StageError(`${params.where('seed')}: seed: expected an integer, got ${JSON.stringify(seedValue)}`);
