@@ -11,14 +11,18 @@
 //   (and replaced), and V8 itself rejects data of another V8 or another source;
 // - written whole (temp file + rename) after the first run of a bundle, so a reader never sees half a file;
 //   two processes writing at once each rename a complete file, and the last one stays.
-import { isAscii } from 'node:buffer';
-import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import vm from 'node:vm';
+
+// Built-ins through process.getBuiltinModule (Node >= 20.16), as in bin/lockstep.js: an `import` of a built-in
+// makes an ES-module facade of all its exports, which costs every start a few milliseconds.
+const builtin = process.getBuiltinModule ?? (await import('node:module')).createRequire(import.meta.url);
+const { isAscii } = builtin('node:buffer');
+const { createHash } = builtin('node:crypto');
+const { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } = builtin('node:fs');
+const { createRequire } = builtin('node:module');
+const { tmpdir } = builtin('node:os');
+const path = builtin('node:path');
+const { pathToFileURL } = builtin('node:url');
+const vm = builtin('node:vm');
 
 const MAGIC = Buffer.from('LSCODE01');
 const HEAD = MAGIC.length + 64; // magic, sha256 of what the data is for, sha256 of the data
