@@ -44,7 +44,7 @@ test('status writes the code cache once, then runs from it; a damaged one is rep
   assert.deepEqual(await files(), [file], 'no temp file left beside it');
 });
 
-test('the launcher runs on a Node without process.getBuiltinModule (before 20.16): built-ins are required', async () => {
+test('the launcher runs on a Node without process.getBuiltinModule (< 20.16): built-ins are required', async () => {
   const p = await tempProject({ 'pipeline.yaml': 'stages:\n  a:\n    cmd: echo 1 > o.txt\n    outs: [o.txt]\n' });
   const tmp = await tempDir('lockstep-code-cache-tmp-');
   const withIt = await p.run(['status'], { env: { TMPDIR: tmp } });
