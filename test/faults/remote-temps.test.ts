@@ -17,10 +17,14 @@ import { sshdUnavailable, startSshd } from '../helpers/sshd.js';
 import { corruptObjects } from '../helpers/objects.js';
 import { tempDir } from '../helpers/tmp.js';
 
-/** Eight 1 MiB files of distinct bytes: uploads big enough (over 256 KiB) to go through copy/fastPut. */
+/**
+ * Eight 4 MiB files of distinct bytes: uploads big enough (over 256 KiB) to go through copy/fastPut, and slow
+ * enough that a temp file is seen on the remote (with 1 MiB files a quiet machine's push to the local sshd
+ * sometimes finished every upload between two looks, five times in a row).
+ */
 const PIPELINE = `stages:
   make:
-    cmd: mkdir -p data && for i in 1 2 3 4 5 6 7 8; do head -c 1048576 /dev/urandom > data/f$i.bin; done
+    cmd: mkdir -p data && for i in 1 2 3 4 5 6 7 8; do head -c 4194304 /dev/urandom > data/f$i.bin; done
     outs: [data]
 `;
 
@@ -69,7 +73,7 @@ async function project(): Promise<TempProject> {
 async function killedThenPushedAgain(p: TempProject, remoteRoot: string, label: string): Promise<void> {
   let left: string[] = [];
   // the push may finish before a temp is caught; each try starts from an empty remote
-  for (let attempt = 0; attempt < 5 && left.length === 0; attempt++) {
+  for (let attempt = 0; attempt < 10 && left.length === 0; attempt++) {
     await fs.rm(remoteRoot, { recursive: true, force: true });
     left = await killPushMidUpload(p, remoteRoot);
   }
