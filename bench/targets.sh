@@ -15,12 +15,12 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 : "${REAL:?REAL=<the project after repro prepare>}" "${BIG:?BIG=<the 60,000-file project>}" "${MANY:?MANY=<500 stages>}"
 RUNS=${RUNS:-7}
-LS="node $REPO/bin/lockstep.js"
+LS=(node "$REPO/bin/lockstep.js")
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 if [[ -z ${SMALL:-} ]]; then
   SMALL=$(mktemp -d)
-  (cd "$SMALL" && git init -q && printf 'stages:\n  a:\n    cmd: echo 1 > a.txt\n    outs: [a.txt]\n  b:\n    cmd: cat a.txt > b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n' > pipeline.yaml && $LS repro -q >/dev/null)
+  (cd "$SMALL" && git init -q && printf 'stages:\n  a:\n    cmd: echo 1 > a.txt\n    outs: [a.txt]\n  b:\n    cmd: cat a.txt > b.txt\n    deps: [a.txt]\n    outs: [b.txt]\n' > pipeline.yaml && "${LS[@]}" repro -q >/dev/null)
 fi
 echo "node $(node --version), lockstep $(git -C "$REPO" rev-parse --short HEAD), $(nproc) cores, $(date -u +%FT%TZ)"
 if [[ -n ${NODE_EXTRA_CA_CERTS:-} && $(node --version) == v20.* ]]; then
@@ -33,15 +33,15 @@ row() {
   shift 4
   if [[ $1 == --cold ]]; then cold=1; shift; fi
   shift # --
-  (cd "$dir" && $LS "$@" >/dev/null 2>&1 && $LS "$@" >/dev/null 2>&1) || true
+  (cd "$dir" && "${LS[@]}" "$@" >/dev/null 2>&1 && "${LS[@]}" "$@" >/dev/null 2>&1) || true
   local load
   load=$(cut -d' ' -f1 /proc/loadavg)
   : > "$out"
   for _ in $(seq "$RUNS"); do
     ((cold)) && rm -rf "$dir/.cache/tmp/stat-cache" "$dir/.cache/tmp/parsed"
-    (cd "$dir" && /usr/bin/time -f "%e %M %x" -a -o "$out" $LS "$@" >/dev/null 2>&1) || true
+    (cd "$dir" && /usr/bin/time -f "%e %M %x" -a -o "$out" "${LS[@]}" "$@" >/dev/null 2>&1) || true
   done
-  ((cold)) && (cd "$dir" && $LS "$@" >/dev/null 2>&1 || true)
+  ((cold)) && (cd "$dir" && "${LS[@]}" "$@" >/dev/null 2>&1 || true)
   python3 - "$out" "$label" "$target" "$load" "$rss_max" <<'PY'
 import statistics, sys
 rows = [line.split() for line in open(sys.argv[1]) if line[:1].isdigit()]
