@@ -19,7 +19,7 @@ import { readMeta, readSplit } from '../../stages/lib/ml/prepared.js';
 import { StageError } from '../../stages/lib/common/stage.js';
 import { ParamsFile } from '../../stages/lib/common/params.js';
 import { afterEpoch, airbenchLr, oneCycleLr } from '../../stages/lib/ml/schedule.js';
-import { lookaheadDecay, lookaheadDue } from '../../stages/lib/tf/lookahead.js';
+import { lookaheadDecay, lookaheadDue, lookaheadEvery } from '../../stages/lib/tf/lookahead.js';
 import { backendIdentity, backendLine } from '../../stages/lib/tf/backend.js';
 import { writeFixture } from '../helpers/prepared-fixture.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -156,11 +156,13 @@ test('airbench schedule and Lookahead decay follow airbench94', () => {
   assert.ok(airbenchLr(1, 11, 100, 23) > 0.2 && airbenchLr(1, 11, 100, 23) < 1);
   assert.equal(lookaheadDecay(0, 100), 0);
   assert.ok(Math.abs(lookaheadDecay(100, 100) - 0.95 ** 5) < 1e-12);
+  // every 5,120 images, airbench94's 5 steps of 1,024: 40 steps of 128, 1 step of 8,192
+  assert.deepEqual([1024, 128, 100, 16, 8192].map(lookaheadEvery), [5, 40, 51, 320, 1]);
   assert.deepEqual(
-    [1, 4, 5, 6, 10].map((s) => lookaheadDue(s, false)),
+    [1, 39, 40, 41, 80].map((s) => lookaheadDue(s, 40, false)),
     [false, false, true, false, true],
   );
-  assert.equal(lookaheadDue(7, true), true);
+  assert.equal(lookaheadDue(7, 40, true), true);
 });
 
 test('fillImages and fillOneHot follow the given order', () => {

@@ -51,7 +51,7 @@ export interface TrainParams {
    */
   flip: FlipMode;
   /**
-   * airbench94's Lookahead: every 5 steps (and at each epoch's end) the weights become a moving average of
+   * airbench94's Lookahead: every 5,120 images (and at each epoch's end) the weights become a moving average of
    * themselves, with decay 0.95^5 x (step/total)^3; training ends on the averaged weights.
    */
   lookahead: boolean;

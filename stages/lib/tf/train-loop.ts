@@ -11,7 +11,7 @@ import { Mulberry32, deriveSeed, permutation } from '../common/prng.js';
 import type { TrainParams } from '../ml/params.js';
 import { afterEpoch, airbenchLr, oneCycleLr } from '../ml/schedule.js';
 import { fillImages, fillOneHot, flipBits, type ImageShape } from './augment.js';
-import { Lookahead, lookaheadDecay, lookaheadDue } from './lookahead.js';
+import { Lookahead, lookaheadDecay, lookaheadDue, lookaheadEvery } from './lookahead.js';
 import { modelWeights, saveCheckpoint, type LoopState } from './checkpoint.js';
 import { setDropoutStep } from './models.js';
 import type { NamedTensor } from './model-io.js';
@@ -101,6 +101,7 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
     p.flip === 'alternate' ? flipBits(input.train.labels.length, new Mulberry32(deriveSeed(p.seed, 'flip'))) : null;
   // A checkpoint is written right after an update, so a resumed run starts from the slow weights too.
   const lookahead = p.lookahead ? new Lookahead(model) : null;
+  const lookaheadPeriod = lookaheadEvery(p.batch_size);
 
   while (!state.stopped && state.epoch < p.epochs) {
     const epoch = state.epoch;
@@ -146,7 +147,7 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
         classes,
         scaled,
       );
-      if (lookahead && lookaheadDue(globalStep + 1, step === stepsPerEpoch - 1))
+      if (lookahead && lookaheadDue(globalStep + 1, lookaheadPeriod, step === stepsPerEpoch - 1))
         lookahead.update(lookaheadDecay(globalStep + 1, totalSteps));
       lossSum += loss * n;
       correct += hits;
