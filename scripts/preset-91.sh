@@ -3,9 +3,9 @@
 # (airbench94's widths behind a frozen patch-whitening convolution), Nesterov SGD over 16 epochs with airbench94's
 # parts (its schedule from 0.2x up over 23% of the steps and down to 0.07x, Lookahead, frozen batch-norm scales with
 # 64x faster shifts, Dirac initialisation, a 2-pixel mirrored translation, alternating flips), label smoothing 0.2,
-# weight decay, and airbench's flip-and-translate test-time augmentation (stages/TRAIN.md, "The 91% preset"; seed 42
-# gave 90.80% in 55 min on an AVX-512 machine; on an AVX2 one 16 epochs take over 2 hours). Recorded as the
-# experiment air91-s<seed>; prints the time, test accuracy and macro F1.
+# weight decay, and airbench's flip-and-translate test-time augmentation (stages/TRAIN.md, "The 91% preset"; seeds
+# 42, 43, 44 gave 90.78% on average in 55-56 min each on an AVX-512 machine; on an AVX2 one 16 epochs take over
+# 2 hours). Recorded as the experiment air91-s<seed>; prints the time, test accuracy and macro F1.
 #   scripts/preset-91.sh [--seed N] [more exp run arguments, e.g. -S train.epochs=12]
 # Needs tfjs-node (npm ci, then scripts/tfjs-node-from-registries.sh where its download fails): the backend is
 # forced to `node`, so a machine without it fails at once instead of training for hours on wasm.
