@@ -13,7 +13,7 @@ import { availableBackends } from '../helpers/backends.js';
 import { initBackend } from '../../stages/lib/tf/backend.js';
 import { hasNodeBatchNorm } from '../../stages/lib/tf/node-kernels.js';
 import { BatchNorm } from '../../stages/lib/tf/batch-norm-layer.js';
-import { withNodeBiasRelu, withNodeReluPool } from '../../stages/lib/tf/node-conv.js';
+import { withNodeBiasRelu, withNodePool } from '../../stages/lib/tf/node-conv.js';
 import { Mulberry32 } from '../../stages/lib/common/prng.js';
 
 const skip = (await availableBackends()).includes('node') ? false : 'tfjs-node is not installed';
@@ -162,7 +162,7 @@ test('node: a max-pool after the fused conv masks its gradient at the pooled siz
   const make = (fused: boolean) => {
     const conv = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', useBias: true });
     const pool = tfl.layers.maxPooling2d({ poolSize: 2, strides: 2 });
-    return fused ? [withNodeBiasRelu(conv), withNodeReluPool(pool)] : [conv, pool];
+    return fused ? [withNodeBiasRelu(conv), withNodePool(pool)] : [conv, pool];
   };
   const shape: [number, number, number, number] = [2, 8, 8, 3];
   const kernel = tf.tensor4d(values(3 * 3 * 3 * 4, 11), [3, 3, 3, 4]);

@@ -17,6 +17,7 @@ import { prepareSimdKernels } from './kernels/simd.js';
 import { asWasm } from './kernels/wasm-heap.js';
 import { registerFastCpuKernels } from './cpu-kernels.js';
 import { registerNodeTrainingKernels } from './node-kernels.js';
+import { registerNodePoolKernels } from './node-pool.js';
 
 export type Purpose = 'train' | 'infer';
 
@@ -70,6 +71,7 @@ async function tryNode(): Promise<{ reason: string; installed: boolean } | undef
   try {
     if (await tf.setBackend('tensorflow')) {
       registerNodeTrainingKernels(oneDnnOn());
+      registerNodePoolKernels(oneDnnOn());
       return undefined;
     }
   } catch {

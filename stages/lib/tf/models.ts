@@ -8,7 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { deriveSeed } from '../common/prng.js';
 import { BatchNorm } from './batch-norm-layer.js';
 import { Scale } from './scale-layer.js';
-import { withNodeBiasRelu, withNodeReluPool } from './node-conv.js';
+import { withNodeBiasRelu, withNodePool } from './node-conv.js';
 import type { ModelName } from '../ml/params.js';
 
 export interface ModelShape {
@@ -124,7 +124,7 @@ function airbenchGroups(widths: number[], size: number, seeds: Seeds): tfl.layer
     const g = `group${i + 1}`;
     layers.push(
       conv(`${g}a`, w, seeds, false),
-      pool(`${g}_pool`),
+      withNodePool(pool(`${g}_pool`)),
       new BatchNorm({ name: `${g}a_bn`, momentum: 0.9 }),
       tfl.layers.activation({ name: `${g}a_relu`, activation: 'relu' }),
       ...convBn(`${g}b`, w, seeds),
@@ -152,11 +152,11 @@ const BUILDERS: Record<ModelName, Builder> = {
   ],
   seed: (s, seeds) => [
     withNodeBiasRelu(conv('conv1', 32, seeds, true, inputOf(s))),
-    withNodeReluPool(pool('pool1')),
+    withNodePool(pool('pool1')),
     withNodeBiasRelu(conv('conv2', 64, seeds)),
-    withNodeReluPool(pool('pool2')),
+    withNodePool(pool('pool2')),
     withNodeBiasRelu(conv('conv3', 128, seeds)),
-    withNodeReluPool(pool('pool3')),
+    withNodePool(pool('pool3')),
     tfl.layers.flatten({ name: 'flatten' }),
     tfl.layers.dense({ name: 'dense1', units: 256, activation: 'relu', kernelInitializer: seeds.he() }),
     seeds.dropout(0.5, 'dropout1'),

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { convConfig, isPlain2d, poolConfig } from './layer-config.js';
 import { hasNodeBatchNormRelu, isNodeReluOutput, nodeBiasRelu, nodeReluMaxPool } from './node-kernels.js';
+import { hasNodeMaxPool, nodeMaxPool } from './node-pool.js';
 
 /** The layer (a 2-D conv with bias and ReLU, channels last), its training call fused on tfjs-node. */
 export function withNodeBiasRelu(layer: tfl.layers.Layer): tfl.layers.Layer {
@@ -30,19 +31,22 @@ export function withNodeBiasRelu(layer: tfl.layers.Layer): tfl.layers.Layer {
 }
 
 /**
- * A max-pooling layer after a withNodeBiasRelu convolution: while training on tfjs-node its gradient applies the
- * ReLU's mask at the pooled size, and the convolution skips its full-size `ReluGrad` (node-kernels.ts
- * nodeReluMaxPool): ~8 ms CPU of a seed-model step. Only when its input is such a ReLU output; else as before.
+ * A max-pooling layer that trains on tfjs-node through oneDNN's pooling with its workspace (node-pool.ts: the same
+ * bits, about half the time of `MaxPool` + `MaxPoolGrad`). After a withNodeBiasRelu convolution its gradient also
+ * applies the ReLU's mask at the pooled size, and the convolution skips its full-size `ReluGrad` (~8 ms CPU of a
+ * seed-model step; without oneDNN through node-kernels.ts nodeReluMaxPool). Elsewhere, and at inference, as before.
  */
-export function withNodeReluPool(layer: tfl.layers.Layer): tfl.layers.Layer {
+export function withNodePool(layer: tfl.layers.Layer): tfl.layers.Layer {
   const c = poolConfig(layer);
   if (layer.getClassName() !== 'MaxPooling2D' || c === undefined)
-    throw new Error(`withNodeReluPool: ${layer.name} is not a MaxPooling2D`);
+    throw new Error(`withNodePool: ${layer.name} is not a MaxPooling2D`);
   const plain = layer.call.bind(layer);
   layer.call = (inputs, kwargs) => {
     const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
-    if (kwargs.training !== true || !isNodeReluOutput(x)) return plain(inputs, kwargs);
-    return nodeReluMaxPool(x, c.poolSize, c.strides, c.padding);
+    if (kwargs.training !== true) return plain(inputs, kwargs);
+    const relu = isNodeReluOutput(x);
+    if (hasNodeMaxPool()) return nodeMaxPool(x, c.poolSize, c.strides, c.padding, relu);
+    return relu ? nodeReluMaxPool(x, c.poolSize, c.strides, c.padding) : plain(inputs, kwargs);
   };
   return layer;
 }

@@ -19,7 +19,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-const RELU_GRAD = 'LockstepNodeReluGrad';
+/** ReLU's gradient as TensorFlow's `ReluGrad` (inputs `dy`, `x`), registered by registerNodeTrainingKernels. */
+export const RELU_GRAD = 'LockstepNodeReluGrad';
 const BN_TRAIN = 'LockstepNodeFusedBatchNormTrain';
 const BN_GRAD = 'LockstepNodeFusedBatchNormGrad';
 const BN_RELU = 'LockstepNodeFusedBatchNormRelu';
@@ -256,6 +257,11 @@ export function nodeBiasRelu(x: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
 const reluOutputs = new WeakSet<object>();
 /** Gradients nodeReluMaxPool handed back (by data), zero wherever the pooled ReLU output was. */
 const maskedGradients = new WeakSet<object>();
+
+/** Marks a gradient as zero wherever nodeBiasRelu's output is, so its ReluGrad is skipped (node-pool.ts). */
+export function markMaskedGradient(g: tf.Tensor): void {
+  maskedGradients.add(g.dataId);
+}
 
 /** True when `x` is a ReLU output of nodeBiasRelu (what nodeReluMaxPool needs to mask its gradient). */
 export function isNodeReluOutput(x: tf.Tensor): boolean {
