@@ -13,11 +13,23 @@
 # Downloads and the built addon are cached in $LOCKSTEP_TFJS_CACHE (default ~/.cache/lockstep-tfjs-node),
 # keyed by version, so a machine pays once (about 330 MB of downloads, 10 s of compiling).
 # If a step fails, the last line names it: "tfjs-node-from-registries: blocked at <step>".
+#
+# LOCKSTEP_TF_JAVA=1.1.0 takes TensorFlow 2.18.0 instead (TF-Java 1.1.0's tensorflow-core-native jar, headers from
+# tensorflow-cpu==2.18.0), also over an install that loads: 10-20% faster training of the seed and fast models
+# on an AVX-512 machine (stages/TRAIN.md), other last bits than 2.10.1. The default, 0.5.0, gives the bits of
+# the figures recorded so far and is the nearest to what tfjs-node's own install fetches (2.9.1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-JAVA_TF_VERSION=0.5.0 # tensorflow-core-api 0.5.0 is built from TensorFlow 2.10.1
-TF_VERSION=2.10.1
+JAVA_TF_VERSION="${LOCKSTEP_TF_JAVA:-0.5.0}"
+case "$JAVA_TF_VERSION" in
+  0.5.0) JAVA_ARTIFACT=tensorflow-core-api TF_VERSION=2.10.1 HEADER_DIRS="tensorflow" ;;
+  1.1.0) JAVA_ARTIFACT=tensorflow-core-native TF_VERSION=2.18.0 HEADER_DIRS="tensorflow tsl xla" ;;
+  *)
+    echo "tfjs-node-from-registries: LOCKSTEP_TF_JAVA=$JAVA_TF_VERSION is not a version this script knows; use 0.5.0 or 1.1.0" >&2
+    exit 2
+    ;;
+esac
 NAPI_VERSION=8
 NODE_GYP=node-gyp@12 # 12 supports Node 20; 13 needs Node 22
 CACHE="${LOCKSTEP_TFJS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lockstep-tfjs-node}"
@@ -40,10 +52,19 @@ if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
   exit 0
 fi
 
+# The libtensorflow version the installed binding runs with (empty if it does not load).
+loaded_tf() {
+  node -e "process.stdout.write(String(require('@tensorflow/tfjs-node').backend().binding.TF_Version))" 2>/dev/null || true
+}
+
 step="checking whether tfjs-node already loads"
 if loads; then
-  say "loads already; nothing to do"
-  exit 0
+  have=$(loaded_tf)
+  if [ -z "${LOCKSTEP_TF_JAVA:-}" ] || [ "$have" = "$TF_VERSION" ]; then
+    say "loads already (libtensorflow $have); nothing to do"
+    exit 0
+  fi
+  say "loads with libtensorflow $have; building for $TF_VERSION (LOCKSTEP_TF_JAVA=$JAVA_TF_VERSION)"
 fi
 
 step="reading the tfjs version"
@@ -58,13 +79,13 @@ fi
 TF_DIR="$CACHE/tensorflow-$TF_VERSION"
 mkdir -p "$CACHE"
 
-step="getting libtensorflow from Maven Central (org.tensorflow:tensorflow-core-api:$JAVA_TF_VERSION:linux-x86_64)"
+step="getting libtensorflow from Maven Central (org.tensorflow:$JAVA_ARTIFACT:$JAVA_TF_VERSION:linux-x86_64)"
 if [ ! -f "$TF_DIR/lib/libtensorflow_cc.so.2" ] || [ ! -f "$TF_DIR/lib/libtensorflow_framework.so.2" ]; then
   say "$step"
   work=$(mktemp -d "$CACHE/.maven.XXXXXX")
   mvn -q -B dependency:copy "-Dmaven.repo.local=$work/m2" "-DoutputDirectory=$work" \
-    "-Dartifact=org.tensorflow:tensorflow-core-api:$JAVA_TF_VERSION:jar:linux-x86_64" >&2
-  unzip -q -j -o "$work/tensorflow-core-api-$JAVA_TF_VERSION-linux-x86_64.jar" \
+    "-Dartifact=org.tensorflow:$JAVA_ARTIFACT:$JAVA_TF_VERSION:jar:linux-x86_64" >&2
+  unzip -q -j -o "$work/$JAVA_ARTIFACT-$JAVA_TF_VERSION-linux-x86_64.jar" \
     'org/tensorflow/internal/c_api/linux-x86_64/libtensorflow_cc.so.2' \
     'org/tensorflow/internal/c_api/linux-x86_64/libtensorflow_framework.so.2' \
     'org/tensorflow/internal/c_api/linux-x86_64/LICENSE' -d "$work/lib"
@@ -75,12 +96,19 @@ if [ ! -f "$TF_DIR/lib/libtensorflow_cc.so.2" ] || [ ! -f "$TF_DIR/lib/libtensor
 fi
 
 step="getting the C headers from PyPI (tensorflow-cpu==$TF_VERSION wheel)"
-if [ ! -f "$TF_DIR/include/tensorflow/c/c_api.h" ]; then
+headers_ok() {
+  [ -f "$TF_DIR/include/tensorflow/c/c_api.h" ] || return 1
+  for d in $HEADER_DIRS; do [ -d "$TF_DIR/include/$d" ] || return 1; done
+}
+if ! headers_ok; then
   say "$step"
   work=$(mktemp -d "$CACHE/.pypi.XXXXXX")
   python3 -m pip download --quiet --no-cache-dir --no-deps --python-version 3.10 --only-binary=:all: \
     --platform manylinux2014_x86_64 "tensorflow-cpu==$TF_VERSION" -d "$work" >&2
-  unzip -q -o "$work"/tensorflow_cpu-"$TF_VERSION"-*.whl 'tensorflow/include/tensorflow/*' -d "$work/x"
+  # tensorflow/ and, in newer versions, the tsl/ and xla/ headers the C API includes (all of include/ is ~290 MB).
+  for d in $HEADER_DIRS; do
+    unzip -q -o "$work"/tensorflow_cpu-"$TF_VERSION"-*.whl "tensorflow/include/$d/*" -d "$work/x"
+  done
   mkdir -p "$TF_DIR"
   rm -rf "$TF_DIR/include"
   mv "$work/x/tensorflow/include" "$TF_DIR/include"
