@@ -51,6 +51,19 @@ async function run(stage: 'train' | 'evaluate', p: TempProject): Promise<string>
   return r.stdout;
 }
 
+/** An output's bytes; when it is missing, a failure that says what its folder holds and what evaluate printed
+ * (one CI run found metrics/eval.json missing after evaluate exited 0, not seen again). */
+async function readOutput(dir: string, rel: string, evaluateSaid: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(path.join(dir, rel));
+  } catch (e) {
+    const listing = await fs.readdir(path.dirname(path.join(dir, rel))).catch((err: Error) => [err.message]);
+    assert.fail(
+      `${dir}/${rel}: ${(e as Error).message}; the folder holds [${listing.join(', ')}]; evaluate said: ${evaluateSaid}`,
+    );
+  }
+}
+
 /** Per row of predictions.csv: the class probabilities. */
 async function probabilities(dir: string): Promise<number[][]> {
   const rows = (await fs.readFile(path.join(dir, 'results/predictions.csv'), 'utf8')).trimEnd().split('\n').slice(1);
@@ -75,10 +88,10 @@ for (const backend of BACKENDS) {
     const second = await run('train', resumed);
     assert.match(second, /checkpoint: resuming after epoch 1/);
     assert.match(second, new RegExp(`^backend: ${backend}`, 'm'));
-    await Promise.all([run('evaluate', straight), run('evaluate', resumed)]);
+    const said = await Promise.all([run('evaluate', straight), run('evaluate', resumed)]);
     assert.equal(JSON.parse(await straight.read('metrics/train.json')).backend, backend);
     for (const f of OUTPUTS) {
-      const [x, y] = await Promise.all([straight, resumed].map((p) => fs.readFile(path.join(p.dir, f))));
+      const [x, y] = await Promise.all([straight, resumed].map((p, i) => readOutput(p.dir, f, said[i]!)));
       assert.ok(x!.equals(y!), `${f} differs between two runs with the same params on ${backend}`);
     }
     for (const rel of KEPT)
