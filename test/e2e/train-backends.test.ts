@@ -59,7 +59,8 @@ async function readOutput(dir: string, rel: string, evaluateSaid: string): Promi
   } catch (e) {
     const listing = await fs.readdir(path.dirname(path.join(dir, rel))).catch((err: Error) => [err.message]);
     assert.fail(
-      `${dir}/${rel}: ${(e as Error).message}; the folder holds [${listing.join(', ')}]; evaluate said: ${evaluateSaid}`,
+      `${dir}/${rel}: ${(e as Error).message}; the folder holds [${listing.join(', ')}]; ` +
+        `evaluate said: ${evaluateSaid}`,
     );
   }
 }
