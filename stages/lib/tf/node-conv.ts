@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { convConfig, isPlain2d, poolConfig } from './layer-config.js';
-import { hasNodeBatchNormRelu, isNodeReluOutput, nodeBiasRelu, nodeReluMaxPool } from './node-kernels.js';
+import { hasNodeBatchNormRelu, isNodeReluOutput, nodeBiasRelu } from './node-kernels.js';
 import { hasNodeMaxPool, nodeMaxPool } from './node-pool.js';
 
 /** The layer (a 2-D conv with bias and ReLU, channels last), its training call fused on tfjs-node. */
@@ -34,7 +34,8 @@ export function withNodeBiasRelu(layer: tfl.layers.Layer): tfl.layers.Layer {
  * A max-pooling layer that trains on tfjs-node through oneDNN's pooling with its workspace (node-pool.ts: the same
  * bits, about half the time of `MaxPool` + `MaxPoolGrad`). After a withNodeBiasRelu convolution its gradient also
  * applies the ReLU's mask at the pooled size, and the convolution skips its full-size `ReluGrad` (~8 ms CPU of a
- * seed-model step; without oneDNN through node-kernels.ts nodeReluMaxPool). Elsewhere, and at inference, as before.
+ * seed-model step). Without oneDNN's pooling, and at inference, the plain layer (the convolution then runs its own
+ * `ReluGrad`).
  */
 export function withNodePool(layer: tfl.layers.Layer): tfl.layers.Layer {
   const c = poolConfig(layer);
@@ -43,10 +44,8 @@ export function withNodePool(layer: tfl.layers.Layer): tfl.layers.Layer {
   const plain = layer.call.bind(layer);
   layer.call = (inputs, kwargs) => {
     const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
-    if (kwargs.training !== true) return plain(inputs, kwargs);
-    const relu = isNodeReluOutput(x);
-    if (hasNodeMaxPool()) return nodeMaxPool(x, c.poolSize, c.strides, c.padding, relu);
-    return relu ? nodeReluMaxPool(x, c.poolSize, c.strides, c.padding) : plain(inputs, kwargs);
+    if (kwargs.training !== true || !hasNodeMaxPool()) return plain(inputs, kwargs);
+    return nodeMaxPool(x, c.poolSize, c.strides, c.padding, isNodeReluOutput(x));
   };
   return layer;
 }

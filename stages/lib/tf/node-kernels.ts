@@ -242,7 +242,7 @@ export function nodeBiasRelu(x: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
       value: y,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const d = Array.isArray(dy) ? dy[0]! : dy;
-        // A gradient nodeReluMaxPool already masked is zero wherever the output is: ReluGrad would change nothing.
+        // A gradient nodeMaxPool (node-pool.ts) masked is zero wherever the output is: ReluGrad would change nothing.
         const dz = maskedGradients.has(d.dataId)
           ? (d.clone() as tf.Tensor4D)
           : (tf.engine().runKernel(RELU_GRAD, { dy: d, x: saved[0]! }) as tf.Tensor4D);
@@ -255,7 +255,7 @@ export function nodeBiasRelu(x: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
 
 /** Outputs of nodeBiasRelu (by data): ReLU outputs, never negative. */
 const reluOutputs = new WeakSet<object>();
-/** Gradients nodeReluMaxPool handed back (by data), zero wherever the pooled ReLU output was. */
+/** Gradients nodeMaxPool (node-pool.ts) handed back (by data), zero wherever the pooled ReLU output was. */
 const maskedGradients = new WeakSet<object>();
 
 /** Marks a gradient as zero wherever nodeBiasRelu's output is, so its ReluGrad is skipped (node-pool.ts). */
@@ -263,42 +263,9 @@ export function markMaskedGradient(g: tf.Tensor): void {
   maskedGradients.add(g.dataId);
 }
 
-/** True when `x` is a ReLU output of nodeBiasRelu (what nodeReluMaxPool needs to mask its gradient). */
+/** True when `x` is a ReLU output of nodeBiasRelu (what nodeMaxPool needs to mask its gradient). */
 export function isNodeReluOutput(x: tf.Tensor): boolean {
   return reluOutputs.has(x.dataId);
-}
-
-/**
- * Max-pooling of a ReLU output (`x` from nodeBiasRelu, never negative), whose gradient applies the ReLU's mask
- * at the pooled size: `MaxPoolGrad(ReluGrad(dp, p))` instead of `ReluGrad(MaxPoolGrad(dp))` at the full size
- * (a quarter of the elements for a 2x2 pool), and nodeBiasRelu then skips its own ReluGrad. The two agree: the
- * pooling gradient reaches only each window's first maximum, which is positive exactly where the pooled value
- * is (zero windows get nothing either way); only the sign of a zero can differ.
- */
-export function nodeReluMaxPool(
-  x: tf.Tensor4D,
-  filterSize: [number, number],
-  strides: [number, number],
-  pad: 'valid' | 'same',
-): tf.Tensor4D {
-  const attrs = { filterSize, strides, pad } as unknown as tf.NamedAttrMap;
-  const f = tf.customGrad(((xs: tf.Tensor4D, save: tf.GradSaveFunc) => {
-    const p = tf.maxPool(xs, filterSize, strides, pad);
-    save([xs, p]);
-    return {
-      value: p,
-      gradFunc: (dp: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [input, output] = saved as [tf.Tensor4D, tf.Tensor4D];
-        const d = Array.isArray(dp) ? dp[0]! : dp;
-        const masked = tf.engine().runKernel(RELU_GRAD, { dy: d, x: output }) as tf.Tensor;
-        const g = tf.engine().runKernel('MaxPoolGrad', { dy: masked, input, output }, attrs) as tf.Tensor4D;
-        masked.dispose();
-        maskedGradients.add(g.dataId);
-        return [g];
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return f(x) as tf.Tensor4D;
 }
 
 /**
