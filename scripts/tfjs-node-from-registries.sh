@@ -4,32 +4,37 @@
 # from their usual storage host. Run after `npm ci`; on a machine where the normal install works, it only checks.
 #
 #   1. package files: npm install --no-save --ignore-scripts @tensorflow/tfjs-node@<the tfjs-core version>
-#   2. libtensorflow (C and eager C API): Maven Central org.tensorflow:tensorflow-core-api:0.5.0:linux-x86_64
-#      (TensorFlow 2.10.1) holds libtensorflow_cc.so.2 and libtensorflow_framework.so.2
-#   3. the C headers: tensorflow/include/tensorflow/ of PyPI's tensorflow-cpu==2.10.1 wheel (headers only;
-#      nothing of TensorFlow is installed)
-#   4. the N-API addon: node-gyp on the package's binding.gyp against this Node's headers -> lib/napi-v8/
+#   2. libtensorflow (C and eager C API): Maven Central org.tensorflow:tensorflow-core-native:1.1.0:linux-x86_64
+#      (TF-Java 1.1.0, TensorFlow 2.18.0) holds libtensorflow_cc.so.2 and libtensorflow_framework.so.2
+#   3. the C headers: tensorflow/include/{tensorflow,tsl,xla}/ of PyPI's tensorflow-cpu==2.18.0 wheel (headers
+#      only; nothing of TensorFlow is installed)
+#   4. the N-API addon: node-gyp on the package's binding.gyp against this Node's headers -> lib/napi-v8/, its
+#      source first patched to pass list-valued op attributes (scripts/tfjs-node-binding-lists.mjs)
 #
 # Downloads and the built addon are cached in $LOCKSTEP_TFJS_CACHE (default ~/.cache/lockstep-tfjs-node),
-# keyed by version, so a machine pays once (about 330 MB of downloads, 10 s of compiling).
+# keyed by version, so a machine pays once (about 400 MB of downloads, 10 s of compiling).
 # If a step fails, the last line names it: "tfjs-node-from-registries: blocked at <step>".
 #
-# LOCKSTEP_TF_JAVA=1.1.0 takes TensorFlow 2.18.0 instead (TF-Java 1.1.0's tensorflow-core-native jar, headers from
-# tensorflow-cpu==2.18.0), also over an install that loads: 10-20% faster training of the seed and fast models
-# on an AVX-512 machine (stages/TRAIN.md), other last bits than 2.10.1. The default, 0.5.0, gives the bits of
-# the figures recorded so far and is the nearest to what tfjs-node's own install fetches (2.9.1).
+# An install that loads is kept as it is (one this script built before it patched the binding is rebuilt, for the
+# same libtensorflow). LOCKSTEP_TF_JAVA picks the libtensorflow, also over an install that loads: 1.1.0 (the default,
+# TensorFlow 2.18.0) or 0.5.0 (TF-Java 0.5.0's tensorflow-core-api jar, TensorFlow 2.10.1, headers from
+# tensorflow-cpu==2.10.1), the library of the figures recorded before 2026-12-07 and the 91% preset's three seeds:
+# other last bits, 10-20% slower training of the seed and fast models on an AVX-512 machine (stages/TRAIN.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-JAVA_TF_VERSION="${LOCKSTEP_TF_JAVA:-0.5.0}"
-case "$JAVA_TF_VERSION" in
-  0.5.0) JAVA_ARTIFACT=tensorflow-core-api TF_VERSION=2.10.1 HEADER_DIRS="tensorflow" ;;
-  1.1.0) JAVA_ARTIFACT=tensorflow-core-native TF_VERSION=2.18.0 HEADER_DIRS="tensorflow tsl xla" ;;
-  *)
-    echo "tfjs-node-from-registries: LOCKSTEP_TF_JAVA=$JAVA_TF_VERSION is not a version this script knows; use 0.5.0 or 1.1.0" >&2
-    exit 2
-    ;;
-esac
+pick_version() {
+  JAVA_TF_VERSION=$1
+  case "$JAVA_TF_VERSION" in
+    0.5.0) JAVA_ARTIFACT=tensorflow-core-api TF_VERSION=2.10.1 HEADER_DIRS="tensorflow" ;;
+    1.1.0) JAVA_ARTIFACT=tensorflow-core-native TF_VERSION=2.18.0 HEADER_DIRS="tensorflow tsl xla" ;;
+    *)
+      echo "tfjs-node-from-registries: LOCKSTEP_TF_JAVA=$JAVA_TF_VERSION is not a version this script knows; use 0.5.0 or 1.1.0" >&2
+      exit 2
+      ;;
+  esac
+}
+pick_version "${LOCKSTEP_TF_JAVA:-1.1.0}"
 NAPI_VERSION=8
 NODE_GYP=node-gyp@12 # 12 supports Node 20; 13 needs Node 22
 CACHE="${LOCKSTEP_TFJS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lockstep-tfjs-node}"
@@ -57,14 +62,24 @@ loaded_tf() {
   node -e "process.stdout.write(String(require('@tensorflow/tfjs-node').backend().binding.TF_Version))" 2>/dev/null || true
 }
 
+# An addon this script built carries this mark beside it once its binding passes list-valued attributes
+# (scripts/tfjs-node-binding-lists.mjs); one built before that is rebuilt, for the libtensorflow it has.
+LISTS_MARK="$PKG/lib/napi-v$NAPI_VERSION/.lockstep-binding-lists"
+
 step="checking whether tfjs-node already loads"
 if loads; then
   have=$(loaded_tf)
-  if [ -z "${LOCKSTEP_TF_JAVA:-}" ] || [ "$have" = "$TF_VERSION" ]; then
+  ours_without_lists=false
+  [ -f "$PKG/deps/lib/libtensorflow_cc.so.2" ] && [ ! -f "$LISTS_MARK" ] && ours_without_lists=true
+  if [ -z "${LOCKSTEP_TF_JAVA:-}" ] && $ours_without_lists; then
+    case "$have" in 2.18.0) pick_version 1.1.0 ;; *) pick_version 0.5.0 ;; esac
+    say "loads (libtensorflow $have), built before its binding passed lists; rebuilding the addon"
+  elif [ -z "${LOCKSTEP_TF_JAVA:-}" ] || { [ "$have" = "$TF_VERSION" ] && ! $ours_without_lists; }; then
     say "loads already (libtensorflow $have); nothing to do"
     exit 0
+  else
+    say "loads with libtensorflow $have; building for $TF_VERSION (LOCKSTEP_TF_JAVA=$JAVA_TF_VERSION)"
   fi
-  say "loads with libtensorflow $have; building for $TF_VERSION (LOCKSTEP_TF_JAVA=$JAVA_TF_VERSION)"
 fi
 
 step="reading the tfjs version"
@@ -126,10 +141,12 @@ ln -s libtensorflow_cc.so.2 "$PKG/deps/lib/libtensorflow.so"
 ln -s libtensorflow_framework.so.2 "$PKG/deps/lib/libtensorflow_framework.so"
 cp -r "$TF_DIR/include" "$PKG/deps/include"
 
-ADDON_DIR="$CACHE/addon-tfjs-node-$TFJS_VERSION-tf-$TF_VERSION-napi-v$NAPI_VERSION"
+ADDON_DIR="$CACHE/addon-tfjs-node-$TFJS_VERSION-tf-$TF_VERSION-napi-v$NAPI_VERSION-lists"
 step="building the addon (node-gyp rebuild on $PKG/binding.gyp)"
 if [ ! -f "$ADDON_DIR/tfjs_binding.node" ]; then
   say "$step"
+  # The binding as released passes no list of strings or types, which oneDNN's fused convolution needs.
+  node scripts/tfjs-node-binding-lists.mjs "$PKG/binding/tfjs_backend.cc"
   # This Node's own headers (include/node beside its binary, /usr/include/node for Debian's nodejs), so node-gyp
   # needs no download either.
   NODEDIR=$(node -p "require('path').dirname(require('path').dirname(process.execPath))")
@@ -147,6 +164,7 @@ if [ ! -f "$ADDON_DIR/tfjs_binding.node" ]; then
 fi
 mkdir -p "$PKG/lib/napi-v$NAPI_VERSION"
 cp "$ADDON_DIR/tfjs_binding.node" "$PKG/lib/napi-v$NAPI_VERSION/tfjs_binding.node"
+touch "$LISTS_MARK"
 
 step="loading tfjs-node"
 if ! loads; then

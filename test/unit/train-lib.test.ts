@@ -12,6 +12,7 @@ import {
   flipBits,
   mirrorImages,
   normalizationTable,
+  writeShifted,
 } from '../../stages/lib/tf/augment.js';
 import { classification, confusionMatrix } from '../../stages/lib/ml/metrics.js';
 import { evaluateParams, trainParams } from '../../stages/lib/ml/params.js';
@@ -96,6 +97,46 @@ test('fillImages normalises, flips and crops with zero padding', () => {
     }
   }
   assert.equal(seen.size, 2);
+});
+
+test('writeShifted matches a pixel-by-pixel reference for every shift, flip and edge mode, 1 and 3 channels', () => {
+  for (const channels of [1, 3]) {
+    const shape = { height: 4, width: 5, channels };
+    const size = 4 * 5 * channels;
+    const images = Uint8Array.from({ length: 2 * size }, (_, i) => (i * 37 + 11) % 256);
+    const lut = normalizationTable({
+      mean: [0.1, 0.5, 0.9].slice(0, channels),
+      std: [0.3, 0.2, 0.1].slice(0, channels),
+    });
+    // The plain definition: output pixel (y, x) is source pixel (y + dy, x' + dx), x' mirrored when flipped.
+    const reference = (view: { dy: number; dx: number; flip: boolean }, reflect: boolean) => {
+      const out = new Float32Array(size);
+      const at = (i: number, n: number) => {
+        if (!reflect) return i;
+        const r = i < 0 ? -i : i >= n ? 2 * n - 2 - i : i;
+        return r < 0 ? 0 : r >= n ? n - 1 : r;
+      };
+      for (let y = 0; y < 4; y++)
+        for (let x = 0; x < 5; x++) {
+          const sy = at(y + view.dy, 4);
+          const sx = at((view.flip ? 4 - x : x) + view.dx, 5);
+          for (let c = 0; c < channels; c++)
+            out[(y * 5 + x) * channels + c] =
+              sy < 0 || sy >= 4 || sx < 0 || sx >= 5 ? 0 : lut[c * 256 + images[size + (sy * 5 + sx) * channels + c]!]!;
+        }
+      return out;
+    };
+    for (let dy = -5; dy <= 5; dy++)
+      for (let dx = -6; dx <= 6; dx++)
+        for (const flip of [false, true])
+          for (const reflect of [false, true]) {
+            const out = new Float32Array(size + 4).fill(7);
+            writeShifted(out, 2, images, size, shape, lut, { dy, dx, flip }, reflect);
+            const where = `dy ${dy} dx ${dx} flip ${flip} reflect ${reflect} channels ${channels}`;
+            assert.deepEqual([...out.subarray(2, 2 + size)], [...reference({ dy, dx, flip }, reflect)], where);
+            assert.deepEqual([out[0], out[1], out[size + 2], out[size + 3]], [7, 7, 7, 7], `${where}: wrote outside`);
+          }
+  }
 });
 
 test('fillImages with reflect mirrors the image at its edge where a translation brings pixels in', () => {
@@ -374,6 +415,11 @@ test('backendLine: what runs and why auto skipped a faster backend, in one line'
 test('backendIdentity: oneDNN on tfjs-node changes the numbers, so a checkpoint fingerprint tells them apart', () => {
   assert.equal(backendIdentity({ name: 'node', tfBackend: 'tensorflow', onednn: true, notes: [] }), 'node+onednn');
   assert.equal(backendIdentity({ name: 'node', tfBackend: 'tensorflow', onednn: false, notes: [] }), 'node');
+  // So does libtensorflow's version.
+  assert.equal(
+    backendIdentity({ name: 'node', tfBackend: 'tensorflow', onednn: true, library: '2.18.0', notes: [] }),
+    'node+onednn+tf2.18.0',
+  );
   // wasm's thread count does not change its results, so it is not part of the identity
   assert.equal(backendIdentity({ name: 'wasm', tfBackend: 'wasm', simd: true, threads: 2, notes: [] }), 'wasm');
 });

@@ -107,10 +107,7 @@ export function fillImages(
     const src = (order ? order[start + b]! : start + b) * size;
     const dst = b * size;
     if (!aug) {
-      for (let i = 0, c = 0; i < size; i++) {
-        out[dst + i] = lut[c * 256 + images[src + i]!]!;
-        if (++c === C) c = 0;
-      }
+      normalizePixels(out, dst, images, src, H * W, C, lut);
       continue;
     }
     const { dy, dx, flip } = drawAugmentation(aug);
@@ -153,18 +150,54 @@ export function writeShifted(
 ): void {
   const { height: H, width: W, channels: C } = shape;
   const { dy, dx, flip } = view;
+  const row = W * C;
   for (let y = 0; y < H; y++) {
     const sy = reflect ? reflectIndex(y + dy, H) : y + dy;
+    const rowOut = dst + y * row;
+    if (sy < 0 || sy >= H) {
+      out.fill(0, rowOut, rowOut + row);
+      continue;
+    }
+    const rowSrc = src + sy * row;
+    if (!reflect && !flip && dx >= -W && dx <= W) {
+      // A straight shift: zeros, then one run of source pixels, then zeros.
+      const first = Math.max(0, -dx);
+      const end = Math.min(W, W - dx);
+      out.fill(0, rowOut, rowOut + first * C);
+      normalizePixels(out, rowOut + first * C, images, rowSrc + (first + dx) * C, end - first, C, lut);
+      out.fill(0, rowOut + end * C, rowOut + row);
+      continue;
+    }
     for (let x = 0; x < W; x++) {
       const sx = reflect ? reflectIndex((flip ? W - 1 - x : x) + dx, W) : (flip ? W - 1 - x : x) + dx;
-      const o = dst + (y * W + x) * C;
-      if (sy < 0 || sy >= H || sx < 0 || sx >= W) {
-        for (let c = 0; c < C; c++) out[o + c] = 0;
-      } else {
-        const s = src + (sy * W + sx) * C;
-        for (let c = 0; c < C; c++) out[o + c] = lut[c * 256 + images[s + c]!]!;
-      }
+      const o = rowOut + x * C;
+      if (sx < 0 || sx >= W) out.fill(0, o, o + C);
+      else normalizePixels(out, o, images, rowSrc + sx * C, 1, C, lut);
     }
+  }
+}
+
+/** `pixels` pixels of `images` from `src` on, normalised through `lut`, into `out` from `dst` on. */
+function normalizePixels(
+  out: Float32Array,
+  dst: number,
+  images: Uint8Array,
+  src: number,
+  pixels: number,
+  C: number,
+  lut: Float32Array,
+): void {
+  if (C === 3) {
+    for (let i = 0, n = pixels * 3; i < n; i += 3) {
+      out[dst + i] = lut[images[src + i]!]!;
+      out[dst + i + 1] = lut[256 + images[src + i + 1]!]!;
+      out[dst + i + 2] = lut[512 + images[src + i + 2]!]!;
+    }
+    return;
+  }
+  for (let i = 0, c = 0, n = pixels * C; i < n; i++) {
+    out[dst + i] = lut[c * 256 + images[src + i]!]!;
+    if (++c === C) c = 0;
   }
 }
 

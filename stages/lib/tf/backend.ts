@@ -18,6 +18,7 @@ import { asWasm } from './kernels/wasm-heap.js';
 import { registerFastCpuKernels } from './cpu-kernels.js';
 import { registerNodeTrainingKernels } from './node-kernels.js';
 import { registerNodePoolKernels } from './node-pool.js';
+import { registerNodeFusedConvKernels } from './node-fused-conv.js';
 
 export type Purpose = 'train' | 'infer';
 
@@ -30,6 +31,8 @@ export interface BackendInfo {
   threads?: number;
   /** tfjs-node: whether libtensorflow runs its oneDNN kernels (TF_ENABLE_ONEDNN_OPTS); they change the last bits. */
   onednn?: boolean;
+  /** tfjs-node: the libtensorflow version it runs (its kernels' last bits differ between versions). */
+  library?: string;
   /** Why auto did not take a faster backend (one line each). */
   notes: string[];
 }
@@ -72,6 +75,7 @@ async function tryNode(): Promise<{ reason: string; installed: boolean } | undef
     if (await tf.setBackend('tensorflow')) {
       registerNodeTrainingKernels(oneDnnOn());
       registerNodePoolKernels(oneDnnOn());
+      registerNodeFusedConvKernels(oneDnnOn());
       return undefined;
     }
   } catch {
@@ -148,7 +152,7 @@ export async function initBackend(requested: BackendName, purpose: Purpose, para
   const notes: string[] = [];
   if (requested === 'node' || requested === 'auto') {
     const failed = await tryNode();
-    if (!failed) return { name: 'node', tfBackend: tf.getBackend(), onednn: oneDnnOn(), notes };
+    if (!failed) return { name: 'node', tfBackend: tf.getBackend(), onednn: oneDnnOn(), library: tfVersion(), notes };
     if (requested === 'node')
       throw new StageError(
         `${param}: node: @tensorflow/tfjs-node is not usable (${failed.reason})`,
@@ -174,7 +178,14 @@ export function backendLine(info: BackendInfo): string {
 
 /** What shapes a backend's numbers (for checkpoint fingerprints): the backend, and oneDNN on tfjs-node. */
 export function backendIdentity(info: BackendInfo): string {
-  return info.onednn ? `${info.name}+onednn` : info.name;
+  const id = info.onednn ? `${info.name}+onednn` : info.name;
+  return info.library ? `${id}+tf${info.library}` : id;
+}
+
+/** The libtensorflow version tfjs-node's binding reports (while its backend is active), or undefined. */
+function tfVersion(): string | undefined {
+  const v = (tf.backend() as unknown as { binding?: { TF_Version?: unknown } }).binding?.TF_Version;
+  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
 export function describeBackend(info: BackendInfo): string {

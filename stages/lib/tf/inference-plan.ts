@@ -4,9 +4,10 @@
  * tfjs-node with oneDNN that pair is one op, oneDNN's fused batch norm with activation `Relu` (node-kernels.ts):
  * a `fast`-model batch then runs 33 kernels instead of 47, and each full-size `FusedBatchNorm` + `Relu` pair and
  * the stem's `Add` + `Relu` lose a memory pass (inference CPU time per batch -8% for `fast`, -13% for `seed`).
- * Folding each batch norm into the convolution before it would not help there: tfjs-node cannot reach
- * TensorFlow's `_FusedConv2D` (its binding passes no list-of-string attributes), so a folded convolution still
- * needs its bias add and ReLU; and in the `fast` model half the batch norms follow a max-pool, not a convolution.
+ * A convolution with bias and ReLU is oneDNN's fused convolution where the binding can ask for it
+ * (node-fused-conv.ts, the same bits). Folding each batch norm into the convolution before it is not done: it
+ * would change the bits (oneDNN's fused batch norm computes in another order), and in the `fast` model half the
+ * batch norms follow a max-pool, not a convolution.
  * Elsewhere the plan runs the ops tf.layers runs (`fused.conv2d` with bias and ReLU, batch norm then ReLU).
  *
  * The plan reads the layers' variables at every call, so it follows training, and computes the same bits as
@@ -19,6 +20,7 @@ import { BatchNorm } from './batch-norm-layer.js';
 import { convConfig, isPlain2d, poolConfig } from './layer-config.js';
 import { SeededDropout } from './models.js';
 import { Scale, scaleBy } from './scale-layer.js';
+import { hasNodeConvBiasRelu, nodeConvBiasRelu } from './node-fused-conv.js';
 import { hasNodeBatchNormRelu, nodeBatchNormRelu, nodeBiasReluForward } from './node-kernels.js';
 
 type Step = (x: tf.Tensor) => tf.Tensor;
@@ -149,6 +151,10 @@ function convStep(
   const run: Step = (x) => {
     const k = kernel!.read() as tf.Tensor4D;
     const b = c.useBias ? (bias!.read() as tf.Tensor1D) : undefined;
+    if (b && relu && hasNodeConvBiasRelu()) {
+      const y = nodeConvBiasRelu(x as tf.Tensor4D, k, b, c.strides, pad);
+      return tookPool ? pool!(y) : y;
+    }
     if (b && relu && hasNodeBatchNormRelu()) {
       const y = tf.conv2d(x as tf.Tensor4D, k, c.strides, pad);
       return nodeBiasReluForward((tookPool ? pool!(y) : y) as tf.Tensor4D, b);

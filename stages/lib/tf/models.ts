@@ -210,7 +210,7 @@ const BUILDERS: Record<ModelName, Builder> = {
    */
   fast: (s, seeds) => {
     return [
-      conv('stem', 24, seeds, true, inputOf(s)),
+      withNodeBiasRelu(conv('stem', 24, seeds, true, inputOf(s))),
       ...airbenchGroups([32, 64, 128], s.height, seeds),
       head(s, seeds),
     ];

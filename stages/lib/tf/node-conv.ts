@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { convConfig, isPlain2d, poolConfig } from './layer-config.js';
+import { hasNodeConvBiasRelu, nodeConvBiasRelu } from './node-fused-conv.js';
 import { hasNodeBatchNormRelu, isNodeReluOutput, nodeBiasRelu } from './node-kernels.js';
 import { hasNodeMaxPool, nodeMaxPool } from './node-pool.js';
 
@@ -19,12 +20,16 @@ export function withNodeBiasRelu(layer: tfl.layers.Layer): tfl.layers.Layer {
     throw new Error(`withNodeBiasRelu: ${layer.name} is not a channels-last Conv2D with bias and ReLU`);
   const plain = layer.call.bind(layer);
   layer.call = (inputs, kwargs) => {
-    if (kwargs.training !== true || !hasNodeBatchNormRelu()) return plain(inputs, kwargs);
+    if (kwargs.training !== true) return plain(inputs, kwargs);
+    const fused = hasNodeConvBiasRelu();
+    if (!fused && !hasNodeBatchNormRelu()) return plain(inputs, kwargs);
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
       const [kernel, bias] = layer.weights;
-      const z = tf.conv2d(x, kernel!.read() as unknown as tf.Tensor4D, c.strides, c.padding);
-      return nodeBiasRelu(z, bias!.read() as unknown as tf.Tensor1D);
+      const k = kernel!.read() as unknown as tf.Tensor4D;
+      const b = bias!.read() as unknown as tf.Tensor1D;
+      if (fused) return nodeConvBiasRelu(x, k, b, c.strides, c.padding);
+      return nodeBiasRelu(tf.conv2d(x, k, c.strides, c.padding), b);
     });
   };
   return layer;

@@ -236,14 +236,14 @@ export function nodeBiasReluForward(x: tf.Tensor4D, bias: tf.Tensor1D): tf.Tenso
 export function nodeBiasRelu(x: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
   const f = tf.customGrad(((z: tf.Tensor4D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
     const y = nodeBiasReluForward(z, b);
-    reluOutputs.add(y.dataId);
+    markReluOutput(y);
     save([y]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const d = Array.isArray(dy) ? dy[0]! : dy;
         // A gradient nodeMaxPool (node-pool.ts) masked is zero wherever the output is: ReluGrad would change nothing.
-        const dz = maskedGradients.has(d.dataId)
+        const dz = isMaskedGradient(d)
           ? (d.clone() as tf.Tensor4D)
           : (tf.engine().runKernel(RELU_GRAD, { dy: d, x: saved[0]! }) as tf.Tensor4D);
         return [dz, tf.sum(dz, [0, 1, 2])];
@@ -261,6 +261,16 @@ const maskedGradients = new WeakSet<object>();
 /** Marks a gradient as zero wherever nodeBiasRelu's output is, so its ReluGrad is skipped (node-pool.ts). */
 export function markMaskedGradient(g: tf.Tensor): void {
   maskedGradients.add(g.dataId);
+}
+
+/** True when nodeMaxPool masked `g` (see markMaskedGradient). */
+export function isMaskedGradient(g: tf.Tensor): boolean {
+  return maskedGradients.has(g.dataId);
+}
+
+/** Marks `y` as a ReLU output (never negative) for nodeMaxPool; node-fused-conv.ts' outputs are. */
+export function markReluOutput(y: tf.Tensor): void {
+  reluOutputs.add(y.dataId);
 }
 
 /** True when `x` is a ReLU output of nodeBiasRelu (what nodeMaxPool needs to mask its gradient). */

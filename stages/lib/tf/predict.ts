@@ -24,9 +24,11 @@ export function predictProbabilities(
   const size = shape.height * shape.width * shape.channels;
   const probs = new Float32Array(count * classes);
   const forward = inferenceForward(model);
+  // One input buffer for all batches: a batch's tensors are disposed (the tidy in run) before the next is written.
+  const whole = new Float32Array(Math.min(batchSize, count) * size);
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
-    const buf = new Float32Array(n * size);
+    const buf = n * size === whole.length ? whole : whole.subarray(0, n * size);
     fillImages(buf, images, shape, lut, null, start, n);
     const run = () => {
       // The tensor leaves the tidy, not its data: a tidy walks every element of a returned typed array.
