@@ -1,10 +1,11 @@
 /**
- * Convolutions with bias and ReLU that train on tfjs-node with oneDNN run the bias add and the ReLU as one op
- * (node-kernels.ts nodeBiasRelu) where tf.layers' Conv2D runs `Add` then `Relu` while a gradient is taped (it
- * fuses them only at inference): one memory pass over the convolution's output instead of two, about 8 ms CPU
- * of a seed-model step (batch 128), the first layer's 16 MB output most of it. Outputs and gradients have the
- * bits of the two ops, so results do not change; other backends, inference and the saved model are untouched
- * (the layer stays a plain Conv2D: only this instance's `call` while training on tfjs-node differs).
+ * Convolutions with bias and ReLU that train on tfjs-node with oneDNN run as oneDNN's fused convolution
+ * (node-fused-conv.ts) where the binding can ask for it, else the bias add and the ReLU as one op after the
+ * convolution (node-kernels.ts nodeBiasRelu), where tf.layers' Conv2D runs `Add` then `Relu` while a gradient is
+ * taped (it fuses them only at inference): one memory pass over the convolution's output fewer, about 8 ms CPU of
+ * a seed-model step (batch 128), the first layer's 16 MB output most of it. Outputs and gradients have the bits of
+ * the separate ops, so results do not change; other backends, inference and the saved model are untouched (the
+ * layer stays a plain Conv2D: only this instance's `call` while training on tfjs-node differs).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
