@@ -2,11 +2,14 @@
  * oneDNN's fused convolution + bias + ReLU (stages/lib/tf/node-fused-conv.ts) against tfjs' `Conv2D`, bias add and
  * `Relu` on tfjs-node: the same output and gradient bits (input, filter, bias), at odd sizes, strides and both
  * paddings; a seed-model convolution wrapped by withNodeBiasRelu trains through it with the plain layer's bits; the
- * inference plan runs it. Skipped where tfjs-node is not installed; where it is, the binding this project builds
- * passes list attributes, so the fused op must run.
+ * inference plan runs it. Skipped where tfjs-node is not installed or its addon is not one this project's script
+ * built (tfjs-node's own prebuilt binding passes no list attributes); with the script's, the fused op must run.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { availableBackends } from '../helpers/backends.js';
@@ -16,7 +19,17 @@ import { withNodeBiasRelu } from '../../stages/lib/tf/node-conv.js';
 import { inferenceForward } from '../../stages/lib/tf/inference-plan.js';
 import { Mulberry32 } from '../../stages/lib/common/prng.js';
 
-const skip = (await availableBackends()).includes('node') ? false : 'tfjs-node is not installed';
+/** The mark scripts/tfjs-node-from-registries.sh leaves beside an addon whose binding passes list attributes. */
+function builtWithLists(): boolean {
+  const pkg = path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-node/package.json'));
+  return existsSync(path.join(pkg, 'lib', 'napi-v8', '.lockstep-binding-lists'));
+}
+
+const skip = !(await availableBackends()).includes('node')
+  ? 'tfjs-node is not installed'
+  : !builtWithLists()
+    ? "tfjs-node's addon is not one scripts/tfjs-node-from-registries.sh built (its binding passes no list attributes)"
+    : false;
 
 function normal(shape: number[], seed: number, scale = 1): tf.Tensor {
   const rng = new Mulberry32(seed);
