@@ -1,8 +1,8 @@
 /**
  * oneDNN's fused convolution + bias + ReLU (stages/lib/tf/node-fused-conv.ts) against tfjs' `Conv2D`, bias add and
  * `Relu` on tfjs-node: the same output and gradient bits (input, filter, bias), at odd sizes, strides and both
- * paddings; a seed-model convolution wrapped by withNodeBiasRelu trains through it with the plain layer's bits; the
- * inference plan runs it. Skipped where tfjs-node is not installed or its addon is not one this project's script
+ * paddings; the inference plan runs it. (A layer wrapped by withNodeBiasRelu trains through it with the plain layer's
+ * bits: node-kernels.test.ts.) Skipped where tfjs-node is not installed or its addon is not one this project's script
  * built (tfjs-node's own prebuilt binding passes no list attributes); with the script's, the fused op must run.
  */
 import { test } from 'node:test';
@@ -15,7 +15,6 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { availableBackends } from '../helpers/backends.js';
 import { initBackend } from '../../stages/lib/tf/backend.js';
 import { hasNodeConvBiasRelu, nodeConvBiasRelu } from '../../stages/lib/tf/node-fused-conv.js';
-import { withNodeBiasRelu } from '../../stages/lib/tf/node-conv.js';
 import { inferenceForward } from '../../stages/lib/tf/inference-plan.js';
 import { Mulberry32 } from '../../stages/lib/common/prng.js';
 
@@ -78,40 +77,6 @@ for (const [xShape, channels, stride, pad] of [
     for (const [i, name] of ['input', 'filter', 'bias'].entries()) assert.equal(hex(got[i]!), hex(want[i]!), name);
   });
 }
-
-test('node: a conv layer wrapped by withNodeBiasRelu trains through the fused op with the plain layer bits', {
-  skip,
-}, async () => {
-  await initBackend('node', 'train', 'test');
-  const make = () =>
-    tfl.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: 'ones' });
-  const plain = make();
-  const wrapped = withNodeBiasRelu(make());
-  const x = normal([2, 6, 6, 3], 7) as tf.Tensor4D;
-  plain.apply(x);
-  wrapped.apply(x);
-  const kernel = normal([3, 3, 3, 6], 8, 0.4);
-  const bias = normal([6], 9, 0.2);
-  for (const layer of [plain, wrapped]) layer.setWeights([kernel, bias]);
-  const dy = normal([2, 6, 6, 6], 10);
-  const run = (layer: tfl.layers.Layer) => {
-    const vars = layer.trainableWeights.map((w) => w.read() as unknown as tf.Variable);
-    let out: tf.Tensor | undefined;
-    const { grads } = tf.variableGrads(() => {
-      out = tf.keep(layer.apply(x, { training: true }) as tf.Tensor);
-      return tf.sum(tf.mul(out, dy)) as tf.Scalar;
-    }, vars);
-    return [out!, ...vars.map((v) => grads[v.name]!)];
-  };
-  let got: tf.Tensor[] = [];
-  const profile = await tf.profile(() => {
-    got = run(wrapped).map((t) => tf.keep(t));
-  });
-  assert.ok(profile.kernelNames.includes('LockstepNodeConvBiasRelu'), profile.kernelNames.join(' '));
-  const want = run(plain);
-  assert.equal(got.length, 3);
-  for (let i = 0; i < got.length; i++) assert.equal(hex(got[i]!), hex(want[i]!), `output/kernel/bias ${i}`);
-});
 
 test('node: the inference plan runs a biased ReLU convolution as the fused op, same bits as model.apply', {
   skip,

@@ -16,10 +16,17 @@
  * then the convolution's two gradients and the bias's sum, each computed only when the tape needs it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type NodeBackend, type OpAttr, RELU_GRAD, isMaskedGradient, markReluOutput } from './node-kernels.js';
+import {
+  BACKEND,
+  type NodeBackend,
+  type OpAttr,
+  RELU_GRAD,
+  isMaskedGradient,
+  markReluOutput,
+  oneDnnKernel,
+} from './node-kernels.js';
 
 const CONV_BIAS_RELU = 'LockstepNodeConvBiasRelu';
-const BACKEND = 'tensorflow';
 
 type Pad = 'valid' | 'same';
 interface ConvAttrs {
@@ -42,8 +49,8 @@ function convAttrs(b: NodeBackend, a: ConvAttrs): OpAttr[] {
     { name: 'data_format', type: b.binding.TF_ATTR_STRING, value: 'NHWC' },
     { name: 'dilations', type: b.binding.TF_ATTR_INT, value: [1, 1, 1, 1] },
     { name: 'fused_ops', type: b.binding.TF_ATTR_STRING, value: ['BiasAdd', 'Relu'] },
-    { name: '_kernel', type: b.binding.TF_ATTR_STRING, value: 'MklNameChangeOp' },
-  ] as OpAttr[];
+    oneDnnKernel(b),
+  ];
 }
 
 /** Registers the kernel and its gradient; call once tfjs-node's backend is active. `oneDnn`: TF_ENABLE_ONEDNN_OPTS. */

@@ -24,7 +24,8 @@ export const RELU_GRAD = 'LockstepNodeReluGrad';
 const BN_TRAIN = 'LockstepNodeFusedBatchNormTrain';
 const BN_GRAD = 'LockstepNodeFusedBatchNormGrad';
 const BN_RELU = 'LockstepNodeFusedBatchNormRelu';
-const BACKEND = 'tensorflow';
+/** tfjs-node's backend name. */
+export const BACKEND = 'tensorflow';
 
 /** The part of tfjs-node's NodeJSKernelBackend these kernels use. */
 export interface NodeBackend {
@@ -38,7 +39,7 @@ export interface NodeBackend {
 export interface OpAttr {
   name: string;
   type: number;
-  value: number | string | boolean | number[];
+  value: number | string | boolean | number[] | string[];
 }
 
 /** tfjs-node's backend object, to run TensorFlow ops by name; only while it is the active backend. */
@@ -64,8 +65,16 @@ function batchNormReluAttrs(b: NodeBackend, epsilon: number): OpAttr[] {
     { name: 'exponential_avg_factor', type: b.binding.TF_ATTR_FLOAT, value: 1 },
     { name: 'activation_mode', type: b.binding.TF_ATTR_STRING, value: 'Relu' },
     { name: 'num_side_inputs', type: b.binding.TF_ATTR_INT, value: 0 },
-    { name: '_kernel', type: b.binding.TF_ATTR_STRING, value: 'MklNameChangeOp' },
+    oneDnnKernel(b),
   ];
+}
+
+/**
+ * The attribute that picks a oneDNN kernel for an eager op: TensorFlow registers them under the label its graph
+ * pass gives them (node-pool.ts and node-fused-conv.ts use it too).
+ */
+export function oneDnnKernel(b: NodeBackend): OpAttr {
+  return { name: '_kernel', type: b.binding.TF_ATTR_STRING, value: 'MklNameChangeOp' };
 }
 
 /** Whether the fused op runs here: oneDNN on, and a libtensorflow that has the kernel (x86 builds do). */

@@ -11,11 +11,10 @@
  * probe fails, everything runs as tfjs runs it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type NodeBackend, type OpAttr, RELU_GRAD, markMaskedGradient } from './node-kernels.js';
+import { BACKEND, type NodeBackend, type OpAttr, RELU_GRAD, markMaskedGradient, oneDnnKernel } from './node-kernels.js';
 
 const POOL = 'LockstepNodeMaxPool';
 const POOL_GRAD = 'LockstepNodeMaxPoolGrad';
-const BACKEND = 'tensorflow';
 
 type Pad = 'valid' | 'same';
 interface PoolAttrs {
@@ -32,7 +31,7 @@ function poolAttrs(b: NodeBackend, a: PoolAttrs): OpAttr[] {
     { name: 'padding', type: b.binding.TF_ATTR_STRING, value: a.pad.toUpperCase() },
     { name: 'data_format', type: b.binding.TF_ATTR_STRING, value: 'NHWC' },
     { name: 'workspace_enabled', type: b.binding.TF_ATTR_BOOL, value: true },
-    { name: '_kernel', type: b.binding.TF_ATTR_STRING, value: 'MklNameChangeOp' },
+    oneDnnKernel(b),
   ];
 }
 
