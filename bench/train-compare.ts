@@ -9,8 +9,12 @@
  *
  * lockstep runs the train stage's own step (stages/lib/tf/train-loop.ts trainStep, fed by fillImages with the
  * stage's crop+flip augmentation from uint8 images, seeded dropout), on tfjs-node (node) or wasm; inference is
- * the evaluate stage's predictProbabilities (its inference plan), `steps` batches timed `repeat` times. Keras and
- * PyTorch run bench/frameworks_throughput.py in a venv this script makes on first use (pip install tensorflow-cpu torch). Each contender runs in its own process per round.
+ * the evaluate stage's: predictProbabilities (its inference plan) one batch a call on wasm; on tfjs-node, as the
+ * stage runs it, `steps` batches a call split among worker threads (stages/lib/tf/predict-workers.ts: with 2
+ * threads, two workers of one thread each, in a process of their own, started before the clock); `steps` batches
+ * timed `repeat` times. Keras and PyTorch run bench/frameworks_throughput.py (inference: predict_on_batch, one
+ * batch a call, on `threads` threads) in a venv this script makes on first use (pip install tensorflow-cpu torch).
+ * Each contender runs in its own process per round.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -49,39 +53,81 @@ const opts = {
   venv: arg('venv', '/work/venv-bench'),
 };
 
-/** One lockstep measurement in this process (child mode): backend, model, then timed stage steps. */
-async function child(backend: 'node' | 'wasm', model: string): Promise<Figures> {
+/** `steps` calls of `f` (or one call doing `steps` batches), `repeat` times: images/s and CPU ms a batch. */
+async function timed(f: () => unknown, calls: number): Promise<readonly [number[], number[]]> {
+  const rates: number[] = [];
+  const cpu: number[] = [];
+  for (let r = 0; r < opts.repeat; r++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < calls; i++) await f();
+    rates.push((opts.batch * opts.steps) / ((performance.now() - t0) / 1000));
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000 / opts.steps);
+  }
+  return [rates, cpu] as const;
+}
+
+/**
+ * One lockstep measurement in this process (child mode): backend, model, then timed stage steps. `part` infer on
+ * node: the evaluate stage's worker threads, whose thread setting must precede tfjs-node's load in the process.
+ */
+async function child(backend: 'node' | 'wasm', model: string, part: 'all' | 'infer'): Promise<Figures> {
   const threads = String(opts.threads);
   process.env.LOCKSTEP_WASM_THREADS = threads;
-  process.env.TF_NUM_INTRAOP_THREADS = threads;
-  process.env.TF_NUM_INTEROP_THREADS = threads;
+  if (part === 'infer') {
+    const { planInferenceWorkers, useWorkerThreads } = await import('../stages/lib/tf/predict-workers.js');
+    useWorkerThreads(planInferenceWorkers(opts.steps, process.env, opts.threads));
+  }
+  process.env.TF_NUM_INTRAOP_THREADS ??= threads;
+  process.env.TF_NUM_INTEROP_THREADS ??= threads;
   const tf = await import('@tensorflow/tfjs-core');
   const { initBackend, describeBackend } = await import('../stages/lib/tf/backend.js');
+  const info = await initBackend(backend, part === 'all' ? 'train' : 'infer', 'bench');
+  const version = `tfjs ${tf.version_core} ${describeBackend(info)}`;
+  if (part === 'infer') return { version, train: [], train_cpu: [], ...(await workerInference(model)) };
   const { predictProbabilities } = await import('../stages/lib/tf/predict.js');
   const { benchTrainer } = await import('./train-step.js');
-  const info = await initBackend(backend, 'train', 'bench');
   const n = opts.batch;
   const { net, images, shape, lut, classes, oneStep } = await benchTrainer(model, n, backend);
-  const timed = (f: () => void) => {
-    const rates: number[] = [];
-    const cpu: number[] = [];
-    for (let r = 0; r < opts.repeat; r++) {
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      for (let i = 0; i < opts.steps; i++) f();
-      rates.push((n * opts.steps) / ((performance.now() - t0) / 1000));
-      const c = process.cpuUsage(c0);
-      cpu.push((c.user + c.system) / 1000 / opts.steps);
-    }
-    return [rates, cpu] as const;
-  };
-  const [train, trainCpu] = timed(oneStep);
-  // The evaluate stage's own inference (stages/lib/tf/predict.ts: the inference plan), one batch per call.
+  const [train, trainCpu] = await timed(oneStep, opts.steps);
+  // The evaluate stage's inference in its process (stages/lib/tf/predict.ts: the inference plan), a batch a call.
   const inferOnce = () => void predictProbabilities(net, images, n, shape, lut, classes, n);
   inferOnce();
-  const [infer, inferCpu] = timed(inferOnce);
-  const version = `tfjs ${tf.version_core} ${describeBackend(info)}`;
+  const [infer, inferCpu] = await timed(inferOnce, opts.steps);
   return { version, train, infer, train_cpu: trainCpu, infer_cpu: inferCpu };
+}
+
+/** The evaluate stage's inference on tfjs-node: `steps` batches a call, split among its worker threads. */
+async function workerInference(model: string): Promise<Pick<Figures, 'infer' | 'infer_cpu' | 'version'>> {
+  const { buildModel } = await import('../stages/lib/tf/models.js');
+  const { saveModelDir } = await import('../stages/lib/tf/model-io.js');
+  const { normalizationTable } = await import('../stages/lib/tf/augment.js');
+  const { InferencePool, planInferenceWorkers } = await import('../stages/lib/tf/predict-workers.js');
+  const { Mulberry32 } = await import('../stages/lib/common/prng.js');
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const shape = { height: 32, width: 32, channels: 3 };
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lockstep-bench-model-'));
+  try {
+    await saveModelDir(buildModel(model as never, { ...shape, classes: 10 }, 1), path.join(dir, 'model'));
+    const lut = normalizationTable({ mean: [0.49, 0.48, 0.45], std: [0.25, 0.24, 0.26] });
+    const plan = planInferenceWorkers(opts.steps, process.env, opts.threads);
+    const spec = { modelDir: path.join(dir, 'model'), shape, lut, classes: 10, param: 'bench' };
+    const pool = await InferencePool.start(spec, plan.workers);
+    try {
+      const count = opts.batch * opts.steps;
+      const rng = new Mulberry32(1);
+      const images = Uint8Array.from({ length: count * 32 * 32 * 3 }, () => rng.int(256));
+      const job = { images, count, batchSize: opts.batch, tta: 'none' as const };
+      await pool.predict(job);
+      const [infer, inferCpu] = await timed(() => pool.predict(job), 1);
+      return { infer, infer_cpu: inferCpu, version: `${plan.workers} workers x ${plan.threads} thread(s)` };
+    } finally {
+      await pool.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 function ensureVenv(): string {
@@ -99,11 +145,25 @@ function ensureVenv(): string {
 }
 
 function runContender(c: Contender, model: string, python: string): Figures {
+  if (c !== 'node') return runChild(c, model, python, 'all');
+  // tfjs-node infers in a process of its own: its thread setting differs from training's.
+  const trained = runChild(c, model, python, 'all');
+  const inferred = runChild(c, model, python, 'infer');
+  return {
+    ...trained,
+    infer: inferred.infer,
+    infer_cpu: inferred.infer_cpu,
+    version: `${trained.version}; ${inferred.version}`,
+  };
+}
+
+function runChild(c: Contender, model: string, python: string, part: 'all' | 'infer'): Figures {
   const common = ['--batch', String(opts.batch), '--threads', String(opts.threads), '--steps', String(opts.steps)];
   const more = ['--repeat', String(opts.repeat)];
+  const self = [fileURLToPath(import.meta.url), '--child', c, '--model', model, '--part', part];
   const [cmd, args] =
     c === 'node' || c === 'wasm'
-      ? [process.execPath, [fileURLToPath(import.meta.url), '--child', c, '--model', model, ...common, ...more]]
+      ? [process.execPath, [...self, ...common, ...more]]
       : [
           python,
           [path.join(SOURCE_BENCH, 'frameworks_throughput.py'), '--framework', c, '--model', model, ...common, ...more],
@@ -128,7 +188,8 @@ const load = () =>
 async function main(): Promise<void> {
   const childOf = arg('child', '');
   if (childOf) {
-    console.log(JSON.stringify(await child(childOf as 'node' | 'wasm', arg('model', 'seed'))));
+    const part = arg('part', 'all') as 'all' | 'infer';
+    console.log(JSON.stringify(await child(childOf as 'node' | 'wasm', arg('model', 'seed'), part)));
     return;
   }
   const python = opts.contenders.some((c) => c === 'keras' || c === 'torch') ? ensureVenv() : '';

@@ -14,7 +14,7 @@ import { ParamsFile } from './lib/common/params.js';
 import { evaluateParams } from './lib/ml/params.js';
 import { readMeta, readSplit, type PreparedMeta } from './lib/ml/prepared.js';
 import { writeFileAtomic } from './lib/common/atomic.js';
-import { StageError, runStage, toJson } from './lib/common/stage.js';
+import { StageError, errorText, runStage, toJson } from './lib/common/stage.js';
 
 const PREPARED = 'data/prepared';
 const MODEL_DIR = 'models/model';
@@ -80,6 +80,43 @@ const TTA_NOTE = {
   'flip-translate': ' (each image, shifted a pixel both ways, and their mirror images)',
 } as const;
 
+interface TestJob {
+  images: Uint8Array;
+  count: number;
+  batchSize: number;
+  tta: 'none' | 'flip' | 'flip-translate';
+  lut: Float32Array;
+}
+
+/** The test split's probabilities: in this process, or in worker threads (tfjs-node) when a plan is given. */
+async function predictTest(
+  job: TestJob,
+  shape: { height: number; width: number; channels: number },
+  classes: number,
+  plan: { workers: number } | undefined,
+): Promise<Float32Array> {
+  if (!plan) {
+    const { loadModelDir } = await import('./lib/tf/model-io.js');
+    const { predictProbabilities } = await import('./lib/tf/predict.js');
+    const model = await loadModelDir(MODEL_DIR);
+    return predictProbabilities(model, job.images, job.count, shape, job.lut, classes, job.batchSize, job.tta);
+  }
+  const { InferencePool } = await import('./lib/tf/predict-workers.js');
+  const spec = { modelDir: MODEL_DIR, shape, lut: job.lut, classes, param: 'evaluate.backend' };
+  const failed = (what: string) => (e: unknown) => {
+    throw new StageError(
+      `evaluate: the inference workers ${what} (${errorText(e)})`,
+      "Set LOCKSTEP_INFER_WORKERS=1 to predict in the stage's own process.",
+    );
+  };
+  const pool = await InferencePool.start(spec, plan.workers).catch(failed('did not start'));
+  try {
+    return await pool.predict(job).catch(failed('failed'));
+  } finally {
+    await pool.close();
+  }
+}
+
 async function main(): Promise<void> {
   const p = evaluateParams(await ParamsFile.load());
   const meta = await readMeta(PREPARED);
@@ -88,30 +125,32 @@ async function main(): Promise<void> {
   const norm = await readNormalization(meta);
   // TensorFlow.js loads only once params, data and model files have passed their checks.
   const { backendLine, describeBackend, initBackend } = await import('./lib/tf/backend.js');
-  const { loadModelDir } = await import('./lib/tf/model-io.js');
   const { normalizationTable } = await import('./lib/tf/augment.js');
-  const { argmax, lossAndAccuracy, predictProbabilities } = await import('./lib/tf/predict.js');
+  const { argmax, lossAndAccuracy } = await import('./lib/tf/predict.js');
+  const { planInferenceWorkers, useWorkerThreads } = await import('./lib/tf/predict-workers.js');
+  // On tfjs-node, whole batches go to worker threads (the same bits); the thread setting precedes tfjs-node's load.
+  const plan = planInferenceWorkers(Math.ceil(test.count / p.batch_size));
+  const threaded = useWorkerThreads(plan);
   const backend = await initBackend(p.backend, 'infer', 'evaluate.backend');
   console.log(backendLine(backend));
-  const model = await loadModelDir(MODEL_DIR);
 
   const shape = { height: meta.height, width: meta.width, channels: meta.channels };
   const classes = meta.classes.length;
+  const job = {
+    images: test.images,
+    count: test.count,
+    batchSize: p.batch_size,
+    tta: p.tta,
+    lut: normalizationTable(norm),
+  };
   const t0 = performance.now();
-  const probs = predictProbabilities(
-    model,
-    test.images,
-    test.count,
-    shape,
-    normalizationTable(norm),
-    classes,
-    p.batch_size,
-    p.tta,
-  );
+  const workers = threaded && backend.name === 'node' ? plan : undefined;
+  const probs = await predictTest(job, shape, classes, workers);
   const seconds = (performance.now() - t0) / 1000;
+  const where = workers ? ` in ${workers.workers} workers of ${workers.threads} thread(s)` : '';
   console.log(
     `inference${TTA_NOTE[p.tta]}: ${test.count} images in ` +
-      `${seconds.toFixed(2)} s (${(test.count / seconds).toFixed(1)} images/s)`,
+      `${seconds.toFixed(2)} s (${(test.count / seconds).toFixed(1)} images/s${where})`,
   );
 
   const predicted = new Uint8Array(test.count);

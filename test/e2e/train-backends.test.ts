@@ -122,6 +122,29 @@ test('a model trained on one backend gives the same predictions on another', asy
   );
 });
 
+test('tfjs-node: evaluate in worker threads writes the bytes of evaluate in its own process', async (t) => {
+  if (!trained.includes('node')) return t.skip('tfjs-node did not train here');
+  // Batches of 4: six for 24 test images, so two workers take three each (LOCKSTEP_INFER_WORKERS=1: none).
+  const text = params('node', 'node', 2).replace('batch_size: 32', 'batch_size: 4');
+  const [inProcess, threaded] = await Promise.all(
+    ['1', '2'].map(async (workers) => {
+      const p = await tempProject({ 'params.yaml': text }, { git: false });
+      for (const dir of ['data/prepared', 'models/model'])
+        await fs.cp(path.join(kept.dir, 'node', dir), path.join(p.dir, dir), { recursive: true });
+      const r = await runStageProgram('evaluate', p.dir, { env: { LOCKSTEP_INFER_WORKERS: workers } });
+      assert.equal(r.exitCode, 0, r.all);
+      assert.equal(r.stderr, '', 'a worker wrote to stderr');
+      return { p, said: r.stdout };
+    }),
+  );
+  assert.doesNotMatch(inProcess!.said, /workers/);
+  assert.match(threaded!.said, /images\/s in 2 workers of 1 thread/);
+  for (const f of ['metrics/eval.json', 'results/predictions.csv', 'results/confusion.png']) {
+    const [x, y] = await Promise.all([inProcess!, threaded!].map(({ p, said }) => readOutput(p.dir, f, said)));
+    assert.ok(x!.equals(y!), `${f} differs between evaluate in workers and in its own process`);
+  }
+});
+
 test('backend auto takes tfjs-node when it loads, else says in one calm line why not; nothing on stderr', async (t) => {
   if (trained.length === 0) return t.skip('no backend trained');
   const p = await tempProject({ 'params.yaml': params('cpu', 'auto', 2) }, { git: false });

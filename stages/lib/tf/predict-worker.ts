@@ -1,0 +1,45 @@
+/**
+ * One inference worker of predict-workers.ts: loads tfjs-node and the model (workerData: a PoolSpec), says ready,
+ * then answers each WorkerJob with the probabilities of its run of batches (predict.ts, as in the main thread).
+ * A failure is a reply, not an exception, so the pool can name it.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { PoolSpec, WorkerJob, WorkerReply } from './predict-workers.js';
+
+const port = parentPort;
+if (!port) throw new Error('predict-worker.ts runs as a worker thread (stages/lib/tf/predict-workers.ts)');
+const reply = (m: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+const spec = workerData as PoolSpec;
+try {
+  const { initBackend } = await import('./backend.js');
+  const { loadModelDir } = await import('./model-io.js');
+  const { predictProbabilities } = await import('./predict.js');
+  await initBackend('node', 'infer', spec.param);
+  const model = await loadModelDir(spec.modelDir);
+  const size = spec.shape.height * spec.shape.width * spec.shape.channels;
+  port.on('message', (job: WorkerJob) => {
+    try {
+      if (spec.fault === 'exits') process.exit(3);
+      if (spec.fault === 'throws') throw new Error('a fault the test asked for');
+      const images = new Uint8Array(job.images, job.start * size, job.count * size);
+      const probs = predictProbabilities(
+        model,
+        images,
+        job.count,
+        spec.shape,
+        spec.lut,
+        spec.classes,
+        job.batchSize,
+        job.tta,
+      );
+      reply({ probs }, [probs.buffer as ArrayBuffer]);
+    } catch (e) {
+      reply({ error: reason(e) });
+    }
+  });
+  reply({ ready: true });
+} catch (e) {
+  reply({ error: reason(e) });
+}
