@@ -1,6 +1,6 @@
 /**
  * Inference in worker threads (stages/lib/tf/predict-workers.ts): the plan, and on tfjs-node the same probability
- * bytes as predictProbabilities in this process (seed and air models, every test-time augmentation, a short last
+ * bytes as predictProbabilities in this process (seed and fast models, every test-time augmentation, a short last
  * batch), and the failures: a model folder that does not load, a job a worker cannot run.
  */
 import { test } from 'node:test';
@@ -10,6 +10,7 @@ import { planInferenceWorkers, useWorkerThreads, InferencePool } from '../../sta
 import { availableBackends } from '../helpers/backends.js';
 import { tempDir } from '../helpers/tmp.js';
 import { Mulberry32 } from '../../stages/lib/common/prng.js';
+import { normalizationTable } from '../../stages/lib/tf/augment.js';
 
 test('the plan: one worker a core shared among jobs, capped, never more than pairs of batches', () => {
   assert.deepEqual(planInferenceWorkers(100, {}, 2), { workers: 2, threads: 1 });
@@ -36,9 +37,9 @@ const skip = (await availableBackends()).includes('node') ? false : 'tfjs-node i
 
 const shape = { height: 32, width: 32, channels: 3 };
 const classes = 10;
-const lut = Float32Array.from({ length: 256 }, (_, v) => (v / 255 - 0.47) / 0.25);
+const lut = normalizationTable({ mean: [0.49, 0.48, 0.45], std: [0.25, 0.24, 0.26] });
 
-async function modelDir(name: 'seed' | 'air'): Promise<string> {
+async function modelDir(name: 'seed' | 'fast'): Promise<string> {
   const { initBackend } = await import('../../stages/lib/tf/backend.js');
   const { buildModel } = await import('../../stages/lib/tf/models.js');
   const { saveModelDir } = await import('../../stages/lib/tf/model-io.js');
@@ -48,7 +49,7 @@ async function modelDir(name: 'seed' | 'air'): Promise<string> {
   return dir;
 }
 
-test('workers give the bytes of one in-process run: seed and air, every TTA, a short last batch', {
+test('workers give the bytes of one in-process run: seed and fast, every TTA, a short last batch', {
   skip,
 }, async () => {
   const { loadModelDir } = await import('../../stages/lib/tf/model-io.js');
@@ -56,7 +57,7 @@ test('workers give the bytes of one in-process run: seed and air, every TTA, a s
   const rng = new Mulberry32(3);
   const count = 75; // batches of 16: four full and a short one
   const images = Uint8Array.from({ length: count * 3072 }, () => rng.int(256));
-  for (const name of ['seed', 'air'] as const) {
+  for (const name of ['seed', 'fast'] as const) {
     const dir = await modelDir(name);
     const model = await loadModelDir(dir);
     const pool = await InferencePool.start({ modelDir: dir, shape, lut, classes, param: 'test' }, 2);
@@ -65,6 +66,7 @@ test('workers give the bytes of one in-process run: seed and air, every TTA, a s
         const want = predictProbabilities(model, images, count, shape, lut, classes, 16, tta);
         const got = await pool.predict({ images, count, batchSize: 16, tta });
         assert.equal(got.length, want.length);
+        assert.ok(Math.max(...want) - Math.min(...want) > 0.1, `${name}: probabilities barely depend on the image`);
         assert.ok(Buffer.from(got.buffer).equals(Buffer.from(want.buffer)), `${name}, tta ${tta}: other bytes`);
       }
     } finally {
@@ -100,6 +102,20 @@ test('a worker that fails a job: predict rejects with its reason, and the pool s
     await assert.rejects(exiting.predict({ images, count: 40, batchSize: 8, tta: 'none' }), /stopped \(exit code 3\)/);
   } finally {
     await exiting.close();
+  }
+  // Worker 0 fails job 1 at once; worker 1's late answer to job 1 must not be taken for its answer to job 2.
+  const once = await InferencePool.start({ ...spec, fault: 'first-throws-once' }, 2);
+  const rng = new Mulberry32(5);
+  const other = Uint8Array.from({ length: 40 * 3072 }, () => rng.int(256));
+  try {
+    await assert.rejects(once.predict({ images, count: 40, batchSize: 8, tta: 'none' }), /the test asked for/);
+    const got = await once.predict({ images: other, count: 40, batchSize: 8, tta: 'none' });
+    const { loadModelDir } = await import('../../stages/lib/tf/model-io.js');
+    const { predictProbabilities } = await import('../../stages/lib/tf/predict.js');
+    const want = predictProbabilities(await loadModelDir(dir), other, 40, shape, lut, classes, 8, 'none');
+    assert.ok(Buffer.from(got.buffer).equals(Buffer.from(want.buffer)), 'a stale answer was taken for the next job');
+  } finally {
+    await once.close();
   }
   const pool = await InferencePool.start(spec, 2);
   try {

@@ -4,14 +4,15 @@
  * A failure is a reply, not an exception, so the pool can name it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { PoolSpec, WorkerJob, WorkerReply } from './predict-workers.js';
+import type { WorkerJob, WorkerReply, WorkerSpec } from './predict-workers.js';
 
 const port = parentPort;
 if (!port) throw new Error('predict-worker.ts runs as a worker thread (stages/lib/tf/predict-workers.ts)');
 const reply = (m: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-const spec = workerData as PoolSpec;
+const spec = workerData as WorkerSpec;
+let jobs = 0;
 try {
   const { initBackend } = await import('./backend.js');
   const { loadModelDir } = await import('./model-io.js');
@@ -22,7 +23,12 @@ try {
   port.on('message', (job: WorkerJob) => {
     try {
       if (spec.fault === 'exits') process.exit(3);
-      if (spec.fault === 'throws') throw new Error('a fault the test asked for');
+      jobs++;
+      if (spec.fault === 'throws' || (spec.fault === 'first-throws-once' && spec.index === 0 && jobs === 1))
+        throw new Error('a fault the test asked for');
+      // Its partner answers the failed job late, after the pool has sent the next one.
+      if (spec.fault === 'first-throws-once' && jobs === 1)
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
       const images = new Uint8Array(job.images, job.start * size, job.count * size);
       const probs = predictProbabilities(
         model,
@@ -34,12 +40,12 @@ try {
         job.batchSize,
         job.tta,
       );
-      reply({ probs }, [probs.buffer as ArrayBuffer]);
+      reply({ id: job.id, probs }, [probs.buffer as ArrayBuffer]);
     } catch (e) {
-      reply({ error: reason(e) });
+      reply({ id: job.id, error: reason(e) });
     }
   });
-  reply({ ready: true });
+  reply({ id: 0, ready: true });
 } catch (e) {
-  reply({ error: reason(e) });
+  reply({ id: 0, error: reason(e) });
 }

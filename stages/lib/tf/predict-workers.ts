@@ -69,8 +69,16 @@ export interface PoolSpec {
   classes: number;
   /** Names the backend param in a worker's failure, e.g. `evaluate.backend`. */
   param: string;
-  /** Tests only: every job fails in the worker (`throws`) or ends its thread (`exits`). */
-  fault?: 'throws' | 'exits';
+  /**
+   * Tests only: every job fails in the worker (`throws`) or ends its thread (`exits`); `first-throws-once`: the
+   * first worker fails its first job, the others answer it 300 ms late (after the pool has sent the next job).
+   */
+  fault?: 'throws' | 'exits' | 'first-throws-once';
+}
+
+/** A worker's workerData: the pool's spec and the worker's place in the pool. */
+export interface WorkerSpec extends PoolSpec {
+  index: number;
 }
 
 export interface PredictJob {
@@ -80,8 +88,9 @@ export interface PredictJob {
   tta: Tta;
 }
 
-/** Sent to a worker: a run of whole batches of the shared images. */
+/** Sent to a worker: a run of whole batches of the shared images; `id` comes back with the reply. */
 export interface WorkerJob {
+  id: number;
   images: SharedArrayBuffer;
   start: number;
   count: number;
@@ -89,8 +98,8 @@ export interface WorkerJob {
   tta: Tta;
 }
 
-/** A worker's answer: ready, the probabilities of its run, or why it failed. */
-export type WorkerReply = { ready: true } | { probs: Float32Array } | { error: string };
+/** A worker's answer: ready (id 0), the probabilities of job `id`'s run, or why it failed. */
+export type WorkerReply = { id: number } & ({ ready: true } | { probs: Float32Array } | { error: string });
 
 /** The worker's module beside this one: predict-worker.ts under tsx, predict-worker.js when built. */
 function workerScript(): { source: string; eval: boolean } {
@@ -108,8 +117,11 @@ function workerScript(): { source: string; eval: boolean } {
   return { source: fileURLToPath(url), eval: false };
 }
 
-/** Resolves on the worker's next reply; a worker that dies or throws rejects with the reason. */
-function nextReply(worker: Worker): Promise<WorkerReply> {
+/**
+ * Resolves on the worker's reply to `id`; a worker that dies or throws rejects with the reason. A reply to an
+ * earlier job (one a failed predict stopped waiting for) is passed over.
+ */
+function reply(worker: Worker, id: number): Promise<WorkerReply> {
   return new Promise((resolve, reject) => {
     const done = () => {
       worker.off('message', onMessage);
@@ -117,6 +129,7 @@ function nextReply(worker: Worker): Promise<WorkerReply> {
       worker.off('exit', onExit);
     };
     const onMessage = (m: WorkerReply) => {
+      if (m.id !== id) return;
       done();
       resolve(m);
     };
@@ -134,17 +147,22 @@ function nextReply(worker: Worker): Promise<WorkerReply> {
   });
 }
 
-async function expect<K extends string>(worker: Worker, key: K): Promise<Extract<WorkerReply, Record<K, unknown>>> {
-  const reply = await nextReply(worker);
-  if ('error' in reply) throw new Error(reply.error);
-  if (!(key in reply)) throw new Error(`the inference worker answered out of turn (${Object.keys(reply).join()})`);
-  return reply as Extract<WorkerReply, Record<K, unknown>>;
+async function expect<K extends string>(
+  worker: Worker,
+  id: number,
+  key: K,
+): Promise<Extract<WorkerReply, Record<K, unknown>>> {
+  const r = await reply(worker, id);
+  if ('error' in r) throw new Error(r.error);
+  if (!(key in r)) throw new Error(`the inference worker answered out of turn (${Object.keys(r).join()})`);
+  return r as Extract<WorkerReply, Record<K, unknown>>;
 }
 
 /** Workers with the model loaded; predict as often as needed, then close. */
 export class InferencePool {
   /** Why a worker stopped, once one has: the pool then predicts no more. */
   private stopped: string | undefined;
+  private lastJob = 0;
 
   private constructor(
     private readonly spec: PoolSpec,
@@ -158,22 +176,18 @@ export class InferencePool {
   static async start(spec: PoolSpec, count: number): Promise<InferencePool> {
     const { Worker } = await import('node:worker_threads');
     const script = workerScript();
-    const workers = Array.from(
-      { length: count },
-      () => new Worker(script.source, { eval: script.eval, workerData: spec, stdout: false, stderr: false }),
-    );
+    const workers = Array.from({ length: count }, (_, index) => {
+      const workerData: WorkerSpec = { ...spec, index };
+      return new Worker(script.source, { eval: script.eval, workerData, stdout: false, stderr: false });
+    });
     const pool = new InferencePool(spec, workers);
     try {
-      await Promise.all(workers.map((w) => expect(w, 'ready')));
+      await Promise.all(workers.map((w) => expect(w, 0, 'ready')));
     } catch (e) {
       await pool.close();
       throw e;
     }
     return pool;
-  }
-
-  get size(): number {
-    return this.workers.length;
   }
 
   /** Probabilities of `count` images: whole batches split among the workers in order, the last batch may be short. */
@@ -195,12 +209,13 @@ export class InferencePool {
         return { w, start, count: Math.min(job.count, (k + 1) * per * job.batchSize) - start };
       })
       .filter((r) => r.count > 0);
+    const id = ++this.lastJob;
     const parts = await Promise.all(
       runs.map(({ w, start, count }) => {
-        const reply = expect(w, 'probs');
-        const message: WorkerJob = { images: shared, start, count, batchSize: job.batchSize, tta: job.tta };
+        const answer = expect(w, id, 'probs');
+        const message: WorkerJob = { id, images: shared, start, count, batchSize: job.batchSize, tta: job.tta };
         w.postMessage(message);
-        return reply;
+        return answer;
       }),
     );
     const probs = new Float32Array(job.count * classes);
