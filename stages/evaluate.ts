@@ -95,12 +95,14 @@ async function predictTest(
   classes: number,
   plan: { workers: number } | undefined,
 ): Promise<Float32Array> {
+  const { loadModelDir } = await import('./lib/tf/model-io.js');
+  // Loaded here in either case: a model folder that does not load fails as it always has, before any worker starts.
+  const model = await loadModelDir(MODEL_DIR);
   if (!plan) {
-    const { loadModelDir } = await import('./lib/tf/model-io.js');
     const { predictProbabilities } = await import('./lib/tf/predict.js');
-    const model = await loadModelDir(MODEL_DIR);
     return predictProbabilities(model, job.images, job.count, shape, job.lut, classes, job.batchSize, job.tta);
   }
+  model.dispose();
   const { InferencePool } = await import('./lib/tf/predict-workers.js');
   const spec = { modelDir: MODEL_DIR, shape, lut: job.lut, classes, param: 'evaluate.backend' };
   const failed = (what: string) => (e: unknown) => {

@@ -143,6 +143,15 @@ test('tfjs-node: evaluate in worker threads writes the bytes of evaluate in its 
     const [x, y] = await Promise.all([inProcess!, threaded!].map(({ p, said }) => readOutput(p.dir, f, said)));
     assert.ok(x!.equals(y!), `${f} differs between evaluate in workers and in its own process`);
   }
+  // A model folder that does not load fails as before workers existed: one line naming it, before any worker.
+  await threaded!.p.write('models/model/model.json', '{ not json');
+  const r = await runStageProgram('evaluate', threaded!.p.dir, { env: { LOCKSTEP_INFER_WORKERS: '2' } });
+  assert.equal(r.exitCode, 1, r.all);
+  assert.equal(
+    r.stderr,
+    'evaluate: models/model/model.json: not a readable tfjs model.json Re-run the train stage.',
+    r.all,
+  );
 });
 
 test('backend auto takes tfjs-node when it loads, else says in one calm line why not; nothing on stderr', async (t) => {
