@@ -87,6 +87,17 @@ test('a model saved to a directory loads back with the same predictions', async 
     assert.ok(first.equals(await fs.readFile(path.join(dir, 'model', 'weights.bin'))));
     assert.deepEqual((await fs.readdir(dir)).sort(), ['model']);
     await assert.rejects(loadModelDir(path.join(dir, 'nope')), /nope\/model\.json: missing/);
+    // Weight paths from model.json that leave the folder are refused, not read (a secret beside it stays unread).
+    await fs.writeFile(path.join(dir, 'secret.bin'), first);
+    const json = JSON.parse(await fs.readFile(path.join(dir, 'model', 'model.json'), 'utf8'));
+    for (const bad of ['../secret.bin', '.', 'sub/../../secret.bin', '../model/../secret.bin', 7]) {
+      json.weightsManifest[0].paths = [bad];
+      await fs.writeFile(path.join(dir, 'model', 'model.json'), JSON.stringify(json));
+      await assert.rejects(loadModelDir(path.join(dir, 'model')), /weights path .* is not a file inside/, String(bad));
+    }
+    json.weightsManifest[0].paths = ['./weights.bin'];
+    await fs.writeFile(path.join(dir, 'model', 'model.json'), JSON.stringify(json));
+    await loadModelDir(path.join(dir, 'model'));
   } finally {
     tf.disposeVariables();
   }

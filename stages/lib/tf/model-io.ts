@@ -55,6 +55,8 @@ export async function saveModelDir(
   await writeDirAtomically(dir, (tmp) => writeFilesSynced(tmp, files));
 }
 
+const RETRAIN = 'Re-run the train stage.';
+
 export async function loadModelDir(dir: string): Promise<tfl.LayersModel> {
   const jsonFile = path.join(dir, MODEL_JSON);
   let json: { modelTopology?: object; weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
@@ -62,21 +64,22 @@ export async function loadModelDir(dir: string): Promise<tfl.LayersModel> {
     json = JSON.parse(await fs.readFile(jsonFile, 'utf8'));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new StageError(
-      `${jsonFile}: ${code === 'ENOENT' ? 'missing' : 'not a readable tfjs model.json'}`,
-      'Re-run the train stage.',
-    );
+    throw new StageError(`${jsonFile}: ${code === 'ENOENT' ? 'missing' : 'not a readable tfjs model.json'}`, RETRAIN);
   }
   const manifest = json.weightsManifest ?? [];
   const specs = manifest.flatMap((g) => g.weights);
   const buffers: Uint8Array[] = [];
   for (const group of manifest) {
     for (const p of group.paths) {
-      const file = path.join(dir, p);
+      // model.json comes from a file (a pulled or hand-made model may name anything): read only files inside `dir`.
+      const file = typeof p === 'string' ? path.join(dir, p) : dir;
+      const rel = path.relative(dir, file);
+      if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel))
+        throw new StageError(`${jsonFile}: weights path ${JSON.stringify(p)} is not a file inside ${dir}`, RETRAIN);
       try {
         buffers.push(await fs.readFile(file));
       } catch {
-        throw new StageError(`${file}: missing (named by ${jsonFile})`, 'Re-run the train stage.');
+        throw new StageError(`${file}: missing (named by ${jsonFile})`, RETRAIN);
       }
     }
   }
@@ -92,10 +95,7 @@ export async function loadModelDir(dir: string): Promise<tfl.LayersModel> {
       tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData: weightData.buffer }),
     );
   } catch (e) {
-    throw new StageError(
-      `${dir}: cannot load the model (${(e as Error).message.split('\n')[0]})`,
-      'Re-run the train stage.',
-    );
+    throw new StageError(`${dir}: cannot load the model (${(e as Error).message.split('\n')[0]})`, RETRAIN);
   }
 }
 
