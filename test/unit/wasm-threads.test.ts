@@ -26,6 +26,22 @@ for (const model of ['seed', 'bn']) {
   });
 }
 
+test('a pthread worker that stops while the threaded binary starts: one thread, said in the backend line', async () => {
+  // Before the start watched its workers, this ended the process with exit code 0 and no output (tfjs waits for the
+  // worker forever, with nothing keeping the event loop alive): what two wasm train-stage tests and this file's
+  // digest helper (exit code 13) showed in CI runs under heavy load.
+  const helper = fileURLToPath(new URL('../helpers/wasm-worker-dies.js', import.meta.url));
+  const r = await execa(process.execPath, [helper], { timeout: 120_000, reject: false });
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    new RegExp(
+      "^backend: wasm \\(simd, 1 thread\\); wasm's threaded binary did not start \\(pthread worker 3 stopped " +
+        'while starting \\(exit code \\d+\\)\\); running on one thread\npredicted 20 values$',
+    ),
+  );
+});
+
 test('wasm threads: LOCKSTEP_WASM_THREADS wins, else the cores shared among LOCKSTEP_JOBS stages', () => {
   assert.equal(wasmThreads({}, 2), 2);
   assert.equal(wasmThreads({ LOCKSTEP_JOBS: '2' }, 2), 1);

@@ -117,8 +117,12 @@ async function tryWasm(
   let started = false;
   let failure = 'the wasm backend did not initialise';
   if (threads > 1) {
-    started = await startWasmBackend(tf, wasm, threads).catch(() => false);
-    if (!started) notes.push(`wasm's threaded binary did not start; running on one thread`);
+    let why = '';
+    started = await startWasmBackend(tf, wasm, threads).catch((e: unknown) => {
+      why = ` (${firstLine(e)})`;
+      return false;
+    });
+    if (!started) notes.push(`wasm's threaded binary did not start${why}; running on one thread`);
   }
   if (!started) {
     started = await startWasmBackend(tf, wasm, 1).catch((e: unknown) => {

@@ -69,10 +69,16 @@ export async function startWasmBackend(
   const setup = threads > 1 ? prepareWasmThreads(tf, threads) : null;
   wasm.setThreadsCount(threads);
   if (setup === null) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  if (setup === null) return tf.setBackend('wasm');
   try {
-    return await tf.setBackend('wasm');
+    // A pthread worker that dies while the binary starts leaves tfjs waiting for it forever with nothing keeping
+    // the event loop alive: the process would end with exit code 0 and no output. Race the start against that.
+    return await Promise.race([tf.setBackend('wasm'), setup.failed]);
+  } catch (e) {
+    setup.abandon();
+    throw e;
   } finally {
-    setup?.finish();
+    setup.finish();
   }
 }
 
@@ -81,9 +87,19 @@ interface TfLike {
 }
 
 export interface ThreadsSetup {
-  /** Undo the temporary patches; call once `tf.setBackend('wasm')` has settled, whatever its outcome. */
+  /**
+   * Rejects when a pthread worker stops (exits or throws) before finish(), or when the start takes longer than
+   * START_LIMIT_MS; until then its timer keeps the event loop alive. Never resolves.
+   */
+  failed: Promise<never>;
+  /** Undo the temporary patches; call once the start has settled, whatever its outcome. */
   finish(): void;
+  /** After a failed start: stop every worker it made, so none keeps the process alive or runs on. */
+  abandon(): void;
 }
+
+/** The longest a threaded start may take (seconds on an idle machine; a loaded CI machine takes longer). */
+export const START_LIMIT_MS = 120_000;
 
 let folder: string | null = null;
 
@@ -111,6 +127,18 @@ export function prepareWasmThreads(tf: TfLike, threads: number): ThreadsSetup {
   const realCpus = os.cpus;
   const RealWorker = workerThreads.Worker;
   const workers: InstanceType<typeof RealWorker>[] = [];
+  let fail: (e: Error) => void = () => {};
+  let starting = true;
+  const failed = new Promise<never>((_, reject) => {
+    fail = (e) => {
+      if (starting) reject(e);
+    };
+  });
+  failed.catch(() => {}); // only ever awaited in a race
+  const limit = setTimeout(
+    () => fail(new Error(`the threaded binary did not start within ${START_LIMIT_MS / 1000} s`)),
+    START_LIMIT_MS,
+  );
 
   globalThis.Blob = class RecordingBlob extends RealBlob {
     constructor(...args: ConstructorParameters<typeof RealBlob>) {
@@ -134,7 +162,9 @@ export function prepareWasmThreads(tf: TfLike, threads: number): ThreadsSetup {
   (workerThreads as { Worker: typeof RealWorker }).Worker = class TrackedWorker extends RealWorker {
     constructor(...args: ConstructorParameters<typeof RealWorker>) {
       super(...args);
-      workers.push(this);
+      const n = workers.push(this);
+      this.once('exit', (code) => fail(new Error(`pthread worker ${n} stopped while starting (exit code ${code})`)));
+      this.once('error', (e) => fail(new Error(`pthread worker ${n} failed while starting (${e.message})`)));
     }
   };
   os.cpus = () => {
@@ -144,7 +174,13 @@ export function prepareWasmThreads(tf: TfLike, threads: number): ThreadsSetup {
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
 
   return {
+    failed,
+    abandon() {
+      for (const w of workers) void w.terminate();
+    },
     finish() {
+      starting = false;
+      clearTimeout(limit);
       globalThis.Blob = RealBlob;
       URL.createObjectURL = realCreateObjectURL;
       os.cpus = realCpus;
