@@ -4,8 +4,8 @@
 # parts (its schedule from 0.2x up over 23% of the steps and down to 0.07x, Lookahead, frozen batch-norm scales with
 # 64x faster shifts, Dirac initialisation, a 2-pixel mirrored translation, alternating flips), label smoothing 0.2,
 # weight decay, and airbench's flip-and-translate test-time augmentation (stages/TRAIN.md, "The 91% preset"; seeds
-# 42, 43, 44 gave 90.78% on average in 55-56 min each on an AVX-512 machine with libtensorflow 2.10.1, seed 42
-# 91.35% in 60 min with 2.18; on an AVX2 one 16 epochs take over 2 hours). Recorded as the experiment
+# 42, 43, 44 gave 90.78% on average in 55-56 min each on an AVX-512 machine with libtensorflow 2.10.1, and
+# 91.16% with 2.18 (91.35%, 91.08%, 91.03%); on an AVX2 one 16 epochs take over 2 hours). Recorded as the experiment
 # air91-s<seed>; prints the time, test accuracy and macro F1.
 #   scripts/preset-91.sh [--seed N] [more exp run arguments, e.g. -S train.epochs=12]
 # Needs tfjs-node (npm ci, then scripts/tfjs-node-from-registries.sh where its download fails): the backend is
