@@ -7,7 +7,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import type { Normalization } from './lib/tf/augment.js';
+import type { ImageShape, Normalization } from './lib/tf/augment.js';
+import type { PredictJob } from './lib/tf/predict-workers.js';
 import { classification, confusionMatrix, round6 } from './lib/ml/metrics.js';
 import { chartPng, confusionSpec, perClassRows, samplesSpec, type SampleTile } from './lib/ml/charts.js';
 import { ParamsFile } from './lib/common/params.js';
@@ -80,18 +81,12 @@ const TTA_NOTE = {
   'flip-translate': ' (each image, shifted a pixel both ways, and their mirror images)',
 } as const;
 
-interface TestJob {
-  images: Uint8Array;
-  count: number;
-  batchSize: number;
-  tta: 'none' | 'flip' | 'flip-translate';
-  lut: Float32Array;
-}
+type TestJob = PredictJob & { lut: Float32Array };
 
 /** The test split's probabilities: in this process, or in worker threads (tfjs-node) when a plan is given. */
 async function predictTest(
   job: TestJob,
-  shape: { height: number; width: number; channels: number },
+  shape: ImageShape,
   classes: number,
   plan: { workers: number } | undefined,
 ): Promise<Float32Array> {

@@ -95,6 +95,11 @@ test('a model saved to a directory loads back with the same predictions', async 
       await fs.writeFile(path.join(dir, 'model', 'model.json'), JSON.stringify(json));
       await assert.rejects(loadModelDir(path.join(dir, 'model')), /weights path .* is not a file inside/, String(bad));
     }
+    // A model.json of the wrong shape is one line too, not a TypeError with a stack.
+    for (const bad of ['null', '{"weightsManifest": 3}', '{"weightsManifest": [{"weights": []}]}']) {
+      await fs.writeFile(path.join(dir, 'model', 'model.json'), bad);
+      await assert.rejects(loadModelDir(path.join(dir, 'model')), /not a readable tfjs model\.json/, bad);
+    }
     json.weightsManifest[0].paths = ['./weights.bin'];
     await fs.writeFile(path.join(dir, 'model', 'model.json'), JSON.stringify(json));
     await loadModelDir(path.join(dir, 'model'));

@@ -66,7 +66,14 @@ export async function loadModelDir(dir: string): Promise<tfl.LayersModel> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new StageError(`${jsonFile}: ${code === 'ENOENT' ? 'missing' : 'not a readable tfjs model.json'}`, RETRAIN);
   }
-  const manifest = json.weightsManifest ?? [];
+  const manifest = json?.weightsManifest ?? [];
+  if (
+    typeof json !== 'object' ||
+    json === null ||
+    !Array.isArray(manifest) ||
+    manifest.some((g) => !Array.isArray(g?.paths) || !Array.isArray(g?.weights))
+  )
+    throw new StageError(`${jsonFile}: not a readable tfjs model.json (weightsManifest)`, RETRAIN);
   const specs = manifest.flatMap((g) => g.weights);
   const buffers: Uint8Array[] = [];
   for (const group of manifest) {

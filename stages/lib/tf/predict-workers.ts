@@ -17,8 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import type { ImageShape } from './augment.js';
-
-export type Tta = 'none' | 'flip' | 'flip-translate';
+import type { Tta } from './predict.js';
 
 /** How many workers and how many TensorFlow threads each. */
 export interface WorkerPlan {

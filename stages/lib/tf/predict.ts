@@ -4,6 +4,9 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { fillImages, fillView, mirrorImages, type ImageShape, type View } from './augment.js';
 import { inferenceForward } from './inference-plan.js';
 
+/** Test-time augmentation: none, each image and its mirror image, or those and their one-pixel shifts. */
+export type Tta = 'none' | 'flip' | 'flip-translate';
+
 /**
  * `tta: 'flip'` averages the probabilities of each image and of its mirror image (the training
  * augmentation flips, so both are images the model was taught). `flip-translate` is airbench's test-time
@@ -19,7 +22,7 @@ export function predictProbabilities(
   lut: Float32Array,
   classes: number,
   batchSize: number,
-  tta: 'none' | 'flip' | 'flip-translate' = 'none',
+  tta: Tta = 'none',
 ): Float32Array {
   const size = shape.height * shape.width * shape.channels;
   const probs = new Float32Array(count * classes);

@@ -68,8 +68,10 @@ export async function startWasmBackend(
 ): Promise<boolean> {
   const setup = threads > 1 ? prepareWasmThreads(tf, threads) : null;
   wasm.setThreadsCount(threads);
-  if (setup === null) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-  if (setup === null) return tf.setBackend('wasm');
+  if (setup === null) {
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    return tf.setBackend('wasm');
+  }
   try {
     // A pthread worker that dies while the binary starts leaves tfjs waiting for it forever with nothing keeping
     // the event loop alive: the process would end with exit code 0 and no output. Race the start against that.
