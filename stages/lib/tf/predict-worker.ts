@@ -4,12 +4,12 @@
  * A failure is a reply, not an exception, so the pool can name it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { errorText } from '../common/stage.js';
 import type { WorkerJob, WorkerReply, WorkerSpec } from './predict-workers.js';
 
 const port = parentPort;
 if (!port) throw new Error('predict-worker.ts runs as a worker thread (stages/lib/tf/predict-workers.ts)');
 const reply = (m: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
-const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 const spec = workerData as WorkerSpec;
 let jobs = 0;
@@ -42,10 +42,10 @@ try {
       );
       reply({ id: job.id, probs }, [probs.buffer as ArrayBuffer]);
     } catch (e) {
-      reply({ id: job.id, error: reason(e) });
+      reply({ id: job.id, error: errorText(e) });
     }
   });
   reply({ id: 0, ready: true });
 } catch (e) {
-  reply({ id: 0, error: reason(e) });
+  reply({ id: 0, error: errorText(e) });
 }
