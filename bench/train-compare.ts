@@ -4,11 +4,12 @@
  * in alternating order round by round, medians over rounds and the load average; beside images/s, the CPU time a
  * batch took (all threads of the process), the steadier figure on a busy machine.
  *
- *   node dist/bench/train-compare.js [--models seed,fast] [--contenders node,wasm,keras,torch] [--batch 128]
+ *   node dist/bench/train-compare.js [--models seed,fast] [--contenders node,node-eager,wasm,keras,torch] [--batch 128]
  *        [--threads 2] [--steps 10] [--repeat 3] [--rounds 3] [--venv /work/venv-bench]
  *
  * lockstep runs the train stage's own step (stages/lib/tf/train-loop.ts trainStep, fed by fillImages with the
- * stage's crop+flip augmentation from uint8 images, seeded dropout), on tfjs-node (node) or wasm; inference is
+ * stage's crop+flip augmentation from uint8 images, seeded dropout), on tfjs-node as one TensorFlow graph a step
+ * (node, the default: stages/lib/tf/graph/) or op by op (node-eager: train.run_eagerly) or on wasm; inference is
  * the evaluate stage's: predictProbabilities (its inference plan) one batch a call on wasm; on tfjs-node, as the
  * stage runs it, `steps` batches a call split among worker threads (stages/lib/tf/predict-workers.ts: with 2
  * threads, two workers of one thread each, in a process of their own, started before the clock); `steps` batches
@@ -24,7 +25,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { median } from './lib.js';
 
-type Contender = 'node' | 'wasm' | 'keras' | 'torch';
+/** node: the training step as one TensorFlow graph (the default); node-eager: op by op (train.run_eagerly). */
+type Contender = 'node' | 'node-eager' | 'wasm' | 'keras' | 'torch';
 interface Figures {
   version?: string;
   train: number[];
@@ -72,7 +74,12 @@ async function timed(f: () => unknown, calls: number): Promise<readonly [number[
  * One lockstep measurement in this process (child mode): backend, model, then timed stage steps. `part` infer on
  * node: the evaluate stage's worker threads, whose thread setting must precede tfjs-node's load in the process.
  */
-async function child(backend: 'node' | 'wasm', model: string, part: 'all' | 'infer'): Promise<Figures> {
+async function child(
+  contender: 'node' | 'node-eager' | 'wasm',
+  model: string,
+  part: 'all' | 'infer',
+): Promise<Figures> {
+  const backend = contender === 'wasm' ? 'wasm' : 'node';
   const threads = String(opts.threads);
   process.env.LOCKSTEP_WASM_THREADS = threads;
   if (part === 'infer') {
@@ -89,7 +96,12 @@ async function child(backend: 'node' | 'wasm', model: string, part: 'all' | 'inf
   const { predictProbabilities } = await import('../stages/lib/tf/predict.js');
   const { benchTrainer } = await import('./train-step.js');
   const n = opts.batch;
-  const { net, images, shape, lut, classes, oneStep } = await benchTrainer(model, n, backend);
+  const { net, images, shape, lut, classes, oneStep } = await benchTrainer(
+    model,
+    n,
+    backend,
+    contender === 'node-eager',
+  );
   const [train, trainCpu] = await timed(oneStep, opts.steps);
   // The evaluate stage's inference in its process (stages/lib/tf/predict.ts: the inference plan), a batch a call.
   const inferOnce = () => void predictProbabilities(net, images, n, shape, lut, classes, n);
@@ -162,7 +174,7 @@ function runChild(c: Contender, model: string, python: string, part: 'all' | 'in
   const more = ['--repeat', String(opts.repeat)];
   const self = [fileURLToPath(import.meta.url), '--child', c, '--model', model, '--part', part];
   const [cmd, args] =
-    c === 'node' || c === 'wasm'
+    c === 'node' || c === 'node-eager' || c === 'wasm'
       ? [process.execPath, [...self, ...common, ...more]]
       : [
           python,
@@ -189,7 +201,7 @@ async function main(): Promise<void> {
   const childOf = arg('child', '');
   if (childOf) {
     const part = arg('part', 'all') as 'all' | 'infer';
-    console.log(JSON.stringify(await child(childOf as 'node' | 'wasm', arg('model', 'seed'), part)));
+    console.log(JSON.stringify(await child(childOf as 'node' | 'node-eager' | 'wasm', arg('model', 'seed'), part)));
     return;
   }
   const python = opts.contenders.some((c) => c === 'keras' || c === 'torch') ? ensureVenv() : '';

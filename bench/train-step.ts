@@ -12,7 +12,13 @@ export interface BenchTrainer {
   oneStep(): void;
 }
 
-export async function benchTrainer(model: string, n: number, backend: 'node' | 'wasm' | 'cpu'): Promise<BenchTrainer> {
+/** `eager`: on tfjs-node, the step op by op (train.run_eagerly: true) instead of as one TensorFlow graph. */
+export async function benchTrainer(
+  model: string,
+  n: number,
+  backend: 'node' | 'wasm' | 'cpu',
+  eager = false,
+): Promise<BenchTrainer> {
   const { buildModel, setDropoutStep } = await import('../stages/lib/tf/models.js');
   const { fillImages, fillOneHot, normalizationTable } = await import('../stages/lib/tf/augment.js');
   const { trainStep } = await import('../stages/lib/tf/train-loop.js');
@@ -26,7 +32,12 @@ export async function benchTrainer(model: string, n: number, backend: 'node' | '
   const labels = Uint8Array.from({ length: n * 4 }, () => rng.int(classes));
   const lut = normalizationTable({ mean: [0.49, 0.48, 0.45], std: [0.25, 0.24, 0.26] });
   const net = buildModel(model as never, { ...shape, classes }, 1);
-  const optimizer = makeOptimizer({ optimizer: 'adam', lr: 1e-3, momentum: 0.9 }, { name: backend });
+  const params = { optimizer: 'adam', lr: 1e-3, momentum: 0.9, weight_decay: 0, bn_frozen_scale: false } as const;
+  const { optimizer } = await makeOptimizer(
+    { ...params, bn_bias_lr_scale: 1, run_eagerly: eager },
+    { name: backend },
+    net,
+  );
   const variables = net.trainableWeights.map((w) => w.read() as unknown as import('@tensorflow/tfjs-core').Variable);
   const xBuf = new Float32Array(n * size);
   const yBuf = new Float32Array(n * classes);

@@ -124,7 +124,8 @@ async function main(): Promise<void> {
       `whitening: the first convolution set from the 2x2 patches of up to ${WHITENING_IMAGES.toLocaleString('en')} ` +
         'training images',
     );
-  const optimizer = makeOptimizer(p, backend);
+  const { optimizer, step } = await makeOptimizer(p, backend, model);
+  console.log(`train step: ${step}`);
   const start = await resumeOrStart(p, meta, backendIdentity(backend), train, val, model, optimizer);
 
   const result = await trainLoop({

@@ -19,13 +19,22 @@ import { Mulberry32 } from '../../stages/lib/common/prng.js';
 const skip = (await availableBackends()).includes('node') ? false : 'tfjs-node is not installed';
 
 const SHAPE = { height: 16, width: 16, channels: 3 };
+/** Op by op (the graph step has its own test, train-graph.test.ts). */
+const EAGER_ADAM = {
+  optimizer: 'adam',
+  momentum: 0.9,
+  run_eagerly: true,
+  weight_decay: 0,
+  bn_frozen_scale: false,
+  bn_bias_lr_scale: 1,
+} as const;
 const N = 8;
 
 /** Three training steps of a fresh seed model; `plain` undoes the fused calls (the layers' own `call`). */
 async function train(plain: boolean): Promise<{ weights: string[]; kernels: string[] }> {
   const model: tfl.LayersModel = buildModel('seed', { ...SHAPE, classes: 10 }, 3);
   if (plain) for (const layer of model.layers) delete (layer as { call?: unknown }).call;
-  const optimizer = makeOptimizer({ optimizer: 'adam', lr: 0.01, momentum: 0.9 }, { name: 'node' });
+  const { optimizer } = await makeOptimizer({ ...EAGER_ADAM, lr: 0.01 }, { name: 'node' }, model);
   const variables = model.trainableWeights.map((w) => w.read() as unknown as tf.Variable);
   const rng = new Mulberry32(9);
   const size = SHAPE.height * SHAPE.width * SHAPE.channels;

@@ -63,6 +63,12 @@ export interface TrainParams {
   bn_bias_lr_scale: number;
   /** 0 = all training images. */
   max_train_images: number;
+  /**
+   * On tfjs-node the training step runs as one TensorFlow graph (stages/lib/tf/graph/) unless this is true: then
+   * op by op from JavaScript, as in earlier versions (other last bits); Keras' name for the same choice. Other
+   * backends always run op by op.
+   */
+  run_eagerly: boolean;
 }
 
 export interface EvaluateParams {
@@ -97,6 +103,7 @@ const TRAIN_DEFAULTS: Omit<TrainParams, 'seed'> = {
   dirac_init: false,
   bn_frozen_scale: false,
   bn_bias_lr_scale: 1,
+  run_eagerly: false,
   max_train_images: 0,
 };
 
@@ -181,6 +188,7 @@ export function trainParams(params: ParamsFile): TrainParams {
   const lookahead = bool(params, sec, 'lookahead', d.lookahead, 'train');
   const bnFrozenScale = bool(params, sec, 'bn_frozen_scale', d.bn_frozen_scale, 'train');
   const diracInit = bool(params, sec, 'dirac_init', d.dirac_init, 'train');
+  const runEagerly = bool(params, sec, 'run_eagerly', d.run_eagerly, 'train');
   const seedValue = params.value('seed') ?? 42;
   if (typeof seedValue !== 'number' || !isInt(seedValue))
     throw new StageError(`${params.where('seed')}: seed: expected an integer, got ${JSON.stringify(seedValue)}`);
@@ -239,6 +247,7 @@ export function trainParams(params: ParamsFile): TrainParams {
     flip: oneOf(params, sec, 'flip', d.flip, FLIP_MODES, 'train'),
     lookahead,
     dirac_init: diracInit,
+    run_eagerly: runEagerly,
     bn_frozen_scale: bnFrozenScale,
     bn_bias_lr_scale: num(
       params,

@@ -46,7 +46,16 @@ export class SeededDropout extends tfl.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
     if (kwargs.training !== true || this.rate <= 0) return x.clone();
-    return tf.dropout(x, this.rate, undefined, deriveSeed(this.seed, 'step', this.step));
+    return tf.dropout(x, this.rate, undefined, this.stepSeed());
+  }
+
+  /** This step's mask as a tensor of `shape` (0, or 1 / (1 - rate)): what `call` multiplies its input by. */
+  mask(shape: number[]): tf.Tensor {
+    return tf.tidy(() => tf.dropout(tf.ones(shape), this.rate, undefined, this.stepSeed()));
+  }
+
+  private stepSeed(): number {
+    return deriveSeed(this.seed, 'step', this.step);
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -14,6 +14,8 @@ import { fillImages, fillOneHot, flipBits, type ImageShape } from './augment.js'
 import { Lookahead, lookaheadDecay, lookaheadDue, lookaheadEvery } from './lookahead.js';
 import { modelWeights, saveCheckpoint, type LoopState } from './checkpoint.js';
 import { setDropoutStep } from './models.js';
+import { isGraphOptimizer } from './graph/graph-optimizer.js';
+import { stepVariables } from './step-variables.js';
 import type { NamedTensor } from './model-io.js';
 import { lossAndAccuracy, predictProbabilities } from './predict.js';
 
@@ -68,25 +70,11 @@ export async function trainLoop(input: TrainLoopInput): Promise<TrainLoopResult>
   const nTrain = input.train.indices?.length ?? input.train.labels.length;
   const size = shape.height * shape.width * shape.channels;
   const stepsPerEpoch = Math.ceil(nTrain / p.batch_size);
-  // airbench94's batch norm: scales frozen at 1 (left out of the trained variables), shifts at a higher rate.
-  const trained = model.trainableWeights.filter((w) => !(p.bn_frozen_scale && /\/gamma$/.test(w.originalName)));
-  const variables = trained.map((w) => w.read() as unknown as tf.Variable);
-  const scaled =
-    p.bn_bias_lr_scale !== 1
-      ? {
-          names: new Set(
-            trained.filter((w) => /\/beta$/.test(w.originalName)).map((w) => (w.read() as unknown as tf.Variable).name),
-          ),
-          factor: p.bn_bias_lr_scale,
-        }
-      : undefined;
-  // Weight decay applies to conv and dense kernels, not to biases or batch-norm parameters.
-  const decayed =
-    p.weight_decay > 0
-      ? model.trainableWeights
-          .filter((w) => /kernel$/.test(w.originalName))
-          .map((w) => w.read() as unknown as tf.Variable)
-      : [];
+  const chosen = stepVariables(model, p);
+  const registered = tf.engine().registeredVariables;
+  const variables = chosen.trained.map((name) => registered[name]!);
+  const decayed = chosen.decayed.map((name) => registered[name]!);
+  const scaled = chosen.scaled;
   const totalSteps = p.epochs * stepsPerEpoch;
   const warmupSteps = Math.round(p.warmup_epochs * stepsPerEpoch);
   // Reused for every batch: the tensors made from them are disposed before the next refill.
@@ -221,7 +209,10 @@ export interface GradientScale {
   factor: number;
 }
 
-/** One optimizer step on a filled batch; returns its loss and correct count (the only sync point of a step). */
+/**
+ * One optimizer step on a filled batch; returns its loss and correct count (the only sync point of a step). A
+ * GraphOptimizer runs it as one TensorFlow graph, compiled for the same variables, decay and scales.
+ */
 export function trainStep(
   model: tfl.LayersModel,
   optimizer: tf.Optimizer,
@@ -235,6 +226,9 @@ export function trainStep(
   classes: number,
   scaled?: GradientScale,
 ): [loss: number, correct: number] {
+  // The whole step as one TensorFlow graph (tfjs-node): it knows the variables, decay and scales from its compile.
+  if (isGraphOptimizer(optimizer))
+    return optimizer.runStep(xData, yData, n, [shape.height, shape.width, shape.channels], classes);
   let hits: tf.Tensor | undefined;
   const cost = tf.tidy(() => {
     const x = tf.tensor4d(xData, [n, shape.height, shape.width, shape.channels]);
