@@ -254,6 +254,30 @@ test('node: a model the graph does not cover trains op by op and says why; nothi
   }
 });
 
+test('node: a step graph TensorFlow does not load is a reason, not a crash, and leaves no folder behind', {
+  skip,
+}, async () => {
+  const { GraphOptimizer } = await import('../../stages/lib/tf/graph/graph-optimizer.js');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lockstep-graph-test-'));
+  const before = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  try {
+    const model = build('seed');
+    const options = { optimizer: 'adam' as const, momentum: 0.9, weightDecay: 0, epsilon: 1e-7, decayed: [] };
+    const trained = stepVariables(model, ADAM).trained;
+    // a graph cut short: its last bytes are gone
+    const made = GraphOptimizer.create(model, { ...options, trained }, 0.01, (b) => b.subarray(0, b.length - 40));
+    assert.ok('reason' in made, 'a truncated graph loaded');
+    assert.match(made.reason, /^TensorFlow did not load the step's graph: .+/);
+    assert.doesNotMatch(made.reason, /\n/);
+    assert.deepEqual(fs.readdirSync(tmp), []);
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test('other backends run op by op and say so', async () => {
   const model = build('seed');
   for (const name of ['wasm', 'cpu'] as const) {

@@ -51,15 +51,26 @@ export class GraphOptimizer extends tf.Optimizer {
   private moments: tf.Tensor[][];
   private exported: tf.Tensor[] = [];
 
-  /** Compiles the model's step; a reason instead when the graph does not cover the model. */
+  /**
+   * Compiles the model's step and loads it into a TensorFlow session; a reason instead when the graph does not
+   * cover the model or TensorFlow does not take it (an op its libtensorflow lacks, say). `tamper` (tests only)
+   * changes the SavedModel's bytes before they are loaded.
+   */
   static create(
     model: tfl.LayersModel,
     options: StepOptions,
     learningRate: number,
+    tamper?: (savedModel: Uint8Array) => Uint8Array,
   ): GraphOptimizer | { reason: string } {
     const step = compileStep(model, options);
     if ('reason' in step) return step;
-    return new GraphOptimizer(model, options, step, learningRate);
+    if (tamper) step.savedModel = tamper(step.savedModel);
+    try {
+      return new GraphOptimizer(model, options, step, learningRate);
+    } catch (e) {
+      const message = (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+      return { reason: `TensorFlow did not load the step's graph: ${message}` };
+    }
   }
 
   private constructor(
