@@ -7,16 +7,14 @@
  * and the number of correct predictions. TensorFlow's executor then runs independent ops side by side and its
  * graph optimizer fuses what it can, which eager execution, one op per call from JavaScript, cannot.
  *
- * The layers covered are those of models.ts (Conv2D, MaxPooling2D, BatchNorm, Activation, Flatten, Dense,
- * SeededDropout, Scale); the last must end in a softmax. Anything else: `compileStep` says why, and the train stage
+ * The layers (layers.ts) are those of models.ts: Conv2D, MaxPooling2D, BatchNorm, Activation, Flatten, Dense,
+ * SeededDropout, Scale; the model must end in a softmax. Anything else: `compileStep` says why, and the train stage
  * runs the step op by op.
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { BatchNorm } from '../batch-norm-layer.js';
-import { convConfig, isPlain2d, poolConfig } from '../layer-config.js';
-import { SeededDropout } from '../models.js';
-import { Scale } from '../scale-layer.js';
+import type { SeededDropout } from '../models.js';
 import { Graph, type Ref } from './graph-def.js';
+import { type Backward, buildLayer, type Context } from './layers.js';
 
 export interface StepOptions {
   optimizer: 'adam' | 'sgd';
@@ -34,8 +32,10 @@ export interface StepOptions {
 /** What the compiled graph takes and gives, in order. */
 export interface StepGraph {
   savedModel: Uint8Array;
-  /** Placeholder names: every model weight, the moments (per trained weight: m then v, or the momentum), x, y, */
-  /** one mask per dropout layer, then `neg_inv_n` and the optimizer's scalars. */
+  /**
+   * Placeholder names: every model weight, the moments (every trained weight's m, then every v; or every momentum),
+   * x, y, one mask per dropout layer, then `neg_inv_n` (-1 / batch size) and the optimizer's scalars.
+   */
   inputs: string[];
   /** Output tensors: the updated weights (`updated`, by model-weight index), the moments, the loss and hits. */
   outputs: Ref[];
@@ -45,8 +45,6 @@ export interface StepGraph {
   slots: number;
   nodes: number;
 }
-
-type Backward = (g: Ref) => Ref | undefined;
 
 const F: { type: 'float32' } = { type: 'float32' };
 
@@ -70,158 +68,33 @@ export function compileStep(model: tfl.LayersModel, o: StepOptions): StepGraph |
   const y = g.placeholder('y', [-1, ...outShape]);
   const inputs = [...wRefs, ...slotRefs.flat(), x, y].map((r) => r.slice(0, -2));
 
-  const grads = new Map<number, Ref>();
-  const updates = new Map<number, Ref>();
   const trainedSet = new Set(trainedIdx as number[]);
+  const cx: Context = {
+    g,
+    w: wRefs,
+    weights,
+    at: (layer, k) => index.get(layer.weights[k]!.name)!,
+    trained: trainedSet,
+    grads: new Map(),
+    updates: new Map(),
+    inputs,
+    dropouts: [],
+  };
   const needs = (layer: tfl.layers.Layer) => layer.weights.some((w) => trainedSet.has(index.get(w.name)!));
-  // Whether a gradient must flow into layer i's input: some layer before it trains.
-  const below = layers.map((_, i) => layers.slice(0, i).some(needs));
-  const dropouts: SeededDropout[] = [];
   const backwards: Backward[] = [];
   let h = x;
   let probs: Ref | undefined;
-  const w = (layer: tfl.layers.Layer, k: number) => index.get(layer.weights[k]!.name)!;
-
   for (let i = 0; i < layers.length; i++) {
-    const layer = layers[i]!;
-    const into = below[i]!;
-    const last = i === layers.length - 1;
-    const cls = layer.getClassName();
-    const input = h;
-    if (cls === 'Conv2D') {
-      const c = convConfig(layer);
-      if (!c || !isPlain2d(c) || (c.activation !== 'relu' && c.activation !== 'linear'))
-        return { reason: `layer ${layer.name}: a convolution the graph does not cover` };
-      const conv = { strides: { ints: [1, ...c.strides, 1] }, padding: { s: c.padding.toUpperCase() } };
-      const kIdx = w(layer, 0);
-      const kernel = wRefs[kIdx]!;
-      let out = g.f('Conv2D', [input, kernel], conv, `${layer.name}/conv`);
-      const bIdx = c.useBias ? w(layer, 1) : undefined;
-      if (bIdx !== undefined) out = g.f('BiasAdd', [out, wRefs[bIdx]!], {}, `${layer.name}/bias`);
-      const relu = c.activation === 'relu';
-      if (relu) out = g.f('Relu', [out], {}, `${layer.name}/relu`);
-      const result = out;
-      backwards.push((d) => {
-        const dz = relu ? g.f('ReluGrad', [d, result]) : d;
-        if (bIdx !== undefined && trainedSet.has(bIdx)) grads.set(bIdx, g.f('BiasAddGrad', [dz]));
-        if (trainedSet.has(kIdx)) {
-          const sizes = g.ints(weights[kIdx]!.shape as number[]);
-          grads.set(kIdx, g.f('Conv2DBackpropFilter', [input, sizes, dz], conv));
-        }
-        if (!into) return undefined;
-        return g.f(
-          'Conv2DBackpropInput',
-          [g.op('Shape', [input], { T: F, out_type: { type: 'int32' } }), kernel, dz],
-          conv,
-        );
-      });
-      h = out;
-    } else if (cls === 'MaxPooling2D') {
-      const c = poolConfig(layer);
-      if (!c) return { reason: `layer ${layer.name}: a pooling the graph does not cover` };
-      const attrs = {
-        ksize: { ints: [1, ...c.poolSize, 1] },
-        strides: { ints: [1, ...c.strides, 1] },
-        padding: { s: c.padding.toUpperCase() },
-      };
-      const out = g.f('MaxPool', [input], attrs, `${layer.name}/pool`);
-      backwards.push((d) => (into ? g.f('MaxPoolGrad', [input, out, d], attrs) : undefined));
-      h = out;
-    } else if (layer instanceof BatchNorm) {
-      const [gi, bi, mi, vi] = [0, 1, 2, 3].map((k) => w(layer, k)) as [number, number, number, number];
-      const rank = (layer.getInputAt(0) as unknown as { shape: unknown[] }).shape.length;
-      const channels = weights[gi]!.shape[0]!;
-      const x4 =
-        rank === 4 ? input : g.f('Reshape', [input, g.ints([-1, 1, 1, channels])], { Tshape: { type: 'int32' } });
-      const attrs = { U: F, epsilon: { f: layer.epsilon }, data_format: { s: 'NHWC' }, is_training: { b: true } };
-      const empty = g.constant('float32', [0], []);
-      const bn = g.node(
-        'FusedBatchNormV3',
-        [x4, wRefs[gi]!, wRefs[bi]!, empty, empty],
-        { T: F, ...attrs },
-        `${layer.name}/bn`,
-        6,
-      );
-      // reserve spaces 1 and 2 (outputs 3 and 4): the batch mean and biased variance, as the eager layer uses
-      const momentum = g.scalar(layer.momentum);
-      const rest = g.scalar(1 - layer.momentum);
-      for (const [k, stat] of [
-        [mi, bn[3]!],
-        [vi, bn[4]!],
-      ] as const)
-        updates.set(k, g.f('AddV2', [g.f('Mul', [wRefs[k]!, momentum]), g.f('Mul', [stat, rest])]));
-      const out = rank === 4 ? bn[0]! : g.f('Reshape', [bn[0]!, g.ints([-1, channels])], { Tshape: { type: 'int32' } });
-      backwards.push((d) => {
-        const d4 = rank === 4 ? d : g.f('Reshape', [d, g.ints([-1, 1, 1, channels])], { Tshape: { type: 'int32' } });
-        const bg = g.node(
-          'FusedBatchNormGradV3',
-          [d4, x4, wRefs[gi]!, bn[3]!, bn[4]!, bn[5]!],
-          { T: F, ...attrs },
-          'bn_grad',
-          5,
-        );
-        if (trainedSet.has(gi)) grads.set(gi, bg[1]!);
-        if (trainedSet.has(bi)) grads.set(bi, bg[2]!);
-        if (!into) return undefined;
-        return rank === 4 ? bg[0]! : g.f('Reshape', [bg[0]!, g.ints([-1, channels])], { Tshape: { type: 'int32' } });
-      });
-      h = out;
-    } else if (cls === 'Activation') {
-      const a = (layer.getConfig() as { activation?: unknown }).activation;
-      if (a === 'softmax' && last) {
-        probs = g.f('Softmax', [input], {}, 'probs');
-        backwards.push((d) => d);
-        h = probs;
-      } else if (a === 'relu') {
-        const out = g.f('Relu', [input], {}, `${layer.name}/relu`);
-        backwards.push((d) => g.f('ReluGrad', [d, out]));
-        h = out;
-      } else return { reason: `layer ${layer.name}: activation ${String(a)} the graph does not cover` };
-    } else if (cls === 'Flatten') {
-      const size = (layer.outputShape as number[])[1]!;
-      const out = g.f('Reshape', [input, g.ints([-1, size])], { Tshape: { type: 'int32' } }, `${layer.name}/flat`);
-      backwards.push((d) =>
-        g.f('Reshape', [d, g.op('Shape', [input], { T: F, out_type: { type: 'int32' } })], {
-          Tshape: { type: 'int32' },
-        }),
-      );
-      h = out;
-    } else if (cls === 'Dense') {
-      const c = layer.getConfig() as { activation?: unknown; useBias?: boolean };
-      const a = c.activation;
-      if (!(a === 'relu' || a === 'linear' || (a === 'softmax' && last)))
-        return { reason: `layer ${layer.name}: a dense layer the graph does not cover` };
-      const kIdx = w(layer, 0);
-      const kernel = wRefs[kIdx]!;
-      let out = g.f('MatMul', [input, kernel], {}, `${layer.name}/matmul`);
-      const bIdx = c.useBias ? w(layer, 1) : undefined;
-      if (bIdx !== undefined) out = g.f('BiasAdd', [out, wRefs[bIdx]!]);
-      if (a === 'relu') out = g.f('Relu', [out]);
-      if (a === 'softmax') probs = out = g.f('Softmax', [out], {}, 'probs');
-      const result = out;
-      backwards.push((d) => {
-        const dz = a === 'relu' ? g.f('ReluGrad', [d, result]) : d;
-        if (bIdx !== undefined && trainedSet.has(bIdx)) grads.set(bIdx, g.f('BiasAddGrad', [dz]));
-        if (trainedSet.has(kIdx)) grads.set(kIdx, g.f('MatMul', [input, dz], { transpose_a: { b: true } }));
-        return into ? g.f('MatMul', [dz, kernel], { transpose_b: { b: true } }) : undefined;
-      });
-      h = out;
-    } else if (layer instanceof SeededDropout) {
-      if (layer.rate > 0) {
-        const shape = (layer.outputShape as number[]).slice(1);
-        const mask = g.placeholder(`mask${dropouts.length}`, [-1, ...shape]);
-        inputs.push(mask.slice(0, -2));
-        dropouts.push(layer);
-        h = g.f('Mul', [input, mask], {}, `${layer.name}/drop`);
-        backwards.push((d) => g.f('Mul', [d, mask]));
-      } else backwards.push((d) => d);
-    } else if (layer instanceof Scale) {
-      const factor = g.scalar(layer.factor);
-      h = g.f('Mul', [input, factor], {}, `${layer.name}/scale`);
-      backwards.push((d) => g.f('Mul', [d, factor]));
-    } else return { reason: `layer ${layer.name}: ${cls} is not a layer the graph covers` };
+    // the layer's input needs a gradient when some layer before it trains
+    const into = layers.slice(0, i).some(needs);
+    const built = buildLayer(cx, layers[i]!, h, into, i === layers.length - 1);
+    if ('reason' in built) return built;
+    backwards.push(built.backward);
+    h = built.out;
+    if (built.probs) probs = h;
   }
-  if (probs === undefined || h !== probs) return { reason: 'the model does not end in a softmax' };
+  if (probs === undefined) return { reason: 'the model does not end in a softmax' };
+  const { grads, updates, dropouts } = cx;
 
   const negInvN = g.placeholder('neg_inv_n', []);
   inputs.push('neg_inv_n');
@@ -235,11 +108,9 @@ export function compileStep(model: tfl.LayersModel, o: StepOptions): StepGraph |
     decayed.map((k) => ({ ref: wRefs[k]!, rank: weights[k]!.shape.length })),
   );
   // The softmax's gradient is in dLogits: a softmax Activation passes it on, a softmax Dense takes it as its
-  // linear output's (its backward runs no ReluGrad for a softmax).
+  // logits' gradient.
   let d: Ref | undefined = dLogits;
-  const top = layers.length - 1;
-  for (let i = layers[top]!.getClassName() === 'Activation' ? top - 1 : top; i >= 0 && d !== undefined; i--)
-    d = backwards[i]!(d);
+  for (let i = backwards.length - 1; i >= 0 && d !== undefined; i--) d = backwards[i]!(d);
   for (const k of decayed) {
     grads.set(k, g.f('AddV2', [grads.get(k)!, g.f('Mul', [wRefs[k]!, g.scalar(o.weightDecay)])]));
   }
