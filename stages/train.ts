@@ -173,6 +173,7 @@ async function main(): Promise<void> {
     'metrics/train_speed.json',
     toJson({
       backend: describeBackend(backend),
+      step,
       images_per_sec: round(result.imagesPerSec, 1),
       train_seconds: round(result.trainSeconds, 2),
       epochs_this_run: result.epochsThisRun,

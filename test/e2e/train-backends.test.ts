@@ -90,8 +90,9 @@ for (const backend of BACKENDS) {
     assert.match(second, /checkpoint: resuming after epoch 1/);
     assert.match(second, new RegExp(`^backend: ${backend}`, 'm'));
     // tfjs-node trains the step as one TensorFlow graph (stages/lib/tf/graph/); the others op by op
-    const step = backend === 'node' ? /^train step: one TensorFlow graph \(\d+ ops\)$/m : /^train step: op by op \(/m;
-    assert.match(second, step);
+    const how = backend === 'node' ? 'one TensorFlow graph \\(\\d+ ops\\)$' : 'op by op \\(';
+    assert.match(second, new RegExp(`^train step: ${how}`, 'm'));
+    assert.match(JSON.parse(await resumed.read('metrics/train_speed.json')).step, new RegExp(`^${how}`));
     const said = await Promise.all([run('evaluate', straight), run('evaluate', resumed)]);
     assert.equal(JSON.parse(await straight.read('metrics/train.json')).backend, backend);
     for (const f of OUTPUTS) {
