@@ -224,6 +224,15 @@ test('node: a graph run resumed through the optimizer state continues with the b
   }
 });
 
+test('node: graph steps leave no tensor behind', { skip }, async () => {
+  const first = await train('bn', ADAM, false, 2);
+  const held = tf.memory().numTensors;
+  const more = await train('bn', ADAM, false, 3, { model: first.model, optimizer: first.optimizer, first: 2 });
+  assert.equal(more.losses.length, 3);
+  assert.equal(tf.memory().numTensors, held, 'tensors leaked by three graph steps');
+  first.optimizer.dispose();
+});
+
 test('node: a model the graph does not cover trains op by op and says why; nothing is left in the temp folder', {
   skip,
 }, async () => {
