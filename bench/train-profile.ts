@@ -3,11 +3,14 @@
  * bench/train-compare.ts (stages/lib/tf/train-loop.ts trainStep on augmented batches, Adam, seeded dropout).
  *
  *   node dist/bench/train-profile.js [--model seed|fast|bn] [--backend node|wasm|cpu] [--batch 128]
- *        [--threads 2] [--steps 10] [--top 30]
+ *        [--threads 2] [--steps 10] [--top 30] [--eager]
  *
  * Prints images/s and the main thread's CPU ms per step over `steps` steps (CPU time is the steadier figure on
  * a loaded machine), then tf.profile of two steps: kernel ms and call count by kernel and input shapes. On a
- * busy machine the per-kernel times swing; compare kernels within one run, not across runs.
+ * busy machine the per-kernel times swing; compare kernels within one run, not across runs. On tfjs-node the step
+ * runs as one TensorFlow graph (stages/lib/tf/graph/), which tf.profile does not see into (it lists only the
+ * step's JavaScript-side kernels: the batch and mask tensors); `--eager` profiles the op-by-op step
+ * (train.run_eagerly: true) instead.
  */
 import { performance } from 'node:perf_hooks';
 
@@ -31,7 +34,7 @@ const { initBackend, describeBackend } = await import('../stages/lib/tf/backend.
 const { benchTrainer } = await import('./train-step.js');
 
 const info = await initBackend(backend, 'train', 'bench');
-const { oneStep } = await benchTrainer(model, n, backend);
+const { oneStep } = await benchTrainer(model, n, backend, process.argv.includes('--eager'));
 
 const t0 = performance.now();
 const c0 = process.cpuUsage();
