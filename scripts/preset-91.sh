@@ -5,7 +5,8 @@
 # 64x faster shifts, Dirac initialisation, a 2-pixel mirrored translation, alternating flips), label smoothing 0.2,
 # weight decay, and airbench's flip-and-translate test-time augmentation (stages/TRAIN.md, "The 91% preset"; seeds
 # 42, 43, 44 gave 90.78% on average in 55-56 min each on an AVX-512 machine with libtensorflow 2.10.1, and
-# 91.16% with 2.18 (91.35%, 91.08%, 91.03%); on an AVX2 one 16 epochs take over 2 hours). Recorded as the experiment
+# 91.16% with 2.18 (91.35%, 91.08%, 91.03%); with the training step as one TensorFlow graph, the default since,
+# seeds 42 and 43 gave 91.23% and 91.13%, seed 43 in 52 min; on an AVX2 one 16 epochs take over 2 hours). Recorded as the experiment
 # air91-s<seed>; prints the time, test accuracy and macro F1.
 #   scripts/preset-91.sh [--seed N] [more exp run arguments, e.g. -S train.epochs=12]
 # Needs tfjs-node (npm ci, then scripts/tfjs-node-from-registries.sh where its download fails): the backend is
