@@ -71,9 +71,10 @@ test('the real pipeline under lockstep repro: partitions cost (almost) no cache 
   const partitionsKiB = await duKiB(path.join(p.dir, 'data/partitions'));
   const growth = (await duKiB(cache)) - afterPull;
   // 360 partition PNGs are byte-identical to raw ones, so the cache gains only the three manifests,
-  // meta.json and the directory listing: far less than the partitions take in the workspace.
+  // meta.json and the directory listing: far less than the partitions take in the workspace (copies would cost
+  // at least 90% of it). du counts the new prefix folders' blocks too: 164 KiB in one CI run against 1,604.
   assert.ok(partitionsKiB > 360 * 4 * 0.9, `partitions take ${partitionsKiB} KiB`);
-  assert.ok(growth < partitionsKiB / 10, `cache grew ${growth} KiB for ${partitionsKiB} KiB of partitions`);
+  assert.ok(growth < partitionsKiB / 5, `cache grew ${growth} KiB for ${partitionsKiB} KiB of partitions`);
   const newObjects = (await cacheFiles(cache)).length - objectsAfterPull;
   assert.ok(newObjects <= 8, `${newObjects} new cache files`);
 

@@ -18,13 +18,14 @@ import { corruptObjects } from '../helpers/objects.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
- * Eight 4 MiB files of distinct bytes: uploads big enough (over 256 KiB) to go through copy/fastPut, and slow
+ * Eight 16 MiB files of distinct bytes: uploads big enough (over 256 KiB) to go through copy/fastPut, and slow
  * enough that a temp file is seen on the remote (with 1 MiB files a quiet machine's push to the local sshd
- * sometimes finished every upload between two looks, five times in a row).
+ * sometimes finished every upload between two looks, five times in a row; with 4 MiB, ten times in a row in one
+ * CI run on a quiet AVX-512 machine).
  */
 const PIPELINE = `stages:
   make:
-    cmd: mkdir -p data && for i in 1 2 3 4 5 6 7 8; do head -c 4194304 /dev/urandom > data/f$i.bin; done
+    cmd: mkdir -p data && for i in 1 2 3 4 5 6 7 8; do head -c 16777216 /dev/urandom > data/f$i.bin; done
     outs: [data]
 `;
 
@@ -73,7 +74,7 @@ async function project(): Promise<TempProject> {
 async function killedThenPushedAgain(p: TempProject, remoteRoot: string, label: string): Promise<void> {
   let left: string[] = [];
   // the push may finish before a temp is caught; each try starts from an empty remote
-  for (let attempt = 0; attempt < 10 && left.length === 0; attempt++) {
+  for (let attempt = 0; attempt < 20 && left.length === 0; attempt++) {
     await fs.rm(remoteRoot, { recursive: true, force: true });
     left = await killPushMidUpload(p, remoteRoot);
   }
