@@ -145,6 +145,20 @@ function assertClose(graph: Run, eager: Run, fresh: Float32Array[], names: strin
   assert.deepEqual(graph.hits, eager.hits, what);
 }
 
+/** Runs `body` with TMPDIR pointing at a fresh folder (where the SavedModel's temporary folder goes), then restores. */
+async function inTempDir(body: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lockstep-graph-test-'));
+  const before = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  try {
+    await body(tmp);
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 const bytes = (r: Run) => r.weights.map((w) => Buffer.from(w.buffer).toString('base64'));
 
 const SGD: Options = { ...ADAM, optimizer: 'sgd' };
@@ -236,10 +250,7 @@ test('node: graph steps leave no tensor behind', { skip }, async () => {
 test('node: a model the graph does not cover trains op by op and says why; nothing is left in the temp folder', {
   skip,
 }, async () => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lockstep-graph-test-'));
-  const before = process.env.TMPDIR;
-  process.env.TMPDIR = tmp;
-  try {
+  await inTempDir(async (tmp) => {
     const model = tfl.sequential({
       layers: [
         tfl.layers.conv2d({ filters: 4, kernelSize: 3, inputShape: [8, 8, 3], activation: 'relu' }),
@@ -256,21 +267,14 @@ test('node: a model the graph does not cover trains op by op and says why; nothi
     assert.deepEqual(fs.readdirSync(tmp), [], 'the SavedModel folder was left behind');
     graph.optimizer.dispose();
     made.optimizer.dispose();
-  } finally {
-    if (before === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = before;
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+  });
 });
 
 test('node: a step graph TensorFlow does not load is a reason, not a crash, and leaves no folder behind', {
   skip,
 }, async () => {
   const { GraphOptimizer } = await import('../../stages/lib/tf/graph/graph-optimizer.js');
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lockstep-graph-test-'));
-  const before = process.env.TMPDIR;
-  process.env.TMPDIR = tmp;
-  try {
+  await inTempDir(async (tmp) => {
     const model = build('seed');
     const options = { optimizer: 'adam' as const, momentum: 0.9, weightDecay: 0, epsilon: 1e-7, decayed: [] };
     const trained = stepVariables(model, ADAM).trained;
@@ -280,11 +284,7 @@ test('node: a step graph TensorFlow does not load is a reason, not a crash, and 
     assert.match(made.reason, /^TensorFlow did not load the step's graph: .+/);
     assert.doesNotMatch(made.reason, /\n/);
     assert.deepEqual(fs.readdirSync(tmp), []);
-  } finally {
-    if (before === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = before;
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+  });
 });
 
 test('other backends run op by op and say so', async () => {

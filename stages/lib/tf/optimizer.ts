@@ -30,17 +30,14 @@ export async function makeOptimizer(
   if (backend.name !== 'node') return eager(`the ${backend.name} backend runs no TensorFlow graph`);
   if (p.run_eagerly) return eager('train.run_eagerly: true');
   const { GraphOptimizer } = await import('./graph/graph-optimizer.js');
-  const v = stepVariables(model, p);
   const made = GraphOptimizer.create(
     model,
     {
       optimizer: p.optimizer,
       momentum: p.momentum,
       weightDecay: p.weight_decay,
-      trained: v.trained,
-      decayed: v.decayed,
-      ...(v.scaled ? { scaled: { names: [...v.scaled.names], factor: v.scaled.factor } } : {}),
       epsilon: tf.backend().epsilon(),
+      ...stepVariables(model, p),
     },
     p.lr,
   );

@@ -20,6 +20,10 @@ export type Attr =
   | { shape: number[] }
   | { tensor: { dtype: 'float32' | 'int32'; shape: number[]; values: number[] } };
 
+/** The type attributes the step's ops take. */
+export const F32: { type: 'float32' } = { type: 'float32' };
+export const I32: { type: 'int32' } = { type: 'int32' };
+
 interface NodeSpec {
   name: string;
   op: string;
@@ -47,7 +51,7 @@ export class Graph {
 
   /** An op on float32 tensors (attribute T). */
   f(op: string, inputs: Ref[], attrs: Record<string, Attr> = {}, name = op): Ref {
-    return this.op(op, inputs, { T: { type: 'float32' }, ...attrs }, name);
+    return this.op(op, inputs, { T: F32, ...attrs }, name);
   }
 
   placeholder(name: string, shape: number[], type: 'float32' | 'int32' = 'float32'): Ref {

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { nodeBackend } from '../node-kernels.js';
 import { compileStep, type StepGraph, type StepOptions } from './train-graph.js';
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
@@ -23,7 +24,6 @@ interface SessionBackend {
   loadSavedModelMetaGraph(dir: string, tags: string): number;
   runSavedModel(id: number, inputs: tf.Tensor[], infos: { name: string }[], outputs: string[]): tf.Tensor[];
   deleteSavedModel(id: number): void;
-  epsilon(): number;
 }
 
 const BETA1 = 0.9;
@@ -82,7 +82,7 @@ export class GraphOptimizer extends tf.Optimizer {
     super();
     this.learningRate = learningRate;
     this.step = step;
-    this.session = tf.backend() as unknown as SessionBackend;
+    this.session = nodeBackend() as unknown as SessionBackend;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lockstep-step-'));
     try {
       fs.writeFileSync(path.join(dir, 'saved_model.pb'), step.savedModel);

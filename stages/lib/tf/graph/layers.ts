@@ -9,7 +9,7 @@ import { BatchNorm } from '../batch-norm-layer.js';
 import { convConfig, isPlain2d, poolConfig } from '../layer-config.js';
 import { SeededDropout } from '../models.js';
 import { Scale } from '../scale-layer.js';
-import type { Graph, Ref } from './graph-def.js';
+import { F32, type Graph, I32, type Ref } from './graph-def.js';
 
 export type Backward = (dy: Ref) => Ref | undefined;
 
@@ -38,9 +38,6 @@ export interface Built {
   /** Set when the layer's output is the softmax the loss starts from. */
   probs?: boolean;
 }
-
-const F: { type: 'float32' } = { type: 'float32' };
-const I32: { type: 'int32' } = { type: 'int32' };
 
 /** The layer in the graph on `input`; `into`: whether its input needs a gradient; `last`: the model's last layer. */
 export function buildLayer(
@@ -82,7 +79,7 @@ export function buildLayer(
   return { reason: `layer ${layer.name}: ${cls} is not a layer the graph covers` };
 }
 
-const shapeOf = (g: Graph, r: Ref) => g.op('Shape', [r], { T: F, out_type: I32 });
+const shapeOf = (g: Graph, r: Ref) => g.op('Shape', [r], { T: F32, out_type: I32 });
 
 function conv(cx: Context, layer: tfl.layers.Layer, input: Ref, into: boolean): Built | { reason: string } {
   const { g } = cx;
@@ -135,7 +132,7 @@ function batchNorm(cx: Context, layer: BatchNorm, input: Ref, into: boolean): Bu
   const to4 = (r: Ref) => (flat ? g.f('Reshape', [r, g.ints([-1, 1, 1, channels])], { Tshape: I32 }) : r);
   const to2 = (r: Ref) => (flat ? g.f('Reshape', [r, g.ints([-1, channels])], { Tshape: I32 }) : r);
   const x4 = to4(input);
-  const attrs = { T: F, U: F, epsilon: { f: layer.epsilon }, data_format: { s: 'NHWC' }, is_training: { b: true } };
+  const attrs = { T: F32, U: F32, epsilon: { f: layer.epsilon }, data_format: { s: 'NHWC' }, is_training: { b: true } };
   const empty = g.constant('float32', [0], []);
   const bn = g.node('FusedBatchNormV3', [x4, cx.w[gamma]!, cx.w[beta]!, empty, empty], attrs, `${layer.name}/bn`, 6);
   // reserve spaces 1 and 2 (outputs 3 and 4): the batch mean and biased variance, what the op-by-op layer folds in

@@ -13,19 +13,15 @@
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { SeededDropout } from '../models.js';
-import { Graph, type Ref } from './graph-def.js';
+import type { StepVariables } from '../step-variables.js';
+import { F32, Graph, I32, type Ref } from './graph-def.js';
 import { type Backward, buildLayer, type Context } from './layers.js';
 
-export interface StepOptions {
+/** The optimizer's settings and which weights it trains, decays and scales (step-variables.ts). */
+export interface StepOptions extends StepVariables {
   optimizer: 'adam' | 'sgd';
   momentum: number;
   weightDecay: number;
-  /** Names of the variables the optimizer updates (the model's trainable weights, frozen scales left out). */
-  trained: string[];
-  /** Names of the kernels weight decay applies to. */
-  decayed: string[];
-  /** Names whose gradient is multiplied by `factor` (the batch-norm shifts' rate multiple). */
-  scaled?: { names: string[]; factor: number };
   epsilon: number;
 }
 
@@ -45,8 +41,6 @@ export interface StepGraph {
   slots: number;
   nodes: number;
 }
-
-const F: { type: 'float32' } = { type: 'float32' };
 
 /** The model's step graph, or the reason it cannot be one. */
 export function compileStep(model: tfl.LayersModel, o: StepOptions): StepGraph | { reason: string } {
@@ -144,13 +138,13 @@ function lossHead(
   const hi = g.scalar(1 - 1e-7);
   const clipped = g.f('ClipByValue', [probs, lo, hi]);
   const last = g.ints([-1]);
-  const perImage = g.f('Sum', [g.f('Mul', [y, g.f('Log', [clipped])]), last], { Tidx: { type: 'int32' } });
-  let loss = g.f('Neg', [g.f('Mean', [perImage, g.ints([0])], { Tidx: { type: 'int32' } })], {}, 'xent');
+  const perImage = g.f('Sum', [g.f('Mul', [y, g.f('Log', [clipped])]), last], { Tidx: I32 });
+  let loss = g.f('Neg', [g.f('Mean', [perImage, g.ints([0])], { Tidx: I32 })], {}, 'xent');
   if (kernels.length > 0) {
     const sums = kernels.map(({ ref, rank }) =>
-      g.f('Sum', [g.f('Square', [ref]), g.ints([...Array(rank).keys()])], { Tidx: { type: 'int32' } }),
+      g.f('Sum', [g.f('Square', [ref]), g.ints([...Array(rank).keys()])], { Tidx: I32 }),
     );
-    const total = g.op('AddN', sums, { T: F, N: { i: sums.length } });
+    const total = g.op('AddN', sums, { T: F32, N: { i: sums.length } });
     loss = g.f('AddV2', [loss, g.f('Mul', [total, g.scalar(weightDecay / 2)])], {}, 'loss');
   }
   // d/dclipped of -mean(Σ y log c) is -y / (n c); the clip passes it where lo <= p <= hi
@@ -158,20 +152,17 @@ function lossHead(
   const inside = g.op('LogicalAnd', [g.f('GreaterEqual', [probs, lo]), g.f('LessEqual', [probs, hi])]);
   const dProbs = g.f('SelectV2', [inside, dClipped, g.f('ZerosLike', [dClipped])]);
   const t = g.f('Mul', [dProbs, probs]);
-  const dLogits = g.f('Sub', [
-    t,
-    g.f('Mul', [g.f('Sum', [t, last], { Tidx: { type: 'int32' }, keep_dims: { b: true } }), probs]),
-  ]);
+  const dLogits = g.f('Sub', [t, g.f('Mul', [g.f('Sum', [t, last], { Tidx: I32, keep_dims: { b: true } }), probs])]);
   const argmax = (r: Ref) =>
     g.op('ArgMax', [r, g.constant('int32', [], [1])], {
-      T: F,
-      Tidx: { type: 'int32' },
-      output_type: { type: 'int32' },
+      T: F32,
+      Tidx: I32,
+      output_type: I32,
     });
-  const equal = g.op('Equal', [argmax(probs), argmax(y)], { T: { type: 'int32' } });
-  const hits = g.op('Sum', [g.op('Cast', [equal], { SrcT: { type: 'bool' }, DstT: { type: 'int32' } }), g.ints([0])], {
-    T: { type: 'int32' },
-    Tidx: { type: 'int32' },
+  const equal = g.op('Equal', [argmax(probs), argmax(y)], { T: I32 });
+  const hits = g.op('Sum', [g.op('Cast', [equal], { SrcT: { type: 'bool' }, DstT: I32 }), g.ints([0])], {
+    T: I32,
+    Tidx: I32,
   });
   return { loss, hits, dLogits };
 }
@@ -187,7 +178,7 @@ function applyOptimizer(
   inputs: string[],
 ): Ref[][] | { reason: string } {
   const missing = trainedIdx.find((k) => !grads.has(k));
-  if (missing !== undefined) return { reason: `no gradient reaches weight ${missing}` };
+  if (missing !== undefined) return { reason: `no gradient reaches weight ${o.trained[trainedIdx.indexOf(missing)]}` };
   if (o.optimizer === 'adam') {
     // TensorFlow's ApplyAdam: m += (g - m)(1 - β1); v += (g² - v)(1 - β2); w -= α m / (√v + ε')
     const alpha = g.placeholder('alpha', []);
